@@ -1,0 +1,3 @@
+from cocapp.cli import main
+
+raise SystemExit(main())

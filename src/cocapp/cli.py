@@ -1,0 +1,41 @@
+"""The ``cocapp`` console command: ``cocapp <stage> [args]`` runs ``cocapp.<stage>.main(args)``.
+
+Every stage is also runnable as ``python -m cocapp.<stage>``; the Snakefile uses that form.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# stage name -> (module, one-line description), in pipeline order
+STAGES: dict[str, tuple[str, str]] = {
+    "check-config": ("cocapp.config_check", "validate a config file against the schema"),
+    "ingest": ("cocapp.ingest", "read and validate raw questionnaires; write items, respondents, reconciliation"),
+    "score": ("cocapp.scoring", "score every scale at one threshold (person-mean replacement)"),
+    "synthesize": ("cocapp.synthetic", "regenerate the embedded synthetic COCAPP dataset"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, STAGES))
+    lines = ["usage: cocapp <stage> [options]   (cocapp <stage> --help for a stage's options)", "", "stages:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in STAGES.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(usage())
+        return 0 if argv else 2
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"cocapp: unknown stage {stage!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STAGES[stage][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Study configuration: load ``config.yaml``, validate it, and answer questions about it.
+
+The JSON schema (``cocapp/schemas/config.schema.yaml``) checks keys, types and values; the
+cross-field checks here catch what a schema cannot (a primary threshold that is not among the
+thresholds, an ANCOVA model naming an undeclared covariate, an unknown instrument). Every error names
+the offending key.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from cocapp.instruments import InstrumentError, instrument_file
+
+__all__ = [
+    "ConfigError",
+    "config_schema",
+    "format_threshold",
+    "load_config",
+    "site_names",
+    "threshold_fraction",
+    "validate_config",
+]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+def config_schema() -> dict:
+    """The JSON schema for config.yaml, as a dict."""
+    text = resources.files("cocapp.schemas").joinpath("config.schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def schema_path() -> Path:
+    """File path of the config schema (for ``snakemake.utils.validate``)."""
+    return Path(str(resources.files("cocapp.schemas").joinpath("config.schema.yaml")))
+
+
+def format_threshold(t: float | str) -> str:
+    """Canonical text of a threshold, as used in file names and the ``threshold`` column: 0.5 -> "0.5"."""
+    return str(float(t))
+
+
+def threshold_fraction(t: float | str) -> Fraction:
+    """Exact rational value of a threshold as written (0.3 -> 3/10, never 0.29999...)."""
+    return Fraction(format_threshold(t))
+
+
+def site_names(config: dict) -> list[str]:
+    """Site names in display order."""
+    return [s["name"] for s in config["sites"]]
+
+
+def _key_path(err: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in err.absolute_path) or "(top level)"
+
+
+def validate_config(config: Any, source: str = "config") -> dict:
+    """Validate a config mapping; return it. Raises ConfigError naming every offending key."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    validator = jsonschema.Draft202012Validator(config_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [f"key {_key_path(e)}: {e.message}" for e in errors]
+    if not problems:
+        problems = _cross_checks(config)
+    if problems:
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _cross_checks(config: dict) -> list[str]:
+    problems: list[str] = []
+    scoring = config["scoring"]
+    thresholds = [format_threshold(t) for t in scoring["thresholds"]]
+    if len(set(thresholds)) != len(thresholds):
+        problems.append("key scoring.thresholds: a threshold is listed twice")
+    if format_threshold(scoring["primary_threshold"]) not in thresholds:
+        problems.append(
+            f"key scoring.primary_threshold: {scoring['primary_threshold']} is not one of "
+            f"scoring.thresholds {scoring['thresholds']}"
+        )
+    names = site_names(config)
+    if len(set(names)) != len(names):
+        problems.append("key sites: a site name is listed twice")
+    ref = config["statistics"].get("post_hoc", {}).get("reference_site")
+    if ref is not None and ref not in names:
+        problems.append(f"key statistics.post_hoc.reference_site: {ref!r} is not a configured site {names}")
+    paths = config.get("instrument_paths", [])
+    for gname, group in config["groups"].items():
+        for inst in group["instruments"]:
+            try:
+                instrument_file(inst, paths)
+            except InstrumentError as err:
+                problems.append(f"key groups.{gname}.instruments: {err}")
+        covs = group.get("covariates", {})
+        for mname, model in group.get("ancova_models", {}).items():
+            for cov in model:
+                if cov not in covs:
+                    problems.append(
+                        f"key groups.{gname}.ancova_models.{mname}: covariate {cov!r} is not declared "
+                        f"under groups.{gname}.covariates"
+                    )
+        for cname, cov in covs.items():
+            if "min" in cov and "max" in cov and cov["min"] > cov["max"]:
+                problems.append(f"key groups.{gname}.covariates.{cname}: min is above max")
+    qual = config.get("qualitative", {})
+    jd = qual.get("joint_display", {})
+    if qual.get("enabled") and jd.get("group") and jd["group"] not in config["groups"]:
+        problems.append(f"key qualitative.joint_display.group: {jd['group']!r} is not a configured group")
+    return problems
+
+
+def load_config(path: str | Path) -> dict:
+    """Read and validate a config file; defaults from the schema are filled in."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    validate_config(config, str(path))
+    return with_defaults(config)
+
+
+def with_defaults(config: dict) -> dict:
+    """Fill the optional keys with their documented defaults (explicit values always win)."""
+    stats = config["statistics"]
+    stats.setdefault("acceptable_alpha", 0.7)
+    stats.setdefault("confidence_level", 0.95)
+    stats.setdefault("normality_limits", {"conservative": 1.0, "liberal": 2.0})
+    stats.setdefault("ancova_ss_type", 3)
+    stats.setdefault("categorical_covariates", "factor")
+    post = stats.setdefault("post_hoc", {})
+    post.setdefault("anova", "tukey")
+    post.setdefault("ancova", "tukey")
+    corr = stats.setdefault("correlations", {})
+    corr.setdefault("method", "pearson")
+    corr.setdefault("deletion", "pairwise")
+    corr.setdefault("effect_size_labels", {"small": 0.1, "medium": 0.3, "large": 0.5})
+    config.setdefault("input", {}).setdefault("missing_codes", {})
+    config.setdefault("instrument_paths", [])
+    for group in config["groups"].values():
+        group.setdefault("label", None)
+        group.setdefault("covariates", {})
+        group.setdefault("ancova_models", {})
+        group.setdefault("item_columns", {})
+    return config

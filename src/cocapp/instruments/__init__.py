@@ -1,0 +1,217 @@
+"""Questionnaire instruments as data.
+
+An instrument is described by one YAML file (``<KEY>.yaml``) shipped in this folder or in a folder
+listed under ``instrument_paths`` in the config. The file gives the items, the response range, the
+labelled missing codes, the subscales with their item numbers, the reverse-keyed items, the score kind
+(``mean``, or ``sum`` = prorated mean x number of items) and the citation. Files are validated against
+``cocapp/schemas/instrument.schema.yaml``; a student adds an instrument by adding a file, not code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+
+__all__ = [
+    "Instrument",
+    "InstrumentError",
+    "Scale",
+    "builtin_instrument_dir",
+    "instrument_file",
+    "load_instrument",
+    "load_instruments",
+]
+
+
+class InstrumentError(ValueError):
+    """An instrument file is missing or malformed; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One scored scale of an instrument: a subscale or the total."""
+
+    key: str
+    label: str
+    items: tuple[int, ...]
+
+    @property
+    def k(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A questionnaire: item range, missing codes, keying and scales (see module docstring)."""
+
+    key: str
+    name: str
+    citation: str
+    n_items: int
+    column_pattern: str
+    response_min: float
+    response_max: float
+    response_labels: dict[int, str]
+    missing_codes: dict[float, str]
+    score_kind: str
+    reverse_keyed: frozenset[int]
+    scales: tuple[Scale, ...]
+    verified: bool
+    key_note: str
+    reference: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    # -- columns -------------------------------------------------------------------------------
+    def column(self, item: int, pattern: str | None = None) -> str:
+        """Raw column name of item number ``item`` (1-based)."""
+        return (pattern or self.column_pattern).format(item=item)
+
+    def columns(self, items: Iterable[int] | None = None, pattern: str | None = None) -> list[str]:
+        """Raw column names of ``items`` (default: all items, in item order)."""
+        items = range(1, self.n_items + 1) if items is None else items
+        return [self.column(i, pattern) for i in items]
+
+    def scale(self, key: str) -> Scale:
+        for s in self.scales:
+            if s.key == key:
+                return s
+        raise KeyError(f"{self.key} has no scale {key!r}; scales: {[s.key for s in self.scales]}")
+
+    @property
+    def scale_keys(self) -> list[str]:
+        return [s.key for s in self.scales]
+
+    # -- values --------------------------------------------------------------------------------
+    def valid_mask(self, values: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """True where a raw cell is an answer: inside the declared response range.
+
+        Declared missing codes (e.g. 8, 9) and empty cells are not answers. The range is the
+        instrument's declared one, never the range observed in the data.
+        """
+        arr = np.asarray(values, dtype=float)
+        with np.errstate(invalid="ignore"):
+            ok = (arr >= self.response_min) & (arr <= self.response_max)
+        return ok & ~np.isnan(arr)
+
+    def keyed(self, values: pd.DataFrame, pattern: str | None = None) -> pd.DataFrame:
+        """Item answers after reverse keying, missing as NaN; columns stay the raw item names.
+
+        Reverse keying uses the declared range: x' = (min + max) - x.
+        """
+        cols = self.columns(pattern=pattern)
+        raw = values[cols].to_numpy(dtype=float)
+        out = np.where(self.valid_mask(raw), raw, np.nan)
+        rev = [i - 1 for i in sorted(self.reverse_keyed)]
+        if rev:
+            out[:, rev] = (self.response_min + self.response_max) - out[:, rev]
+        return pd.DataFrame(out, columns=cols, index=values.index)
+
+    def scale_range(self, scale: Scale) -> tuple[float, float]:
+        """Theoretical range of a scale score (sum scales: item range x k)."""
+        if self.score_kind == "sum":
+            return self.response_min * scale.k, self.response_max * scale.k
+        return self.response_min, self.response_max
+
+
+def builtin_instrument_dir() -> Path:
+    """Folder of the instrument files shipped with cocapp."""
+    return Path(str(resources.files("cocapp.instruments")))
+
+
+def _schema() -> dict:
+    text = resources.files("cocapp.schemas").joinpath("instrument.schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
+    """Path of the instrument file for ``key``: the first ``<key>.yaml`` in ``search_paths``, then built-ins."""
+    for folder in [*map(Path, search_paths), builtin_instrument_dir()]:
+        candidate = folder / f"{key}.yaml"
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(p) for p in [*search_paths, builtin_instrument_dir()])
+    raise InstrumentError(f"no instrument file {key}.yaml in {searched}")
+
+
+def _parse(spec: dict, source: str) -> Instrument:
+    try:
+        jsonschema.validate(spec, _schema())
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise InstrumentError(f"{source}: key {where}: {err.message}") from None
+    n = spec["items"]
+    lo, hi = float(spec["response"]["min"]), float(spec["response"]["max"])
+    if lo >= hi:
+        raise InstrumentError(f"{source}: key response: min {lo} must be below max {hi}")
+    missing = {float(k): v for k, v in (spec.get("missing_codes") or {}).items()}
+    for code in missing:
+        if lo <= code <= hi:
+            raise InstrumentError(
+                f"{source}: key missing_codes: code {code:g} lies inside the response range {lo:g}-{hi:g}"
+            )
+    reverse = frozenset(spec.get("reverse_keyed") or [])
+    scales: list[Scale] = []
+    for skey, sspec in (spec.get("subscales") or {}).items():
+        items = tuple(sspec["items"])
+        scales.append(Scale(skey, sspec.get("label", skey), items))
+    total = spec.get("total")
+    if total is not None:
+        t_items = total["items"]
+        items = tuple(range(1, n + 1)) if t_items == "all" else tuple(t_items)
+        scales.append(Scale("total", total.get("label", "Total"), items))
+    for s in scales:
+        bad = [i for i in s.items if not 1 <= i <= n]
+        if bad:
+            raise InstrumentError(f"{source}: key subscales/{s.key}: items {bad} outside 1..{n}")
+        if len(set(s.items)) != len(s.items):
+            raise InstrumentError(f"{source}: key subscales/{s.key}: an item is listed twice")
+    bad = [i for i in reverse if not 1 <= i <= n]
+    if bad:
+        raise InstrumentError(f"{source}: key reverse_keyed: items {sorted(bad)} outside 1..{n}")
+    ks = spec.get("key_source") or {}
+    return Instrument(
+        key=spec["key"],
+        name=spec["name"],
+        citation=" ".join(spec.get("citation", "").split()),
+        n_items=n,
+        column_pattern=spec["column_pattern"],
+        response_min=lo,
+        response_max=hi,
+        response_labels={int(k): v for k, v in (spec["response"].get("labels") or {}).items()},
+        missing_codes=missing,
+        score_kind=spec["score"]["kind"],
+        reverse_keyed=reverse,
+        scales=tuple(scales),
+        verified=bool(ks.get("verified", False)),
+        key_note=" ".join(str(ks.get("note", "")).split()),
+        reference=spec.get("reference") or {},
+        source=source,
+    )
+
+
+def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instrument:
+    """Load and validate the instrument ``key`` (e.g. ``"RSA"``)."""
+    path = instrument_file(key, search_paths)
+    try:
+        spec = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as err:
+        raise InstrumentError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(spec, dict):
+        raise InstrumentError(f"{path}: expected a mapping at the top level")
+    inst = _parse(spec, str(path))
+    if inst.key != key:
+        raise InstrumentError(f"{path}: key {inst.key!r} does not match the file name {key!r}")
+    return inst
+
+
+def load_instruments(keys: Iterable[str], search_paths: Iterable[str | Path] = ()) -> dict[str, Instrument]:
+    """Load several instruments, keyed by their key, in the given order."""
+    paths = list(search_paths)
+    return {k: load_instrument(k, paths) for k in keys}
