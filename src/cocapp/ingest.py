@@ -1,0 +1,180 @@
+"""Ingest stage: read every group's raw questionnaires, validate them, and write tidy inputs.
+
+All groups are read and validated before anything is written, so bad input anywhere stops the run
+with one report and leaves no derived file behind. For each group the stage writes (see
+docs/architecture.md): ``{group}_items.csv`` (raw item responses, missing codes kept apart),
+``{group}_respondents.csv`` (site + covariates, categorical covariates as labels) and
+``{group}_reconciliation.csv`` (every raw row: analysed or excluded, with the reason).
+
+Soft problems are not errors: a respondent who answered no item of an instrument is excluded from that
+instrument (and from the whole analysis if that holds for every instrument), with the reason listed;
+a missing covariate is noted (the respondent leaves only the ANCOVA models that use it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cocapp.config import ConfigError, load_config, site_names
+from cocapp.instruments import InstrumentError, load_instruments
+from cocapp.io import RawReadError, RawTable, read_raw, write_csv_atomic
+from cocapp.validate import (
+    DataValidationError,
+    GroupSpec,
+    categorical_labels,
+    ids_of,
+    site_names_of,
+    to_number,
+    validate_raw,
+)
+
+__all__ = ["IngestResult", "group_spec", "ingest_group", "ingest_study", "main", "output_paths"]
+
+OUTPUT_KINDS = ("items", "respondents", "reconciliation")
+
+
+def output_paths(outdir: str | Path, group: str) -> dict[str, Path]:
+    """The three files the stage writes for ``group``."""
+    return {kind: Path(outdir) / f"{group}_{kind}.csv" for kind in OUTPUT_KINDS}
+
+
+def group_spec(config: dict, group: str) -> GroupSpec:
+    """What the raw file of ``group`` must contain, from config and instrument files."""
+    g = config["groups"][group]
+    extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
+    return GroupSpec(
+        name=group,
+        id_column=g["id_column"],
+        site_column=g["site_column"],
+        sites=site_names(config),
+        instruments=load_instruments(g["instruments"], config.get("instrument_paths", [])),
+        item_patterns=g.get("item_columns", {}),
+        covariates=g.get("covariates", {}),
+        extra_missing_codes=extra if Path(g["raw"]).suffix.lower() == ".csv" else {},
+    )
+
+
+class IngestResult:
+    """Tidy tables for one group (nothing written yet)."""
+
+    def __init__(self, items: pd.DataFrame, respondents: pd.DataFrame, reconciliation: pd.DataFrame):
+        self.items = items
+        self.respondents = respondents
+        self.reconciliation = reconciliation
+
+
+def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
+    """Validate ``table`` and derive items, respondents and reconciliation (pure; no files)."""
+    validate_raw(spec, table)
+    data = table.data
+    rows = np.arange(1, len(data) + 1)
+    ids = ids_of(data[spec.id_column]).to_numpy()
+    sites = site_names_of(data[spec.site_column], table.value_labels.get(spec.site_column, {})).to_numpy()
+    base = pd.DataFrame({"row": rows, "id": ids, "site": sites})
+
+    item_frames = [base]
+    recon = base.copy()
+    excluded_from: list[list[str]] = [[] for _ in rows]
+    for key, inst in spec.instruments.items():
+        cols = spec.item_columns(key)
+        values = pd.DataFrame({c: to_number(data[c]) for c in cols})
+        item_frames.append(values)
+        answered = inst.valid_mask(values.to_numpy()).sum(axis=1)
+        recon[f"{key}_items_answered"] = answered
+        recon[f"{key}_status"] = np.where(answered > 0, "analysed", "excluded")
+        for i in np.flatnonzero(answered == 0):
+            excluded_from[i].append(key)
+    items = pd.concat(item_frames, axis=1)
+
+    resp = base.copy()
+    notes: list[list[str]] = [[] for _ in rows]
+    for name, cov in spec.covariates.items():
+        col = spec.covariate_column(name)
+        raw = data[col]
+        codes = set(table.missing_codes.get(col, {})) | set(spec.extra_missing_codes)
+        if cov["type"] == "numeric":
+            x = to_number(raw)
+            x = x.where(~x.isin(sorted(codes)))
+            resp[name] = x
+        else:
+            labels = categorical_labels(cov, table, col)
+            x = to_number(raw)
+            text = raw.astype("string").str.strip()
+            as_label = x.map(lambda v: labels.get(v) if pd.notna(v) else None)
+            values = as_label.where(as_label.notna(), text.where(x.isna()).astype(object))
+            if not labels:
+                values = text.astype(object)
+            values = values.where(~x.isin(sorted(codes)), None)
+            resp[name] = values.where(pd.notna(values), None)
+        for i in np.flatnonzero(pd.isna(resp[name]).to_numpy()):
+            notes[i].append(f"covariate {name} missing (left out of ANCOVA models using it)")
+
+    n_inst = len(spec.instruments)
+    status, reason = [], []
+    for i in range(len(rows)):
+        parts = []
+        if excluded_from[i]:
+            parts.append("answered no item of " + ", ".join(excluded_from[i]) + " (excluded from it)")
+        parts += notes[i]
+        status.append("excluded" if len(excluded_from[i]) == n_inst else "analysed")
+        reason.append("; ".join(parts))
+    recon.insert(3, "status", status)
+    recon.insert(4, "reason", reason)
+    return IngestResult(items=items, respondents=resp, reconciliation=recon)
+
+
+def ingest_study(config: dict, groups: list[str] | None = None) -> dict[str, IngestResult]:
+    """Read and validate every group; raise DataValidationError listing the problems of all files."""
+    groups = list(config["groups"]) if groups is None else groups
+    results: dict[str, IngestResult] = {}
+    problems = []
+    for group in groups:
+        g = config["groups"][group]
+        spec = group_spec(config, group)
+        table = read_raw(g["raw"], g.get("codebook"), dataset=group)
+        try:
+            results[group] = ingest_group(spec, table)
+        except DataValidationError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise DataValidationError(problems)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``cocapp ingest``: validate all groups' raw files, then write their tidy tables."""
+    parser = argparse.ArgumentParser(prog="cocapp ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--outdir", required=True, help="folder for {group}_items/respondents/reconciliation.csv")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        results = ingest_study(config)
+    except (ConfigError, InstrumentError, RawReadError, DataValidationError) as err:
+        print(f"cocapp ingest: error: {err}", file=sys.stderr)
+        return 1
+    written: list[Path] = []
+    try:
+        for group, res in results.items():
+            paths = output_paths(args.outdir, group)
+            for kind in OUTPUT_KINDS:
+                write_csv_atomic(getattr(res, kind), paths[kind])
+                written.append(paths[kind])
+    except Exception:
+        for p in written:  # all or nothing
+            p.unlink(missing_ok=True)
+        raise
+    for group, res in results.items():
+        rec = res.reconciliation
+        n_ex = int((rec["status"] == "excluded").sum())
+        print(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,291 @@
+"""Validation of raw questionnaire files: declarative pandera schemas built from config + instruments.
+
+The schema for a group says which columns must exist and what each may hold: ids unique and
+non-empty, sites among the configured ones, every item value an integer inside its instrument's
+declared response range or one of the declared missing codes, covariates numeric within their
+declared range or one of their labelled categories. pandera checks the whole file lazily, so every
+problem is collected before failing; :class:`DataValidationError` turns pandera's failure cases into
+one readable report naming file, column, data row, value and the rule broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from cocapp.instruments import Instrument
+from cocapp.io import RawTable
+
+__all__ = [
+    "DataValidationError",
+    "GroupSpec",
+    "Problem",
+    "build_schema",
+    "format_problems",
+    "validate_raw",
+]
+
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where (file, column, data row) and what (value, rule)."""
+
+    file: str
+    column: str
+    row: int | None  # 1-based data row as numbered in the file (CSV: line = row + 1)
+    value: object
+    rule: str
+
+    def __str__(self) -> str:
+        where = f"column {self.column!r}" if self.column else "file"
+        if self.row is not None:
+            where += f", data row {self.row}"
+        value = "" if self.value is None else f": value {_show(self.value)}"
+        return f"{self.file}: {where}{value}: {self.rule}"
+
+
+def _show(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "(empty)"
+    if isinstance(value, float) and value.is_integer():
+        return repr(int(value))
+    return repr(value)
+
+
+class DataValidationError(ValueError):
+    """Raw data break the study's rules; ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[Problem], limit: int = MAX_LISTED):
+        self.problems = problems
+        super().__init__(format_problems(problems, limit))
+
+
+def format_problems(problems: list[Problem], limit: int = MAX_LISTED) -> str:
+    """One readable report: a count, then up to ``limit`` problems, then how many more."""
+    n = len(problems)
+    lines = [f"{n} problem{'s' if n != 1 else ''} found in the raw data:"]
+    lines += [f"  - {p}" for p in problems[:limit]]
+    if n > limit:
+        lines.append(f"  ... and {n - limit} more problem{'s' if n - limit != 1 else ''} not listed")
+    return "\n".join(lines)
+
+
+@dataclass
+class GroupSpec:
+    """What a group's raw file must contain (built from config + instruments)."""
+
+    name: str
+    id_column: str
+    site_column: str
+    sites: list[str]
+    instruments: dict[str, Instrument]
+    item_patterns: dict[str, str]
+    covariates: dict[str, dict]
+    extra_missing_codes: dict[float, str]
+
+    def item_columns(self, key: str) -> list[str]:
+        return self.instruments[key].columns(pattern=self.item_patterns.get(key))
+
+    def covariate_column(self, name: str) -> str:
+        return self.covariates[name].get("column", name)
+
+
+# -- value helpers (vectorised) ------------------------------------------------------------------
+def to_number(series: pd.Series) -> pd.Series:
+    """Numbers as floats; empty stays NaN; text that is not a number becomes NaN."""
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype(float)
+    return pd.to_numeric(series.astype("string").str.strip(), errors="coerce").astype(float)
+
+
+def _not_number(series: pd.Series) -> pd.Series:
+    """True where a cell holds something that is not a number (empty cells are fine)."""
+    return series.notna() & to_number(series).isna()
+
+
+def site_names_of(series: pd.Series, labels: dict[float, str]) -> pd.Series:
+    """Site names: labelled codes (SPSS) become their labels; text stays text (stripped)."""
+    if labels and pd.api.types.is_numeric_dtype(series):
+        return series.map(lambda v: labels.get(float(v), v) if pd.notna(v) else v)
+    if pd.api.types.is_numeric_dtype(series):
+        return series
+    return series.astype("string").str.strip().astype(object)
+
+
+def ids_of(series: pd.Series) -> pd.Series:
+    """Respondent ids as text; SPSS numeric ids lose their ``.0``."""
+    if pd.api.types.is_numeric_dtype(series):
+        return series.map(lambda v: (str(int(v)) if float(v).is_integer() else str(v)) if pd.notna(v) else None)
+    return series.astype("string").str.strip().astype(object)
+
+
+# -- schema --------------------------------------------------------------------------------------
+def _check(fn: Callable[[pd.Series], pd.Series], name: str, error: str) -> pa.Check:
+    return pa.Check(fn, name=name, error=error, ignore_na=False)
+
+
+def item_rule(inst: Instrument, codes: dict[float, str]) -> tuple[Callable[[pd.Series], pd.Series], str]:
+    """The allowed-values rule of an item column and its text."""
+    lo, hi = inst.response_min, inst.response_max
+    code_set = sorted(codes)
+
+    def ok(s: pd.Series) -> pd.Series:
+        x = to_number(s)
+        in_range = (x >= lo) & (x <= hi) & (np.floor(x) == x)
+        return s.isna() | _not_number(s) | in_range | x.isin(code_set)
+
+    code_text = ", ".join(f"{c:g} ({codes[c]})" for c in code_set) or "none"
+    return ok, (
+        f"must be an integer from {lo:g} to {hi:g} ({inst.key} response range) or a declared missing "
+        f"code [{code_text}]"
+    )
+
+
+def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
+    """The pandera schema for one group's raw file (checks run on the values as read)."""
+    columns: dict[str, pa.Column] = {}
+    site_labels = table.value_labels.get(spec.site_column, {})
+    known_sites = list(spec.sites)
+
+    columns[spec.id_column] = pa.Column(
+        nullable=False,
+        unique=True,
+        checks=[_check(lambda s: ids_of(s).fillna("").str.len() > 0, "id_not_blank", "id must not be empty")],
+        report_duplicates="all",
+        title="respondent id",
+    )
+    site_rule = f"site must be one of the configured sites {known_sites}"
+    if site_labels:
+        site_rule += f" (SPSS codes are read through their value labels {_labels_text(site_labels)})"
+    columns[spec.site_column] = pa.Column(
+        nullable=False,
+        checks=[_check(lambda s: site_names_of(s, site_labels).isin(known_sites), "site_known", site_rule)],
+    )
+    for key, inst in spec.instruments.items():
+        for col in spec.item_columns(key):
+            codes = {**spec.extra_missing_codes, **table.missing_codes.get(col, {}), **inst.missing_codes}
+            ok, text = item_rule(inst, codes)
+            columns[col] = pa.Column(
+                nullable=True,
+                checks=[
+                    _check(lambda s: ~_not_number(s), "numeric", "must be a number"),
+                    _check(ok, "in_range_or_missing_code", text),
+                ],
+            )
+    for name, cov in spec.covariates.items():
+        col = spec.covariate_column(name)
+        codes = {**spec.extra_missing_codes, **table.missing_codes.get(col, {})}
+        if cov["type"] == "numeric":
+            lo, hi = cov.get("min", -np.inf), cov.get("max", np.inf)
+
+            def covariate_in_range(s: pd.Series, lo=lo, hi=hi, codes=sorted(codes)) -> pd.Series:
+                x = to_number(s)
+                return s.isna() | _not_number(s) | ((x >= lo) & (x <= hi)) | x.isin(codes)
+
+            columns[col] = pa.Column(
+                nullable=True,
+                checks=[
+                    _check(lambda s: ~_not_number(s), "numeric", f"covariate {name!r} must be a number"),
+                    _check(covariate_in_range, "covariate_in_range", f"covariate {name!r} must lie in {lo:g}..{hi:g}"),
+                ],
+            )
+        else:
+            labels = categorical_labels(cov, table, col)
+            if labels:
+                allowed = sorted(labels)
+                allowed_text = _labels_text(labels)
+
+                def labelled(s: pd.Series, allowed=allowed, codes=sorted(codes), labels=labels) -> pd.Series:
+                    x = to_number(s)
+                    as_text = s.astype("string").str.strip()
+                    return s.isna() | x.isin(allowed) | x.isin(codes) | as_text.isin(list(labels.values()))
+
+                columns[col] = pa.Column(
+                    nullable=True,
+                    checks=[
+                        _check(
+                            labelled,
+                            "labelled_category",
+                            f"covariate {name!r} must be one of its labelled codes {allowed_text}",
+                        )
+                    ],
+                )
+            else:
+                columns[col] = pa.Column(nullable=True)
+    return pa.DataFrameSchema(columns, strict=False, name=spec.name)
+
+
+def categorical_labels(cov: dict, table: RawTable, column: str) -> dict[float, str]:
+    """Code -> label of a categorical covariate: config ``levels`` win, then the file's value labels."""
+    if cov.get("levels"):
+        return {float(k): str(v) for k, v in cov["levels"].items()}
+    return dict(table.value_labels.get(column, {}))
+
+
+def _labels_text(labels: dict[float, str]) -> str:
+    return "{" + ", ".join(f"{k:g}={v}" for k, v in sorted(labels.items())) + "}"
+
+
+# -- running -------------------------------------------------------------------------------------
+def validate_raw(spec: GroupSpec, table: RawTable) -> None:
+    """Check a raw table against the group's schema; raise DataValidationError listing every problem."""
+    problems: list[Problem] = []
+    data = table.data
+    if len(data) == 0:
+        raise DataValidationError([Problem(table.path, "", None, None, "file has a header but no data rows")])
+    dup_cols = data.columns[data.columns.duplicated()].tolist()
+    for col in dup_cols:
+        problems.append(Problem(table.path, str(col), None, None, "column name appears more than once"))
+    if problems:
+        raise DataValidationError(problems)
+    schema = build_schema(spec, table)
+    try:
+        schema.validate(data, lazy=True)
+    except SchemaErrors as err:
+        problems = _problems_from(err.failure_cases, table, schema)
+        raise DataValidationError(problems) from None
+
+
+_RULE_TEXT = {
+    "column_in_dataframe": "required column is missing",
+    "not_nullable": "must not be empty",
+    "field_uniqueness": "id must be unique (appears more than once)",
+}
+
+
+def _problems_from(cases: pd.DataFrame, table: RawTable, schema: pa.DataFrameSchema) -> list[Problem]:
+    errors = {
+        (col, chk.name): chk.error for col, spec in schema.columns.items() for chk in spec.checks
+    }
+    out: list[Problem] = []
+    for rec in cases.to_dict("records"):
+        check = str(rec.get("check"))
+        column = rec.get("column")
+        column = "" if column is None or (isinstance(column, float) and np.isnan(column)) else str(column)
+        idx = rec.get("index")
+        row = None if idx is None or (isinstance(idx, float) and np.isnan(idx)) else int(idx) + 1
+        value = rec.get("failure_case")
+        if check == "column_in_dataframe":
+            column, value = str(value), None
+        rule = _RULE_TEXT.get(check) or errors.get((column, check)) or check
+        if row is not None and check != "column_in_dataframe":
+            value = table.data[column].iloc[row - 1] if column in table.data.columns else value
+        out.append(Problem(table.path, column, row, value, rule))
+    order = {c: i for i, c in enumerate(table.data.columns)}
+    out.sort(key=lambda p: (p.row is not None, p.row or 0, order.get(p.column, -1), p.rule))
+    # one line per (column, row, rule)
+    seen: set[tuple] = set()
+    unique = []
+    for p in out:
+        k = (p.column, p.row, p.rule)
+        if k not in seen:
+            seen.add(k)
+            unique.append(p)
+    return unique
