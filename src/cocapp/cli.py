@@ -10,9 +10,10 @@ import sys
 
 # stage name -> (module, one-line description), in pipeline order
 STAGES: dict[str, tuple[str, str]] = {
-    "check-config": ("cocapp.config_check", "validate a config file against the schema"),
+    "check-config": ("cocapp.config", "validate a config file against the schema"),
     "ingest": ("cocapp.ingest", "read and validate raw questionnaires; write items, respondents, reconciliation"),
     "score": ("cocapp.scoring", "score every scale at one threshold (person-mean replacement)"),
+    "collect": ("cocapp.collect", "concatenate per-group / per-threshold parts into one tidy file"),
     "synthesize": ("cocapp.synthetic", "regenerate the embedded synthetic COCAPP dataset"),
 }
 

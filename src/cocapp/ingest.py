@@ -96,7 +96,7 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     for name, cov in spec.covariates.items():
         col = spec.covariate_column(name)
         raw = data[col]
-        codes = set(table.missing_codes.get(col, {})) | set(spec.extra_missing_codes)
+        codes = set(table.missing_codes.get(col, {}))
         if cov["type"] == "numeric":
             x = to_number(raw)
             x = x.where(~x.isin(sorted(codes)))

@@ -18,6 +18,7 @@ import argparse
 import math
 import sys
 from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -25,9 +26,18 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold, load_config, threshold_fraction
-from cocapp.instruments import Instrument, load_instruments
+from cocapp.instruments import Instrument, Scale, load_instruments
 
-__all__ = ["SCORE_COLUMNS", "allowed_missing", "score_instrument", "score_group", "main"]
+__all__ = [
+    "SCORE_COLUMNS",
+    "PersonMeans",
+    "allowed_missing",
+    "person_means",
+    "read_scores",
+    "score_group",
+    "score_instrument",
+    "main",
+]
 
 SCORE_COLUMNS = [
     "id",
@@ -58,6 +68,55 @@ def allowed_missing(threshold: float | str | Fraction, k: int) -> int:
     return math.floor(t * k)
 
 
+@dataclass(frozen=True)
+class PersonMeans:
+    """Wide intermediate of one instrument: per respondent and scale, the keyed person mean.
+
+    ``mean[i, s]`` is the mean of respondent i's answered items of scale s after keying (x k for
+    ``sum`` scales; NaN when none answered); ``answered[i, s]`` counts them. ``keep`` marks respondents
+    who answered at least one item of the instrument.
+    """
+
+    scales: tuple[Scale, ...]
+    mean: np.ndarray
+    answered: np.ndarray
+    keep: np.ndarray
+
+    def scores(self, thresholds: Iterable[float | str]) -> np.ndarray:
+        """Scores as an array (respondent, scale, threshold); NaN where too many items are missing."""
+        ts = list(thresholds)
+        k = np.array([s.k for s in self.scales])
+        allowed = np.array([[allowed_missing(t, kk) for t in ts] for kk in k])  # (scale, threshold)
+        missing = k[None, :] - self.answered  # (respondent, scale)
+        ok = (missing[:, :, None] <= allowed[None, :, :]) & (self.answered[:, :, None] > 0)
+        return np.where(ok, self.mean[:, :, None], np.nan)
+
+
+def person_means(items: pd.DataFrame, instrument: Instrument, pattern: str | None = None) -> PersonMeans:
+    """Keyed person means of every scale of ``instrument`` (one matrix product, no per-row loops).
+
+    Answers outside the declared response range (missing codes, empty cells) are not answers;
+    reverse-keyed items become (min + max) - x.
+    """
+    raw = items[instrument.columns(pattern=pattern)].to_numpy(dtype=np.float64, copy=True)
+    valid = instrument.valid_mask(raw)
+    rev = [i - 1 for i in sorted(instrument.reverse_keyed)]
+    if rev:
+        raw[:, rev] = (instrument.response_min + instrument.response_max) - raw[:, rev]
+    raw[~valid] = 0.0
+    # item x scale indicator: sums and counts of answered items for all scales at once
+    member = np.zeros((instrument.n_items, len(instrument.scales)))
+    for j, scale in enumerate(instrument.scales):
+        member[[i - 1 for i in scale.items], j] = 1.0
+    sums = raw @ member
+    answered = (valid.astype(np.float32) @ member.astype(np.float32)).astype(np.int64)  # exact below 2**24
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / answered
+    if instrument.score_kind == "sum":
+        mean = mean * np.array([s.k for s in instrument.scales], dtype=np.float64)
+    return PersonMeans(instrument.scales, mean, answered, valid.any(axis=1))
+
+
 def score_instrument(
     items: pd.DataFrame,
     instrument: Instrument,
@@ -67,7 +126,7 @@ def score_instrument(
     id_column: str = "id",
     site_column: str = "site",
 ) -> pd.DataFrame:
-    """Score every scale of ``instrument`` for every respondent at every threshold.
+    """Score every scale of ``instrument`` for every respondent at every threshold (long form).
 
     Parameters
     ----------
@@ -84,36 +143,21 @@ def score_instrument(
     Returns
     -------
     pandas.DataFrame
-        Long form with :data:`SCORE_COLUMNS`; ``score`` is NaN when more than floor(t*k) items are
-        missing. Respondents who answered none of the instrument's items get no rows (ingest lists them
-        as excluded from the instrument).
-
-    Notes
-    -----
-    Vectorised over respondents: one masked mean per scale, then one comparison per threshold.
+        :data:`SCORE_COLUMNS`, ordered threshold, scale, respondent; ``score`` is NaN when more than
+        floor(t*k) items are missing. Respondents who answered none of the instrument's items get no
+        rows (ingest lists them as excluded from the instrument).
     """
-    keyed = instrument.keyed(items, pattern=pattern).to_numpy(dtype=float)
-    answered = ~np.isnan(keyed)
-    keep = answered.any(axis=1)
-    keyed, answered = keyed[keep], answered[keep]
+    thresholds = [format_threshold(t) for t in thresholds]
+    pm = person_means(items, instrument, pattern)
+    keep = pm.keep
+    scores = pm.scores(thresholds)[keep]
+    answered = pm.answered[keep]
     ids = items[id_column].to_numpy()[keep]
     sites = items[site_column].to_numpy()[keep]
-    n = len(ids)
-    thresholds = [format_threshold(t) for t in thresholds]
+    n, n_scales = answered.shape
     frames = []
-    for scale in instrument.scales:
-        cols = [i - 1 for i in scale.items]
-        vals = keyed[:, cols]
-        ans = answered[:, cols]
-        n_ans = ans.sum(axis=1)
-        total = np.where(ans, vals, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / n_ans
-        if instrument.score_kind == "sum":
-            mean = mean * scale.k
-        for t in thresholds:
-            allowed = allowed_missing(t, scale.k)
-            ok = (scale.k - n_ans <= allowed) & (n_ans > 0)
+    for ti, t in enumerate(thresholds):
+        for j, scale in enumerate(pm.scales):
             frames.append(
                 pd.DataFrame(
                     {
@@ -122,10 +166,10 @@ def score_instrument(
                         "instrument": instrument.key,
                         "scale": scale.key,
                         "threshold": t,
-                        "score": np.where(ok, mean, np.nan),
-                        "items_answered": n_ans.astype(np.int64),
+                        "score": scores[:, j, ti],
+                        "items_answered": answered[:, j],
                         "items_total": np.full(n, scale.k, dtype=np.int64),
-                        "items_allowed_missing": np.full(n, allowed, dtype=np.int64),
+                        "items_allowed_missing": np.full(n, allowed_missing(t, scale.k), dtype=np.int64),
                     }
                 )
             )

@@ -44,7 +44,9 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        where = f"column {self.column!r}" if self.column else "file"
+        if not self.column and self.row is None:
+            return f"{self.file}: {self.rule}"
+        where = f"column {self.column!r}"
         if self.row is not None:
             where += f", data row {self.row}"
         value = "" if self.value is None else f": value {_show(self.value)}"
@@ -181,7 +183,8 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
             )
     for name, cov in spec.covariates.items():
         col = spec.covariate_column(name)
-        codes = {**spec.extra_missing_codes, **table.missing_codes.get(col, {})}
+        # Covariates use only the missing codes their own metadata declares: 8 years is a real value.
+        codes = dict(table.missing_codes.get(col, {}))
         if cov["type"] == "numeric":
             lo, hi = cov.get("min", -np.inf), cov.get("max", np.inf)
 
@@ -239,10 +242,10 @@ def validate_raw(spec: GroupSpec, table: RawTable) -> None:
     problems: list[Problem] = []
     data = table.data
     if len(data) == 0:
-        raise DataValidationError([Problem(table.path, "", None, None, "file has a header but no data rows")])
+        raise DataValidationError([Problem(table.path, "", None, None, "the file has a header but no data rows")])
     dup_cols = data.columns[data.columns.duplicated()].tolist()
     for col in dup_cols:
-        problems.append(Problem(table.path, str(col), None, None, "column name appears more than once"))
+        problems.append(Problem(table.path, str(col), None, None, "the column name appears more than once"))
     if problems:
         raise DataValidationError(problems)
     schema = build_schema(spec, table)

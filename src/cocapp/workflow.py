@@ -125,6 +125,9 @@ class Workflow:
 
         return parts
 
+    def compare_outputs(self) -> list[str]:
+        return [self.path("stats", "parts", "{group}", "{threshold}", f"{n}.csv") for n in THRESHOLD_PARTS["compare"]]
+
     def stats_files(self) -> list[str]:
         names = [n for ns in (*GROUP_PARTS.values(), *THRESHOLD_PARTS.values()) for n in ns]
         return [self.path("stats", f"{n}.csv") for n in names]

@@ -1,0 +1,233 @@
+"""Ingest and validation: good input, one test per class of bad input, .sav reading."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+import yaml
+
+from cocapp.config import load_config
+from cocapp.ingest import ingest_study, main
+from cocapp.io import read_raw
+from cocapp.validate import DataValidationError
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """A writable copy of the tiny fixture study; the working directory is its root."""
+    root = tmp_path / "study"
+    shutil.copytree(TINY, root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def edit_csv(path: Path, fn) -> None:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = fn(df)
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def run_failing(capsys) -> str:
+    code = main(["--config", "config.yaml", "--outdir", "data/derived/ingest"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert not Path("data/derived").exists(), "no derived file may be left behind"
+    return err
+
+
+# -- good input ----------------------------------------------------------------------------------------
+def test_ingest_writes_items_respondents_reconciliation(study, capsys):
+    assert main(["--config", "config.yaml", "--outdir", "data/derived/ingest"]) == 0
+    items = pd.read_csv("data/derived/ingest/users_items.csv", dtype={"id": str})
+    rec = pd.read_csv("data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False)
+    resp = pd.read_csv("data/derived/ingest/users_respondents.csv", dtype={"id": str}, keep_default_na=False)
+    raw = pd.read_csv("data/raw/users.csv", dtype={"id": str})
+    # every raw row is accounted for, in file order, numbered as data rows
+    assert rec["row"].tolist() == list(range(1, len(raw) + 1))
+    assert rec["id"].tolist() == raw["id"].tolist()
+    assert set(rec["status"]) <= {"analysed", "excluded"}
+    # U01: rsa_03 = 8 (not applicable) and rsa_06 = 9 (no response) are kept apart as codes
+    u01 = items[items.id == "U01"].iloc[0]
+    assert u01["rsa_03"] == 8 and u01["rsa_06"] == 9
+    # U03 answered no RSA item: excluded from RSA with the reason, still analysed for STAR-P
+    u03 = rec[rec.id == "U03"].iloc[0]
+    assert u03["RSA_status"] == "excluded" and u03["STAR-P_status"] == "analysed"
+    assert u03["status"] == "analysed" and "answered no item of RSA" in u03["reason"]
+    # U04 has no gender: noted, and the categorical covariate is a label elsewhere
+    assert "covariate gender missing" in rec[rec.id == "U04"].iloc[0]["reason"]
+    assert resp.loc[resp.id == "U01", "gender"].item() in {"Male", "Female"}
+    assert resp.loc[resp.id == "U04", "gender"].item() == ""
+
+
+def test_row_excluded_when_no_instrument_answered(study):
+    def blank(df):
+        for c in df.columns:
+            if c.startswith(("rsa_", "starp_")):
+                df.loc[df.id == "U05", c] = ""
+        return df
+
+    edit_csv(study / "data/raw/users.csv", blank)
+    res = ingest_study(load_config("config.yaml"))["users"]
+    rec = res.reconciliation.set_index("id")
+    assert rec.loc["U05", "status"] == "excluded"
+    assert "answered no item of RSA, STAR-P" in rec.loc["U05", "reason"]
+
+
+# -- one test per class of bad input --------------------------------------------------------------------
+def test_out_of_range_item(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(rsa_07=d.rsa_07.mask(d.id == "U02", "6")))
+    err = run_failing(capsys)
+    assert "data/raw/users.csv: column 'rsa_07', data row 2: value '6'" in err
+    assert "integer from 1 to 5" in err
+
+
+def test_non_numeric_item(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(starp_05=d.starp_05.mask(d.id == "U07", "often")))
+    err = run_failing(capsys)
+    assert "column 'starp_05', data row 7: value 'often': must be a number" in err
+
+
+def test_fractional_item_is_out_of_range(study, capsys):
+    edit_csv(study / "data/raw/staff.csv", lambda d: d.assign(rsa_01=d.rsa_01.mask(d.id == "S03", "2.5")))
+    err = run_failing(capsys)
+    assert "data/raw/staff.csv: column 'rsa_01', data row 3: value '2.5'" in err
+
+
+def test_duplicate_id(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(id=d.id.mask(d.id == "U09", "U08")))
+    err = run_failing(capsys)
+    assert "column 'id', data row 8: value 'U08': id must be unique" in err
+    assert "column 'id', data row 9: value 'U08': id must be unique" in err
+
+
+def test_empty_id(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(id=d.id.mask(d.id == "U04", "")))
+    err = run_failing(capsys)
+    assert "column 'id', data row 4: value (empty): must not be empty" in err
+
+
+def test_unknown_site(study, capsys):
+    edit_csv(study / "data/raw/staff.csv", lambda d: d.assign(site=d.site.mask(d.id == "S05", "West")))
+    err = run_failing(capsys)
+    assert "data/raw/staff.csv: column 'site', data row 5: value 'West': site must be one of the configured" in err
+
+
+def test_missing_column(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.drop(columns=["starp_12"]))
+    err = run_failing(capsys)
+    assert "data/raw/users.csv: column 'starp_12': required column is missing" in err
+
+
+def test_empty_file(study, capsys):
+    (study / "data/raw/staff.csv").write_text("")
+    err = run_failing(capsys)
+    assert "data/raw/staff.csv: file is empty" in err
+
+
+def test_header_only_file(study, capsys):
+    path = study / "data/raw/staff.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    err = run_failing(capsys)
+    assert "data/raw/staff.csv: the file has a header but no data rows" in err
+
+
+def test_covariate_out_of_range(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(age=d.age.mask(d.id == "U06", "140")))
+    err = run_failing(capsys)
+    assert "column 'age', data row 6: value '140': covariate 'age' must lie in 16..100" in err
+
+
+def test_unlabelled_category(study, capsys):
+    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(gender=d.gender.mask(d.id == "U10", "7")))
+    err = run_failing(capsys)
+    assert "column 'gender', data row 10: value '7': covariate 'gender' must be one of its labelled codes" in err
+
+
+def test_malformed_config(study, capsys):
+    cfg = yaml.safe_load(Path("config.yaml").read_text())
+    cfg["scoring"]["thresholds"] = [0.0, "half"]
+    Path("config.yaml").write_text(yaml.safe_dump(cfg))
+    err = run_failing(capsys)
+    assert "key scoring.thresholds.1" in err
+
+
+def test_config_unknown_key_and_bad_value(study, capsys):
+    cfg = yaml.safe_load(Path("config.yaml").read_text())
+    cfg["statistics"]["signifcance_level"] = 0.05
+    cfg["scoring"]["primary_threshold"] = 0.3
+    Path("config.yaml").write_text(yaml.safe_dump(cfg))
+    err = run_failing(capsys)
+    assert "key statistics" in err and "signifcance_level" in err
+
+
+def test_many_problems_are_capped_with_a_count(study, capsys):
+    def wreck(df):
+        for c in [c for c in df.columns if c.startswith("rsa_")]:
+            df[c] = "7"
+        return df
+
+    edit_csv(study / "data/raw/users.csv", wreck)
+    err = run_failing(capsys)
+    assert err.count("must be an integer from 1 to 5") == 50
+    assert f"and {12 * 36 - 50} more problems not listed" in err
+    assert f"{12 * 36} problems found" in err
+
+
+# -- SPSS input ----------------------------------------------------------------------------------------
+def write_sav_copy(study: Path) -> Path:
+    """The users CSV as a .sav: site as labelled codes, 8/9 declared user-missing on items."""
+    df = pd.read_csv(study / "data/raw/users.csv")
+    df["site"] = df["site"].map({"North": 1, "South": 2}).astype(float)
+    items = [c for c in df.columns if c.startswith(("rsa_", "starp_"))]
+    path = study / "data/raw/users.sav"
+    pyreadstat.write_sav(
+        df,
+        str(path),
+        file_label="TEST fixture",
+        variable_value_labels={
+            "site": {1: "North", 2: "South"},
+            "gender": {1: "Male", 2: "Female"},
+            **{c: {8: "not applicable / don't know", 9: "no response"} for c in items},
+        },
+        missing_ranges={c: [8, 9] for c in items},
+    )
+    return path
+
+
+def test_sav_keeps_user_missing_codes_and_labels(study):
+    path = write_sav_copy(study)
+    table = read_raw(path)
+    assert table.kind == "sav"
+    assert table.missing_codes["rsa_03"] == {8.0: "not applicable / don't know", 9.0: "no response"}
+    assert table.data.loc[0, "rsa_03"] == 8  # user-missing kept as the code, not NaN
+    assert table.value_labels["site"] == {1.0: "North", 2.0: "South"}
+
+
+def test_sav_and_csv_give_identical_tables(study):
+    write_sav_copy(study)
+    cfg = load_config("config.yaml")
+    from_csv = ingest_study(cfg, ["users"])["users"]
+    cfg["groups"]["users"]["raw"] = "data/raw/users.sav"
+    from_sav = ingest_study(cfg, ["users"])["users"]
+    for kind in ("items", "respondents", "reconciliation"):
+        a, b = getattr(from_csv, kind), getattr(from_sav, kind)
+        pd.testing.assert_frame_equal(a.astype(object).fillna(np.nan), b.astype(object).fillna(np.nan), check_dtype=False)
+
+
+def test_sav_unknown_site_code_is_named(study):
+    path = write_sav_copy(study)
+    df, meta = pyreadstat.read_sav(str(path), user_missing=True)
+    df.loc[4, "site"] = 3.0
+    pyreadstat.write_sav(
+        df, str(path), variable_value_labels={"site": {1: "North", 2: "South"}}, missing_ranges=meta.missing_ranges
+    )
+    cfg = load_config("config.yaml")
+    cfg["groups"]["users"]["raw"] = "data/raw/users.sav"
+    with pytest.raises(DataValidationError) as info:
+        ingest_study(cfg, ["users"])
+    assert "data/raw/users.sav: column 'site', data row 5: value 3: site must be one of" in str(info.value)

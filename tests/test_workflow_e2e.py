@@ -1,0 +1,111 @@
+"""End to end: run snakemake on the tiny two-site fixture study in a temporary directory."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    shutil.copytree(TINY, work, dirs_exist_ok=True)
+    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return work
+
+
+def score(scores: pd.DataFrame, rid: str, instrument: str, scale: str, threshold: str) -> float:
+    sel = scores[
+        (scores.id == rid) & (scores.instrument == instrument) & (scores.scale == scale) & (scores.threshold == threshold)
+    ]
+    assert len(sel) == 1
+    return float(sel.score.iloc[0])
+
+
+def test_scores_match_hand_computed_values(run):
+    users = pd.read_csv(run / "data/derived/scores/users.csv", dtype={"id": str, "threshold": str})
+    staff = pd.read_csv(run / "data/derived/scores/staff.csv", dtype={"id": str, "threshold": str})
+    # U01 RSA choice: items 3 (=8) and 6 (=9) missing; 7, 13, 29 answered 3, 3, 4
+    assert score(users, "U01", "RSA", "choice", "0.5") == pytest.approx(10 / 3, rel=1e-15)
+    assert score(users, "U01", "RSA", "choice", "0.4") == pytest.approx(10 / 3, rel=1e-15)  # floor(2.0) = 2
+    assert np.isnan(score(users, "U01", "RSA", "choice", "0.2"))  # floor(1.0) = 1 < 2 missing
+    # U02 STAR-P: item 4 empty; items 8 and 12 answered 4 -> reversed 0 -> prorated sum 0
+    assert score(users, "U02", "STAR-P", "non_supportive_clinician_input", "0.4") == 0.0
+    assert np.isnan(score(users, "U02", "STAR-P", "non_supportive_clinician_input", "0.2"))
+    # U02 STAR-P total: answered keyed items sum to 26 over 11 items -> 26 / 11 x 12
+    assert score(users, "U02", "STAR-P", "total", "0.2") == pytest.approx(312 / 11, rel=1e-15)
+    assert np.isnan(score(users, "U02", "STAR-P", "total", "0.0"))
+    # U03 answered no RSA item: no RSA rows at all
+    assert users[(users.id == "U03") & (users.instrument == "RSA")].empty
+    # S01 life goals: five 9s, answered 3, 3, 4, 5, 5
+    assert score(staff, "S01", "RSA", "life_goals", "0.5") == 4.0
+    assert np.isnan(score(staff, "S01", "RSA", "life_goals", "0.4"))
+    assert sorted(users.threshold.unique()) == ["0.0", "0.2", "0.4", "0.5"]
+
+
+def test_reconciliation_lists_every_raw_row(run):
+    rec = pd.read_csv(run / "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False)
+    raw = pd.read_csv(run / "data/raw/users.csv", dtype={"id": str})
+    assert rec.id.tolist() == raw.id.tolist()
+    assert rec.loc[rec.id == "U03", "RSA_status"].item() == "excluded"
+
+
+def test_second_run_has_nothing_to_do(run):
+    proc = snakemake(run, "--cores", "1", "-n", "--configfile", str(run / "config.yaml"))
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_lint_is_clean(run):
+    proc = snakemake(run, "--lint", "--configfile", str(run / "config.yaml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_derived_files_are_deterministic(run, tmp_path):
+    again = tmp_path / "again"
+    shutil.copytree(TINY, again)
+    proc = snakemake(again, "--cores", "2", "--configfile", str(again / "config.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first = sorted(p.relative_to(run) for p in (run / "data/derived").rglob("*.csv"))
+    second = sorted(p.relative_to(again) for p in (again / "data/derived").rglob("*.csv"))
+    assert first == second and first
+    for rel in first:
+        assert (run / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_bad_config_stops_the_run_naming_the_key(tmp_path):
+    work = tmp_path / "bad"
+    shutil.copytree(TINY, work)
+    cfg = (work / "config.yaml").read_text().replace("primary_threshold: 0.5", "primary_threshold: 0.35")
+    (work / "config.yaml").write_text(cfg)
+    proc = snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"))
+    assert proc.returncode != 0
+    assert "key scoring.primary_threshold" in proc.stdout + proc.stderr
+    assert not (work / "data/derived/ingest").exists()
+
+
+def test_bad_data_stops_the_run_and_leaves_no_derived_data(tmp_path):
+    work = tmp_path / "baddata"
+    shutil.copytree(TINY, work)
+    raw = (work / "data/raw/staff.csv").read_text().replace("S04,South", "S04,Nowhere")
+    (work / "data/raw/staff.csv").write_text(raw)
+    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    assert proc.returncode != 0
+    log = (work / "data/derived/logs/ingest.log").read_text()
+    assert "data/raw/staff.csv: column 'site', data row 4: value 'Nowhere'" in log
+    leftovers = [p for p in (work / "data/derived").rglob("*.csv")]
+    assert leftovers == []
