@@ -136,6 +136,24 @@ def test_header_only_file(study, capsys):
     assert "data/raw/staff.csv: the file has a header but no data rows" in err
 
 
+def test_duplicate_column_name(study, capsys):
+    path = study / "data/raw/users.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace("rsa_02", "rsa_01")
+    path.write_text("\n".join(lines) + "\n")
+    err = run_failing(capsys)
+    assert "data/raw/users.csv: column 'rsa_01': the column name appears more than once" in err
+
+
+def test_ragged_row_is_reported(study, capsys):
+    path = study / "data/raw/staff.csv"
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3] + ",1,2,3"
+    path.write_text("\n".join(lines) + "\n")
+    err = run_failing(capsys)
+    assert "data/raw/staff.csv: not a readable CSV file" in err and "line 4" in err
+
+
 def test_covariate_out_of_range(study, capsys):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(age=d.age.mask(d.id == "U06", "140")))
     err = run_failing(capsys)

@@ -9,6 +9,7 @@ so that a failing stage never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -136,6 +137,12 @@ def read_csv_table(path: str | Path) -> pd.DataFrame:
         raise RawReadError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise RawReadError(f"{path}: file is empty")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    names = [h.strip() for h in header]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise RawReadError(f"{path}: column {dups[0]!r}: the column name appears more than once in the header")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
