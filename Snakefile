@@ -38,7 +38,7 @@ rule ingest:
         W.ingest_outputs(),
     params:
         config=CONFIG,
-        settings=W.settings("sites", "input", "groups", "instrument_paths"),
+        settings=W.ingest_settings(),
         outdir=W.output_dir(),
     log:
         W.log("ingest.log"),
@@ -76,6 +76,140 @@ rule combine_scores:
         config=CONFIG,
     log:
         W.log("combine_scores", "{group}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.collect --out {output} {input} > {log} 2>&1"
+
+
+# -- 3. Measurement: reliability (complete cases) and the missing-data profile, per group ---------
+rule reliability:
+    input:
+        responses=W.path("ingest", "{group}_items.csv"),
+        instruments=W.group_instrument_files(),
+    output:
+        alpha=W.path("stats", "parts", "{group}", "reliability.csv"),
+        by_item=W.path("stats", "parts", "{group}", "reliability_items.csv"),
+    params:
+        config=CONFIG,
+        settings=W.settings("statistics", "instrument_paths", group_keys=("instruments", "item_columns")),
+    log:
+        W.log("reliability", "{group}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.reliability --config {params.config} --group {wildcards.group}"
+        " --items {input.responses} --out {output.alpha} --items-out {output.by_item} > {log} 2>&1"
+
+
+rule missingness:
+    input:
+        responses=W.path("ingest", "{group}_items.csv"),
+        instruments=W.group_instrument_files(),
+    output:
+        by_scale=W.path("stats", "parts", "{group}", "missingness.csv"),
+        by_item=W.path("stats", "parts", "{group}", "missingness_items.csv"),
+        patterns=W.path("stats", "parts", "{group}", "missingness_patterns.csv"),
+        mcar=W.path("stats", "parts", "{group}", "mcar.csv"),
+    params:
+        config=CONFIG,
+        settings=W.settings("input", "instrument_paths", group_keys=("instruments", "item_columns")),
+    log:
+        W.log("missingness", "{group}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.missingness --config {params.config} --group {wildcards.group}"
+        " --items {input.responses} --out {output.by_scale} --items-out {output.by_item}"
+        " --patterns-out {output.patterns} --mcar-out {output.mcar} > {log} 2>&1"
+
+
+# -- 4. Distributions: descriptives, normality and reference values, per group and threshold ------
+rule descriptives:
+    input:
+        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
+        instruments=W.group_instrument_files(),
+    output:
+        W.path("stats", "parts", "{group}", "{threshold}", "descriptives.csv"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "statistics", "instrument_paths"),
+    log:
+        W.log("descriptives", "{group}_{threshold}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.descriptives --config {params.config} --group {wildcards.group}"
+        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
+
+
+rule normality:
+    input:
+        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
+        instruments=W.group_instrument_files(),
+    output:
+        W.path("stats", "parts", "{group}", "{threshold}", "normality.csv"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "statistics", "instrument_paths"),
+    log:
+        W.log("normality", "{group}_{threshold}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.normality --config {params.config} --group {wildcards.group}"
+        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
+
+
+rule reference_values:
+    input:
+        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
+        instruments=W.group_instrument_files(),
+    output:
+        W.path("stats", "parts", "{group}", "{threshold}", "reference_comparison.csv"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "statistics", "instrument_paths"),
+    log:
+        W.log("reference_values", "{group}_{threshold}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.reference --config {params.config} --group {wildcards.group}"
+        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
+
+
+# -- 5. Site comparisons: ANOVA + Tukey, ANCOVA (two covariate models), correlations -------------
+rule compare_sites:
+    input:
+        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
+        respondents=W.path("ingest", "{group}_respondents.csv"),
+    output:
+        W.compare_outputs(),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "statistics", group_keys=("instruments", "covariates", "ancova_models")),
+        outdir=W.output_dir(),
+    log:
+        W.log("compare_sites", "{group}_{threshold}.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.compare --config {params.config} --group {wildcards.group}"
+        " --threshold {wildcards.threshold} --scores {input.scores} --respondents {input.respondents}"
+        " --outdir {params.outdir} > {log} 2>&1"
+
+
+# One tidy file per statistic (output contract), concatenated in config order.
+rule collect_statistics:
+    input:
+        W.stats_parts(),
+    output:
+        W.path("stats", "{name}.csv"),
+    params:
+        config=CONFIG,
+    log:
+        W.log("collect_statistics", "{name}.log"),
     conda:
         "envs/cocapp.yaml"
     shell:

@@ -158,6 +158,17 @@ class Workflow:
 
         return value
 
+    def ingest_settings(self) -> str:
+        """What ingest depends on: sites, missing codes, and each group's raw layout and covariates."""
+        keys = ("raw", "codebook", "id_column", "site_column", "instruments", "item_columns", "covariates")
+        picked = {
+            "sites": self.config["sites"],
+            "input": self.config.get("input"),
+            "instrument_paths": self.config.get("instrument_paths"),
+            "groups": {g: {k: spec.get(k) for k in keys} for g, spec in self.config["groups"].items()},
+        }
+        return json.dumps(picked, sort_keys=True, default=str)
+
     def all_settings(self) -> str:
         return json.dumps(self.config, sort_keys=True, default=str)
 

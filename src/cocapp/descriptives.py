@@ -1,0 +1,202 @@
+"""Descriptive statistics of scale scores (stage ``descriptives``) by site and pooled.
+
+For one group and one missing-item threshold, per instrument x scale and per site (config order, then
+``All`` = every site pooled): n, mean, SD (divisor n - 1), SEM = SD / sqrt(n), the t-based confidence
+interval of the mean (``mean +/- t_{1-g/2, n-1} SEM``, g = 1 - config ``statistics.confidence_level``),
+minimum, median and maximum. Respondents whose score is empty at this threshold (too many missing items)
+are not in n; they are counted in ``n_not_scored``. Validated against base R (``mean``, ``sd``,
+``qt``, ``median``) in ``tests/reference/measurement.R``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cocapp.config import format_threshold
+from cocapp.instruments import Instrument
+
+__all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores", "main"]
+
+ALL_SITES = "All"
+COLUMNS = [
+    "group",
+    "instrument",
+    "scale",
+    "threshold",
+    "site",
+    "n",
+    "n_not_scored",
+    "mean",
+    "sd",
+    "sem",
+    "ci_low",
+    "ci_high",
+    "confidence_level",
+    "min",
+    "median",
+    "max",
+    "note",
+]
+
+
+def scale_scores(
+    scores: pd.DataFrame, instruments: dict[str, Instrument], threshold: float | str, sites: list[str]
+) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """Yield (instrument, scale, rows) for every configured scale at ``threshold`` (instrument-file order).
+
+    ``rows`` are that scale's score rows (possibly none). Raises ``ValueError`` naming the values when
+    the scores hold a site that is not configured, or hold no row at all for ``threshold``.
+    """
+    t = format_threshold(threshold)
+    needed = ["site", "instrument", "scale", "threshold", "score"]
+    absent = [c for c in needed if c not in scores.columns]
+    if absent:
+        raise ValueError(f"scores table lacks column(s) {absent}")
+    th = scores["threshold"].astype(str).map(format_threshold)
+    at = scores[th == t]
+    if len(scores) and not len(at):
+        raise ValueError(f"scores hold no row for threshold {t} (thresholds present: {sorted(set(th))})")
+    unknown = sorted(set(at["site"].astype(str)) - set(sites))
+    if unknown:
+        raise ValueError(f"scores hold site(s) {unknown} that are not configured sites {sites}")
+    for key, inst in instruments.items():
+        of_inst = at[at["instrument"] == key]
+        for scale in inst.scales:
+            yield key, scale.key, of_inst[of_inst["scale"] == scale.key]
+
+
+def describe(x: np.ndarray, confidence_level: float = 0.95) -> dict:
+    """n, mean, SD, SEM, t-based CI, min, median, max of the non-missing values of ``x``.
+
+    SD uses divisor n - 1. With n = 0 everything is NaN; with n = 1 the mean, min, median and max are
+    the value and SD, SEM and the CI are NaN (``note`` says why).
+
+    >>> d = describe(np.array([1.0, 2.0, 3.0, np.nan]))
+    >>> print(d["n"], d["mean"], d["sd"], f"{d['ci_high']:.6f}")  # R: 2 + qt(0.975, 2) / sqrt(3)
+    3 2.0 1.0 4.484138
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    nan = float("nan")
+    out = {
+        "n": n,
+        "mean": nan,
+        "sd": nan,
+        "sem": nan,
+        "ci_low": nan,
+        "ci_high": nan,
+        "min": nan,
+        "median": nan,
+        "max": nan,
+        "note": "",
+    }
+    if n == 0:
+        out["note"] = "no respondent with a score"
+        return out
+    mean = float(x.mean())
+    out.update(mean=mean, min=float(x.min()), median=float(np.median(x)), max=float(x.max()))
+    if n == 1:
+        out["note"] = "1 respondent: SD, SEM and CI are undefined"
+        return out
+    sd = float(np.sqrt(((x - mean) ** 2).sum() / (n - 1)))
+    sem = sd / np.sqrt(n)
+    half = float(stats.t.ppf(1 - (1 - confidence_level) / 2, n - 1)) * sem
+    out.update(sd=sd, sem=float(sem), ci_low=mean - half, ci_high=mean + half)
+    return out
+
+
+def descriptives_table(
+    scores: pd.DataFrame,
+    instruments: dict[str, Instrument],
+    group: str,
+    threshold: float | str,
+    sites: list[str],
+    *,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """Descriptives per instrument x scale x site (config order, then ``All``) at one threshold.
+
+    Parameters
+    ----------
+    scores
+        Long scores (``scores/by_threshold/{group}/{threshold}.csv``, :func:`cocapp.scoring.read_scores`).
+    instruments
+        The group's instruments (config order); every scale gets rows even without scores.
+    group, threshold
+        Written to the ``group`` and ``threshold`` (text form, "0.5") columns.
+    sites
+        Configured site names in display order; a site without respondents gets n = 0 and NaNs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COLUMNS`.
+    """
+    t = format_threshold(threshold)
+    rows = []
+    for key, skey, sub in scale_scores(scores, instruments, t, sites):
+        score = pd.to_numeric(sub["score"], errors="raise").to_numpy(dtype=float)
+        site = sub["site"].astype(str).to_numpy()
+        for name in [*sites, ALL_SITES]:
+            sel = np.ones(len(site), bool) if name == ALL_SITES else site == name
+            d = describe(score[sel], confidence_level)
+            rows.append(
+                {
+                    "group": group,
+                    "instrument": key,
+                    "scale": skey,
+                    "threshold": t,
+                    "site": name,
+                    "n_not_scored": int(np.isnan(score[sel]).sum()),
+                    "confidence_level": confidence_level,
+                    **d,
+                }
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``cocapp descriptives``: descriptives by site for one group and threshold."""
+    from cocapp.config import load_config, site_names
+    from cocapp.instruments import load_instruments
+    from cocapp.io import write_csv_atomic
+    from cocapp.scoring import read_scores
+
+    parser = argparse.ArgumentParser(prog="cocapp descriptives", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--threshold", required=True)
+    parser.add_argument("--scores", required=True, help="scores/by_threshold/{group}/{threshold}.csv")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.group not in config["groups"]:
+            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
+        instruments = load_instruments(
+            config["groups"][args.group]["instruments"], config["instrument_paths"]
+        )
+        table = descriptives_table(
+            read_scores(args.scores),
+            instruments,
+            args.group,
+            args.threshold,
+            site_names(config),
+            confidence_level=float(config["statistics"]["confidence_level"]),
+        )
+        write_csv_atomic(table, args.out)
+    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
+        print(f"cocapp descriptives: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
