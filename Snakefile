@@ -214,3 +214,35 @@ rule collect_statistics:
         "envs/cocapp.yaml"
     shell:
         "python -m cocapp.collect --out {output} {input} > {log} 2>&1"
+
+
+# -- 6. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
+rule sensitivity:
+    input:
+        anova=W.path("stats", "anova.csv"),
+        ancova=W.path("stats", "ancova.csv"),
+        tukey=W.path("stats", "tukey.csv"),
+        descriptives=W.path("stats", "descriptives.csv"),
+        reliability=W.path("stats", "reliability.csv"),
+        instruments=W.instrument_files(),
+    output:
+        summary=W.path("sensitivity", "summary.csv"),
+        shifts=W.path("sensitivity", "site_shifts.csv"),
+        pairs=W.path("sensitivity", "pairs.csv"),
+        checks=W.path("sensitivity", "checks.csv"),
+        verdict=W.path("sensitivity", "verdict.md"),
+        facts=W.path("sensitivity", "verdict.json"),
+        figures=W.sensitivity_figures(),
+    params:
+        config=CONFIG,
+        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "instrument_paths"),
+        outdir=W.output_dir(),
+        figdir=W.output_dir(6),
+    log:
+        W.log("sensitivity.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.sensitivity --config {params.config} --anova {input.anova} --ancova {input.ancova}"
+        " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --outdir {params.outdir} --figdir {params.figdir} > {log} 2>&1"

@@ -135,6 +135,14 @@ class Workflow:
     def score_files(self) -> list[str]:
         return [self.path("scores", f"{g}.csv") for g in self.groups]
 
+    def sensitivity_figures(self) -> list[str]:
+        return [
+            self.report_path("figures", "sensitivity", f"{g}_{kind}.{ext}")
+            for g in self.groups
+            for kind in ("n_p", "site_means")
+            for ext in ("png", "svg")
+        ]
+
     def all_targets(self) -> list[str]:
         """Every final output of a default run."""
         return [*self.ingest_outputs(), *self.score_files()]

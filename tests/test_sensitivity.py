@@ -1,0 +1,599 @@
+"""Tests of the mean-replacement sensitivity stage (cocapp.sensitivity, cocapp.sensitivity_figures).
+
+The inputs are the hand-set statistics in tests/fixtures/sensitivity/ (see its README for what each
+outcome is built to show); expected values are read off those files or stated by hand, never taken from
+cocapp's own output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cocapp import sensitivity as S
+from cocapp.config import load_config
+from cocapp.instruments import load_instruments
+from cocapp.sensitivity_figures import figure_bytes, n_p_figure, site_means_figure
+
+FIX = Path(__file__).parent / "fixtures" / "sensitivity"
+KEYS = ["group", "instrument", "scale", "threshold"]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(FIX / "config.yaml")
+
+
+@pytest.fixture(scope="module")
+def instruments():
+    return load_instruments(["RSA", "STAR-P"])
+
+
+def read(name: str) -> pd.DataFrame:
+    return S.read_stats(FIX / f"{name}.csv")
+
+
+@pytest.fixture(scope="module")
+def summary(config, instruments):
+    return S.sensitivity_summary(read("anova"), read("ancova"), read("descriptives"), config, instruments)
+
+
+def row(df: pd.DataFrame, group: str, instrument: str, scale: str, threshold: str) -> pd.Series:
+    sel = df[
+        (df.group == group)
+        & (df.instrument == instrument)
+        & (df.scale == scale)
+        & (df.threshold == threshold)
+    ]
+    assert len(sel) == 1, (group, instrument, scale, threshold)
+    return sel.iloc[0]
+
+
+def config_with(tmp_path: Path, **scoring_or_stats) -> dict:
+    """The fixture config with scoring/statistics keys replaced (thresholds, primary_threshold, alpha)."""
+    raw = yaml.safe_load((FIX / "config.yaml").read_text("utf-8"))
+    for key, value in scoring_or_stats.items():
+        section = "statistics" if key == "significance_level" else "scoring"
+        raw[section][key] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), "utf-8")
+    return load_config(path)
+
+
+# -- summary -------------------------------------------------------------------------------------
+def test_summary_has_one_row_per_outcome_and_configured_threshold(summary):
+    assert len(summary) == 6 * 3
+    assert not summary.duplicated(KEYS).any()
+    assert list(summary.columns) == S.summary_columns(["demographic", "service"])
+    # scales in instrument-file order (RSA choice before total), thresholds in config order
+    users = summary[summary.group == "users"]
+    assert list(dict.fromkeys(zip(users.instrument, users.scale, strict=True))) == [
+        ("RSA", "choice"),
+        ("RSA", "total"),
+        ("STAR-P", "positive_collaboration"),
+        ("STAR-P", "total"),
+    ]
+    assert summary.threshold.tolist()[:3] == ["0.0", "0.2", "0.5"]
+
+
+def test_primary_rows_equal_the_main_anova_and_ancova_rows_exactly(summary):
+    anova = read("anova")
+    ancova = read("ancova")
+    prim = summary[summary.is_primary]
+    assert len(prim) == 6 and set(prim.threshold) == {"0.5"}
+    for r in prim.itertuples(index=False):
+        a = row(anova, r.group, r.instrument, r.scale, "0.5")
+        for col in ["n", "df1", "df2", "F", "p", "eta2"]:
+            assert getattr(r, col) == a[col], (r.group, r.scale, col)  # exact, not approx
+        assert r.significant == bool(a["significant"])
+        for m in ["demographic", "service"]:
+            site = ancova[
+                (ancova.group == r.group)
+                & (ancova.instrument == r.instrument)
+                & (ancova.scale == r.scale)
+                & (ancova.threshold == "0.5")
+                & (ancova.model == m)
+                & (ancova.term == "site")
+            ]
+            assert len(site) == 1
+            for col in ["n", "F", "p", "partial_eta2"]:
+                assert getattr(r, f"ancova_{m}_{col}") == site[col].iloc[0], (r.group, r.scale, m, col)
+        assert not r.changes_inference and r.n_primary == r.n
+
+
+def test_changes_inference_agrees_with_the_p_values(summary, config):
+    alpha = config["statistics"]["significance_level"]
+    anova = read("anova")
+    for r in summary.itertuples(index=False):
+        p = row(anova, r.group, r.instrument, r.scale, r.threshold)["p"]
+        p_prim = row(anova, r.group, r.instrument, r.scale, "0.5")["p"]
+        assert r.significant == (p < alpha)
+        assert r.changes_inference == ((p < alpha) != (p_prim < alpha))
+    # the flips the fixture was built for (README table)
+    assert row(summary, "users", "RSA", "choice", "0.0").changes_inference
+    assert not row(summary, "users", "RSA", "choice", "0.2").changes_inference
+    assert row(summary, "users", "STAR-P", "positive_collaboration", "0.0").changes_inference
+    assert not row(summary, "users", "STAR-P", "positive_collaboration", "0.2").changes_inference
+    assert not summary[(summary.group == "staff")].changes_inference.any()
+    # p = alpha exactly is not significant (p < alpha)
+    assert not row(summary, "staff", "RSA", "total", "0.5").significant
+    # ANCOVA per model: users RSA choice service model loses significance at 0.0 and 0.2
+    # (p 0.07, 0.06 vs 0.03 at the primary threshold)
+    assert row(summary, "users", "RSA", "choice", "0.0").ancova_service_changes_inference
+    assert row(summary, "users", "RSA", "choice", "0.2").ancova_service_changes_inference
+    assert not row(summary, "users", "RSA", "choice", "0.2").ancova_demographic_changes_inference
+
+
+def test_missing_or_failed_ancova_rows_give_na_and_a_note(summary):
+    failed = row(summary, "users", "STAR-P", "positive_collaboration", "0.0")
+    assert failed.ancova_service_n == 208
+    assert np.isnan(failed.ancova_service_F) and np.isnan(failed.ancova_service_p)
+    assert pd.isna(failed.ancova_service_significant) and pd.isna(failed.ancova_service_changes_inference)
+    assert failed.note == "ANCOVA service: collinear covariates: years_in_services"
+    absent = row(summary, "users", "STAR-P", "total", "0.2")
+    assert pd.isna(absent.ancova_service_n) and np.isnan(absent.ancova_service_p)
+    assert absent.note == "ANCOVA service: no site row in ancova.csv"
+    assert absent.ancova_demographic_p == 0.45  # the other model is unaffected
+    assert row(summary, "users", "RSA", "choice", "0.0").note == ""
+
+
+def test_no_ancova_rows_at_all_does_not_crash(config, instruments):
+    empty = read("ancova").iloc[0:0]
+    out = S.sensitivity_summary(read("anova"), empty, read("descriptives"), config, instruments)
+    assert len(out) == 18
+    assert out["ancova_demographic_p"].isna().all() and out["ancova_service_significant"].isna().all()
+    assert out["p"].notna().all()
+    only_demo = read("ancova")
+    only_demo = only_demo[only_demo.model == "demographic"]
+    out = S.sensitivity_summary(read("anova"), only_demo, read("descriptives"), config, instruments)
+    assert out["ancova_service_p"].isna().all() and out["ancova_demographic_p"].notna().all()
+
+
+def test_significance_level_and_primary_threshold_come_from_config(tmp_path, instruments):
+    anova = read("anova").drop(columns="significant")  # flags were computed at 0.05
+    cfg = config_with(tmp_path, significance_level=0.1)
+    out = S.sensitivity_summary(anova, read("ancova"), read("descriptives"), cfg, instruments)
+    # staff RSA total p = 0.05 at 0.5 is significant at 0.1, so 0.0 (0.6) and 0.2 (0.5) now change
+    assert row(out, "staff", "RSA", "total", "0.5").significant
+    assert row(out, "staff", "RSA", "total", "0.0").changes_inference
+    cfg = config_with(tmp_path, primary_threshold=0.2)
+    out = S.sensitivity_summary(read("anova"), read("ancova"), read("descriptives"), cfg, instruments)
+    assert out[out.is_primary].threshold.unique().tolist() == ["0.2"]
+    # users STAR-P positive collaboration: ns at 0.2 (0.052), significant at 0.0 (0.046), ns at 0.5 (0.07)
+    assert row(out, "users", "STAR-P", "positive_collaboration", "0.0").changes_inference
+    assert not row(out, "users", "STAR-P", "positive_collaboration", "0.5").changes_inference
+    assert row(out, "users", "RSA", "choice", "0.0").n_primary == 205
+
+
+def test_significant_flag_computed_at_another_level_is_an_error(config, instruments):
+    anova = read("anova")
+    anova.loc[
+        (anova.group == "staff") & (anova.scale == "total") & (anova.threshold == "0.5"), "significant"
+    ] = True
+    with pytest.raises(ValueError, match=r"anova.csv: staff RSA total threshold 0.5: significant=True"):
+        S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
+
+
+def test_missing_threshold_and_duplicates_are_named(config, instruments):
+    anova = read("anova")
+    lacking = anova[~((anova.group == "staff") & (anova.scale == "choice") & (anova.threshold == "0.2"))]
+    with pytest.raises(ValueError, match=r"staff RSA choice has no row for threshold 0.2"):
+        S.sensitivity_summary(lacking, read("ancova"), read("descriptives"), config, instruments)
+    dup = pd.concat([anova, anova.iloc[[0]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"anova.csv: more than one row for group='users'"):
+        S.sensitivity_summary(dup, read("ancova"), read("descriptives"), config, instruments)
+    with pytest.raises(ValueError, match=r"ancova.csv: column\(s\) \['term'\] missing"):
+        S.sensitivity_summary(
+            anova, read("ancova").drop(columns="term"), read("descriptives"), config, instruments
+        )
+
+
+def test_adding_a_threshold_adds_its_rows_without_code_change(tmp_path, instruments):
+    cfg = config_with(tmp_path, thresholds=[0.0, 0.2, 0.25, 0.5])
+
+    def with_025(df: pd.DataFrame, n_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+        # 0.25 rows: copies of the 0.5 rows (n equal to the primary n keeps every n non-decreasing)
+        extra = df[df.threshold == "0.5"].copy()
+        extra["threshold"] = "0.25"
+        return pd.concat([df, extra], ignore_index=True)
+
+    out = S.sensitivity_summary(
+        with_025(read("anova")), with_025(read("ancova")), with_025(read("descriptives")), cfg, instruments
+    )
+    assert len(out) == 6 * 4
+    assert out[(out.group == "users") & (out.scale == "choice")].threshold.tolist() == [
+        "0.0",
+        "0.2",
+        "0.25",
+        "0.5",
+    ]
+    r = row(out, "users", "RSA", "choice", "0.25")
+    assert r.n == 240 and r.p == 0.012 and not r.changes_inference and r.n_not_decreasing
+    pairs = S.changing_pairs(with_025(read("tukey")), cfg)
+    assert set(pairs.threshold) == {"0.0", "0.2", "0.25", "0.5"}
+    assert pairs[pairs.group == "users"].significant_at.iloc[0] == "0.2;0.25;0.5"
+    facts = S.verdict_facts(
+        out,
+        S.site_shifts(with_025(read("descriptives")), cfg),
+        pairs,
+        pd.DataFrame(columns=S.CHECK_COLUMNS),
+        cfg,
+        instruments,
+    )
+    text = S.render_verdict(facts)
+    assert "complete-case, 20 %, 25 % and 50 %; primary analysis: 50 %" in text
+
+
+# -- site means ---------------------------------------------------------------------------------
+def test_site_shifts_against_the_primary_means(config, summary):
+    shifts = S.site_shifts(read("descriptives"), config)
+    assert list(shifts.columns) == S.SHIFT_COLUMNS
+    assert len(shifts) == 6 * 3 * 4
+    north = row(shifts[shifts.site == "North"], "users", "RSA", "choice", "0.0")
+    assert north["shift"] == 3.12 - 3.00 and north.mean_primary == 3.00 and north.n_primary == 78
+    assert north.shift_sd == (3.12 - 3.00) / 0.84  # pooled SD of the primary analysis
+    assert shifts[shifts.threshold == "0.5"]["shift"].eq(0).all()
+    assert shifts[(shifts.group == "users") & (shifts.scale == "choice")].site.tolist()[:4] == [
+        "North",
+        "South",
+        "East",
+        "All",
+    ]
+    r = row(summary, "users", "RSA", "choice", "0.0")
+    # hand: shifts at 0.0 are North +0.12, South +0.10, East -0.05
+    assert r.max_abs_mean_shift_site == "North" and r.max_abs_mean_shift == pytest.approx(0.12, abs=1e-12)
+    assert row(summary, "staff", "RSA", "total", "0.0").max_abs_mean_shift_site == "South"  # 3.55 vs 3.20
+
+
+# -- checks ---------------------------------------------------------------------------------------
+def test_monotonicity_check_passes_on_the_fixture(summary, config):
+    counts = S.n_counts(summary, S.site_shifts(read("descriptives"), config), ["demographic", "service"])
+    assert set(counts.source) >= {"anova", "ancova demographic", "ancova service", "site North", "site All"}
+    assert S.check_n_monotone(counts, ["0.0", "0.2", "0.5"]).empty
+    assert summary.n_not_decreasing.all()
+
+
+def test_monotonicity_check_catches_a_decreasing_n(config, instruments):
+    anova = read("anova")
+    anova.loc[(anova.group == "users") & (anova.scale == "choice") & (anova.threshold == "0.2"), "n"] = 180
+    out = S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
+    viol = S.check_n_monotone(S.n_counts(out), ["0.5", "0.0", "0.2"])  # order given does not matter
+    assert len(viol) == 1
+    v = viol.iloc[0]
+    assert (v.group, v.scale, v.source, v.threshold, v.compared_with, v.expected, v.observed) == (
+        "users",
+        "choice",
+        "anova",
+        "0.2",
+        "0.0",
+        186,
+        180,
+    )
+    assert not row(out, "users", "RSA", "choice", "0.2").n_not_decreasing
+    assert (
+        "n smaller than at the next lower threshold: anova" in row(out, "users", "RSA", "choice", "0.2").note
+    )
+    assert row(out, "users", "RSA", "choice", "0.5").n_not_decreasing
+    # a site count that drops is caught too
+    desc = read("descriptives")
+    desc.loc[
+        (desc.group == "staff") & (desc.scale == "total") & (desc.site == "East") & (desc.threshold == "0.5"),
+        "n",
+    ] = 16
+    viol = S.check_n_monotone(S.n_counts(out, S.site_shifts(desc, config)), ["0.0", "0.2", "0.5"])
+    site = viol[viol.source == "site East"]
+    assert site[["group", "scale", "threshold", "expected", "observed"]].values.tolist() == [
+        ["staff", "total", "0.5", 21, 16]
+    ]
+
+
+def test_complete_case_n_equals_reliability_n_complete(summary, config):
+    rel = read("reliability")
+    assert S.check_complete_case_n(summary, rel, config).empty
+    # the check itself, against the fixture by hand: every n at 0.0 equals n_complete
+    cc = summary[summary.threshold == "0.0"].merge(rel, on=["group", "instrument", "scale"])
+    assert len(cc) == 6 and (cc.n == cc.n_complete).all()
+    bad = rel.copy()
+    bad.loc[(bad.group == "users") & (bad.scale == "choice"), "n_complete"] = 185
+    bad = bad[~((bad.group == "staff") & (bad.scale == "total"))]
+    out = S.check_complete_case_n(summary, bad, config)
+    assert out[["group", "scale"]].values.tolist() == [["users", "choice"], ["staff", "total"]]
+    assert out.expected.iloc[0] == 185 and pd.isna(out.expected.iloc[1])
+    assert out.observed.tolist() == [186, 52]
+    assert out.message.tolist()[1] == "no row in reliability.csv"
+
+
+def test_complete_case_check_skipped_without_a_zero_threshold(tmp_path, summary):
+    cfg = config_with(tmp_path, thresholds=[0.2, 0.5])
+    assert S.check_complete_case_n(summary, read("reliability"), cfg).empty
+
+
+# -- pairs ----------------------------------------------------------------------------------------
+def test_changing_pairs(config):
+    pairs = S.changing_pairs(read("tukey"), config)
+    assert list(pairs.columns) == S.PAIRS_COLUMNS
+    got = pairs.drop_duplicates(["group", "scale", "site_a", "site_b"])
+    assert got[
+        ["group", "scale", "site_a", "site_b", "significant_at", "not_significant_at"]
+    ].values.tolist() == [
+        ["users", "choice", "North", "South", "0.2;0.5", "0.0"],
+        ["staff", "total", "North", "South", "0.5", "0.0;0.2"],
+    ]
+    users = pairs[pairs.group == "users"]
+    assert users.p_adj.tolist() == [0.12, 0.03, 0.01]
+    assert users.changes_inference.tolist() == [True, False, False]
+    # North-East of users RSA choice is significant everywhere (0.04, 0.02, 0.01) and South-East of
+    # STAR-P total has an empty p at 0.0 and is never significant: neither is a change
+    assert not (pairs.site_b == "East").any()
+
+
+# -- verdict ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def verdict(summary, config, instruments):
+    shifts = S.site_shifts(read("descriptives"), config)
+    pairs = S.changing_pairs(read("tukey"), config)
+    checks = pd.concat(
+        [
+            S.check_n_monotone(
+                S.n_counts(summary, shifts, ["demographic", "service"]), ["0.0", "0.2", "0.5"]
+            ),
+            S.check_complete_case_n(summary, read("reliability"), config),
+        ],
+        ignore_index=True,
+    )
+    facts = S.verdict_facts(summary, shifts, pairs, checks, config, instruments)
+    return facts, S.render_verdict(facts)
+
+
+def test_verdict_states_which_outcomes_keep_or_lose_significance(verdict):
+    _, text = verdict
+    head, users, staff = text.split("\n## ")
+    assert users.startswith("Users\n") and staff.startswith("Staff\n")  # config order
+    assert "> TEST FIXTURE: hand-set statistics for the sensitivity tests." in head.splitlines()
+    expected_users = [
+        "**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) depends "
+        "on the replacement threshold for 2 of 4 outcomes (RSA Choice, STAR-P Positive collaboration); "
+        "the other 2 keep their conclusion across complete-case and 20–50 % replacement.",
+        "**One-way ANOVA, site effect.** Across complete-case and 20–50 % replacement, 2 of 4 outcomes "
+        "keep their conclusion at every threshold.",
+        "- Significant at every threshold: RSA Total.",
+        "- Not significant at any threshold: STAR-P Total.",
+        "- RSA Choice is significant in the primary analysis (50 %: n = 240, p = 0.012) but loses "
+        "significance under complete-case analysis (n = 186, p = 0.083).",
+        "- STAR-P Positive collaboration is not significant in the primary analysis (50 %: n = 236, "
+        "p = 0.070) but becomes significant under complete-case analysis (n = 210, p = 0.046).",
+        "**ANCOVA, service model (years_in_services), site effect.** Across complete-case and 20–50 % "
+        "replacement, 1 of 4 outcomes keeps its conclusion at every threshold.",
+        "- RSA Choice is significant in the primary analysis (50 %: n = 238, p = 0.030) but loses "
+        "significance under complete-case analysis (n = 184, p = 0.070) and at 20 % (n = 203, p = 0.060).",
+        "- No result at some thresholds, conclusion unchanged where estimable: STAR-P Positive "
+        "collaboration (complete-case), STAR-P Total (20 %).",
+        "**Tukey pairs.** 1 site pair changes significance between thresholds: RSA Choice North–South "
+        "(significant at 20 % and 50 %, not under complete-case analysis).",
+    ]
+    expected_staff = [
+        "**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) depends "
+        "on the replacement threshold for 1 of 2 outcomes (RSA Choice); the other outcome keeps its "
+        "conclusion across complete-case and 20–50 % replacement.",
+        "**One-way ANOVA, site effect.** Across complete-case and 20–50 % replacement, every outcome "
+        "(2 of 2) keeps its conclusion at every threshold.",
+        "- Significant at every threshold: RSA Choice.",
+        "- Not significant at any threshold: RSA Total.",
+        "- RSA Choice is significant in the primary analysis (50 %: n = 69, p = 0.040) but loses "
+        "significance under complete-case analysis (n = 57, p = 0.200) and at 20 % (n = 65, p = 0.100).",
+        "**Tukey pairs.** 1 site pair changes significance between thresholds: RSA Total North–South "
+        "(significant at 50 %, not under complete-case analysis or at 20 %).",
+        "**Checks.** The number analysed never decreases as the threshold grows. The complete-case n of "
+        "every outcome equals the reliability stage's n_complete.",
+    ]
+    for section, expected in ((users, expected_users), (staff, expected_staff)):
+        lines = section.splitlines()
+        for sentence in expected:
+            assert sentence in lines, sentence
+    # staff RSA choice keeps significance in the ANOVA (p 0.0496 at complete-case), so its p is not quoted
+    assert "0.0496" not in text
+    assert "RSA Choice is significant in the primary analysis (50 %: n = 70" not in staff
+
+
+def test_verdict_facts_are_structured_and_json_safe(verdict):
+    facts, _ = verdict
+    json.dumps(facts, allow_nan=False)  # no NaN may reach the report
+    users = facts["groups"][0]
+    assert users["group"] == "users" and users["label"] == "Users" and users["n_outcomes"] == 4
+    anova = users["analyses"][0]
+    assert anova["analysis"] == "anova"
+    status = {o["scale"] + "/" + o["instrument"]: o["status"] for o in anova["outcomes"]}
+    assert status == {
+        "choice/RSA": "loses_significance",
+        "total/RSA": "significant_at_every_threshold",
+        "positive_collaboration/STAR-P": "gains_significance",
+        "total/STAR-P": "not_significant_at_any_threshold",
+    }
+    choice = anova["outcomes"][0]
+    assert choice["changes"] == [
+        {"threshold": "0.0", "label": "complete-case", "n": 186, "p": 0.083, "significant": False}
+    ]
+    assert choice["primary"]["p"] == 0.012
+    assert [a["analysis"] for a in users["analyses"]] == ["anova", "ancova demographic", "ancova service"]
+    assert users["checks"]["n_not_decreasing"]["passed"] and users["checks"]["complete_case_n"]["passed"]
+    assert facts["threshold_labels"] == {"0.0": "complete-case", "0.2": "20 %", "0.5": "50 %"}
+
+
+def test_verdict_when_nothing_changes(config, instruments):
+    anova = read("anova")
+    anova = anova[anova.group == "staff"]
+    cfg = {**config, "groups": {"staff": config["groups"]["staff"]}}
+    ancova = read("ancova")
+    ancova = ancova[(ancova.group == "staff") & (ancova.model == "demographic")]
+    cfg["groups"] = {"staff": {**config["groups"]["staff"], "ancova_models": {"demographic": ["age"]}}}
+    out = S.sensitivity_summary(anova, ancova, read("descriptives"), cfg, instruments)
+    facts = S.verdict_facts(
+        out,
+        S.site_shifts(read("descriptives"), cfg),
+        S.changing_pairs(read("tukey")[:0], cfg),
+        pd.DataFrame(columns=S.CHECK_COLUMNS),
+        cfg,
+        instruments,
+        complete_case_checked=False,
+    )
+    text = S.render_verdict(facts)
+    assert (
+        "**Verdict.** No conclusion about site differences depends on the replacement threshold: all 2 "
+        "outcomes keep their conclusion across complete-case and 20–50 % replacement."
+    ) in text
+    assert "**Tukey pairs.** No site pair changes significance between thresholds." in text
+    assert "The complete-case n was not compared with the reliability stage." in text
+    fig = site_means_figure(out, S.site_shifts(read("descriptives"), cfg), cfg, "staff", instruments)
+    assert "no outcome changes its conclusion" in fig.texts[0].get_text()
+
+
+def test_text_helpers():
+    assert S.threshold_label("0.0") == "complete-case" and S.threshold_label("0.3") == "30 %"
+    assert S._range_text(["0.5", "0.0", "0.2", "0.3"]) == "complete-case and 20–50 % replacement"
+    assert S._range_text(["0.0", "0.5"]) == "complete-case and 50 % replacement"
+    assert S._range_text(["0.2", "0.5"]) == "20–50 % replacement"
+    assert S.format_p(2.1e-07) == "< 0.001" and S.format_p(0.049999) == "0.049999"
+    assert S.format_p(0.04999) == "0.04999" and S.format_p(0.05001) == "0.050" and S.format_p(0.35) == "0.350"
+
+
+# -- stage and figures ------------------------------------------------------------------------------
+def run_stage(outdir: Path, figdir: Path, *extra: str) -> int:
+    return S.main(
+        [
+            "--config",
+            str(FIX / "config.yaml"),
+            "--anova",
+            str(FIX / "anova.csv"),
+            "--ancova",
+            str(FIX / "ancova.csv"),
+            "--tukey",
+            str(FIX / "tukey.csv"),
+            "--descriptives",
+            str(FIX / "descriptives.csv"),
+            "--outdir",
+            str(outdir),
+            "--figdir",
+            str(figdir),
+            *extra,
+        ]
+    )
+
+
+def test_stage_writes_every_output_deterministically(tmp_path):
+    rel = ["--reliability", str(FIX / "reliability.csv")]
+    assert run_stage(tmp_path / "a", tmp_path / "fa", *rel) == 0
+    assert run_stage(tmp_path / "b", tmp_path / "fb", *rel) == 0
+    names = ["summary.csv", "site_shifts.csv", "pairs.csv", "checks.csv", "verdict.md", "verdict.json"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    figs = sorted(p.name for p in (tmp_path / "fa").iterdir())
+    assert figs == sorted(
+        f"{g}_{k}.{e}" for g in ("users", "staff") for k in ("n_p", "site_means") for e in ("png", "svg")
+    )
+    for name in figs:
+        assert (tmp_path / "fa" / name).read_bytes() == (tmp_path / "fb" / name).read_bytes(), name
+    svg = (tmp_path / "fa" / "users_n_p.svg").read_text("utf-8")
+    assert "<dc:date>" not in svg and "Matplotlib v" not in svg
+    assert b"Matplotlib" not in (tmp_path / "fa" / "users_n_p.png").read_bytes()
+    # the primary rows in the file carry the anova.csv values exactly (text round trip)
+    out = S.read_stats(tmp_path / "a" / "summary.csv")
+    anova = read("anova")
+    prim = out[out.threshold == "0.5"].merge(anova[anova.threshold == "0.5"], on=KEYS, suffixes=("", "_in"))
+    assert len(prim) == 6 and (prim.p == prim.p_in).all() and (prim.F == prim.F_in).all()
+    assert pd.read_csv(tmp_path / "a" / "checks.csv").empty
+
+
+def test_stage_reports_errors_and_warnings(tmp_path, capsys):
+    bad = tmp_path / "anova.csv"
+    read("anova").drop(columns="p").to_csv(bad, index=False)
+    code = S.main(
+        [
+            "--config",
+            str(FIX / "config.yaml"),
+            "--anova",
+            str(bad),
+            "--ancova",
+            str(FIX / "ancova.csv"),
+            "--tukey",
+            str(FIX / "tukey.csv"),
+            "--descriptives",
+            str(FIX / "descriptives.csv"),
+            "--outdir",
+            str(tmp_path / "o"),
+            "--figdir",
+            str(tmp_path / "f"),
+        ]
+    )
+    assert code == 1
+    assert "anova.csv: column(s) ['p'] missing" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "summary.csv").exists()
+    rel = read("reliability")
+    rel.loc[0, "n_complete"] = 1
+    rel.to_csv(tmp_path / "rel.csv", index=False)
+    assert run_stage(tmp_path / "o", tmp_path / "f", "--reliability", str(tmp_path / "rel.csv")) == 0
+    err = capsys.readouterr().err
+    assert "warning: complete-case ANOVA n = 186 but reliability n_complete = 1" in err
+    assert "WARNING: the complete-case n differs" in (tmp_path / "o" / "verdict.md").read_text("utf-8")
+
+
+def test_figures_render_to_identical_bytes_twice(summary, config, instruments):
+    shifts = S.site_shifts(read("descriptives"), config)
+    for make in (
+        lambda: n_p_figure(summary, config, "users", instruments),
+        lambda: site_means_figure(summary, shifts, config, "users", instruments),
+    ):
+        for fmt in ("png", "svg"):
+            assert figure_bytes(make(), fmt) == figure_bytes(make(), fmt)
+    fig = site_means_figure(summary, shifts, config, "users", instruments)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["RSA Choice", "STAR-P Positive collaboration"]  # only outcomes whose inference changes
+
+
+def test_outcome_without_a_primary_result_is_reported_not_compared(config, instruments):
+    anova = read("anova")
+    at = (anova.group == "staff") & (anova.scale == "total") & (anova.threshold == "0.5")
+    anova.loc[at, "p"] = np.nan
+    anova["significant"] = anova["significant"].astype("boolean")
+    anova.loc[at, "significant"] = pd.NA
+    out = S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
+    staff_total = out[(out.group == "staff") & (out.scale == "total")]
+    assert staff_total.changes_inference.isna().all()  # nothing to compare with
+    assert staff_total.significant.tolist()[:2] == [False, False]
+    facts = S.verdict_facts(
+        out,
+        S.site_shifts(read("descriptives"), config),
+        S.changing_pairs(read("tukey"), config),
+        pd.DataFrame(columns=S.CHECK_COLUMNS),
+        config,
+        instruments,
+    )
+    anova_staff = facts["groups"][1]["analyses"][0]["outcomes"]
+    assert [o["status"] for o in anova_staff] == [
+        "significant_at_every_threshold",
+        "not_estimable_at_primary",
+    ]
+    text = S.render_verdict(facts)
+    assert "- RSA Total: no result in the primary analysis (50 %); not compared." in text
+    assert "Across complete-case and 20–50 % replacement, 1 of 2 outcomes keeps its conclusion" in text
+
+
+def test_bad_threshold_text_is_named(config, instruments):
+    anova = read("anova")
+    anova.loc[3, "threshold"] = "half"
+    with pytest.raises(ValueError, match=r"anova.csv: column 'threshold', row 5: 'half' is not a number"):
+        S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
+
+
+def test_a_model_the_group_does_not_configure_stays_empty(config, instruments):
+    cfg = {**config, "groups": dict(config["groups"])}
+    cfg["groups"]["staff"] = {**config["groups"]["staff"], "ancova_models": {"demographic": ["age"]}}
+    out = S.sensitivity_summary(read("anova"), read("ancova"), read("descriptives"), cfg, instruments)
+    staff = out[out.group == "staff"]
+    assert staff.ancova_service_p.isna().all() and staff.ancova_service_n.isna().all()  # stale rows ignored
+    assert (staff.note == "").all()
+    assert out[out.group == "users"].ancova_service_p.notna().sum() == 10  # 12 rows, 2 without a result
