@@ -246,3 +246,60 @@ rule sensitivity:
         "python -m cocapp.sensitivity --config {params.config} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --outdir {params.outdir} --figdir {params.figdir} > {log} 2>&1"
+
+
+# -- 7. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
+rule qualitative_ingest:
+    input:
+        W.qualitative_inputs(),
+    output:
+        W.qualitative_outputs("ingest"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "qualitative"),
+        outdir=W.output_dir(),
+    log:
+        W.log("qualitative_ingest.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.qualitative.ingest --config {params.config} --outdir {params.outdir} > {log} 2>&1"
+
+
+rule framework_matrices:
+    input:
+        W.qualitative_outputs("ingest"),
+    output:
+        W.qualitative_outputs("framework"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "qualitative"),
+        outdir=W.output_dir(),
+    log:
+        W.log("framework_matrices.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.qualitative.framework --config {params.config} --indir {params.outdir}"
+        " --outdir {params.outdir} > {log} 2>&1"
+
+
+rule joint_display:
+    input:
+        raw=W.qualitative_inputs(),
+        qualitative=W.qualitative_outputs("ingest"),
+        descriptives=W.path("stats", "descriptives.csv"),
+        tukey=W.path("stats", "tukey.csv"),
+    output:
+        W.qualitative_outputs("joint"),
+    params:
+        config=CONFIG,
+        settings=W.settings("sites", "scoring", "statistics", "qualitative"),
+        outdir=W.output_dir(),
+    log:
+        W.log("joint_display.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.qualitative.joint --config {params.config} --qualdir {params.outdir}"
+        " --descriptives {input.descriptives} --tukey {input.tukey} --outdir {params.outdir} > {log} 2>&1"

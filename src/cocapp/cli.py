@@ -21,7 +21,14 @@ STAGES: dict[str, tuple[str, str]] = {
     "compare": ("cocapp.compare", "site comparisons at one threshold: ANOVA, Tukey, Games-Howell, ANCOVA, correlations"),
     "collect": ("cocapp.collect", "concatenate per-group / per-threshold parts into one tidy file"),
     "sensitivity": ("cocapp.sensitivity", "mean-replacement sensitivity: summary, changing pairs, verdict, figures"),
+    "tables": ("cocapp.tables", "publication tables 1-4, reliability, ANCOVA means (CSV, Markdown, HTML, DOCX)"),
+    "figures": ("cocapp.figures", "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots"),
+    "audit": ("cocapp.audit", "printed vs regenerated numbers; statcheck-style consistency checks of the print"),
+    "report": ("cocapp.report", "one self-contained HTML report (reports/report.html)"),
     "synthesize": ("cocapp.synthetic", "regenerate the embedded synthetic COCAPP dataset"),
+    "qualitative-ingest": ("cocapp.qualitative.ingest", "validate coded segments (CSV, QualCoder, .qdpx)"),
+    "qualitative-framework": ("cocapp.qualitative.framework", "framework matrices, code counts, codebook"),
+    "joint-display": ("cocapp.qualitative.joint", "survey beside qualitative coverage; report section"),
 }
 
 

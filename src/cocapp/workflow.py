@@ -135,6 +135,29 @@ class Workflow:
     def score_files(self) -> list[str]:
         return [self.path("scores", f"{g}.csv") for g in self.groups]
 
+    # -- qualitative arm ---------------------------------------------------------------------
+    @property
+    def qualitative_enabled(self) -> bool:
+        return bool(self.config.get("qualitative", {}).get("enabled", False))
+
+    def qualitative_inputs(self) -> list[str]:
+        q = self.config.get("qualitative", {})
+        return [q[k] for k in ("segments", "cases", "codebook", "interviews") if q.get(k)]
+
+    def qualitative_outputs(self, stage: str) -> list[str]:
+        names = {
+            "ingest": ["segments.csv", "cases.csv", "codes.csv"],
+            "framework": [
+                "framework_case_theme.csv",
+                "framework_site_theme.csv",
+                "framework_group_theme.csv",
+                "code_frequencies_by_site.csv",
+                "codebook.csv",
+            ],
+            "joint": ["joint_display.csv", "qualitative_section.html"],
+        }[stage]
+        return [self.path("qualitative", n) for n in names]
+
     def sensitivity_figures(self) -> list[str]:
         return [
             self.report_path("figures", "sensitivity", f"{g}_{kind}.{ext}")

@@ -1,0 +1,3 @@
+from cocapp.qualitative import main
+
+raise SystemExit(main())

@@ -1,0 +1,500 @@
+"""Readers for coded qualitative data: canonical CSV, REFI-QDA ``.qdpx`` projects, QualCoder CSV export.
+
+Every reader returns a :class:`QualInput`: the coded segments as read (one row per code applied to a
+text selection), plus whatever codebook, case table and source texts the format carries. Each segment
+row keeps a ``_where`` locator (``"segments.csv row 12"``, ``"project.qde: PlainTextSelection
+guid=..."``) so that validation can name the file and element of every problem. Nothing here decides
+whether the data are valid; :mod:`cocapp.qualitative.validate` does that.
+
+Formats
+-------
+Canonical CSV (``segments.csv``)
+    One row per coded segment. Required columns ``source_id``, ``case_id``, ``code``, ``text``;
+    optional ``site``, ``participant_group``, ``theme``, ``code_path``, ``start``, ``end``, ``coder``,
+    ``source_label``, ``reference``, ``memo``. ``start``/``end`` are 0-based character offsets into the
+    source document, ``end`` exclusive (``text == source[start:end]``), as in REFI-QDA.
+REFI-QDA project (``.qdpx``, REFI-QDA standard 1.0/1.5)
+    A zip archive holding ``project.qde`` (XML, namespace ``urn:QDA-XML:project:1.0``) and, for
+    sources stored as files, ``sources/<name>.txt``. Read: ``Users/User`` (``guid``, ``name``),
+    ``CodeBook/Codes/Code`` (nested codes form the hierarchy; the top-level code is the theme, the
+    coded leaf the code; ``Description`` is the definition), ``Variables/Variable``,
+    ``Cases/Case`` (``name`` = case id, ``SourceRef`` links the case to its sources, ``VariableValue``
+    gives attributes such as ``site`` and ``participant_group``), ``Sources/TextSource`` (text from
+    ``PlainTextContent`` or ``plainTextPath`` ``internal://file`` / ``relative://file``) with
+    ``PlainTextSelection`` (``startPosition``, ``endPosition``, 0-based, end exclusive) holding
+    ``Coding/CodeRef targetGUID``. Only the standard library (``zipfile``, ``xml.etree``) is used.
+QualCoder CSV export (Reports > Coding reports > export CSV)
+    Columns ``File`` (or ``Case`` and ``Filename`` when the report is by case), ``Coder``, ``Coded``,
+    ``Id``, ``Codename``, ``Coded_Memo``, any number of ``Category`` columns (the code's parents,
+    nearest first; the last non-empty one is taken as the theme), and optional ``FileVar_<name>`` /
+    ``CaseVar_<name>`` attribute columns (``CaseVar_site`` and ``CaseVar_participant_group`` are
+    used). The export carries no character offsets, so ``start``/``end`` stay empty. Only text codings
+    are supported (rows whose ``Id`` starts with ``imid:`` or ``avid:`` are an error). When the report is
+    by file, the file name is taken as the case id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pandas as pd
+
+__all__ = [
+    "QualInput",
+    "QualitativeInputError",
+    "SEGMENT_INPUT_COLUMNS",
+    "read_cases",
+    "read_codebook",
+    "read_interviews",
+    "read_qdpx",
+    "read_qualcoder_csv",
+    "read_segments",
+    "read_segments_csv",
+    "write_outputs_atomic",
+]
+
+QDA_NAMESPACE_PREFIX = "urn:QDA-XML:project:"
+
+#: Columns a segment row may carry after reading (``_where`` is added by every reader).
+SEGMENT_INPUT_COLUMNS = [
+    "source_id",
+    "source_label",
+    "case_id",
+    "site",
+    "participant_group",
+    "theme",
+    "code",
+    "code_path",
+    "text",
+    "start",
+    "end",
+    "coder",
+    "reference",
+    "memo",
+]
+REQUIRED_SEGMENT_COLUMNS = ["source_id", "case_id", "code", "text"]
+REQUIRED_CASE_COLUMNS = ["case_id", "site", "participant_group"]
+REQUIRED_CODEBOOK_COLUMNS = ["code", "theme"]
+
+
+class QualitativeInputError(ValueError):
+    """A qualitative input file cannot be read or is invalid; the message names file and element."""
+
+
+@dataclass
+class QualInput:
+    """Coded segments as read, with what the format carries besides.
+
+    ``fields`` maps canonical names to the names used in the input format (``end`` ->
+    ``endPosition`` for REFI-QDA), so that messages speak the user's language. ``sources`` maps
+    ``source_id`` to its full text when the format stores it (REFI-QDA); ``None`` otherwise.
+    """
+
+    path: str
+    segments: pd.DataFrame
+    codebook: pd.DataFrame | None = None
+    cases: pd.DataFrame | None = None
+    sources: dict[str, str] | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    kind: str = "csv"
+
+
+# -- CSV helpers -----------------------------------------------------------------------------------
+def _read_text_csv(path: str | Path, what: str) -> pd.DataFrame:
+    """Read a CSV keeping every cell as text (empty -> NA); a missing or empty file is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise QualitativeInputError(f"{path}: {what} file not found")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise QualitativeInputError(f"{path}: {what} file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise QualitativeInputError(f"{path}: not a readable CSV file ({err})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    dups = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dups:
+        raise QualitativeInputError(f"{path}: column {dups[0]!r} appears more than once in the header")
+    return df
+
+
+def _require(df: pd.DataFrame, columns: list[str], path: str | Path, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise QualitativeInputError(f"{path}: {what} lacks required column(s) {missing}")
+
+
+def _row_where(path: str | Path, n: int) -> list[str]:
+    # data row 1 is file line 2 (after the header); say "row" as in the rest of cocapp
+    return [f"{Path(path).name} row {i}" for i in range(1, n + 1)]
+
+
+def read_segments_csv(path: str | Path) -> QualInput:
+    """Read a canonical coded-segment CSV (see module docstring for its columns)."""
+    df = _read_text_csv(path, "segments")
+    _require(df, REQUIRED_SEGMENT_COLUMNS, path, "segments table")
+    out = pd.DataFrame(
+        {
+            c: df[c] if c in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+            for c in SEGMENT_INPUT_COLUMNS
+        }
+    )
+    out["_where"] = _row_where(path, len(df))
+    return QualInput(path=str(path), segments=out, kind="csv", fields={"start": "start", "end": "end"})
+
+
+def read_cases(path: str | Path) -> pd.DataFrame:
+    """Read the case (participant) table: ``case_id``, ``site``, ``participant_group`` + attributes.
+
+    A ``_where`` column (``cases.csv row N``) is added for messages; other columns are kept as text.
+    """
+    df = _read_text_csv(path, "case table")
+    _require(df, REQUIRED_CASE_COLUMNS, path, "case table")
+    df["_where"] = _row_where(path, len(df))
+    return df
+
+
+def read_codebook(path: str | Path) -> pd.DataFrame:
+    """Read the codebook: ``code``, ``theme``, optional ``definition``, ``code_path``, ``provenance``."""
+    df = _read_text_csv(path, "codebook")
+    _require(df, REQUIRED_CODEBOOK_COLUMNS, path, "codebook")
+    if "definition" not in df.columns:
+        df["definition"] = pd.NA
+    df["_where"] = _row_where(path, len(df))
+    return df
+
+
+def read_interviews(path: str | Path) -> pd.DataFrame:
+    """Read the interview counts by site and participant group (``site``, ``participant_group``,
+    ``n_interviewed``): aggregate numbers from a publication, used as a ceiling for the case table."""
+    df = _read_text_csv(path, "interview counts")
+    _require(df, ["site", "participant_group", "n_interviewed"], path, "interview counts table")
+    n = pd.to_numeric(df["n_interviewed"], errors="coerce")
+    bad = df.index[n.isna() | (n < 0) | (n != n.round())]
+    if len(bad):
+        i = int(bad[0])
+        raise QualitativeInputError(
+            f"{Path(path).name} row {i + 1}: n_interviewed {df.loc[i, 'n_interviewed']!r} is not a count"
+        )
+    df["n_interviewed"] = n.astype(int)
+    return df
+
+
+# -- QualCoder -------------------------------------------------------------------------------------
+def _is_qualcoder_header(header: list[str]) -> bool:
+    return "Codename" in header and "Coded" in header and ("File" in header or "Case" in header)
+
+
+def read_qualcoder_csv(path: str | Path) -> QualInput:
+    """Read a QualCoder coding-report CSV export (columns documented in the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise QualitativeInputError(f"{path}: segments file not found")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise QualitativeInputError(f"{path}: segments file is empty")
+    header = [h.strip() for h in rows[0]]
+    if not _is_qualcoder_header(header):
+        raise QualitativeInputError(
+            f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)"
+        )
+    by_case = "Case" in header
+    cat_idx = [i for i, h in enumerate(header) if h == "Category"]
+    col = {h: i for i, h in enumerate(header) if h != "Category"}
+    recs = []
+    for n, row in enumerate(rows[1:], start=1):
+        if not any(cell.strip() for cell in row):
+            continue
+        row = row + [""] * (len(header) - len(row))
+
+        def get(name: str, row: list[str] = row) -> str:
+            return row[col[name]].strip() if name in col else ""
+
+        ident = get("Id")
+        where = f"{path.name} row {n}" + (f" (Id {ident})" if ident else "")
+        if ident.startswith(("imid:", "avid:")):
+            raise QualitativeInputError(
+                f"{where}: only text codings are supported (this is an image or a/v coding)"
+            )
+        cats = [row[i].strip() for i in cat_idx if row[i].strip()]
+        source = get("Filename") if by_case else get("File")
+        case = get("Case") if by_case else get("File")
+        recs.append(
+            {
+                "source_id": source,
+                "source_label": pd.NA,
+                "case_id": case,
+                "site": get("CaseVar_site") or pd.NA,
+                "participant_group": get("CaseVar_participant_group") or pd.NA,
+                "theme": cats[-1] if cats else pd.NA,
+                "code": get("Codename"),
+                "code_path": "/".join([*reversed(cats), get("Codename")]) if cats else pd.NA,
+                "text": row[col["Coded"]],
+                "start": pd.NA,
+                "end": pd.NA,
+                "coder": get("Coder") or pd.NA,
+                "reference": pd.NA,
+                "memo": get("Coded_Memo") or pd.NA,
+                "_where": where,
+            }
+        )
+    seg = pd.DataFrame(recs, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
+    for c in ("source_id", "case_id", "code", "text"):
+        seg[c] = seg[c].map(lambda v: pd.NA if v == "" else v)
+    return QualInput(path=str(path), segments=seg, kind="qualcoder", fields={"start": "start", "end": "end"})
+
+
+# -- REFI-QDA ----------------------------------------------------------------------------------------
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def read_qdpx(path: str | Path) -> QualInput:
+    """Read a REFI-QDA project (``.qdpx``): segments, codebook, cases and source texts.
+
+    Selections are read as stored; offsets are checked by validation against the source text
+    (``startPosition``/``endPosition`` are 0-based character positions, end exclusive). Each
+    ``Coding`` of a ``PlainTextSelection`` gives one segment row. Structural problems (not a zip,
+    no ``project.qde``, malformed XML, a ``CodeRef`` to no code, a source in no case, unreadable
+    ``plainTextPath``) raise :class:`QualitativeInputError` naming the element.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QualitativeInputError(f"{path}: REFI-QDA project not found")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise QualitativeInputError(
+            f"{path}: not a REFI-QDA project: not a valid zip archive ({err})"
+        ) from None
+    with zf:
+        names = {n.lower(): n for n in zf.namelist()}
+        if "project.qde" not in names:
+            raise QualitativeInputError(f"{path}: project.qde not found in the archive")
+        try:
+            root = ET.fromstring(zf.read(names["project.qde"]))
+        except ET.ParseError as err:
+            raise QualitativeInputError(f"{path}: project.qde: not well-formed XML ({err})") from None
+        except (zipfile.BadZipFile, OSError) as err:
+            raise QualitativeInputError(
+                f"{path}: project.qde cannot be read from the archive ({err})"
+            ) from None
+        ns_uri = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+        if _local(root.tag) != "Project" or not ns_uri.startswith(QDA_NAMESPACE_PREFIX):
+            raise QualitativeInputError(
+                f"{path}: project.qde: root element is {root.tag!r}, expected Project in namespace "
+                f"{QDA_NAMESPACE_PREFIX}1.0"
+            )
+        ns = {"q": ns_uri}
+        problems: list[str] = []
+        qde = "project.qde"
+
+        users = {u.get("guid"): u.get("name") or "" for u in root.iterfind("q:Users/q:User", ns)}
+
+        # codebook: walk nested codes; top level = theme
+        code_rows: list[dict] = []
+        codes_by_guid: dict[str, dict] = {}
+
+        def walk(elem: ET.Element, parents: list[str]) -> None:
+            for code in elem.iterfind("q:Code", ns):
+                guid, name = code.get("guid"), (code.get("name") or "").strip()
+                if not guid or not name:
+                    problems.append(f"{qde}: Code guid={guid} name={name!r}: a Code needs guid and name")
+                    continue
+                chain = [*parents, name]
+                desc = code.find("q:Description", ns)
+                rec = {
+                    "code": name,
+                    "theme": chain[0],
+                    "code_path": "/".join(chain),
+                    "definition": (desc.text or "").strip() if desc is not None and desc.text else pd.NA,
+                    "_where": f"{qde}: Code guid={guid}",
+                }
+                code_rows.append(rec)
+                codes_by_guid[guid] = rec
+                walk(code, chain)
+
+        book = root.find("q:CodeBook/q:Codes", ns)
+        if book is not None:
+            walk(book, [])
+        codebook = pd.DataFrame(code_rows, columns=["code", "theme", "code_path", "definition", "_where"])
+
+        variables = {
+            v.get("guid"): (v.get("name") or "").strip() for v in root.iterfind("q:Variables/q:Variable", ns)
+        }
+        case_of_source: dict[str, str] = {}
+        case_rows: list[dict] = []
+        case_guids: set[str] = set()
+        for case in root.iterfind("q:Cases/q:Case", ns):
+            cguid, cname = case.get("guid"), (case.get("name") or "").strip()
+            case_guids.add(cguid or "")
+            rec: dict = {"case_id": cname, "_where": f"{qde}: Case guid={cguid}"}
+            for vv in case.iterfind("q:VariableValue", ns):
+                ref = vv.find("q:VariableRef", ns)
+                vname = variables.get(ref.get("targetGUID")) if ref is not None else None
+                if not vname:
+                    problems.append(f"{qde}: Case guid={cguid}: VariableValue refers to no Variable")
+                    continue
+                value = next(
+                    (c.text for c in vv if _local(c.tag).endswith("Value") and c.text is not None), None
+                )
+                rec[vname] = value.strip() if value is not None else pd.NA
+            case_rows.append(rec)
+            for sref in case.iterfind("q:SourceRef", ns):
+                sguid = sref.get("targetGUID")
+                if sguid in case_of_source and case_of_source[sguid] != cname:
+                    problems.append(
+                        f"{qde}: Case guid={cguid}: SourceRef targetGUID={sguid} already belongs to case "
+                        f"{case_of_source[sguid]!r}; a source must belong to one case"
+                    )
+                case_of_source[sguid] = cname
+        cases = pd.DataFrame(case_rows) if case_rows else None
+
+        sources: dict[str, str] = {}
+        seg_rows: list[dict] = []
+        for src in root.iterfind("q:Sources/q:TextSource", ns):
+            sguid, sname = src.get("guid"), (src.get("name") or "").strip() or (src.get("guid") or "")
+            swhere = f"{qde}: TextSource guid={sguid} name={sname!r}"
+            content = src.find("q:PlainTextContent", ns)
+            if content is not None:
+                text = content.text or ""
+            else:
+                text = _source_text(zf, names, path, src.get("plainTextPath"), swhere, problems)
+                if text is None:
+                    continue
+            if sname in sources:
+                problems.append(
+                    f"{swhere}: a second TextSource has the same name; source names must be unique"
+                )
+                continue
+            sources[sname] = text
+            selections = src.findall("q:PlainTextSelection", ns)
+            if selections and sguid not in case_of_source:
+                problems.append(f"{swhere}: coded source is not referenced by any Case (SourceRef)")
+                continue
+            for sel in selections:
+                selguid = sel.get("guid")
+                where = f"{qde}: PlainTextSelection guid={selguid}"
+                start, end = sel.get("startPosition"), sel.get("endPosition")
+                desc = sel.find("q:Description", ns)
+                memo = desc.text.strip() if desc is not None and desc.text else pd.NA
+                for coding in sel.iterfind("q:Coding", ns):
+                    ref = coding.find("q:CodeRef", ns)
+                    target = ref.get("targetGUID") if ref is not None else None
+                    if target in case_guids:
+                        continue  # NVivo "case coding": the selection belongs to a case, not a code
+                    if target not in codes_by_guid:
+                        problems.append(
+                            f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook"
+                        )
+                        continue
+                    code = codes_by_guid[target]
+                    user = coding.get("creatingUser") or sel.get("creatingUser")
+                    seg_rows.append(
+                        {
+                            "source_id": sname,
+                            "source_label": pd.NA,
+                            "case_id": case_of_source[sguid],
+                            "site": pd.NA,
+                            "participant_group": pd.NA,
+                            "theme": code["theme"],
+                            "code": code["code"],
+                            "code_path": code["code_path"],
+                            "text": pd.NA,  # cut from the source after offsets are validated
+                            "start": start,
+                            "end": end,
+                            "coder": users.get(user, pd.NA) if user else pd.NA,
+                            "reference": pd.NA,
+                            "memo": memo,
+                            "_where": where,
+                        }
+                    )
+        if problems:
+            raise QualitativeInputError(f"{path}: invalid REFI-QDA project:\n  " + "\n  ".join(problems))
+    seg = pd.DataFrame(seg_rows, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
+    return QualInput(
+        path=str(path),
+        segments=seg,
+        codebook=codebook,
+        cases=cases,
+        sources=sources,
+        kind="qdpx",
+        fields={"start": "startPosition", "end": "endPosition"},
+    )
+
+
+def _source_text(
+    zf: zipfile.ZipFile, names: dict[str, str], path: Path, ref: str | None, where: str, problems: list[str]
+) -> str | None:
+    """Text of a source stored as a file (``internal://`` inside the archive, ``relative://`` beside it)."""
+    if not ref:
+        problems.append(f"{where}: has neither PlainTextContent nor plainTextPath")
+        return None
+    try:
+        if ref.startswith("internal://"):
+            member = "sources/" + ref[len("internal://") :]
+            if member.lower() not in names:
+                problems.append(
+                    f"{where}: plainTextPath {ref} not found in the archive (looked for {member})"
+                )
+                return None
+            return zf.read(names[member.lower()]).decode("utf-8-sig")
+        if ref.startswith("relative://"):
+            return (path.parent / ref[len("relative://") :]).read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+        problems.append(f"{where}: plainTextPath {ref} cannot be read ({err})")
+        return None
+    problems.append(f"{where}: plainTextPath {ref!r}: only internal:// and relative:// paths are supported")
+    return None
+
+
+def read_segments(path: str | Path) -> QualInput:
+    """Read coded segments from a ``.qdpx`` project, a QualCoder CSV export or a canonical CSV.
+
+    The format is chosen by extension (``.qdpx``) or, for ``.csv``, by the header (QualCoder's
+    ``Codename``/``Coded`` columns).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".qdpx":
+        return read_qdpx(path)
+    if path.suffix.lower() != ".csv":
+        raise QualitativeInputError(f"{path}: unsupported segments file (use .csv or .qdpx)")
+    if not path.is_file():
+        raise QualitativeInputError(f"{path}: segments file not found")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(io.StringIO(fh.readline())), [])
+    if _is_qualcoder_header([h.strip() for h in header]):
+        return read_qualcoder_csv(path)
+    return read_segments_csv(path)
+
+
+def write_outputs_atomic(outputs: dict[str | Path, pd.DataFrame | str]) -> None:
+    """Write several outputs all-or-nothing: every file goes to a temporary name first and is renamed
+    only once all were written, so a failure leaves no new output behind. DataFrames are written as
+    UTF-8 CSV (no index, ``\\n`` line ends, full precision); strings as UTF-8 text."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, content in outputs.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            staged.append((Path(tmp), path))
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+            else:
+                Path(tmp).write_text(content, encoding="utf-8")
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if tmp.exists():
+                tmp.unlink()

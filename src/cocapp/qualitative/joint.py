@@ -1,0 +1,367 @@
+"""Stage ``joint-display``: survey results beside qualitative coverage, per site (mixed-methods view).
+
+The joint display (Guetterman, Fetters & Creswell 2015, Ann Fam Med 13:554) puts, for each site in
+config order, the survey outcomes named in ``qualitative.joint_display.outcomes`` for the group
+``qualitative.joint_display.group`` at the primary threshold (``scoring.primary_threshold``) - n, mean
+and confidence interval from ``stats/descriptives.csv``, and the Tukey contrasts involving that site
+with ``p_adj`` below ``statistics.significance_level`` from ``stats/tukey.csv`` - beside the qualitative
+coverage of that site: cases and segments, cases per theme, the themes covered and one representative
+extract with its source label.
+
+Representative extract: the theme with most cases at the site (ties: codebook order; when
+single-case extracts are suppressed only themes with at least two cases qualify), then its most
+frequent code at the site (ties: codebook order), then, among that code's segments, the one whose case
+has most segments in the theme at the site (ties: canonical order).
+Counts of the qualitative columns follow the small-cell rule (:func:`cocapp.qualitative.framework.suppress`);
+survey numbers are copied at full precision (the ``*_tukey_significant`` text rounds for reading; the
+exact values are in ``tukey.csv``).
+
+The stage also renders the qualitative section of the HTML report (``qualitative_section.html``, an
+HTML fragment from the Jinja2 template ``templates/qualitative_section.html.j2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from cocapp.config import format_threshold
+from cocapp.qualitative.framework import (
+    WITHHELD_SINGLE_CASE,
+    framework_tables,
+    suppress,
+    theme_order,
+)
+
+__all__ = ["joint_display", "main", "outcome_slug", "render_section", "theme_slug"]
+
+
+def outcome_slug(instrument: str, scale: str) -> str:
+    """Column prefix of an outcome.
+
+    >>> outcome_slug("STAR-P", "total")
+    'star_p_total'
+    """
+    return re.sub(r"[^a-z0-9]+", "_", f"{instrument}_{scale}".lower()).strip("_")
+
+
+def theme_slug(theme: str) -> str:
+    """Column suffix of a theme.
+
+    >>> theme_slug("Connecting and mobilising")
+    'connecting_and_mobilising'
+    """
+    return re.sub(r"[^a-z0-9]+", "_", theme.lower()).strip("_")
+
+
+def _at_threshold(df: pd.DataFrame, threshold: float | str) -> pd.Series:
+    return df["threshold"].astype(str).map(format_threshold) == format_threshold(threshold)
+
+
+def _survey_columns(
+    site: str,
+    descriptives: pd.DataFrame,
+    tukey: pd.DataFrame,
+    group: str,
+    outcomes: list[dict],
+    threshold: float | str,
+    alpha: float,
+    files: tuple[str, str],
+) -> dict:
+    out: dict = {}
+    for oc in outcomes:
+        inst, scale = oc["instrument"], oc["scale"]
+        slug = outcome_slug(inst, scale)
+        sel = descriptives[
+            (descriptives["group"] == group)
+            & (descriptives["instrument"] == inst)
+            & (descriptives["scale"] == scale)
+            & _at_threshold(descriptives, threshold)
+            & (descriptives["site"] == site)
+        ]
+        if len(sel) != 1:
+            raise ValueError(
+                f"{files[0]}: expected one row for group {group!r}, instrument {inst!r}, scale {scale!r}, "
+                f"threshold {format_threshold(threshold)}, site {site!r}; found {len(sel)}"
+            )
+        rec = sel.iloc[0]
+        out[f"{slug}_n"] = rec["n"]
+        out[f"{slug}_mean"] = rec["mean"]
+        out[f"{slug}_ci_low"] = rec["ci_low"]
+        out[f"{slug}_ci_high"] = rec["ci_high"]
+        tk = tukey[
+            (tukey["group"] == group)
+            & (tukey["instrument"] == inst)
+            & (tukey["scale"] == scale)
+            & _at_threshold(tukey, threshold)
+            & ((tukey["site_a"] == site) | (tukey["site_b"] == site))
+        ]
+        texts = []
+        for t in tk.to_dict("records"):
+            if not float(t["p_adj"]) < alpha:
+                continue
+            other, diff = (
+                (t["site_b"], float(t["diff"])) if t["site_a"] == site else (t["site_a"], -float(t["diff"]))
+            )
+            word = "higher" if diff > 0 else "lower"
+            texts.append(f"{word} than {other} (difference {diff:.2f}, p_adj {float(t['p_adj']):.3g})")
+        out[f"{slug}_tukey_significant"] = "; ".join(texts) if texts else "none"
+    return out
+
+
+def _representative(seg: pd.DataFrame, codebook: pd.DataFrame, min_cases: int) -> tuple[str, str, str]:
+    """(theme, formatted extract, source label) of the representative extract, or empty strings."""
+    if seg.empty:
+        return "", "", ""
+    themes = theme_order(codebook)
+    code_rank = {c: i for i, c in enumerate(codebook["code"])}
+    n_by_theme = seg.groupby("theme")["case_id"].nunique()
+    eligible = [t for t in themes if n_by_theme.get(t, 0) >= max(min_cases, 1)]
+    if not eligible:
+        return "", "", ""
+    theme = max(eligible, key=lambda t: (n_by_theme[t], -themes.index(t)))
+    in_theme = seg[seg["theme"] == theme]
+    counts = in_theme.groupby("code").size()
+    code = max(counts.index, key=lambda c: (counts[c], -code_rank[c]))
+    # the voice that speaks most to this theme at the site, then canonical order
+    per_case = in_theme.groupby("case_id").size()
+    of_code = in_theme[in_theme["code"] == code]
+    rank = of_code["case_id"].map(per_case)
+    first = of_code.loc[rank[rank == rank.max()].index[0]]
+    return theme, str(first["text"]), str(first["source_label"])
+
+
+def joint_display(
+    segments: pd.DataFrame,
+    cases: pd.DataFrame,
+    codebook: pd.DataFrame,
+    descriptives: pd.DataFrame,
+    tukey: pd.DataFrame,
+    config: dict,
+    interviews: pd.DataFrame | None = None,
+    files: tuple[str, str] = ("descriptives.csv", "tukey.csv"),
+) -> pd.DataFrame:
+    """One row per configured site: survey outcomes beside qualitative coverage (unsuppressed counts).
+
+    Columns: ``site``, then per outcome ``<slug>_n``, ``_mean``, ``_ci_low``, ``_ci_high``,
+    ``_tukey_significant``; ``survey_data_synthetic`` (config ``study.synthetic``: the survey numbers
+    come from synthetic data), ``qualitative_dataset`` (the dataset label), ``n_interviewed`` (from the
+    interview counts, empty without them), ``n_cases``, ``n_segments``, ``n_cases_<theme>`` per theme,
+    ``themes_covered``, ``representative_theme``, ``representative_extract``,
+    ``representative_source``. Apply :func:`cocapp.qualitative.framework.suppress` before publishing.
+    """
+    qual = config.get("qualitative", {})
+    jd = qual.get("joint_display", {})
+    group = jd.get("group")
+    outcomes = jd.get("outcomes", [])
+    if outcomes and group is None:
+        raise ValueError("key qualitative.joint_display.group: needed to pick survey outcomes")
+    threshold = config["scoring"]["primary_threshold"]
+    alpha = float(config["statistics"]["significance_level"])
+    min_cases = 2 if qual.get("suppress_single_case_extracts", True) else 1
+    themes = theme_order(codebook)
+    slugs = [theme_slug(t) for t in themes] + [outcome_slug(o["instrument"], o["scale"]) for o in outcomes]
+    clash = sorted({x for x in slugs if slugs.count(x) > 1})
+    if clash:
+        raise ValueError(f"themes or outcomes {clash} give the same column name; rename one of them")
+    rows = []
+    for site in [s["name"] for s in config["sites"]]:
+        row: dict = {"site": site}
+        row.update(_survey_columns(site, descriptives, tukey, group, outcomes, threshold, alpha, files))
+        seg = segments[segments["site"] == site]
+        row["survey_data_synthetic"] = bool(config.get("study", {}).get("synthetic", False))
+        row["qualitative_dataset"] = qual.get("dataset_label", "")
+        row["n_interviewed"] = (
+            int(interviews.loc[interviews["site"] == site, "n_interviewed"].sum())
+            if interviews is not None
+            else pd.NA
+        )
+        row["n_cases"] = int((cases["site"] == site).sum())
+        row["n_segments"] = len(seg)
+        by_theme = seg.groupby("theme")["case_id"].nunique()
+        for theme in themes:
+            row[f"n_cases_{theme_slug(theme)}"] = int(by_theme.get(theme, 0))
+        row["themes_covered"] = "; ".join(t for t in themes if by_theme.get(t, 0) > 0)
+        theme, text, label = _representative(seg, codebook, min_cases)
+        row["representative_theme"] = theme
+        row["representative_extract"] = text
+        row["representative_source"] = label
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def suppress_joint(table: pd.DataFrame, qual_config: dict) -> pd.DataFrame:
+    """The small-cell rule for the joint display: qualitative ``n_*`` counts only."""
+    threshold = int(qual_config.get("small_cell_threshold", 3))
+    cols = [c for c in table.columns if c.startswith("n_")]
+    return suppress(table, threshold, count_columns=cols, suppress_single_case_extracts=False)
+
+
+def render_section(
+    segments: pd.DataFrame,
+    cases: pd.DataFrame,
+    codebook: pd.DataFrame,
+    joint: pd.DataFrame,
+    config: dict,
+) -> str:
+    """The qualitative section of the HTML report (an HTML fragment, ``<section>`` ... ``</section>``).
+
+    Shows the dataset label, the small-cell rule, the joint display, the site x theme and participant
+    group x theme matrices (counts, and extracts quoted with their source labels where the rule allows),
+    code frequencies by site and the codebook. Numbers are rounded here for reading only.
+    """
+    import jinja2
+
+    qual = config.get("qualitative", {})
+    threshold = int(qual.get("small_cell_threshold", 3))
+    single = bool(qual.get("suppress_single_case_extracts", True))
+    sites = [s["name"] for s in config["sites"]]
+    themes = theme_order(codebook)
+    raw = framework_tables(segments, cases, codebook, sites)
+    pub = {k: suppress(v, threshold, suppress_single_case_extracts=single) for k, v in raw.items()}
+
+    def cells(unit_col: str, name: str) -> list[dict]:
+        """Matrix rows for the template: unit, and per theme counts + extracts (or the withheld note)."""
+        table = pub[name]
+        out = []
+        for unit in dict.fromkeys(table[unit_col]):
+            row = {"unit": unit, "cells": []}
+            for theme in themes:
+                rec = table[(table[unit_col] == unit) & (table["theme"] == theme)].iloc[0]
+                quotes = []
+                if rec["note"] != WITHHELD_SINGLE_CASE:
+                    seg = segments[(segments[unit_col] == unit) & (segments["theme"] == theme)]
+                    seg = seg.drop_duplicates(["source_id", "start", "end", "text"])
+                    quotes = [
+                        {"text": t, "label": lab}
+                        for t, lab in zip(seg["text"], seg["source_label"], strict=True)
+                    ]
+                row["cells"].append(
+                    {
+                        "n_cases": rec["n_cases"],
+                        "n_segments": rec["n_segments"],
+                        "note": rec["note"],
+                        "quotes": quotes,
+                    }
+                )
+            out.append(row)
+        return out
+
+    jd = qual.get("joint_display", {})
+    outcomes = []
+    for oc in jd.get("outcomes", []):
+        slug = outcome_slug(oc["instrument"], oc["scale"])
+        outcomes.append({"label": f"{oc['instrument']} {oc['scale']}", "slug": slug})
+    conf = float(config["statistics"].get("confidence_level", 0.95))
+    freq = pub["code_frequencies_by_site.csv"]
+    freq_rows = [
+        {
+            "code": rec["code"],
+            "theme": rec["theme"],
+            "counts": [
+                freq[(freq["site"] == s) & (freq["code"] == rec["code"])].iloc[0]["n_cases"] for s in sites
+            ],
+        }
+        for rec in codebook.to_dict("records")
+    ]
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: resources.files("cocapp.qualitative").joinpath("templates", name).read_text("utf-8")
+        ),
+        autoescape=True,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def fmt(v: object, digits: int = 2) -> str:
+        try:
+            return f"{float(v):.{digits}f}"
+        except (TypeError, ValueError):
+            return ""
+
+    env.filters["fmt"] = fmt
+    return env.get_template("qualitative_section.html.j2").render(
+        dataset_label=qual.get("dataset_label", ""),
+        threshold=threshold,
+        single=single,
+        themes=themes,
+        sites=sites,
+        group=(config.get("groups", {}).get(jd.get("group")) or {}).get("label") or jd.get("group"),
+        synthetic=bool(config.get("study", {}).get("synthetic", False)),
+        primary_threshold=format_threshold(config["scoring"]["primary_threshold"]),
+        alpha=config["statistics"]["significance_level"],
+        confidence_pct=f"{conf * 100:g}",
+        outcomes=outcomes,
+        joint=suppress_joint(joint, qual).to_dict("records"),
+        theme_slugs={t: theme_slug(t) for t in themes},
+        site_matrix=cells("site", "framework_site_theme.csv"),
+        group_matrix=cells("participant_group", "framework_group_theme.csv"),
+        codebook=pub["codebook.csv"].to_dict("records"),
+        freq_rows=freq_rows,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``cocapp joint-display``: joint display CSV and the qualitative HTML report section."""
+    from cocapp.config import load_config
+    from cocapp.qualitative.framework import read_canonical
+    from cocapp.qualitative.io import read_interviews, write_outputs_atomic
+
+    parser = argparse.ArgumentParser(prog="cocapp joint-display", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--qualdir", help="qualitative-ingest outputs (default: <outputs.derived>/qualitative)"
+    )
+    parser.add_argument("--descriptives", help="default: <outputs.derived>/stats/descriptives.csv")
+    parser.add_argument("--tukey", help="default: <outputs.derived>/stats/tukey.csv")
+    parser.add_argument("--interviews", help="override qualitative.interviews")
+    parser.add_argument("--outdir", help="where to write (default: <outputs.derived>/qualitative)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        qual = config.get("qualitative", {})
+        derived = Path(config["outputs"]["derived"])
+        qualdir = Path(args.qualdir or derived / "qualitative")
+        outdir = Path(args.outdir or derived / "qualitative")
+        desc_path = Path(args.descriptives or derived / "stats" / "descriptives.csv")
+        tukey_path = Path(args.tukey or derived / "stats" / "tukey.csv")
+        for p in (desc_path, tukey_path):
+            if not p.is_file():
+                raise FileNotFoundError(f"{p}: survey results file not found")
+        opts = {"keep_default_na": False, "na_values": [""]}
+        descriptives = pd.read_csv(desc_path, dtype={"threshold": str, "site": str}, **opts)
+        tukey = pd.read_csv(tukey_path, dtype={"threshold": str, "site_a": str, "site_b": str}, **opts)
+        interviews_path = args.interviews or qual.get("interviews")
+        interviews = read_interviews(interviews_path) if interviews_path else None
+        seg, cases, codes = read_canonical(qualdir)
+        table = joint_display(
+            seg,
+            cases,
+            codes,
+            descriptives,
+            tukey,
+            config,
+            interviews,
+            files=(str(desc_path), str(tukey_path)),
+        )
+        html = render_section(seg, cases, codes, table, config)
+        write_outputs_atomic(
+            {
+                outdir / "joint_display.csv": suppress_joint(table, qual),
+                outdir / "qualitative_section.html": html,
+            }
+        )
+    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
+        print(f"cocapp joint-display: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

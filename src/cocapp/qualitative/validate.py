@@ -1,0 +1,325 @@
+"""Validation of coded qualitative data and construction of the canonical tables.
+
+All problems are collected and raised together in one :class:`QualitativeValidationError`, each
+naming the file and element (``segments.csv row 12: code 'x' is not in the codebook (codebook.csv)``,
+``project.qde: PlainTextSelection guid=... endPosition 9999 beyond text length 812 of source 'S1'``).
+
+Checks
+------
+codebook
+    every code has a name and a theme; code names are unique (segments refer to codes by name).
+cases
+    every case has an id, a configured site and a participant group; ids are unique; when interview
+    counts are given, a site x group never has more cases than interviews.
+segments
+    source, case and code present; the code is in the codebook and its theme (if given) agrees with
+    the codebook; the case is in the case table and the site / participant group (if given) agree with
+    it; offsets are integers with ``0 <= start < end``, within the source text when the format stores
+    it (REFI-QDA), and ``len(text) == end - start`` otherwise; two segments of the same source coded
+    with the same code do not overlap (that would count the same words twice); and where segments of
+    one source overlap, their texts agree on the shared characters.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cocapp.qualitative.io import QualInput
+
+__all__ = [
+    "CANONICAL_SEGMENT_COLUMNS",
+    "QualitativeValidationError",
+    "canonical_tables",
+    "validate_cases",
+    "validate_codebook",
+]
+
+CANONICAL_SEGMENT_COLUMNS = [
+    "source_id",
+    "source_label",
+    "case_id",
+    "site",
+    "participant_group",
+    "theme",
+    "code",
+    "code_path",
+    "text",
+    "start",
+    "end",
+    "coder",
+    "reference",
+    "memo",
+]
+
+
+class QualitativeValidationError(ValueError):
+    """Coded qualitative data are invalid; the message lists every problem with file and element."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(f"{len(problems)} problem(s) in the qualitative data:\n  " + "\n  ".join(problems))
+
+
+def _blank(v: object) -> bool:
+    return v is None or (not isinstance(v, str) and pd.isna(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _s(v: object) -> str:
+    return "" if _blank(v) else str(v).strip()
+
+
+def validate_codebook(codebook: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """Check the codebook; return (codebook with ``code_path`` filled, problems)."""
+    problems: list[str] = []
+    cb = codebook.copy()
+    if "_where" not in cb.columns:
+        cb["_where"] = [f"{source} row {i}" for i in range(1, len(cb) + 1)]
+    if "code_path" not in cb.columns:
+        cb["code_path"] = pd.NA
+    seen: dict[str, str] = {}
+    for rec in cb.to_dict("records"):
+        code, theme = _s(rec["code"]), _s(rec["theme"])
+        if not code or not theme:
+            problems.append(
+                f"{rec['_where']}: code and theme must both be given (code {code!r}, theme {theme!r})"
+            )
+            continue
+        if code in seen:
+            problems.append(
+                f"{rec['_where']}: code {code!r} appears twice in the codebook (also {seen[code]})"
+            )
+        seen[code] = rec["_where"]
+    cb["code"] = cb["code"].map(_s)
+    cb["theme"] = cb["theme"].map(_s)
+    cb["code_path"] = [
+        _s(p) if not _blank(p) else (t if c == t else f"{t}/{c}")
+        for p, c, t in zip(cb["code_path"], cb["code"], cb["theme"], strict=True)
+    ]
+    return cb, problems
+
+
+def validate_cases(
+    cases: pd.DataFrame, sites: list[str], source: str, interviews: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Check the case table against the configured sites (and interview counts when given)."""
+    problems: list[str] = []
+    cs = cases.copy()
+    if "_where" not in cs.columns:
+        cs["_where"] = [f"{source} row {i}" for i in range(1, len(cs) + 1)]
+    for col in ("site", "participant_group"):
+        if col not in cs.columns:
+            problems.append(
+                f"{source}: cases have no {col!r} attribute (a column, or a case Variable in .qdpx)"
+            )
+            cs[col] = pd.NA
+    seen: dict[str, str] = {}
+    for rec in cs.to_dict("records"):
+        cid, site, group = _s(rec["case_id"]), _s(rec["site"]), _s(rec["participant_group"])
+        if not cid:
+            problems.append(f"{rec['_where']}: case_id is empty")
+            continue
+        if cid in seen:
+            problems.append(
+                f"{rec['_where']}: case {cid!r} appears twice in the case table (also {seen[cid]})"
+            )
+        seen[cid] = rec["_where"]
+        if site not in sites:
+            problems.append(f"{rec['_where']}: case {cid!r}: site {site!r} is not a configured site {sites}")
+        if not group:
+            problems.append(f"{rec['_where']}: case {cid!r}: participant_group is empty")
+    for col in ("case_id", "site", "participant_group"):
+        cs[col] = cs[col].map(_s)
+    if interviews is not None and not problems:
+        n_cases = cs.groupby(["site", "participant_group"]).size()
+        ceiling = {
+            (r["site"], r["participant_group"]): int(r["n_interviewed"])
+            for r in interviews.to_dict("records")
+        }
+        for (site, group), n in n_cases.items():
+            if (site, group) in ceiling and n > ceiling[(site, group)]:
+                problems.append(
+                    f"{source}: {n} cases of site {site!r}, participant_group {group!r}, but only "
+                    f"{ceiling[(site, group)]} interviews are recorded for them"
+                )
+    return cs, problems
+
+
+def _offset(value: object) -> int | None | str:
+    """Parse an offset: int, None when blank, or the offending text."""
+    if _blank(value):
+        return None
+    text = str(value).strip()
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return int(f) if f == int(f) else text
+
+
+def canonical_tables(
+    inp: QualInput,
+    cases: pd.DataFrame,
+    codebook: pd.DataFrame,
+    sites: list[str],
+    *,
+    cases_source: str = "cases",
+    codebook_source: str = "codebook",
+    interviews: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Validate segments, cases and codebook together; return the canonical (segments, cases, codebook).
+
+    Segments are completed from the codebook (``theme``, ``code_path``) and case table (``site``,
+    ``participant_group``); ``source_label`` defaults to ``source_id``. For REFI-QDA input the text is
+    cut from the source (``source[start:end]``). Rows are sorted by site (config order), case, source,
+    start, end, theme and code (codebook order) so that the same data give the same file whatever the
+    input format or row order. Raises :class:`QualitativeValidationError` listing every problem.
+    """
+    cb, problems = validate_codebook(codebook, codebook_source)
+    cs, case_problems = validate_cases(cases, sites, cases_source, interviews)
+    problems += case_problems
+    code_rec = {r["code"]: r for r in cb.to_dict("records") if r["code"]}
+    case_rec = {r["case_id"]: r for r in cs.to_dict("records") if r["case_id"]}
+    fstart, fend = inp.fields.get("start", "start"), inp.fields.get("end", "end")
+    code_file = f" ({codebook_source})"
+    case_file = f" ({cases_source})"
+
+    out = []
+    for rec in inp.segments.to_dict("records"):
+        where = rec["_where"]
+        row = {c: rec.get(c, pd.NA) for c in CANONICAL_SEGMENT_COLUMNS}
+        bad = False
+        for col in ("source_id", "case_id", "code"):
+            if _blank(rec.get(col)):
+                problems.append(f"{where}: {col} is empty")
+                bad = True
+        if bad:
+            continue
+        code, cid = _s(rec["code"]), _s(rec["case_id"])
+        row["source_id"], row["code"], row["case_id"] = _s(rec["source_id"]), code, cid
+        if code not in code_rec:
+            problems.append(f"{where}: code {code!r} is not in the codebook{code_file}")
+        else:
+            theme = code_rec[code]["theme"]
+            if not _blank(rec.get("theme")) and _s(rec["theme"]) != theme:
+                problems.append(
+                    f"{where}: theme {_s(rec['theme'])!r} of code {code!r} differs from the codebook's "
+                    f"theme {theme!r}{code_file}"
+                )
+            row["theme"], row["code_path"] = theme, code_rec[code]["code_path"]
+        if cid not in case_rec:
+            problems.append(f"{where}: case {cid!r} is not in the case table{case_file}")
+        else:
+            for col in ("site", "participant_group"):
+                given, known = _s(rec.get(col)), case_rec[cid][col]
+                if given and given != known:
+                    problems.append(
+                        f"{where}: {col} {given!r} differs from case {cid!r}'s {col} {known!r}{case_file}"
+                    )
+                row[col] = known
+        start, end = _offset(rec.get("start")), _offset(rec.get("end"))
+        source_text = inp.sources.get(row["source_id"]) if inp.sources is not None else None
+        if inp.sources is not None and source_text is None:
+            problems.append(f"{where}: source {row['source_id']!r} has no text")
+        offsets_ok = False
+        if isinstance(start, str):
+            problems.append(f"{where}: {fstart} {start!r} is not a whole number")
+        elif isinstance(end, str):
+            problems.append(f"{where}: {fend} {end!r} is not a whole number")
+        elif (start is None) != (end is None):
+            problems.append(f"{where}: {fstart} and {fend} must both be given or both be empty")
+        elif start is None:
+            if inp.sources is not None:
+                problems.append(f"{where}: {fstart} and {fend} are required")
+        elif start < 0:
+            problems.append(f"{where}: {fstart} {start} is negative")
+        elif start >= end:
+            problems.append(f"{where}: {fstart} {start} is not before {fend} {end}")
+        elif source_text is not None and end > len(source_text):
+            problems.append(
+                f"{where}: {fend} {end} beyond text length {len(source_text)} of source {row['source_id']!r}"
+            )
+        else:
+            offsets_ok = True
+        if source_text is not None and offsets_ok:
+            row["text"] = source_text[start:end]
+        elif inp.sources is not None:
+            pass  # text is cut from the source; the offset problem is already reported
+        elif _blank(rec.get("text")):
+            problems.append(f"{where}: text is empty")
+        elif offsets_ok and len(str(rec["text"])) != end - start:
+            problems.append(
+                f"{where}: text has {len(str(rec['text']))} characters but {fend} - {fstart} = {end - start}"
+            )
+            offsets_ok = False
+        row["start"] = start if offsets_ok else pd.NA
+        row["end"] = end if offsets_ok else pd.NA
+        if _blank(row["source_label"]):
+            row["source_label"] = row["source_id"]
+        row["_where"] = where
+        out.append(row)
+    seg = pd.DataFrame(out, columns=[*CANONICAL_SEGMENT_COLUMNS, "_where"])
+    if not problems:
+        problems += _overlap_problems(seg)
+    if problems:
+        raise QualitativeValidationError(problems)
+
+    site_rank = {s: i for i, s in enumerate(sites)}
+    code_rank = {c: i for i, c in enumerate(cb["code"])}
+    theme_rank = {t: i for i, t in enumerate(dict.fromkeys(cb["theme"]))}
+    seg = seg.assign(
+        _site=seg["site"].map(site_rank),
+        _theme=seg["theme"].map(theme_rank),
+        _code=seg["code"].map(code_rank),
+        _start=pd.to_numeric(seg["start"]),
+        _end=pd.to_numeric(seg["end"]),
+    )
+    seg = seg.sort_values(
+        ["_site", "case_id", "source_id", "_start", "_end", "_theme", "_code"],
+        kind="stable",
+        na_position="last",
+    )
+    seg = seg[CANONICAL_SEGMENT_COLUMNS].reset_index(drop=True)
+    for col in CANONICAL_SEGMENT_COLUMNS:
+        if col in ("start", "end"):
+            seg[col] = seg[col].astype("Int64")
+        else:  # one text dtype whatever the reader produced (an all-empty column must not become float)
+            seg[col] = seg[col].map(lambda v: pd.NA if _blank(v) else str(v)).astype("string")
+
+    cs = cs.assign(_site=cs["site"].map(site_rank)).sort_values("_site", kind="stable")
+    case_cols = ["case_id", "site", "participant_group"] + [
+        c for c in cs.columns if c not in {"case_id", "site", "participant_group", "_where", "_site"}
+    ]
+    cb_cols = ["code", "theme", "code_path", "definition"] + [
+        c for c in cb.columns if c not in {"code", "theme", "code_path", "definition", "_where"}
+    ]
+    return seg, cs[case_cols].reset_index(drop=True), cb[cb_cols].reset_index(drop=True)
+
+
+def _overlap_problems(seg: pd.DataFrame) -> list[str]:
+    """Same-code overlaps within a source, and disagreeing text where segments of a source overlap."""
+    problems: list[str] = []
+    has = seg[seg["start"].notna()]
+    for (source, code), part in has.groupby(["source_id", "code"], sort=False):
+        part = part.sort_values(["start", "end"], kind="stable")
+        prev = None
+        for rec in part.to_dict("records"):
+            if prev is not None and rec["start"] < prev["end"]:
+                problems.append(
+                    f"{rec['_where']}: overlaps {prev['_where']} (characters {rec['start']}-{prev['end']} of "
+                    f"source {source!r} coded {code!r} twice)"
+                )
+            if prev is None or rec["end"] > prev["end"]:
+                prev = rec
+    for source, part in has.groupby("source_id", sort=False):
+        chars: dict[int, tuple[str, str]] = {}
+        for rec in part.to_dict("records"):
+            for i, ch in enumerate(str(rec["text"]), start=int(rec["start"])):
+                if i in chars and chars[i][0] != ch:
+                    problems.append(
+                        f"{rec['_where']}: text disagrees with {chars[i][1]} at character {i} of source "
+                        f"{source!r} ({ch!r} vs {chars[i][0]!r}); overlapping segments must quote the "
+                        "same text"
+                    )
+                    break
+                chars.setdefault(i, (ch, rec["_where"]))
+    return problems
