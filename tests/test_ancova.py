@@ -1,0 +1,227 @@
+"""ANCOVA: R goldens (car::Anova type 3 with contr.sum, emmeans, pairs(adjust = ...), anova(m0, m1);
+tests/reference/comparisons.R), pingouin cross-check, identities and edge cases.
+
+Tukey p-values and CI limits of the adjusted-mean comparisons use the studentized range, computed by
+different quadratures in R and SciPy (see tests/test_posthoc.py): compared at 2e-9 (p) and 1e-7 (CI)
+absolute. Everything else at 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cocapp.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
+from cocapp.anova import anova_frame
+
+REF = Path(__file__).parent / "reference"
+GOLDEN = REF / "golden" / "comparisons"
+SITES = ["Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence"]
+MODELS = {
+    "demographic": {
+        "age": "numeric",
+        "gender": "categorical",
+        "ethnicity": "categorical",
+        "relationship_status": "categorical",
+    },
+    "service": {"years_in_services": "numeric"},
+}
+OUTCOMES = [
+    ("RSA", "life_goals"),
+    ("RSA", "total"),
+    ("STAR-P", "total"),
+    ("ES", "self_esteem_self_efficacy"),
+    ("ES", "total"),
+]
+
+
+def model_data(instrument: str, scale: str) -> pd.DataFrame:
+    scores = pd.read_csv(REF / "inputs" / "comparisons_scores.csv")
+    resp = pd.read_csv(REF / "inputs" / "comparisons_respondents.csv", keep_default_na=False, na_values=[""])
+    d = scores[(scores.instrument == instrument) & (scores.scale == scale)]
+    return d.merge(resp.drop(columns=["site", "row"]), on="id", how="left", validate="1:1")
+
+
+_cache: dict = {}
+
+
+def fitted(instrument: str, scale: str, model: str, posthoc: str = "tukey"):
+    key = (instrument, scale, model, posthoc)
+    if key not in _cache:
+        _cache[key] = ancova(model_data(instrument, scale), MODELS[model], SITES, posthoc=posthoc)
+    return _cache[key]
+
+
+def golden(name: str, instrument: str, scale: str, model: str) -> pd.DataFrame:
+    g = pd.read_csv(GOLDEN / f"{name}.csv", keep_default_na=False, na_values=[""])
+    return g[(g.instrument == instrument) & (g.scale == scale) & (g.model == model)]
+
+
+CASES = [(i, s, m) for i, s in OUTCOMES for m in MODELS]
+
+
+@pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
+def test_type3_table_matches_car_anova(instrument, scale, model):
+    res = fitted(instrument, scale, model)
+    g = golden("ancova", instrument, scale, model)
+    m = g.merge(res.terms, on="term", suffixes=("_r", ""), validate="1:1")
+    assert list(res.terms.term) == ["(Intercept)", "site", *MODELS[model], "Residuals"]
+    assert len(m) == len(g) == len(res.terms)
+    for c in ["ss", "df", "F", "p", "partial_eta2", "n"]:
+        np.testing.assert_allclose(m[c].astype(float), m[c + "_r"].astype(float), rtol=1e-9, err_msg=c)
+    assert list(res.terms.columns) == ANCOVA_COLUMNS
+
+
+@pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
+def test_adjusted_means_match_emmeans(instrument, scale, model):
+    res = fitted(instrument, scale, model)
+    g = golden("ancova_means", instrument, scale, model)
+    m = g.merge(res.means, on="site", suffixes=("_r", ""), validate="1:1")
+    assert len(m) == len(g)
+    for c in ["adj_mean", "se", "df", "ci_low", "ci_high"]:
+        np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
+    assert list(res.means.site) == SITES and list(res.means.columns) == MEANS_COLUMNS
+
+
+@pytest.mark.parametrize("method", ["tukey", "bonferroni", "sidak"])
+@pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
+def test_pairs_of_adjusted_means_match_emmeans(instrument, scale, model, method):
+    res = fitted(instrument, scale, model, method)
+    g = golden("ancova_posthoc", instrument, scale, model)
+    g = g[g.method == method].drop(columns="method")
+    m = g.merge(res.posthoc, on=["site_a", "site_b"], suffixes=("_r", ""), validate="1:1")
+    assert len(m) == len(g) and (m.method == method).all()
+    for c in ["diff", "se", "df", "t"]:
+        np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
+    if method == "tukey":
+        np.testing.assert_allclose(m["p_adj"], m["p_adj_r"], rtol=0, atol=2e-9)
+        np.testing.assert_allclose(m[["ci_low", "ci_high"]], m[["ci_low_r", "ci_high_r"]], rtol=0, atol=1e-7)
+    else:
+        np.testing.assert_allclose(m["p_adj"], m["p_adj_r"], rtol=1e-9)
+        np.testing.assert_allclose(m[["ci_low", "ci_high"]], m[["ci_low_r", "ci_high_r"]], rtol=1e-9)
+    assert list(res.posthoc.columns) == POSTHOC_COLUMNS
+
+
+@pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
+def test_homogeneity_of_slopes_matches_r_anova(instrument, scale, model):
+    res = fitted(instrument, scale, model)
+    g = golden("ancova_slopes", instrument, scale, model)
+    m = g.merge(res.slopes, on="covariate", suffixes=("_r", ""), validate="1:1")
+    assert len(m) == len(g) == len(MODELS[model])
+    for c in ["df1", "df2", "F", "p"]:
+        np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
+    assert list(res.slopes.columns) == SLOPES_COLUMNS
+
+
+def test_empty_site_in_fixture_is_left_out_and_named():
+    res = fitted("ES", "self_esteem_self_efficacy", "service")
+    prov = res.means[res.means.site == "Provence"].iloc[0]
+    assert np.isnan(prov.adj_mean) and "Provence" in prov.note
+    assert res.terms.loc[res.terms.term == "site", "df"].iloc[0] == 4.0  # five sites in the model
+    pairs = res.posthoc[(res.posthoc.site_b == "Provence")]
+    assert pairs.p_adj.isna().all() and pairs.note.str.contains("Provence").all()
+
+
+def test_pingouin_ancova_agrees_for_a_single_numeric_covariate():
+    """pingouin.ancova uses Type II SS; with one numeric covariate and no interaction Type II = Type III."""
+    pg = pytest.importorskip("pingouin")
+    d = model_data("STAR-P", "total").dropna(subset=["score", "years_in_services"])
+    ref = pg.ancova(data=d, dv="score", covar="years_in_services", between="site").set_index("Source")
+    res = fitted("STAR-P", "total", "service").terms.set_index("term")
+    for term, src in [("site", "site"), ("years_in_services", "years_in_services")]:
+        assert res.loc[term, "F"] == pytest.approx(ref.loc[src, "F"], rel=1e-9)
+        assert res.loc[term, "ss"] == pytest.approx(ref.loc[src, "SS"], rel=1e-9)
+
+
+def test_no_covariates_reduces_to_one_way_anova():
+    """Site term F = one-way ANOVA F, adjusted means = raw means (the one-way ANOVA is checked against R)."""
+    d = model_data("RSA", "total")
+    res = ancova(d, {}, SITES)
+    one = anova_frame(d, SITES)
+    site = res.terms.set_index("term").loc["site"]
+    assert site["F"] == pytest.approx(one["F"], rel=1e-9)
+    raw = d.dropna(subset=["score"]).groupby("site")["score"].mean().reindex(SITES)
+    np.testing.assert_allclose(res.means.adj_mean, raw, rtol=1e-12)
+
+
+# -- edge cases -----------------------------------------------------------------------------------
+def small_data(seed: int = 7, n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame(
+        {
+            "site": rng.choice(["A", "B", "C"], n),
+            "age": rng.normal(40, 9, n),
+            "sex": rng.choice(["F", "M"], n),
+        }
+    )
+    d["score"] = rng.normal(0, 1, n) + 0.03 * d.age
+    return d
+
+
+def test_covariate_constant_in_sample_is_dropped_with_note():
+    d = small_data()
+    d["site_type"] = "urban"
+    res = ancova(d, {"age": "numeric", "site_type": "categorical"}, ["A", "B", "C"])
+    without = ancova(d, {"age": "numeric"}, ["A", "B", "C"])
+    row = res.terms.set_index("term").loc["site_type"]
+    assert np.isnan(row["F"]) and "constant" in row["note"]
+    site = res.terms.set_index("term").loc["site"]
+    assert site["F"] == pytest.approx(without.terms.set_index("term").loc["site", "F"], rel=1e-12)
+    assert "constant" in res.slopes.set_index("covariate").loc["site_type", "note"]
+
+
+def test_collinear_covariates_give_nan_and_name_the_aliased_column():
+    d = small_data()
+    d["age_months"] = d["age"] * 12
+    res = ancova(d, {"age": "numeric", "age_months": "numeric"}, ["A", "B", "C"])
+    assert res.terms[["ss", "F", "p"]].isna().all().all()
+    assert res.terms.note.str.contains("collinear").all()
+    assert "age_months" in res.terms.note.iloc[0]
+    assert res.means.adj_mean.isna().all()
+
+
+def test_site_with_one_respondent_is_kept():
+    d = small_data()
+    d = pd.concat([d, pd.DataFrame({"site": ["D"], "age": [50.0], "sex": ["F"], "score": [2.0]})])
+    res = ancova(d, {"age": "numeric"}, ["A", "B", "C", "D"])
+    assert res.terms.set_index("term").loc["site", "df"] == 3.0
+    assert np.isfinite(res.means.set_index("site").loc["D", "adj_mean"])
+
+
+def test_site_without_complete_cases_is_left_out():
+    d = small_data()
+    res = ancova(d, {"age": "numeric"}, ["A", "B", "C", "Z"])
+    assert "Z" in res.terms.note.iloc[0]
+    assert res.terms.set_index("term").loc["site", "df"] == 2.0
+    assert np.isnan(res.means.set_index("site").loc["Z", "adj_mean"])
+
+
+def test_constant_outcome_gives_nan_with_note():
+    d = small_data()
+    d["score"] = 3.0
+    res = ancova(d, {"age": "numeric"}, ["A", "B", "C"])
+    assert res.terms.F.isna().all() and res.terms.note.str.contains("constant").all()
+
+
+def test_fewer_than_two_sites_gives_nan_with_note():
+    d = small_data()
+    d["site"] = "A"
+    res = ancova(d, {"age": "numeric"}, ["A", "B", "C"])
+    assert res.terms.F.isna().all() and res.terms.note.str.contains("fewer than two sites").all()
+
+
+def test_listwise_n_and_factor_labels_as_text():
+    d = small_data()
+    d.loc[:4, "age"] = np.nan
+    d["sex"] = d["sex"].map({"F": 1, "M": 2})  # numeric codes are treated as labels
+    res = ancova(d, {"age": "numeric", "sex": "categorical"}, ["A", "B", "C"])
+    assert (res.terms.n == len(d) - 5).all()
+    assert res.terms.set_index("term").loc["sex", "df"] == 1.0
+
+
+def test_unknown_post_hoc_family_rejected():
+    with pytest.raises(ValueError, match="post_hoc"):
+        ancova(small_data(), {"age": "numeric"}, ["A", "B", "C"], posthoc="scheffe")
