@@ -137,8 +137,8 @@ def _anova_from_summary(s: GroupSummary) -> dict[str, float]:
     out = {
         "n": int(n),
         "k_sites": k,
-        "df1": float(df1),
-        "df2": float(df2),
+        "df1": int(df1),
+        "df2": int(df2),
         "ss_between": ss_b,
         "ss_within": ss_w,
     }
