@@ -303,3 +303,93 @@ rule joint_display:
     shell:
         "python -m cocapp.qualitative.joint --config {params.config} --qualdir {params.outdir}"
         " --descriptives {input.descriptives} --tukey {input.tukey} --outdir {params.outdir} > {log} 2>&1"
+
+
+# -- 8. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
+rule tables:
+    input:
+        stats=W.stats_file("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means"),
+        returns=W.reconciliation_files(),
+        instruments=W.instrument_files(),
+    output:
+        W.publication_outputs("tables"),
+    params:
+        config=CONFIG,
+        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "instrument_paths"),
+        stats_dir=W.folder_of("input", "stats"),
+        ingest_dir=W.folder_of("input", "returns"),
+        outdir=W.folder_of("output"),
+    log:
+        W.log("tables.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.tables --config {params.config} --stats-dir {params.stats_dir}"
+        " --ingest-dir {params.ingest_dir} --outdir {params.outdir} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        stats=W.stats_file("descriptives", "tukey", "correlations"),
+        scores=W.score_files(),
+        instruments=W.instrument_files(),
+    output:
+        W.publication_outputs("figures"),
+    params:
+        config=CONFIG,
+        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "published", "instrument_paths"),
+        stats_dir=W.folder_of("input", "stats"),
+        scores_dir=W.folder_of("input", "scores"),
+        outdir=W.folder_of("output"),
+    log:
+        W.log("figures.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.figures --config {params.config} --stats-dir {params.stats_dir}"
+        " --scores-dir {params.scores_dir} --outdir {params.outdir} > {log} 2>&1"
+
+
+if W.published_reference:
+
+    rule audit_against_published:
+        input:
+            published=W.published_reference,
+            stats=W.stats_file("anova", "descriptives", "reliability", "correlations"),
+            returns=W.reconciliation_files(),
+        output:
+            W.publication_outputs("audit"),
+        params:
+            config=CONFIG,
+            settings=W.settings("study", "sites", "groups", "scoring", "statistics", "published"),
+            stats_dir=W.folder_of("input", "stats"),
+            ingest_dir=W.folder_of("input", "returns"),
+        log:
+            W.log("audit.log"),
+        conda:
+            "envs/cocapp.yaml"
+        shell:
+            "python -m cocapp.audit --config {params.config} --published {input.published}"
+            " --stats-dir {params.stats_dir} --ingest-dir {params.ingest_dir}"
+            " --out {output[0]} --consistency-out {output[1]} > {log} 2>&1"
+
+
+rule report:
+    input:
+        **W.report_inputs(),
+    output:
+        W.publication_outputs("report"),
+    params:
+        config=CONFIG,
+        tables_dir=W.folder_of("input", "tables"),
+        figures_dir=W.folder_of("input", "figures"),
+        sensitivity_dir=W.folder_of("input", "sensitivity"),
+        options=W.report_options(),
+    log:
+        W.log("report.log"),
+    conda:
+        "envs/cocapp.yaml"
+    shell:
+        "python -m cocapp.report --config {params.config} --tables-dir {params.tables_dir}"
+        " --figures-dir {params.figures_dir} --sensitivity-dir {params.sensitivity_dir} {params.options}"
+        " --inputs {input.raw} --out {output} > {log} 2>&1"

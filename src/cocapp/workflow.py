@@ -10,6 +10,7 @@ uses, so Snakemake's ``params`` rerun trigger reruns a job when, and only when, 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -166,14 +167,100 @@ class Workflow:
             for ext in ("png", "svg")
         ]
 
+    # -- publication ---------------------------------------------------------------------------
+    @property
+    def published_reference(self) -> str | None:
+        return (self.config.get("published") or {}).get("reference")
+
+    def publication_outputs(self, stage: str) -> list:
+        """Outputs of ``tables``/``figures``/``audit``/``report``, wrapped in Snakemake ``report()``
+        (caption + category) where the stage registers them for ``snakemake --report``."""
+        from snakemake.io import report
+
+        from cocapp import audit, figures, report as report_stage, tables
+
+        module = {"tables": tables, "figures": figures, "audit": audit, "report": report_stage}[stage]
+        registered = {item["path"]: item for item in report_stage.report_items(self.config)}
+        out = []
+        for path in module.expected_outputs(self.config):
+            item = registered.get(path)
+            if item is None:
+                out.append(path)
+            else:
+                out.append(
+                    report(path, caption=item["caption"], category=item["category"], subcategory=item["subcategory"])
+                )
+        return out
+
+    def stats_file(self, *names: str) -> list[str]:
+        return [self.path("stats", f"{n}.csv") for n in names]
+
+    def reconciliation_files(self) -> list[str]:
+        return [self.path("ingest", f"{g}_reconciliation.csv") for g in self.groups]
+
+    def sensitivity_outputs(self) -> list[str]:
+        names = ["summary.csv", "site_shifts.csv", "pairs.csv", "checks.csv", "verdict.md", "verdict.json"]
+        return [self.path("sensitivity", n) for n in names]
+
+    def report_inputs(self) -> dict[str, list[str]]:
+        """Everything the HTML report shows (and the raw files whose hashes it records)."""
+        inputs = {
+            "tables": [str(p) for p in self.publication_outputs("tables")],
+            "figures": [str(p) for p in self.publication_outputs("figures")],
+            "sensitivity": self.sensitivity_outputs(),
+            "sensitivity_figures": self.sensitivity_figures(),
+            "raw": self.raw_inputs(),
+        }
+        if self.published_reference:
+            inputs["audit"] = [str(p) for p in self.publication_outputs("audit")]
+        if self.qualitative_enabled:
+            inputs["qualitative"] = [self.path("qualitative", "qualitative_section.html")]
+        return inputs
+
+    def report_options(self) -> str:
+        """Optional command-line parts of the report stage."""
+        if self.qualitative_enabled:
+            return "--qualitative-html " + self.path("qualitative", "qualitative_section.html")
+        return ""
+
     def all_targets(self) -> list[str]:
         """Every final output of a default run."""
-        return [*self.ingest_outputs(), *self.score_files()]
+        targets = [
+            *self.ingest_outputs(),
+            *self.score_files(),
+            *self.stats_files(),
+            *self.sensitivity_outputs(),
+            *self.sensitivity_figures(),
+            *map(str, self.publication_outputs("tables")),
+            *map(str, self.publication_outputs("figures")),
+            *map(str, self.publication_outputs("report")),
+        ]
+        if self.published_reference:
+            targets += map(str, self.publication_outputs("audit"))
+        if self.qualitative_enabled:
+            for stage in ("ingest", "framework", "joint"):
+                targets += self.qualitative_outputs(stage)
+        return targets
 
     @staticmethod
     def output_dir(index: int = 0) -> Callable:
         """Params function: the folder of the rule's ``index``-th output (for stages taking --outdir)."""
         return lambda wildcards, output: str(Path(output[index]).parent)
+
+    @staticmethod
+    def folder_of(kind: str, key: str | None = None) -> Callable:
+        """Params function: the folder holding all of a rule's inputs/outputs (``key`` selects a named
+        group), so a stage that takes a folder is given one derived from its declared files."""
+
+        def folder(wildcards, input, output) -> str:  # noqa: A002 - Snakemake's argument names
+            files = output if kind == "output" else input
+            if key is not None:
+                files = getattr(files, key)
+            paths = [files] if isinstance(files, str) else list(files)
+            common = os.path.commonpath(paths)
+            return str(Path(common).parent) if len(paths) == 1 or common in paths else common
+
+        return folder
 
     # -- rerun parameters ---------------------------------------------------------------------
     def settings(self, *keys: str, group_keys: tuple[str, ...] = ()) -> Callable:

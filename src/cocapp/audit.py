@@ -1,0 +1,913 @@
+"""Reproduced versus published: every printed number beside the regenerated one, and checks of the print.
+
+Two outputs:
+
+``published_comparison.csv`` (one row per printed number of Tables 1-4 and the reported alphas/Ns)
+    printed text, its value, the regenerated full-precision value and whether they **match within
+    printed precision**: ``|regenerated - printed| <= 0.5 * 10**-d`` for a number printed with ``d``
+    decimals (``0.000`` means ``p < 0.0005``); integers (df, n) must be equal.
+
+``published_consistency.csv`` (one row per check) — checks made from the printed numbers alone:
+
+``p_from_F``
+    statcheck-style (Nuijten et al. 2016, Behav Res Methods 48:1205): the p implied by the printed F and
+    df, with F's rounding interval (F ± half a unit of its last printed digit), must overlap the printed
+    p's rounding interval.
+``p_from_r``
+    the same for a correlation: t = r √(n−2) / √(1−r²) on n−2 df, r ± its rounding.
+``stars``
+    the significance markings agree with the printed p and the significance level.
+``sem_bound``
+    a site's printed SEM must be possible for a score bounded by the scale's theoretical range
+    (``Instrument.scale_range``): by the Bhatia–Davis inequality a sample variance is at most
+    (max − mean)(mean − min)·n/(n−1), so SEM ≤ √((max − mean)(mean − min)/(n−1)). The test uses the
+    smallest n the site can have (see below), which makes it lenient; a cell failing it **cannot be
+    consistent** with any data.
+``F_from_cells``
+    the F implied by the row's printed means, SEMs and Ns — SS_between = Σ nᵢ(mᵢ − m̄)²,
+    SS_within = Σ (nᵢ − 1)·nᵢ·SEMᵢ² — over the rounding box of every printed cell and every admissible
+    set of Ns (a bounded optimisation, SLSQP), must reach the printed F's rounding interval.
+
+For a row whose F check fails, the cell that cannot be consistent (``sem_bound``) gets the value that
+would be: the SEM that makes the row's implied F equal the printed F (others as printed, Ns as
+estimated), and the range of SEMs with which the printed F stays reachable over all rounding and
+admissible Ns (bisection; capped at the SEM bound). When no cell breaks a bound,
+a single equation cannot say which cell is wrong: the row is flagged and the note lists the single-cell
+values that would fit.
+
+Site Ns. The analysed N of a row is df1 + df2 + 1. Per-site Ns are printed only as returns (Table 1).
+When the row's N equals the total returns, the site Ns are the returns (COCAPP care coordinators,
+df2 = 195). Otherwise each site's n lies between N − (other sites' returns) and its own returns, and
+is estimated as returns × N / total returns (service users). With no Table 1, n is between 2 and
+N − 2(k − 1), estimated N/k.
+
+The detector never reads ``print_anomalies`` of the published file: it works from the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import optimize, stats
+
+from cocapp.config import format_threshold, load_config
+from cocapp.instruments import load_instrument
+from cocapp.io import write_csv_atomic
+from cocapp.tables import read_reconciliation, read_stats
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "CONSISTENCY_COLUMNS",
+    "Printed",
+    "SiteRow",
+    "compare",
+    "consistency_checks",
+    "expected_outputs",
+    "implied_f",
+    "load_published",
+    "printed_numbers",
+    "site_rows",
+]
+
+COMPARISON_COLUMNS = [
+    "table",
+    "group",
+    "instrument",
+    "scale",
+    "site",
+    "quantity",
+    "printed",
+    "printed_value",
+    "printed_decimals",
+    "tolerance",
+    "regenerated",
+    "difference",
+    "match",
+    "consistency_flag",
+    "note",
+]
+CONSISTENCY_COLUMNS = [
+    "check",
+    "table",
+    "group",
+    "instrument",
+    "scale",
+    "site",
+    "quantity",
+    "printed",
+    "recomputed",
+    "recomputed_low",
+    "recomputed_high",
+    "consistent",
+    "cannot_be_consistent",
+    "suggested_value",
+    "suggested_low",
+    "suggested_high",
+    "note",
+]
+
+
+# -- printed numbers -------------------------------------------------------------------------------
+class Printed(float):
+    """A float that remembers how it was printed (``2.80`` keeps 2 decimals; ``0.000`` is ``p < 0.0005``)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Printed:
+        text = str(text).strip()
+        obj = super().__new__(cls, float(text.lstrip("<").strip()))
+        obj.text = text
+        return obj
+
+    @property
+    def decimals(self) -> int:
+        body = self.text.lstrip("<").strip()
+        if "e" in body.lower():
+            return 0
+        return len(body.split(".")[1]) if "." in body else 0
+
+    @property
+    def half_unit(self) -> float:
+        """Half a unit in the last printed digit (0 for an integer)."""
+        return 0.5 * 10.0**-self.decimals if self.decimals else 0.0
+
+    def interval(self) -> tuple[float, float]:
+        """Values that print as this text (``< x`` -> [0, x))."""
+        if self.text.startswith("<"):
+            return 0.0, float(self)
+        h = self.half_unit
+        return float(self) - h, float(self) + h
+
+
+class _PrintedLoader(yaml.SafeLoader):
+    """YAML loader that keeps floats' printed text (trailing zeros matter for precision)."""
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> Printed:
+    return Printed(loader.construct_scalar(node))
+
+
+_PrintedLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+def load_published(path: str | Path) -> dict:
+    """Read the published-numbers YAML keeping each float's printed text (:class:`Printed`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: published numbers file not found")
+    data = yaml.load(path.read_text("utf-8"), Loader=_PrintedLoader)  # noqa: S506 (SafeLoader subclass)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _printed(x: object) -> Printed:
+    if isinstance(x, Printed):
+        return x
+    if isinstance(x, str):
+        return Printed(x.replace("p", "").replace("=", "").strip())
+    return Printed(str(x))
+
+
+# -- layout of the published file ------------------------------------------------------------------
+_TABLE_KEY = re.compile(r"^table(\d+)_(.+)$")
+
+
+def _published_sites(pub: dict) -> list[str]:
+    return [s["name"] if isinstance(s, dict) else str(s) for s in pub.get("sites", [])]
+
+
+def _site_tables(pub: dict, groups: list[str]) -> list[tuple[str, str, dict]]:
+    """``(table label, group, body)`` of each printed site-comparison table naming a configured group."""
+    out = []
+    for key, body in pub.items():
+        m = _TABLE_KEY.match(str(key))
+        if m and m.group(2) in groups and isinstance(body, dict):
+            out.append((f"Table {m.group(1)}", m.group(2), body))
+    return out
+
+
+def _correlation_tables(pub: dict, groups: list[str]) -> list[tuple[str, str, dict]]:
+    out = []
+    for key, body in pub.items():
+        m = _TABLE_KEY.match(str(key))
+        if m and m.group(2).startswith("correlations_") and m.group(2)[len("correlations_") :] in groups:
+            out.append((f"Table {m.group(1)}", m.group(2)[len("correlations_") :], body))
+    return out
+
+
+def _returns_column(columns: list[str], group: str) -> str | None:
+    """Table 1 column of a group's returns (``service_users`` -> ``service_user_questionnaires``)."""
+    stem = group[:-1] if group.endswith("s") else group
+    for cand in (f"{stem}_questionnaires", f"{group}_questionnaires", f"{group}_returns"):
+        if cand in columns:
+            return cand
+    return None
+
+
+def published_returns(pub: dict, group: str) -> dict[str, int] | None:
+    """Printed questionnaire returns per site for ``group`` (Table 1), or ``None``."""
+    t1 = pub.get("table1")
+    if not isinstance(t1, dict) or "columns" not in t1:
+        return None
+    col = _returns_column(list(t1["columns"]), group)
+    if col is None:
+        return None
+    j = list(t1["columns"]).index(col)
+    return {s: int(t1[s][j]) for s in _published_sites(pub) if s in t1}
+
+
+# -- the printed numbers as a long table -----------------------------------------------------------
+def printed_numbers(pub: dict, config: dict) -> list[dict]:
+    """Every printed number of Tables 1-4 and the reliability block as records.
+
+    Keys: kind (returns/anova/site/correlation/reliability), table, group, instrument, scale (for a
+    correlation: the pair), site, quantity, printed (:class:`Printed`).
+    """
+    groups = list(config["groups"])
+    sites = _published_sites(pub)
+    recs: list[dict] = []
+
+    def rec(kind, table, group, instrument, scale, site, quantity, value):
+        recs.append(
+            dict(
+                kind=kind,
+                table=table,
+                group=group,
+                instrument=instrument,
+                scale=scale,
+                site=site,
+                quantity=quantity,
+                printed=_printed(value),
+            )
+        )
+
+    for g in groups:
+        ret = published_returns(pub, g)
+        for site, n in (ret or {}).items():
+            rec("returns", "Table 1", g, "", "", site, "returned", n)
+    for label, g, body in _site_tables(pub, groups):
+        for inst, scales in body.items():
+            if not isinstance(scales, dict):
+                continue
+            for scale, row in scales.items():
+                if not isinstance(row, dict) or "anova" not in row:
+                    continue
+                for q, v in zip(("df1", "df2", "F", "p"), row["anova"], strict=True):
+                    rec("anova", label, g, inst, scale, "All", q, v)
+                for site, (m, se) in zip(sites, row["sites"], strict=True):
+                    rec("site", label, g, inst, scale, site, "mean", m)
+                    rec("site", label, g, inst, scale, site, "sem", se)
+    for label, g, body in _correlation_tables(pub, groups):
+        for pair in body.get("pairs", []):
+            x, y = pair["pair"]
+            rec("correlation", label, g, x, y, "All", "r", pair["r"])
+            rec("correlation", label, g, x, y, "All", "p", pair.get("p_reported", pair.get("p")))
+            rec("correlation", label, g, x, y, "All", "n", pair["n"])
+    for g, insts in (pub.get("reliability") or {}).items():
+        if g not in groups or not isinstance(insts, dict):
+            continue
+        for inst, scales in insts.items():
+            for scale, (alpha, n) in scales.items():
+                rec("reliability", "Reliability", g, inst, scale, "All", "alpha", alpha)
+                rec("reliability", "Reliability", g, inst, scale, "All", "n_complete", n)
+    return recs
+
+
+# -- regenerated values ----------------------------------------------------------------------------
+def _lookup(df: pd.DataFrame | None, col: str, **eq: object) -> float:
+    if df is None or df.empty or col not in df.columns:
+        return float("nan")
+    mask = pd.Series(True, index=df.index)
+    for k, v in eq.items():
+        if k not in df.columns:
+            return float("nan")
+        mask &= df[k].astype(str) == str(v)
+    sub = df.loc[mask, col]
+    if len(sub) > 1:
+        raise ValueError(f"{col} for {eq}: {len(sub)} rows where one was expected")
+    return float(sub.iloc[0]) if len(sub) else float("nan")
+
+
+def regenerated_value(
+    rec: dict, stats_: dict[str, pd.DataFrame], recon: dict[str, pd.DataFrame], threshold: str
+) -> float:
+    """The regenerated full-precision value matching one printed record (NaN when absent)."""
+    q, g, inst, scale, site, kind = (
+        rec[k] for k in ("quantity", "group", "instrument", "scale", "site", "kind")
+    )
+    if kind == "returns":
+        df = recon.get(g)
+        return float((df["site"].astype(str) == site).sum()) if df is not None else float("nan")
+    if kind == "reliability":
+        return _lookup(stats_.get("reliability"), q, group=g, instrument=inst, scale=scale)
+    if kind == "anova":
+        return _lookup(stats_.get("anova"), q, group=g, instrument=inst, scale=scale, threshold=threshold)
+    if kind == "site":
+        return _lookup(
+            stats_.get("descriptives"),
+            q,
+            group=g,
+            instrument=inst,
+            scale=scale,
+            threshold=threshold,
+            site=site,
+        )
+    # correlations: (instrument, scale) hold the pair (x, y), in either order in the file
+    corr = stats_.get("correlations")
+    val = _lookup(corr, q, group=g, threshold=threshold, site="All", x=inst, y=scale)
+    if math.isnan(val):
+        val = _lookup(corr, q, group=g, threshold=threshold, site="All", x=scale, y=inst)
+    return val
+
+
+def compare(
+    pub: dict,
+    config: dict,
+    stats_: dict[str, pd.DataFrame],
+    reconciliation: dict[str, pd.DataFrame] | None = None,
+    consistency: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Printed vs regenerated for every printed number (columns :data:`COMPARISON_COLUMNS`).
+
+    ``match`` is True when the regenerated value rounds to the printed text (within half a unit of
+    the last printed digit; integers equal), False when not, NaN when nothing was regenerated.
+    ``consistency_flag`` repeats a ``cannot_be_consistent`` finding of :func:`consistency_checks`.
+    """
+    threshold = format_threshold(config["scoring"]["primary_threshold"])
+    recon = reconciliation or {}
+    records = printed_numbers(pub, config)
+    flags: dict[tuple, str] = {}
+    if consistency is not None and not consistency.empty:
+        bad = consistency[consistency["cannot_be_consistent"] == True]  # noqa: E712 (object column)
+        for r in bad.itertuples():
+            flags[(r.group, r.instrument, r.scale, r.site, r.quantity)] = (
+                f"cannot be consistent ({r.check}); value that fits: {r.suggested_value}"
+            )
+    rows = []
+    for rec in records:
+        p = rec["printed"]
+        regen = regenerated_value(rec, stats_, recon, threshold)
+        lo, hi = p.interval()
+        if math.isnan(regen):
+            match, diff = None, float("nan")
+        elif p.decimals == 0 and not p.text.startswith("<"):
+            match, diff = bool(regen == float(p)), regen - float(p)
+        else:
+            tol = 1e-9 * max(1.0, abs(float(p)))
+            if p.text.startswith("<"):
+                match = bool(regen < hi + tol)
+            elif float(p) == 0.0 and rec["quantity"] == "p":
+                match = bool(regen < hi)  # "0.000" prints p < 0.0005
+            else:
+                match = bool(lo - tol <= regen <= hi + tol)
+            diff = regen - float(p)
+        key = (rec["group"], rec["instrument"], rec["scale"], rec["site"], rec["quantity"])
+        rows.append(
+            dict(
+                table=rec["table"],
+                group=rec["group"],
+                instrument=rec["instrument"],
+                scale=rec["scale"],
+                site=rec["site"],
+                quantity=rec["quantity"],
+                printed=p.text,
+                printed_value=float(p),
+                printed_decimals=p.decimals,
+                tolerance=p.half_unit,
+                regenerated=regen,
+                difference=diff,
+                match=match,
+                consistency_flag=flags.get(key, ""),
+                note="" if not math.isnan(regen) else "no regenerated value",
+            )
+        )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+# -- consistency of the print ----------------------------------------------------------------------
+def implied_f(means: np.ndarray, sems: np.ndarray, ns: np.ndarray) -> float:
+    """One-way ANOVA F from group means, SEMs and sizes (SD = SEM·√n).
+
+    F = [Σ nᵢ(mᵢ − m̄)² / (k − 1)] / [Σ (nᵢ − 1) nᵢ SEMᵢ² / (N − k)], m̄ = Σ nᵢmᵢ / N.
+
+    Two groups of 4 with means 1 and 2 and SD 1 (SEM 0.5): SSB = 2, SSW = 6, F = (2/1)/(6/6) = 2.
+
+    >>> implied_f(np.array([1.0, 2.0]), np.array([0.5, 0.5]), np.array([4.0, 4.0]))
+    2.0
+    """
+    means, sems, ns = (np.asarray(a, float) for a in (means, sems, ns))
+    k, n_all = len(means), ns.sum()
+    grand = np.dot(ns, means) / n_all
+    ssb = float(np.dot(ns, (means - grand) ** 2))
+    ssw = float(np.dot((ns - 1) * ns, sems**2))
+    if ssw <= 0:
+        return float("inf") if ssb > 0 else float("nan")
+    return float((ssb / (k - 1)) / (ssw / (n_all - k)))
+
+
+@dataclass
+class SiteRow:
+    """One printed row of a site-comparison table: ANOVA parameters and each site's mean and SEM."""
+
+    table: str
+    group: str
+    instrument: str
+    scale: str
+    sites: list[str]
+    df1: Printed
+    df2: Printed
+    F: Printed
+    p: Printed
+    means: list[Printed]
+    sems: list[Printed]
+    returns: list[int] | None
+    scale_min: float
+    scale_max: float
+
+    @property
+    def n_total(self) -> int:
+        return int(round(float(self.df1) + float(self.df2) + 1))
+
+    def n_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """(lower, upper, estimate) of each site's n and how they were derived (see module docstring)."""
+        k, n_all = len(self.sites), self.n_total
+        if self.returns is not None and len(self.returns) == k:
+            r = np.array(self.returns, float)
+            if int(r.sum()) == n_all:
+                return r, r, r, "site n = printed returns (analysed N equals returns)"
+            lo = np.maximum(2.0, n_all - (r.sum() - r))
+            hi = np.minimum(r, n_all - 2.0 * (k - 1))
+            est = r * n_all / r.sum()
+            return (
+                lo,
+                hi,
+                est,
+                (
+                    f"site n unknown: between N - other sites' returns and own returns; estimated as "
+                    f"returns x {n_all}/{int(r.sum())}"
+                ),
+            )
+        lo = np.full(k, 2.0)
+        hi = np.full(k, n_all - 2.0 * (k - 1))
+        return lo, hi, np.full(k, n_all / k), f"site n unknown: estimated N/k = {n_all}/{k}"
+
+
+def site_rows(pub: dict, config: dict) -> list[SiteRow]:
+    """The printed site-comparison rows with everything the consistency checks need."""
+    groups = list(config["groups"])
+    sites = _published_sites(pub)
+    paths = config.get("instrument_paths", [])
+    out = []
+    for label, g, body in _site_tables(pub, groups):
+        ret = published_returns(pub, g)
+        returns = [ret[s] for s in sites] if ret and all(s in ret for s in sites) else None
+        for inst, scales in body.items():
+            if not isinstance(scales, dict):
+                continue
+            instrument = load_instrument(inst, paths)
+            for scale, row in scales.items():
+                if not isinstance(row, dict) or "anova" not in row:
+                    continue
+                lo, hi = instrument.scale_range(instrument.scale(scale))
+                df1, df2, f, p = (_printed(v) for v in row["anova"])
+                out.append(
+                    SiteRow(
+                        label,
+                        g,
+                        inst,
+                        scale,
+                        sites,
+                        df1,
+                        df2,
+                        f,
+                        p,
+                        [_printed(m) for m, _ in row["sites"]],
+                        [_printed(s) for _, s in row["sites"]],
+                        returns,
+                        lo,
+                        hi,
+                    )
+                )
+    return out
+
+
+def _f_extreme(row: SiteRow, maximise: bool) -> float:
+    """Largest (or smallest) F reachable in the rounding box of the row's means and SEMs and the n bounds."""
+    m = np.array([float(x) for x in row.means])
+    hm = np.array([x.half_unit for x in row.means])
+    s = np.array([float(x) for x in row.sems])
+    hs = np.array([x.half_unit for x in row.sems])
+    # SS_within grows with every SEM, so the extreme SEMs are the box corners.
+    s_ext = np.maximum(s - hs, 1e-12) if maximise else s + hs
+    lo, hi, est, _ = row.n_bounds()
+    k = len(m)
+    sign = -1.0 if maximise else 1.0
+    c = float(row.df2) / float(row.df1)
+    w = s_ext**2
+
+    def obj_jac(x):
+        # F = (df2/df1) SSB/SSW, analytic derivatives:
+        # dSSB/dm_i = 2 n_i (m_i - g), dSSB/dn_i = (m_i - g)^2
+        # (the terms through the grand mean g vanish), dSSW/dn_i = (2 n_i - 1) SEM_i^2.
+        mm, nn = x[:k], x[k:]
+        g = np.dot(nn, mm) / nn.sum()
+        d = mm - g
+        ssb = float(np.dot(nn, d * d))
+        ssw = float(np.dot((nn - 1) * nn, w))
+        f = c * ssb / ssw
+        grad = np.concatenate([c * 2 * nn * d / ssw, c * (d * d * ssw - ssb * (2 * nn - 1) * w) / ssw**2])
+        return sign * f, sign * grad
+
+    bounds = [(a - h, a + h) for a, h in zip(m, hm, strict=True)] + [
+        (a, b) for a, b in zip(lo, hi, strict=True)
+    ]
+    cons = [
+        {
+            "type": "eq",
+            "fun": lambda x: x[k:].sum() - row.n_total,
+            "jac": lambda x: np.r_[np.zeros(k), np.ones(k)],
+        }
+    ]
+    grand = np.dot(est, m) / est.sum()
+    push = np.sign(m - grand) * hm * (1 if maximise else -1)
+    x0 = np.concatenate([m + push, np.clip(est, lo, hi)])
+    best = obj_jac(x0)[0]
+    if np.any(hi > lo):
+        res = optimize.minimize(
+            obj_jac,
+            x0,
+            jac=True,
+            method="SLSQP",
+            bounds=bounds,
+            constraints=cons,
+            options={"maxiter": 300, "ftol": 1e-12},
+        )
+        if np.isfinite(res.fun) and abs(res.x[k:].sum() - row.n_total) < 1e-6:
+            best = min(best, float(res.fun))
+    else:  # site n known: only the means move, and the push to the box corner is optimal for SSB
+        res = optimize.minimize(obj_jac, x0, jac=True, method="L-BFGS-B", bounds=bounds)
+        if np.isfinite(res.fun):
+            best = min(best, float(res.fun))
+    return sign * best
+
+
+def _solve_cell(row: SiteRow, index: int, target_f: float, what: str) -> list[float]:
+    """Values of one cell (``sem`` or ``mean`` of site ``index``) giving implied F = ``target_f``.
+
+    Other cells as printed, site Ns at their estimate; roots searched over the scale's theoretical
+    range (SEM: 0 to the range's width). Empty when none exists. A mean can have two roots (one on
+    each side of the other sites' mean); they are returned nearest to the printed value first.
+    """
+    _, _, est, _ = row.n_bounds()
+    m = np.array([float(x) for x in row.means])
+    s = np.array([float(x) for x in row.sems])
+
+    def f_of(v: float) -> float:
+        mm, ss = m.copy(), s.copy()
+        if what == "sem":
+            ss[index] = v
+        else:
+            mm[index] = v
+        return implied_f(mm, ss, est) - target_f
+
+    if what == "sem":
+        a, b = 1e-9, max(row.scale_max - row.scale_min, 1e-6)
+        if f_of(a) * f_of(b) > 0:
+            return []
+        return [float(optimize.brentq(f_of, a, b, xtol=1e-12))]
+    roots: list[float] = []
+    grid = np.linspace(row.scale_min, row.scale_max, 801)
+    vals = [f_of(v) for v in grid]
+    for a, b, fa, fb in zip(grid[:-1], grid[1:], vals[:-1], vals[1:], strict=True):
+        if fa == 0:
+            roots.append(float(a))
+        elif fa * fb < 0:
+            roots.append(float(optimize.brentq(f_of, a, b, xtol=1e-12)))
+    return sorted(roots, key=lambda r: abs(r - m[index]))
+
+
+def _with_cell(row: SiteRow, index: int, value: float) -> SiteRow:
+    """A copy of ``row`` whose SEM of site ``index`` is ``value`` printed at the row's precision."""
+    sems = list(row.sems)
+    sems[index] = Printed(f"{value:.{row.sems[index].decimals}f}")
+    return replace(row, sems=sems)
+
+
+def _sem_fits(row: SiteRow, index: int, value: float, f_lo: float, f_hi: float) -> tuple[bool, bool]:
+    """(reachable F low enough, reachable F high enough) with the SEM of site ``index`` = ``value``."""
+    alt = _with_cell(row, index, value)
+    return _f_extreme(alt, maximise=False) <= f_hi, _f_extreme(alt, maximise=True) >= f_lo
+
+
+def _feasible_sem_interval(
+    row: SiteRow, index: int, start: float, f_lo: float, f_hi: float
+) -> tuple[float, float]:
+    """Range of printed SEMs of one site that keep the row's F reachable (rounding and site-n bounds).
+
+    F falls as an SEM grows, so the feasible SEMs form an interval around ``start`` (a feasible value);
+    its ends are found by bisection on printed values (steps of one unit in the last printed digit).
+    """
+    step = 10.0 ** -row.sems[index].decimals
+    if not all(_sem_fits(row, index, start, f_lo, f_hi)):
+        return float("nan"), float("nan")
+    lo, hi = 0.0, start  # lower end: smallest SEM whose reachable F is not above the printed F
+    while hi - lo > step / 2:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if _sem_fits(row, index, mid, f_lo, f_hi)[0] else (mid, hi)
+    low = hi
+    lo, hi = start, max(row.scale_max - row.scale_min, start)
+    while hi - lo > step / 2:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _sem_fits(row, index, mid, f_lo, f_hi)[1] else (lo, mid)
+    return round(low / step) * step, round(lo / step) * step
+
+
+def _first(values: list[float]) -> float:
+    return values[0] if values else float("nan")
+
+
+def _fmt(x: float, d: int) -> str:
+    return "" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def consistency_checks(pub: dict, config: dict) -> pd.DataFrame:
+    """All checks of the print (module docstring), one row each; columns :data:`CONSISTENCY_COLUMNS`."""
+    alpha = float(pub.get("significance_level", config["statistics"]["significance_level"]))
+    out: list[dict] = []
+
+    def add(**kw):
+        row = {c: kw.get(c, "") for c in CONSISTENCY_COLUMNS}
+        for c in ("recomputed", "recomputed_low", "recomputed_high", "suggested_low", "suggested_high"):
+            row[c] = kw.get(c, float("nan"))
+        row["cannot_be_consistent"] = bool(kw.get("cannot_be_consistent", False))
+        out.append(row)
+
+    groups = list(config["groups"])
+    for row in site_rows(pub, config):
+        key = dict(table=row.table, group=row.group, instrument=row.instrument, scale=row.scale)
+        df1, df2 = float(row.df1), float(row.df2)
+        # statcheck: p from F and df
+        f_lo, f_hi = row.F.interval()
+        p_lo, p_hi = float(stats.f.sf(f_hi, df1, df2)), float(stats.f.sf(max(f_lo, 0.0), df1, df2))
+        pp_lo, pp_hi = row.p.interval()
+        ok = p_lo <= pp_hi and pp_lo <= p_hi
+        p_exact = float(stats.f.sf(float(row.F), df1, df2))
+        add(
+            check="p_from_F",
+            **key,
+            site="All",
+            quantity="p",
+            printed=row.p.text,
+            recomputed=p_exact,
+            recomputed_low=p_lo,
+            recomputed_high=p_hi,
+            consistent=ok,
+            cannot_be_consistent=not ok,
+            suggested_value="" if ok else _fmt(p_exact, max(row.p.decimals, 3)),
+            note=f"p of F({row.df1.text}, {row.df2.text}) = {row.F.text} with F in [{f_lo:g}, {f_hi:g}]",
+        )
+        # significance marks
+        listed = f"{row.instrument}/{row.scale}" in set(_significant_list(pub, row))
+        if _significant_list(pub, row) is not None:
+            sig = float(row.p) < alpha
+            add(
+                check="stars",
+                **key,
+                site="All",
+                quantity="p",
+                printed=row.p.text,
+                recomputed=p_exact,
+                consistent=sig == listed,
+                cannot_be_consistent=sig != listed,
+                suggested_value="" if sig == listed else ("significant" if sig else "not significant"),
+                note=f"listed as significant: {listed}; printed p < {alpha:g}: {sig}",
+            )
+        # SEM bounds per cell
+        lo_n, hi_n, est_n, n_note = row.n_bounds()
+        bad_cells = []
+        for i, site in enumerate(row.sites):
+            m, s = row.means[i], row.sems[i]
+            m_lo, m_hi = m.interval()
+            if m_hi < row.scale_min or m_lo > row.scale_max:
+                add(
+                    check="mean_range",
+                    **key,
+                    site=site,
+                    quantity="mean",
+                    printed=m.text,
+                    consistent=False,
+                    cannot_be_consistent=True,
+                    note=f"mean outside the scale's range {row.scale_min:g}-{row.scale_max:g}",
+                )
+                bad_cells.append((i, "mean"))
+                continue
+            # Bhatia–Davis: largest variance of a bounded score with this mean (mean within its rounding box)
+            mc = min(max((row.scale_min + row.scale_max) / 2, m_lo), m_hi)
+            vmax = (row.scale_max - mc) * (mc - row.scale_min)
+            n_min = float(lo_n[i])
+            sem_max = math.sqrt(vmax / (n_min - 1)) if n_min > 1 else float("inf")
+            s_lo, _ = s.interval()
+            ok = s_lo <= sem_max
+            add(
+                check="sem_bound",
+                **key,
+                site=site,
+                quantity="sem",
+                printed=s.text,
+                recomputed=sem_max,
+                recomputed_high=sem_max,
+                consistent=ok,
+                cannot_be_consistent=not ok,
+                note=f"largest possible SEM for mean {m.text} on {row.scale_min:g}-{row.scale_max:g} "
+                "with n >= "
+                f"{n_min:g} (Bhatia-Davis)",
+            )
+            if not ok:
+                bad_cells.append((i, "sem"))
+        # F implied by the cells
+        m_arr = np.array([float(x) for x in row.means])
+        s_arr = np.array([float(x) for x in row.sems])
+        f_est = implied_f(m_arr, s_arr, est_n)
+        f_min, f_max = _f_extreme(row, maximise=False), _f_extreme(row, maximise=True)
+        ok_f = f_min <= f_hi and f_lo <= f_max
+        add(
+            check="F_from_cells",
+            **key,
+            site="All",
+            quantity="F",
+            printed=row.F.text,
+            recomputed=f_est,
+            recomputed_low=f_min,
+            recomputed_high=f_max,
+            consistent=ok_f,
+            note="row check (the printed F itself is not blamed); F implied by printed means, SEMs and "
+            f"site n (reachable range over rounding and n); {n_note}",
+        )
+        if ok_f:
+            continue
+        target = float(row.F)
+        # the value that would be, for each cell that breaks a bound
+        for i, what in bad_cells:
+            v = _first(_solve_cell(row, i, target, what))
+            printed = (row.sems if what == "sem" else row.means)[i]
+            v_lo, v_hi = (
+                _feasible_sem_interval(row, i, v, f_lo, f_hi)
+                if what == "sem" and np.isfinite(v)
+                else (float("nan"), float("nan"))
+            )
+            bound = next(
+                (
+                    r["recomputed_high"]
+                    for r in out
+                    if r["check"] == "sem_bound"
+                    and r["site"] == row.sites[i]
+                    and r["group"] == row.group
+                    and r["instrument"] == row.instrument
+                    and r["scale"] == row.scale
+                ),
+                float("inf"),
+            )
+            v_hi = min(v_hi, bound) if np.isfinite(v_hi) else v_hi
+            # mark the bound row as carrying the suggestion
+            for r in out:
+                if (
+                    r["check"] in ("sem_bound", "mean_range")
+                    and r["group"] == row.group
+                    and r["instrument"] == row.instrument
+                    and r["scale"] == row.scale
+                    and r["site"] == row.sites[i]
+                ):
+                    r["suggested_value"] = _fmt(v, printed.decimals)
+                    r["suggested_low"], r["suggested_high"] = v_lo, v_hi
+                    r["note"] += (
+                        f"; the {what} that makes the row's implied F equal the printed {row.F.text}"
+                        f" is {v:.4f} with site n at estimate; any {what} in [{v_lo:.4f}, {v_hi:.4f}] is"
+                        " consistent with the row over rounding and admissible site n"
+                    )
+        if not bad_cells:
+            # One equation cannot say which cell is wrong: list every single-cell value that would fit.
+            n_fits = 0
+            for i, site in enumerate(row.sites):
+                for what, printed in (("mean", row.means[i]), ("sem", row.sems[i])):
+                    for v in _solve_cell(row, i, target, what):
+                        n_fits += 1
+                        add(
+                            check="F_single_cell_fit",
+                            **key,
+                            site=site,
+                            quantity=what,
+                            printed=printed.text,
+                            recomputed=v,
+                            consistent=False,
+                            suggested_value=_fmt(v, printed.decimals),
+                            note=f"{what} that alone would make the implied F equal the printed {row.F.text} "
+                            "(others as printed, site n at estimate)",
+                        )
+            out[-1 - n_fits]["note"] += (
+                f"; no cell breaks a bound; {n_fits} single-cell values that would fit follow"
+            )
+
+    for label, g, body in _correlation_tables(pub, groups):
+        for pair in body.get("pairs", []):
+            x, y = pair["pair"]
+            r, n = _printed(pair["r"]), int(pair["n"])
+            pp = _printed(pair.get("p_reported", pair.get("p")))
+            r_lo, r_hi = r.interval()
+
+            def p_of(rv: float, n=n) -> float:
+                rv = min(max(rv, -0.999999999), 0.999999999)
+                t = rv * math.sqrt(n - 2) / math.sqrt(1 - rv * rv)
+                return float(2 * stats.t.sf(abs(t), n - 2))
+
+            ps = sorted((p_of(r_lo), p_of(r_hi)))
+            if r_lo <= 0 <= r_hi:
+                ps[1] = 1.0
+            pp_lo, pp_hi = pp.interval()
+            if float(pp) == 0.0:
+                pp_lo, pp_hi = 0.0, pp.half_unit
+            ok = ps[0] <= pp_hi and pp_lo <= ps[1]
+            exact = p_of(float(r))
+            add(
+                check="p_from_r",
+                table=label,
+                group=g,
+                instrument=x,
+                scale=y,
+                site="All",
+                quantity="p",
+                printed=pp.text,
+                recomputed=exact,
+                recomputed_low=ps[0],
+                recomputed_high=ps[1],
+                consistent=ok,
+                cannot_be_consistent=not ok,
+                suggested_value="" if ok else _fmt(exact, max(pp.decimals, 3)),
+                note=f"two-sided p of r = {r.text}, n = {n} (t on n - 2 df)"
+                + ("; printed 0.000 means p < 0.0005 (write p < 0.001)" if float(pp) == 0.0 else ""),
+            )
+    df = pd.DataFrame(out, columns=CONSISTENCY_COLUMNS)
+    df["consistent"] = df["consistent"].astype(bool)
+    df["cannot_be_consistent"] = df["cannot_be_consistent"].astype(bool)
+    return df
+
+
+def _significant_list(pub: dict, row: SiteRow) -> list[str] | None:
+    for _label, g, body in _site_tables(pub, [row.group]):
+        if g == row.group and isinstance(body.get("significant"), list):
+            return [str(x) for x in body["significant"]]
+    return None
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
+    """Files written by ``python -m cocapp.audit`` with the default names."""
+    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "tables"
+    return [str(base / "published_comparison.csv"), str(base / "published_consistency.csv")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cocapp.audit --config C --published P --stats-dir D --out O [--consistency-out O2]``."""
+    parser = argparse.ArgumentParser(
+        prog="cocapp audit", description="Compare regenerated with published numbers."
+    )
+    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--published", required=True, help="published numbers YAML (config published.reference)"
+    )
+    parser.add_argument("--stats-dir", required=True)
+    parser.add_argument("--ingest-dir", help="folder of {group}_reconciliation.csv (Table 1 returns)")
+    parser.add_argument("--out", required=True, help="published_comparison.csv")
+    parser.add_argument("--consistency-out", help="published_consistency.csv (default: beside --out)")
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    pub = load_published(args.published)
+    stats_ = read_stats(args.stats_dir)
+    recon = read_reconciliation(args.ingest_dir, config) if args.ingest_dir else {}
+    checks = consistency_checks(pub, config)
+    comparison = compare(pub, config, stats_, recon, checks)
+    cons_out = args.consistency_out or str(Path(args.out).with_name("published_consistency.csv"))
+    write_csv_atomic(comparison, args.out)
+    write_csv_atomic(checks, cons_out)
+    n_match = int((comparison["match"] == True).sum())  # noqa: E712
+    n_cmp = int(comparison["match"].notna().sum())
+    print(f"{args.out}: {n_match} of {n_cmp} printed numbers matched within printed precision")
+    flagged = checks[checks["cannot_be_consistent"]]
+    print(f"{cons_out}: {len(flagged)} printed value(s) that cannot be consistent")
+    for r in flagged.itertuples():
+        print(
+            f"  {r.check}: {r.group} {r.instrument}/{r.scale} {r.site} {r.quantity} printed {r.printed}"
+            f" -> {r.suggested_value}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,369 @@
+"""Publication figures: site means with CIs (the paper's Fig. 3) and correlation scatter plots.
+
+Every figure is written as PNG and SVG with deterministic bytes: the Agg/SVG backends through an
+object-oriented :class:`matplotlib.figure.Figure` (no pyplot state), PNG metadata ``{"Software": None}``,
+SVG metadata ``{"Date": None, "Creator": None}`` and a fixed ``svg.hashsalt`` (matplotlib otherwise
+writes a version string, a date and random clip-path ids).
+
+Site plot (Simpson et al. 2016, Fig. 3: "Mean total STAR-P score for service users ± 95 % CI. Scoring
+range for the scale from 0 to 48. ** p = 0.01, # refers to the reference site"): one point per site in
+config order at the site mean, error bars from the descriptives' CI, y-axis on the scale's theoretical
+range (``Instrument.scale_range``), the reference site (``statistics.post_hoc.reference_site``) marked
+``#``, and Tukey-Kramer results against the reference site marked ``*`` (p_adj < significance level)
+or ``**`` (p_adj < 0.01) above the bar. One such plot is drawn for every outcome; the outcomes listed
+under ``published.figures`` are also written under their published label (e.g. ``published_fig3``).
+
+Scatter plot: total scores of two instruments at the primary threshold, pairwise complete, with the
+least-squares line and the r, n and p of ``correlations.csv`` (computed from the plotted points when
+that file lacks the pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from cocapp.config import format_threshold, load_config, site_names  # noqa: E402
+from cocapp.instruments import load_instrument  # noqa: E402
+from cocapp.io import atomic_path  # noqa: E402
+from cocapp.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, read_stats, significance_stars  # noqa: E402
+
+__all__ = [
+    "FigureSpec",
+    "expected_outputs",
+    "figure_specs",
+    "save_figure",
+    "scatter_plot",
+    "site_plot",
+]
+
+FORMATS = ("png", "svg")
+RC = {
+    "svg.hashsalt": "cocapp",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: its file stem (relative to the figures folder), kind and what it shows."""
+
+    stem: str
+    kind: str  # "sites" | "scatter"
+    group: str
+    instrument: str
+    scale: str  # for a scatter: the y instrument
+    label: str = ""  # published label, e.g. "Fig. 3"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", text).lower()
+
+
+def figure_specs(config: dict) -> list[FigureSpec]:
+    """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
+    specs: list[FigureSpec] = []
+    paths = config.get("instrument_paths", [])
+    for g, spec in config["groups"].items():
+        for ikey in spec["instruments"]:
+            inst = load_instrument(ikey, paths)
+            for scale in inst.scales:
+                specs.append(FigureSpec(f"sites/{g}/{ikey}_{scale.key}", "sites", g, ikey, scale.key))
+    for g, spec in config["groups"].items():
+        insts = spec["instruments"]
+        for i, x in enumerate(insts):
+            for y in insts[i + 1 :]:
+                specs.append(FigureSpec(f"correlations/{g}/{x}_{y}", "scatter", g, x, y))
+    for fig in config.get("published", {}).get("figures", []) or []:
+        specs.append(
+            FigureSpec(
+                f"published_{_slug(fig['label'])}",
+                "sites",
+                fig["group"],
+                fig["instrument"],
+                fig["scale"],
+                fig["label"],
+            )
+        )
+    return specs
+
+
+def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
+    """Every file ``python -m cocapp.figures`` writes (PNG and SVG of each :func:`figure_specs`)."""
+    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "figures"
+    return [str(base / f"{s.stem}.{fmt}") for s in figure_specs(config) for fmt in FORMATS]
+
+
+# -- drawing ---------------------------------------------------------------------------------------
+def site_plot(
+    descriptives: pd.DataFrame,
+    tukey: pd.DataFrame | None,
+    sites: list[str],
+    reference_site: str | None,
+    y_range: tuple[float, float],
+    ylabel: str,
+    title: str,
+    alpha: float = 0.05,
+    confidence_level: float = 0.95,
+) -> Figure:
+    """Site means ± CI on the scale's theoretical range, reference site ``#``, Tukey marks vs reference.
+
+    ``descriptives``: rows of one outcome (``site``, ``mean``, ``ci_low``, ``ci_high``); ``tukey``: its
+    site pairs (``site_a``, ``site_b``, ``p_adj``). Sites without a row are left empty.
+    """
+    fig = Figure(figsize=(6.0, 3.8), dpi=150)
+    ax = fig.add_subplot()
+    x = np.arange(len(sites))
+    by_site = {str(r["site"]): r for _, r in descriptives.iterrows()}
+    means = np.array([float(by_site[s]["mean"]) if s in by_site else np.nan for s in sites])
+    lo = np.array([float(by_site[s]["ci_low"]) if s in by_site else np.nan for s in sites])
+    hi = np.array([float(by_site[s]["ci_high"]) if s in by_site else np.nan for s in sites])
+    yerr = np.vstack([means - lo, hi - means])
+    ax.errorbar(
+        x, means, yerr=yerr, fmt="o", color="#1f4e79", ecolor="#1f4e79", capsize=5, markersize=6, lw=1.2
+    )
+    labels = [f"{s} #" if s == reference_site else s for s in sites]
+    ax.set_xticks(x, labels)
+    ax.set_xlim(-0.6, len(sites) - 0.4)
+    ymin, ymax = y_range
+    span = ymax - ymin
+    ax.set_ylim(ymin, ymax)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9.5)
+    if tukey is not None and reference_site is not None and not tukey.empty:
+        for i, s in enumerate(sites):
+            if s == reference_site:
+                continue
+            pair = tukey[
+                ((tukey["site_a"].astype(str) == s) & (tukey["site_b"].astype(str) == reference_site))
+                | ((tukey["site_a"].astype(str) == reference_site) & (tukey["site_b"].astype(str) == s))
+            ]
+            if pair.empty:
+                continue
+            stars = significance_stars(float(pair["p_adj"].iloc[0]), alpha)
+            if stars and np.isfinite(hi[i]):
+                ax.text(
+                    x[i], hi[i] + 0.01 * span, stars, ha="center", va="bottom", fontsize=11, clip_on=False
+                )
+    ax.grid(axis="y", color="#dddddd", lw=0.6)
+    ax.set_axisbelow(True)
+    note = f"Mean ± {confidence_level * 100:g}% CI"
+    if reference_site:
+        note += (
+            f"; # reference site; Tukey vs reference: * p < {alpha:g}, ** p < {min(alpha, STRICT_LEVEL):g}"
+        )
+    fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+    fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
+    return fig
+
+
+def scatter_plot(
+    x: np.ndarray,
+    y: np.ndarray,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    r: float,
+    n: int,
+    p: float,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+) -> Figure:
+    """Scatter of pairwise-complete scores with the least-squares line and ``r``, ``n``, ``p`` annotated."""
+    fig = Figure(figsize=(4.6, 4.0), dpi=150)
+    ax = fig.add_subplot()
+    ax.scatter(x, y, s=10, color="#1f4e79", alpha=0.45, linewidths=0)
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.array([np.min(x), np.max(x)])
+        ax.plot(xs, intercept + slope * xs, color="#c00000", lw=1.4)
+    if x_range is not None:
+        ax.set_xlim(*x_range)
+    if y_range is not None:
+        ax.set_ylim(*y_range)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9.5)
+    ax.text(
+        0.02,
+        0.98,
+        f"r = {fmt_num(r, 3)}, n = {n}, {fmt_p_eq(p)}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8,
+    )
+    fig.subplots_adjust(bottom=0.13, top=0.9, left=0.14, right=0.97)
+    return fig
+
+
+def save_figure(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` atomically with byte-stable metadata."""
+    out = []
+    with matplotlib.rc_context(RC):
+        for fmt in formats:
+            path = Path(f"{stem}.{fmt}")
+            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, metadata=meta)
+            out.append(path)
+    return out
+
+
+# -- from the derived files ------------------------------------------------------------------------
+def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:
+    sub = scores[
+        (scores["scale"].astype(str) == "total") & (scores["threshold"].map(format_threshold) == threshold)
+    ]
+    return sub.pivot_table(index="id", columns="instrument", values="score", aggfunc="first")
+
+
+def draw_all(
+    config: dict,
+    stats_: dict[str, pd.DataFrame],
+    scores: dict[str, pd.DataFrame],
+    outdir: str | Path,
+) -> list[Path]:
+    """Draw and write every figure of :func:`figure_specs`; return the written paths."""
+    with matplotlib.rc_context(RC):
+        return _draw_all(config, stats_, scores, Path(outdir))
+
+
+def _draw_all(config, stats_, scores, outdir: Path) -> list[Path]:
+    sites = site_names(config)
+    t = format_threshold(config["scoring"]["primary_threshold"])
+    alpha = float(config["statistics"]["significance_level"])
+    level = float(config["statistics"].get("confidence_level", 0.95))
+    ref = config["statistics"].get("post_hoc", {}).get("reference_site")
+    paths = config.get("instrument_paths", [])
+    desc = stats_.get("descriptives")
+    tukey = stats_.get("tukey")
+    corr = stats_.get("correlations")
+    written: list[Path] = []
+    for spec in figure_specs(config):
+        g = spec.group
+        glabel = config["groups"][g].get("label") or g
+        if spec.kind == "sites":
+            inst = load_instrument(spec.instrument, paths)
+            scale = inst.scale(spec.scale)
+            sel = (
+                (desc["group"].astype(str) == g)
+                & (desc["instrument"].astype(str) == spec.instrument)
+                & (desc["scale"].astype(str) == spec.scale)
+                & (desc["threshold"] == t)
+                if desc is not None
+                else None
+            )
+            rows = (
+                desc[sel] if desc is not None else pd.DataFrame(columns=["site", "mean", "ci_low", "ci_high"])
+            )
+            tk = None
+            if tukey is not None:
+                tk = tukey[
+                    (tukey["group"].astype(str) == g)
+                    & (tukey["instrument"].astype(str) == spec.instrument)
+                    & (tukey["scale"].astype(str) == spec.scale)
+                    & (tukey["threshold"] == t)
+                ]
+            what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+            lo, hi = inst.scale_range(scale)
+            title = f"Mean {what} score for {glabel.lower()} ± {level * 100:g}% CI"
+            if spec.label:
+                title = f"{spec.label} {title}"
+            fig = site_plot(
+                rows,
+                tk,
+                sites,
+                ref,
+                (lo, hi),
+                f"{inst.key} {scale.label} ({lo:g}–{hi:g})",
+                title,
+                alpha,
+                level,
+            )
+        else:
+            xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
+            wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
+            if spec.instrument in wide.columns and spec.scale in wide.columns:
+                both = wide[[spec.instrument, spec.scale]].dropna()
+            else:
+                both = pd.DataFrame(columns=[spec.instrument, spec.scale], dtype=float)
+            xv = both[spec.instrument].to_numpy(float)
+            yv = both[spec.scale].to_numpy(float)
+            r, n, p = _corr_row(corr, g, t, spec.instrument, spec.scale)
+            # The annotation must describe the plotted points: fall back to them when the file disagrees.
+            if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
+                from scipy import stats as _st
+
+                res = _st.pearsonr(xv, yv)
+                r, n, p = float(res.statistic), len(xv), float(res.pvalue)
+            xs, ys = xi.scale(xi.scale_keys[-1]), yi.scale(yi.scale_keys[-1])
+            fig = scatter_plot(
+                xv,
+                yv,
+                f"{xi.key} total",
+                f"{yi.key} total",
+                f"{glabel}: {xi.key} and {yi.key} total scores",
+                r,
+                int(n) if np.isfinite(n) else len(xv),
+                p,
+                xi.scale_range(xs),
+                yi.scale_range(ys),
+            )
+        written += save_figure(fig, outdir / spec.stem)
+    return written
+
+
+def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tuple[float, float, float]:
+    if corr is None or corr.empty:
+        return float("nan"), float("nan"), float("nan")
+    base = (corr["group"].astype(str) == g) & (corr["threshold"] == t) & (corr["site"].astype(str) == "All")
+    for a, b in ((x, y), (y, x)):
+        sub = corr[base & (corr["x"].astype(str) == a) & (corr["y"].astype(str) == b)]
+        if not sub.empty:
+            row = sub.iloc[0]
+            return float(row["r"]), float(row["n"]), float(row["p"])
+    return float("nan"), float("nan"), float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cocapp.figures --config C --stats-dir D --scores-dir S --outdir O``."""
+    parser = argparse.ArgumentParser(prog="cocapp figures", description="Draw the publication figures.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--stats-dir", required=True, help="folder of descriptives.csv, tukey.csv, correlations.csv"
+    )
+    parser.add_argument("--scores-dir", required=True, help="folder of scores/{group}.csv")
+    parser.add_argument("--outdir", required=True)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    stats_ = read_stats(args.stats_dir, ("descriptives", "tukey", "correlations"))
+    if "descriptives" not in stats_:
+        parser.error(f"{args.stats_dir}: descriptives.csv not found")
+    scores = {}
+    for g in config["groups"]:
+        path = Path(args.scores_dir) / f"{g}.csv"
+        if path.is_file():
+            scores[g] = pd.read_csv(
+                path, dtype={"id": str, "site": str}, keep_default_na=False, na_values=[""]
+            )
+    for path in draw_all(config, stats_, scores, args.outdir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

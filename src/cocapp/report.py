@@ -1,0 +1,631 @@
+"""One self-contained HTML report (``reports/report.html``) from the tables, figures and verdicts of a run.
+
+Rendered with Jinja2 (``templates/report.html.j2``, autoescaped). Images are embedded as base64 PNG,
+tables are the HTML fragments written by :mod:`cocapp.tables`, so the file opens anywhere with no
+network and no other file. Sections: synthetic-data banner (``study.synthetic``), study and config
+summary, methods generated from the config, tables, figures, the sensitivity verdict, the published
+comparison, an optional qualitative fragment, and provenance (SHA-256 of the input files, the config,
+package versions, run time). The run time is the only part that changes between identical runs.
+
+:func:`report_items` lists the outputs to register with Snakemake's ``report()`` (caption files in
+``templates/captions/``), so ``snakemake --report`` builds its own index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as _dt
+import hashlib
+import html
+import re
+import struct
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+from markupsafe import Markup
+
+from cocapp import figures as _figures
+from cocapp import tables as _tables
+from cocapp.config import format_threshold, load_config, site_names
+from cocapp.io import write_text_atomic
+
+__all__ = [
+    "caption_path",
+    "comparison_section",
+    "expected_outputs",
+    "markdown_to_html",
+    "methods_text",
+    "render_report",
+    "report_items",
+]
+
+TEMPLATE = "report.html.j2"
+PACKAGES = (
+    "cocapp",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pingouin",
+    "matplotlib",
+    "jinja2",
+    "python-docx",
+    "pyreadstat",
+    "pandera",
+    "snakemake",
+)
+
+
+def templates_dir() -> Path:
+    return Path(__file__).resolve().parent / "templates"
+
+
+def caption_path(name: str) -> str:
+    """Path of a caption file (``templates/captions/<name>.rst``) for Snakemake's ``report()``."""
+    path = templates_dir() / "captions" / f"{name}.rst"
+    if not path.is_file():
+        raise FileNotFoundError(f"no caption file {path}")
+    return str(path)
+
+
+def expected_outputs(config: dict) -> list[str]:
+    """The file ``python -m cocapp.report`` writes."""
+    return [str(Path(config["outputs"]["reports"]) / "report.html")]
+
+
+def report_items(config: dict) -> list[dict]:
+    """Outputs to register with Snakemake's ``report()``: path, caption file, category, subcategory.
+
+    In the Snakefile: ``report(path, caption=item["caption"], category=item["category"],
+    subcategory=item["subcategory"])``.
+    """
+    reports = Path(config["outputs"]["reports"])
+    items = []
+    for path in _tables.expected_outputs(config):
+        if path.endswith(".html"):
+            items.append(dict(path=path, caption=caption_path("table"), category="Tables", subcategory=""))
+    for name in ("published_comparison", "published_consistency"):
+        items.append(
+            dict(
+                path=str(reports / "tables" / f"{name}.csv"),
+                caption=caption_path("comparison" if name.endswith("comparison") else "consistency"),
+                category="Reproduced vs published",
+                subcategory="",
+            )
+        )
+    for spec in _figures.figure_specs(config):
+        cap = "published_figure" if spec.label else ("site_figure" if spec.kind == "sites" else "scatter")
+        sub = "Published" if spec.label else config["groups"][spec.group].get("label") or spec.group
+        items.append(
+            dict(
+                path=str(reports / "figures" / f"{spec.stem}.png"),
+                caption=caption_path(cap),
+                category="Figures",
+                subcategory=sub,
+            )
+        )
+    items.append(
+        dict(
+            path=str(reports / "report.html"),
+            caption=caption_path("report"),
+            category="Report",
+            subcategory="",
+        )
+    )
+    return items
+
+
+# -- methods from the config -----------------------------------------------------------------------
+def _pct(t: float) -> str:
+    return f"{float(t) * 100:g}%"
+
+
+def methods_text(config: dict) -> list[str]:
+    """Paragraphs describing the analysis exactly as configured (thresholds, models, post hoc, alpha)."""
+    st = config["statistics"]
+    sc = config["scoring"]
+    ts = [format_threshold(t) for t in sc["thresholds"]]
+    primary = format_threshold(sc["primary_threshold"])
+    alpha = st["significance_level"]
+    post = st.get("post_hoc", {})
+    corr = st.get("correlations", {})
+    ss = int(st.get("ancova_ss_type", 3))
+    ss_name = {1: "I", 2: "II", 3: "III"}.get(ss, str(ss))
+    paras = [
+        "Scale scores are person means of the answered items after reverse keying (sum scales: the mean "
+        "times the number of items). A score exists when the number of missing items is at most "
+        f"floor(t x k) for a scale of k items; the primary analysis uses t = {primary} (up to "
+        f"{_pct(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
+        f"analysis repeats every comparison at t = {', '.join(ts)} (0.0 = complete cases).",
+        "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
+        f"mean replacement), with {st.get('confidence_level', 0.95) * 100:g}% confidence intervals; "
+        f"alpha >= {st.get('acceptable_alpha', 0.7):g} counts as acceptable.",
+        f"Sites ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
+        f"subscale, significance level {alpha:g}. Post hoc comparisons after ANOVA: "
+        f"{_posthoc_name(post.get('anova', 'tukey'))} for every site pair (reported whether or not the "
+        "omnibus test is significant; flagged only where it is)"
+        + (
+            f"; figures mark differences from the reference site {post['reference_site']}."
+            if post.get("reference_site")
+            else "."
+        ),
+    ]
+    models = []
+    for g, spec in config["groups"].items():
+        label = spec.get("label") or g
+        for m, covs in spec.get("ancova_models", {}).items():
+            names = [spec["covariates"].get(c, {}).get("label") or c for c in covs]
+            models.append(f"{label}, {m} model: {', '.join(names)}")
+    if models:
+        paras.append(
+            f"Site effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
+            f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
+            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: " + "; ".join(models) + ". "
+            f"Adjusted means are estimated marginal means at the covariate means; pairwise comparisons of "
+            f"adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}."
+        )
+    paras.append(
+        f"Associations between the total scores of a group's instruments are {corr.get('method', 'pearson')} "
+        f"correlations with {corr.get('deletion', 'pairwise')} deletion; effect sizes are labelled small, "
+        "medium and large at r = "
+        + ", ".join(
+            f"{v:g}"
+            for v in (corr.get("effect_size_labels") or {"small": 0.1, "medium": 0.3, "large": 0.5}).values()
+        )
+        + " (Cohen)."
+    )
+    paras.append(
+        "Display tables round only at the end, from full-precision results: means and SEMs to 2 decimals, "
+        "r to 3 decimals, p to 3 decimals with p < 0.001 written as such."
+    )
+    return paras
+
+
+def _posthoc_name(key: str) -> str:
+    return {
+        "tukey": "Tukey-Kramer (unequal group sizes)",
+        "bonferroni": "Bonferroni-adjusted pairwise comparisons",
+        "sidak": "Sidak-adjusted pairwise comparisons",
+        "games_howell": "Games-Howell",
+    }.get(str(key), str(key))
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+_INLINE = [
+    (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
+]
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text, quote=False)
+    for pat, rep in _INLINE:
+        out = pat.sub(rep, out)
+    return out
+
+
+def markdown_to_html(text: str) -> str:
+    """A small Markdown subset to HTML: headings, paragraphs, lists, quotes, pipe tables, bold, code.
+
+    Everything is escaped first, so the input cannot inject markup.
+
+    >>> markdown_to_html("# Verdict\\n\\n- **no** change\\n- p < 0.05")
+    '<h3>Verdict</h3>\\n<ul>\\n<li><strong>no</strong> change</li>\\n<li>p &lt; 0.05</li>\\n</ul>'
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        if not line.strip():
+            i += 1
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            level = min(len(m.group(1)) + 2, 6)  # the report's own h2 sections sit above
+            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
+            i += 1
+            continue
+        if line.lstrip().startswith(">"):
+            quote = []
+            while i < len(lines) and lines[i].lstrip().startswith(">"):
+                quote.append(lines[i].lstrip()[1:].strip())
+                i += 1
+            out.append(f"<blockquote><p>{_inline(' '.join(q for q in quote if q))}</p></blockquote>")
+            continue
+        if re.match(r"^\s*[-*+]\s+", line):
+            items = []
+            while i < len(lines) and re.match(r"^\s*[-*+]\s+", lines[i]):
+                item = re.sub(r"^\s*[-*+]\s+", "", lines[i].rstrip())
+                items.append(f"<li>{_inline(item)}</li>")
+                i += 1
+            out.append("<ul>\n" + "\n".join(items) + "\n</ul>")
+            continue
+        if line.lstrip().startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(lines[i].strip())
+                i += 1
+            cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+            body = [r for r in cells if not all(re.fullmatch(r":?-{3,}:?", c) for c in r if c)]
+            if body:
+                head, rest = body[0], body[1:]
+                t = [
+                    '<table class="cocapp-table">',
+                    "<thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr></thead>",
+                    "<tbody>",
+                ]
+                t += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest]
+                t.append("</tbody></table>")
+                out.append("\n".join(t))
+            continue
+        para = [line.strip()]
+        i += 1
+        while (
+            i < len(lines)
+            and lines[i].strip()
+            and not re.match(r"^(#{1,6}\s|\s*[-*+]\s|\s*\||\s*>)", lines[i])
+        ):
+            para.append(lines[i].strip())
+            i += 1
+        out.append(f"<p>{_inline(' '.join(para))}</p>")
+    return "\n".join(out)
+
+
+def _png(path: Path) -> tuple[str, int, int]:
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path}: not a PNG file")
+    width, height = struct.unpack(">II", data[16:24])
+    return base64.b64encode(data).decode("ascii"), width, height
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# -- sections --------------------------------------------------------------------------------------
+def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
+    g = config["groups"][spec.group].get("label") or spec.group
+    level = config["statistics"].get("confidence_level", 0.95) * 100
+    ref = config["statistics"].get("post_hoc", {}).get("reference_site")
+    alpha = config["statistics"]["significance_level"]
+    if spec.kind == "scatter":
+        return (
+            f"{g}: {spec.instrument} and {spec.scale} total scores (primary threshold, pairwise complete) "
+            "with "
+            "the least-squares line."
+        )
+    what = "total" if spec.scale == "total" else spec.scale.replace("_", " ")
+    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {level:g}% CI"
+    text += ", on the scale's theoretical range."
+    if ref:
+        text += (
+            f" # marks the reference site ({ref}); * p < {alpha:g} and ** p < 0.01 mark Tukey-Kramer "
+            "differences from it."
+        )
+    if spec.label:
+        text = f"{spec.label} as published, redrawn from the regenerated data. " + text
+    return text
+
+
+def figure_entries(config: dict, figures_dir: Path) -> list[dict]:
+    """Embedded figures in report order (published labels first, then site plots, then scatters)."""
+    specs = _figures.figure_specs(config)
+    specs = [s for s in specs if s.label] + [s for s in specs if not s.label]
+    out = []
+    for spec in specs:
+        path = figures_dir / f"{spec.stem}.png"
+        if not path.is_file():
+            continue
+        data, w, h = _png(path)
+        out.append(
+            dict(
+                id=re.sub(r"[^A-Za-z0-9_-]+", "-", spec.stem),
+                data=data,
+                width=w,
+                height=h,
+                number=f"Figure {len(out) + 1}",
+                caption=_figure_caption(spec, config),
+                alt=_figure_caption(spec, config),
+            )
+        )
+    return out
+
+
+def sensitivity_figures(figures_dir: Path, start: int) -> list[dict]:
+    out = []
+    for path in sorted((figures_dir / "sensitivity").glob("*.png")):
+        data, w, h = _png(path)
+        name = path.stem.replace("_", " ")
+        out.append(
+            dict(
+                id=f"sensitivity-{re.sub(r'[^A-Za-z0-9_-]+', '-', path.stem)}",
+                data=data,
+                width=w,
+                height=h,
+                number=f"Figure {start + len(out)}",
+                caption=f"Sensitivity analysis: {name}.",
+                alt=f"Sensitivity analysis: {name}",
+            )
+        )
+    return out
+
+
+def comparison_section(
+    comparison: pd.DataFrame | None, consistency: pd.DataFrame | None, config: dict
+) -> dict | None:
+    """Summary sentence and display tables of the published comparison and the consistency checks."""
+    if comparison is None:
+        return None
+    synthetic = bool(config["study"].get("synthetic"))
+    notes = _tables._base_notes(config)
+    match = comparison["match"].map(lambda v: str(v).lower() if not pd.isna(v) else "")
+    n_all, n_cmp = len(comparison), int((match != "").sum())
+    n_ok = int((match == "true").sum())
+    summary = (
+        f"{n_ok} of {n_cmp} printed numbers with a regenerated value match within printed precision "
+        f"({n_all} printed numbers in all)."
+    )
+    by = _tables.DisplayTable(
+        "published-summary",
+        "Table C1",
+        "Printed numbers matched, by table",
+        ["Table", "Printed numbers", "Regenerated", "Matched", "Not matched"],
+        notes=notes,
+        synthetic=synthetic,
+    )
+    for table, sub in comparison.groupby("table", sort=False):
+        m = sub["match"].map(lambda v: str(v).lower() if not pd.isna(v) else "")
+        by.add(
+            [
+                str(table),
+                str(len(sub)),
+                str(int((m != "").sum())),
+                str(int((m == "true").sum())),
+                str(int((m == "false").sum())),
+            ]
+        )
+    tables = [by]
+    bad = comparison[match == "false"]
+    mis = _tables.DisplayTable(
+        "published-mismatches",
+        "Table C2",
+        "Printed numbers that the regenerated results do not match",
+        [
+            "Table",
+            "Group",
+            "Instrument",
+            "Scale",
+            "Site",
+            "Quantity",
+            "Printed",
+            "Regenerated",
+            "Check of the print",
+        ],
+        notes=notes,
+        synthetic=synthetic,
+    )
+    for r in bad.itertuples():
+        mis.add(
+            [
+                r.table,
+                r.group,
+                r.instrument,
+                r.scale,
+                r.site,
+                r.quantity,
+                str(r.printed),
+                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
+            ]
+        )
+    if not len(bad):
+        mis.add(["(none)", "", "", "", "", "", "", "", ""])
+    tables.append(mis)
+    if consistency is not None:
+        flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
+        ct = _tables.DisplayTable(
+            "published-consistency",
+            "Table C3",
+            "Printed values that fail a consistency check (from the printed numbers alone)",
+            [
+                "Check",
+                "Table",
+                "Instrument",
+                "Scale",
+                "Site",
+                "Quantity",
+                "Printed",
+                "Cannot be consistent",
+                "Value that would fit",
+                "Note",
+            ],
+            notes=notes
+            + [
+                f"{len(consistency)} checks run; statcheck-style p from F and r, "
+                "SEM bounds (Bhatia-Davis), F implied by site means and SEMs."
+            ],
+            synthetic=synthetic,
+        )
+        for r in flagged.itertuples():
+            ct.add(
+                [
+                    r.check,
+                    r.table,
+                    r.instrument,
+                    r.scale,
+                    r.site,
+                    r.quantity,
+                    str(r.printed),
+                    "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
+                    "" if pd.isna(r.suggested_value) else str(r.suggested_value),
+                    "" if pd.isna(r.note) else str(r.note),
+                ]
+            )
+        if not len(flagged):
+            ct.add(["(none)", "", "", "", "", "", "", "", "", ""])
+        tables.append(ct)
+    full = _tables.DisplayTable(
+        "published-comparison",
+        "Table C4",
+        "Every printed number beside the regenerated value",
+        ["Table", "Group", "Instrument", "Scale", "Site", "Quantity", "Printed", "Regenerated", "Match"],
+        notes=notes,
+        synthetic=synthetic,
+    )
+    for r in comparison.itertuples():
+        full.add(
+            [
+                r.table,
+                r.group,
+                r.instrument,
+                r.scale,
+                r.site,
+                r.quantity,
+                str(r.printed),
+                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
+            ]
+        )
+    tables.append(full)
+    return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
+
+
+MISSING = _tables.MISSING_TEXT
+
+
+def render_report(
+    config: dict,
+    config_path: str | Path,
+    tables_dir: str | Path,
+    figures_dir: str | Path,
+    sensitivity_dir: str | Path | None = None,
+    qualitative_html: str | None = None,
+    inputs: list[str] | None = None,
+    run_time: str | None = None,
+) -> str:
+    """The report's HTML text (see module docstring)."""
+    tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
+    study = config["study"]
+    synthetic = bool(study.get("synthetic"))
+    table_blocks = []
+    for key, _number in _tables.table_specs(config):
+        path = tables_dir / f"{key}.html"
+        if not path.is_file():
+            continue
+        frag = _tables.html_fragment_from_document(path.read_text("utf-8"))
+        files = [f"{key}.{fmt}" for fmt in _tables.FORMATS if (tables_dir / f"{key}.{fmt}").is_file()]
+        table_blocks.append(dict(key=key, html=Markup(frag), files=files))
+    figs = figure_entries(config, figures_dir)
+    sens_figs = sensitivity_figures(figures_dir, len(figs) + 1)
+    sens_html = None
+    if sensitivity_dir is not None:
+        verdict = Path(sensitivity_dir) / "verdict.md"
+        if verdict.is_file():
+            sens_html = Markup(markdown_to_html(verdict.read_text("utf-8")))
+    comp_path, cons_path = tables_dir / "published_comparison.csv", tables_dir / "published_consistency.csv"
+    text_cols = {"printed": str, "suggested_value": str, "site": str, "scale": str, "instrument": str}
+    comparison = (
+        pd.read_csv(comp_path, keep_default_na=False, na_values=[""], dtype=text_cols)
+        if comp_path.is_file()
+        else None
+    )
+    consistency = (
+        pd.read_csv(cons_path, keep_default_na=False, na_values=[""], dtype=text_cols)
+        if cons_path.is_file()
+        else None
+    )
+    inputs_info = []
+    for p in inputs or []:
+        path = Path(p)
+        if not path.is_file():
+            raise FileNotFoundError(f"input file for provenance not found: {path}")
+        inputs_info.append(dict(path=str(p), size=path.stat().st_size, sha256=_sha256(path)))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    groups = [
+        dict(key=g, label=spec.get("label") or g, instruments=spec["instruments"])
+        for g, spec in config["groups"].items()
+    ]
+    return env.get_template(TEMPLATE).render(
+        study=dict(
+            name=study.get("name", ""), title=study.get("title", ""), citation=study.get("citation", "")
+        ),
+        synthetic=synthetic,
+        data_note=" ".join(str(study.get("data_note") or "SYNTHETIC DATA").split()),
+        sites=config["sites"],
+        groups=groups,
+        config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        methods=methods_text(config),
+        tables=table_blocks,
+        figures=figs,
+        sensitivity_html=sens_html,
+        sensitivity_figures=sens_figs,
+        comparison=comparison_section(comparison, consistency, config),
+        qualitative_html=Markup(qualitative_html) if qualitative_html else None,
+        inputs=inputs_info,
+        versions=_versions(),
+        config_path=str(config_path),
+        config_sha256=_sha256(Path(config_path)),
+        run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cocapp.report --config C --tables-dir T --figures-dir F [--sensitivity-dir S]
+    [--qualitative-html Q] [--inputs FILE ...] --out reports/report.html``."""
+    parser = argparse.ArgumentParser(
+        prog="cocapp report", description="Write the self-contained HTML report."
+    )
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--tables-dir", required=True)
+    parser.add_argument("--figures-dir", required=True)
+    parser.add_argument("--sensitivity-dir", help="folder holding verdict.md (sensitivity stage)")
+    parser.add_argument("--qualitative-html", help="HTML fragment of the qualitative arm (optional)")
+    parser.add_argument(
+        "--inputs", nargs="*", default=[], help="raw input files whose SHA-256 goes in provenance"
+    )
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    qual = None
+    if args.qualitative_html:
+        qpath = Path(args.qualitative_html)
+        if not qpath.is_file():
+            parser.error(f"--qualitative-html {qpath}: file not found")
+        qual = qpath.read_text("utf-8")
+    text = render_report(
+        config, args.config, args.tables_dir, args.figures_dir, args.sensitivity_dir, qual, args.inputs
+    )
+    write_text_atomic(text, args.out)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

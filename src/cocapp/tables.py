@@ -1,0 +1,825 @@
+"""Publication tables: the paper's Tables 1-4 plus reliability and ANCOVA adjusted means, for a manuscript.
+
+Every table is built from the full-precision derived statistics (output contract) at the config's
+primary threshold; rounding happens here and only here. Each table is written as CSV (the cells as
+displayed, one column per printed column), Markdown, a standalone HTML page and a Word document
+(python-docx), all byte-stable for the same input.
+
+Display conventions (the paper's, Simpson et al. 2016, Tables 2-4):
+
+* ANOVA cell ``F(5, 394) = 0.65, p = 0.659`` with `` *`` when p < the config's significance level and
+  `` **`` when p < 0.01; degrees of freedom printed as integers (one decimal when fractional).
+* Site cells ``Mean (SEM)`` with 2 decimals; correlations r with 3 decimals.
+* p with 3 decimals; a p below 0.001 is written ``< 0.001`` (never ``0.000``).
+* A value that does not exist (NaN) is written as an em dash ``—``; ``-0.00`` is written ``0.00``.
+
+When ``study.synthetic`` is true every caption says so and every table's notes carry
+``study.data_note``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import html
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cocapp.config import format_threshold, load_config, site_names
+from cocapp.instruments import Instrument, load_instrument
+from cocapp.io import atomic_path, write_text_atomic
+
+__all__ = [
+    "MISSING_TEXT",
+    "DisplayTable",
+    "build_tables",
+    "expected_outputs",
+    "fmt_anova",
+    "fmt_df",
+    "fmt_mean_sem",
+    "fmt_num",
+    "fmt_p",
+    "fmt_p_eq",
+    "read_stats",
+    "significance_stars",
+    "table_ancova_means",
+    "table_correlations",
+    "table_reliability",
+    "table_returns",
+    "table_site_comparison",
+    "table_specs",
+    "to_csv_text",
+    "to_docx_bytes",
+    "to_html_document",
+    "to_html_fragment",
+    "to_markdown",
+    "write_table",
+]
+
+MISSING_TEXT = "—"
+FORMATS = ("csv", "md", "html", "docx")
+# The second, stricter star level of the paper's Tables 2-3 ("** Significant at the p < 0.01 level").
+STRICT_LEVEL = 0.01
+HTML_START = "<!-- cocapp-table:start -->"
+NOWRAP_MAX = 40
+HTML_END = "<!-- cocapp-table:end -->"
+
+
+# -- formatters ------------------------------------------------------------------------------------
+def _isnan(x: object) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_num(x: float | None, dp: int = 2) -> str:
+    """A number rounded to ``dp`` decimals for display; NaN -> ``—``; never ``-0.00``.
+
+    >>> fmt_num(3.4849), fmt_num(-0.1234, 3), fmt_num(-0.001), fmt_num(float("nan"))
+    ('3.48', '-0.123', '0.00', '—')
+    """
+    if _isnan(x):
+        return MISSING_TEXT
+    text = f"{float(x):.{dp}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]
+    return text
+
+
+def fmt_p(p: float | None, dp: int = 3) -> str:
+    """A p-value for display: ``dp`` decimals, below 10^-dp written ``< 0.001``; NaN -> ``—``.
+
+    >>> fmt_p(0.6591), fmt_p(0.0004), fmt_p(0.00099), fmt_p(1.0)
+    ('0.659', '< 0.001', '< 0.001', '1.000')
+    """
+    if _isnan(p):
+        return MISSING_TEXT
+    p = float(p)
+    if p < 0 or p > 1:
+        raise ValueError(f"p-value {p!r} is outside [0, 1]")
+    floor = 10.0**-dp
+    if p < floor:
+        return f"< {floor:.{dp}f}"
+    text = f"{p:.{dp}f}"
+    return text
+
+
+def fmt_p_eq(p: float | None, dp: int = 3) -> str:
+    """``p = 0.659`` or ``p < 0.001`` (``p = —`` when missing).
+
+    >>> fmt_p_eq(0.0171), fmt_p_eq(1e-9)
+    ('p = 0.017', 'p < 0.001')
+    """
+    text = fmt_p(p, dp)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def fmt_df(df: float | None) -> str:
+    """Degrees of freedom: an integer when whole, else one decimal (Welch).
+
+    >>> fmt_df(5.0), fmt_df(394), fmt_df(171.26)
+    ('5', '394', '171.3')
+    """
+    if _isnan(df):
+        return MISSING_TEXT
+    df = float(df)
+    return str(int(round(df))) if abs(df - round(df)) < 1e-9 else f"{df:.1f}"
+
+
+def significance_stars(p: float | None, alpha: float = 0.05, strict: float = STRICT_LEVEL) -> str:
+    """``**`` when p < ``strict``, ``*`` when p < ``alpha``, else ``""`` (paper's Tables 2-3 footnote).
+
+    >>> significance_stars(0.005), significance_stars(0.017), significance_stars(0.2)
+    ('**', '*', '')
+    """
+    if _isnan(p):
+        return ""
+    p = float(p)
+    if p < min(strict, alpha):
+        return "**"
+    if p < alpha:
+        return "*"
+    return ""
+
+
+def fmt_anova(df1: float, df2: float, f: float, p: float, alpha: float = 0.05, f_dp: int = 2) -> str:
+    """``F(5, 394) = 0.65, p = 0.659`` with `` *``/`` **`` appended (paper's Table 2 cell).
+
+    >>> fmt_anova(5, 429, 3.4512, 0.00462)
+    'F(5, 429) = 3.45, p = 0.005 **'
+    >>> fmt_anova(5, 394, 0.651, 0.0000001)
+    'F(5, 394) = 0.65, p < 0.001 **'
+    """
+    if _isnan(f):
+        return MISSING_TEXT
+    text = f"F({fmt_df(df1)}, {fmt_df(df2)}) = {fmt_num(f, f_dp)}, {fmt_p_eq(p)}"
+    stars = significance_stars(p, alpha)
+    return f"{text} {stars}" if stars else text
+
+
+def fmt_mean_sem(mean: float, sem: float, dp: int = 2) -> str:
+    """``Mean (SEM)`` cell with ``dp`` decimals.
+
+    >>> fmt_mean_sem(3.4812, 0.1234), fmt_mean_sem(float("nan"), 0.1)
+    ('3.48 (0.12)', '—')
+    """
+    if _isnan(mean):
+        return MISSING_TEXT
+    return f"{fmt_num(mean, dp)} ({fmt_num(sem, dp)})"
+
+
+# -- the display table -----------------------------------------------------------------------------
+@dataclass
+class DisplayTable:
+    """A table as printed: header, text cells, optional section rows (e.g. one per instrument), notes.
+
+    ``sections[i]`` is the section label of ``rows[i]`` (``None`` = no sections). In CSV the section
+    is a first column named ``section_header``; in Markdown, HTML and DOCX it is a full-width row.
+    """
+
+    key: str
+    number: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    sections: list[str | None] = field(default_factory=list)
+    section_header: str = "Section"
+    notes: list[str] = field(default_factory=list)
+    synthetic: bool = False
+
+    @property
+    def caption(self) -> str:
+        lead = f"{self.number}. " if self.number else ""
+        tag = " [SYNTHETIC DATA]" if self.synthetic else ""
+        return f"{lead}{self.title}{tag}"
+
+    def add(self, cells: list[str], section: str | None = None) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{self.key}: row has {len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append([str(c) for c in cells])
+        self.sections.append(section)
+
+    @property
+    def has_sections(self) -> bool:
+        return any(s is not None for s in self.sections)
+
+    def blocks(self) -> list[tuple[str | None, list[list[str]]]]:
+        """Rows grouped by consecutive section label."""
+        out: list[tuple[str | None, list[list[str]]]] = []
+        for sec, row in zip(self.sections, self.rows, strict=True):
+            if not out or out[-1][0] != sec:
+                out.append((sec, []))
+            out[-1][1].append(row)
+        return out
+
+
+# -- writers ---------------------------------------------------------------------------------------
+def to_csv_text(table: DisplayTable) -> str:
+    """The displayed cells as CSV (a first section column when the table has sections)."""
+    header = ([table.section_header] if table.has_sections else []) + table.columns
+    rows = [
+        ([sec or ""] if table.has_sections else []) + row
+        for sec, row in zip(table.sections, table.rows, strict=True)
+    ]
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("*", "\\*").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: DisplayTable) -> str:
+    """GitHub-flavoured Markdown: bold caption, pipe table (sections as bold rows), notes below."""
+    cols = table.columns
+    lines = [f"**{_md_cell(table.caption)}**", ""]
+    lines.append("| " + " | ".join(_md_cell(c) for c in cols) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
+    for sec, rows in table.blocks():
+        if sec is not None:
+            lines.append("| " + " | ".join([f"**{_md_cell(sec)}**"] + [""] * (len(cols) - 1)) + " |")
+        for row in rows:
+            lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    if table.notes:
+        lines.append("")
+        lines += [f"{_md_cell(n)}  " for n in table.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_html_fragment(table: DisplayTable) -> str:
+    """A ``<table>`` with ``<caption>``, ``<thead>``, section rows and notes in ``<tfoot>``."""
+    e = html.escape
+    n = len(table.columns)
+    out = [
+        f'<table class="cocapp-table" id="{e(table.key)}">',
+        f"<caption>{e(table.caption)}</caption>",
+        "<thead><tr>",
+    ]
+    out += [f'<th scope="col">{e(c)}</th>' for c in table.columns]
+    out.append("</tr></thead>")
+    out.append("<tbody>")
+    for sec, rows in table.blocks():
+        if sec is not None:
+            out.append(f'<tr class="section"><th colspan="{n}" scope="rowgroup">{e(sec)}</th></tr>')
+        for row in rows:
+            # short cells (numbers, "F(5, 394) = 0.65, p = 0.659") stay on one line; long notes wrap
+            cells = [f'<th scope="row">{e(row[0])}</th>'] + [
+                f'<td class="nw">{e(c)}</td>' if len(c) <= NOWRAP_MAX else f"<td>{e(c)}</td>" for c in row[1:]
+            ]
+            out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody>")
+    if table.notes:
+        out.append("<tfoot>")
+        out += [f'<tr><td colspan="{n}">{e(note)}</td></tr>' for note in table.notes]
+        out.append("</tfoot>")
+    out.append("</table>")
+    return "\n".join(out) + "\n"
+
+
+_TABLE_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em}
+table.cocapp-table{border-collapse:collapse;font-size:0.9em;margin:1em 0}
+table.cocapp-table caption{font-weight:bold;text-align:left;padding-bottom:0.4em;caption-side:top}
+table.cocapp-table th,table.cocapp-table td{border-bottom:1px solid #ccc;padding:0.25em 0.6em;
+text-align:right}
+table.cocapp-table th[scope=row],table.cocapp-table tr.section th{text-align:left}
+table.cocapp-table tr.section th{background:#eee}
+table.cocapp-table tfoot td{text-align:left;font-size:0.85em;border:none}
+table.cocapp-table td.nw{white-space:nowrap}
+""".strip()
+
+
+def to_html_document(table: DisplayTable) -> str:
+    """A standalone HTML page holding :func:`to_html_fragment` between marker comments."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(table.caption)}</title>\n<style>\n{_TABLE_CSS}\n</style>\n</head>\n<body>\n"
+        f"{HTML_START}\n{to_html_fragment(table)}{HTML_END}\n</body>\n</html>\n"
+    )
+
+
+def html_fragment_from_document(text: str) -> str:
+    """The table fragment of a document written by :func:`to_html_document`."""
+    start, end = text.find(HTML_START), text.find(HTML_END)
+    if start < 0 or end < start:
+        raise ValueError("not a cocapp table HTML file (markers missing)")
+    return text[start + len(HTML_START) : end].strip() + "\n"
+
+
+# A fixed timestamp keeps the .docx bytes stable (Word needs some date in the zip and core properties).
+_FIXED_TIME = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
+
+
+def to_docx_bytes(table: DisplayTable) -> bytes:
+    """A Word document (python-docx): caption paragraph, grid table with bold header and section rows, notes.
+
+    The zip entries and core properties carry a fixed date so the same table gives the same bytes.
+    """
+    import docx
+    from docx.shared import Pt
+
+    doc = docx.Document()
+    props = doc.core_properties
+    props.created = _FIXED_TIME.replace(tzinfo=None)
+    props.modified = _FIXED_TIME.replace(tzinfo=None)
+    props.last_printed = _FIXED_TIME.replace(tzinfo=None)
+    props.author = "cocapp"
+    props.last_modified_by = "cocapp"
+    props.title = table.caption
+    props.revision = 1
+    cap = doc.add_paragraph()
+    cap.add_run(table.caption).bold = True
+    ncol = len(table.columns)
+    grid = doc.add_table(rows=1, cols=ncol)
+    grid.style = "Table Grid"
+    # Row-wise filling: Table.cell(i, j) rescans the whole table on every call (quadratic time).
+    for cell, name in zip(grid.rows[0].cells, table.columns, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(name).bold = True
+    for sec, rows in table.blocks():
+        if sec is not None:
+            cells = grid.add_row().cells
+            merged = cells[0].merge(cells[-1]) if ncol > 1 else cells[0]
+            merged.text = ""
+            merged.paragraphs[0].add_run(sec).bold = True
+        for row in rows:
+            for cell, text in zip(grid.add_row().cells, row, strict=True):
+                cell.text = text
+    for note in table.notes:
+        para = doc.add_paragraph()
+        run = para.add_run(note)
+        run.font.size = Pt(8)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _normalise_zip(buf.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite a zip with fixed entry dates and order-preserving deflate (byte-stable output)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            new = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            new.compress_type = zipfile.ZIP_DEFLATED
+            new.external_attr = 0o644 << 16
+            dst.writestr(new, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_table(table: DisplayTable, outdir: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``table`` as ``<outdir>/<key>.<fmt>`` for each format, atomically; return the paths."""
+    outdir = Path(outdir)
+    paths: list[Path] = []
+    for fmt in formats:
+        path = outdir / f"{table.key}.{fmt}"
+        if fmt == "csv":
+            write_text_atomic(to_csv_text(table), path)
+        elif fmt == "md":
+            write_text_atomic(to_markdown(table), path)
+        elif fmt == "html":
+            write_text_atomic(to_html_document(table), path)
+        elif fmt == "docx":
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(to_docx_bytes(table))
+        else:
+            raise ValueError(f"unknown table format {fmt!r}; use one of {FORMATS}")
+        paths.append(path)
+    return paths
+
+
+# -- config helpers --------------------------------------------------------------------------------
+def _alpha(config: dict) -> float:
+    return float(config["statistics"]["significance_level"])
+
+
+def _primary(config: dict) -> str:
+    return format_threshold(config["scoring"]["primary_threshold"])
+
+
+def _group_label(config: dict, group: str) -> str:
+    return config["groups"][group].get("label") or group.replace("_", " ").capitalize()
+
+
+def _instruments(config: dict, group: str) -> dict[str, Instrument]:
+    paths = config.get("instrument_paths", [])
+    return {k: load_instrument(k, paths) for k in config["groups"][group]["instruments"]}
+
+
+def _instrument_heading(inst: Instrument) -> str:
+    return f"{inst.name} ({inst.key})"
+
+
+def _base_notes(config: dict) -> list[str]:
+    study = config.get("study", {})
+    if study.get("synthetic"):
+        return [" ".join(str(study.get("data_note") or "SYNTHETIC DATA.").split())]
+    return []
+
+
+def _threshold_note(config: dict) -> str:
+    t = _primary(config)
+    pct = float(t) * 100
+    return (
+        f"Scores with person-mean replacement when at most {pct:g}% of a scale's items are missing "
+        f"(threshold {t})."
+    )
+
+
+def _stars_note(config: dict) -> str:
+    a = _alpha(config)
+    return f"* Significant at the p < {a:g} level; ** significant at the p < {min(STRICT_LEVEL, a):g} level."
+
+
+def _select(df: pd.DataFrame | None, **eq: str) -> pd.DataFrame:
+    if df is None or df.empty:
+        return pd.DataFrame()
+    mask = pd.Series(True, index=df.index)
+    for col, val in eq.items():
+        if col not in df.columns:
+            raise KeyError(f"column {col!r} missing (have {list(df.columns)})")
+        mask &= df[col].astype(str) == str(val)
+    return df[mask]
+
+
+def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
+    if df.empty:
+        return None
+    if len(df) > 1:
+        raise ValueError(f"{what}: expected one row, found {len(df)}")
+    return df.iloc[0]
+
+
+def _join(names: list[str]) -> str:
+    """``["RSA", "STAR-P", "ES"]`` -> ``"RSA, STAR-P and ES"``."""
+    names = [str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _correlation_groups(config: dict) -> list[str]:
+    return [g for g, spec in config["groups"].items() if len(spec["instruments"]) >= 2]
+
+
+def table_specs(config: dict) -> list[tuple[str, str]]:
+    """``(file stem, number)`` of every table, in order, from the config alone.
+
+    Table 1 = returns by site; then one site-comparison table per group; then one correlation table
+    per group answering two or more instruments; then the reliability and ANCOVA tables.
+    """
+    specs = [("table1_returns", "Table 1")]
+    n = 2
+    for g in config["groups"]:
+        specs.append((f"table{n}_{g}", f"Table {n}"))
+        n += 1
+    for g in _correlation_groups(config):
+        specs.append((f"table{n}_correlations_{g}", f"Table {n}"))
+        n += 1
+    specs.append(("reliability", "Supplementary table S1"))
+    specs.append(("ancova_means", "Supplementary table S2"))
+    return specs
+
+
+def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
+    """Every file ``python -m cocapp.tables`` writes (for the Snakefile's ``output:``)."""
+    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "tables"
+    return [str(base / f"{key}.{fmt}") for key, _ in table_specs(config) for fmt in FORMATS]
+
+
+# -- table builders --------------------------------------------------------------------------------
+def table_returns(
+    reconciliation: dict[str, pd.DataFrame], config: dict, number: str = "Table 1"
+) -> DisplayTable:
+    """Table 1: questionnaires returned (every raw row) and analysed, per site and group, with totals.
+
+    ``reconciliation`` maps group -> ``ingest/{group}_reconciliation.csv`` (``site``, ``status``).
+    """
+    sites = site_names(config)
+    countries = {s["name"]: s.get("country") for s in config["sites"]}
+    cols = ["Site"]
+    for g in config["groups"]:
+        label = _group_label(config, g)
+        cols += [f"{label}: returned", f"{label}: analysed"]
+    table = DisplayTable(
+        key="table1_returns",
+        number=number,
+        title="Questionnaire returns by site",
+        columns=cols,
+        notes=_base_notes(config)
+        + ["Returned: rows of the raw file; analysed: rows contributing to at least one instrument."],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    totals = {g: [0, 0] for g in config["groups"]}
+    for site in sites:
+        name = f"{site} ({countries[site]})" if countries.get(site) else site
+        cells = [name]
+        for g in config["groups"]:
+            rec = reconciliation.get(g)
+            if rec is None:
+                cells += [MISSING_TEXT, MISSING_TEXT]
+                continue
+            here = rec[rec["site"].astype(str) == site]
+            ret, ana = len(here), int((here["status"].astype(str) == "analysed").sum())
+            totals[g][0] += ret
+            totals[g][1] += ana
+            cells += [str(ret), str(ana)]
+        table.add(cells)
+    cells = ["Total"]
+    for g in config["groups"]:
+        cells += [str(x) for x in totals[g]] if g in reconciliation else [MISSING_TEXT, MISSING_TEXT]
+    table.add(cells)
+    return table
+
+
+def table_site_comparison(
+    anova: pd.DataFrame, descriptives: pd.DataFrame, config: dict, group: str, number: str, key: str
+) -> DisplayTable:
+    """Tables 2-3: per scale, the one-way ANOVA cell and each site's ``Mean (SEM)``.
+
+    Rows follow the group's instruments and each instrument's scale order (subscales, then total);
+    sites follow config order. Values at the primary threshold.
+    """
+    sites = site_names(config)
+    alpha, t = _alpha(config), _primary(config)
+    table = DisplayTable(
+        key=key,
+        number=number,
+        title=f"Summary scores of {_group_label(config, group).lower()} on the "
+        f"{_join(config['groups'][group]['instruments'])} "
+        f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, by site",
+        columns=["Scale", "One-way ANOVA parameters", *[f"{s} Mean (SEM)" for s in sites]],
+        section_header="Instrument",
+        notes=_base_notes(config)
+        + [_stars_note(config), _threshold_note(config), "SEM: standard error of the mean."],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    for ikey, inst in _instruments(config, group).items():
+        for scale in inst.scales:
+            sel = dict(group=group, instrument=ikey, scale=scale.key, threshold=t)
+            row = _one(_select(anova, **sel), f"anova.csv {sel}")
+            cell = (
+                fmt_anova(row["df1"], row["df2"], row["F"], row["p"], alpha)
+                if row is not None
+                else MISSING_TEXT
+            )
+            cells = [scale.label, cell]
+            for site in sites:
+                d = _one(_select(descriptives, **sel, site=site), f"descriptives.csv {sel} site={site}")
+                cells.append(fmt_mean_sem(d["mean"], d["sem"]) if d is not None else MISSING_TEXT)
+            table.add(cells, _instrument_heading(inst))
+    return table
+
+
+def table_correlations(
+    correlations: pd.DataFrame, config: dict, group: str, number: str, key: str
+) -> DisplayTable:
+    """Table 4: Pearson r (3 dp), p and n for each instrument pair, total sample then each site.
+
+    Rows per pair: ``r``, ``Sig.`` (p, ``< 0.001`` when below), ``N`` (pairwise complete).
+    """
+    sites = site_names(config)
+    t = _primary(config)
+    method = config["statistics"].get("correlations", {}).get("method", "pearson")
+    deletion = config["statistics"].get("correlations", {}).get("deletion", "pairwise")
+    table = DisplayTable(
+        key=key,
+        number=number,
+        title=f"Correlation analysis of the responses of {_group_label(config, group).lower()} "
+        "to the outcome scales",
+        columns=["Parameter", "Total sample", *sites],
+        section_header="Measures",
+        notes=_base_notes(config)
+        + [
+            f"{method.capitalize()} correlations of total scores, {deletion} deletion; "
+            "Sig. is the two-sided p.",
+            _threshold_note(config),
+        ],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    insts = config["groups"][group]["instruments"]
+    for i, x in enumerate(insts):
+        for y in insts[i + 1 :]:
+            cells = {"r": ["r"], "p": ["Sig."], "n": ["N"]}
+            for site in ["All", *sites]:
+                sub = _select(correlations, group=group, threshold=t, site=site, x=x, y=y)
+                if sub.empty:  # the file may hold the pair the other way round
+                    sub = _select(correlations, group=group, threshold=t, site=site, x=y, y=x)
+                r = _one(sub, f"correlations.csv {group} {site} {x}/{y}")
+                cells["r"].append(fmt_num(r["r"], 3) if r is not None else MISSING_TEXT)
+                cells["p"].append(fmt_p(r["p"]) if r is not None else MISSING_TEXT)
+                cells["n"].append(str(int(r["n"])) if r is not None and not _isnan(r["n"]) else MISSING_TEXT)
+            for k in ("r", "p", "n"):
+                table.add(cells[k], f"{x} and {y}")
+    return table
+
+
+def table_reliability(
+    reliability: pd.DataFrame, config: dict, number: str = "Supplementary table S1"
+) -> DisplayTable:
+    """Internal consistency: Cronbach's alpha (2 dp) with its CI, on complete cases, per group and scale."""
+    acceptable = config["statistics"].get("acceptable_alpha", 0.7)
+    table = DisplayTable(
+        key="reliability",
+        number=number,
+        title="Internal consistency of the scales (Cronbach's alpha, complete cases)",
+        columns=["Scale", "Items", "N (complete cases)", "Cronbach's alpha", "CI", "Acceptable"],
+        section_header="Group / instrument",
+        notes=_base_notes(config)
+        + [
+            f"Alpha on respondents who answered every item of the scale (before mean replacement); "
+            f"acceptable when alpha >= {acceptable:g}."
+        ],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    level = config["statistics"].get("confidence_level", 0.95)
+    table.columns[4] = f"{level * 100:g}% CI"
+    for g in config["groups"]:
+        for ikey, inst in _instruments(config, g).items():
+            for scale in inst.scales:
+                row = _one(
+                    _select(reliability, group=g, instrument=ikey, scale=scale.key), f"reliability.csv {g}"
+                )
+                if row is None:
+                    cells = [
+                        scale.label,
+                        str(scale.k),
+                        MISSING_TEXT,
+                        MISSING_TEXT,
+                        MISSING_TEXT,
+                        MISSING_TEXT,
+                    ]
+                else:
+                    ci = (
+                        f"{fmt_num(row.get('ci_low'))} to {fmt_num(row.get('ci_high'))}"
+                        if "ci_low" in row.index and not _isnan(row.get("ci_low"))
+                        else MISSING_TEXT
+                    )
+                    ok = (
+                        MISSING_TEXT
+                        if _isnan(row["alpha"])
+                        else ("yes" if row["alpha"] >= acceptable else "no")
+                    )
+                    n_c = MISSING_TEXT if _isnan(row["n_complete"]) else str(int(row["n_complete"]))
+                    cells = [scale.label, str(int(row["k_items"])), n_c, fmt_num(row["alpha"]), ci, ok]
+                table.add(cells, f"{_group_label(config, g)}: {_instrument_heading(inst)}")
+    return table
+
+
+def _roman(ss: object) -> str:
+    return {1: "I", 2: "II", 3: "III"}.get(int(ss), str(ss)) if str(ss).isdigit() else str(ss)
+
+
+_RESIDUAL_TERMS = {"residual", "residuals", "error"}
+
+
+def table_ancova_means(
+    ancova: pd.DataFrame, ancova_means: pd.DataFrame, config: dict, number: str = "Supplementary table S2"
+) -> DisplayTable:
+    """ANCOVA: the site effect (Type III F, p, partial eta squared) and each site's adjusted mean (SE).
+
+    One row per group x instrument x scale x covariate model, at the primary threshold.
+    """
+    sites = site_names(config)
+    alpha, t = _alpha(config), _primary(config)
+    ss = config["statistics"].get("ancova_ss_type", 3)
+    table = DisplayTable(
+        key="ancova_means",
+        number=number,
+        title="Site effect adjusted for covariates (one-way ANCOVA) and adjusted site means",
+        columns=[
+            "Scale",
+            "Covariate model",
+            "Site effect",
+            "Partial eta squared",
+            *[f"{s} Adj. mean (SE)" for s in sites],
+        ],
+        section_header="Group / instrument",
+        notes=_base_notes(config)
+        + [
+            f"Type {_roman(ss)} sums of squares; adjusted "
+            "means at the covariate means (estimated marginal means).",
+            _stars_note(config),
+            _threshold_note(config),
+        ]
+        + [
+            f"{_group_label(config, g)}, {m} model: {', '.join(covs)}."
+            for g in config["groups"]
+            for m, covs in config["groups"][g].get("ancova_models", {}).items()
+        ],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    for g in config["groups"]:
+        models = list(config["groups"][g].get("ancova_models", {}))
+        for ikey, inst in _instruments(config, g).items():
+            for scale in inst.scales:
+                for m in models:
+                    sel = dict(group=g, instrument=ikey, scale=scale.key, threshold=t, model=m)
+                    terms = _select(ancova, **sel)
+                    site_row = (
+                        _one(terms[terms["term"].astype(str) == "site"], f"ancova.csv {sel}")
+                        if not terms.empty
+                        else None
+                    )
+                    if site_row is None:
+                        effect, eta = MISSING_TEXT, MISSING_TEXT
+                    else:
+                        resid = terms[terms["term"].astype(str).str.lower().isin(_RESIDUAL_TERMS)]
+                        df2 = resid["df"].iloc[0] if not resid.empty else float("nan")
+                        if _isnan(df2):
+                            effect = f"F = {fmt_num(site_row['F'])}, {fmt_p_eq(site_row['p'])}"
+                            stars = significance_stars(site_row["p"], alpha)
+                            effect = f"{effect} {stars}" if stars else effect
+                        else:
+                            effect = fmt_anova(site_row["df"], df2, site_row["F"], site_row["p"], alpha)
+                        eta = fmt_num(site_row.get("partial_eta2"), 3)
+                    cells = [scale.label, m, effect, eta]
+                    for site in sites:
+                        d = _one(_select(ancova_means, **sel, site=site), f"ancova_means.csv {sel} {site}")
+                        cells.append(fmt_mean_sem(d["adj_mean"], d["se"]) if d is not None else MISSING_TEXT)
+                    table.add(cells, f"{_group_label(config, g)}: {_instrument_heading(inst)}")
+    return table
+
+
+def build_tables(
+    stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
+) -> list[DisplayTable]:
+    """Every table of :func:`table_specs`, in order."""
+    specs = dict(table_specs(config))
+    tables = [table_returns(reconciliation, config, specs["table1_returns"])]
+    for g in config["groups"]:
+        key = next(
+            k for k in specs if k.startswith("table") and k.endswith(f"_{g}") and "correlations" not in k
+        )
+        tables.append(
+            table_site_comparison(stats.get("anova"), stats.get("descriptives"), config, g, specs[key], key)
+        )
+    for g in _correlation_groups(config):
+        key = next(k for k in specs if k.endswith(f"_correlations_{g}"))
+        tables.append(table_correlations(stats.get("correlations"), config, g, specs[key], key))
+    tables.append(table_reliability(stats.get("reliability"), config, specs["reliability"]))
+    tables.append(
+        table_ancova_means(stats.get("ancova"), stats.get("ancova_means"), config, specs["ancova_means"])
+    )
+    return tables
+
+
+# -- input -----------------------------------------------------------------------------------------
+STATS_FILES = ("anova", "tukey", "descriptives", "correlations", "reliability", "ancova", "ancova_means")
+
+
+def read_stats(stats_dir: str | Path, names: tuple[str, ...] = STATS_FILES) -> dict[str, pd.DataFrame]:
+    """Read ``<stats_dir>/<name>.csv`` for each name that exists; ``threshold`` normalised to text."""
+    out: dict[str, pd.DataFrame] = {}
+    for name in names:
+        path = Path(stats_dir) / f"{name}.csv"
+        if not path.is_file():
+            continue
+        df = pd.read_csv(
+            path, keep_default_na=False, na_values=[""], dtype={"site": str, "site_a": str, "site_b": str}
+        )
+        if "threshold" in df.columns:
+            df["threshold"] = [format_threshold(x) for x in df["threshold"]]
+        out[name] = df
+    return out
+
+
+def read_reconciliation(ingest_dir: str | Path, config: dict) -> dict[str, pd.DataFrame]:
+    """``ingest/{group}_reconciliation.csv`` per configured group (those that exist)."""
+    out = {}
+    for g in config["groups"]:
+        path = Path(ingest_dir) / f"{g}_reconciliation.csv"
+        if path.is_file():
+            out[g] = pd.read_csv(path, dtype={"id": str, "site": str, "status": str}, keep_default_na=False)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cocapp.tables --config C --stats-dir D --ingest-dir I --outdir O``."""
+    parser = argparse.ArgumentParser(prog="cocapp tables", description="Write the publication tables.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--stats-dir", required=True, help="folder of the collected statistics CSVs")
+    parser.add_argument("--ingest-dir", required=True, help="folder of {group}_reconciliation.csv")
+    parser.add_argument("--outdir", required=True)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    stats = read_stats(args.stats_dir)
+    missing = [n for n in ("anova", "descriptives", "reliability") if n not in stats]
+    if missing:
+        parser.error(
+            f"{args.stats_dir}: missing statistics file(s): {', '.join(m + '.csv' for m in missing)}"
+        )
+    tables = build_tables(stats, read_reconciliation(args.ingest_dir, config), config)
+    for table in tables:
+        for path in write_table(table, args.outdir):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""Reproduced vs published, and consistency checks of the print (statcheck-style, SEM bounds, implied F)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from cocapp import audit as A
+from cocapp.config import load_config
+from cocapp.tables import read_reconciliation, read_stats
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).parent / "fixtures" / "publication"
+PUBLISHED = ROOT / "data" / "published" / "cocapp2016_published.yaml"
+KNOWN = {
+    ("service_users", "RSA", "life_goals", "Champagne", "sem"),
+    ("service_users", "RSA", "individually_tailored_services", "Artois", "sem"),
+}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return load_config(FIX / "config.yaml")
+
+
+@pytest.fixture(scope="module")
+def checks(config) -> pd.DataFrame:
+    return A.consistency_checks(A.load_published(PUBLISHED), config)
+
+
+def _flagged(df: pd.DataFrame) -> set[tuple]:
+    bad = df[df["cannot_be_consistent"]]
+    return {(r.group, r.instrument, r.scale, r.site, r.quantity) for r in bad.itertuples()}
+
+
+def _corrupt(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
+    text = PUBLISHED.read_text("utf-8")
+    assert text.count(old) == count, f"{old!r} occurs {text.count(old)} times"
+    path = tmp_path / "published.yaml"
+    path.write_text(text.replace(old, new), "utf-8")
+    return path
+
+
+# -- printed precision -----------------------------------------------------------------------------
+def test_printed_keeps_trailing_zeros_and_precision():
+    pub = A.load_published(PUBLISHED)
+    row = pub["table2_service_users"]["STAR-P"]["positive_clinician_input"]
+    f = row["anova"][2]
+    assert f.text == "2.80" and f.decimals == 2 and f.interval() == pytest.approx((2.795, 2.805))
+    cc_total = pub["table3_care_coordinators"]["RSA"]["total"]["anova"][2]
+    assert cc_total.text == "0.997" and cc_total.half_unit == pytest.approx(0.0005)
+    p0 = A._printed(pub["table4_correlations_service_users"]["pairs"][0]["p_reported"])
+    assert p0.text == "0.000" and float(p0) == 0.0 and p0.decimals == 3
+    assert A.Printed("< 0.001").interval() == (0.0, 0.001)
+    assert A.Printed("448").half_unit == 0.0
+
+
+def test_implied_f_equals_oneway_anova_on_raw_data():
+    # independent check: scipy.stats.f_oneway on the raw scores vs F from (mean, SEM, n) summaries
+    rng = np.random.default_rng(7)
+    groups = [
+        rng.normal(loc, 1 + 0.2 * i, size=n) for i, (loc, n) in enumerate([(3, 40), (3.3, 55), (2.8, 31)])
+    ]
+    means = np.array([g.mean() for g in groups])
+    sems = np.array([g.std(ddof=1) / math.sqrt(len(g)) for g in groups])
+    ns = np.array([len(g) for g in groups], float)
+    assert A.implied_f(means, sems, ns) == pytest.approx(stats.f_oneway(*groups).statistic, rel=1e-9)
+
+
+# -- the real print --------------------------------------------------------------------------------
+def test_exactly_the_two_known_sems_cannot_be_consistent(checks):
+    assert _flagged(checks) == KNOWN
+
+
+def test_rows_of_the_known_sems_are_the_only_f_inconsistent_rows(checks):
+    f_rows = checks[checks["check"] == "F_from_cells"]
+    assert len(f_rows) == 22  # 16 service-user + 6 care-coordinator scales
+    bad = f_rows[~f_rows["consistent"]]
+    assert set(bad["scale"]) == {"life_goals", "individually_tailored_services"}
+    assert set(bad["group"]) == {"service_users"}
+
+
+def test_value_that_fits_is_given_and_fits(checks, config, tmp_path):
+    text = PUBLISHED.read_text("utf-8")
+    for _, _, scale, site, _ in KNOWN:
+        cell = checks[
+            (checks["check"] == "sem_bound")
+            & (checks["scale"] == scale)
+            & (checks["site"] == site)
+            & (checks["group"] == "service_users")
+        ].iloc[0]
+        v = float(cell["suggested_value"])
+        # a plausible SEM, below the bound, inside the feasible interval that excludes the printed one
+        assert 0.05 < v < float(cell["recomputed_high"])
+        assert cell["suggested_low"] <= v <= cell["suggested_high"] < float(cell["printed"])
+        text = text.replace(
+            f"[{'3.38, 0.97' if site == 'Champagne' else '3.27, 1.00'}]",
+            f"[{'3.38' if site == 'Champagne' else '3.27'}, {cell['suggested_value']}]",
+        )
+    # with both suggestions written in, the print is consistent throughout
+    path = tmp_path / "fixed.yaml"
+    path.write_text(text, "utf-8")
+    fixed = A.consistency_checks(A.load_published(path), config)
+    assert fixed["consistent"].all()
+
+
+def test_statcheck_p_values_of_the_print_are_consistent(checks):
+    p = checks[checks["check"].isin(["p_from_F", "p_from_r"])]
+    assert len(p) == 22 + 3
+    assert p["consistent"].all()
+    stars = checks[checks["check"] == "stars"]
+    assert len(stars) == 22 and stars["consistent"].all()
+
+
+def test_detector_does_not_read_print_anomalies(tmp_path, config):
+    text = PUBLISHED.read_text("utf-8")
+    cut = text.index("print_anomalies:")
+    path = tmp_path / "published.yaml"
+    path.write_text(text[:cut], "utf-8")
+    assert _flagged(A.consistency_checks(A.load_published(path), config)) == KNOWN
+
+
+# -- deliberately corrupted copies -----------------------------------------------------------------
+def test_corrupted_impossible_sem_is_found_with_the_value_that_fits(tmp_path, config):
+    # ES total, Dauphine: SEM 0.05 -> 0.50 (SD ~ 3.9 on a 1-4 scale)
+    path = _corrupt(
+        tmp_path, "[2.64, 0.05], [2.62, 0.05], [2.73, 0.04]]", "[2.64, 0.50], [2.62, 0.05], [2.73, 0.04]]"
+    )
+    chk = A.consistency_checks(A.load_published(path), config)
+    assert _flagged(chk) == KNOWN | {("service_users", "ES", "total", "Dauphine", "sem")}
+    cell = chk[
+        (chk["check"] == "sem_bound")
+        & (chk["instrument"] == "ES")
+        & (chk["scale"] == "total")
+        & (chk["site"] == "Dauphine")
+    ].iloc[0]
+    assert abs(float(cell["suggested_value"]) - 0.05) <= 0.011
+
+
+def test_corrupted_p_is_found_by_statcheck(tmp_path, config):
+    path = _corrupt(tmp_path, "[5, 429, 3.45, 0.005]", "[5, 429, 3.45, 0.050]")
+    chk = A.consistency_checks(A.load_published(path), config)
+    bad = chk[(chk["check"] == "p_from_F") & ~chk["consistent"]]
+    assert list(zip(bad["instrument"], bad["scale"], strict=False)) == [("STAR-P", "total")]
+    assert bad.iloc[0]["suggested_value"] == "0.005"
+    assert bad.iloc[0]["cannot_be_consistent"]
+
+
+def test_corrupted_correlation_is_found(tmp_path, config):
+    path = _corrupt(tmp_path, "r: 0.138", "r: 0.038")
+    chk = A.consistency_checks(A.load_published(path), config)
+    bad = chk[(chk["check"] == "p_from_r") & ~chk["consistent"]]
+    assert list(zip(bad["instrument"], bad["scale"], strict=False)) == [("STAR-P", "ES")]
+
+
+def test_corrupted_plausible_mean_flags_its_row_and_lists_the_fix(tmp_path, config):
+    # care coordinators, Choice, Languedoc mean 4.04 -> 3.04: no bound broken, but the row's F cannot hold
+    path = _corrupt(tmp_path, "[4.04, 0.10]", "[3.04, 0.10]")
+    chk = A.consistency_checks(A.load_published(path), config)
+    row = chk[
+        (chk["check"] == "F_from_cells") & (chk["group"] == "care_coordinators") & (chk["scale"] == "choice")
+    ]
+    assert not row.iloc[0]["consistent"]
+    fits = chk[
+        (chk["check"] == "F_single_cell_fit") & (chk["site"] == "Languedoc") & (chk["quantity"] == "mean")
+    ]
+    assert any(abs(float(v) - 4.04) <= 0.03 for v in fits["suggested_value"])
+    assert _flagged(chk) == KNOWN  # no cell is declared impossible: one equation cannot single it out
+
+
+# -- printed vs regenerated ------------------------------------------------------------------------
+def test_comparison_on_fixture_matches_all_but_the_two_sems(config, checks):
+    pub = A.load_published(PUBLISHED)
+    st = read_stats(FIX / "stats")
+    recon = read_reconciliation(FIX / "ingest", config)
+    cmp_ = A.compare(pub, config, st, recon, checks)
+    assert list(cmp_.columns) == A.COMPARISON_COLUMNS
+    # 12 returns + 22 rows x (4 ANOVA numbers + 12 site cells) + 3 pairs x 3 + 22 x (alpha, N)
+    assert len(cmp_) == 12 + 22 * 16 + 9 + 44
+    assert cmp_["match"].notna().all()
+    bad = cmp_[cmp_["match"] == False]  # noqa: E712
+    assert {(r.group, r.instrument, r.scale, r.site, r.quantity) for r in bad.itertuples()} == KNOWN
+    assert bad["consistency_flag"].str.contains("cannot be consistent").all()
+    # "0.000" printed p: the regenerated 1.6e-42 matches it (p < 0.0005)
+    p0 = cmp_[(cmp_["table"] == "Table 4") & (cmp_["quantity"] == "p") & (cmp_["instrument"] == "RSA")]
+    assert p0["match"].all()
+
+
+def test_match_is_within_half_a_unit_of_the_last_digit(config):
+    pub = {
+        "sites": [{"name": "Artois"}],
+        "table2_service_users": {
+            "RSA": {
+                "total": {
+                    "anova": [A.Printed("5"), A.Printed("394"), A.Printed("0.65"), A.Printed("0.659")],
+                    "sites": [[A.Printed("3.27"), A.Printed("0.12")]],
+                }
+            }
+        },
+    }
+    anova = pd.DataFrame(
+        [
+            dict(
+                group="service_users",
+                instrument="RSA",
+                scale="total",
+                threshold="0.5",
+                df1=5.0,
+                df2=394.0,
+                F=0.6549999,
+                p=0.6595001,
+            )
+        ]
+    )
+    desc = pd.DataFrame(
+        [
+            dict(
+                group="service_users",
+                instrument="RSA",
+                scale="total",
+                threshold="0.5",
+                site="Artois",
+                mean=3.2650001,
+                sem=0.1150,
+            )
+        ]
+    )
+    out = A.compare(pub, config, {"anova": anova, "descriptives": desc}).set_index("quantity")
+    assert out.loc["F", "match"] and out.loc["mean", "match"] and out.loc["df2", "match"]
+    assert not out.loc["p", "match"]  # 0.6595001 rounds to 0.660
+    assert out.loc["sem", "match"]  # 0.115 is the edge of 0.12's interval
+
+
+def test_missing_regenerated_values_are_nan_not_false(config):
+    out = A.compare(A.load_published(PUBLISHED), config, {}, {})
+    assert out["match"].isna().all()
+    assert (out["note"] == "no regenerated value").all()
+
+
+def test_cli(tmp_path, config):
+    out = tmp_path / "published_comparison.csv"
+    rc = A.main(
+        [
+            "--config",
+            str(FIX / "config.yaml"),
+            "--published",
+            str(PUBLISHED),
+            "--stats-dir",
+            str(FIX / "stats"),
+            "--ingest-dir",
+            str(FIX / "ingest"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    assert sorted(str(p) for p in tmp_path.iterdir()) == sorted(A.expected_outputs(config, tmp_path))
+    first = out.read_bytes()
+    A.main(
+        [
+            "--config",
+            str(FIX / "config.yaml"),
+            "--published",
+            str(PUBLISHED),
+            "--stats-dir",
+            str(FIX / "stats"),
+            "--ingest-dir",
+            str(FIX / "ingest"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert out.read_bytes() == first
