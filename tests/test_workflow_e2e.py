@@ -56,6 +56,26 @@ def test_scores_match_hand_computed_values(run):
     assert sorted(users.threshold.unique()) == ["0.0", "0.2", "0.4", "0.5"]
 
 
+def test_every_stage_writes_its_outputs(run):
+    import yaml
+
+    from cocapp.config import validate_config, with_defaults
+    from cocapp.workflow import Workflow
+
+    config = with_defaults(validate_config(yaml.safe_load((run / "config.yaml").read_text())))
+    targets = Workflow(config).all_targets()
+    missing = [t for t in targets if not (run / t).is_file()]
+    assert missing == []
+    anova = pd.read_csv(run / "data/derived/stats/anova.csv", dtype={"threshold": str})
+    # 2 groups: users 10 outcomes, staff 6 outcomes, at 4 thresholds
+    assert len(anova) == (10 + 6) * 4
+    assert set(anova.threshold) == {"0.0", "0.2", "0.4", "0.5"}
+    summary = pd.read_csv(run / "data/derived/sensitivity/summary.csv")
+    assert len(summary) == (10 + 6) * 4
+    html = (run / "reports/report.html").read_text()
+    assert "TEST FIXTURE: hand-made data" in html
+
+
 def test_reconciliation_lists_every_raw_row(run):
     rec = pd.read_csv(run / "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False)
     raw = pd.read_csv(run / "data/raw/users.csv", dtype={"id": str})
