@@ -33,9 +33,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from cocapp import plotting  # noqa: E402
 from cocapp.config import format_threshold, load_config, site_names  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
-from cocapp.io import atomic_path  # noqa: E402
 from cocapp.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, read_stats, significance_stars  # noqa: E402
 
 __all__ = [
@@ -212,15 +212,8 @@ def scatter_plot(
 
 def save_figure(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.svg`` atomically with byte-stable metadata."""
-    out = []
     with matplotlib.rc_context(RC):
-        for fmt in formats:
-            path = Path(f"{stem}.{fmt}")
-            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=meta)
-            out.append(path)
-    return out
+        return plotting.save_figure(fig, stem, formats)
 
 
 # -- from the derived files ------------------------------------------------------------------------
@@ -323,7 +316,7 @@ def _draw_all(config, stats_, scores, outdir: Path) -> list[Path]:
                 xi.scale_range(xs),
                 yi.scale_range(ys),
             )
-        written += save_figure(fig, outdir / spec.stem)
+        written += save_figure(plotting.stamp_data_note(fig, config), outdir / spec.stem)
     return written
 
 

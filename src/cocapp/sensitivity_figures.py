@@ -17,7 +17,6 @@ and glyphs drawn as paths, so the same input gives byte-identical files.
 from __future__ import annotations
 
 import functools
-import io
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from cocapp import plotting  # noqa: E402
 from cocapp.config import format_threshold, site_names, threshold_fraction  # noqa: E402
 from cocapp.instruments import Instrument  # noqa: E402
 
@@ -53,8 +53,6 @@ RC = {
     "ytick.labelsize": 7,
     "legend.fontsize": 7.5,
 }
-PNG_META = {"Software": None, "Creation Time": None}
-SVG_META = {"Date": None, "Creator": None}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 LINESTYLES = ["-", "--", "-.", ":"]
 P_FLOOR = 1e-16  # p below this (or p = 0 for an infinite F) is drawn at the axis floor
@@ -325,17 +323,8 @@ def site_means_figure(
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
     """Render ``fig`` as ``png`` or ``svg`` bytes without any date or software metadata."""
-    buf = io.BytesIO()
     with rc_context(RC):
-        fig.savefig(buf, format=fmt, dpi=DPI, metadata=PNG_META if fmt == "png" else SVG_META)
-    return buf.getvalue()
-
-
-def _write_bytes(data: bytes, path: Path) -> None:
-    from cocapp.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        return plotting.figure_bytes(fig, fmt, DPI)
 
 
 def write_figures(
@@ -355,8 +344,6 @@ def write_figures(
                 "site_means": site_means_figure(summary, shifts, config, group, instruments),
             }
             for stem, fig in figs.items():
-                for fmt in ("png", "svg"):
-                    path = figdir / f"{group}_{stem}.{fmt}"
-                    _write_bytes(figure_bytes(fig, fmt), path)
-                    written.append(path)
+                plotting.stamp_data_note(fig, config)
+                written += plotting.save_figure(fig, figdir / f"{group}_{stem}", dpi=DPI)
     return written
