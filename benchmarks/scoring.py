@@ -58,7 +58,10 @@ def main() -> int:
     print(f"scales x thresholds  {sum(len(i.scales) for i in instruments.values())} x {len(thresholds)}")
     print(f"scores computed      {n_scores:,}")
     print(f"scoring wall time    {elapsed:.2f} s   (target < 5 s)")
-    print(f"peak memory (RSS)    {peak_mb:,.0f} MB (target < 2048 MB; the generated input alone: {input_mb:,.0f} MB)")
+    print(
+        f"peak memory (RSS)    {peak_mb:,.0f} MB (target < 2048 MB; "
+        f"the generated input alone: {input_mb:,.0f} MB)"
+    )
     if args.long:
         del arrays
         t0 = time.perf_counter()

@@ -44,7 +44,9 @@ def run_failing(capsys) -> str:
 def test_ingest_writes_items_respondents_reconciliation(study, capsys):
     assert main(["--config", "config.yaml", "--outdir", "data/derived/ingest"]) == 0
     items = pd.read_csv("data/derived/ingest/users_items.csv", dtype={"id": str})
-    rec = pd.read_csv("data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False)
+    rec = pd.read_csv(
+        "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False
+    )
     resp = pd.read_csv("data/derived/ingest/users_respondents.csv", dtype={"id": str}, keep_default_na=False)
     raw = pd.read_csv("data/raw/users.csv", dtype={"id": str})
     # every raw row is accounted for, in file order, numbered as data rows
@@ -87,7 +89,9 @@ def test_out_of_range_item(study, capsys):
 
 
 def test_non_numeric_item(study, capsys):
-    edit_csv(study / "data/raw/users.csv", lambda d: d.assign(starp_05=d.starp_05.mask(d.id == "U07", "often")))
+    edit_csv(
+        study / "data/raw/users.csv", lambda d: d.assign(starp_05=d.starp_05.mask(d.id == "U07", "often"))
+    )
     err = run_failing(capsys)
     assert "column 'starp_05', data row 7: value 'often': must be a number" in err
 
@@ -114,7 +118,10 @@ def test_empty_id(study, capsys):
 def test_unknown_site(study, capsys):
     edit_csv(study / "data/raw/staff.csv", lambda d: d.assign(site=d.site.mask(d.id == "S05", "West")))
     err = run_failing(capsys)
-    assert "data/raw/staff.csv: column 'site', data row 5: value 'West': site must be one of the configured" in err
+    assert (
+        "data/raw/staff.csv: column 'site', data row 5: value 'West': site must be one of the configured"
+        in err
+    )
 
 
 def test_missing_column(study, capsys):
@@ -163,7 +170,9 @@ def test_covariate_out_of_range(study, capsys):
 def test_unlabelled_category(study, capsys):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(gender=d.gender.mask(d.id == "U10", "7")))
     err = run_failing(capsys)
-    assert "column 'gender', data row 10: value '7': covariate 'gender' must be one of its labelled codes" in err
+    assert (
+        "column 'gender', data row 10: value '7': covariate 'gender' must be one of its labelled codes" in err
+    )
 
 
 def test_malformed_config(study, capsys):
@@ -234,7 +243,9 @@ def test_sav_and_csv_give_identical_tables(study):
     from_sav = ingest_study(cfg, ["users"])["users"]
     for kind in ("items", "respondents", "reconciliation"):
         a, b = getattr(from_csv, kind), getattr(from_sav, kind)
-        pd.testing.assert_frame_equal(a.astype(object).fillna(np.nan), b.astype(object).fillna(np.nan), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a.astype(object).fillna(np.nan), b.astype(object).fillna(np.nan), check_dtype=False
+        )
 
 
 def test_sav_unknown_site_code_is_named(study):
@@ -242,7 +253,10 @@ def test_sav_unknown_site_code_is_named(study):
     df, meta = pyreadstat.read_sav(str(path), user_missing=True)
     df.loc[4, "site"] = 3.0
     pyreadstat.write_sav(
-        df, str(path), variable_value_labels={"site": {1: "North", 2: "South"}}, missing_ranges=meta.missing_ranges
+        df,
+        str(path),
+        variable_value_labels={"site": {1: "North", 2: "South"}},
+        missing_ranges=meta.missing_ranges,
     )
     cfg = load_config("config.yaml")
     cfg["groups"]["users"]["raw"] = "data/raw/users.sav"

@@ -34,12 +34,29 @@ def score_of(scores: pd.DataFrame, rid: str, scale: str, threshold: str) -> floa
 @pytest.mark.parametrize(
     ("t", "k", "expected"),
     [
-        (0.0, 10, 0), (0.2, 10, 2), (0.3, 10, 3), (0.4, 10, 4), (0.5, 10, 5),
-        (0.2, 5, 1), (0.3, 5, 1), (0.4, 5, 2), (0.5, 5, 2),
-        (0.2, 3, 0), (0.3, 3, 0), (0.4, 3, 1), (0.5, 3, 1),
-        (0.2, 36, 7), (0.5, 36, 18), (0.5, 12, 6), (0.3, 28, 8),
-        # float products just below an integer: 0.29 * 100 = 28.999999999999996, 0.57 * 100 = 56.99999999999999
-        (0.29, 100, 29), (0.57, 100, 57), (0.7, 10, 7), (1.0, 7, 7),
+        (0.0, 10, 0),
+        (0.2, 10, 2),
+        (0.3, 10, 3),
+        (0.4, 10, 4),
+        (0.5, 10, 5),
+        (0.2, 5, 1),
+        (0.3, 5, 1),
+        (0.4, 5, 2),
+        (0.5, 5, 2),
+        (0.2, 3, 0),
+        (0.3, 3, 0),
+        (0.4, 3, 1),
+        (0.5, 3, 1),
+        (0.2, 36, 7),
+        (0.5, 36, 18),
+        (0.5, 12, 6),
+        (0.3, 28, 8),
+        # float products just below an integer: 0.29 * 100 = 28.999999999999996,
+        # 0.57 * 100 = 56.99999999999999
+        (0.29, 100, 29),
+        (0.57, 100, 57),
+        (0.7, 10, 7),
+        (1.0, 7, 7),
     ],
 )
 def test_allowed_missing_exact(t, k, expected):
@@ -139,8 +156,15 @@ def test_score_group_columns_and_threshold_order():
     items = frame("STAR-P", [{}, {1: 0}], 3)
     scores = score_group(items, {"STAR-P": load_instrument("STAR-P")}, [0.5, 0.0])
     assert list(scores.columns) == [
-        "id", "site", "instrument", "scale", "threshold", "score",
-        "items_answered", "items_total", "items_allowed_missing",
+        "id",
+        "site",
+        "instrument",
+        "scale",
+        "threshold",
+        "score",
+        "items_answered",
+        "items_total",
+        "items_allowed_missing",
     ]
     assert scores.threshold.unique().tolist() == ["0.5", "0.0"]
     assert len(scores) == 2 * 4 * 2

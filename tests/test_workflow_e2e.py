@@ -14,7 +14,16 @@ TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -29,7 +38,10 @@ def run(tmp_path_factory):
 
 def score(scores: pd.DataFrame, rid: str, instrument: str, scale: str, threshold: str) -> float:
     sel = scores[
-        (scores.id == rid) & (scores.instrument == instrument) & (scores.scale == scale) & (scores.threshold == threshold)
+        (scores.id == rid)
+        & (scores.instrument == instrument)
+        & (scores.scale == scale)
+        & (scores.threshold == threshold)
     ]
     assert len(sel) == 1
     return float(sel.score.iloc[0])
@@ -77,7 +89,9 @@ def test_every_stage_writes_its_outputs(run):
 
 
 def test_reconciliation_lists_every_raw_row(run):
-    rec = pd.read_csv(run / "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False)
+    rec = pd.read_csv(
+        run / "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False
+    )
     raw = pd.read_csv(run / "data/raw/users.csv", dtype={"id": str})
     assert rec.id.tolist() == raw.id.tolist()
     assert rec.loc[rec.id == "U03", "RSA_status"].item() == "excluded"

@@ -1,3 +1,6 @@
-"""cocapp: regenerate the COCAPP survey analysis (Simpson et al. 2016, BMC Psychiatry 16:147) stage by stage."""
+"""cocapp: regenerate the COCAPP survey analysis stage by stage.
+
+Simpson et al. 2016, BMC Psychiatry 16:147.
+"""
 
 __version__ = "0.1.0"

@@ -11,19 +11,37 @@ import sys
 # stage name -> (module, one-line description), in pipeline order
 STAGES: dict[str, tuple[str, str]] = {
     "check-config": ("cocapp.config", "validate a config file against the schema"),
-    "ingest": ("cocapp.ingest", "read and validate raw questionnaires; write items, respondents, reconciliation"),
+    "ingest": (
+        "cocapp.ingest",
+        "read and validate raw questionnaires; write items, respondents, reconciliation",
+    ),
     "score": ("cocapp.scoring", "score every scale at one threshold (person-mean replacement)"),
     "reliability": ("cocapp.reliability", "Cronbach's alpha per scale (complete cases), Feldt CI, items"),
     "missingness": ("cocapp.missingness", "missing data: % incomplete, codes, patterns, Little's MCAR test"),
     "descriptives": ("cocapp.descriptives", "n, mean, SD, SEM, 95% CI per scale by site and pooled"),
     "normality": ("cocapp.normality", "skewness G1 and kurtosis G2 (SPSS) with SEs, pooled across sites"),
     "reference": ("cocapp.reference", "one-sample t-tests against the instruments' reference values"),
-    "compare": ("cocapp.compare", "site comparisons at one threshold: ANOVA, Tukey, Games-Howell, ANCOVA, correlations"),
+    "compare": (
+        "cocapp.compare",
+        "site comparisons at one threshold: ANOVA, Tukey, Games-Howell, ANCOVA, correlations",
+    ),
     "collect": ("cocapp.collect", "concatenate per-group / per-threshold parts into one tidy file"),
-    "sensitivity": ("cocapp.sensitivity", "mean-replacement sensitivity: summary, changing pairs, verdict, figures"),
-    "tables": ("cocapp.tables", "publication tables 1-4, reliability, ANCOVA means (CSV, Markdown, HTML, DOCX)"),
-    "figures": ("cocapp.figures", "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots"),
-    "audit": ("cocapp.audit", "printed vs regenerated numbers; statcheck-style consistency checks of the print"),
+    "sensitivity": (
+        "cocapp.sensitivity",
+        "mean-replacement sensitivity: summary, changing pairs, verdict, figures",
+    ),
+    "tables": (
+        "cocapp.tables",
+        "publication tables 1-4, reliability, ANCOVA means (CSV, Markdown, HTML, DOCX)",
+    ),
+    "figures": (
+        "cocapp.figures",
+        "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots",
+    ),
+    "audit": (
+        "cocapp.audit",
+        "printed vs regenerated numbers; statcheck-style consistency checks of the print",
+    ),
     "report": ("cocapp.report", "one self-contained HTML report (reports/report.html)"),
     "synthesize": ("cocapp.synthetic", "regenerate the embedded synthetic COCAPP dataset"),
     "qualitative-ingest": ("cocapp.qualitative.ingest", "validate coded segments (CSV, QualCoder, .qdpx)"),

@@ -105,7 +105,7 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
             labels = categorical_labels(cov, table, col)
             x = to_number(raw)
             text = raw.astype("string").str.strip()
-            as_label = x.map(lambda v: labels.get(v) if pd.notna(v) else None)
+            as_label = x.map(labels).astype(object)
             values = as_label.where(as_label.notna(), text.where(x.isna()).astype(object))
             if not labels:
                 values = text.astype(object)
@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     """``cocapp ingest``: validate all groups' raw files, then write their tidy tables."""
     parser = argparse.ArgumentParser(prog="cocapp ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
-    parser.add_argument("--outdir", required=True, help="folder for {group}_items/respondents/reconciliation.csv")
+    parser.add_argument(
+        "--outdir", required=True, help="folder for {group}_items/respondents/reconciliation.csv"
+    )
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)

@@ -12,9 +12,9 @@ import contextlib
 import csv
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -120,7 +120,8 @@ def read_sav(path: str | Path) -> RawTable:
                 codes[float(hi)] = f"user-missing range {lo}-{hi}"
         missing[col] = codes
     labels = {
-        col: {float(k): str(v) for k, v in vl.items()} for col, vl in (meta.variable_value_labels or {}).items()
+        col: {float(k): str(v) for k, v in vl.items()}
+        for col, vl in (meta.variable_value_labels or {}).items()
     }
     var_labels = dict(zip(meta.column_names, meta.column_labels or [], strict=False))
     return RawTable(
@@ -146,7 +147,9 @@ def read_csv_table(path: str | Path) -> pd.DataFrame:
     names = [h.strip() for h in header]
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
-        raise RawReadError(f"{path}: column {dups[0]!r}: the column name appears more than once in the header")
+        raise RawReadError(
+            f"{path}: column {dups[0]!r}: the column name appears more than once in the header"
+        )
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from fractions import Fraction
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -188,7 +188,8 @@ def score_group(
     thresholds = list(thresholds)
     patterns = patterns or {}
     parts = [
-        score_instrument(items, inst, thresholds, pattern=patterns.get(key)) for key, inst in instruments.items()
+        score_instrument(items, inst, thresholds, pattern=patterns.get(key))
+        for key, inst in instruments.items()
     ]
     scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORE_COLUMNS)
     order = {format_threshold(t): i for i, t in enumerate(thresholds)}

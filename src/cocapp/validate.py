@@ -10,8 +10,8 @@ one readable report naming file, column, data row, value and the rule broken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -124,7 +124,9 @@ def site_names_of(series: pd.Series, labels: dict[float, str]) -> pd.Series:
 def ids_of(series: pd.Series) -> pd.Series:
     """Respondent ids as text; SPSS numeric ids lose their ``.0``."""
     if pd.api.types.is_numeric_dtype(series):
-        return series.map(lambda v: (str(int(v)) if float(v).is_integer() else str(v)) if pd.notna(v) else None)
+        return series.map(
+            lambda v: (str(int(v)) if float(v).is_integer() else str(v)) if pd.notna(v) else None
+        )
     return series.astype("string").str.strip().astype(object)
 
 
@@ -184,11 +186,11 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
     for name, cov in spec.covariates.items():
         col = spec.covariate_column(name)
         # Covariates use only the missing codes their own metadata declares: 8 years is a real value.
-        codes = dict(table.missing_codes.get(col, {}))
+        codes = sorted(table.missing_codes.get(col, {}))
         if cov["type"] == "numeric":
             lo, hi = cov.get("min", -np.inf), cov.get("max", np.inf)
 
-            def covariate_in_range(s: pd.Series, lo=lo, hi=hi, codes=sorted(codes)) -> pd.Series:
+            def covariate_in_range(s: pd.Series, lo=lo, hi=hi, codes=codes) -> pd.Series:
                 x = to_number(s)
                 return s.isna() | _not_number(s) | ((x >= lo) & (x <= hi)) | x.isin(codes)
 
@@ -196,7 +198,11 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
                 nullable=True,
                 checks=[
                     _check(lambda s: ~_not_number(s), "numeric", f"covariate {name!r} must be a number"),
-                    _check(covariate_in_range, "covariate_in_range", f"covariate {name!r} must lie in {lo:g}..{hi:g}"),
+                    _check(
+                        covariate_in_range,
+                        "covariate_in_range",
+                        f"covariate {name!r} must lie in {lo:g}..{hi:g}",
+                    ),
                 ],
             )
         else:
@@ -205,7 +211,7 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
                 allowed = sorted(labels)
                 allowed_text = _labels_text(labels)
 
-                def labelled(s: pd.Series, allowed=allowed, codes=sorted(codes), labels=labels) -> pd.Series:
+                def labelled(s: pd.Series, allowed=allowed, codes=codes, labels=labels) -> pd.Series:
                     x = to_number(s)
                     as_text = s.astype("string").str.strip()
                     return s.isna() | x.isin(allowed) | x.isin(codes) | as_text.isin(list(labels.values()))
@@ -242,7 +248,9 @@ def validate_raw(spec: GroupSpec, table: RawTable) -> None:
     problems: list[Problem] = []
     data = table.data
     if len(data) == 0:
-        raise DataValidationError([Problem(table.path, "", None, None, "the file has a header but no data rows")])
+        raise DataValidationError(
+            [Problem(table.path, "", None, None, "the file has a header but no data rows")]
+        )
     dup_cols = data.columns[data.columns.duplicated()].tolist()
     for col in dup_cols:
         problems.append(Problem(table.path, str(col), None, None, "the column name appears more than once"))
@@ -264,9 +272,7 @@ _RULE_TEXT = {
 
 
 def _problems_from(cases: pd.DataFrame, table: RawTable, schema: pa.DataFrameSchema) -> list[Problem]:
-    errors = {
-        (col, chk.name): chk.error for col, spec in schema.columns.items() for chk in spec.checks
-    }
+    errors = {(col, chk.name): chk.error for col, spec in schema.columns.items() for chk in spec.checks}
     out: list[Problem] = []
     for rec in cases.to_dict("records"):
         check = str(rec.get("check"))

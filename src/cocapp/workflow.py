@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -108,7 +108,11 @@ class Workflow:
 
     # -- outputs ------------------------------------------------------------------------------
     def ingest_outputs(self) -> list[str]:
-        return [self.path("ingest", f"{g}_{kind}.csv") for g in self.groups for kind in ("items", "respondents", "reconciliation")]
+        return [
+            self.path("ingest", f"{g}_{kind}.csv")
+            for g in self.groups
+            for kind in ("items", "respondents", "reconciliation")
+        ]
 
     def score_parts(self) -> Callable:
         return lambda wc: [self.path("scores", "by_threshold", wc.group, f"{t}.csv") for t in self.thresholds]
@@ -120,14 +124,19 @@ class Workflow:
             for names in THRESHOLD_PARTS.values():
                 if wc.name in names:
                     return [
-                        self.path("stats", "parts", g, t, f"{wc.name}.csv") for g in self.groups for t in self.thresholds
+                        self.path("stats", "parts", g, t, f"{wc.name}.csv")
+                        for g in self.groups
+                        for t in self.thresholds
                     ]
             return [self.path("stats", "parts", g, f"{wc.name}.csv") for g in self.groups]
 
         return parts
 
     def compare_outputs(self) -> list[str]:
-        return [self.path("stats", "parts", "{group}", "{threshold}", f"{n}.csv") for n in THRESHOLD_PARTS["compare"]]
+        return [
+            self.path("stats", "parts", "{group}", "{threshold}", f"{n}.csv")
+            for n in THRESHOLD_PARTS["compare"]
+        ]
 
     def stats_files(self) -> list[str]:
         names = [n for ns in (*GROUP_PARTS.values(), *THRESHOLD_PARTS.values()) for n in ns]
@@ -177,7 +186,8 @@ class Workflow:
         (caption + category) where the stage registers them for ``snakemake --report``."""
         from snakemake.io import report
 
-        from cocapp import audit, figures, report as report_stage, tables
+        from cocapp import audit, figures, tables
+        from cocapp import report as report_stage
 
         module = {"tables": tables, "figures": figures, "audit": audit, "report": report_stage}[stage]
         registered = {item["path"]: item for item in report_stage.report_items(self.config)}
@@ -188,7 +198,12 @@ class Workflow:
                 out.append(path)
             else:
                 out.append(
-                    report(path, caption=item["caption"], category=item["category"], subcategory=item["subcategory"])
+                    report(
+                        path,
+                        caption=item["caption"],
+                        category=item["category"],
+                        subcategory=item["subcategory"],
+                    )
                 )
         return out
 

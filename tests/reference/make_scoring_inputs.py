@@ -15,7 +15,8 @@ n = 300
 cols = {"RSA": ("rsa_{:02d}", 36, 1, 5), "STAR-P": ("starp_{:02d}", 12, 0, 4), "ES": ("es_{:02d}", 28, 1, 4)}
 data = {"id": [f"R{i:03d}" for i in range(1, n + 1)], "site": rng.choice(["A", "B", "C"], n)}
 for pattern, k, lo, hi in cols.values():
-    miss_rate = rng.choice([0.0, 0.05, 0.15, 0.3, 0.5, 0.8, 1.0], n, p=[0.3, 0.2, 0.15, 0.15, 0.1, 0.05, 0.05])
+    rates, weights = [0.0, 0.05, 0.15, 0.3, 0.5, 0.8, 1.0], [0.3, 0.2, 0.15, 0.15, 0.1, 0.05, 0.05]
+    miss_rate = rng.choice(rates, n, p=weights)
     for i in range(1, k + 1):
         x = rng.integers(lo, hi + 1, n).astype(float)
         m = rng.random(n) < miss_rate

@@ -9,10 +9,11 @@ labelled missing codes, the subscales with their item numbers, the reverse-keyed
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -131,7 +132,7 @@ def _schema() -> dict:
 
 
 def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
-    """Path of the instrument file for ``key``: the first ``<key>.yaml`` in ``search_paths``, then built-ins."""
+    """Path of the instrument file for ``key``: first ``<key>.yaml`` in ``search_paths``, then built-ins."""
     for folder in [*map(Path, search_paths), builtin_instrument_dir()]:
         candidate = folder / f"{key}.yaml"
         if candidate.is_file():
