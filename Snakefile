@@ -358,7 +358,8 @@ if W.published_reference:
             stats=W.stats_file("anova", "descriptives", "reliability", "correlations"),
             returns=W.reconciliation_files(),
         output:
-            W.publication_outputs("audit"),
+            comparison=W.publication_outputs("audit")[0],
+            consistency=W.publication_outputs("audit")[1],
         params:
             config=CONFIG,
             settings=W.settings("study", "sites", "groups", "scoring", "statistics", "published"),
@@ -371,7 +372,7 @@ if W.published_reference:
         shell:
             "python -m cocapp.audit --config {params.config} --published {input.published}"
             " --stats-dir {params.stats_dir} --ingest-dir {params.ingest_dir}"
-            " --out {output[0]} --consistency-out {output[1]} > {log} 2>&1"
+            " --out {output.comparison} --consistency-out {output.consistency} > {log} 2>&1"
 
 
 rule report:

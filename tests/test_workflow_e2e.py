@@ -109,6 +109,19 @@ def test_lint_is_clean(run):
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
+def test_lint_is_clean_for_the_default_config():
+    """The default config turns on rules the fixture does not (published audit, qualitative arm)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "-n"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
 def test_derived_files_are_deterministic(run, tmp_path):
     again = tmp_path / "again"
     shutil.copytree(TINY, again)
