@@ -14,9 +14,6 @@ against ``e1071`` type 2 and the formulas in base R (``tests/reference/measureme
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 import pandas as pd
 
@@ -204,40 +201,21 @@ def count_beyond_text(normality: pd.DataFrame, threshold: float | str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``cocapp normality``: skewness and kurtosis per scale for one group and threshold."""
-    from cocapp.config import load_config, site_names
-    from cocapp.instruments import load_instruments
-    from cocapp.io import write_csv_atomic
-    from cocapp.scoring import read_scores
+    from cocapp.stage import run_scores_stage
 
-    parser = argparse.ArgumentParser(prog="cocapp normality", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--threshold", required=True)
-    parser.add_argument("--scores", required=True, help="scores/by_threshold/{group}/{threshold}.csv")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if args.group not in config["groups"]:
-            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
-        instruments = load_instruments(
-            config["groups"][args.group]["instruments"], config["instrument_paths"]
-        )
+    def build(scores, instruments, group, threshold, sites, config):
         limits = config["statistics"]["normality_limits"]
-        table = normality_table(
-            read_scores(args.scores),
+        return normality_table(
+            scores,
             instruments,
-            args.group,
-            args.threshold,
-            site_names(config),
+            group,
+            threshold,
+            sites,
             conservative=float(limits["conservative"]),
             liberal=float(limits["liberal"]),
         )
-        write_csv_atomic(table, args.out)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp normality: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_scores_stage("normality", __doc__.splitlines()[0], build, argv)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,6 @@ nothing is ever invented. Validated against R ``t.test`` (``tests/reference/meas
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -186,38 +183,13 @@ def reference_table(
 
 def main(argv: list[str] | None = None) -> int:
     """``cocapp reference``: compare scores with the instruments' reference values."""
-    from cocapp.config import load_config, site_names
-    from cocapp.instruments import load_instruments
-    from cocapp.io import write_csv_atomic
-    from cocapp.scoring import read_scores
+    from cocapp.stage import run_scores_stage
 
-    parser = argparse.ArgumentParser(prog="cocapp reference", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--threshold", required=True)
-    parser.add_argument("--scores", required=True, help="scores/by_threshold/{group}/{threshold}.csv")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if args.group not in config["groups"]:
-            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
-        instruments = load_instruments(
-            config["groups"][args.group]["instruments"], config["instrument_paths"]
-        )
-        table = reference_table(
-            read_scores(args.scores),
-            instruments,
-            args.group,
-            args.threshold,
-            site_names(config),
-            confidence_level=float(config["statistics"]["confidence_level"]),
-        )
-        write_csv_atomic(table, args.out)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp reference: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    def build(scores, instruments, group, threshold, sites, config):
+        level = float(config["statistics"]["confidence_level"])
+        return reference_table(scores, instruments, group, threshold, sites, confidence_level=level)
+
+    return run_scores_stage("reference", __doc__.splitlines()[0], build, argv)
 
 
 if __name__ == "__main__":
