@@ -22,7 +22,7 @@ import pandas as pd
 
 from cocapp.config import ConfigError, load_config, site_names
 from cocapp.instruments import InstrumentError, load_instruments
-from cocapp.io import RawReadError, RawTable, read_raw, write_csv_atomic
+from cocapp.io import RawReadError, RawTable, read_raw, write_outputs_atomic
 from cocapp.validate import (
     DataValidationError,
     GroupSpec,
@@ -160,17 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InstrumentError, RawReadError, DataValidationError) as err:
         print(f"cocapp ingest: error: {err}", file=sys.stderr)
         return 1
-    written: list[Path] = []
-    try:
-        for group, res in results.items():
-            paths = output_paths(args.outdir, group)
-            for kind in OUTPUT_KINDS:
-                write_csv_atomic(getattr(res, kind), paths[kind])
-                written.append(paths[kind])
-    except Exception:
-        for p in written:  # all or nothing
-            p.unlink(missing_ok=True)
-        raise
+    write_outputs_atomic(
+        {
+            path: getattr(res, kind)
+            for group, res in results.items()
+            for kind, path in output_paths(args.outdir, group).items()
+        }
+    )
     for group, res in results.items():
         rec = res.reconciliation
         n_ex = int((rec["status"] == "excluded").sum())

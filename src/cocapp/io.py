@@ -12,7 +12,7 @@ import contextlib
 import csv
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ __all__ = [
     "read_respondents",
     "read_sav",
     "write_csv_atomic",
+    "write_outputs_atomic",
     "write_text_atomic",
 ]
 
@@ -57,24 +58,51 @@ class RawTable:
 
 
 # -- writing -------------------------------------------------------------------------------------
+def _temp_beside(path: Path) -> Path:
+    """An empty temporary file in ``path``'s folder, with the permissions a plain open() would give."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    # mkstemp creates 0600 files; outputs should be readable like any other file the user writes.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temp_beside(path)
     try:
         yield tmp_path
-        # mkstemp creates 0600 files; give the output the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str]) -> None:
+    """Write several outputs all-or-nothing: each goes to a temporary file first, and all are renamed
+    only once every one was written, so a failure leaves no new output behind. DataFrames are written
+    as by :func:`write_csv_atomic`, strings as UTF-8 text."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, content in outputs.items():
+            path = Path(path)
+            tmp = _temp_beside(path)
+            staged.append((tmp, path))
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+            else:
+                tmp.write_text(content, encoding="utf-8")
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:

@@ -37,14 +37,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pandas as pd
+
+from cocapp.io import write_outputs_atomic  # noqa: F401 - re-exported for the qualitative stages
 
 __all__ = [
     "QualInput",
@@ -474,27 +474,3 @@ def read_segments(path: str | Path) -> QualInput:
     if _is_qualcoder_header([h.strip() for h in header]):
         return read_qualcoder_csv(path)
     return read_segments_csv(path)
-
-
-def write_outputs_atomic(outputs: dict[str | Path, pd.DataFrame | str]) -> None:
-    """Write several outputs all-or-nothing: every file goes to a temporary name first and is renamed
-    only once all were written, so a failure leaves no new output behind. DataFrames are written as
-    UTF-8 CSV (no index, ``\\n`` line ends, full precision); strings as UTF-8 text."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, content in outputs.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            staged.append((Path(tmp), path))
-            if isinstance(content, pd.DataFrame):
-                content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-            else:
-                Path(tmp).write_text(content, encoding="utf-8")
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            if tmp.exists():
-                tmp.unlink()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cocapp.qualitative.io import QualInput
+from cocapp.qualitative.io import SEGMENT_INPUT_COLUMNS, QualInput
 
 __all__ = [
     "CANONICAL_SEGMENT_COLUMNS",
@@ -34,22 +34,8 @@ __all__ = [
     "validate_codebook",
 ]
 
-CANONICAL_SEGMENT_COLUMNS = [
-    "source_id",
-    "source_label",
-    "case_id",
-    "site",
-    "participant_group",
-    "theme",
-    "code",
-    "code_path",
-    "text",
-    "start",
-    "end",
-    "coder",
-    "reference",
-    "memo",
-]
+# The canonical segment table has exactly the columns every reader may produce.
+CANONICAL_SEGMENT_COLUMNS = list(SEGMENT_INPUT_COLUMNS)
 
 
 class QualitativeValidationError(ValueError):
