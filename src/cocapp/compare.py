@@ -25,7 +25,7 @@ import pandas as pd
 
 from cocapp.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
 from cocapp.anova import ANOVA_COLUMNS, oneway_anova, site_codes, summarise_groups
-from cocapp.config import format_threshold, load_config, site_names
+from cocapp.config import format_threshold, group_config, load_config, site_names
 from cocapp.correlation import CORRELATION_COLUMNS, pearson_table
 from cocapp.posthoc import PAIR_COLUMNS, games_howell, tukey_kramer
 
@@ -92,9 +92,7 @@ def compare_group(
     are ignored. ``respondents`` is ``ingest/{group}_respondents.csv`` (id, site, covariates).
     Outcomes appear in the group's instrument order, scales in the order of the scores file.
     """
-    if group not in config["groups"]:
-        raise ValueError(f"group {group!r} is not configured (groups: {list(config['groups'])})")
-    gspec = config["groups"][group]
+    gspec = group_config(config, group)
     levels = site_names(config)
     st = config["statistics"]
     alpha = float(st["significance_level"])

@@ -22,6 +22,7 @@ __all__ = [
     "ConfigError",
     "config_schema",
     "format_threshold",
+    "group_config",
     "load_config",
     "site_names",
     "threshold_fraction",
@@ -52,6 +53,13 @@ def format_threshold(t: float | str) -> str:
 def threshold_fraction(t: float | str) -> Fraction:
     """Exact rational value of a threshold as written (0.3 -> 3/10, never 0.29999...)."""
     return Fraction(format_threshold(t))
+
+
+def group_config(config: dict, group: str) -> dict:
+    """The config block of ``group``; ConfigError naming the configured groups when it is unknown."""
+    if group not in config["groups"]:
+        raise ConfigError(f"group {group!r} is not configured (groups: {list(config['groups'])})")
+    return config["groups"][group]
 
 
 def site_names(config: dict) -> list[str]:

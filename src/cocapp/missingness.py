@@ -463,7 +463,7 @@ def incomplete_summary_text(missingness: pd.DataFrame, digits: int = 1) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``cocapp missingness``: missing-data profile of one group."""
-    from cocapp.config import load_config
+    from cocapp.config import group_config, load_config
     from cocapp.instruments import load_instruments
     from cocapp.io import read_items, write_csv_atomic
 
@@ -478,9 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if args.group not in config["groups"]:
-            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
-        group = config["groups"][args.group]
+        group = group_config(config, args.group)
         instruments = load_instruments(group["instruments"], config["instrument_paths"])
         extra = {float(k): v for k, v in config["input"].get("missing_codes", {}).items()}
         pats = group.get("item_columns")

@@ -342,7 +342,7 @@ def reliability_tables(
 
 def main(argv: list[str] | None = None) -> int:
     """``cocapp reliability``: alpha per scale (complete cases) and the item table for one group."""
-    from cocapp.config import load_config
+    from cocapp.config import group_config, load_config
     from cocapp.instruments import load_instruments
     from cocapp.io import read_items, write_csv_atomic
 
@@ -355,9 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if args.group not in config["groups"]:
-            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
-        group = config["groups"][args.group]
+        group = group_config(config, args.group)
         instruments = load_instruments(group["instruments"], config["instrument_paths"])
         st = config["statistics"]
         scales, by_item = reliability_tables(

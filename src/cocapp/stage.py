@@ -27,7 +27,7 @@ def run_scores_stage(
 
     Returns 0, or 1 with ``cocapp <name>: error: ...`` on stderr (nothing written) on any failure.
     """
-    from cocapp.config import load_config, site_names
+    from cocapp.config import group_config, load_config, site_names
     from cocapp.instruments import load_instruments
     from cocapp.io import write_csv_atomic
     from cocapp.scoring import read_scores
@@ -41,11 +41,8 @@ def run_scores_stage(
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if args.group not in config["groups"]:
-            raise ValueError(f"group {args.group!r} is not configured (groups: {list(config['groups'])})")
-        instruments = load_instruments(
-            config["groups"][args.group]["instruments"], config["instrument_paths"]
-        )
+        group = group_config(config, args.group)
+        instruments = load_instruments(group["instruments"], config["instrument_paths"])
         table = build(
             read_scores(args.scores), instruments, args.group, args.threshold, site_names(config), config
         )
