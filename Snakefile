@@ -1,6 +1,10 @@
 # cocapp: the COCAPP survey analysis (Simpson et al. 2016, BMC Psychiatry 16:147), stage by stage.
-# Each rule is one stage of the paper's Methods and a thin call into the cocapp package; target lists,
-# input functions and rerun parameters live in src/cocapp/workflow.py.
+#
+# One rule per stage of the paper's Methods, each a thin call of `cocapp <stage>` that is given every
+# file it reads and writes, and -- as `params: settings` -- exactly the config values it reads, so a
+# changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
+# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
+# the console (profiles/default: show-failed-logs).
 
 from snakemake.utils import min_version
 
@@ -13,384 +17,350 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
-# Stop at once, naming the key, when the configuration is wrong.
 config = with_defaults(validate_config(config, "config"))
 W = Workflow(config)
-CONFIG = W.write_effective_config()
+GROUPS = W.groups
 
 
 wildcard_constraints:
-    **W.wildcard_constraints(),
+    group="|".join(GROUPS),
 
 
 rule all:
     input:
-        W.all_targets(),
+        "reports/report.html",
+        W.audit_files(),
+        expand(
+            "data/derived/stats/{name}.csv",
+            name=["missingness_items", "missingness_patterns", "mcar", "normality", "reference_comparison"],
+        ),
+        expand("data/derived/stats/{name}.csv", name=["games_howell", "ancova_posthoc", "ancova_slopes"]),
+        "data/derived/stats/reliability_items.csv",
+        "data/derived/sensitivity/summary.csv",
+        "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
+        "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
     default_target: True
 
 
 # -- 1. Questionnaire returns: read and validate the raw files -------------------------------------
 rule ingest:
     input:
-        raw=W.raw_inputs(),
+        raw=W.raw_files(),
         instruments=W.instrument_files(),
     output:
-        W.ingest_outputs(),
+        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
     params:
-        config=CONFIG,
-        settings=W.ingest_settings(),
-        outdir=W.output_dir(),
+        settings=W.settings("ingest"),
+        code=W.code("ingest"),
     log:
-        W.log("ingest.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/ingest.log",
     shell:
-        "python -m cocapp.ingest --config {params.config} --outdir {params.outdir} > {log} 2>&1"
+        "cocapp ingest --settings {params.settings:q} --items {output.answers}"
+        " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
 
 
-# -- 2. Scale scores with person-mean replacement, one job per group and threshold ----------------
+# -- 2. Scale scores: person-mean replacement at every threshold, per group ------------------------
 rule score:
     input:
-        responses=W.path("ingest", "{group}_items.csv"),
+        answers="data/derived/ingest/{group}_items.csv",
         instruments=W.group_instrument_files(),
     output:
-        W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
+        "data/derived/scores/{group}.csv",
     params:
-        config=CONFIG,
-        settings=W.settings("instrument_paths", group_keys=("instruments", "item_columns")),
+        settings=W.settings("score", per_group=True),
+        code=W.code("score"),
     log:
-        W.log("score", "{group}_{threshold}.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/score_{group}.log",
     shell:
-        "python -m cocapp.scoring --config {params.config} --group {wildcards.group} --items {input.responses}"
-        " --threshold {wildcards.threshold} --out {output} > {log} 2>&1"
+        "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
+        " --out {output} 2> {log}"
 
 
-rule combine_scores:
-    input:
-        W.score_parts(),
-    output:
-        W.path("scores", "{group}.csv"),
-    params:
-        config=CONFIG,
-    log:
-        W.log("combine_scores", "{group}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.collect --out {output} {input} > {log} 2>&1"
-
-
-# -- 3. Measurement: reliability (complete cases) and the missing-data profile, per group ---------
+# -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
 rule reliability:
     input:
-        responses=W.path("ingest", "{group}_items.csv"),
-        instruments=W.group_instrument_files(),
+        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        instruments=W.instrument_files(),
     output:
-        alpha=W.path("stats", "parts", "{group}", "reliability.csv"),
-        by_item=W.path("stats", "parts", "{group}", "reliability_items.csv"),
+        alpha="data/derived/stats/reliability.csv",
+        by_item="data/derived/stats/reliability_items.csv",
     params:
-        config=CONFIG,
-        settings=W.settings("statistics", "instrument_paths", group_keys=("instruments", "item_columns")),
+        settings=W.settings("reliability"),
+        code=W.code("reliability"),
     log:
-        W.log("reliability", "{group}.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/reliability.log",
     shell:
-        "python -m cocapp.reliability --config {params.config} --group {wildcards.group}"
-        " --items {input.responses} --out {output.alpha} --items-out {output.by_item} > {log} 2>&1"
+        "cocapp reliability --settings {params.settings:q} --items {input.answers}"
+        " --alpha-out {output.alpha} --items-out {output.by_item} 2> {log}"
 
 
 rule missingness:
     input:
-        responses=W.path("ingest", "{group}_items.csv"),
-        instruments=W.group_instrument_files(),
-    output:
-        by_scale=W.path("stats", "parts", "{group}", "missingness.csv"),
-        by_item=W.path("stats", "parts", "{group}", "missingness_items.csv"),
-        patterns=W.path("stats", "parts", "{group}", "missingness_patterns.csv"),
-        mcar=W.path("stats", "parts", "{group}", "mcar.csv"),
-    params:
-        config=CONFIG,
-        settings=W.settings("input", "instrument_paths", group_keys=("instruments", "item_columns")),
-    log:
-        W.log("missingness", "{group}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.missingness --config {params.config} --group {wildcards.group}"
-        " --items {input.responses} --out {output.by_scale} --items-out {output.by_item}"
-        " --patterns-out {output.patterns} --mcar-out {output.mcar} > {log} 2>&1"
-
-
-# -- 4. Distributions: descriptives, normality and reference values, per group and threshold ------
-rule descriptives:
-    input:
-        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
-        instruments=W.group_instrument_files(),
-    output:
-        W.path("stats", "parts", "{group}", "{threshold}", "descriptives.csv"),
-    params:
-        config=CONFIG,
-        settings=W.settings("sites", "statistics", "instrument_paths"),
-    log:
-        W.log("descriptives", "{group}_{threshold}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.descriptives --config {params.config} --group {wildcards.group}"
-        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
-
-
-rule normality:
-    input:
-        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
-        instruments=W.group_instrument_files(),
-    output:
-        W.path("stats", "parts", "{group}", "{threshold}", "normality.csv"),
-    params:
-        config=CONFIG,
-        settings=W.settings("sites", "statistics", "instrument_paths"),
-    log:
-        W.log("normality", "{group}_{threshold}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.normality --config {params.config} --group {wildcards.group}"
-        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
-
-
-rule reference_values:
-    input:
-        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
-        instruments=W.group_instrument_files(),
-    output:
-        W.path("stats", "parts", "{group}", "{threshold}", "reference_comparison.csv"),
-    params:
-        config=CONFIG,
-        settings=W.settings("sites", "statistics", "instrument_paths"),
-    log:
-        W.log("reference_values", "{group}_{threshold}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.reference --config {params.config} --group {wildcards.group}"
-        " --threshold {wildcards.threshold} --scores {input.scores} --out {output} > {log} 2>&1"
-
-
-# -- 5. Site comparisons: ANOVA + Tukey, ANCOVA (two covariate models), correlations -------------
-rule compare_sites:
-    input:
-        scores=W.path("scores", "by_threshold", "{group}", "{threshold}.csv"),
-        respondents=W.path("ingest", "{group}_respondents.csv"),
-    output:
-        W.compare_outputs(),
-    params:
-        config=CONFIG,
-        settings=W.settings("sites", "statistics", group_keys=("instruments", "covariates", "ancova_models")),
-        outdir=W.output_dir(),
-    log:
-        W.log("compare_sites", "{group}_{threshold}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.compare --config {params.config} --group {wildcards.group}"
-        " --threshold {wildcards.threshold} --scores {input.scores} --respondents {input.respondents}"
-        " --outdir {params.outdir} > {log} 2>&1"
-
-
-# One tidy file per statistic (output contract), concatenated in config order.
-rule collect_statistics:
-    input:
-        W.stats_parts(),
-    output:
-        W.path("stats", "{name}.csv"),
-    params:
-        config=CONFIG,
-    log:
-        W.log("collect_statistics", "{name}.log"),
-    conda:
-        "envs/cocapp.yaml"
-    shell:
-        "python -m cocapp.collect --out {output} {input} > {log} 2>&1"
-
-
-# -- 6. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
-rule sensitivity:
-    input:
-        anova=W.path("stats", "anova.csv"),
-        ancova=W.path("stats", "ancova.csv"),
-        tukey=W.path("stats", "tukey.csv"),
-        descriptives=W.path("stats", "descriptives.csv"),
-        reliability=W.path("stats", "reliability.csv"),
+        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
         instruments=W.instrument_files(),
     output:
-        summary=W.path("sensitivity", "summary.csv"),
-        shifts=W.path("sensitivity", "site_shifts.csv"),
-        pairs=W.path("sensitivity", "pairs.csv"),
-        checks=W.path("sensitivity", "checks.csv"),
-        verdict=W.path("sensitivity", "verdict.md"),
-        facts=W.path("sensitivity", "verdict.json"),
+        by_scale="data/derived/stats/missingness.csv",
+        by_item="data/derived/stats/missingness_items.csv",
+        patterns="data/derived/stats/missingness_patterns.csv",
+        mcar="data/derived/stats/mcar.csv",
+    params:
+        settings=W.settings("missingness"),
+        code=W.code("missingness"),
+    log:
+        "data/derived/logs/missingness.log",
+    shell:
+        "cocapp missingness --settings {params.settings:q} --items {input.answers}"
+        " --by-scale {output.by_scale} --by-item {output.by_item} --patterns {output.patterns}"
+        " --mcar {output.mcar} 2> {log}"
+
+
+# -- 4. Distributions: descriptives by site, skewness and kurtosis, reference values --------------
+rule distributions:
+    input:
+        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+        instruments=W.instrument_files(),
+    output:
+        descriptives="data/derived/stats/descriptives.csv",
+        normality="data/derived/stats/normality.csv",
+        reference="data/derived/stats/reference_comparison.csv",
+    params:
+        settings=W.settings("distributions"),
+        code=W.code("distributions"),
+    log:
+        "data/derived/logs/distributions.log",
+    shell:
+        "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
+        " --descriptives {output.descriptives} --normality {output.normality}"
+        " --reference {output.reference} 2> {log}"
+
+
+# -- 5. Site comparisons: one-way ANOVA, Tukey-Kramer and Games-Howell, correlations --------------
+rule compare_sites:
+    input:
+        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+    output:
+        anova="data/derived/stats/anova.csv",
+        tukey="data/derived/stats/tukey.csv",
+        games_howell="data/derived/stats/games_howell.csv",
+        correlations="data/derived/stats/correlations.csv",
+    params:
+        settings=W.settings("compare-sites"),
+        code=W.code("compare-sites"),
+    log:
+        "data/derived/logs/compare_sites.log",
+    shell:
+        "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
+        " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
+        " --correlations {output.correlations} 2> {log}"
+
+
+# -- 6. ANCOVA: site differences adjusted for the demographic and service covariates --------------
+rule ancova:
+    input:
+        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+    output:
+        ancova="data/derived/stats/ancova.csv",
+        means="data/derived/stats/ancova_means.csv",
+        posthoc="data/derived/stats/ancova_posthoc.csv",
+        slopes="data/derived/stats/ancova_slopes.csv",
+    params:
+        settings=W.settings("ancova"),
+        code=W.code("ancova"),
+    log:
+        "data/derived/logs/ancova.log",
+    shell:
+        "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
+        " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
+        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes} 2> {log}"
+
+
+# -- 7. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
+rule sensitivity:
+    input:
+        anova="data/derived/stats/anova.csv",
+        ancova="data/derived/stats/ancova.csv",
+        tukey="data/derived/stats/tukey.csv",
+        descriptives="data/derived/stats/descriptives.csv",
+        reliability="data/derived/stats/reliability.csv",
+        instruments=W.instrument_files(),
+    output:
+        summary="data/derived/sensitivity/summary.csv",
+        shifts="data/derived/sensitivity/site_shifts.csv",
+        pairs="data/derived/sensitivity/pairs.csv",
+        checks="data/derived/sensitivity/checks.csv",
+        verdict="data/derived/sensitivity/verdict.md",
+        facts="data/derived/sensitivity/verdict.json",
         figures=W.sensitivity_figures(),
     params:
-        config=CONFIG,
-        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "instrument_paths"),
-        outdir=W.output_dir(),
-        figdir=W.output_dir(6),
+        settings=W.settings("sensitivity"),
+        code=W.code("sensitivity"),
     log:
-        W.log("sensitivity.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/sensitivity.log",
     shell:
-        "python -m cocapp.sensitivity --config {params.config} --anova {input.anova} --ancova {input.ancova}"
+        "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
-        " --outdir {params.outdir} --figdir {params.figdir} > {log} 2>&1"
+        " --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
+        " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
+        " --facts {output.facts} --figures {output.figures} 2> {log}"
 
 
-# -- 7. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
+# -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
 rule qualitative_ingest:
     input:
-        W.qualitative_inputs(),
+        W.qualitative_files(),
     output:
-        W.qualitative_outputs("ingest"),
+        segments="data/derived/qualitative/segments.csv",
+        cases="data/derived/qualitative/cases.csv",
+        codes="data/derived/qualitative/codes.csv",
     params:
-        config=CONFIG,
-        settings=W.settings("sites", "qualitative"),
-        outdir=W.output_dir(),
+        settings=W.settings("qualitative-ingest"),
+        code=W.code("qualitative-ingest"),
     log:
-        W.log("qualitative_ingest.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/qualitative_ingest.log",
     shell:
-        "python -m cocapp.qualitative.ingest --config {params.config} --outdir {params.outdir} > {log} 2>&1"
+        "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
+        " --out-cases {output.cases} --out-codes {output.codes} 2> {log}"
 
 
-rule framework_matrices:
+rule qualitative_framework:
     input:
-        W.qualitative_outputs("ingest"),
+        segments="data/derived/qualitative/segments.csv",
+        cases="data/derived/qualitative/cases.csv",
+        codes="data/derived/qualitative/codes.csv",
     output:
-        W.qualitative_outputs("framework"),
+        case_theme="data/derived/qualitative/framework_case_theme.csv",
+        site_theme="data/derived/qualitative/framework_site_theme.csv",
+        group_theme="data/derived/qualitative/framework_group_theme.csv",
+        code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
+        codebook="data/derived/qualitative/codebook.csv",
     params:
-        config=CONFIG,
-        settings=W.settings("sites", "qualitative"),
-        outdir=W.output_dir(),
+        settings=W.settings("qualitative-framework"),
+        code=W.code("qualitative-framework"),
     log:
-        W.log("framework_matrices.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/qualitative_framework.log",
     shell:
-        "python -m cocapp.qualitative.framework --config {params.config} --indir {params.outdir}"
-        " --outdir {params.outdir} > {log} 2>&1"
+        "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
+        " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
+        " --site-theme {output.site_theme} --group-theme {output.group_theme}"
+        " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log}"
 
 
 rule joint_display:
     input:
-        raw=W.qualitative_inputs(),
-        qualitative=W.qualitative_outputs("ingest"),
-        descriptives=W.path("stats", "descriptives.csv"),
-        tukey=W.path("stats", "tukey.csv"),
+        segments="data/derived/qualitative/segments.csv",
+        cases="data/derived/qualitative/cases.csv",
+        codes="data/derived/qualitative/codes.csv",
+        descriptives="data/derived/stats/descriptives.csv",
+        tukey="data/derived/stats/tukey.csv",
+        raw=W.qualitative_files(),
     output:
-        W.qualitative_outputs("joint"),
+        joint="data/derived/qualitative/joint_display.csv",
+        section="data/derived/qualitative/qualitative_section.html",
     params:
-        config=CONFIG,
-        settings=W.settings("sites", "scoring", "statistics", "qualitative"),
-        outdir=W.output_dir(),
+        settings=W.settings("joint-display"),
+        code=W.code("joint-display"),
     log:
-        W.log("joint_display.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/joint_display.log",
     shell:
-        "python -m cocapp.qualitative.joint --config {params.config} --qualdir {params.outdir}"
-        " --descriptives {input.descriptives} --tukey {input.tukey} --outdir {params.outdir} > {log} 2>&1"
+        "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
+        " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
+        " --tukey {input.tukey} --joint {output.joint} --section {output.section} 2> {log}"
 
 
-# -- 8. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
+# -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
 rule tables:
     input:
-        stats=W.stats_file("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means"),
-        returns=W.reconciliation_files(),
+        anova="data/derived/stats/anova.csv",
+        descriptives="data/derived/stats/descriptives.csv",
+        reliability="data/derived/stats/reliability.csv",
+        correlations="data/derived/stats/correlations.csv",
+        ancova="data/derived/stats/ancova.csv",
+        means="data/derived/stats/ancova_means.csv",
+        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
         instruments=W.instrument_files(),
     output:
-        W.publication_outputs("tables"),
+        W.registered(W.table_files()),
     params:
-        config=CONFIG,
-        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "instrument_paths"),
-        stats_dir=W.folder_of("input", "stats"),
-        ingest_dir=W.folder_of("input", "returns"),
-        outdir=W.folder_of("output"),
+        settings=W.settings("tables"),
+        code=W.code("tables"),
     log:
-        W.log("tables.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/tables.log",
     shell:
-        "python -m cocapp.tables --config {params.config} --stats-dir {params.stats_dir}"
-        " --ingest-dir {params.ingest_dir} --outdir {params.outdir} > {log} 2>&1"
+        "cocapp tables --settings {params.settings:q} --anova {input.anova}"
+        " --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --correlations {input.correlations} --ancova {input.ancova} --ancova-means {input.means}"
+        " --reconciliation {input.reconciliation} --out {output} 2> {log}"
 
 
 rule figures:
     input:
-        stats=W.stats_file("descriptives", "tukey", "correlations"),
-        scores=W.score_files(),
+        descriptives="data/derived/stats/descriptives.csv",
+        tukey="data/derived/stats/tukey.csv",
+        correlations="data/derived/stats/correlations.csv",
+        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
         instruments=W.instrument_files(),
     output:
-        W.publication_outputs("figures"),
+        W.registered(W.figure_files()),
     params:
-        config=CONFIG,
-        settings=W.settings("study", "sites", "groups", "scoring", "statistics", "published", "instrument_paths"),
-        stats_dir=W.folder_of("input", "stats"),
-        scores_dir=W.folder_of("input", "scores"),
-        outdir=W.folder_of("output"),
+        settings=W.settings("figures"),
+        code=W.code("figures"),
     log:
-        W.log("figures.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/figures.log",
     shell:
-        "python -m cocapp.figures --config {params.config} --stats-dir {params.stats_dir}"
-        " --scores-dir {params.scores_dir} --outdir {params.outdir} > {log} 2>&1"
+        "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
+        " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
+        " --out {output} 2> {log}"
 
 
-if W.published_reference:
-
-    rule audit_against_published:
-        input:
-            published=W.published_reference,
-            stats=W.stats_file("anova", "descriptives", "reliability", "correlations"),
-            returns=W.reconciliation_files(),
-        output:
-            comparison=W.publication_outputs("audit")[0],
-            consistency=W.publication_outputs("audit")[1],
-        params:
-            config=CONFIG,
-            settings=W.settings("study", "sites", "groups", "scoring", "statistics", "published"),
-            stats_dir=W.folder_of("input", "stats"),
-            ingest_dir=W.folder_of("input", "returns"),
-        log:
-            W.log("audit.log"),
-        conda:
-            "envs/cocapp.yaml"
-        shell:
-            "python -m cocapp.audit --config {params.config} --published {input.published}"
-            " --stats-dir {params.stats_dir} --ingest-dir {params.ingest_dir}"
-            " --out {output.comparison} --consistency-out {output.consistency} > {log} 2>&1"
+rule audit:
+    input:
+        published=W.published_reference or [],
+        anova="data/derived/stats/anova.csv",
+        descriptives="data/derived/stats/descriptives.csv",
+        reliability="data/derived/stats/reliability.csv",
+        correlations="data/derived/stats/correlations.csv",
+        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+    output:
+        comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
+        consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
+    params:
+        settings=W.settings("audit"),
+        code=W.code("audit"),
+    log:
+        "data/derived/logs/audit.log",
+    shell:
+        "cocapp audit --settings {params.settings:q} --published {input.published}"
+        " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --correlations {input.correlations} --reconciliation {input.reconciliation}"
+        " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
 
 
 rule report:
     input:
-        **W.report_inputs(),
+        tables=W.table_files(),
+        figures=W.figure_files(),
+        sensitivity=["data/derived/sensitivity/verdict.md", *W.sensitivity_figures()],
+        audit=W.audit_files(),
+        qualitative=(
+            "data/derived/qualitative/qualitative_section.html" if W.qualitative_enabled else []
+        ),
+        raw=W.raw_files(),
+        config=W.config_files(workflow),
     output:
-        W.publication_outputs("report"),
+        W.registered(["reports/report.html"]),
     params:
-        config=CONFIG,
-        tables_dir=W.folder_of("input", "tables"),
-        figures_dir=W.folder_of("input", "figures"),
-        sensitivity_dir=W.folder_of("input", "sensitivity"),
-        options=W.report_options(),
+        settings=W.settings("report"),
+        code=W.code("report"),
+        qualitative=lambda wildcards, input: (
+            f"--qualitative-section {input.qualitative}" if input.qualitative else ""
+        ),
+        audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
     log:
-        W.log("report.log"),
-    conda:
-        "envs/cocapp.yaml"
+        "data/derived/logs/report.log",
     shell:
-        "python -m cocapp.report --config {params.config} --tables-dir {params.tables_dir}"
-        " --figures-dir {params.figures_dir} --sensitivity-dir {params.sensitivity_dir} {params.options}"
-        " --inputs {input.raw} --out {output} > {log} 2>&1"
+        "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
+        " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
+        " --config-file {input.config} --out {output} 2> {log}"

@@ -46,7 +46,6 @@ The detector never reads ``print_anomalies`` of the published file: it works fro
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from dataclasses import dataclass, replace
@@ -57,10 +56,8 @@ import pandas as pd
 import yaml
 from scipy import optimize, stats
 
-from cocapp.config import format_threshold, load_config
+from cocapp.config import format_threshold
 from cocapp.instruments import load_instrument
-from cocapp.io import write_csv_atomic
-from cocapp.tables import read_reconciliation, read_stats
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -69,7 +66,6 @@ __all__ = [
     "SiteRow",
     "compare",
     "consistency_checks",
-    "expected_outputs",
     "implied_f",
     "load_published",
     "printed_numbers",
@@ -867,47 +863,3 @@ def _significant_list(pub: dict, row: SiteRow) -> list[str] | None:
 
 
 # -- CLI -------------------------------------------------------------------------------------------
-def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
-    """Files written by ``python -m cocapp.audit`` with the default names."""
-    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "tables"
-    return [str(base / "published_comparison.csv"), str(base / "published_consistency.csv")]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cocapp.audit --config C --published P --stats-dir D --out O [--consistency-out O2]``."""
-    parser = argparse.ArgumentParser(
-        prog="cocapp audit", description="Compare regenerated with published numbers."
-    )
-    parser.add_argument("--config", required=True)
-    parser.add_argument(
-        "--published", required=True, help="published numbers YAML (config published.reference)"
-    )
-    parser.add_argument("--stats-dir", required=True)
-    parser.add_argument("--ingest-dir", help="folder of {group}_reconciliation.csv (Table 1 returns)")
-    parser.add_argument("--out", required=True, help="published_comparison.csv")
-    parser.add_argument("--consistency-out", help="published_consistency.csv (default: beside --out)")
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    pub = load_published(args.published)
-    stats_ = read_stats(args.stats_dir)
-    recon = read_reconciliation(args.ingest_dir, config) if args.ingest_dir else {}
-    checks = consistency_checks(pub, config)
-    comparison = compare(pub, config, stats_, recon, checks)
-    cons_out = args.consistency_out or str(Path(args.out).with_name("published_consistency.csv"))
-    write_csv_atomic(comparison, args.out)
-    write_csv_atomic(checks, cons_out)
-    n_match = int((comparison["match"] == True).sum())  # noqa: E712
-    n_cmp = int(comparison["match"].notna().sum())
-    print(f"{args.out}: {n_match} of {n_cmp} printed numbers matched within printed precision")
-    flagged = checks[checks["cannot_be_consistent"]]
-    print(f"{cons_out}: {len(flagged)} printed value(s) that cannot be consistent")
-    for r in flagged.itertuples():
-        print(
-            f"  {r.check}: {r.group} {r.instrument}/{r.scale} {r.site} {r.quantity} printed {r.printed}"
-            f" -> {r.suggested_value}"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,60 +1,78 @@
-"""The ``cocapp`` console command: ``cocapp <stage> [args]`` runs ``cocapp.<stage>.main(args)``.
+"""The ``cocapp`` console command.
 
-Every stage is also runnable as ``python -m cocapp.<stage>``; the Snakefile uses that form.
+``cocapp <stage> --settings JSON <files>`` runs one stage of the workflow (the Snakefile's rules call
+these; :mod:`cocapp.stages`). Besides the stages: ``cocapp run`` runs the whole workflow with
+Snakemake, ``cocapp check-config`` validates a config file, ``cocapp synthesize`` regenerates the
+embedded synthetic dataset.
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
+import subprocess
 import sys
 
-# stage name -> (module, one-line description), in pipeline order
-STAGES: dict[str, tuple[str, str]] = {
-    "check-config": ("cocapp.config", "validate a config file against the schema"),
-    "ingest": (
-        "cocapp.ingest",
-        "read and validate raw questionnaires; write items, respondents, reconciliation",
-    ),
-    "score": ("cocapp.scoring", "score every scale at one threshold (person-mean replacement)"),
-    "reliability": ("cocapp.reliability", "Cronbach's alpha per scale (complete cases), Feldt CI, items"),
-    "missingness": ("cocapp.missingness", "missing data: % incomplete, codes, patterns, Little's MCAR test"),
-    "descriptives": ("cocapp.descriptives", "n, mean, SD, SEM, 95% CI per scale by site and pooled"),
-    "normality": ("cocapp.normality", "skewness G1 and kurtosis G2 (SPSS) with SEs, pooled across sites"),
-    "reference": ("cocapp.reference", "one-sample t-tests against the instruments' reference values"),
-    "compare": (
-        "cocapp.compare",
-        "site comparisons at one threshold: ANOVA, Tukey, Games-Howell, ANCOVA, correlations",
-    ),
-    "collect": ("cocapp.collect", "concatenate per-group / per-threshold parts into one tidy file"),
-    "sensitivity": (
-        "cocapp.sensitivity",
-        "mean-replacement sensitivity: summary, changing pairs, verdict, figures",
-    ),
-    "tables": (
-        "cocapp.tables",
-        "publication tables 1-4, reliability, ANCOVA means (CSV, Markdown, HTML, DOCX)",
-    ),
-    "figures": (
-        "cocapp.figures",
-        "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots",
-    ),
-    "audit": (
-        "cocapp.audit",
-        "printed vs regenerated numbers; statcheck-style consistency checks of the print",
-    ),
-    "report": ("cocapp.report", "one self-contained HTML report (reports/report.html)"),
-    "synthesize": ("cocapp.synthetic", "regenerate the embedded synthetic COCAPP dataset"),
-    "qualitative-ingest": ("cocapp.qualitative.ingest", "validate coded segments (CSV, QualCoder, .qdpx)"),
-    "qualitative-framework": ("cocapp.qualitative.framework", "framework matrices, code counts, codebook"),
-    "joint-display": ("cocapp.qualitative.joint", "survey beside qualitative coverage; report section"),
+from cocapp.stages import STAGES
+
+TOOLS: dict[str, str] = {
+    "run": "run the whole workflow (snakemake) in the current folder",
+    "check-config": "validate a config file against the schema",
+    "synthesize": "regenerate the embedded synthetic COCAPP dataset (data/raw) and its calibration report",
 }
 
 
 def usage() -> str:
-    width = max(map(len, STAGES))
-    lines = ["usage: cocapp <stage> [options]   (cocapp <stage> --help for a stage's options)", "", "stages:"]
-    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in STAGES.items()]
+    names = [*TOOLS, *STAGES]
+    width = max(map(len, names))
+    lines = ["usage: cocapp <command> [options]   (cocapp <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, desc in TOOLS.items()]
+    lines += ["", "stages (called by the Snakefile, one per rule):"]
+    lines += [f"  {name:<{width}}  {spec.description}" for name, spec in STAGES.items()]
     return "\n".join(lines)
+
+
+def run_workflow(argv: list[str]) -> int:
+    """``cocapp run [snakemake options]``: ``snakemake --cores <all>`` plus the given options."""
+    cmd = [sys.executable, "-m", "snakemake", *(argv or ["--cores", "all"])]
+    return subprocess.call(cmd)
+
+
+def check_config(argv: list[str]) -> int:
+    from cocapp.config import ConfigError, load_config
+
+    parser = argparse.ArgumentParser(prog="cocapp check-config", description=TOOLS["check-config"])
+    parser.add_argument("config", nargs="?", default="config.yaml")
+    args = parser.parse_args(argv)
+    try:
+        load_config(args.config)
+    except ConfigError as err:
+        print(f"cocapp check-config: error: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.config}: valid")
+    return 0
+
+
+def synthesize(argv: list[str]) -> int:
+    from cocapp.synthetic import DEFAULT_SEED
+    from cocapp.synthetic import synthesize as generate
+
+    parser = argparse.ArgumentParser(prog="cocapp synthesize", description=TOOLS["synthesize"])
+    parser.add_argument("--config", default="config.yaml", help="config file (sites, groups, covariates)")
+    parser.add_argument("--published", default=None, help="published-values YAML (default: the config's)")
+    parser.add_argument("--out", default="data/raw", help="folder for the .sav/.csv files and codebook.csv")
+    parser.add_argument("--reports", default="reports", help="folder for synthetic_calibration.md/.csv")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
+    args = parser.parse_args(argv)
+    summary = generate(args.config, args.out, args.reports or None, args.seed, args.published)
+    if summary["failing"]:
+        failing = summary["failing"]
+        print(
+            f"cocapp synthesize: {len(failing)} calibration target(s) fail: {failing[:10]}", file=sys.stderr
+        )
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(usage())
         return 0 if argv else 2
-    stage, rest = argv[0], argv[1:]
-    if stage not in STAGES:
-        print(f"cocapp: unknown stage {stage!r}\n\n{usage()}", file=sys.stderr)
+    command, rest = argv[0], argv[1:]
+    tools = {"run": run_workflow, "check-config": check_config, "synthesize": synthesize}
+    if command in tools:
+        return tools[command](rest)
+    if command not in STAGES:
+        print(f"cocapp: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(STAGES[stage][0])
-    return int(module.main(rest) or 0)
+    from cocapp.stages.runner import run_stage
+
+    return run_stage(command, rest)
 
 
 if __name__ == "__main__":

@@ -140,23 +140,6 @@ def load_config(path: str | Path) -> dict:
     return with_defaults(config)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp check-config CONFIG``: validate a config file; print the problems, exit 1 if any."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="cocapp check-config", description="Validate a cocapp config file.")
-    parser.add_argument("config", nargs="?", default="config.yaml")
-    args = parser.parse_args(argv)
-    try:
-        load_config(args.config)
-    except ConfigError as err:
-        print(f"cocapp check-config: error: {err}", file=sys.stderr)
-        return 1
-    print(f"{args.config}: valid")
-    return 0
-
-
 def with_defaults(config: dict) -> dict:
     """Fill the optional keys with their documented defaults (explicit values always win)."""
     stats = config["statistics"]
@@ -180,7 +163,3 @@ def with_defaults(config: dict) -> dict:
         group.setdefault("ancova_models", {})
         group.setdefault("item_columns", {})
     return config
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

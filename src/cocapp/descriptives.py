@@ -19,7 +19,7 @@ from scipy import stats
 from cocapp.config import format_threshold
 from cocapp.instruments import Instrument
 
-__all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores", "main"]
+__all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores"]
 
 ALL_SITES = "All"
 COLUMNS = [
@@ -124,7 +124,7 @@ def descriptives_table(
     Parameters
     ----------
     scores
-        Long scores (``scores/by_threshold/{group}/{threshold}.csv``, :func:`cocapp.scoring.read_scores`).
+        Long scores (``scores/{group}.csv``).
     instruments
         The group's instruments (config order); every scale gets rows even without scores.
     group, threshold
@@ -158,18 +158,3 @@ def descriptives_table(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp descriptives``: descriptives by site for one group and threshold."""
-    from cocapp.stage import run_scores_stage
-
-    def build(scores, instruments, group, threshold, sites, config):
-        level = float(config["statistics"]["confidence_level"])
-        return descriptives_table(scores, instruments, group, threshold, sites, confidence_level=level)
-
-    return run_scores_stage("descriptives", __doc__.splitlines()[0], build, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,11 +20,6 @@ that file lacks the pair).
 
 from __future__ import annotations
 
-import argparse
-import re
-from dataclasses import dataclass
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -34,15 +29,14 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cocapp import plotting  # noqa: E402
-from cocapp.config import format_threshold, load_config, site_names  # noqa: E402
+from cocapp.config import format_threshold, site_names  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
-from cocapp.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, read_stats, significance_stars  # noqa: E402
+from cocapp.outputs import FigureSpec, figure_specs  # noqa: E402
+from cocapp.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, significance_stars  # noqa: E402
 
 __all__ = [
     "FigureSpec",
-    "expected_outputs",
     "figure_specs",
-    "save_figure",
     "scatter_plot",
     "site_plot",
 ]
@@ -56,56 +50,6 @@ RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """One figure: its file stem (relative to the figures folder), kind and what it shows."""
-
-    stem: str
-    kind: str  # "sites" | "scatter"
-    group: str
-    instrument: str
-    scale: str  # for a scatter: the y instrument
-    label: str = ""  # published label, e.g. "Fig. 3"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "", text).lower()
-
-
-def figure_specs(config: dict) -> list[FigureSpec]:
-    """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
-    specs: list[FigureSpec] = []
-    paths = config.get("instrument_paths", [])
-    for g, spec in config["groups"].items():
-        for ikey in spec["instruments"]:
-            inst = load_instrument(ikey, paths)
-            for scale in inst.scales:
-                specs.append(FigureSpec(f"sites/{g}/{ikey}_{scale.key}", "sites", g, ikey, scale.key))
-    for g, spec in config["groups"].items():
-        insts = spec["instruments"]
-        for i, x in enumerate(insts):
-            for y in insts[i + 1 :]:
-                specs.append(FigureSpec(f"correlations/{g}/{x}_{y}", "scatter", g, x, y))
-    for fig in config.get("published", {}).get("figures", []) or []:
-        specs.append(
-            FigureSpec(
-                f"published_{_slug(fig['label'])}",
-                "sites",
-                fig["group"],
-                fig["instrument"],
-                fig["scale"],
-                fig["label"],
-            )
-        )
-    return specs
-
-
-def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
-    """Every file ``python -m cocapp.figures`` writes (PNG and SVG of each :func:`figure_specs`)."""
-    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "figures"
-    return [str(base / f"{s.stem}.{fmt}") for s in figure_specs(config) for fmt in FORMATS]
 
 
 # -- drawing ---------------------------------------------------------------------------------------
@@ -210,13 +154,6 @@ def scatter_plot(
     return fig
 
 
-def save_figure(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` atomically with byte-stable metadata."""
-    with matplotlib.rc_context(RC):
-        return plotting.save_figure(fig, stem, formats)
-
-
-# -- from the derived files ------------------------------------------------------------------------
 def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:
     sub = scores[
         (scores["scale"].astype(str) == "total") & (scores["threshold"].map(format_threshold) == threshold)
@@ -228,14 +165,13 @@ def draw_all(
     config: dict,
     stats_: dict[str, pd.DataFrame],
     scores: dict[str, pd.DataFrame],
-    outdir: str | Path,
-) -> list[Path]:
-    """Draw and write every figure of :func:`figure_specs`; return the written paths."""
+) -> dict[str, bytes]:
+    """Draw every figure of :func:`figure_specs`: ``{"<stem>.png"|"<stem>.svg": bytes}``, in order."""
     with matplotlib.rc_context(RC):
-        return _draw_all(config, stats_, scores, Path(outdir))
+        return _draw_all(config, stats_, scores)
 
 
-def _draw_all(config, stats_, scores, outdir: Path) -> list[Path]:
+def _draw_all(config, stats_, scores) -> dict[str, bytes]:
     sites = site_names(config)
     t = format_threshold(config["scoring"]["primary_threshold"])
     alpha = float(config["statistics"]["significance_level"])
@@ -245,7 +181,7 @@ def _draw_all(config, stats_, scores, outdir: Path) -> list[Path]:
     desc = stats_.get("descriptives")
     tukey = stats_.get("tukey")
     corr = stats_.get("correlations")
-    written: list[Path] = []
+    written: dict[str, bytes] = {}
     for spec in figure_specs(config):
         g = spec.group
         glabel = config["groups"][g].get("label") or g
@@ -316,7 +252,7 @@ def _draw_all(config, stats_, scores, outdir: Path) -> list[Path]:
                 xi.scale_range(xs),
                 yi.scale_range(ys),
             )
-        written += save_figure(plotting.stamp_data_note(fig, config), outdir / spec.stem)
+        written.update(plotting.figure_files(plotting.stamp_data_note(fig, config), spec.stem, FORMATS))
     return written
 
 
@@ -330,33 +266,3 @@ def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tupl
             row = sub.iloc[0]
             return float(row["r"]), float(row["n"]), float(row["p"])
     return float("nan"), float("nan"), float("nan")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cocapp.figures --config C --stats-dir D --scores-dir S --outdir O``."""
-    parser = argparse.ArgumentParser(prog="cocapp figures", description="Draw the publication figures.")
-    parser.add_argument("--config", required=True)
-    parser.add_argument(
-        "--stats-dir", required=True, help="folder of descriptives.csv, tukey.csv, correlations.csv"
-    )
-    parser.add_argument("--scores-dir", required=True, help="folder of scores/{group}.csv")
-    parser.add_argument("--outdir", required=True)
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    stats_ = read_stats(args.stats_dir, ("descriptives", "tukey", "correlations"))
-    if "descriptives" not in stats_:
-        parser.error(f"{args.stats_dir}: descriptives.csv not found")
-    scores = {}
-    for g in config["groups"]:
-        path = Path(args.scores_dir) / f"{g}.csv"
-        if path.is_file():
-            scores[g] = pd.read_csv(
-                path, dtype={"id": str, "site": str}, keep_default_na=False, na_values=[""]
-            )
-    for path in draw_all(config, stats_, scores, args.outdir):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

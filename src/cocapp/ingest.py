@@ -13,16 +13,14 @@ a missing covariate is noted (the respondent leaves only the ANCOVA models that 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cocapp.config import ConfigError, load_config, site_names
-from cocapp.instruments import InstrumentError, load_instruments
-from cocapp.io import RawReadError, RawTable, read_raw, write_outputs_atomic
+from cocapp.config import site_names
+from cocapp.instruments import load_instruments
+from cocapp.io import RawTable, read_raw
 from cocapp.validate import (
     DataValidationError,
     GroupSpec,
@@ -33,7 +31,7 @@ from cocapp.validate import (
     validate_raw,
 )
 
-__all__ = ["IngestResult", "group_spec", "ingest_group", "ingest_study", "main", "output_paths"]
+__all__ = ["IngestResult", "group_spec", "ingest_group", "ingest_study", "output_paths"]
 
 OUTPUT_KINDS = ("items", "respondents", "reconciliation")
 
@@ -144,35 +142,3 @@ def ingest_study(config: dict, groups: list[str] | None = None) -> dict[str, Ing
     if problems:
         raise DataValidationError(problems)
     return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp ingest``: validate all groups' raw files, then write their tidy tables."""
-    parser = argparse.ArgumentParser(prog="cocapp ingest", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument(
-        "--outdir", required=True, help="folder for {group}_items/respondents/reconciliation.csv"
-    )
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        results = ingest_study(config)
-    except (ConfigError, InstrumentError, RawReadError, DataValidationError) as err:
-        print(f"cocapp ingest: error: {err}", file=sys.stderr)
-        return 1
-    write_outputs_atomic(
-        {
-            path: getattr(res, kind)
-            for group, res in results.items()
-            for kind, path in output_paths(args.outdir, group).items()
-        }
-    )
-    for group, res in results.items():
-        rec = res.reconciliation
-        n_ex = int((rec["status"] == "excluded").sum())
-        print(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

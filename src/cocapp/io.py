@@ -24,9 +24,7 @@ __all__ = [
     "atomic_path",
     "read_codebook",
     "read_csv_table",
-    "read_items",
     "read_raw",
-    "read_respondents",
     "read_sav",
     "write_csv_atomic",
     "write_outputs_atomic",
@@ -83,10 +81,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str]) -> None:
+def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes]) -> None:
     """Write several outputs all-or-nothing: each goes to a temporary file first, and all are renamed
     only once every one was written, so a failure leaves no new output behind. DataFrames are written
-    as by :func:`write_csv_atomic`, strings as UTF-8 text."""
+    as by :func:`write_csv_atomic`, strings as UTF-8 text, bytes as they are."""
     staged: list[tuple[Path, Path]] = []
     try:
         for path, content in outputs.items():
@@ -95,6 +93,8 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str]) -> No
             staged.append((tmp, path))
             if isinstance(content, pd.DataFrame):
                 content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+            elif isinstance(content, bytes):
+                tmp.write_bytes(content)
             else:
                 tmp.write_text(content, encoding="utf-8")
         for tmp, path in staged:
@@ -246,15 +246,3 @@ def read_raw(path: str | Path, codebook: str | Path | None = None, dataset: str 
 
 
 # -- derived input -------------------------------------------------------------------------------
-def read_items(path: str | Path) -> pd.DataFrame:
-    """Read ``ingest/{group}_items.csv``: ids and sites as text, items as floats (codes kept)."""
-    df = pd.read_csv(path, dtype={"id": str, "site": str}, keep_default_na=False, na_values=[""])
-    return df
-
-
-def read_respondents(path: str | Path) -> pd.DataFrame:
-    """Read ``ingest/{group}_respondents.csv``: ids, sites and categorical covariates as text."""
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    df["id"] = df["id"].astype(str)
-    df["site"] = df["site"].astype(str)
-    return df

@@ -20,8 +20,6 @@ regressions on Sigma_OO instead of the precision matrix) in ``tests/reference/me
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +44,6 @@ __all__ = [
     "mcar_table",
     "missing_patterns",
     "scale_missingness",
-    "main",
 ]
 
 # Kinds of declared missing codes (config schema ``missing_codes``), then the two undeclared kinds.
@@ -459,43 +456,3 @@ def incomplete_summary_text(missingness: pd.DataFrame, digits: int = 1) -> str:
         f"{s.mean_pct_incomplete:.{digits}f} %, range from {s.min_pct_incomplete:.{digits}f} to "
         f"{s.max_pct_incomplete:.{digits}f} %"
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp missingness``: missing-data profile of one group."""
-    from cocapp.config import group_config, load_config
-    from cocapp.instruments import load_instruments
-    from cocapp.io import read_items, write_csv_atomic
-
-    parser = argparse.ArgumentParser(prog="cocapp missingness", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--items", required=True, help="ingest/{group}_items.csv")
-    parser.add_argument("--out", required=True, help="per scale (CSV)")
-    parser.add_argument("--items-out", required=True, help="per item (CSV)")
-    parser.add_argument("--patterns-out", required=True, help="missing-data patterns per scale (CSV)")
-    parser.add_argument("--mcar-out", required=True, help="Little's MCAR test per instrument (CSV)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        group = group_config(config, args.group)
-        instruments = load_instruments(group["instruments"], config["instrument_paths"])
-        extra = {float(k): v for k, v in config["input"].get("missing_codes", {}).items()}
-        pats = group.get("item_columns")
-        items = read_items(args.items)
-        by_scale = scale_missingness(items, instruments, args.group, patterns=pats, extra_codes=extra)
-        by_item = item_missingness(items, instruments, args.group, patterns=pats, extra_codes=extra)
-        pattern_counts = missing_patterns(items, instruments, args.group, patterns=pats)
-        mcar = mcar_table(items, instruments, args.group, patterns=pats)
-        write_csv_atomic(by_scale, args.out)
-        write_csv_atomic(by_item, args.items_out)
-        write_csv_atomic(pattern_counts, args.patterns_out)
-        write_csv_atomic(mcar, args.mcar_out)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp missingness: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

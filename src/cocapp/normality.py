@@ -21,7 +21,7 @@ from cocapp.config import format_threshold
 from cocapp.descriptives import scale_scores
 from cocapp.instruments import Instrument
 
-__all__ = ["COLUMNS", "count_beyond", "count_beyond_text", "moments", "normality_table", "main"]
+__all__ = ["COLUMNS", "count_beyond", "count_beyond_text", "moments", "normality_table"]
 
 COLUMNS = [
     "group",
@@ -197,26 +197,3 @@ def count_beyond_text(normality: pd.DataFrame, threshold: float | str) -> str:
         f"\u00b1{r.conservative_limit:g}; "
         f"{int(r.n_beyond_liberal)} exceeded \u00b1{r.liberal_limit:g}"
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp normality``: skewness and kurtosis per scale for one group and threshold."""
-    from cocapp.stage import run_scores_stage
-
-    def build(scores, instruments, group, threshold, sites, config):
-        limits = config["statistics"]["normality_limits"]
-        return normality_table(
-            scores,
-            instruments,
-            group,
-            threshold,
-            sites,
-            conservative=float(limits["conservative"]),
-            liberal=float(limits["liberal"]),
-        )
-
-    return run_scores_stage("normality", __doc__.splitlines()[0], build, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

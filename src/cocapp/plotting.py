@@ -18,9 +18,7 @@ matplotlib.use("Agg")
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cocapp.io import atomic_path  # noqa: E402
-
-__all__ = ["FORMATS", "METADATA", "STABLE_RC", "figure_bytes", "save_figure", "stamp_data_note"]
+__all__ = ["FORMATS", "METADATA", "STABLE_RC", "figure_bytes", "figure_files", "stamp_data_note"]
 
 FORMATS = ("png", "svg")
 METADATA = {"png": {"Software": None, "Creation Time": None}, "svg": {"Date": None, "Creator": None}}
@@ -35,18 +33,11 @@ def figure_bytes(fig: Figure, fmt: str, dpi: float | None = None) -> bytes:
     return buf.getvalue()
 
 
-def save_figure(
+def figure_files(
     fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS, dpi: float | None = None
-) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` atomically with byte-stable metadata."""
-    out = []
-    for fmt in formats:
-        path = Path(f"{stem}.{fmt}")
-        data = figure_bytes(fig, fmt, dpi)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-        out.append(path)
-    return out
+) -> dict[str, bytes]:
+    """``{"<stem>.png": bytes, "<stem>.svg": bytes}`` with byte-stable metadata (nothing written)."""
+    return {f"{stem}.{fmt}": figure_bytes(fig, fmt, dpi) for fmt in formats}
 
 
 def stamp_data_note(fig: Figure, config: Mapping) -> Figure:

@@ -22,7 +22,7 @@ from cocapp.config import format_threshold
 from cocapp.descriptives import ALL_SITES, scale_scores
 from cocapp.instruments import Instrument
 
-__all__ = ["COLUMNS", "NO_REFERENCE", "NO_SCALE_REFERENCE", "one_sample_t", "reference_table", "main"]
+__all__ = ["COLUMNS", "NO_REFERENCE", "NO_SCALE_REFERENCE", "one_sample_t", "reference_table"]
 
 NO_REFERENCE = "no reference values configured"
 NO_SCALE_REFERENCE = "no reference value configured for this scale"
@@ -125,7 +125,7 @@ def reference_table(
     Parameters
     ----------
     scores
-        Long scores at ``threshold`` (:func:`cocapp.scoring.read_scores`).
+        Long scores at ``threshold`` (``scores/{group}.csv``).
     instruments
         The group's instruments (config order) with their ``reference`` blocks.
     group, threshold, sites
@@ -179,18 +179,3 @@ def reference_table(
     df["reference_n"] = df["reference_n"].astype("Int64")
     df["n"] = df["n"].astype("Int64")
     return df
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp reference``: compare scores with the instruments' reference values."""
-    from cocapp.stage import run_scores_stage
-
-    def build(scores, instruments, group, threshold, sites, config):
-        level = float(config["statistics"]["confidence_level"])
-        return reference_table(scores, instruments, group, threshold, sites, confidence_level=level)
-
-    return run_scores_stage("reference", __doc__.splitlines()[0], build, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,8 +14,6 @@ Validated against R: ``psych::alpha`` and the formulas written out in base R
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +30,6 @@ __all__ = [
     "feldt_interval",
     "reliability_tables",
     "scale_reliability",
-    "main",
 ]
 
 SCALE_COLUMNS = [
@@ -268,8 +265,8 @@ def reliability_tables(
     Parameters
     ----------
     items
-        ``ingest/{group}_items.csv`` as read by :func:`cocapp.io.read_items` (raw printed answers,
-        missing codes kept; every returned questionnaire).
+        ``ingest/{group}_items.csv`` as read under its contract (:func:`cocapp.contracts.read`): raw
+        printed answers, missing codes kept, every returned questionnaire.
     instruments
         The group's instruments in config order.
     group
@@ -338,41 +335,3 @@ def reliability_tables(
     scales_df["acceptable"] = scales_df["acceptable"].astype("boolean")
     items_df = pd.DataFrame(item_rows, columns=ITEM_COLUMNS)
     return scales_df, items_df
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp reliability``: alpha per scale (complete cases) and the item table for one group."""
-    from cocapp.config import group_config, load_config
-    from cocapp.instruments import load_instruments
-    from cocapp.io import read_items, write_csv_atomic
-
-    parser = argparse.ArgumentParser(prog="cocapp reliability", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--items", required=True, help="ingest/{group}_items.csv")
-    parser.add_argument("--out", required=True, help="alpha per scale (CSV)")
-    parser.add_argument("--items-out", required=True, help="item statistics per scale (CSV)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        group = group_config(config, args.group)
-        instruments = load_instruments(group["instruments"], config["instrument_paths"])
-        st = config["statistics"]
-        scales, by_item = reliability_tables(
-            read_items(args.items),
-            instruments,
-            args.group,
-            patterns=group.get("item_columns"),
-            confidence_level=float(st["confidence_level"]),
-            acceptable_alpha=float(st["acceptable_alpha"]),
-        )
-        write_csv_atomic(scales, args.out)
-        write_csv_atomic(by_item, args.items_out)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp reliability: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

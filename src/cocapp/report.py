@@ -13,7 +13,6 @@ package versions, run time). The run time is the only part that changes between 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as _dt
 import hashlib
@@ -31,13 +30,12 @@ from markupsafe import Markup
 
 from cocapp import figures as _figures
 from cocapp import tables as _tables
-from cocapp.config import format_threshold, load_config, site_names
-from cocapp.io import write_text_atomic
+from cocapp.config import format_threshold, site_names
+from cocapp.outputs import caption_path, report_items, templates_dir
 
 __all__ = [
     "caption_path",
     "comparison_section",
-    "expected_outputs",
     "markdown_to_html",
     "methods_text",
     "render_report",
@@ -59,65 +57,6 @@ PACKAGES = (
     "pandera",
     "snakemake",
 )
-
-
-def templates_dir() -> Path:
-    return Path(__file__).resolve().parent / "templates"
-
-
-def caption_path(name: str) -> str:
-    """Path of a caption file (``templates/captions/<name>.rst``) for Snakemake's ``report()``."""
-    path = templates_dir() / "captions" / f"{name}.rst"
-    if not path.is_file():
-        raise FileNotFoundError(f"no caption file {path}")
-    return str(path)
-
-
-def expected_outputs(config: dict) -> list[str]:
-    """The file ``python -m cocapp.report`` writes."""
-    return [str(Path(config["outputs"]["reports"]) / "report.html")]
-
-
-def report_items(config: dict) -> list[dict]:
-    """Outputs to register with Snakemake's ``report()``: path, caption file, category, subcategory.
-
-    In the Snakefile: ``report(path, caption=item["caption"], category=item["category"],
-    subcategory=item["subcategory"])``.
-    """
-    reports = Path(config["outputs"]["reports"])
-    items = []
-    for path in _tables.expected_outputs(config):
-        if path.endswith(".html"):
-            items.append(dict(path=path, caption=caption_path("table"), category="Tables", subcategory=""))
-    for name in ("published_comparison", "published_consistency"):
-        items.append(
-            dict(
-                path=str(reports / "tables" / f"{name}.csv"),
-                caption=caption_path("comparison" if name.endswith("comparison") else "consistency"),
-                category="Reproduced vs published",
-                subcategory="",
-            )
-        )
-    for spec in _figures.figure_specs(config):
-        cap = "published_figure" if spec.label else ("site_figure" if spec.kind == "sites" else "scatter")
-        sub = "Published" if spec.label else config["groups"][spec.group].get("label") or spec.group
-        items.append(
-            dict(
-                path=str(reports / "figures" / f"{spec.stem}.png"),
-                caption=caption_path(cap),
-                category="Figures",
-                subcategory=sub,
-            )
-        )
-    items.append(
-        dict(
-            path=str(reports / "report.html"),
-            caption=caption_path("report"),
-            category="Report",
-            subcategory="",
-        )
-    )
-    return items
 
 
 # -- methods from the config -----------------------------------------------------------------------
@@ -594,38 +533,3 @@ def render_report(
         config_sha256=_sha256(Path(config_path)),
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cocapp.report --config C --tables-dir T --figures-dir F [--sensitivity-dir S]
-    [--qualitative-html Q] [--inputs FILE ...] --out reports/report.html``."""
-    parser = argparse.ArgumentParser(
-        prog="cocapp report", description="Write the self-contained HTML report."
-    )
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--tables-dir", required=True)
-    parser.add_argument("--figures-dir", required=True)
-    parser.add_argument("--sensitivity-dir", help="folder holding verdict.md (sensitivity stage)")
-    parser.add_argument("--qualitative-html", help="HTML fragment of the qualitative arm (optional)")
-    parser.add_argument(
-        "--inputs", nargs="*", default=[], help="raw input files whose SHA-256 goes in provenance"
-    )
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    qual = None
-    if args.qualitative_html:
-        qpath = Path(args.qualitative_html)
-        if not qpath.is_file():
-            parser.error(f"--qualitative-html {qpath}: file not found")
-        qual = qpath.read_text("utf-8")
-    text = render_report(
-        config, args.config, args.tables_dir, args.figures_dir, args.sensitivity_dir, qual, args.inputs
-    )
-    write_text_atomic(text, args.out)
-    print(args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

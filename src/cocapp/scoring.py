@@ -14,29 +14,24 @@ in the data.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cocapp.config import format_threshold, load_config, threshold_fraction
-from cocapp.instruments import Instrument, Scale, load_instruments
+from cocapp.config import format_threshold, threshold_fraction
+from cocapp.instruments import Instrument, Scale
 
 __all__ = [
     "SCORE_COLUMNS",
     "PersonMeans",
     "allowed_missing",
     "person_means",
-    "read_scores",
     "score_group",
     "score_instrument",
-    "main",
 ]
 
 SCORE_COLUMNS = [
@@ -196,41 +191,3 @@ def score_group(
     scores["_t"] = scores["threshold"].map(order)
     scores = scores.sort_values(["_t"], kind="stable").drop(columns="_t").reset_index(drop=True)
     return scores
-
-
-def read_scores(path: str | Path) -> pd.DataFrame:
-    """Read a scores CSV written by this stage with stable dtypes (ids and thresholds as text)."""
-    return pd.read_csv(
-        path,
-        dtype={"id": str, "site": str, "instrument": str, "scale": str, "threshold": str},
-        keep_default_na=False,
-        na_values=[""],
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp score``: score one group at one or more thresholds."""
-    from cocapp.io import read_items, write_csv_atomic
-
-    parser = argparse.ArgumentParser(prog="cocapp score", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--items", required=True, help="ingest/{group}_items.csv")
-    parser.add_argument("--threshold", action="append", required=True, help="threshold(s) to score")
-    parser.add_argument("--out", required=True, help="output CSV (long scores)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        group = config["groups"][args.group]
-        instruments = load_instruments(group["instruments"], config["instrument_paths"])
-        items = read_items(args.items)
-        scores = score_group(items, instruments, args.threshold, group.get("item_columns"))
-        write_csv_atomic(scores, args.out)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp score: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -32,19 +32,15 @@ writes ``summary.csv``, ``site_shifts.csv``, ``pairs.csv``, ``checks.csv``, ``ve
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cocapp.config import format_threshold, load_config, site_names, threshold_fraction
-from cocapp.instruments import Instrument, load_instruments
+from cocapp.config import format_threshold, site_names, threshold_fraction
+from cocapp.instruments import Instrument
 
 __all__ = [
     "ALL_SITES",
@@ -55,7 +51,6 @@ __all__ = [
     "check_n_monotone",
     "changing_pairs",
     "format_p",
-    "main",
     "n_counts",
     "render_verdict",
     "sensitivity_summary",
@@ -1034,92 +1029,3 @@ def render_verdict(facts: dict, max_pairs: int = 10) -> str:
             )
         lines += [f"**Checks.** {text}", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# -- stage ----------------------------------------------------------------------------------------
-def read_stats(path: str | Path) -> pd.DataFrame:
-    """Read a collected statistics CSV: keys as text, floats exactly as written (round trip)."""
-    text_cols = {
-        c: str
-        for c in (
-            "group",
-            "instrument",
-            "scale",
-            "threshold",
-            "site",
-            "site_a",
-            "site_b",
-            "model",
-            "term",
-            "note",
-            "covariates",
-        )
-    }
-    # pandas 3 parses floats exactly by default (and deprecates the option); pandas 2 needs round_trip
-    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    return pd.read_csv(path, dtype=text_cols, keep_default_na=False, na_values=[""], **exact)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp sensitivity``: summary, site shifts, changing pairs, checks, verdict and figures."""
-    from cocapp.io import write_csv_atomic, write_text_atomic
-    from cocapp.sensitivity_figures import write_figures
-
-    parser = argparse.ArgumentParser(prog="cocapp sensitivity", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--anova", required=True, help="stats/anova.csv")
-    parser.add_argument("--ancova", required=True, help="stats/ancova.csv")
-    parser.add_argument("--tukey", required=True, help="stats/tukey.csv")
-    parser.add_argument("--descriptives", required=True, help="stats/descriptives.csv")
-    parser.add_argument(
-        "--reliability", help="stats/reliability.csv (complete-case n check; skipped if absent)"
-    )
-    parser.add_argument("--outdir", required=True)
-    parser.add_argument("--figdir", required=True)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        keys: list[str] = []
-        for g in config["groups"].values():
-            keys += [k for k in g["instruments"] if k not in keys]
-        instruments = load_instruments(keys, config.get("instrument_paths", []))
-        thresholds, _, _ = _settings(config)
-        models = _models(config)
-        anova, ancova = read_stats(args.anova), read_stats(args.ancova)
-        tukey, desc = read_stats(args.tukey), read_stats(args.descriptives)
-        summary = sensitivity_summary(anova, ancova, desc, config, instruments)
-        shifts = site_shifts(desc, config)
-        pairs = changing_pairs(tukey, config)
-        checks = [check_n_monotone(n_counts(summary, shifts, models), thresholds)]
-        if args.reliability:
-            checks.append(check_complete_case_n(summary, read_stats(args.reliability), config))
-        checks_df = pd.concat([c for c in checks if len(c)] or [checks[0]], ignore_index=True)[CHECK_COLUMNS]
-        facts = verdict_facts(
-            summary,
-            shifts,
-            pairs,
-            checks_df,
-            config,
-            instruments,
-            complete_case_checked=bool(args.reliability),
-        )
-        outdir = Path(args.outdir)
-        write_csv_atomic(summary, outdir / "summary.csv")
-        write_csv_atomic(shifts, outdir / "site_shifts.csv")
-        write_csv_atomic(pairs, outdir / "pairs.csv")
-        write_csv_atomic(checks_df, outdir / "checks.csv")
-        write_text_atomic(render_verdict(facts), outdir / "verdict.md")
-        write_text_atomic(
-            json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n", outdir / "verdict.json"
-        )
-        write_figures(summary, shifts, config, instruments, args.figdir)
-        for msg in checks_df["message"]:
-            print(f"cocapp sensitivity: warning: {msg}", file=sys.stderr)
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp sensitivity: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,7 +20,6 @@ import functools
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -38,7 +37,7 @@ from cocapp import plotting  # noqa: E402
 from cocapp.config import format_threshold, site_names, threshold_fraction  # noqa: E402
 from cocapp.instruments import Instrument  # noqa: E402
 
-__all__ = ["RC", "figure_bytes", "n_p_figure", "site_means_figure", "write_figures"]
+__all__ = ["RC", "figure_bytes", "n_p_figure", "figure_files", "site_means_figure"]
 
 DPI = 150
 CELL_W, CELL_H = 3.1, 3.6
@@ -327,16 +326,14 @@ def figure_bytes(fig: Figure, fmt: str) -> bytes:
         return plotting.figure_bytes(fig, fmt, DPI)
 
 
-def write_figures(
+def figure_files(
     summary: pd.DataFrame,
     shifts: pd.DataFrame,
     config: Mapping,
     instruments: Mapping[str, Instrument],
-    figdir: str | Path,
-) -> list[Path]:
-    """Write ``{group}_n_p`` and ``{group}_site_means`` as PNG and SVG for every configured group."""
-    figdir = Path(figdir)
-    written: list[Path] = []
+) -> dict[str, bytes]:
+    """``{group}_n_p`` and ``{group}_site_means`` as PNG and SVG bytes for every configured group."""
+    written: dict[str, bytes] = {}
     with rc_context(RC):
         for group in config["groups"]:
             figs = {
@@ -345,5 +342,5 @@ def write_figures(
             }
             for stem, fig in figs.items():
                 plotting.stamp_data_note(fig, config)
-                written += plotting.save_figure(fig, figdir / f"{group}_{stem}", dpi=DPI)
+                written.update(plotting.figure_files(fig, f"{group}_{stem}", dpi=DPI))
     return written

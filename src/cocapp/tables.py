@@ -19,32 +19,28 @@ When ``study.synthetic`` is true every caption says so and every table's notes c
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import html
 import io
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-from cocapp.config import format_threshold, load_config, site_names
+from cocapp.config import format_threshold, site_names
 from cocapp.instruments import Instrument, load_instrument
-from cocapp.io import atomic_path, write_text_atomic
+from cocapp.outputs import correlation_groups, table_specs
 
 __all__ = [
     "MISSING_TEXT",
     "DisplayTable",
     "build_tables",
-    "expected_outputs",
     "fmt_anova",
     "fmt_df",
     "fmt_mean_sem",
     "fmt_num",
     "fmt_p",
     "fmt_p_eq",
-    "read_stats",
     "significance_stars",
     "table_ancova_means",
     "table_correlations",
@@ -57,7 +53,7 @@ __all__ = [
     "to_html_document",
     "to_html_fragment",
     "to_markdown",
-    "write_table",
+    "table_files",
 ]
 
 MISSING_TEXT = "—"
@@ -374,25 +370,13 @@ def _normalise_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_table(table: DisplayTable, outdir: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``table`` as ``<outdir>/<key>.<fmt>`` for each format, atomically; return the paths."""
-    outdir = Path(outdir)
-    paths: list[Path] = []
-    for fmt in formats:
-        path = outdir / f"{table.key}.{fmt}"
-        if fmt == "csv":
-            write_text_atomic(to_csv_text(table), path)
-        elif fmt == "md":
-            write_text_atomic(to_markdown(table), path)
-        elif fmt == "html":
-            write_text_atomic(to_html_document(table), path)
-        elif fmt == "docx":
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(to_docx_bytes(table))
-        else:
-            raise ValueError(f"unknown table format {fmt!r}; use one of {FORMATS}")
-        paths.append(path)
-    return paths
+def table_files(table: DisplayTable, formats: tuple[str, ...] = FORMATS) -> dict[str, str | bytes]:
+    """``table`` rendered in each format: ``{"<key>.<fmt>": text or bytes}`` (nothing written)."""
+    renderers = {"csv": to_csv_text, "md": to_markdown, "html": to_html_document, "docx": to_docx_bytes}
+    unknown = [f for f in formats if f not in renderers]
+    if unknown:
+        raise ValueError(f"unknown table format {unknown[0]!r}; use one of {FORMATS}")
+    return {f"{table.key}.{fmt}": renderers[fmt](table) for fmt in formats}
 
 
 # -- config helpers --------------------------------------------------------------------------------
@@ -461,35 +445,6 @@ def _join(names: list[str]) -> str:
     """``["RSA", "STAR-P", "ES"]`` -> ``"RSA, STAR-P and ES"``."""
     names = [str(n) for n in names]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _correlation_groups(config: dict) -> list[str]:
-    return [g for g, spec in config["groups"].items() if len(spec["instruments"]) >= 2]
-
-
-def table_specs(config: dict) -> list[tuple[str, str]]:
-    """``(file stem, number)`` of every table, in order, from the config alone.
-
-    Table 1 = returns by site; then one site-comparison table per group; then one correlation table
-    per group answering two or more instruments; then the reliability and ANCOVA tables.
-    """
-    specs = [("table1_returns", "Table 1")]
-    n = 2
-    for g in config["groups"]:
-        specs.append((f"table{n}_{g}", f"Table {n}"))
-        n += 1
-    for g in _correlation_groups(config):
-        specs.append((f"table{n}_correlations_{g}", f"Table {n}"))
-        n += 1
-    specs.append(("reliability", "Supplementary table S1"))
-    specs.append(("ancova_means", "Supplementary table S2"))
-    return specs
-
-
-def expected_outputs(config: dict, outdir: str | Path | None = None) -> list[str]:
-    """Every file ``python -m cocapp.tables`` writes (for the Snakefile's ``output:``)."""
-    base = Path(outdir) if outdir is not None else Path(config["outputs"]["reports"]) / "tables"
-    return [str(base / f"{key}.{fmt}") for key, _ in table_specs(config) for fmt in FORMATS]
 
 
 # -- table builders --------------------------------------------------------------------------------
@@ -759,7 +714,7 @@ def build_tables(
         tables.append(
             table_site_comparison(stats.get("anova"), stats.get("descriptives"), config, g, specs[key], key)
         )
-    for g in _correlation_groups(config):
+    for g in correlation_groups(config):
         key = next(k for k in specs if k.endswith(f"_correlations_{g}"))
         tables.append(table_correlations(stats.get("correlations"), config, g, specs[key], key))
     tables.append(table_reliability(stats.get("reliability"), config, specs["reliability"]))
@@ -767,59 +722,3 @@ def build_tables(
         table_ancova_means(stats.get("ancova"), stats.get("ancova_means"), config, specs["ancova_means"])
     )
     return tables
-
-
-# -- input -----------------------------------------------------------------------------------------
-STATS_FILES = ("anova", "tukey", "descriptives", "correlations", "reliability", "ancova", "ancova_means")
-
-
-def read_stats(stats_dir: str | Path, names: tuple[str, ...] = STATS_FILES) -> dict[str, pd.DataFrame]:
-    """Read ``<stats_dir>/<name>.csv`` for each name that exists; ``threshold`` normalised to text."""
-    out: dict[str, pd.DataFrame] = {}
-    for name in names:
-        path = Path(stats_dir) / f"{name}.csv"
-        if not path.is_file():
-            continue
-        df = pd.read_csv(
-            path, keep_default_na=False, na_values=[""], dtype={"site": str, "site_a": str, "site_b": str}
-        )
-        if "threshold" in df.columns:
-            df["threshold"] = [format_threshold(x) for x in df["threshold"]]
-        out[name] = df
-    return out
-
-
-def read_reconciliation(ingest_dir: str | Path, config: dict) -> dict[str, pd.DataFrame]:
-    """``ingest/{group}_reconciliation.csv`` per configured group (those that exist)."""
-    out = {}
-    for g in config["groups"]:
-        path = Path(ingest_dir) / f"{g}_reconciliation.csv"
-        if path.is_file():
-            out[g] = pd.read_csv(path, dtype={"id": str, "site": str, "status": str}, keep_default_na=False)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cocapp.tables --config C --stats-dir D --ingest-dir I --outdir O``."""
-    parser = argparse.ArgumentParser(prog="cocapp tables", description="Write the publication tables.")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--stats-dir", required=True, help="folder of the collected statistics CSVs")
-    parser.add_argument("--ingest-dir", required=True, help="folder of {group}_reconciliation.csv")
-    parser.add_argument("--outdir", required=True)
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    stats = read_stats(args.stats_dir)
-    missing = [n for n in ("anova", "descriptives", "reliability") if n not in stats]
-    if missing:
-        parser.error(
-            f"{args.stats_dir}: missing statistics file(s): {', '.join(m + '.csv' for m in missing)}"
-        )
-    tables = build_tables(stats, read_reconciliation(args.ingest_dir, config), config)
-    for table in tables:
-        for path in write_table(table, args.outdir):
-            print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # numpy/pandas are imported where scores are computed, not to find a file
+    import numpy as np
+    import pandas as pd
+
 import yaml
 
 __all__ = [
@@ -96,6 +97,8 @@ class Instrument:
         Declared missing codes (e.g. 8, 9) and empty cells are not answers. The range is the
         instrument's declared one, never the range observed in the data.
         """
+        import numpy as np
+
         arr = np.asarray(values, dtype=float)
         with np.errstate(invalid="ignore"):
             ok = (arr >= self.response_min) & (arr <= self.response_max)
@@ -108,6 +111,9 @@ class Instrument:
         """
         cols = self.columns(pattern=pattern)
         raw = values[cols].to_numpy(dtype=float)
+        import numpy as np
+        import pandas as pd
+
         out = np.where(self.valid_mask(raw), raw, np.nan)
         rev = [i - 1 for i in sorted(self.reverse_keyed)]
         if rev:
@@ -142,6 +148,8 @@ def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
 
 
 def _parse(spec: dict, source: str) -> Instrument:
+    import jsonschema
+
     try:
         jsonschema.validate(spec, _schema())
     except jsonschema.ValidationError as err:

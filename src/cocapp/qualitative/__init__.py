@@ -18,7 +18,7 @@ Stages (each a module with ``main(argv)``, also reachable as ``cocapp <stage>``)
 from cocapp.qualitative.io import QualitativeInputError, read_segments
 from cocapp.qualitative.validate import QualitativeValidationError, canonical_tables
 
-__all__ = ["QualitativeInputError", "QualitativeValidationError", "canonical_tables", "main", "read_segments"]
+__all__ = ["QualitativeInputError", "QualitativeValidationError", "canonical_tables", "read_segments"]
 
 
 def main(argv: list[str] | None = None) -> int:

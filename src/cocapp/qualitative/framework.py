@@ -21,10 +21,6 @@ so). The canonical ``segments.csv`` written by the ingest stage keeps everything
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import pandas as pd
 
 __all__ = [
@@ -33,7 +29,6 @@ __all__ = [
     "codebook_table",
     "format_extract",
     "group_theme_matrix",
-    "main",
     "site_theme_matrix",
     "suppress",
     "theme_order",
@@ -225,44 +220,3 @@ def suppressed_framework_tables(
         name: suppress(t, threshold, suppress_single_case_extracts=single).assign(qualitative_dataset=label)
         for name, t in framework_tables(segments, cases, codebook, sites).items()
     }
-
-
-def read_canonical(indir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Read the ingest stage's ``segments.csv``, ``cases.csv`` and ``codes.csv`` from ``indir``."""
-    indir = Path(indir)
-    opts = {"dtype": str, "keep_default_na": False, "na_values": [""], "encoding": "utf-8"}
-    seg = pd.read_csv(indir / "segments.csv", **opts)
-    seg["start"] = pd.to_numeric(seg["start"]).astype("Int64")
-    seg["end"] = pd.to_numeric(seg["end"]).astype("Int64")
-    cases = pd.read_csv(indir / "cases.csv", **opts)
-    codes = pd.read_csv(indir / "codes.csv", **opts)
-    return seg, cases, codes
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp qualitative-framework``: framework matrices, code frequencies and codebook counts."""
-    from cocapp.config import load_config, site_names
-    from cocapp.qualitative.io import write_outputs_atomic
-
-    parser = argparse.ArgumentParser(prog="cocapp qualitative-framework", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--indir", help="ingest outputs (default: <outputs.derived>/qualitative)")
-    parser.add_argument("--outdir", help="where to write (default: <outputs.derived>/qualitative)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        default = Path(config["outputs"]["derived"]) / "qualitative"
-        indir, outdir = Path(args.indir or default), Path(args.outdir or default)
-        seg, cases, codes = read_canonical(indir)
-        tables = suppressed_framework_tables(
-            seg, cases, codes, site_names(config), config.get("qualitative", {})
-        )
-        write_outputs_atomic({outdir / name: t for name, t in tables.items()})
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp qualitative-framework: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

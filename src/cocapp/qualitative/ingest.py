@@ -14,8 +14,6 @@ every problem listed and no output written.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -27,11 +25,10 @@ from cocapp.qualitative.io import (
     read_codebook,
     read_interviews,
     read_segments,
-    write_outputs_atomic,
 )
 from cocapp.qualitative.validate import canonical_tables
 
-__all__ = ["ingest", "main"]
+__all__ = ["ingest"]
 
 
 def ingest(
@@ -69,45 +66,3 @@ def ingest(
         codebook_source=codebook_source,
         interviews=interviews,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp qualitative-ingest``: validate coded segments and write the canonical tables."""
-    from cocapp.config import load_config, site_names
-
-    parser = argparse.ArgumentParser(prog="cocapp qualitative-ingest", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--segments", help="override qualitative.segments (.csv or .qdpx)")
-    parser.add_argument("--cases", help="override qualitative.cases")
-    parser.add_argument("--codebook", help="override qualitative.codebook")
-    parser.add_argument("--interviews", help="override qualitative.interviews")
-    parser.add_argument("--outdir", help="where to write (default: <outputs.derived>/qualitative)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        qual = config.get("qualitative", {})
-        segments = args.segments or qual.get("segments")
-        if not segments:
-            raise QualitativeInputError("key qualitative.segments: no coded-segment file configured")
-        seg, cases, codes = ingest(
-            segments,
-            site_names(config),
-            cases_path=args.cases or qual.get("cases"),
-            codebook_path=args.codebook or qual.get("codebook"),
-            interviews_path=args.interviews or qual.get("interviews"),
-        )
-        outdir = Path(args.outdir or Path(config["outputs"]["derived"]) / "qualitative")
-        write_outputs_atomic(
-            {outdir / "segments.csv": seg, outdir / "cases.csv": cases, outdir / "codes.csv": codes}
-        )
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp qualitative-ingest: error: {err}", file=sys.stderr)
-        return 1
-    print(
-        f"cocapp qualitative-ingest: {len(seg)} segments, {len(cases)} cases, {len(codes)} codes -> {outdir}"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

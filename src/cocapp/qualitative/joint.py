@@ -22,11 +22,8 @@ HTML fragment from the Jinja2 template ``templates/qualitative_section.html.j2``
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 
@@ -38,7 +35,7 @@ from cocapp.qualitative.framework import (
     theme_order,
 )
 
-__all__ = ["joint_display", "main", "outcome_slug", "render_section", "theme_slug"]
+__all__ = ["joint_display", "outcome_slug", "render_section", "theme_slug"]
 
 
 def outcome_slug(instrument: str, scale: str) -> str:
@@ -305,63 +302,3 @@ def render_section(
         codebook=pub["codebook.csv"].to_dict("records"),
         freq_rows=freq_rows,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp joint-display``: joint display CSV and the qualitative HTML report section."""
-    from cocapp.config import load_config
-    from cocapp.qualitative.framework import read_canonical
-    from cocapp.qualitative.io import read_interviews, write_outputs_atomic
-
-    parser = argparse.ArgumentParser(prog="cocapp joint-display", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument(
-        "--qualdir", help="qualitative-ingest outputs (default: <outputs.derived>/qualitative)"
-    )
-    parser.add_argument("--descriptives", help="default: <outputs.derived>/stats/descriptives.csv")
-    parser.add_argument("--tukey", help="default: <outputs.derived>/stats/tukey.csv")
-    parser.add_argument("--interviews", help="override qualitative.interviews")
-    parser.add_argument("--outdir", help="where to write (default: <outputs.derived>/qualitative)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        qual = config.get("qualitative", {})
-        derived = Path(config["outputs"]["derived"])
-        qualdir = Path(args.qualdir or derived / "qualitative")
-        outdir = Path(args.outdir or derived / "qualitative")
-        desc_path = Path(args.descriptives or derived / "stats" / "descriptives.csv")
-        tukey_path = Path(args.tukey or derived / "stats" / "tukey.csv")
-        for p in (desc_path, tukey_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: survey results file not found")
-        opts = {"keep_default_na": False, "na_values": [""]}
-        descriptives = pd.read_csv(desc_path, dtype={"threshold": str, "site": str}, **opts)
-        tukey = pd.read_csv(tukey_path, dtype={"threshold": str, "site_a": str, "site_b": str}, **opts)
-        interviews_path = args.interviews or qual.get("interviews")
-        interviews = read_interviews(interviews_path) if interviews_path else None
-        seg, cases, codes = read_canonical(qualdir)
-        table = joint_display(
-            seg,
-            cases,
-            codes,
-            descriptives,
-            tukey,
-            config,
-            interviews,
-            files=(str(desc_path), str(tukey_path)),
-        )
-        html = render_section(seg, cases, codes, table, config)
-        write_outputs_atomic(
-            {
-                outdir / "joint_display.csv": suppress_joint(table, qual),
-                outdir / "qualitative_section.html": html,
-            }
-        )
-    except Exception as err:  # noqa: BLE001 - reported to the log, non-zero exit
-        print(f"cocapp joint-display: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

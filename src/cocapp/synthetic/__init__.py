@@ -21,14 +21,12 @@ Run ``cocapp synthesize --out data/raw --reports reports --seed 6``.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
-__all__ = ["DEFAULT_SEED", "main", "synthesize"]
+__all__ = ["DEFAULT_SEED", "synthesize"]
 
 DEFAULT_SEED = 6
 
@@ -109,36 +107,3 @@ def synthesize(
         "n_pass": int(frame["pass"].sum()),
         "failing": failing,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``cocapp synthesize``: regenerate the embedded synthetic dataset and its calibration report."""
-    parser = argparse.ArgumentParser(
-        prog="cocapp synthesize",
-        description="Regenerate the synthetic COCAPP default (data/raw) from the published statistics.",
-    )
-    parser.add_argument("--config", default="config.yaml", help="config file (sites, groups, covariates)")
-    parser.add_argument(
-        "--published", default=None, help="published-values YAML (default: published.reference of the config)"
-    )
-    parser.add_argument("--out", default="data/raw", help="folder for the .sav/.csv files and codebook.csv")
-    parser.add_argument(
-        "--reports", default="reports", help="folder for synthetic_calibration.md/.csv ('' to skip)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-    )
-    args = parser.parse_args(argv)
-    summary = synthesize(args.config, args.out, args.reports or None, args.seed, args.published)
-    if summary["failing"]:
-        print(
-            f"cocapp synthesize: {len(summary['failing'])} calibration target(s) fail: "
-            f"{summary['failing'][:10]}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

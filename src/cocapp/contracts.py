@@ -1,0 +1,258 @@
+"""One typed contract per intermediate file, and the one reader that applies it.
+
+Every CSV a stage writes for another stage has a contract here: its columns, in order, with a type
+(``str`` read as text, ``int``, ``float``, ``bool``) and whether they may be empty. :func:`read` is the
+only way stages read these files: text columns stay text (ids "007", thresholds "0.5"), numbers and
+flags are checked, and a missing, empty or malformed file stops the stage with a message naming the
+file, column, row and value -- never a quietly emptier result. The schemas are pandera
+``DataFrameSchema`` objects (``lazy=True``: every problem is collected before failing);
+``docs/outputs.md`` is tested against :data:`CONTRACTS`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["CONTRACTS", "Contract", "ContractError", "read", "schema"]
+
+
+class ContractError(ValueError):
+    """An intermediate file does not match its contract (missing, empty, wrong columns or values)."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Columns of one file: ``"name:type"`` with type ``str|int|float|bool``, ``?`` = may be empty.
+
+    ``extra`` is a regular expression for further columns whose names depend on the study (items,
+    covariates, per-instrument counts), all of type ``extra_type``.
+    """
+
+    file: str
+    columns: tuple[str, ...]
+    extra: str | None = None
+    extra_type: str = "float?"
+
+    def parsed(self) -> list[tuple[str, str, bool]]:
+        out = []
+        for spec in self.columns:
+            name, kind = spec.rsplit(":", 1)
+            out.append((name, kind.rstrip("?"), kind.endswith("?")))
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.parsed()]
+
+    @property
+    def text_columns(self) -> list[str]:
+        return [name for name, kind, _ in self.parsed() if kind == "str"]
+
+
+def _c(file: str, spec: str, extra: str | None = None, extra_type: str = "float?") -> Contract:
+    return Contract(file, tuple(spec.split()), extra, extra_type)
+
+
+_KEYS = "group:str instrument:str scale:str threshold:str"
+_PAIR = (
+    "site_a:str site_b:str n_a:int n_b:int mean_a:float mean_b:float diff:float se:float df:float "
+    "q:float? ci_low:float? ci_high:float? p_adj:float? significant:bool? omnibus_significant:bool? "
+    "method:str note:str?"
+)
+CONTRACTS: dict[str, Contract] = {
+    # -- ingest ------------------------------------------------------------------------------------
+    "items": _c("ingest/{group}_items.csv", "row:int id:str site:str", r".+", "float?"),
+    "respondents": _c("ingest/{group}_respondents.csv", "row:int id:str site:str", r".+", "any?"),
+    "reconciliation": _c(
+        "ingest/{group}_reconciliation.csv",
+        "row:int id:str site:str status:str reason:str?",
+        r".+_(items_answered|status)",
+        "any",
+    ),
+    # -- scores ------------------------------------------------------------------------------------
+    "scores": _c(
+        "scores/{group}.csv",
+        "id:str site:str instrument:str scale:str threshold:str score:float? items_answered:int "
+        "items_total:int items_allowed_missing:int",
+    ),
+    # -- measurement -------------------------------------------------------------------------------
+    "reliability": _c(
+        "stats/reliability.csv",
+        "group:str instrument:str scale:str n_complete:int k_items:int alpha:float? ci_low:float? "
+        "ci_high:float? confidence_level:float acceptable:bool? acceptable_alpha:float "
+        "alpha_standardized:float? mean_inter_item_r:float? scale_mean:float? scale_sd:float? note:str?",
+    ),
+    "reliability_items": _c(
+        "stats/reliability_items.csv",
+        "group:str instrument:str scale:str item:str column:str reverse_keyed:bool n_complete:int "
+        "item_mean:float? item_sd:float? corrected_item_total_r:float? alpha_if_deleted:float?",
+    ),
+    "missingness": _c(
+        "stats/missingness.csv",
+        "group:str instrument:str scale:str k_items:int n_returned:int n_complete:int n_incomplete:int "
+        "pct_incomplete:float? n_no_item_answered:int n_cells:int n_cells_missing:int "
+        "pct_cells_missing:float? n_cells_not_applicable:int n_cells_no_response:int n_cells_refused:int "
+        "n_cells_other_missing:int n_cells_empty:int n_cells_undeclared:int",
+    ),
+    "missingness_items": _c(
+        "stats/missingness_items.csv",
+        "group:str instrument:str item:str column:str subscale:str? n_returned:int n_answered:int "
+        "n_missing:int pct_missing:float? n_not_applicable:int n_no_response:int n_refused:int "
+        "n_other_missing:int n_empty:int n_undeclared:int",
+    ),
+    "missingness_patterns": _c(
+        "stats/missingness_patterns.csv",
+        "group:str instrument:str scale:str pattern:str n_items_missing:int n_respondents:int "
+        "pct_respondents:float",
+    ),
+    "mcar": _c(
+        "stats/mcar.csv",
+        "group:str instrument:str n_items:int n_respondents:int n_patterns:int? chi2:float? df:float? "
+        "p:float? computable:bool reason:str? em_iterations:int? em_converged:bool?",
+    ),
+    # -- distributions -----------------------------------------------------------------------------
+    "descriptives": _c(
+        "stats/descriptives.csv",
+        f"{_KEYS} site:str n:int n_not_scored:int mean:float? sd:float? sem:float? ci_low:float? "
+        "ci_high:float? confidence_level:float min:float? median:float? max:float? note:str?",
+    ),
+    "normality": _c(
+        "stats/normality.csv",
+        f"{_KEYS} n:int skewness:float? skewness_se:float? kurtosis:float? kurtosis_se:float? "
+        "conservative_limit:float liberal_limit:float beyond_conservative:bool? beyond_liberal:bool? "
+        "note:str?",
+    ),
+    "reference_comparison": _c(
+        "stats/reference_comparison.csv",
+        f"{_KEYS} site:str status:str reference_sample:str? reference_citation:str? reference_n:float? "
+        "reference_mean:float? reference_sd:float? n:float? mean:float? sd:float? difference:float? "
+        "diff_ci_low:float? diff_ci_high:float? confidence_level:float t:float? df:float? p:float? "
+        "cohens_d:float? cohens_d_reference_sd:float?",
+    ),
+    # -- site comparisons --------------------------------------------------------------------------
+    "anova": _c(
+        "stats/anova.csv",
+        f"{_KEYS} n:int k_sites:int df1:int? df2:int? ss_between:float? ss_within:float? ms_between:float? "
+        "ms_within:float? F:float? p:float? eta2:float? omega2:float? levene_mean_F:float? "
+        "levene_mean_p:float? levene_median_F:float? levene_median_p:float? welch_F:float? "
+        "welch_df1:float? welch_df2:float? welch_p:float? significant:bool? note:str?",
+    ),
+    "tukey": _c("stats/tukey.csv", f"{_KEYS} {_PAIR}"),
+    "games_howell": _c("stats/games_howell.csv", f"{_KEYS} {_PAIR}"),
+    "correlations": _c(
+        "stats/correlations.csv",
+        "group:str threshold:str site:str x:str y:str n:int r:float? p:float? ci_low:float? ci_high:float? "
+        "effect_size:str? significant:bool? note:str?",
+    ),
+    # -- ANCOVA ------------------------------------------------------------------------------------
+    "ancova": _c(
+        "stats/ancova.csv",
+        f"{_KEYS} model:str covariates:str term:str ss:float? df:float? F:float? p:float? "
+        "partial_eta2:float? n:int note:str?",
+    ),
+    "ancova_means": _c(
+        "stats/ancova_means.csv",
+        f"{_KEYS} model:str site:str n:int adj_mean:float? se:float? df:float? ci_low:float? "
+        "ci_high:float? note:str?",
+    ),
+    "ancova_posthoc": _c(
+        "stats/ancova_posthoc.csv",
+        f"{_KEYS} model:str site_a:str site_b:str diff:float? se:float? df:float? t:float? ci_low:float? "
+        "ci_high:float? p_adj:float? significant:bool? omnibus_significant:bool? method:str note:str?",
+    ),
+    "ancova_slopes": _c(
+        "stats/ancova_slopes.csv",
+        f"{_KEYS} model:str covariate:str covariate_type:str df1:float? df2:float? F:float? p:float? "
+        "significant:bool? note:str?",
+    ),
+    # -- qualitative arm ---------------------------------------------------------------------------
+    "segments": _c(
+        "qualitative/segments.csv",
+        "source_id:str source_label:str? case_id:str site:str? participant_group:str? theme:str code:str "
+        "code_path:str? text:str start:int? end:int? coder:str? reference:str? memo:str?",
+    ),
+    "cases": _c("qualitative/cases.csv", "case_id:str site:str? participant_group:str?", r".+", "str?"),
+    "codes": _c("qualitative/codes.csv", "code:str theme:str code_path:str? definition:str? provenance:str?"),
+}
+
+
+def _check(kind: str):
+    import pandera.pandas as pa
+
+    def is_int(s):
+        return s.isna() | ((s.astype("float64") % 1) == 0)
+
+    if kind == "int":
+        return [
+            pa.Check(lambda s: s.dtype.kind in "iuf", element_wise=False, error="not a number"),
+            pa.Check(is_int, error="not a whole number"),
+        ]
+    if kind == "float":
+        return [pa.Check(lambda s: s.dtype.kind in "iuf", element_wise=False, error="not a number")]
+    if kind == "bool":
+        return [
+            pa.Check(lambda v: v in (True, False), element_wise=True, ignore_na=True, error="not True/False")
+        ]
+    return []
+
+
+@cache
+def schema(name: str):
+    """The pandera ``DataFrameSchema`` of contract ``name`` (columns in order; extra columns by regex)."""
+    import pandera.pandas as pa
+
+    contract = CONTRACTS[name]
+    columns = {
+        col: pa.Column(None, checks=_check(kind), nullable=nullable, required=True)
+        for col, kind, nullable in contract.parsed()
+    }
+    if contract.extra:
+        kind = contract.extra_type.rstrip("?")
+        declared = "|".join(re.escape(c) for c in contract.names)
+        columns[f"^(?!(?:{declared})$)(?:{contract.extra})$"] = pa.Column(
+            None, checks=_check(kind), nullable=contract.extra_type.endswith("?"), regex=True, required=False
+        )
+    return pa.DataFrameSchema(columns, strict=contract.extra is None, ordered=False, name=contract.file)
+
+
+def _first_rows(failures) -> str:
+    lines = []
+    for rec in failures.head(5).itertuples():
+        row = "" if rec.index is None or rec.index != rec.index else f", row {int(rec.index) + 2}"
+        lines.append(f"column {rec.column!r}{row}: {rec.check} (value {rec.failure_case!r})")
+    more = len(failures) - 5
+    return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
+
+
+def read(name: str, path: str | Path, log=None):
+    """Read ``path`` under contract ``name``: text columns as text, every column checked.
+
+    Raises :class:`ContractError` naming the file (and column, row, value) when the file is
+    missing, empty, lacks a column or holds a value of the wrong type.
+    """
+    import pandas as pd
+    import pandera.errors
+
+    contract = CONTRACTS[name]
+    path = Path(path)
+    if not path.is_file():
+        raise ContractError(f"{path}: file not found (expected the {contract.file} of an earlier stage)")
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
+    missing = [c for c in contract.names if c not in header]
+    if missing:
+        raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
+    dtype = {c: str for c in contract.text_columns}
+    df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
+    try:
+        schema(name).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
+    if log is not None:
+        log.read(path, len(df))
+    return df

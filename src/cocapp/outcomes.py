@@ -1,0 +1,62 @@
+"""What the site-comparison stages share: one threshold's checked rows, outcome by outcome.
+
+Pure functions (no files): the long scores table in, the rows of one threshold and one outcome
+(instrument × scale) out, and the tidy tables put together with their key columns.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cocapp.config import format_threshold
+
+__all__ = ["KEYS", "concat_tables", "outcomes", "threshold_rows", "with_keys"]
+
+KEYS = ["group", "instrument", "scale", "threshold"]
+
+
+def with_keys(df: pd.DataFrame, keys: dict[str, object]) -> pd.DataFrame:
+    """``df`` with the key columns (in order) inserted first."""
+    df = df.copy()
+    for i, (k, v) in enumerate(keys.items()):
+        df.insert(i, k, v)
+    return df
+
+
+def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[str]) -> pd.DataFrame:
+    """Rows of one threshold, checked: known sites, one score per (id, instrument, scale)."""
+    t = format_threshold(threshold)
+    sc = scores[scores["threshold"].astype(str).map(format_threshold) == t]
+    if len(scores) and not len(sc):
+        found = sorted(set(scores["threshold"].astype(str)))
+        raise ValueError(f"scores: column 'threshold': no rows for threshold {t} (found {found})")
+    unknown = sorted(set(sc["site"].dropna().astype(str)) - set(levels))
+    if unknown:
+        raise ValueError(f"scores: column 'site': value(s) {unknown} are not configured sites {levels}")
+    dup = sc[sc.duplicated(["id", "instrument", "scale"])]
+    if len(dup):
+        r = dup.iloc[0]
+        raise ValueError(
+            f"scores: id {r['id']!r} has more than one {r['instrument']}/{r['scale']} score at threshold {t}"
+        )
+    return sc
+
+
+def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str):
+    """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order."""
+    for inst in instruments:
+        di = sc[sc["instrument"] == inst]
+        for scale in pd.unique(di["scale"]):
+            keys = {"group": group, "instrument": inst, "scale": scale, "threshold": t}
+            yield keys, di[(di["scale"] == scale) & di["score"].notna()]
+
+
+def concat_tables(
+    out: dict[str, list[pd.DataFrame]], columns: dict[str, list[str]]
+) -> dict[str, pd.DataFrame]:
+    """Row-bind each table's parts in order (an empty table with its columns when there are none)."""
+    tables = {}
+    for name, cols in columns.items():
+        parts = [p for p in out.get(name, []) if len(p)]
+        tables[name] = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    return tables

@@ -1,0 +1,174 @@
+"""Which files the presentation stages write, from the config alone (light: no pandas, no matplotlib).
+
+The Snakefile declares these lists as the outputs of ``tables``, ``figures``, ``audit`` and
+``report``; the stages check that what they render is exactly what was declared. :func:`report_items`
+adds the captions under which ``snakemake --report`` shows them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocapp.instruments import load_instrument
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "FigureSpec",
+    "REPORTS",
+    "TABLE_FORMATS",
+    "audit_files",
+    "correlation_groups",
+    "caption_path",
+    "figure_files",
+    "figure_specs",
+    "report_items",
+    "table_files",
+    "table_specs",
+    "templates_dir",
+]
+
+REPORTS = Path("reports")
+TABLE_FORMATS = ("csv", "md", "html", "docx")
+FIGURE_FORMATS = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: its file stem (relative to the figures folder), kind and what it shows."""
+
+    stem: str
+    kind: str  # "sites" | "scatter"
+    group: str
+    instrument: str
+    scale: str  # for a scatter: the y instrument
+    label: str = ""  # published label, e.g. "Fig. 3"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", text).lower()
+
+
+def figure_specs(config: dict) -> list[FigureSpec]:
+    """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
+    specs: list[FigureSpec] = []
+    paths = config.get("instrument_paths", [])
+    for g, spec in config["groups"].items():
+        for ikey in spec["instruments"]:
+            inst = load_instrument(ikey, paths)
+            for scale in inst.scales:
+                specs.append(FigureSpec(f"sites/{g}/{ikey}_{scale.key}", "sites", g, ikey, scale.key))
+    for g, spec in config["groups"].items():
+        insts = spec["instruments"]
+        for i, x in enumerate(insts):
+            for y in insts[i + 1 :]:
+                specs.append(FigureSpec(f"correlations/{g}/{x}_{y}", "scatter", g, x, y))
+    for fig in config.get("published", {}).get("figures", []) or []:
+        specs.append(
+            FigureSpec(
+                f"published_{_slug(fig['label'])}",
+                "sites",
+                fig["group"],
+                fig["instrument"],
+                fig["scale"],
+                fig["label"],
+            )
+        )
+    return specs
+
+
+def correlation_groups(config: dict) -> list[str]:
+    """Groups answering two or more instruments (they get a correlation table and scatter plots)."""
+    return [g for g, spec in config["groups"].items() if len(spec["instruments"]) >= 2]
+
+
+def table_specs(config: dict) -> list[tuple[str, str]]:
+    """``(file stem, number)`` of every table, in order, from the config alone.
+
+    Table 1 = returns by site; then one site-comparison table per group; then one correlation table
+    per group answering two or more instruments; then the reliability and ANCOVA tables.
+    """
+    specs = [("table1_returns", "Table 1")]
+    n = 2
+    for g in config["groups"]:
+        specs.append((f"table{n}_{g}", f"Table {n}"))
+        n += 1
+    for g in correlation_groups(config):
+        specs.append((f"table{n}_correlations_{g}", f"Table {n}"))
+        n += 1
+    specs.append(("reliability", "Supplementary table S1"))
+    specs.append(("ancova_means", "Supplementary table S2"))
+    return specs
+
+
+def table_files(config: dict) -> list[str]:
+    """Every file the tables stage writes: ``reports/tables/<key>.<fmt>``."""
+    specs = table_specs(config)
+    return [str(REPORTS / "tables" / f"{key}.{fmt}") for key, _ in specs for fmt in TABLE_FORMATS]
+
+
+def figure_files(config: dict) -> list[str]:
+    """Every file the figures stage writes: ``reports/figures/<stem>.<png|svg>``."""
+    specs = figure_specs(config)
+    return [str(REPORTS / "figures" / f"{s.stem}.{fmt}") for s in specs for fmt in FIGURE_FORMATS]
+
+
+def audit_files() -> list[str]:
+    """The audit stage's two files."""
+    return [str(REPORTS / "tables" / f"published_{n}.csv") for n in ("comparison", "consistency")]
+
+
+def templates_dir() -> Path:
+    """The package's template folder (report template, caption files)."""
+    return Path(__file__).resolve().parent / "templates"
+
+
+def caption_path(name: str) -> str:
+    """Path of a caption file (``templates/captions/<name>.rst``) for Snakemake's ``report()``."""
+    path = templates_dir() / "captions" / f"{name}.rst"
+    if not path.is_file():
+        raise FileNotFoundError(f"no caption file {path}")
+    return str(path)
+
+
+def report_items(config: dict) -> list[dict]:
+    """Outputs to register with Snakemake's ``report()``: path, caption file, category, subcategory.
+
+    In the Snakefile: ``report(path, caption=item["caption"], category=item["category"],
+    subcategory=item["subcategory"])``.
+    """
+    reports = REPORTS
+    items = []
+    for path in table_files(config):
+        if path.endswith(".html"):
+            items.append(dict(path=path, caption=caption_path("table"), category="Tables", subcategory=""))
+    for name in ("published_comparison", "published_consistency"):
+        items.append(
+            dict(
+                path=str(reports / "tables" / f"{name}.csv"),
+                caption=caption_path("comparison" if name.endswith("comparison") else "consistency"),
+                category="Reproduced vs published",
+                subcategory="",
+            )
+        )
+    for spec in figure_specs(config):
+        cap = "published_figure" if spec.label else ("site_figure" if spec.kind == "sites" else "scatter")
+        sub = "Published" if spec.label else config["groups"][spec.group].get("label") or spec.group
+        items.append(
+            dict(
+                path=str(reports / "figures" / f"{spec.stem}.png"),
+                caption=caption_path(cap),
+                category="Figures",
+                subcategory=sub,
+            )
+        )
+    items.append(
+        dict(
+            path=str(reports / "report.html"),
+            caption=caption_path("report"),
+            category="Report",
+            subcategory="",
+        )
+    )
+    return items

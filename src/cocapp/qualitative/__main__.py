@@ -1,3 +1,0 @@
-from cocapp.qualitative import main
-
-raise SystemExit(main())

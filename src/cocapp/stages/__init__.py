@@ -1,0 +1,161 @@
+"""The stage layer: every ``cocapp <stage>`` command, the one place that reads, writes and logs.
+
+Each stage module (``cocapp.stages.<name>``) has ``add_arguments(parser)`` (the files it reads and
+writes) and ``run(args, settings, log) -> {path: content}``; :mod:`cocapp.stages.runner` does the rest
+(argument parsing, the guarded :class:`~cocapp.stages.settings.Settings`, logging, all-or-nothing
+writing, errors). :data:`STAGES` below is plain data, light enough for the Snakefile to read at parse
+time: what each stage does, the config keys it reads (its rule's ``params``) and the package data it
+uses besides code (for the code hash of :func:`cocapp.workflow.code_hash`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["STAGES", "StageSpec"]
+
+_GROUP_ITEMS = ("groups.*.instruments", "groups.*.item_columns", "instrument_paths")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What the workflow needs to know about one stage without importing it."""
+
+    module: str
+    description: str
+    settings: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()  # package data folders (relative to src/cocapp) the stage reads
+
+
+_ALL = (
+    "study",
+    "sites",
+    "input",
+    "groups",
+    "instrument_paths",
+    "scoring",
+    "statistics",
+    "qualitative",
+    "published",
+)
+
+STAGES: dict[str, StageSpec] = {
+    "ingest": StageSpec(
+        "cocapp.stages.ingest",
+        "read and validate the raw questionnaires; write items, respondents and reconciliation",
+        (
+            "sites",
+            "input.missing_codes",
+            "groups.*.raw",
+            "groups.*.codebook",
+            "groups.*.id_column",
+            "groups.*.site_column",
+            "groups.*.covariates",
+            *_GROUP_ITEMS,
+        ),
+        ("instruments", "schemas"),
+    ),
+    "score": StageSpec(
+        "cocapp.stages.score",
+        "score every scale of one group at every threshold (person-mean replacement)",
+        ("scoring.thresholds", *_GROUP_ITEMS),
+        ("instruments", "schemas"),
+    ),
+    "reliability": StageSpec(
+        "cocapp.stages.reliability",
+        "Cronbach's alpha per scale (complete cases) with Feldt CI, and item statistics",
+        ("statistics.confidence_level", "statistics.acceptable_alpha", *_GROUP_ITEMS),
+        ("instruments", "schemas"),
+    ),
+    "missingness": StageSpec(
+        "cocapp.stages.missingness",
+        "missing data per scale and item, missing-data patterns, Little's MCAR test",
+        ("input.missing_codes", *_GROUP_ITEMS),
+        ("instruments", "schemas"),
+    ),
+    "distributions": StageSpec(
+        "cocapp.stages.distributions",
+        "descriptives by site, skewness and kurtosis, reference values, at every threshold",
+        (
+            "sites",
+            "scoring.thresholds",
+            "statistics.confidence_level",
+            "statistics.normality_limits",
+            "groups.*.instruments",
+            "instrument_paths",
+        ),
+        ("instruments", "schemas"),
+    ),
+    "compare-sites": StageSpec(
+        "cocapp.stages.compare_sites",
+        "one-way ANOVA (+ Levene, Welch), Tukey-Kramer, Games-Howell and correlations, every threshold",
+        (
+            "sites",
+            "scoring.thresholds",
+            "statistics.significance_level",
+            "statistics.confidence_level",
+            "statistics.correlations.effect_size_labels",
+            "groups.*.instruments",
+        ),
+    ),
+    "ancova": StageSpec(
+        "cocapp.stages.ancova",
+        "ANCOVA per covariate model: type III table, adjusted means, post hoc, slopes, every threshold",
+        (
+            "sites",
+            "scoring.thresholds",
+            "statistics.significance_level",
+            "statistics.confidence_level",
+            "statistics.post_hoc.ancova",
+            "groups.*.instruments",
+            "groups.*.covariates",
+            "groups.*.ancova_models",
+        ),
+    ),
+    "sensitivity": StageSpec(
+        "cocapp.stages.sensitivity",
+        "complete cases vs 20-50 % replacement: summary, shifts, changing pairs, checks, verdict, figures",
+        _ALL,
+        ("instruments", "schemas"),
+    ),
+    "qualitative-ingest": StageSpec(
+        "cocapp.stages.qualitative_ingest",
+        "validate coded segments (CSV, QualCoder, .qdpx); write canonical segments, cases, codes",
+        _ALL,
+    ),
+    "qualitative-framework": StageSpec(
+        "cocapp.stages.qualitative_framework",
+        "framework matrices, code frequencies by site, codebook with counts (small cells suppressed)",
+        _ALL,
+    ),
+    "joint-display": StageSpec(
+        "cocapp.stages.joint_display",
+        "survey results beside the qualitative coverage per site; the report's qualitative section",
+        _ALL,
+        ("qualitative",),
+    ),
+    "tables": StageSpec(
+        "cocapp.stages.tables",
+        "publication tables 1-4, reliability and ANCOVA means (CSV, Markdown, HTML, DOCX)",
+        _ALL,
+        ("instruments", "schemas", "templates"),
+    ),
+    "figures": StageSpec(
+        "cocapp.stages.figures",
+        "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots",
+        _ALL,
+        ("instruments", "schemas"),
+    ),
+    "audit": StageSpec(
+        "cocapp.stages.audit",
+        "printed vs regenerated numbers; statcheck-style consistency checks of the print",
+        _ALL,
+        ("instruments", "schemas"),
+    ),
+    "report": StageSpec(
+        "cocapp.stages.report",
+        "one self-contained HTML report (reports/report.html)",
+        _ALL,
+        ("instruments", "schemas", "templates"),
+    ),
+}

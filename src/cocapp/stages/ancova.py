@@ -1,0 +1,56 @@
+"""``cocapp ancova``: ANCOVA of every outcome for every covariate model, every threshold.
+
+Per group, threshold, outcome and model: the type III table, adjusted means, their pairwise
+comparisons (``statistics.post_hoc.ancova``) and the homogeneity-of-slopes check
+(:func:`cocapp.adjusted.compare_adjusted`). Writes ``stats/ancova.csv``, ``ancova_means.csv``,
+``ancova_posthoc.csv`` and ``ancova_slopes.csv``.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, concat_parts, group_files, thresholds_of
+
+__all__ = ["add_arguments", "run"]
+
+TABLES = ("ancova", "ancova_means", "ancova_posthoc", "ancova_slopes")
+
+
+def add_arguments(parser) -> None:
+    group_files(parser, "scores", "scores/{group}.csv, one per group")
+    group_files(parser, "respondents", "ingest/{group}_respondents.csv, one per group")
+    for name in TABLES:
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.adjusted import compare_adjusted
+    from cocapp.contracts import read
+
+    sites = [s["name"] for s in settings["sites"]]
+    st = settings["statistics"]
+    parts: dict[str, list] = {name: [] for name in TABLES}
+    respondents = by_group(settings, args.respondents, "respondents")
+    for group, path in by_group(settings, args.scores, "scores").items():
+        scores = read("scores", path, log)
+        spec = settings["groups"][group]
+        resp = read("respondents", respondents[group], log)
+        for t in thresholds_of(settings):
+            tables = compare_adjusted(
+                scores,
+                resp,
+                spec["instruments"],
+                sites,
+                group,
+                t,
+                covariates=spec["covariates"],
+                models=spec["ancova_models"],
+                alpha=float(st["significance_level"]),
+                confidence=float(st["confidence_level"]),
+                posthoc=st["post_hoc"]["ancova"],
+                respondents_source=respondents[group],
+            )
+            for name in TABLES:
+                parts[name].append(tables[name])
+    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    log.info(f"{len(out[args.ancova_means])} adjusted means ({st['post_hoc']['ancova']} post hoc)")
+    return out

@@ -1,0 +1,45 @@
+"""``cocapp audit``: every printed number of the paper against the regenerated one, and statcheck-style
+checks of the print itself (:mod:`cocapp.audit`). Writes ``published_comparison.csv`` and
+``published_consistency.csv``.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, group_files
+
+__all__ = ["add_arguments", "run"]
+
+STATS = ("anova", "descriptives", "reliability", "correlations")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
+    for name in STATS:
+        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    parser.add_argument("--comparison", required=True, help="published_comparison.csv")
+    parser.add_argument("--consistency", required=True, help="published_consistency.csv")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.audit import compare, consistency_checks, load_published
+    from cocapp.contracts import read
+
+    pub = load_published(args.published)
+    log.read(args.published)
+    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    files = by_group(settings, args.reconciliation, "reconciliation")
+    recon = {g: read("reconciliation", p, log) for g, p in files.items()}
+    checks = consistency_checks(pub, settings)
+    comparison = compare(pub, settings, stats, recon, checks)
+    n_match = int((comparison["match"] == True).sum())  # noqa: E712
+    n_compared = int(comparison["match"].notna().sum())
+    log.info(f"{n_match} of {n_compared} printed numbers matched within printed precision")
+    flagged = checks[checks["cannot_be_consistent"]]
+    log.info(f"{len(flagged)} printed value(s) that cannot be consistent")
+    for r in flagged.itertuples():
+        log.info(
+            f"  {r.check}: {r.group} {r.instrument}/{r.scale} {r.site} {r.quantity} printed {r.printed}"
+            f" -> {r.suggested_value}"
+        )
+    return {args.comparison: comparison, args.consistency: checks}

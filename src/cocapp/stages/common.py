@@ -1,0 +1,69 @@
+"""Helpers shared by the stage modules: per-group argument lists and instrument loading."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["by_group", "concat_parts", "group_files", "group_instruments", "thresholds_of"]
+
+
+def group_files(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    """``--<name> FILE [FILE ...]``: one file per configured group, in config order."""
+    parser.add_argument(f"--{name}", nargs="+", required=True, metavar="FILE", help=help_text)
+
+
+def by_group(settings, files: list[str], option: str) -> dict[str, str]:
+    """Pair one file per group (config order) with its group; the counts must agree."""
+    groups = list(settings["groups"])
+    if len(files) != len(groups):
+        raise ValueError(
+            f"--{option}: {len(files)} file(s) given for {len(groups)} configured group(s) {groups}"
+        )
+    return dict(zip(groups, files, strict=True))
+
+
+def group_instruments(settings, group: str) -> dict:
+    """The group's instruments, loaded from its instrument files (``instrument_paths`` first)."""
+    from cocapp.instruments import load_instruments
+
+    return load_instruments(settings["groups"][group]["instruments"], settings["instrument_paths"])
+
+
+def thresholds_of(settings) -> list[str]:
+    """The configured thresholds as text (``"0.0"``, ``"0.5"``), in config order."""
+    from cocapp.config import format_threshold
+
+    return [format_threshold(t) for t in settings["scoring"]["thresholds"]]
+
+
+def concat_parts(frames: list) -> pd.DataFrame:  # noqa: F821 - pandas imported lazily
+    """Row-bind tables in order keeping the first table's column order (union of columns); tables
+    without rows contribute nothing (their columns still count)."""
+    import pandas as pd
+
+    columns: list[str] = []
+    for f in frames:
+        columns += [c for c in f.columns if c not in columns]
+    non_empty = [f for f in frames if len(f)]
+    if not non_empty:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(non_empty, ignore_index=True)[columns]
+
+
+def match_outputs(declared: list[str], rendered: dict, option: str) -> dict:
+    """Pair rendered files (keyed by a relative path such as ``sites/g/RSA_total.png``) with the declared
+    output paths ending in that relative path; every declared path must be produced and vice versa."""
+    from pathlib import PurePath
+
+    out: dict = {}
+    unmatched = list(declared)
+    for rel, content in rendered.items():
+        parts = PurePath(rel).parts
+        hits = [p for p in unmatched if PurePath(p).parts[-len(parts) :] == parts]
+        if len(hits) != 1:
+            raise ValueError(f"--{option}: {rel} is {'not declared' if not hits else 'declared twice'}")
+        out[hits[0]] = content
+        unmatched.remove(hits[0])
+    if unmatched:
+        raise ValueError(f"--{option}: declared but not produced: {unmatched[:5]}")
+    return out

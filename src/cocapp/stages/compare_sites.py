@@ -1,0 +1,48 @@
+"""``cocapp compare-sites``: one-way ANOVA, Tukey–Kramer, Games–Howell and correlations, every threshold.
+
+Per group, threshold and outcome: ANOVA with Levene and Welch, Tukey–Kramer and Games–Howell site
+pairs, and Pearson correlations among the instruments' totals (:func:`cocapp.compare.compare_sites`).
+Writes ``stats/anova.csv``, ``tukey.csv``, ``games_howell.csv`` and ``correlations.csv``.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, concat_parts, group_files, thresholds_of
+
+__all__ = ["add_arguments", "run"]
+
+TABLES = ("anova", "tukey", "games_howell", "correlations")
+
+
+def add_arguments(parser) -> None:
+    group_files(parser, "scores", "scores/{group}.csv, one per group")
+    for name in TABLES:
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.compare import compare_sites
+    from cocapp.contracts import read
+
+    sites = [s["name"] for s in settings["sites"]]
+    st = settings["statistics"]
+    parts: dict[str, list] = {name: [] for name in TABLES}
+    for group, path in by_group(settings, args.scores, "scores").items():
+        scores = read("scores", path, log)
+        for t in thresholds_of(settings):
+            tables = compare_sites(
+                scores,
+                settings["groups"][group]["instruments"],
+                sites,
+                group,
+                t,
+                alpha=float(st["significance_level"]),
+                confidence=float(st["confidence_level"]),
+                effect_size_labels=st["correlations"]["effect_size_labels"],
+            )
+            for name in TABLES:
+                parts[name].append(tables[name])
+    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    anova = out[args.anova]
+    log.info(f"{len(anova)} ANOVAs, {int((anova['significant'] == True).sum())} significant")  # noqa: E712
+    return out

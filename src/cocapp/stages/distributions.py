@@ -1,0 +1,59 @@
+"""``cocapp distributions``: descriptives by site, normality and reference values, every threshold.
+
+Per group, threshold and scale: n, mean, SD, SEM and CI by site and pooled
+(:func:`cocapp.descriptives.descriptives_table`); skewness G1 and kurtosis G2 with SPSS standard
+errors (:func:`cocapp.normality.normality_table`); one-sample comparisons with the instruments'
+published reference values (:func:`cocapp.reference.reference_table`). Rows: groups in config order,
+then thresholds. Writes ``stats/descriptives.csv``, ``normality.csv``, ``reference_comparison.csv``.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, concat_parts, group_files, group_instruments, thresholds_of
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser) -> None:
+    group_files(parser, "scores", "scores/{group}.csv, one per group")
+    parser.add_argument("--descriptives", required=True, help="stats/descriptives.csv")
+    parser.add_argument("--normality", required=True, help="stats/normality.csv")
+    parser.add_argument("--reference", required=True, help="stats/reference_comparison.csv")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.contracts import read
+    from cocapp.descriptives import descriptives_table
+    from cocapp.normality import normality_table
+    from cocapp.reference import reference_table
+
+    sites = [s["name"] for s in settings["sites"]]
+    level = float(settings["statistics"]["confidence_level"])
+    limits = settings["statistics"]["normality_limits"]
+    parts: dict[str, list] = {"descriptives": [], "normality": [], "reference": []}
+    for group, path in by_group(settings, args.scores, "scores").items():
+        scores = read("scores", path, log)
+        instruments = group_instruments(settings, group)
+        for t in thresholds_of(settings):
+            parts["descriptives"].append(
+                descriptives_table(scores, instruments, group, t, sites, confidence_level=level)
+            )
+            parts["normality"].append(
+                normality_table(
+                    scores,
+                    instruments,
+                    group,
+                    t,
+                    sites,
+                    conservative=float(limits["conservative"]),
+                    liberal=float(limits["liberal"]),
+                )
+            )
+            parts["reference"].append(
+                reference_table(scores, instruments, group, t, sites, confidence_level=level)
+            )
+    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    normality = out[args.normality]
+    beyond = int((normality["beyond_liberal"] == True).sum())  # noqa: E712 - NaN counts as not beyond
+    log.info(f"{len(normality)} scale x threshold distributions; {beyond} beyond the liberal limit")
+    return out

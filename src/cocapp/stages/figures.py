@@ -1,0 +1,29 @@
+"""``cocapp figures``: site means ± CI for every outcome (the layout of the paper's Fig. 3, Tukey marks
+against the reference site), correlation scatter plots, and the published figures under their label.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, group_files, match_outputs
+
+__all__ = ["add_arguments", "run"]
+
+STATS = ("descriptives", "tukey", "correlations")
+
+
+def add_arguments(parser) -> None:
+    for name in STATS:
+        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    group_files(parser, "scores", "scores/{group}.csv, one per group")
+    parser.add_argument("--out", nargs="+", required=True, help="every figure file to write")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.contracts import read
+    from cocapp.figures import draw_all
+
+    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    scores = {g: read("scores", p, log) for g, p in by_group(settings, args.scores, "scores").items()}
+    drawn = draw_all(settings, stats, scores)
+    log.info(f"{len(drawn) // 2} figures (PNG and SVG)")
+    return match_outputs(args.out, drawn, "out")

@@ -1,0 +1,48 @@
+"""``cocapp ingest``: read and validate every group's raw questionnaires, write the tidy tables.
+
+Reads each group's raw file (``.sav``, or ``.csv`` with its codebook) and instrument files, checks
+everything (:mod:`cocapp.validate`; all problems of all files are reported together, with file,
+column, row and value) and writes, per group, ``{group}_items.csv``, ``{group}_respondents.csv`` and
+``{group}_reconciliation.csv`` (every raw row, analysed or excluded with its reason).
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, group_files
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser) -> None:
+    group_files(parser, "items", "ingest/{group}_items.csv to write")
+    group_files(parser, "respondents", "ingest/{group}_respondents.csv to write")
+    group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv to write")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.ingest import group_spec, ingest_group
+    from cocapp.io import read_raw
+    from cocapp.validate import DataValidationError
+
+    outputs: dict = {}
+    problems = []
+    paths = {
+        kind: by_group(settings, getattr(args, kind), kind)
+        for kind in ("items", "respondents", "reconciliation")
+    }
+    for group, g in settings["groups"].items():
+        table = read_raw(g["raw"], g.get("codebook"), dataset=group)
+        log.read(g["raw"], len(table.data))
+        try:
+            result = ingest_group(group_spec(settings, group), table)
+        except DataValidationError as err:
+            problems.extend(err.problems)
+            continue
+        rec = result.reconciliation
+        n_ex = int((rec["status"] == "excluded").sum())
+        log.info(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")
+        for kind in paths:
+            outputs[paths[kind][group]] = getattr(result, kind)
+    if problems:
+        raise DataValidationError(problems)
+    return outputs

@@ -1,0 +1,40 @@
+"""What the qualitative arm's stages share (``qualitative-ingest``, ``qualitative-framework``,
+``joint-display``).
+
+``qualitative-ingest`` reads coded segments (canonical CSV, QualCoder CSV export or REFI-QDA
+``.qdpx``) with the case table, codebook and interview counts, validates them and writes the
+canonical ``segments.csv``, ``cases.csv``, ``codes.csv``. ``qualitative-framework`` builds the case,
+site and participant-group × theme matrices, code frequencies and the codebook with counts (small
+cells suppressed). ``joint-display`` puts the survey results beside the qualitative coverage per site
+and renders the report's qualitative section.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CANONICAL", "FRAMEWORK", "canonical_arguments", "read_canonical"]
+
+CANONICAL = ("segments", "cases", "codes")
+FRAMEWORK = {
+    "case_theme": "framework_case_theme.csv",
+    "site_theme": "framework_site_theme.csv",
+    "group_theme": "framework_group_theme.csv",
+    "code_frequencies": "code_frequencies_by_site.csv",
+    "codebook": "codebook.csv",
+}
+
+
+def canonical_arguments(parser) -> None:
+    for name in CANONICAL:
+        parser.add_argument(f"--{name}", required=True, help=f"qualitative/{name}.csv")
+
+
+def read_canonical(args, log):
+    """The canonical segments (start/end as nullable integers), cases and codes, under contract."""
+    from cocapp.contracts import read
+
+    seg = read("segments", args.segments, log).astype("string")
+    seg["start"] = seg["start"].astype("Float64").astype("Int64")
+    seg["end"] = seg["end"].astype("Float64").astype("Int64")
+    cases = read("cases", args.cases, log).astype("string")
+    codes = read("codes", args.codes, log).astype("string")
+    return seg, cases, codes

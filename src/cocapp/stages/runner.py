@@ -1,0 +1,99 @@
+"""One runner for every stage: arguments, settings, logging, all-or-nothing writing, errors.
+
+``cocapp <stage> --settings JSON <files...>`` parses the stage's arguments, builds the guarded
+:class:`~cocapp.stages.settings.Settings`, calls ``run(args, settings, log)`` and writes what it
+returns only if it succeeded, every file at once (:func:`cocapp.io.write_outputs_atomic`). The log
+(stderr, which the Snakefile sends to the rule's log file) says what the stage read and wrote, with
+counts and warnings. On failure the message names file, column, row and value; unexpected errors
+keep their traceback in the log. The exit code is 0 or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from cocapp.stages import STAGES
+from cocapp.stages.settings import Settings, expand_keys
+
+__all__ = ["StageLog", "run_stage"]
+
+# Errors whose message already says what is wrong with which input: no traceback needed.
+_DATA_ERRORS = (
+    "DataValidationError",
+    "RawReadError",
+    "ConfigError",
+    "InstrumentError",
+    "ContractError",
+    "QualitativeValidationError",
+    "QualitativeInputError",
+)
+
+
+class StageLog:
+    """Lines of the stage's log: ``cocapp <stage>: <message>`` on stderr."""
+
+    def __init__(self, stage: str, stream=None):
+        self.stage = stage
+        self.stream = stream or sys.stderr
+        self.warnings: list[str] = []
+
+    def info(self, message: str) -> None:
+        print(f"cocapp {self.stage}: {message}", file=self.stream, flush=True)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+        self.info(f"warning: {message}")
+
+    def read(self, path: str | Path, n_rows: int | None = None) -> None:
+        """Log one input file (and its row count)."""
+        self.info(f"read {path}" + ("" if n_rows is None else f" ({n_rows} rows)"))
+
+
+def _describe(content) -> str:
+    rows = getattr(content, "shape", None)
+    if rows is not None:
+        return f"{rows[0]} rows"
+    return f"{len(content)} bytes" if isinstance(content, bytes) else f"{len(str(content))} characters"
+
+
+def run_stage(stage: str, argv: list[str] | None = None, stream=None) -> int:
+    """Run ``cocapp <stage>`` with ``argv``; 0 on success, 1 (nothing written) on failure."""
+    from cocapp.io import write_outputs_atomic
+
+    spec = STAGES[stage]
+    module = importlib.import_module(spec.module)
+    parser = argparse.ArgumentParser(prog=f"cocapp {stage}", description=spec.description)
+    parser.add_argument(
+        "--settings", required=True, help="JSON of the config values this stage reads (the rule's params)"
+    )
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    log = StageLog(stage, stream)
+    started = time.perf_counter()
+    try:
+        values = json.loads(args.settings)
+        declared = expand_keys(values, spec.settings, getattr(args, "group", None))
+        settings = Settings(values, declared)
+        outputs: Mapping = module.run(args, settings, log)
+        write_outputs_atomic(outputs)
+        for path, content in outputs.items():
+            log.info(f"wrote {path} ({_describe(content)})")
+    except Exception as err:  # noqa: BLE001 - every failure becomes a message and exit code 1
+        if type(err).__name__ not in _DATA_ERRORS:
+            traceback.print_exc(file=log.stream)
+        log.info(f"error: {err}")
+        return 1
+    log.info(f"done in {time.perf_counter() - started:.2f} s, {len(log.warnings)} warning(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_stage(argv[0], argv[1:])

@@ -1,0 +1,33 @@
+"""``cocapp score``: every scale of one group at every threshold (person-mean replacement).
+
+A scale score exists when no more than floor(threshold × k) of its k items are missing; it is the
+mean of the answered items after reverse keying (:func:`cocapp.scoring.score_group`). Writes the
+long scores table ``scores/{group}.csv``, thresholds in config order.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import group_instruments
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--items", required=True, help="ingest/{group}_items.csv")
+    parser.add_argument("--out", required=True, help="scores/{group}.csv")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.contracts import read
+    from cocapp.scoring import score_group
+
+    items = read("items", args.items, log)
+    group = settings["groups"][args.group]
+    thresholds = settings["scoring"]["thresholds"]
+    scores = score_group(
+        items, group_instruments(settings, args.group), thresholds, group.get("item_columns")
+    )
+    n_scored = scores["score"].notna().sum()
+    log.info(f"{args.group}: {len(items)} respondents, {len(thresholds)} thresholds, {n_scored} scores")
+    return {args.out: scores}

@@ -1,0 +1,83 @@
+"""``cocapp sensitivity``: do the conclusions change between complete cases and 20–50 % replacement?
+
+From the site comparisons at every threshold: the summary per outcome and threshold (n, F, p, the
+ANCOVA models), site-mean shifts against the primary threshold, the Tukey pairs whose inference
+changes, consistency checks (n never falls as the threshold rises; the complete-case n equals the
+reliability stage's), the verdict (Markdown and its facts as JSON) and two figures per group
+(:mod:`cocapp.sensitivity`, :mod:`cocapp.sensitivity_figures`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from cocapp.stages.common import match_outputs
+
+__all__ = ["add_arguments", "run"]
+
+INPUTS = ("anova", "ancova", "tukey", "descriptives", "reliability")
+OUTPUTS = ("summary", "site_shifts", "pairs", "checks", "verdict", "facts")
+
+
+def add_arguments(parser) -> None:
+    for name in INPUTS:
+        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
+    for name in OUTPUTS:
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"sensitivity/{name}")
+    parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
+
+
+def run(args, settings, log) -> dict:
+    import pandas as pd
+
+    from cocapp.contracts import read
+    from cocapp.instruments import load_instruments
+    from cocapp.sensitivity import (
+        CHECK_COLUMNS,
+        _models,
+        _settings,
+        changing_pairs,
+        check_complete_case_n,
+        check_n_monotone,
+        n_counts,
+        render_verdict,
+        sensitivity_summary,
+        site_shifts,
+        verdict_facts,
+    )
+    from cocapp.sensitivity_figures import figure_files
+
+    keys: list[str] = []
+    for g in settings["groups"].values():
+        keys += [k for k in g["instruments"] if k not in keys]
+    instruments = load_instruments(keys, settings["instrument_paths"])
+    stats = {name: read(name, getattr(args, name), log) for name in INPUTS}
+    thresholds, _, _ = _settings(settings)
+    summary = sensitivity_summary(
+        stats["anova"], stats["ancova"], stats["descriptives"], settings, instruments
+    )
+    shifts = site_shifts(stats["descriptives"], settings)
+    pairs = changing_pairs(stats["tukey"], settings)
+    checks = [
+        check_n_monotone(n_counts(summary, shifts, _models(settings)), thresholds),
+        check_complete_case_n(summary, stats["reliability"], settings),
+    ]
+    checks_df = pd.concat([c for c in checks if len(c)] or [checks[0]], ignore_index=True)[CHECK_COLUMNS]
+    facts = verdict_facts(
+        summary, shifts, pairs, checks_df, settings, instruments, complete_case_checked=True
+    )
+    for message in checks_df["message"]:
+        log.warning(message)
+    n_change = int((summary["changes_inference"] == True).sum())  # noqa: E712
+    log.info(f"{len(summary)} outcome x threshold rows, {n_change} change the inference; {len(pairs)} pairs")
+    figures = match_outputs(args.figures, figure_files(summary, shifts, settings, instruments), "figures")
+    return {
+        args.summary: summary,
+        args.site_shifts: shifts,
+        args.pairs: pairs,
+        args.checks: checks_df,
+        args.verdict: render_verdict(facts),
+        args.facts: json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        **figures,
+    }

@@ -1,0 +1,35 @@
+"""``cocapp tables``: the publication tables (Tables 1–4, reliability, ANCOVA means) in four formats.
+
+Table 1 from the reconciliation files (every raw row returned / analysed), then per group the site
+comparison table, per group with two or more instruments the correlation table, the reliability and
+ANCOVA tables (:func:`cocapp.tables.build_tables`); each as CSV, Markdown, HTML and DOCX.
+"""
+
+from __future__ import annotations
+
+from cocapp.stages.common import by_group, group_files, match_outputs
+
+__all__ = ["STATS", "add_arguments", "run"]
+
+STATS = ("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means")
+
+
+def add_arguments(parser) -> None:
+    for name in STATS:
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+    group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    parser.add_argument("--out", nargs="+", required=True, help="every table file to write")
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.contracts import read
+    from cocapp.tables import build_tables, table_files
+
+    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    files = by_group(settings, args.reconciliation, "reconciliation")
+    recon = {g: read("reconciliation", p, log) for g, p in files.items()}
+    rendered: dict = {}
+    for table in build_tables(stats, recon, settings):
+        rendered.update(table_files(table))
+    log.info(f"{len(rendered)} table files")
+    return match_outputs(args.out, rendered, "out")
