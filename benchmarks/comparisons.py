@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cocapp.anova import oneway_anova, site_codes, summarise_groups
-from cocapp.correlation import pearson_table
-from cocapp.posthoc import tukey_kramer
+from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
+from cocapp.stats.correlation import pearson_table
+from cocapp.stats.posthoc import tukey_kramer
 
 SITES = ["Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence"]
 OUTCOMES = ["RSA", "STAR_P", "ES"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cocapp.instruments import load_instrument
-from cocapp.scoring import person_means, score_group
+from cocapp.stats.scoring import person_means, score_group
 
 
 def generate(n: int, seed: int = 1) -> pd.DataFrame:

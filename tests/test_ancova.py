@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocapp.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
-from cocapp.anova import anova_frame
+from cocapp.stats.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
+from cocapp.stats.anova import anova_frame
 
 REF = Path(__file__).parent / "reference"
 GOLDEN = REF / "golden" / "comparisons"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from cocapp.anova import ANOVA_COLUMNS, anova_frame, oneway_anova, site_codes
+from cocapp.stats.anova import ANOVA_COLUMNS, anova_frame, oneway_anova, site_codes
 
 HERE = Path(__file__).parent
 NIST = HERE / "data" / "nist"
@@ -230,7 +230,7 @@ def write_config(tmp_path: Path, post_hoc: str = "tukey", instruments=("RSA", "S
 
 
 def run_stage(tmp_path: Path, config: Path, out: str = "out", scores: Path | None = None) -> Path:
-    from cocapp.compare import main
+    from cocapp.stats.compare import main
 
     outdir = tmp_path / out
     rc = main(
@@ -269,7 +269,7 @@ def stage_output(tmp_path_factory) -> Path:
 
 
 def test_compare_stage_writes_every_table(stage_output):
-    from cocapp.compare import OUTPUT_COLUMNS
+    from cocapp.stats.compare import OUTPUT_COLUMNS
 
     outdir = stage_output
     for name, cols in OUTPUT_COLUMNS.items():
@@ -325,7 +325,7 @@ def test_compare_stage_one_instrument_gives_empty_correlations(tmp_path):
 
 
 def test_compare_stage_reports_missing_respondent(tmp_path, capsys):
-    from cocapp.compare import main
+    from cocapp.stats.compare import main
 
     resp = pd.read_csv(REF / "inputs" / "comparisons_respondents.csv").iloc[1:]
     path = tmp_path / "resp.csv"
@@ -352,7 +352,7 @@ def test_compare_stage_reports_missing_respondent(tmp_path, capsys):
 
 
 def test_compare_stage_rejects_scores_of_another_threshold(tmp_path, capsys):
-    from cocapp.compare import main
+    from cocapp.stats.compare import main
 
     rc = main(
         [

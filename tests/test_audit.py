@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cocapp import audit as A
+from cocapp.presentation import audit as A
 from cocapp.config import load_config
-from cocapp.tables import read_reconciliation, read_stats
+from cocapp.presentation.tables import read_reconciliation, read_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocapp.correlation import CORRELATION_COLUMNS, effect_size_label, pearson, pearson_table
+from cocapp.stats.correlation import CORRELATION_COLUMNS, effect_size_label, pearson, pearson_table
 
 REF = Path(__file__).parent / "reference"
 GOLDEN = REF / "golden" / "comparisons"

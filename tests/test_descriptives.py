@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from cocapp.config import site_names, validate_config, with_defaults
-from cocapp.descriptives import COLUMNS, describe, descriptives_table, main
+from cocapp.stats.descriptives import COLUMNS, describe, descriptives_table, main
 from cocapp.instruments import load_instrument, load_instruments
-from cocapp.scoring import read_scores
+from cocapp.stats.scoring import read_scores
 
 REF = Path(__file__).parent / "reference"
 INPUTS = REF / "inputs"

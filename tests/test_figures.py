@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocapp import figures as FG
+from cocapp.presentation import figures as FG
 from cocapp.config import load_config
-from cocapp.tables import read_stats
+from cocapp.presentation.tables import read_stats
 
 FIX = Path(__file__).parent / "fixtures" / "publication"
 SITES = ["Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence"]

@@ -15,7 +15,7 @@ import yaml
 from cocapp.config import validate_config, with_defaults
 from cocapp.instruments import load_instrument, load_instruments
 from cocapp.io import read_items
-from cocapp.missingness import (
+from cocapp.stats.missingness import (
     ITEM_COLUMNS,
     MCAR_COLUMNS,
     PATTERN_COLUMNS,

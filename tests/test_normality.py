@@ -15,8 +15,8 @@ from scipy import stats
 
 from cocapp.config import site_names, validate_config, with_defaults
 from cocapp.instruments import load_instruments
-from cocapp.normality import COLUMNS, count_beyond, count_beyond_text, main, moments, normality_table
-from cocapp.scoring import read_scores
+from cocapp.stats.normality import COLUMNS, count_beyond, count_beyond_text, main, moments, normality_table
+from cocapp.stats.scoring import read_scores
 
 REF = Path(__file__).parent / "reference"
 INPUTS = REF / "inputs"

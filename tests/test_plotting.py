@@ -2,7 +2,7 @@
 
 from matplotlib.figure import Figure
 
-from cocapp.plotting import figure_bytes, save_figure, stamp_data_note
+from cocapp.presentation.plotting import figure_bytes, save_figure, stamp_data_note
 
 
 def small_figure() -> Figure:

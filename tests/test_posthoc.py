@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cocapp.anova import site_codes, summarise_groups
-from cocapp.posthoc import (
+from cocapp.stats.anova import site_codes, summarise_groups
+from cocapp.stats.posthoc import (
     PAIR_COLUMNS,
     games_howell,
     studentized_range_ppf,

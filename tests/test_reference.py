@@ -15,8 +15,8 @@ import yaml
 
 from cocapp.config import load_config, site_names, validate_config, with_defaults
 from cocapp.instruments import load_instrument, load_instruments
-from cocapp.reference import COLUMNS, NO_REFERENCE, NO_SCALE_REFERENCE, main, one_sample_t, reference_table
-from cocapp.scoring import read_scores
+from cocapp.stats.reference import COLUMNS, NO_REFERENCE, NO_SCALE_REFERENCE, main, one_sample_t, reference_table
+from cocapp.stats.scoring import read_scores
 
 ROOT = Path(__file__).parents[1]
 REF = Path(__file__).parent / "reference"

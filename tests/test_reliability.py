@@ -16,7 +16,7 @@ import yaml
 from cocapp.config import validate_config, with_defaults
 from cocapp.instruments import load_instrument, load_instruments
 from cocapp.io import read_items
-from cocapp.reliability import (
+from cocapp.stats.reliability import (
     ITEM_COLUMNS,
     SCALE_COLUMNS,
     cronbach_alpha,

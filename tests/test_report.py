@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cocapp import audit, figures, report, tables
+from cocapp.presentation import audit, figures, report, tables
 from cocapp.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

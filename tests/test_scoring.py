@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cocapp.instruments import load_instrument
-from cocapp.scoring import allowed_missing, score_group, score_instrument
+from cocapp.stats.scoring import allowed_missing, score_group, score_instrument
 
 REF = Path(__file__).parent / "reference"
 

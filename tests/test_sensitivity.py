@@ -1,4 +1,4 @@
-"""Tests of the mean-replacement sensitivity stage (cocapp.sensitivity, cocapp.sensitivity_figures).
+"""Tests of the mean-replacement sensitivity stage (cocapp.stats.sensitivity, cocapp.presentation.sensitivity_figures).
 
 The inputs are the hand-set statistics in tests/fixtures/sensitivity/ (see its README for what each
 outcome is built to show); expected values are read off those files or stated by hand, never taken from
@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from cocapp import sensitivity as S
+from cocapp.stats import sensitivity as S
 from cocapp.config import load_config
 from cocapp.instruments import load_instruments
-from cocapp.sensitivity_figures import figure_bytes, n_p_figure, site_means_figure
+from cocapp.presentation.sensitivity_figures import figure_bytes, n_p_figure, site_means_figure
 
 FIX = Path(__file__).parent / "fixtures" / "sensitivity"
 KEYS = ["group", "instrument", "scale", "threshold"]

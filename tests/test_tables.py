@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocapp import tables as T
+from cocapp.presentation import tables as T
 from cocapp.config import load_config
 
 FIX = Path(__file__).parent / "fixtures" / "publication"

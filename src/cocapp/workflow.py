@@ -56,7 +56,7 @@ def _imports(path: Path) -> tuple[str, ...]:
             if node.level:
                 base = importlib.util.resolve_name("." * node.level + base, package)
             found.append(base)
-            found += [f"{base}.{a.name}" for a in node.names]  # "from cocapp import anova"
+            found += [f"{base}.{a.name}" for a in node.names]  # "from cocapp.stats import anova"
     return tuple(m for m in found if m.startswith("cocapp"))
 
 
@@ -161,12 +161,12 @@ class Workflow:
 
     # -- presentation outputs -------------------------------------------------------------------
     def table_files(self) -> list[str]:
-        from cocapp.outputs import table_files
+        from cocapp.presentation.outputs import table_files
 
         return table_files(self.config)
 
     def figure_files(self) -> list[str]:
-        from cocapp.outputs import figure_files
+        from cocapp.presentation.outputs import figure_files
 
         return figure_files(self.config)
 
@@ -179,7 +179,7 @@ class Workflow:
         ]
 
     def audit_files(self) -> list[str]:
-        from cocapp.outputs import audit_files
+        from cocapp.presentation.outputs import audit_files
 
         return audit_files() if self.published_reference else []
 
@@ -187,7 +187,7 @@ class Workflow:
         """``paths`` wrapped in Snakemake's ``report()`` (caption, category) where registered."""
         from snakemake.io import report
 
-        from cocapp.outputs import report_items
+        from cocapp.presentation.outputs import report_items
 
         items = {item["path"]: item for item in report_items(self.config)}
         out = []

@@ -132,13 +132,13 @@ STAGES: dict[str, StageSpec] = {
         "cocapp.stages.joint_display",
         "survey results beside the qualitative coverage per site; the report's qualitative section",
         _ALL,
-        ("qualitative",),
+        ("qualitative/templates",),
     ),
     "tables": StageSpec(
         "cocapp.stages.tables",
         "publication tables 1-4, reliability and ANCOVA means (CSV, Markdown, HTML, DOCX)",
         _ALL,
-        ("instruments", "schemas", "templates"),
+        ("instruments", "schemas", "presentation/templates"),
     ),
     "figures": StageSpec(
         "cocapp.stages.figures",
@@ -156,6 +156,6 @@ STAGES: dict[str, StageSpec] = {
         "cocapp.stages.report",
         "one self-contained HTML report (reports/report.html)",
         _ALL,
-        ("instruments", "schemas", "templates"),
+        ("instruments", "schemas", "presentation/templates"),
     ),
 }

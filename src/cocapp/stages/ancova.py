@@ -2,7 +2,7 @@
 
 Per group, threshold, outcome and model: the type III table, adjusted means, their pairwise
 comparisons (``statistics.post_hoc.ancova``) and the homogeneity-of-slopes check
-(:func:`cocapp.adjusted.compare_adjusted`). Writes ``stats/ancova.csv``, ``ancova_means.csv``,
+(:func:`cocapp.stats.adjusted.compare_adjusted`). Writes ``stats/ancova.csv``, ``ancova_means.csv``,
 ``ancova_posthoc.csv`` and ``ancova_slopes.csv``.
 """
 
@@ -23,8 +23,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.adjusted import compare_adjusted
     from cocapp.contracts import read
+    from cocapp.stats.adjusted import compare_adjusted
 
     sites = [s["name"] for s in settings["sites"]]
     st = settings["statistics"]

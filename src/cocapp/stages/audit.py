@@ -1,5 +1,5 @@
 """``cocapp audit``: every printed number of the paper against the regenerated one, and statcheck-style
-checks of the print itself (:mod:`cocapp.audit`). Writes ``published_comparison.csv`` and
+checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``published_comparison.csv`` and
 ``published_consistency.csv``.
 """
 
@@ -22,8 +22,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.audit import compare, consistency_checks, load_published
     from cocapp.contracts import read
+    from cocapp.presentation.audit import compare, consistency_checks, load_published
 
     pub = load_published(args.published)
     log.read(args.published)

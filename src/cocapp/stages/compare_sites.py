@@ -1,7 +1,7 @@
 """``cocapp compare-sites``: one-way ANOVA, Tukey–Kramer, Games–Howell and correlations, every threshold.
 
 Per group, threshold and outcome: ANOVA with Levene and Welch, Tukey–Kramer and Games–Howell site
-pairs, and Pearson correlations among the instruments' totals (:func:`cocapp.compare.compare_sites`).
+pairs, and Pearson correlations among the instruments' totals (:func:`cocapp.stats.compare.compare_sites`).
 Writes ``stats/anova.csv``, ``tukey.csv``, ``games_howell.csv`` and ``correlations.csv``.
 """
 
@@ -21,8 +21,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.compare import compare_sites
     from cocapp.contracts import read
+    from cocapp.stats.compare import compare_sites
 
     sites = [s["name"] for s in settings["sites"]]
     st = settings["statistics"]

@@ -1,9 +1,9 @@
 """``cocapp distributions``: descriptives by site, normality and reference values, every threshold.
 
 Per group, threshold and scale: n, mean, SD, SEM and CI by site and pooled
-(:func:`cocapp.descriptives.descriptives_table`); skewness G1 and kurtosis G2 with SPSS standard
-errors (:func:`cocapp.normality.normality_table`); one-sample comparisons with the instruments'
-published reference values (:func:`cocapp.reference.reference_table`). Rows: groups in config order,
+(:func:`cocapp.stats.descriptives.descriptives_table`); skewness G1 and kurtosis G2 with SPSS standard
+errors (:func:`cocapp.stats.normality.normality_table`); one-sample comparisons with the instruments'
+published reference values (:func:`cocapp.stats.reference.reference_table`). Rows: groups in config order,
 then thresholds. Writes ``stats/descriptives.csv``, ``normality.csv``, ``reference_comparison.csv``.
 """
 
@@ -23,9 +23,9 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.descriptives import descriptives_table
-    from cocapp.normality import normality_table
-    from cocapp.reference import reference_table
+    from cocapp.stats.descriptives import descriptives_table
+    from cocapp.stats.normality import normality_table
+    from cocapp.stats.reference import reference_table
 
     sites = [s["name"] for s in settings["sites"]]
     level = float(settings["statistics"]["confidence_level"])

@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.figures import draw_all
+    from cocapp.presentation.figures import draw_all
 
     stats = {name: read(name, getattr(args, name), log) for name in STATS}
     scores = {g: read("scores", p, log) for g, p in by_group(settings, args.scores, "scores").items()}

@@ -1,7 +1,7 @@
 """``cocapp missingness``: the missing-data profile of every group.
 
 Per scale and per item: answered, missing by declared code (not applicable, no response, ...);
-missing-data patterns per scale; Little's MCAR test per instrument (:mod:`cocapp.missingness`).
+missing-data patterns per scale; Little's MCAR test per instrument (:mod:`cocapp.stats.missingness`).
 Writes ``stats/missingness.csv``, ``missingness_items.csv``, ``missingness_patterns.csv``, ``mcar.csv``.
 """
 
@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.missingness import item_missingness, mcar_table, missing_patterns, scale_missingness
+    from cocapp.stats.missingness import item_missingness, mcar_table, missing_patterns, scale_missingness
 
     extra = {float(k): v for k, v in settings["input"]["missing_codes"].items()}
     parts: dict[str, list] = {name: [] for name in OUTPUTS}

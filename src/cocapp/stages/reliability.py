@@ -1,7 +1,7 @@
 """``cocapp reliability``: Cronbach's alpha per scale (complete cases) and item statistics, every group.
 
 Alpha with its Feldt confidence interval, standardized alpha, mean inter-item r, and per item the
-corrected item-total r and alpha if deleted (:func:`cocapp.reliability.reliability_tables`; R
+corrected item-total r and alpha if deleted (:func:`cocapp.stats.reliability.reliability_tables`; R
 ``psych::alpha``). Writes ``stats/reliability.csv`` and ``stats/reliability_items.csv``.
 """
 
@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.reliability import reliability_tables
+    from cocapp.stats.reliability import reliability_tables
 
     st = settings["statistics"]
     scales, items = [], []

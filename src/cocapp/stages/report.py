@@ -1,4 +1,5 @@
-"""``cocapp report``: one self-contained HTML report of the run (:func:`cocapp.report.render_report`).
+"""``cocapp report``: one self-contained HTML report of the run
+(:func:`cocapp.presentation.report.render_report`).
 
 Every table, figure, the sensitivity verdict, the published comparison and the qualitative section
 are declared inputs; the stage checks that each file the report is meant to show was given and
@@ -46,9 +47,9 @@ def _check_given(expected: list[str], given: list[str], option: str) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.figures import figure_specs
-    from cocapp.report import render_report
-    from cocapp.tables import FORMATS, table_specs
+    from cocapp.presentation.figures import figure_specs
+    from cocapp.presentation.report import render_report
+    from cocapp.presentation.tables import FORMATS, table_specs
 
     config = settings.plain()
     _check_given([f"{key}.html" for key, _ in table_specs(config)], args.tables, "tables")

@@ -1,7 +1,7 @@
 """``cocapp score``: every scale of one group at every threshold (person-mean replacement).
 
 A scale score exists when no more than floor(threshold × k) of its k items are missing; it is the
-mean of the answered items after reverse keying (:func:`cocapp.scoring.score_group`). Writes the
+mean of the answered items after reverse keying (:func:`cocapp.stats.scoring.score_group`). Writes the
 long scores table ``scores/{group}.csv``, thresholds in config order.
 """
 
@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.scoring import score_group
+    from cocapp.stats.scoring import score_group
 
     items = read("items", args.items, log)
     group = settings["groups"][args.group]

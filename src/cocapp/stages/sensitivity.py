@@ -4,7 +4,7 @@ From the site comparisons at every threshold: the summary per outcome and thresh
 ANCOVA models), site-mean shifts against the primary threshold, the Tukey pairs whose inference
 changes, consistency checks (n never falls as the threshold rises; the complete-case n equals the
 reliability stage's), the verdict (Markdown and its facts as JSON) and two figures per group
-(:mod:`cocapp.sensitivity`, :mod:`cocapp.sensitivity_figures`).
+(:mod:`cocapp.stats.sensitivity`, :mod:`cocapp.presentation.sensitivity_figures`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def run(args, settings, log) -> dict:
 
     from cocapp.contracts import read
     from cocapp.instruments import load_instruments
-    from cocapp.sensitivity import (
+    from cocapp.presentation.sensitivity_figures import figure_files
+    from cocapp.stats.sensitivity import (
         CHECK_COLUMNS,
         _models,
         _settings,
@@ -46,7 +47,6 @@ def run(args, settings, log) -> dict:
         site_shifts,
         verdict_facts,
     )
-    from cocapp.sensitivity_figures import figure_files
 
     keys: list[str] = []
     for g in settings["groups"].values():

@@ -2,7 +2,7 @@
 
 Table 1 from the reconciliation files (every raw row returned / analysed), then per group the site
 comparison table, per group with two or more instruments the correlation table, the reliability and
-ANCOVA tables (:func:`cocapp.tables.build_tables`); each as CSV, Markdown, HTML and DOCX.
+ANCOVA tables (:func:`cocapp.presentation.tables.build_tables`); each as CSV, Markdown, HTML and DOCX.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.tables import build_tables, table_files
+    from cocapp.presentation.tables import build_tables, table_files
 
     stats = {name: read(name, getattr(args, name), log) for name in STATS}
     files = by_group(settings, args.reconciliation, "reconciliation")

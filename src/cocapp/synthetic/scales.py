@@ -1,5 +1,5 @@
-"""Minimal scoring used inside the generator (independent of ``cocapp.scoring``, which must not be used to
-check the data it will later score).
+"""Minimal scoring used inside the generator (independent of ``cocapp.stats.scoring``, which must not
+be used to check the data it will later score).
 
 Rules (as in the pipeline's documented method): reverse keying x' = (min + max) - x with the declared
 range; a scale is scored when missing items <= floor(t k) and at least one item is answered; score = mean

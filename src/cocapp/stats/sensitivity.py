@@ -16,13 +16,13 @@ outcome and every threshold the config lists, from the collected statistics file
   reliability stage's ``n_complete``;
 - a plain-language verdict per group generated only from those numbers (``verdict.md``) and the same
   facts as JSON for the report (``verdict.json``); figures are drawn by
-  :mod:`cocapp.sensitivity_figures`.
+  :mod:`cocapp.presentation.sensitivity_figures`.
 
 Nothing here recomputes a test statistic: the primary-threshold rows repeat the main analysis exactly.
 Thresholds, the primary threshold, the significance level, sites, groups and ANCOVA models come from
 config; outcome labels from the instrument files.
 
-    python -m cocapp.sensitivity --config C --anova stats/anova.csv --ancova stats/ancova.csv \\
+    python -m cocapp.stats.sensitivity --config C --anova stats/anova.csv --ancova stats/ancova.csv \\
         --tukey stats/tukey.csv --descriptives stats/descriptives.csv [--reliability stats/reliability.csv] \\
         --outdir data/derived/sensitivity --figdir reports/figures/sensitivity
 

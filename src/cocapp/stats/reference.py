@@ -19,8 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from cocapp.config import format_threshold
-from cocapp.descriptives import ALL_SITES, scale_scores
 from cocapp.instruments import Instrument
+from cocapp.stats.descriptives import ALL_SITES, scale_scores
 
 __all__ = ["COLUMNS", "NO_REFERENCE", "NO_SCALE_REFERENCE", "one_sample_t", "reference_table"]
 

@@ -35,7 +35,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.anova import anova_lm
 
-from cocapp.posthoc import studentized_range_ppf
+from cocapp.stats.posthoc import studentized_range_ppf
 
 __all__ = [
     "ANCOVA_COLUMNS",

@@ -1,9 +1,9 @@
 """Site comparisons of one group at one threshold: ANOVA, Tukey–Kramer, Games–Howell, correlations.
 
-For every outcome (instrument × scale): one-way ANOVA with Levene and Welch (:mod:`cocapp.anova`),
-Tukey–Kramer and Games–Howell pairs (:mod:`cocapp.posthoc`); then Pearson correlations among the
-instruments' ``total`` scales, pooled and per site (:mod:`cocapp.correlation`). Pure: DataFrames in,
-DataFrames out (columns: :data:`OUTPUT_COLUMNS`, docs/outputs.md). ANCOVA is :mod:`cocapp.adjusted`.
+For every outcome (instrument × scale): one-way ANOVA with Levene and Welch (:mod:`cocapp.stats.anova`),
+Tukey–Kramer and Games–Howell pairs (:mod:`cocapp.stats.posthoc`); then Pearson correlations among the
+instruments' ``total`` scales, pooled and per site (:mod:`cocapp.stats.correlation`). Pure: DataFrames in,
+DataFrames out (columns: :data:`OUTPUT_COLUMNS`, docs/outputs.md). ANCOVA is :mod:`cocapp.stats.adjusted`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cocapp.anova import ANOVA_COLUMNS, oneway_anova, site_codes, summarise_groups
 from cocapp.config import format_threshold
-from cocapp.correlation import CORRELATION_COLUMNS, pearson_table
-from cocapp.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
-from cocapp.posthoc import PAIR_COLUMNS, games_howell, tukey_kramer
+from cocapp.stats.anova import ANOVA_COLUMNS, oneway_anova, site_codes, summarise_groups
+from cocapp.stats.correlation import CORRELATION_COLUMNS, pearson_table
+from cocapp.stats.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
+from cocapp.stats.posthoc import PAIR_COLUMNS, games_howell, tukey_kramer
 
 __all__ = ["OUTPUT_COLUMNS", "compare_sites"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cocapp.anova import GroupSummary
+from cocapp.stats.anova import GroupSummary
 
 __all__ = [
     "PAIR_COLUMNS",

@@ -1,7 +1,7 @@
 """ANCOVA of one group at one threshold, for every configured covariate model.
 
 For every outcome (instrument × scale) and model: the type III table, adjusted (estimated marginal)
-means, their pairwise comparisons and the homogeneity-of-slopes check (:func:`cocapp.ancova.ancova`).
+means, their pairwise comparisons and the homogeneity-of-slopes check (:func:`cocapp.stats.ancova.ancova`).
 Pure: DataFrames in, DataFrames out (columns: :data:`OUTPUT_COLUMNS`, docs/outputs.md).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cocapp.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
 from cocapp.config import format_threshold
-from cocapp.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
+from cocapp.stats.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
+from cocapp.stats.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
 
 __all__ = ["OUTPUT_COLUMNS", "compare_adjusted"]
 
@@ -64,7 +64,7 @@ def compare_adjusted(
     posthoc: str,
     respondents_source: str = "respondents",
 ) -> dict[str, pd.DataFrame]:
-    """ANCOVA of one group at one threshold for every covariate model (:func:`cocapp.ancova.ancova`).
+    """ANCOVA of one group at one threshold for every covariate model (:func:`cocapp.stats.ancova.ancova`).
 
     ``respondents`` is ``ingest/{group}_respondents.csv`` (id, site, covariates); ``covariates`` the
     group's covariate specs, ``models`` name -> covariate list. Returns ``ancova``, ``ancova_means``,

@@ -1,7 +1,7 @@
 """One self-contained HTML report (``reports/report.html``) from the tables, figures and verdicts of a run.
 
 Rendered with Jinja2 (``templates/report.html.j2``, autoescaped). Images are embedded as base64 PNG,
-tables are the HTML fragments written by :mod:`cocapp.tables`, so the file opens anywhere with no
+tables are the HTML fragments written by :mod:`cocapp.presentation.tables`, so the file opens anywhere with no
 network and no other file. Sections: synthetic-data banner (``study.synthetic``), study and config
 summary, methods generated from the config, tables, figures, the sensitivity verdict, the published
 comparison, an optional qualitative fragment, and provenance (SHA-256 of the input files, the config,
@@ -28,10 +28,10 @@ import pandas as pd
 import yaml
 from markupsafe import Markup
 
-from cocapp import figures as _figures
-from cocapp import tables as _tables
 from cocapp.config import format_threshold, site_names
-from cocapp.outputs import caption_path, report_items, templates_dir
+from cocapp.presentation import figures as _figures
+from cocapp.presentation import tables as _tables
+from cocapp.presentation.outputs import caption_path, report_items, templates_dir
 
 __all__ = [
     "caption_path",

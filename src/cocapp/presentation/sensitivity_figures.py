@@ -33,9 +33,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from cocapp import plotting  # noqa: E402
 from cocapp.config import format_threshold, site_names, threshold_fraction  # noqa: E402
 from cocapp.instruments import Instrument  # noqa: E402
+from cocapp.presentation import plotting  # noqa: E402
 
 __all__ = ["RC", "figure_bytes", "n_p_figure", "figure_files", "site_means_figure"]
 

@@ -28,11 +28,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cocapp import plotting  # noqa: E402
 from cocapp.config import format_threshold, site_names  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
-from cocapp.outputs import FigureSpec, figure_specs  # noqa: E402
-from cocapp.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, significance_stars  # noqa: E402
+from cocapp.presentation import plotting  # noqa: E402
+from cocapp.presentation.outputs import FigureSpec, figure_specs  # noqa: E402
+from cocapp.presentation.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, significance_stars  # noqa: E402
 
 __all__ = [
     "FigureSpec",

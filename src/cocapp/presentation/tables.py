@@ -29,7 +29,7 @@ import pandas as pd
 
 from cocapp.config import format_threshold, site_names
 from cocapp.instruments import Instrument, load_instrument
-from cocapp.outputs import correlation_groups, table_specs
+from cocapp.presentation.outputs import correlation_groups, table_specs
 
 __all__ = [
     "MISSING_TEXT",

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold
-from cocapp.descriptives import scale_scores
 from cocapp.instruments import Instrument
+from cocapp.stats.descriptives import scale_scores
 
 __all__ = ["COLUMNS", "count_beyond", "count_beyond_text", "moments", "normality_table"]
 
