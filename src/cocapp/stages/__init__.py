@@ -27,6 +27,7 @@ class StageSpec:
     data: tuple[str, ...] = ()  # package data folders (relative to src/cocapp) the stage reads
 
 
+# The report shows the whole configuration, so it reads every section.
 _ALL = (
     "study",
     "sites",
@@ -37,6 +38,25 @@ _ALL = (
     "statistics",
     "qualitative",
     "published",
+)
+
+# What every display of results reads: the synthetic-data stamp, sites, groups and their labels,
+# the primary threshold, and the significance and confidence levels.
+_DISPLAY = (
+    "study.synthetic",
+    "sites",
+    "groups.*.instruments",
+    "groups.*.label",
+    "instrument_paths",
+    "scoring.primary_threshold",
+    "statistics.significance_level",
+    "statistics.confidence_level",
+)
+# The qualitative small-cell rule and the dataset's label, shown on every qualitative output.
+_SMALL_CELLS = (
+    "qualitative.dataset_label",
+    "qualitative.small_cell_threshold",
+    "qualitative.suppress_single_case_extracts",
 )
 
 STAGES: dict[str, StageSpec] = {
@@ -115,41 +135,82 @@ STAGES: dict[str, StageSpec] = {
     "sensitivity": StageSpec(
         "cocapp.stages.sensitivity",
         "complete cases vs 20-50 % replacement: summary, shifts, changing pairs, checks, verdict, figures",
-        _ALL,
+        (
+            "study.name",
+            "study.synthetic",
+            "study.data_note",
+            "sites",
+            "groups.*.instruments",
+            "groups.*.label",
+            "groups.*.ancova_models",
+            "instrument_paths",
+            "scoring.thresholds",
+            "scoring.primary_threshold",
+            "statistics.significance_level",
+        ),
         ("instruments", "schemas"),
     ),
     "qualitative-ingest": StageSpec(
         "cocapp.stages.qualitative_ingest",
         "validate coded segments (CSV, QualCoder, .qdpx); write canonical segments, cases, codes",
-        _ALL,
+        (
+            "sites",
+            "qualitative.segments",
+            "qualitative.cases",
+            "qualitative.codebook",
+            "qualitative.interviews",
+        ),
     ),
     "qualitative-framework": StageSpec(
         "cocapp.stages.qualitative_framework",
         "framework matrices, code frequencies by site, codebook with counts (small cells suppressed)",
-        _ALL,
+        ("sites", *_SMALL_CELLS),
     ),
     "joint-display": StageSpec(
         "cocapp.stages.joint_display",
         "survey results beside the qualitative coverage per site; the report's qualitative section",
-        _ALL,
+        (
+            "study.synthetic",
+            "sites",
+            "groups.*.label",
+            "scoring.primary_threshold",
+            "statistics.confidence_level",
+            "statistics.significance_level",
+            "qualitative.interviews",
+            "qualitative.joint_display",
+            *_SMALL_CELLS,
+        ),
         ("qualitative/templates",),
     ),
     "tables": StageSpec(
         "cocapp.stages.tables",
         "publication tables 1-4, reliability and ANCOVA means (CSV, Markdown, HTML, DOCX)",
-        _ALL,
+        (
+            *_DISPLAY,
+            "study.data_note",
+            "groups.*.ancova_models",
+            "statistics.acceptable_alpha",
+            "statistics.ancova_ss_type",
+            "statistics.correlations.method",
+            "statistics.correlations.deletion",
+        ),
         ("instruments", "schemas", "presentation/templates"),
     ),
     "figures": StageSpec(
         "cocapp.stages.figures",
         "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots",
-        _ALL,
+        (*_DISPLAY, "published.figures", "statistics.post_hoc.reference_site"),
         ("instruments", "schemas"),
     ),
     "audit": StageSpec(
         "cocapp.stages.audit",
         "printed vs regenerated numbers; statcheck-style consistency checks of the print",
-        _ALL,
+        (
+            "groups.*.instruments",
+            "instrument_paths",
+            "scoring.primary_threshold",
+            "statistics.significance_level",
+        ),
         ("instruments", "schemas"),
     ),
     "report": StageSpec(

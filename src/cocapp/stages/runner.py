@@ -63,8 +63,14 @@ def _describe(content) -> str:
     return f"{len(content)} bytes" if isinstance(content, bytes) else f"{len(str(content))} characters"
 
 
-def run_stage(stage: str, argv: list[str] | None = None, stream=None) -> int:
-    """Run ``cocapp <stage>`` with ``argv``; 0 on success, 1 (nothing written) on failure."""
+def run_stage(
+    stage: str, argv: list[str] | None = None, stream=None, read_settings: set | None = None
+) -> int:
+    """Run ``cocapp <stage>`` with ``argv``; 0 on success, 1 (nothing written) on failure.
+
+    ``read_settings``, when given, receives the config key paths the stage read (for the test that
+    declared and read settings agree).
+    """
     from cocapp.io import write_outputs_atomic
 
     spec = STAGES[stage]
@@ -81,7 +87,11 @@ def run_stage(stage: str, argv: list[str] | None = None, stream=None) -> int:
         values = json.loads(args.settings)
         declared = expand_keys(values, spec.settings, getattr(args, "group", None))
         settings = Settings(values, declared)
-        outputs: Mapping = module.run(args, settings, log)
+        try:
+            outputs: Mapping = module.run(args, settings, log)
+        finally:
+            if read_settings is not None:
+                read_settings.update(settings.read_paths)
         write_outputs_atomic(outputs)
         for path, content in outputs.items():
             log.info(f"wrote {path} ({_describe(content)})")
