@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -56,6 +57,22 @@ class StageLog:
         self.info(f"read {path}" + ("" if n_rows is None else f" ({n_rows} rows)"))
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _single_threaded_blas():
+    """Run numerical code on one BLAS/OpenMP thread: reductions (and so optimiser paths, e.g. the
+    audit's L-BFGS-B) otherwise depend on the machine's thread count, and the same inputs must give
+    the same bytes everywhere (Snakemake sets OMP_NUM_THREADS=1 for its jobs; a stage run by hand
+    would not). Libraries not loaded yet read the environment variables when they load; those
+    already loaded are limited by threadpoolctl."""
+    from threadpoolctl import threadpool_limits
+
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = "1"
+    return threadpool_limits(limits=1)
+
+
 def _describe(content) -> str:
     rows = getattr(content, "shape", None)
     if rows is not None:
@@ -88,7 +105,8 @@ def run_stage(
         declared = expand_keys(values, spec.settings, getattr(args, "group", None))
         settings = Settings(values, declared)
         try:
-            outputs: Mapping = module.run(args, settings, log)
+            with _single_threaded_blas():
+                outputs: Mapping = module.run(args, settings, log)
         finally:
             if read_settings is not None:
                 read_settings.update(settings.read_paths)
