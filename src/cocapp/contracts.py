@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["CONTRACTS", "Contract", "ContractError", "read", "schema"]
+__all__ = ["CONTRACTS", "Contract", "ContractError", "contracts_markdown", "read", "schema"]
 
 
 class ContractError(ValueError):
@@ -179,24 +179,32 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 
+def _numbers(s):
+    import pandas as pd
+
+    return pd.to_numeric(s, errors="coerce")
+
+
 def _check(kind: str):
+    """pandera checks of one column type; each reports the failing rows and values."""
     import pandera.pandas as pa
 
-    def is_int(s):
-        return s.isna() | ((s.astype("float64") % 1) == 0)
+    def is_number(s):
+        return s.isna() | _numbers(s).notna()
 
-    if kind == "int":
-        return [
-            pa.Check(lambda s: s.dtype.kind in "iuf", element_wise=False, error="not a number"),
-            pa.Check(is_int, error="not a whole number"),
-        ]
-    if kind == "float":
-        return [pa.Check(lambda s: s.dtype.kind in "iuf", element_wise=False, error="not a number")]
-    if kind == "bool":
-        return [
-            pa.Check(lambda v: v in (True, False), element_wise=True, ignore_na=True, error="not True/False")
-        ]
-    return []
+    def is_whole(s):
+        x = _numbers(s)
+        return x.isna() | (x % 1 == 0)
+
+    def is_flag(s):
+        return s.isna() | s.isin([True, False, "True", "False"])
+
+    checks = {
+        "float": [pa.Check(is_number, error="not a number")],
+        "int": [pa.Check(is_number, error="not a number"), pa.Check(is_whole, error="not a whole number")],
+        "bool": [pa.Check(is_flag, error="not True/False")],
+    }
+    return checks.get(kind, [])
 
 
 @cache
@@ -256,3 +264,16 @@ def read(name: str, path: str | Path, log=None):
     if log is not None:
         log.read(path, len(df))
     return df
+
+
+def contracts_markdown() -> str:
+    """The contracts as a Markdown table (the generated block of ``docs/outputs.md``)."""
+    lines = ["| file | columns (type; `?` = may be empty) |", "|---|---|"]
+    for contract in CONTRACTS.values():
+        cols = ", ".join(
+            f"`{name}` {kind}{'?' if nullable else ''}" for name, kind, nullable in contract.parsed()
+        )
+        if contract.extra:
+            cols += f", then study-specific columns ({contract.extra_type})"
+        lines.append(f"| `{contract.file}` | {cols} |")
+    return "\n".join(lines) + "\n"

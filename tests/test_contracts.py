@@ -1,0 +1,104 @@
+"""The typed contracts of the intermediate files: the one reader, its errors, and docs/outputs.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cocapp.contracts import CONTRACTS, ContractError, contracts_markdown, read
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_docs_outputs_table_is_generated_from_the_contracts():
+    text = (ROOT / "docs" / "outputs.md").read_text("utf-8")
+    block = re.search(r"<!-- contracts:begin -->\n(.*)<!-- contracts:end -->", text, re.S)
+    assert block, "docs/outputs.md lacks the generated contracts block"
+    assert block.group(1) == contracts_markdown()
+
+
+_SAMPLE = {"str": "North", "int": "12", "float": "0.25", "bool": "True", "any": "1"}
+
+
+def write_sample(tmp_path: Path, name: str, n_rows: int = 3) -> Path:
+    """A small valid file of contract ``name``: one typical value per column type."""
+    names = CONTRACTS[name].names
+    row = ",".join("0.5" if c == "threshold" else _SAMPLE[k] for c, k, _ in CONTRACTS[name].parsed())
+    path = tmp_path / f"{name}.csv"
+    path.write_text(",".join(names) + "\n" + "\n".join([row] * n_rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACTS))
+def test_a_file_of_every_contract_reads_back_typed(tmp_path, name):
+    df = read(name, write_sample(tmp_path, name))
+    assert list(df.columns) == CONTRACTS[name].names
+    for col, kind, _ in CONTRACTS[name].parsed():
+        if kind == "str":  # text stays text: "0.5" is not turned into 0.5, ids keep their zeros
+            assert df[col].map(type).eq(str).all(), col
+        elif kind in ("int", "float"):
+            assert df[col].dtype.kind in "if", col
+
+
+def test_ids_keep_leading_zeros(tmp_path):
+    path = tmp_path / "g_items.csv"
+    path.write_text("row,id,site,x_01\n1,007,North,3\n2,010,South,\n")
+    df = read("items", path)
+    assert df["id"].tolist() == ["007", "010"]
+    assert df["x_01"].isna().tolist() == [False, True]
+
+
+def test_missing_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ContractError, match=r"nothere\.csv: file not found"):
+        read("anova", tmp_path / "nothere.csv")
+
+
+def test_empty_file_is_an_error(tmp_path):
+    path = tmp_path / "anova.csv"
+    path.write_text("")
+    with pytest.raises(ContractError, match=r"anova\.csv: file is empty"):
+        read("anova", path)
+
+
+def test_missing_column_is_named(tmp_path):
+    df = pd.read_csv(write_sample(tmp_path, "anova")).drop(columns=["welch_p"])
+    path = tmp_path / "anova.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ContractError, match=r"column\(s\) \['welch_p'\] missing"):
+        read("anova", path)
+
+
+def test_bad_value_names_column_row_and_value(tmp_path):
+    lines = write_sample(tmp_path, "anova").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[3].split(",")
+    row[header.index("n")] = "many"
+    lines[3] = ",".join(row)
+    path = tmp_path / "anova.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContractError) as err:
+        read("anova", path)
+    message = str(err.value)
+    assert "anova.csv" in message and "column 'n', row 4" in message and "'many'" in message
+
+
+def test_fractional_count_is_rejected(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "id,site,instrument,scale,threshold,score,items_answered,items_total,items_allowed_missing\n"
+        "1,North,RSA,total,0.5,3.2,4.5,5,2\n"
+    )
+    with pytest.raises(ContractError, match=r"'items_answered', row 2: not a whole number"):
+        read("scores", path)
+
+
+def test_unexpected_column_is_rejected_where_the_layout_is_fixed(tmp_path):
+    df = pd.read_csv(write_sample(tmp_path, "reliability"))
+    df["surprise"] = 1
+    path = tmp_path / "reliability.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ContractError, match="surprise"):
+        read("reliability", path)

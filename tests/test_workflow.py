@@ -1,0 +1,259 @@
+"""The workflow around the stages: jobs, rerun parameters, settings, code hashes, console errors.
+
+A module-scoped run of the default study in a temporary copy of the repository (its own ``src``
+first on PYTHONPATH, so a test may edit the copy's code) is followed by dry runs after one change
+each; the jobs Snakemake would rerun must be exactly the stages that read the changed setting or
+run the changed code, and the stages downstream of their outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cocapp.stages import STAGES
+from cocapp.stages.runner import run_stage
+from cocapp.stages.settings import expand_keys, pick
+from cocapp.workflow import module_closure
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ("Snakefile", "config.yaml", "profiles", "src", "data/raw", "data/published")
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def jobs_to_run(workdir: Path) -> set[str]:
+    """Rule names of the jobs a dry run would execute (``all`` left out)."""
+    out = snakemake(workdir, "-n").stdout
+    if "Nothing to be done" in out:
+        return set()
+    table = out[out.index("Job stats:") :]
+    names = re.findall(r"^(\w+)\s+\d+$", table, re.M)
+    return {n for n in names if n not in ("all", "total")}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    """The default study, run to completion in a copy of the repository."""
+    work = tmp_path_factory.mktemp("study")
+    for name in COPY:
+        src, dst = ROOT / name, work / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    snakemake(work)
+    return work
+
+
+@pytest.fixture()
+def changed(study):
+    """Apply a change to the study copy for one test, and undo it afterwards."""
+    saved: dict[Path, bytes] = {}
+
+    def change(rel: str, edit) -> None:
+        path = study / rel
+        saved.setdefault(path, path.read_bytes())
+        path.write_text(edit(path.read_text("utf-8")), "utf-8")
+
+    yield change
+    for path, data in saved.items():
+        path.write_bytes(data)
+
+
+def set_config(key: str, value):
+    """An edit of config.yaml setting the dotted ``key`` to ``value``."""
+
+    def edit(text: str) -> str:
+        cfg = yaml.safe_load(text)
+        node = cfg
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+        return yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
+
+    return edit
+
+
+# -- the shape of the workflow ---------------------------------------------------------------------
+def test_one_job_per_stage_and_group(study):
+    forced = snakemake(study, "-n", "-F").stdout
+    table = forced[forced.index("Job stats:") :]
+    counts = {n: int(c) for n, c in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+    assert counts.pop("total") == 17
+    assert counts.pop("all") == 1
+    assert counts.pop("score") == 2  # one per group
+    assert set(counts.values()) == {1}
+    assert {"compare_sites", "ancova"} <= set(counts)
+
+
+def test_second_run_has_nothing_to_do(study):
+    assert jobs_to_run(study) == set()
+
+
+def test_parsing_writes_nothing_and_imports_nothing_heavy(study):
+    before = sorted(p for p in study.rglob("*") if ".snakemake" not in p.parts)
+    snakemake(study, "-n")
+    snakemake(study, "--lint", check=False)
+    assert sorted(p for p in study.rglob("*") if ".snakemake" not in p.parts) == before
+    probe = (
+        "import sys; import cocapp.workflow, cocapp.config, cocapp.presentation.outputs; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'scipy') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(study / "src")}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_stage_logs_what_it_did(study):
+    logs = sorted((study / "data" / "derived" / "logs").glob("*.log"))
+    assert len(logs) == 16
+    for log in logs:
+        text = log.read_text("utf-8")
+        assert re.search(r"read .+ \(\d+ rows\)|\d+ (respondents|raw rows|segments|table files)", text), log.name
+        assert re.search(r"wrote .+ \(\d+ (rows|bytes|characters)\)", text), log.name
+        assert re.search(r"done in [0-9.]+ s, \d+ warning\(s\)", text), log.name
+
+
+# -- rerun exactly what a change affects -----------------------------------------------------------
+def test_acceptable_alpha_reruns_reliability_and_what_reads_it(study, changed):
+    changed("config.yaml", set_config("statistics.acceptable_alpha", 0.8))
+    # reliability reads the setting; tables shows it; sensitivity and audit read reliability.csv;
+    # the report shows the whole configuration
+    assert jobs_to_run(study) == {"reliability", "tables", "sensitivity", "audit", "report"}
+
+
+def test_reference_site_reruns_only_figures_and_report(study, changed):
+    changed("config.yaml", set_config("statistics.post_hoc.reference_site", "Artois"))
+    assert jobs_to_run(study) == {"figures", "report"}
+
+
+def test_ancova_post_hoc_reruns_ancova_and_what_displays_it(study, changed):
+    changed("config.yaml", set_config("statistics.post_hoc.ancova", "bonferroni"))
+    # sensitivity and tables read ancova.csv / ancova_means.csv
+    assert jobs_to_run(study) == {"ancova", "sensitivity", "tables", "report"}
+
+
+def test_significance_level_reruns_the_stages_that_use_it(study, changed):
+    changed("config.yaml", set_config("statistics.significance_level", 0.01))
+    ran = jobs_to_run(study)
+    assert {"compare_sites", "ancova", "sensitivity", "tables", "figures", "audit", "report"} <= ran
+    assert not ran & {"ingest", "score", "reliability", "missingness", "distributions"}
+
+
+def test_a_group_setting_reruns_only_that_groups_scoring(study, changed):
+    changed("config.yaml", set_config("groups.care_coordinators.item_columns", {"RSA": "rsa_{:02d}"}))
+    snakemake_out = snakemake(study, "-n").stdout
+    assert "wildcards: group=care_coordinators" in snakemake_out
+    assert "wildcards: group=service_users" not in snakemake_out
+
+
+def test_editing_anova_reruns_the_stages_that_use_it(study, changed):
+    changed("src/cocapp/stats/anova.py", lambda text: text + "\n# an edit\n")
+    ran = jobs_to_run(study)
+    assert "compare_sites" in ran
+    assert not ran & {"ingest", "score", "reliability", "missingness", "distributions", "ancova"}
+
+
+def test_editing_the_report_template_reruns_only_the_report(study, changed):
+    changed("src/cocapp/presentation/templates/report.html.j2", lambda text: text + "\n")
+    assert jobs_to_run(study) == {"report", "tables"} or jobs_to_run(study) == {"report"}
+
+
+def test_code_closure_follows_imports():
+    compare = {p.name for p in module_closure("cocapp.stages.compare_sites")}
+    ancova = {p.name for p in module_closure("cocapp.stages.ancova")}
+    assert {"anova.py", "posthoc.py", "compare.py"} <= compare
+    assert {"ancova.py", "adjusted.py"} <= ancova
+    assert "anova.py" not in ancova
+
+
+# -- declared settings are exactly what each stage reads -------------------------------------------
+def test_each_stage_reads_exactly_its_declared_settings(study, monkeypatch):
+    """Run every job's command in-process under the guarded settings: an undeclared key raises, and
+    every declared key must be read."""
+    monkeypatch.chdir(study)
+    config = yaml.safe_load((study / "config.yaml").read_text("utf-8"))
+    from cocapp.config import with_defaults
+
+    config = with_defaults(config)
+    dry = snakemake(study, "-n", "-F", "-p").stdout
+    commands = [line.removeprefix("Shell command: ") for line in dry.splitlines() if "cocapp " in line]
+    commands = [c for c in commands if c.startswith("cocapp ")]
+    assert len(commands) == 16
+    for command in commands:
+        argv = shlex.split(command.split(" 2> ")[0])[1:]
+        stage = argv[0]
+        if stage in ("compare-sites", "ancova"):
+            argv = _only_one_threshold(argv)
+        read: set = set()
+        log = io.StringIO()
+        assert run_stage(stage, argv[1:], stream=log, read_settings=read) == 0, log.getvalue()
+        group = argv[argv.index("--group") + 1] if "--group" in argv else None
+        declared = expand_keys(config, STAGES[stage].settings, group)
+        unread = [d for d in declared if not any(r[: len(d)] == d or d[: len(r)] == r for r in read)]
+        assert unread == [], f"{stage} declares but never reads {unread}"
+
+
+def _only_one_threshold(argv: list[str]) -> list[str]:
+    """The same command at one threshold (the slow stages read the same keys at every threshold)."""
+    i = argv.index("--settings")
+    values = json.loads(argv[i + 1])
+    values["scoring"]["thresholds"] = values["scoring"]["thresholds"][:1]
+    return [*argv[: i + 1], json.dumps(values), *argv[i + 2 :]]
+
+
+def test_pick_takes_exactly_the_declared_keys():
+    config = {"a": {"b": 1, "c": 2}, "groups": {"g": {"x": 1, "y": 2}, "h": {"x": 3}}, "d": 4}
+    assert pick(config, ["a.b", "groups.*.x"]) == {"a": {"b": 1}, "groups": {"g": {"x": 1}, "h": {"x": 3}}}
+    assert pick(config, ["groups.*.x"], group="h") == {"groups": {"h": {"x": 3}}}
+    assert pick(config, ["a.missing"]) == {}
+
+
+# -- errors on the console -------------------------------------------------------------------------
+def test_a_bad_raw_value_is_reported_on_the_console(study, tmp_path):
+    work = tmp_path / "bad"
+    for name in COPY:
+        src = study / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+    raw = work / "data" / "raw" / "service_users.csv"
+    lines = raw.read_text("utf-8").splitlines()
+    header = lines[0].split(",")
+    col = header.index("rsa_05")
+    row = lines[3].split(",")
+    row[col] = "77"
+    lines[3] = ",".join(row)
+    raw.write_text("\n".join(lines) + "\n", "utf-8")
+    changed_cfg = set_config("groups.service_users.raw", "data/raw/service_users.csv")
+    cfg = work / "config.yaml"
+    cfg.write_text(changed_cfg(cfg.read_text("utf-8")), "utf-8")
+    proc = snakemake(work, "ingest", check=False)
+    console = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "service_users.csv" in console and "rsa_05" in console and "77" in console
+    assert re.search(r"row 4\b|line 4\b", console), console[-2000:]
+    assert not (work / "data" / "derived" / "ingest" / "service_users_items.csv").exists()
