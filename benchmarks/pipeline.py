@@ -1,0 +1,109 @@
+"""Benchmark: the whole workflow, cold and with nothing to do, on the default study and a large one.
+
+Clones the repository (HEAD, so uncommitted changes are not measured) into a temporary folder and
+times ``snakemake --cores N`` there: a cold run, then a second run that has nothing to do. Then the
+same on a generated study of ``--respondents`` service users (default 100,000) × 76 items (RSA, STAR-P,
+ES) in the 6 sites, made by resampling the embedded default's respondents (new ids; the published
+audit and the qualitative arm switched off). Prints wall time and peak memory (the largest resident
+set of any process of the run) side by side. Targets (architecture issue): default cold < 30 s,
+no-op < 2 s; 100,000 respondents end to end < 120 s and < 4 GB.
+
+    python benchmarks/pipeline.py [--cores 2] [--respondents 100000] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs one command and reports its wall time and the peak RSS of its process tree (children reaped).
+_MEASURE = r"""
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def measure(cmd: list[str], cwd: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    result = json.loads(out.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd} (see {cwd}/data/derived/logs)")
+    return result
+
+
+def clone(dest: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    return dest
+
+
+def make_large_study(work: Path, n: int, seed: int = 2016) -> None:
+    """``n`` service users resampled from the default's, spread evenly over the six sites."""
+    raw = pd.read_csv(work / "data/raw/service_users.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    big = raw.iloc[rng.integers(0, len(raw), n)].reset_index(drop=True)
+    cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
+    sites = [s["name"] for s in cfg["sites"]]
+    big["site"] = [sites[i % len(sites)] for i in range(n)]
+    big["id"] = [f"L{i:07d}" for i in range(n)]
+    big.to_csv(work / "data/raw/large_service_users.csv", index=False)
+    cfg["groups"] = {
+        "service_users": {**cfg["groups"]["service_users"], "raw": "data/raw/large_service_users.csv"}
+    }
+    cfg["qualitative"]["enabled"] = False
+    cfg["published"] = {"figures": []}
+    cfg["study"]["name"] = f"Generated study ({n:,} respondents)"
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
+
+
+def row(label: str, cold: dict, noop: dict) -> str:
+    return (
+        f"{label:<34} {cold['wall']:>8.1f} s {cold['peak_mb']:>8.0f} MB   "
+        f"{noop['wall']:>6.2f} s {noop['peak_mb']:>6.0f} MB"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--respondents", type=int, default=100_000)
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args(argv)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    print(f"{'study':<34} {'cold run':>19}   {'nothing to do':>16}")
+    with tempfile.TemporaryDirectory(prefix="cocapp-bench-") as tmp:
+        default = clone(Path(tmp) / "default")
+        cold, noop = measure(cmd, default), measure(cmd, default)
+        print(row("default (649 respondents)", cold, noop), flush=True)
+        if not args.skip_large:
+            large = clone(Path(tmp) / "large")
+            t = time.perf_counter()
+            make_large_study(large, args.respondents)
+            made = time.perf_counter() - t
+            cold, noop = measure(cmd, large), measure(cmd, large)
+            print(row(f"generated ({args.respondents:,} x 76 items)", cold, noop))
+            print(f"(generating the large study's raw file took {made:.1f} s, not included)")
+    print("targets: default cold < 30 s, no-op < 2 s; 100,000 respondents < 120 s and < 4 GB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
