@@ -32,6 +32,7 @@ from markupsafe import Markup
 from cocapp import figures as _figures
 from cocapp import tables as _tables
 from cocapp.config import format_threshold, load_config, site_names
+from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.io import write_text_atomic
 
 __all__ = [
@@ -121,10 +122,6 @@ def report_items(config: dict) -> list[dict]:
 
 
 # -- methods from the config -----------------------------------------------------------------------
-def _pct(t: float) -> str:
-    return f"{float(t) * 100:g}%"
-
-
 def methods_text(config: dict) -> list[str]:
     """Paragraphs describing the analysis exactly as configured (thresholds, models, post hoc, alpha)."""
     st = config["statistics"]
@@ -140,13 +137,13 @@ def methods_text(config: dict) -> list[str]:
         "Scale scores are person means of the answered items after reverse keying (sum scales: the mean "
         "times the number of items). A score exists when the number of missing items is at most "
         f"floor(t x k) for a scale of k items; the primary analysis uses t = {primary} (up to "
-        f"{_pct(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
+        f"{fmt_percent(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
         f"analysis repeats every comparison at t = {', '.join(ts)} (0.0 = complete cases).",
         "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
-        f"mean replacement), with {st.get('confidence_level', 0.95) * 100:g}% confidence intervals; "
-        f"alpha >= {st.get('acceptable_alpha', 0.7):g} counts as acceptable.",
+        f"mean replacement), with {fmt_percent(st.get('confidence_level', 0.95))} confidence intervals; "
+        f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable.",
         f"Sites ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
-        f"subscale, significance level {alpha:g}. Post hoc comparisons after ANOVA: "
+        f"subscale, significance level {fmt_g(alpha)}. Post hoc comparisons after ANOVA: "
         f"{_posthoc_name(post.get('anova', 'tukey'))} for every site pair (reported whether or not the "
         "omnibus test is significant; flagged only where it is)"
         + (
@@ -174,7 +171,7 @@ def methods_text(config: dict) -> list[str]:
         f"correlations with {corr.get('deletion', 'pairwise')} deletion; effect sizes are labelled small, "
         "medium and large at r = "
         + ", ".join(
-            f"{v:g}"
+            fmt_g(v)
             for v in (corr.get("effect_size_labels") or {"small": 0.1, "medium": 0.3, "large": 0.5}).values()
         )
         + " (Cohen)."
@@ -307,7 +304,7 @@ def _versions() -> dict[str, str]:
 # -- sections --------------------------------------------------------------------------------------
 def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
-    level = config["statistics"].get("confidence_level", 0.95) * 100
+    level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     alpha = config["statistics"]["significance_level"]
     if spec.kind == "scatter":
@@ -317,12 +314,12 @@ def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
             "the least-squares line."
         )
     what = "total" if spec.scale == "total" else spec.scale.replace("_", " ")
-    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {level:g}% CI"
+    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:
         text += (
-            f" # marks the reference site ({ref}); * p < {alpha:g} and ** p < 0.01 mark Tukey-Kramer "
-            "differences from it."
+            f" # marks the reference site ({ref}); * p < {fmt_g(alpha)} and "
+            f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
         text = f"{spec.label} as published, redrawn from the regenerated data. " + text
@@ -436,7 +433,7 @@ def comparison_section(
                 r.site,
                 r.quantity,
                 str(r.printed),
-                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
                 "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
             ]
         )
@@ -504,7 +501,7 @@ def comparison_section(
                 r.site,
                 r.quantity,
                 str(r.printed),
-                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
             ]
         )
@@ -512,7 +509,7 @@ def comparison_section(
     return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
 
 
-MISSING = _tables.MISSING_TEXT
+MISSING = MISSING_TEXT
 
 
 def render_report(
