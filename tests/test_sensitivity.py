@@ -597,3 +597,101 @@ def test_a_model_the_group_does_not_configure_stays_empty(config, instruments):
     assert staff.ancova_service_p.isna().all() and staff.ancova_service_n.isna().all()  # stale rows ignored
     assert (staff.note == "").all()
     assert out[out.group == "users"].ancova_service_p.notna().sum() == 10  # 12 rows, 2 without a result
+
+
+# -- the verdict template: one set of facts, Markdown and HTML ----------------------------------------
+VERDICT_FACTS = FIX / "verdict_facts.json"
+# Written by hand from verdict_facts.json: p 0.0004 is below 0.001, 0.21 has three decimals, the shift
+# -0.126 rounds to -0.13 and its SD units 0.5 to 0.50; thresholds in ascending order.
+VERDICT_MD = """\
+# Mean-replacement sensitivity analysis
+
+> Synthetic fixture: hand-written verdict facts.
+
+Thresholds compared (largest share of a scale's items that may be missing and be person-mean replaced): \
+complete-case and 50 %; primary analysis: 50 %. Significant means p < 0.05. Generated from \
+`summary.csv`, `pairs.csv` and `checks.csv`.
+
+## Users & carers
+
+**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) depends on the \
+replacement threshold for 1 of 2 outcomes (RSA <Total>); the other outcome keeps its conclusion across \
+complete-case and 50 % replacement.
+
+**One-way ANOVA, site effect.** Across complete-case and 50 % replacement, 1 of 2 outcomes keeps its \
+conclusion at every threshold.
+- Not significant at any threshold: ES Other's total.
+- RSA <Total> is significant in the primary analysis (50 %: n = 120, p < 0.001) but loses significance \
+under complete-case analysis (n = 80, p = 0.210).
+
+**Site means.** The largest shift of a site mean against the primary analysis is -0.13 (RSA <Total>, \
+Artois, complete-case, 0.50 SD of the pooled scores); every shift is in `site_shifts.csv`.
+
+**Tukey pairs.** No site pair changes significance between thresholds.
+
+**Checks.** The number analysed never decreases as the threshold grows. The complete-case n was not \
+compared with the reliability stage.
+"""
+# The same sentences as an HTML fragment: headings one level down, &, < and > escaped (quotes kept).
+VERDICT_HTML = """\
+<h3>Mean-replacement sensitivity analysis</h3>
+<blockquote><p>Synthetic fixture: hand-written verdict facts.</p></blockquote>
+<p>Thresholds compared (largest share of a scale's items that may be missing and be person-mean replaced): \
+complete-case and 50 %; primary analysis: 50 %. Significant means p &lt; 0.05. Generated from \
+<code>summary.csv</code>, <code>pairs.csv</code> and <code>checks.csv</code>.</p>
+<h4>Users &amp; carers</h4>
+<p><strong>Verdict.</strong> The conclusion about site differences (one-way ANOVA or an ANCOVA model) \
+depends on the replacement threshold for 1 of 2 outcomes (RSA &lt;Total&gt;); the other outcome keeps its \
+conclusion across complete-case and 50 % replacement.</p>
+<p><strong>One-way ANOVA, site effect.</strong> Across complete-case and 50 % replacement, 1 of 2 outcomes \
+keeps its conclusion at every threshold.</p>
+<ul>
+<li>Not significant at any threshold: ES Other's total.</li>
+<li>RSA &lt;Total&gt; is significant in the primary analysis (50 %: n = 120, p &lt; 0.001) but loses \
+significance under complete-case analysis (n = 80, p = 0.210).</li>
+</ul>
+<p><strong>Site means.</strong> The largest shift of a site mean against the primary analysis is -0.13 \
+(RSA &lt;Total&gt;, Artois, complete-case, 0.50 SD of the pooled scores); every shift is in \
+<code>site_shifts.csv</code>.</p>
+<p><strong>Tukey pairs.</strong> No site pair changes significance between thresholds.</p>
+<p><strong>Checks.</strong> The number analysed never decreases as the threshold grows. The complete-case \
+n was not compared with the reliability stage.</p>"""
+
+
+def test_verdict_template_renders_markdown_and_html_from_the_same_facts():
+    facts = json.loads(VERDICT_FACTS.read_text("utf-8"))
+    assert S.render_verdict(facts) == VERDICT_MD
+    assert S.render_verdict(facts, fmt="html") == VERDICT_HTML
+    with pytest.raises(ValueError, match="fmt must be"):
+        S.render_verdict(facts, fmt="docx")
+
+
+def test_verdict_lists_at_most_max_pairs_changing_pairs():
+    facts = json.loads(VERDICT_FACTS.read_text("utf-8"))
+    pair = {
+        "label": "RSA <Total>",
+        "site_b": "Burgundy",
+        "significant_at": ["0.5"],
+        "not_significant_at": ["0.0"],
+    }
+    facts["groups"][0]["changing_pairs"] = [{**pair, "site_a": f"Site{i}"} for i in range(3)]
+    md = S.render_verdict(facts, max_pairs=2)
+    assert (
+        "**Tukey pairs.** 3 site pairs change significance between thresholds: "
+        "RSA <Total> Site0–Burgundy (significant at 50 %, not under complete-case analysis); "
+        "RSA <Total> Site1–Burgundy (significant at 50 %, not under complete-case analysis); "
+        "and 1 more in `pairs.csv`.\n"
+    ) in md
+    assert "; and 1 more in <code>pairs.csv</code>.</p>" in S.render_verdict(facts, max_pairs=2, fmt="html")
+
+
+def test_changed_labels_keep_outcome_order():
+    def analysis(*statuses: str) -> dict:
+        return {"outcomes": [{"label": x, "status": s} for x, s in zip("ABC", statuses, strict=True)]}
+
+    never = "not_significant_at_any_threshold"
+    first = analysis(never, never, never)
+    gains_a_loses_c = analysis("gains_significance", never, "loses_significance")
+    gains_c = analysis(never, never, "gains_significance")
+    assert S.changed_labels({"analyses": [first, gains_c, gains_a_loses_c]}) == ["A", "C"]
+    assert S.changed_labels({"analyses": [first]}) == []

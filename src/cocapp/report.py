@@ -1,7 +1,8 @@
 """One self-contained HTML report (``reports/report.html``) from the tables, figures and verdicts of a run.
 
 Rendered with Jinja2 (``templates/report.html.j2``, autoescaped). Images are embedded as base64 PNG,
-tables are the HTML fragments written by :mod:`cocapp.tables`, so the file opens anywhere with no
+tables are the HTML fragments written by :mod:`cocapp.tables` and the sensitivity verdict is rendered
+from the facts of ``verdict.json`` with the verdict's own template, so the file opens anywhere with no
 network and no other file. Sections: synthetic-data banner (``study.synthetic``), study and config
 summary, methods generated from the config, tables, figures, the sensitivity verdict, the published
 comparison, an optional qualitative fragment, and provenance (SHA-256 of the input files, the config,
@@ -17,7 +18,7 @@ import argparse
 import base64
 import datetime as _dt
 import hashlib
-import html
+import json
 import re
 import struct
 import sys
@@ -34,15 +35,16 @@ from cocapp import tables as _tables
 from cocapp.config import format_threshold, load_config, site_names
 from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.io import write_text_atomic
+from cocapp.sensitivity import render_verdict
 
 __all__ = [
     "caption_path",
     "comparison_section",
     "expected_outputs",
-    "markdown_to_html",
     "methods_text",
     "render_report",
     "report_items",
+    "verdict_html",
 ]
 
 TEMPLATE = "report.html.j2"
@@ -193,88 +195,6 @@ def _posthoc_name(key: str) -> str:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-_INLINE = [
-    (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
-]
-
-
-def _inline(text: str) -> str:
-    out = html.escape(text, quote=False)
-    for pat, rep in _INLINE:
-        out = pat.sub(rep, out)
-    return out
-
-
-def markdown_to_html(text: str) -> str:
-    """A small Markdown subset to HTML: headings, paragraphs, lists, quotes, pipe tables, bold, code.
-
-    Everything is escaped first, so the input cannot inject markup.
-
-    >>> markdown_to_html("# Verdict\\n\\n- **no** change\\n- p < 0.05")
-    '<h3>Verdict</h3>\\n<ul>\\n<li><strong>no</strong> change</li>\\n<li>p &lt; 0.05</li>\\n</ul>'
-    """
-    lines = text.replace("\r\n", "\n").split("\n")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip()
-        if not line.strip():
-            i += 1
-            continue
-        m = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if m:
-            level = min(len(m.group(1)) + 2, 6)  # the report's own h2 sections sit above
-            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
-            i += 1
-            continue
-        if line.lstrip().startswith(">"):
-            quote = []
-            while i < len(lines) and lines[i].lstrip().startswith(">"):
-                quote.append(lines[i].lstrip()[1:].strip())
-                i += 1
-            out.append(f"<blockquote><p>{_inline(' '.join(q for q in quote if q))}</p></blockquote>")
-            continue
-        if re.match(r"^\s*[-*+]\s+", line):
-            items = []
-            while i < len(lines) and re.match(r"^\s*[-*+]\s+", lines[i]):
-                item = re.sub(r"^\s*[-*+]\s+", "", lines[i].rstrip())
-                items.append(f"<li>{_inline(item)}</li>")
-                i += 1
-            out.append("<ul>\n" + "\n".join(items) + "\n</ul>")
-            continue
-        if line.lstrip().startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(lines[i].strip())
-                i += 1
-            cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
-            body = [r for r in cells if not all(re.fullmatch(r":?-{3,}:?", c) for c in r if c)]
-            if body:
-                head, rest = body[0], body[1:]
-                t = [
-                    '<table class="cocapp-table">',
-                    "<thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr></thead>",
-                    "<tbody>",
-                ]
-                t += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest]
-                t.append("</tbody></table>")
-                out.append("\n".join(t))
-            continue
-        para = [line.strip()]
-        i += 1
-        while (
-            i < len(lines)
-            and lines[i].strip()
-            and not re.match(r"^(#{1,6}\s|\s*[-*+]\s|\s*\||\s*>)", lines[i])
-        ):
-            para.append(lines[i].strip())
-            i += 1
-        out.append(f"<p>{_inline(' '.join(para))}</p>")
-    return "\n".join(out)
-
-
 def _png(path: Path) -> tuple[str, int, int]:
     data = path.read_bytes()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -512,6 +432,22 @@ def comparison_section(
 MISSING = MISSING_TEXT
 
 
+def verdict_html(sensitivity_dir: str | Path) -> Markup | None:
+    """The sensitivity verdict as HTML, rendered from the facts in ``verdict.json`` (``None`` if absent).
+
+    The same template and facts as ``verdict.md`` (:func:`cocapp.sensitivity.render_verdict`), so the
+    report and the Markdown say the same sentences.
+    """
+    path = Path(sensitivity_dir) / "verdict.json"
+    if not path.is_file():
+        return None
+    try:
+        facts = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return Markup(render_verdict(facts, fmt="html"))
+
+
 def render_report(
     config: dict,
     config_path: str | Path,
@@ -536,11 +472,7 @@ def render_report(
         table_blocks.append(dict(key=key, html=Markup(frag), files=files))
     figs = figure_entries(config, figures_dir)
     sens_figs = sensitivity_figures(figures_dir, len(figs) + 1)
-    sens_html = None
-    if sensitivity_dir is not None:
-        verdict = Path(sensitivity_dir) / "verdict.md"
-        if verdict.is_file():
-            sens_html = Markup(markdown_to_html(verdict.read_text("utf-8")))
+    sens_html = verdict_html(sensitivity_dir) if sensitivity_dir is not None else None
     comp_path, cons_path = tables_dir / "published_comparison.csv", tables_dir / "published_consistency.csv"
     text_cols = {"printed": str, "suggested_value": str, "site": str, "scale": str, "instrument": str}
     comparison = (
@@ -602,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--tables-dir", required=True)
     parser.add_argument("--figures-dir", required=True)
-    parser.add_argument("--sensitivity-dir", help="folder holding verdict.md (sensitivity stage)")
+    parser.add_argument("--sensitivity-dir", help="folder holding verdict.json (sensitivity stage)")
     parser.add_argument("--qualitative-html", help="HTML fragment of the qualitative arm (optional)")
     parser.add_argument(
         "--inputs", nargs="*", default=[], help="raw input files whose SHA-256 goes in provenance"

@@ -14,8 +14,9 @@ outcome and every threshold the config lists, from the collected statistics file
 - two checks: the number analysed never decreases as the threshold grows (a more permissive threshold
   scores a superset of the respondents), and at the complete-case threshold (0.0) it equals the
   reliability stage's ``n_complete``;
-- a plain-language verdict per group generated only from those numbers (``verdict.md``) and the same
-  facts as JSON for the report (``verdict.json``); figures are drawn by
+- the facts of a plain-language verdict per group, taken only from those numbers (``verdict.json``),
+  and the verdict rendered from them by one template, ``templates/verdict.j2`` (``verdict.md``; the
+  report renders the same facts with the same template as HTML); figures are drawn by
   :mod:`cocapp.sensitivity_figures`.
 
 Nothing here recomputes a test statistic: the primary-threshold rows repeat the main analysis exactly.
@@ -33,6 +34,7 @@ writes ``summary.csv``, ``site_shifts.csv``, ``pairs.csv``, ``checks.csv``, ``ve
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import sys
@@ -40,10 +42,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from cocapp.config import format_threshold, load_config, site_names, threshold_fraction
+from cocapp.formatting import fmt_g, fmt_num, fmt_p_text, fmt_signed
 from cocapp.instruments import Instrument, load_instruments
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "SHIFT_COLUMNS",
     "check_complete_case_n",
     "check_n_monotone",
+    "changed_labels",
     "changing_pairs",
     "format_p",
     "main",
@@ -159,21 +165,8 @@ def _join(items: Sequence[str], conj: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conj} {items[-1]}"
 
 
-def format_p(p: float, alpha: float = 0.05) -> str:
-    """p for running text: three decimals, more when three would blur the side of ``alpha`` it is on.
-
-    >>> format_p(0.08312), format_p(0.0004), format_p(0.0496), format_p(0.05), format_p(float("nan"))
-    ('0.083', '< 0.001', '0.0496', '0.050', 'not available')
-    """
-    if p is None or not np.isfinite(p):
-        return "not available"
-    if p < 0.001:
-        return "< 0.001"
-    for digits in range(3, 10):
-        shown = round(p, digits)
-        if (shown < alpha) == (p < alpha):
-            return f"{p:.{digits}f}"
-    return repr(p)
+#: p for running text (kept under its old name; see :func:`cocapp.formatting.fmt_p_text`).
+format_p = fmt_p_text
 
 
 def significance(p: pd.Series, alpha: float) -> pd.Series:
@@ -863,177 +856,95 @@ def verdict_facts(
     return facts
 
 
-def _stat(x: dict, alpha: float) -> str:
-    n = "not available" if x["n"] is None else str(x["n"])
-    return f"n = {n}, p = {format_p(x['p'], alpha)}".replace("p = < ", "p < ")
+# -- rendering the verdict ------------------------------------------------------------------------
+VERDICT_TEMPLATE = "verdict.j2"
+CHANGED_STATUSES = ("loses_significance", "gains_significance")
 
 
-def _analysis_title(a: dict) -> str:
-    if a["analysis"] == "anova":
-        return "One-way ANOVA, site effect"
-    return f"ANCOVA, {a['model']} model ({', '.join(a['covariates'])}), site effect"
+def changed_labels(group: Mapping) -> list[str]:
+    """Labels of a group's outcomes whose conclusion changes in any analysis, in outcome order.
 
-
-def _analysis_lines(a: dict, facts: dict) -> list[str]:
-    alpha = facts["significance_level"]
-    primary_label = threshold_label(facts["primary_threshold"])
-    outs = a["outcomes"]
-    kept = [
-        o
-        for o in outs
-        if o["status"] in ("significant_at_every_threshold", "not_significant_at_any_threshold")
-    ]
-    if len(kept) == len(outs):
-        head = f"every outcome ({len(outs)} of {len(outs)}) keeps its conclusion at every threshold."
-    elif len(kept) == 1:
-        head = f"1 of {len(outs)} outcomes keeps its conclusion at every threshold."
-    else:
-        head = f"{len(kept)} of {len(outs)} outcomes keep their conclusion at every threshold."
-    lines = [f"**{_analysis_title(a)}.** Across {facts['range_text']}, {head}"]
-    always = [o["label"] for o in outs if o["status"] == "significant_at_every_threshold"]
-    never = [o["label"] for o in outs if o["status"] == "not_significant_at_any_threshold"]
-    if always:
-        lines.append(f"- Significant at every threshold: {', '.join(always)}.")
-    if never:
-        lines.append(f"- Not significant at any threshold: {', '.join(never)}.")
-    for o in outs:
-        changes = _join([f"{_where(c['threshold'])} ({_stat(c, alpha)})" for c in o["changes"]])
-        prim = f"({primary_label}: {_stat(o['primary'], alpha)})"
-        if o["status"] == "loses_significance":
-            lines.append(
-                f"- {o['label']} is significant in the primary analysis {prim} but loses significance "
-                f"{changes}."
-            )
-        elif o["status"] == "gains_significance":
-            lines.append(
-                f"- {o['label']} is not significant in the primary analysis {prim} but becomes "
-                f"significant {changes}."
-            )
-    partial = [o for o in outs if o["status"] == "unchanged_where_estimable"]
-    if partial:
-        items = [
-            f"{o['label']} ({_join([threshold_label(x['threshold']) for x in o['not_estimable']])})"
-            for o in partial
-        ]
-        lines.append(
-            f"- No result at some thresholds, conclusion unchanged where estimable: {', '.join(items)}."
-        )
-    for o in outs:
-        if o["status"] == "not_estimable_at_primary":
-            lines.append(
-                f"- {o['label']}: no result in the primary analysis ({primary_label}); not compared."
-            )
-        elif o["status"] in ("loses_significance", "gains_significance") and o["not_estimable"]:
-            lines.append(
-                f"- {o['label']}: no result {_join([_where(x['threshold']) for x in o['not_estimable']])}."
-            )
-    return lines
-
-
-def render_verdict(facts: dict, max_pairs: int = 10) -> str:
-    """Markdown verdict from :func:`verdict_facts`: one section per group, sentences built from the numbers.
-
-    p is shown with three decimals (more when needed to show which side of the significance level it is
-    on; ``p < 0.001`` below that); every other number is the count or the shift as stored, rounded to
-    two decimals for the mean shift.
+    >>> g = {"analyses": [{"outcomes": [{"label": "A", "status": "significant_at_every_threshold"},
+    ...                                 {"label": "B", "status": "not_significant_at_any_threshold"}]},
+    ...                   {"outcomes": [{"label": "A", "status": "not_significant_at_any_threshold"},
+    ...                                 {"label": "B", "status": "gains_significance"}]}]}
+    >>> changed_labels(g)
+    ['B']
     """
+    changed = {
+        o["label"] for a in group["analyses"] for o in a["outcomes"] if o["status"] in CHANGED_STATUSES
+    }
+    order = [o["label"] for o in group["analyses"][0]["outcomes"]]
+    return sorted(changed, key=order.index)
+
+
+def _n_p_text(x: Mapping, alpha: float) -> str:
+    """``n = 382, p = 0.032`` (``p < 0.001``; ``not available`` for a missing n or p) for running text."""
+    n = "not available" if x["n"] is None else str(x["n"])
+    p = fmt_p_text(x["p"], alpha)
+    return f"n = {n}, p {p}" if p.startswith("<") else f"n = {n}, p = {p}"
+
+
+def _escape_html_text(value: Any) -> Markup:
+    """Escape ``&``, ``<`` and ``>`` of a value written into the HTML verdict (quotes stay as they are)."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape(str(value), quote=False))
+
+
+def _verdict_environment(as_html: bool) -> jinja2.Environment:
+    """Jinja2 environment of :data:`VERDICT_TEMPLATE`: escaping for HTML, none for Markdown."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+        autoescape=as_html,
+        finalize=_escape_html_text if as_html else None,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # plain-text join (the built-in escapes quotes when autoescaping; the output is escaped once anyway)
+    env.filters["join"] = lambda items, sep="": sep.join(str(x) for x in items)
+    env.filters["threshold_label"] = threshold_label
+    env.filters["where"] = _where
+    env.filters["ascending"] = lambda ts: sorted(ts, key=threshold_fraction)
+    return env
+
+
+def render_verdict(facts: dict, max_pairs: int = 10, fmt: str = "md") -> str:
+    """The verdict from :func:`verdict_facts` (or ``verdict.json``), one section per group.
+
+    Rendered by the template ``templates/verdict.j2``: ``fmt="md"`` gives the Markdown of
+    ``verdict.md`` (ending in one newline), ``fmt="html"`` the same sentences as an HTML fragment for the
+    report (headings one level below the report's sections). p is shown by
+    :func:`cocapp.formatting.fmt_p_text` (three decimals, more when needed to show which side of the
+    significance level it is on; ``p < 0.001`` below that); every other number is the count or the shift
+    as stored, rounded to two decimals for the mean shift. At most ``max_pairs`` changing Tukey pairs
+    are listed.
+    """
+    if fmt not in ("md", "html"):
+        raise ValueError(f"render_verdict: fmt must be 'md' or 'html', not {fmt!r}")
+    as_html = fmt == "html"
     alpha = facts["significance_level"]
-    ts = facts["thresholds"]
-    lines = ["# Mean-replacement sensitivity analysis", ""]
-    if facts.get("synthetic") and facts.get("data_note"):
-        lines += [f"> {' '.join(str(facts['data_note']).split())}", ""]
-    tlist = _join([threshold_label(t) for t in sorted(ts, key=threshold_fraction)])
-    lines += [
-        f"Thresholds compared (largest share of a scale's items that may be missing and be person-mean "
-        f"replaced): {tlist}; primary analysis: {threshold_label(facts['primary_threshold'])}. "
-        f"Significant means p < {alpha:g}. Generated from `summary.csv`, `pairs.csv` and `checks.csv`.",
-        "",
-    ]
-    for g in facts["groups"]:
-        lines += [f"## {g['label']}", ""]
-        changed = sorted(
-            {
-                o["label"]
-                for a in g["analyses"]
-                for o in a["outcomes"]
-                if o["status"] in ("loses_significance", "gains_significance")
-            },
-            key=[o["label"] for o in g["analyses"][0]["outcomes"]].index,
+    text = (
+        _verdict_environment(as_html)
+        .get_template(VERDICT_TEMPLATE)
+        .render(
+            facts=facts,
+            html=as_html,
+            max_pairs=max_pairs,
+            threshold_label=threshold_label,
+            where=_where,
+            where_list=_where_list,
+            listing=_join,
+            changed_labels=changed_labels,
+            n_p=lambda x: _n_p_text(x, alpha),
+            fmt_g=fmt_g,
+            fmt_num=fmt_num,
+            fmt_signed=fmt_signed,
         )
-        n_out = g["n_outcomes"]
-        if changed:
-            rest = n_out - len(changed)
-            others = (
-                "no other outcome"
-                if rest == 0
-                else "the other outcome keeps its"
-                if rest == 1
-                else f"the other {rest} keep their"
-            )
-            others = f"{others} conclusion" if rest else others
-            lines += [
-                f"**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) "
-                f"depends on the replacement threshold for {len(changed)} of {n_out} outcomes "
-                f"({', '.join(changed)}); {others} across {facts['range_text']}.",
-                "",
-            ]
-        else:
-            lines += [
-                f"**Verdict.** No conclusion about site differences depends on the replacement threshold: "
-                f"all {n_out} outcomes keep their conclusion across {facts['range_text']}.",
-                "",
-            ]
-        for a in g["analyses"]:
-            lines += _analysis_lines(a, facts) + [""]
-        big = g["largest_mean_shift"]
-        if big is not None:
-            sd = "" if big["shift_sd"] is None else f", {abs(big['shift_sd']):.2f} SD of the pooled scores"
-            lines += [
-                f"**Site means.** The largest shift of a site mean against the primary analysis is "
-                f"{big['shift']:+.2f} ({big['label']}, {big['site']}, {threshold_label(big['threshold'])}"
-                f"{sd}); every shift is in `site_shifts.csv`.",
-                "",
-            ]
-        pl = g["changing_pairs"]
-        if pl:
-            shown = []
-            for p in pl[:max_pairs]:
-                sig = _where_list(p["significant_at"])
-                nsig = _where_list(p["not_significant_at"], "or")
-                shown.append(f"{p['label']} {p['site_a']}–{p['site_b']} (significant {sig}, not {nsig})")
-            more = f"; and {len(pl) - max_pairs} more in `pairs.csv`" if len(pl) > max_pairs else ""
-            word = "pair changes" if len(pl) == 1 else "pairs change"
-            lines += [
-                f"**Tukey pairs.** {len(pl)} site {word} significance between thresholds: "
-                f"{'; '.join(shown)}{more}.",
-                "",
-            ]
-        else:
-            lines += ["**Tukey pairs.** No site pair changes significance between thresholds.", ""]
-        ch = g["checks"]
-        mono = ch["n_not_decreasing"]
-        text = (
-            "The number analysed never decreases as the threshold grows."
-            if mono["passed"]
-            else "WARNING: the number analysed decreases as the threshold grows, so the inputs are "
-            "inconsistent: "
-            + "; ".join(mono["problems"][:5])
-            + ("; …" if len(mono["problems"]) > 5 else "")
-            + "."
-        )
-        cc = ch["complete_case_n"]
-        if not cc["checked"]:
-            text += " The complete-case n was not compared with the reliability stage."
-        elif cc["passed"]:
-            text += " The complete-case n of every outcome equals the reliability stage's n_complete."
-        else:
-            text += (
-                " WARNING: the complete-case n differs from the reliability stage's n_complete: "
-                + "; ".join(cc["problems"][:5])
-                + "."
-            )
-        lines += [f"**Checks.** {text}", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    )
+    return text.rstrip("\n") if as_html else text.rstrip("\n") + "\n"
 
 
 # -- stage ----------------------------------------------------------------------------------------
@@ -1108,10 +1019,10 @@ def main(argv: list[str] | None = None) -> int:
         write_csv_atomic(shifts, outdir / "site_shifts.csv")
         write_csv_atomic(pairs, outdir / "pairs.csv")
         write_csv_atomic(checks_df, outdir / "checks.csv")
-        write_text_atomic(render_verdict(facts), outdir / "verdict.md")
-        write_text_atomic(
-            json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n", outdir / "verdict.json"
-        )
+        facts_json = json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        # the Markdown is rendered from the facts as written, exactly as the report renders them
+        write_text_atomic(render_verdict(json.loads(facts_json)), outdir / "verdict.md")
+        write_text_atomic(facts_json, outdir / "verdict.json")
         write_figures(summary, shifts, config, instruments, args.figdir)
         for msg in checks_df["message"]:
             print(f"cocapp sensitivity: warning: {msg}", file=sys.stderr)
