@@ -695,3 +695,32 @@ def test_changed_labels_keep_outcome_order():
     gains_c = analysis(never, never, "gains_significance")
     assert S.changed_labels({"analyses": [first, gains_c, gains_a_loses_c]}) == ["A", "C"]
     assert S.changed_labels({"analyses": [first]}) == []
+
+
+def test_largest_site_shift_per_outcome_and_threshold(config):
+    """Hand-made shifts: the largest |shift| over configured sites (not All), first site on a tie."""
+    shifts = pd.DataFrame(
+        {
+            "group": ["users"] * 8,
+            "instrument": ["RSA"] * 8,
+            "scale": ["total"] * 8,
+            "threshold": ["0.0"] * 4 + ["0.2"] * 4,
+            "site": ["North", "South", "East", "All"] * 2,
+            "shift": [0.1, -0.3, 0.2, 0.9, 0.25, -0.25, float("nan"), 0.0],
+            "shift_sd": [0.05, -0.15, 0.1, 0.45, 0.125, -0.125, float("nan"), 0.0],
+        }
+    )
+    best = S._largest_site_shifts(shifts, config)
+    assert best["threshold"].tolist() == ["0.0", "0.2"]
+    assert best["max_abs_mean_shift_site"].tolist() == ["South", "North"]  # All's 0.9 is not a site
+    assert best["max_abs_mean_shift"].tolist() == [0.3, 0.25]
+    assert best["max_abs_mean_shift_sd"].tolist() == [0.15, 0.125]
+
+
+def test_anova_significance_must_agree_with_the_files_significant_column():
+    anova = pd.DataFrame(
+        {"group": ["g"] * 2, "instrument": ["RSA"] * 2, "scale": ["total"] * 2, "threshold": ["0.5"] * 2}
+    ).assign(p=[0.01, 0.2], significant=["True", "False"])
+    assert S._anova_significance(anova, 0.05).tolist() == [True, False]
+    with pytest.raises(ValueError, match="another significance_level"):
+        S._anova_significance(anova, 0.005)

@@ -329,9 +329,36 @@ def sensitivity_summary(
         with p < alpha (statistics computed at another level), or an outcome lacks a configured threshold.
     """
     thresholds, primary, alpha = _settings(config)
-    groups = list(config["groups"])
     models = _models(config)
-    instruments = dict(instruments or {})
+    anova, ancova = _summary_inputs(anova, ancova, config)
+    significant = _anova_significance(anova, alpha)
+    outcomes = _outcomes(anova, config, dict(instruments or {}))
+    out = _anova_by_threshold(anova, significant, outcomes, thresholds, primary)
+    notes = [list(out.pop("_note"))]  # one list of row notes per source, "" when none
+
+    site_rows = _ancova_site_rows(ancova)
+    for m in models:
+        out, model_notes = _with_ancova_model(out, site_rows, m, config, alpha)
+        notes.append(model_notes)
+
+    shifts = site_shifts(descriptives, config)
+    out = out.merge(_largest_site_shifts(shifts, config), on=[*KEYS, "threshold"], how="left")
+    out["max_abs_mean_shift"] = out["max_abs_mean_shift"].astype(np.float64)
+    out["max_abs_mean_shift_sd"] = out["max_abs_mean_shift_sd"].astype(np.float64)
+
+    out["n_not_decreasing"], n_notes = _n_not_decreasing(out, shifts, models, thresholds)
+    notes.append(n_notes)
+    out["note"] = ["; ".join(n for n in row_notes if n) for row_notes in zip(*notes, strict=True)]
+    return out[summary_columns(models)].reset_index(drop=True)
+
+
+def _summary_inputs(
+    anova: pd.DataFrame, ancova: pd.DataFrame, config: Mapping
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``anova.csv`` and ``ancova.csv`` with their required columns checked, normalised to the config's
+    groups and thresholds (:func:`_normalise`); the ANOVA keys must be unique and every group present."""
+    thresholds, _, _ = _settings(config)
+    groups = list(config["groups"])
     _require(anova, [*KEYS, "threshold", *ANOVA_FIELDS], "anova.csv")
     _require(ancova, [*KEYS, "threshold", "model", "term", *ANCOVA_FIELDS], "ancova.csv")
     anova = _normalise(anova, "anova.csv", thresholds, groups)
@@ -340,7 +367,15 @@ def sensitivity_summary(
     missing_groups = [g for g in groups if not (anova["group"] == g).any()]
     if missing_groups:
         raise ValueError(f"anova.csv: no rows for configured group(s) {missing_groups}")
+    return anova, ancova
 
+
+def _anova_significance(anova: pd.DataFrame, alpha: float) -> pd.Series:
+    """``p < alpha`` of every ANOVA row (nullable boolean).
+
+    Raises ValueError when the file's own ``significant`` column says otherwise for some row: the
+    statistics were then computed at another significance level.
+    """
     sig = significance(anova["p"], alpha)
     if "significant" in anova.columns:
         given = anova["significant"].map(_as_bool).astype("boolean")
@@ -352,10 +387,24 @@ def sensitivity_summary(
                 f"significant={r['significant']} but p={r['p']!r} at significance level {alpha}: "
                 "the statistics were computed with another significance_level; rerun them"
             )
+    return sig
 
-    outcomes = _outcomes(anova, config, instruments)
+
+def _anova_by_threshold(
+    anova: pd.DataFrame,
+    significant: pd.Series,
+    outcomes: pd.DataFrame,
+    thresholds: Sequence[str],
+    primary: str,
+) -> pd.DataFrame:
+    """One row per outcome × configured threshold: the ANOVA copied, its significance against the primary's.
+
+    Columns: the keys, ``threshold``, :data:`ANOVA_FIELDS`, ``significant``, ``is_primary``,
+    ``n_primary``, ``significant_primary``, ``changes_inference`` and ``_note`` (the ANOVA's own note,
+    ``""`` when none). Raises ValueError naming the first outcome that has no row for a threshold.
+    """
     grid = outcomes.merge(pd.DataFrame({"threshold": thresholds}), how="cross")
-    base = anova[[*KEYS, "threshold", *ANOVA_FIELDS]].assign(significant=sig.to_numpy())
+    base = anova[[*KEYS, "threshold", *ANOVA_FIELDS]].assign(significant=significant.to_numpy())
     base = base.assign(_note=_text(anova["note"]) if "note" in anova.columns else "")
     out = grid.merge(base, on=[*KEYS, "threshold"], how="left", indicator=True)
     lacking = out[out["_merge"] == "left_only"]
@@ -373,44 +422,62 @@ def sensitivity_summary(
     out["significant"] = out["significant"].astype("boolean")
     out["significant_primary"] = _primary_value(out, "significant").astype("boolean")
     out["changes_inference"] = _differs(out["significant"], out["significant_primary"])
-    notes = [[x] if x else [] for x in out["_note"]]
+    return out
 
+
+def _ancova_site_rows(ancova: pd.DataFrame) -> pd.DataFrame:
+    """The ANCOVA rows of the site effect (``term == "site"``), one per outcome × threshold × model."""
     site_rows = ancova[ancova["term"].astype(str) == "site"]
     _unique(site_rows, [*KEYS, "threshold", "model"], "ancova.csv (term 'site')")
-    for m in models:
-        part = site_rows[site_rows["model"].astype(str) == m]
-        cols = {f: f"ancova_{m}_{f}" for f in ANCOVA_FIELDS}
-        part = part[[*KEYS, "threshold", *ANCOVA_FIELDS]].rename(columns=cols)
-        if "note" in site_rows.columns:
-            part[f"_note_{m}"] = _text(site_rows.loc[part.index, "note"])
-        else:
-            part[f"_note_{m}"] = ""
-        part["_has"] = True
-        out = out.merge(part, on=[*KEYS, "threshold"], how="left")
-        configured = out["group"].map(lambda g, m=m: m in (config["groups"][g].get("ancova_models") or {}))
-        # a model the group does not configure stays empty even if stale rows of it exist
-        keep = configured.to_numpy(dtype=bool)
-        for c in [*cols.values(), "_has"]:
-            out[c] = out[c].where(keep)
-        out[f"ancova_{m}_n"] = _as_int(out[f"ancova_{m}_n"])
-        for f in ("F", "p", "partial_eta2"):
-            out[f"ancova_{m}_{f}"] = pd.to_numeric(out[f"ancova_{m}_{f}"], errors="coerce").astype(np.float64)
-        out[f"ancova_{m}_significant"] = significance(out[f"ancova_{m}_p"], alpha)
-        prim = _primary_value(out, f"ancova_{m}_significant").astype("boolean")
-        out[f"ancova_{m}_changes_inference"] = _differs(out[f"ancova_{m}_significant"], prim)
-        has = out["_has"].notna().to_numpy()
-        for i in range(len(out)):
-            if not configured.iloc[i]:
-                continue
-            if not has[i]:
-                notes[i].append(f"ANCOVA {m}: no site row in ancova.csv")
-            elif out[f"_note_{m}"].iloc[i]:
-                notes[i].append(f"ANCOVA {m}: {out[f'_note_{m}'].iloc[i]}")
-        out = out.drop(columns=["_has", f"_note_{m}"])
+    return site_rows
 
-    shifts = site_shifts(descriptives, config)
-    sites = site_names(config)
-    per_site = shifts[shifts["site"].isin(sites)].copy()
+
+def _with_ancova_model(
+    out: pd.DataFrame, site_rows: pd.DataFrame, model: str, config: Mapping, alpha: float
+) -> tuple[pd.DataFrame, list[str]]:
+    """``out`` with the ``ancova_<model>_*`` columns of one covariate model, and each row's note.
+
+    The model's site-effect ``n``, ``F``, ``p`` and ``partial_eta2`` are copied; ``significant`` = p <
+    alpha and ``changes_inference`` against the primary threshold's. A group that does not configure the
+    model gets NA even if stale rows of it exist. The note (``""`` when none) says that a configured
+    model has no site row, or repeats the model's own note.
+    """
+    cols = {f: f"ancova_{model}_{f}" for f in ANCOVA_FIELDS}
+    part = site_rows[site_rows["model"].astype(str) == model]
+    part = part[[*KEYS, "threshold", *ANCOVA_FIELDS]].rename(columns=cols)
+    part["_model_note"] = _text(site_rows.loc[part.index, "note"]) if "note" in site_rows.columns else ""
+    part["_has"] = True
+    out = out.merge(part, on=[*KEYS, "threshold"], how="left")
+    configured = out["group"].map(lambda g: model in (config["groups"][g].get("ancova_models") or {}))
+    keep = configured.to_numpy(dtype=bool)
+    for c in [*cols.values(), "_has"]:
+        out[c] = out[c].where(keep)
+    out[cols["n"]] = _as_int(out[cols["n"]])
+    for f in ("F", "p", "partial_eta2"):
+        out[cols[f]] = pd.to_numeric(out[cols[f]], errors="coerce").astype(np.float64)
+    out[f"ancova_{model}_significant"] = significance(out[cols["p"]], alpha)
+    prim = _primary_value(out, f"ancova_{model}_significant").astype("boolean")
+    out[f"ancova_{model}_changes_inference"] = _differs(out[f"ancova_{model}_significant"], prim)
+    has = out["_has"].notna().to_numpy()
+    notes = []
+    for configured_here, has_row, note in zip(keep, has, out["_model_note"], strict=True):
+        if configured_here and not has_row:
+            notes.append(f"ANCOVA {model}: no site row in ancova.csv")
+        elif configured_here and note:
+            notes.append(f"ANCOVA {model}: {note}")
+        else:
+            notes.append("")
+    return out.drop(columns=["_has", "_model_note"]), notes
+
+
+def _largest_site_shifts(shifts: pd.DataFrame, config: Mapping) -> pd.DataFrame:
+    """Per outcome × threshold, the largest |site mean − primary site mean| over the configured sites.
+
+    Columns: the keys, ``threshold``, ``max_abs_mean_shift``, ``max_abs_mean_shift_site`` (the first
+    site in config order on a tie) and ``max_abs_mean_shift_sd`` (the same shift in pooled-SD units,
+    absolute). Outcomes and thresholds without any shift are absent.
+    """
+    per_site = shifts[shifts["site"].isin(site_names(config))].copy()
     per_site["_abs"] = per_site["shift"].abs()
     best = (
         per_site.dropna(subset=["_abs"])
@@ -421,21 +488,27 @@ def sensitivity_summary(
         columns={"_abs": "max_abs_mean_shift", "site": "max_abs_mean_shift_site"}
     )
     best["max_abs_mean_shift_sd"] = best.pop("shift_sd").abs()
-    out = out.merge(best, on=[*KEYS, "threshold"], how="left")
-    out["max_abs_mean_shift"] = out["max_abs_mean_shift"].astype(np.float64)
-    out["max_abs_mean_shift_sd"] = out["max_abs_mean_shift_sd"].astype(np.float64)
+    return best
 
+
+def _n_not_decreasing(
+    out: pd.DataFrame, shifts: pd.DataFrame, models: Sequence[str], thresholds: Sequence[str]
+) -> tuple[pd.array, list[str]]:
+    """Per summary row: does no count (ANOVA, ANCOVA, site n) fall below the next lower threshold's?
+
+    Returns the nullable boolean column and each row's note naming the counts that decrease (``""`` when
+    none); see :func:`check_n_monotone`.
+    """
     viol = check_n_monotone(n_counts(out, shifts, models), thresholds)
     bad: dict[tuple, list[str]] = {}
     for v in viol.itertuples(index=False):
         bad.setdefault((v.group, v.instrument, v.scale, v.threshold), []).append(str(v.source))
     keys = [tuple(r) for r in out[[*KEYS, "threshold"]].itertuples(index=False)]
-    out["n_not_decreasing"] = pd.array([k not in bad for k in keys], dtype="boolean")
-    for i, k in enumerate(keys):
-        if k in bad:
-            notes[i].append("n smaller than at the next lower threshold: " + ", ".join(bad[k]))
-    out["note"] = ["; ".join(n) for n in notes]
-    return out[summary_columns(models)].reset_index(drop=True)
+    ok = pd.array([k not in bad for k in keys], dtype="boolean")
+    notes = [
+        "n smaller than at the next lower threshold: " + ", ".join(bad[k]) if k in bad else "" for k in keys
+    ]
+    return ok, notes
 
 
 def _as_bool(v: Any) -> Any:
