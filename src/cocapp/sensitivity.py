@@ -843,90 +843,119 @@ def verdict_facts(
         "range_text": _range_text(thresholds),
         "groups": [],
     }
+    cc_checked = complete_case_checked and any(threshold_fraction(t) == 0 for t in thresholds)
     for g, gspec in config["groups"].items():
         gsum = summary[summary["group"] == g]
-        outcomes = gsum[KEYS].drop_duplicates()
-        analyses = []
-        gmodels = [m for m in models if m in (gspec.get("ancova_models") or {})]
-        for name, prefix in [("anova", ""), *[(f"ancova {m}", f"ancova_{m}_") for m in gmodels]]:
-            items = []
-            for o in outcomes.itertuples(index=False):
-                rows = gsum[(gsum["instrument"] == o.instrument) & (gsum["scale"] == o.scale)]
-                c = _classify(rows, prefix, primary)
-                items.append(
-                    {
-                        "instrument": o.instrument,
-                        "scale": o.scale,
-                        "label": outcome_label(o.instrument, o.scale, instruments),
-                        **c,
-                    }
-                )
-            entry = {"analysis": name, "outcomes": items}
-            if name.startswith("ancova "):
-                m = name.split(" ", 1)[1]
-                entry["model"] = m
-                entry["covariates"] = list(gspec["ancova_models"][m])
-            analyses.append(entry)
-        gs = shifts[(shifts["group"] == g) & (shifts["site"] != ALL_SITES)].dropna(subset=["shift"])
-        largest = None
-        if len(gs):
-            # scales differ in range (1-5 means, 0-48 sums): rank by SD units when the pooled SD exists
-            by_sd = gs["shift_sd"].notna().any()
-            r = gs.loc[(gs["shift_sd"] if by_sd else gs["shift"]).abs().idxmax()]
-            largest = {
-                "instrument": r["instrument"],
-                "scale": r["scale"],
-                "label": outcome_label(r["instrument"], r["scale"], instruments),
-                "site": r["site"],
-                "threshold": r["threshold"],
-                "shift": _num(r["shift"]),
-                "shift_sd": _num(r["shift_sd"]),
-                "mean": _num(r["mean"]),
-                "mean_primary": _num(r["mean_primary"]),
-            }
-        gp = pairs[pairs["group"] == g]
-        plist = []
-        for _, part in gp.groupby([*KEYS, "site_a", "site_b"], sort=False):
-            r = part.iloc[0]
-            plist.append(
-                {
-                    "instrument": r["instrument"],
-                    "scale": r["scale"],
-                    "site_a": r["site_a"],
-                    "site_b": r["site_b"],
-                    "label": outcome_label(r["instrument"], r["scale"], instruments),
-                    "significant_at": [t for t in str(r["significant_at"]).split(";") if t],
-                    "not_significant_at": [t for t in str(r["not_significant_at"]).split(";") if t],
-                    "p_adj": {t: _num(p) for t, p in zip(part["threshold"], part["p_adj"], strict=True)},
-                }
-            )
         gc = checks[checks["group"] == g]
         facts["groups"].append(
             {
                 "group": g,
                 "label": gspec.get("label") or g,
-                "n_outcomes": len(outcomes),
-                "analyses": analyses,
-                "largest_mean_shift": largest,
-                "changing_pairs": plist,
-                "checks": {
-                    "n_not_decreasing": {
-                        "passed": not (gc["check"] == "n_not_decreasing").any(),
-                        "problems": gc[gc["check"] == "n_not_decreasing"]["message"].tolist(),
-                    },
-                    "complete_case_n": {
-                        "checked": complete_case_checked
-                        and any(threshold_fraction(t) == 0 for t in thresholds),
-                        "passed": not (gc["check"] == "complete_case_n").any(),
-                        "problems": [
-                            f"{outcome_label(r.instrument, r.scale, instruments)}: {r.message}"
-                            for r in gc[gc["check"] == "complete_case_n"].itertuples(index=False)
-                        ],
-                    },
-                },
+                "n_outcomes": len(gsum[KEYS].drop_duplicates()),
+                "analyses": _analyses_facts(gsum, gspec, models, primary, instruments),
+                "largest_mean_shift": _largest_shift_facts(shifts[shifts["group"] == g], instruments),
+                "changing_pairs": _changing_pairs_facts(pairs[pairs["group"] == g], instruments),
+                "checks": _checks_facts(gc, cc_checked, instruments),
             }
         )
     return facts
+
+
+def _analyses_facts(
+    gsum: pd.DataFrame,
+    gspec: Mapping,
+    models: Sequence[str],
+    primary: str,
+    instruments: Mapping[str, Instrument],
+) -> list[dict]:
+    """For one group, each analysis (``anova``, then ``ancova <model>`` of the group's models) with the
+    status of every outcome (:func:`_classify`); an ANCOVA also names its model and covariates."""
+    outcomes = gsum[KEYS].drop_duplicates()
+    gmodels = [m for m in models if m in (gspec.get("ancova_models") or {})]
+    analyses = []
+    for name, prefix in [("anova", ""), *[(f"ancova {m}", f"ancova_{m}_") for m in gmodels]]:
+        items = []
+        for o in outcomes.itertuples(index=False):
+            rows = gsum[(gsum["instrument"] == o.instrument) & (gsum["scale"] == o.scale)]
+            items.append(
+                {
+                    "instrument": o.instrument,
+                    "scale": o.scale,
+                    "label": outcome_label(o.instrument, o.scale, instruments),
+                    **_classify(rows, prefix, primary),
+                }
+            )
+        entry = {"analysis": name, "outcomes": items}
+        if name.startswith("ancova "):
+            m = name.split(" ", 1)[1]
+            entry["model"] = m
+            entry["covariates"] = list(gspec["ancova_models"][m])
+        analyses.append(entry)
+    return analyses
+
+
+def _largest_shift_facts(gshifts: pd.DataFrame, instruments: Mapping[str, Instrument]) -> dict | None:
+    """The largest shift of a site mean against the primary analysis in one group (``None`` if none).
+
+    Scales differ in range (1-5 means, 0-48 sums), so shifts are ranked in SD units when the pooled SD
+    exists, else in scale units; the first of equal shifts wins.
+    """
+    gs = gshifts[gshifts["site"] != ALL_SITES].dropna(subset=["shift"])
+    if not len(gs):
+        return None
+    by_sd = gs["shift_sd"].notna().any()
+    r = gs.loc[(gs["shift_sd"] if by_sd else gs["shift"]).abs().idxmax()]
+    return {
+        "instrument": r["instrument"],
+        "scale": r["scale"],
+        "label": outcome_label(r["instrument"], r["scale"], instruments),
+        "site": r["site"],
+        "threshold": r["threshold"],
+        "shift": _num(r["shift"]),
+        "shift_sd": _num(r["shift_sd"]),
+        "mean": _num(r["mean"]),
+        "mean_primary": _num(r["mean_primary"]),
+    }
+
+
+def _changing_pairs_facts(gpairs: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[dict]:
+    """One group's Tukey pairs that change significance (:func:`changing_pairs`), one entry per pair
+    with the thresholds where it is and is not significant and its adjusted p at each threshold."""
+    plist = []
+    for _, part in gpairs.groupby([*KEYS, "site_a", "site_b"], sort=False):
+        r = part.iloc[0]
+        plist.append(
+            {
+                "instrument": r["instrument"],
+                "scale": r["scale"],
+                "site_a": r["site_a"],
+                "site_b": r["site_b"],
+                "label": outcome_label(r["instrument"], r["scale"], instruments),
+                "significant_at": [t for t in str(r["significant_at"]).split(";") if t],
+                "not_significant_at": [t for t in str(r["not_significant_at"]).split(";") if t],
+                "p_adj": {t: _num(p) for t, p in zip(part["threshold"], part["p_adj"], strict=True)},
+            }
+        )
+    return plist
+
+
+def _checks_facts(
+    gchecks: pd.DataFrame, complete_case_checked: bool, instruments: Mapping[str, Instrument]
+) -> dict:
+    """One group's two checks: passed or not, with the problems (``checks.csv`` messages)."""
+    mono = gchecks[gchecks["check"] == "n_not_decreasing"]
+    cc = gchecks[gchecks["check"] == "complete_case_n"]
+    return {
+        "n_not_decreasing": {"passed": not len(mono), "problems": mono["message"].tolist()},
+        "complete_case_n": {
+            "checked": complete_case_checked,
+            "passed": not len(cc),
+            "problems": [
+                f"{outcome_label(r.instrument, r.scale, instruments)}: {r.message}"
+                for r in cc.itertuples(index=False)
+            ],
+        },
+    }
 
 
 # -- rendering the verdict ------------------------------------------------------------------------
