@@ -670,6 +670,7 @@ def _check_row(**kw: object) -> dict:
 
 
 def _row_key(row: SiteRow) -> dict:
+    """The columns naming a printed row in its check rows: table, group, instrument, scale."""
     return dict(table=row.table, group=row.group, instrument=row.instrument, scale=row.scale)
 
 

@@ -226,14 +226,17 @@ class _GroupDesign:
 
     @property
     def n(self) -> int:
+        """Number of respondents."""
         return int(self.counts.sum())
 
     @property
     def ns(self) -> int:
+        """Number of sites."""
         return len(self.sites)
 
     @property
     def inst_keys(self) -> list[str]:
+        """Instrument keys in the group's order."""
         return [i.key for i in self.instruments]
 
 
@@ -525,44 +528,33 @@ def _site_cell_targets(
         if b in bad:
             implied = _implied_sem(k_n.astype(float), means, sems, b, F)
             lo, hi = round_interval(round(implied, 2), 2)
-            targets.add(
-                Target(
-                    f"{tid}/{site}/sem",
-                    site=site,
-                    statistic="sem",
-                    published=sems[b],
-                    lo=lo,
-                    hi=hi,
-                    criterion=f"print anomaly: rounds to SEM implied by printed F ({implied:.4f})",
-                    note=f"printed SEM {sems[b]} impossible "
-                    f"(SD would be {sems[b] * math.sqrt(k_n[b]):.2f}); "
-                    f"implied by F: {implied:.4f}",
-                    extra={"implied": implied},
-                    **base,
-                ),
-                "sem",
-                j,
-                b,
+            criterion = f"print anomaly: rounds to SEM implied by printed F ({implied:.4f})"
+            note = (
+                f"printed SEM {sems[b]} impossible (SD would be {sems[b] * math.sqrt(k_n[b]):.2f}); "
+                f"implied by F: {implied:.4f}"
             )
-            sd_t[b] = implied * math.sqrt(k_n[b]) / sd.mult
+            extra, sem_t = {"implied": implied}, implied
         else:
             lo, hi = round_interval(sems[b], 2)
-            targets.add(
-                Target(
-                    f"{tid}/{site}/sem",
-                    site=site,
-                    statistic="sem",
-                    published=sems[b],
-                    lo=lo,
-                    hi=hi,
-                    criterion="rounds to printed (2 dp)",
-                    **base,
-                ),
-                "sem",
-                j,
-                b,
-            )
-            sd_t[b] = sems[b] * math.sqrt(k_n[b]) / sd.mult
+            criterion, note, extra, sem_t = "rounds to printed (2 dp)", "", {}, sems[b]
+        targets.add(
+            Target(
+                f"{tid}/{site}/sem",
+                site=site,
+                statistic="sem",
+                published=sems[b],
+                lo=lo,
+                hi=hi,
+                criterion=criterion,
+                note=note,
+                extra=extra,
+                **base,
+            ),
+            "sem",
+            j,
+            b,
+        )
+        sd_t[b] = sem_t * math.sqrt(k_n[b]) / sd.mult
     return mean_t, sd_t
 
 
