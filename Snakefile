@@ -342,7 +342,7 @@ rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=["data/derived/sensitivity/verdict.md", *W.sensitivity_figures()],
+        sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures()],
         audit=W.audit_files(),
         qualitative=(
             "data/derived/qualitative/qualitative_section.html" if W.qualitative_enabled else []

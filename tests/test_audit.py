@@ -276,3 +276,60 @@ def test_cli(tmp_path, config):
         ]
     )
     assert out.read_bytes() == first
+
+
+# -- one check at a time ---------------------------------------------------------------------------
+def _row(means: list[str], sems: list[str], F: str = "1.00", p: str = "0.400") -> A.SiteRow:
+    """A hand-made printed row on a 1-5 scale, two sites of known size 5 each (df 1, 8)."""
+    P = A.Printed
+    return A.SiteRow(
+        "Table 2", "g", "RSA", "total", ["A", "B"], P("1"), P("8"), P(F), P(p),
+        [P(m) for m in means], [P(s) for s in sems], [5, 5], 1.0, 5.0,
+    )  # fmt: skip
+
+
+def test_sem_bound_of_one_cell_by_hand():
+    # mean 3.00 on 1-5 with n >= 5: largest variance (5 - 3)(3 - 1) = 4, SEM <= sqrt(4 / 4) = 1
+    row = _row(["3.00", "3.00"], ["1.00", "1.01"])
+    ok, bad = A._check_cell(row, 0, 5.0), A._check_cell(row, 1, 5.0)
+    assert ok["check"] == bad["check"] == "sem_bound"
+    assert ok["recomputed_high"] == 1.0 and ok["consistent"] and not ok["cannot_be_consistent"]
+    assert bad["cannot_be_consistent"]  # 1.01 prints values >= 1.005 > 1
+    assert "with n >= 5 (Bhatia-Davis)" in ok["note"]
+
+
+def test_mean_outside_the_scale_is_a_mean_range_failure():
+    cell = A._check_cell(_row(["5.01", "3.00"], ["0.10", "0.10"]), 0, 5.0)
+    assert cell["check"] == "mean_range" and cell["cannot_be_consistent"]
+    assert cell["note"] == "mean outside the scale's range 1-5"
+
+
+def test_p_from_f_and_r_by_hand():
+    # F(1, 8) = 1.00: p = P(F > 1) = P(|t_8| > 1) = 0.3466 (t table); printed 0.347 fits, 0.300 does not
+    assert A._check_p_from_f(_row(["3", "3"], ["1", "1"], "1.00", "0.347"))["consistent"]
+    wrong = A._check_p_from_f(_row(["3", "3"], ["1", "1"], "1.00", "0.300"))
+    assert wrong["cannot_be_consistent"] and wrong["suggested_value"] == "0.347"
+    # r = 0.5, n = 5: t = 1 on 3 df, two-sided p = 0.391 (t table)
+    pair = {"pair": ["RSA", "ES"], "r": "0.500", "n": 5, "p": "0.391"}
+    check = A._check_p_from_r("Table 4", "g", pair)
+    assert check["check"] == "p_from_r" and check["consistent"] and check["instrument"] == "RSA"
+    assert round(check["recomputed"], 3) == 0.391
+
+
+def test_f_from_cells_and_single_cell_fits_by_hand():
+    # means 2 and 4, SEM 0.5 with n = 5 each: SD^2 = 1.25, SSB = 5 + 5 = 10, SSW = 2 * 4 * 1.25 = 10,
+    # F = (10 / 1) / (10 / 8) = 8
+    fits_row = _row(["2.00", "4.00"], ["0.50", "0.50"], "8.00", "0.022")
+    assert A._check_f_from_cells(fits_row)["recomputed"] == pytest.approx(8.0)
+    checks = A._site_row_checks(fits_row, None, 0.05)
+    assert [c["check"] for c in checks] == ["p_from_F", "sem_bound", "sem_bound", "F_from_cells"]
+    # printed F = 2.00 cannot come from these cells; no cell breaks a bound, so single-cell fits follow:
+    # SEM_A = s with 10 / ((20 s^2 + 5) / 8) = 2 gives s = sqrt(7) / 2 = 1.3229
+    wrong_f = _row(["2.00", "4.00"], ["0.50", "0.50"], "2.00", "0.195")
+    checks = A._site_row_checks(wrong_f, None, 0.05)
+    f_row = next(c for c in checks if c["check"] == "F_from_cells")
+    fits = [c for c in checks if c["check"] == "F_single_cell_fit"]
+    assert not f_row["consistent"]
+    assert f"{len(fits)} single-cell values that would fit follow" in f_row["note"]
+    sem_a = next(c for c in fits if c["site"] == "A" and c["quantity"] == "sem")
+    assert sem_a["recomputed"] == pytest.approx(math.sqrt(7) / 2) and sem_a["suggested_value"] == "1.32"

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from cocapp.qualitative import framework, ingest, joint
+from cocapp.qualitative import io as qio
 from cocapp.qualitative.framework import suppress
 from cocapp.qualitative.io import QualitativeInputError, read_segments
 from cocapp.qualitative.validate import QualitativeValidationError
@@ -802,3 +803,63 @@ def test_qualcoder_export_by_file(tmp_path):
     )
     with pytest.raises(QualitativeInputError, match=r"by_file.csv row 1 \(Id imid:4\): only text codings"):
         read_segments(path)
+
+
+# -- the REFI-QDA reader, one part at a time -------------------------------------------------------------
+def _project(xml_body: str) -> qio._Project:
+    """A parsed project.qde from its body (no archive: only for parts that read no source file)."""
+    root = ET.fromstring(f'<Project xmlns="{NS}" name="t">{xml_body}</Project>')
+    return qio._Project(Path("t.qdpx"), None, {}, root, {"q": NS})
+
+
+def test_qdpx_codebook_nesting_gives_theme_and_path():
+    qde = _project(
+        '<CodeBook><Codes><Code guid="t" name="Care"><Code guid="a" name="trust">'
+        "<Description> Feeling safe </Description><Code guid='b' name='deep'/></Code></Code>"
+        '<Code guid="x" name=""/></Codes></CodeBook>'
+    )
+    book, by_guid = qio._qdpx_codebook(qde)
+    assert book["code"].tolist() == ["Care", "trust", "deep"]
+    assert book["theme"].tolist() == ["Care"] * 3
+    assert book["code_path"].tolist() == ["Care", "Care/trust", "Care/trust/deep"]
+    assert book.loc[1, "definition"] == "Feeling safe" and pd.isna(book.loc[0, "definition"])
+    assert by_guid["b"]["code_path"] == "Care/trust/deep"
+    assert qde.problems == ["project.qde: Code guid=x name='': a Code needs guid and name"]
+
+
+def test_qdpx_cases_values_and_one_case_per_source():
+    qde = _project(
+        '<Variables><Variable guid="v1" name="site"/></Variables><Cases>'
+        '<Case guid="k1" name="P1"><VariableValue><VariableRef targetGUID="v1"/>'
+        '<TextValue> North </TextValue></VariableValue><SourceRef targetGUID="s1"/></Case>'
+        '<Case guid="k2" name="P2"><VariableValue><VariableRef targetGUID="nope"/></VariableValue>'
+        '<SourceRef targetGUID="s1"/></Case></Cases>'
+    )
+    cases, case_of_source, guids = qio._qdpx_cases(qde)
+    assert cases["case_id"].tolist() == ["P1", "P2"] and cases.loc[0, "site"] == "North"
+    assert case_of_source == {"s1": "P2"} and guids == {"k1", "k2"}
+    assert qde.problems == [
+        "project.qde: Case guid=k2: VariableValue refers to no Variable",
+        "project.qde: Case guid=k2: SourceRef targetGUID=s1 already belongs to case 'P1'; "
+        "a source must belong to one case",
+    ]
+
+
+def test_qdpx_selection_gives_one_segment_per_coding():
+    qde = _project(
+        '<PlainTextSelection guid="sel" startPosition="3" endPosition="9" creatingUser="u1">'
+        "<Description>memo</Description>"
+        '<Coding guid="c1"><CodeRef targetGUID="a"/></Coding>'
+        '<Coding guid="c2" creatingUser="u2"><CodeRef targetGUID="k1"/></Coding>'
+        '<Coding guid="c3"><CodeRef targetGUID="zzz"/></Coding></PlainTextSelection>'
+    )
+    sel = qde.find(qde.root, "q:PlainTextSelection")
+    codes = {"a": {"code": "trust", "theme": "Care", "code_path": "Care/trust"}}
+    rows = qio._selection_segments(qde, sel, "int_P1", "P1", codes, {"k1"}, {"u1": "alice"})
+    assert len(rows) == 1  # c2 is a case coding, c3 refers to no code
+    row = rows[0]
+    assert (row["source_id"], row["case_id"], row["code"], row["theme"]) == ("int_P1", "P1", "trust", "Care")
+    assert (row["start"], row["end"], row["coder"], row["memo"]) == ("3", "9", "alice", "memo")
+    assert qde.problems == [
+        "project.qde: PlainTextSelection guid=sel: CodeRef targetGUID=zzz refers to no Code in the CodeBook"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -12,16 +13,15 @@ from pathlib import Path
 import pytest
 
 from cocapp.presentation import audit, figures, report, tables
+from cocapp.presentation import verdict as sensitivity
 from cocapp.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
 PUBLISHED = ROOT / "data" / "published" / "cocapp2016_published.yaml"
 QUAL = '<div class="qual"><h3>Themes</h3><table id="qual-table"><tr><td>Recovery</td></tr></table></div>'
-VERDICT = (
-    "# Verdict\n\n> Synthetic fixture.\n\n"
-    "The inference **does not change** for 21 of 22 outcomes.\n\n- STAR-P total: significant\n"
-)
+# hand-written facts of a verdict (verdict.json), shared with tests/test_sensitivity.py
+VERDICT_FACTS = Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_facts.json"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def run(tmp_path_factory):
         fdir / "sites" / "service_users" / "RSA_total.png", fdir / "sensitivity" / "f_by_threshold.png"
     )
     sdir.mkdir()
-    (sdir / "verdict.md").write_text(VERDICT, "utf-8")
+    shutil.copy(VERDICT_FACTS, sdir / "verdict.json")
     (base / "qual.html").write_text(QUAL, "utf-8")
     out = base / "report.html"
     inputs = [str(FIX / "ingest" / "service_users_reconciliation.csv"), str(PUBLISHED)]
@@ -172,12 +172,13 @@ def test_methods_come_from_the_config(run, config):
 
 def test_sensitivity_verdict_comparison_and_qualitative(run):
     html = run["html"]
-    assert "<strong>does not change</strong>" in html
+    assert "<strong>Verdict.</strong> The conclusion about site differences" in html
+    assert "depends on the replacement threshold for 1 of 2 outcomes (RSA &lt;Total&gt;)" in html
     assert "415 of 417 printed numbers" in html
     assert 'id="qual-table"' in html
     assert "value that fits: 0.12" in html
     assert '<td class="nw">1.00</td>' in html  # printed text kept as printed (not 1.0)
-    assert "<blockquote><p>Synthetic fixture.</p></blockquote>" in html
+    assert "<blockquote><p>Synthetic fixture: hand-written verdict facts.</p></blockquote>" in html
 
 
 def test_provenance_hashes_are_the_files_sha256(run):
@@ -212,12 +213,15 @@ def test_not_synthetic_no_banner_and_optional_parts(run, config):
     assert "No sensitivity verdict was provided." in html
 
 
-def test_markdown_subset_escapes_markup():
-    out = report.markdown_to_html(
-        "Hello <script>alert(1)</script> **bold**\n\n| a | b |\n|---|---|\n| 1 | 2 |"
-    )
-    assert "<script>" not in out and "&lt;script&gt;" in out
-    assert "<strong>bold</strong>" in out and "<td>1</td>" in out
+def test_verdict_comes_from_the_facts_not_from_markdown(run, tmp_path):
+    """The report renders verdict.json with the verdict template; a verdict.md beside it is not read."""
+    html = run["html"]
+    assert sensitivity.render_verdict(json.loads(VERDICT_FACTS.read_text("utf-8")), fmt="html") in html
+    (tmp_path / "verdict.md").write_text("# Not this\n", "utf-8")
+    assert report.verdict_html(tmp_path) is None
+    (tmp_path / "verdict.json").write_text("{not json", "utf-8")
+    with pytest.raises(ValueError, match="verdict.json: not valid JSON"):
+        report.verdict_html(tmp_path)
 
 
 def test_report_items_for_snakemake(config):

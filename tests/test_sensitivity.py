@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from cocapp.presentation import verdict as V
 from cocapp.stats import sensitivity as S
 from cocapp.config import load_config
 from cocapp.instruments import load_instruments
@@ -225,7 +226,7 @@ def test_adding_a_threshold_adds_its_rows_without_code_change(tmp_path, instrume
         cfg,
         instruments,
     )
-    text = S.render_verdict(facts)
+    text = V.render_verdict(facts)
     assert "complete-case, 20 %, 25 % and 50 %; primary analysis: 50 %" in text
 
 
@@ -347,7 +348,7 @@ def verdict(summary, config, instruments):
         ignore_index=True,
     )
     facts = S.verdict_facts(summary, shifts, pairs, checks, config, instruments)
-    return facts, S.render_verdict(facts)
+    return facts, V.render_verdict(facts)
 
 
 def test_verdict_states_which_outcomes_keep_or_lose_significance(verdict):
@@ -441,7 +442,7 @@ def test_verdict_when_nothing_changes(config, instruments):
         instruments,
         complete_case_checked=False,
     )
-    text = S.render_verdict(facts)
+    text = V.render_verdict(facts)
     assert (
         "**Verdict.** No conclusion about site differences depends on the replacement threshold: all 2 "
         "outcomes keep their conclusion across complete-case and 20–50 % replacement."
@@ -577,7 +578,7 @@ def test_outcome_without_a_primary_result_is_reported_not_compared(config, instr
         "significant_at_every_threshold",
         "not_estimable_at_primary",
     ]
-    text = S.render_verdict(facts)
+    text = V.render_verdict(facts)
     assert "- RSA Total: no result in the primary analysis (50 %); not compared." in text
     assert "Across complete-case and 20–50 % replacement, 1 of 2 outcomes keeps its conclusion" in text
 
@@ -597,3 +598,130 @@ def test_a_model_the_group_does_not_configure_stays_empty(config, instruments):
     assert staff.ancova_service_p.isna().all() and staff.ancova_service_n.isna().all()  # stale rows ignored
     assert (staff.note == "").all()
     assert out[out.group == "users"].ancova_service_p.notna().sum() == 10  # 12 rows, 2 without a result
+
+
+# -- the verdict template: one set of facts, Markdown and HTML ----------------------------------------
+VERDICT_FACTS = FIX / "verdict_facts.json"
+# Written by hand from verdict_facts.json: p 0.0004 is below 0.001, 0.21 has three decimals, the shift
+# -0.126 rounds to -0.13 and its SD units 0.5 to 0.50; thresholds in ascending order.
+VERDICT_MD = """\
+# Mean-replacement sensitivity analysis
+
+> Synthetic fixture: hand-written verdict facts.
+
+Thresholds compared (largest share of a scale's items that may be missing and be person-mean replaced): \
+complete-case and 50 %; primary analysis: 50 %. Significant means p < 0.05. Generated from \
+`summary.csv`, `pairs.csv` and `checks.csv`.
+
+## Users & carers
+
+**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) depends on the \
+replacement threshold for 1 of 2 outcomes (RSA <Total>); the other outcome keeps its conclusion across \
+complete-case and 50 % replacement.
+
+**One-way ANOVA, site effect.** Across complete-case and 50 % replacement, 1 of 2 outcomes keeps its \
+conclusion at every threshold.
+- Not significant at any threshold: ES Other's total.
+- RSA <Total> is significant in the primary analysis (50 %: n = 120, p < 0.001) but loses significance \
+under complete-case analysis (n = 80, p = 0.210).
+
+**Site means.** The largest shift of a site mean against the primary analysis is -0.13 (RSA <Total>, \
+Artois, complete-case, 0.50 SD of the pooled scores); every shift is in `site_shifts.csv`.
+
+**Tukey pairs.** No site pair changes significance between thresholds.
+
+**Checks.** The number analysed never decreases as the threshold grows. The complete-case n was not \
+compared with the reliability stage.
+"""
+# The same sentences as an HTML fragment: headings one level down, &, < and > escaped (quotes kept).
+VERDICT_HTML = """\
+<h3>Mean-replacement sensitivity analysis</h3>
+<blockquote><p>Synthetic fixture: hand-written verdict facts.</p></blockquote>
+<p>Thresholds compared (largest share of a scale's items that may be missing and be person-mean replaced): \
+complete-case and 50 %; primary analysis: 50 %. Significant means p &lt; 0.05. Generated from \
+<code>summary.csv</code>, <code>pairs.csv</code> and <code>checks.csv</code>.</p>
+<h4>Users &amp; carers</h4>
+<p><strong>Verdict.</strong> The conclusion about site differences (one-way ANOVA or an ANCOVA model) \
+depends on the replacement threshold for 1 of 2 outcomes (RSA &lt;Total&gt;); the other outcome keeps its \
+conclusion across complete-case and 50 % replacement.</p>
+<p><strong>One-way ANOVA, site effect.</strong> Across complete-case and 50 % replacement, 1 of 2 outcomes \
+keeps its conclusion at every threshold.</p>
+<ul>
+<li>Not significant at any threshold: ES Other's total.</li>
+<li>RSA &lt;Total&gt; is significant in the primary analysis (50 %: n = 120, p &lt; 0.001) but loses \
+significance under complete-case analysis (n = 80, p = 0.210).</li>
+</ul>
+<p><strong>Site means.</strong> The largest shift of a site mean against the primary analysis is -0.13 \
+(RSA &lt;Total&gt;, Artois, complete-case, 0.50 SD of the pooled scores); every shift is in \
+<code>site_shifts.csv</code>.</p>
+<p><strong>Tukey pairs.</strong> No site pair changes significance between thresholds.</p>
+<p><strong>Checks.</strong> The number analysed never decreases as the threshold grows. The complete-case \
+n was not compared with the reliability stage.</p>"""
+
+
+def test_verdict_template_renders_markdown_and_html_from_the_same_facts():
+    facts = json.loads(VERDICT_FACTS.read_text("utf-8"))
+    assert V.render_verdict(facts) == VERDICT_MD
+    assert V.render_verdict(facts, fmt="html") == VERDICT_HTML
+    with pytest.raises(ValueError, match="fmt must be"):
+        V.render_verdict(facts, fmt="docx")
+
+
+def test_verdict_lists_at_most_max_pairs_changing_pairs():
+    facts = json.loads(VERDICT_FACTS.read_text("utf-8"))
+    pair = {
+        "label": "RSA <Total>",
+        "site_b": "Burgundy",
+        "significant_at": ["0.5"],
+        "not_significant_at": ["0.0"],
+    }
+    facts["groups"][0]["changing_pairs"] = [{**pair, "site_a": f"Site{i}"} for i in range(3)]
+    md = V.render_verdict(facts, max_pairs=2)
+    assert (
+        "**Tukey pairs.** 3 site pairs change significance between thresholds: "
+        "RSA <Total> Site0–Burgundy (significant at 50 %, not under complete-case analysis); "
+        "RSA <Total> Site1–Burgundy (significant at 50 %, not under complete-case analysis); "
+        "and 1 more in `pairs.csv`.\n"
+    ) in md
+    assert "; and 1 more in <code>pairs.csv</code>.</p>" in V.render_verdict(facts, max_pairs=2, fmt="html")
+
+
+def test_changed_labels_keep_outcome_order():
+    def analysis(*statuses: str) -> dict:
+        return {"outcomes": [{"label": x, "status": s} for x, s in zip("ABC", statuses, strict=True)]}
+
+    never = "not_significant_at_any_threshold"
+    first = analysis(never, never, never)
+    gains_a_loses_c = analysis("gains_significance", never, "loses_significance")
+    gains_c = analysis(never, never, "gains_significance")
+    assert V.changed_labels({"analyses": [first, gains_c, gains_a_loses_c]}) == ["A", "C"]
+    assert V.changed_labels({"analyses": [first]}) == []
+
+
+def test_largest_site_shift_per_outcome_and_threshold(config):
+    """Hand-made shifts: the largest |shift| over configured sites (not All), first site on a tie."""
+    shifts = pd.DataFrame(
+        {
+            "group": ["users"] * 8,
+            "instrument": ["RSA"] * 8,
+            "scale": ["total"] * 8,
+            "threshold": ["0.0"] * 4 + ["0.2"] * 4,
+            "site": ["North", "South", "East", "All"] * 2,
+            "shift": [0.1, -0.3, 0.2, 0.9, 0.25, -0.25, float("nan"), 0.0],
+            "shift_sd": [0.05, -0.15, 0.1, 0.45, 0.125, -0.125, float("nan"), 0.0],
+        }
+    )
+    best = S._largest_site_shifts(shifts, config)
+    assert best["threshold"].tolist() == ["0.0", "0.2"]
+    assert best["max_abs_mean_shift_site"].tolist() == ["South", "North"]  # All's 0.9 is not a site
+    assert best["max_abs_mean_shift"].tolist() == [0.3, 0.25]
+    assert best["max_abs_mean_shift_sd"].tolist() == [0.15, 0.125]
+
+
+def test_anova_significance_must_agree_with_the_files_significant_column():
+    anova = pd.DataFrame(
+        {"group": ["g"] * 2, "instrument": ["RSA"] * 2, "scale": ["total"] * 2, "threshold": ["0.5"] * 2}
+    ).assign(p=[0.01, 0.2], significant=["True", "False"])
+    assert S._anova_significance(anova, 0.05).tolist() == [True, False]
+    with pytest.raises(ValueError, match="another significance_level"):
+        S._anova_significance(anova, 0.005)

@@ -57,6 +57,7 @@ import yaml
 from scipy import optimize, stats
 
 from cocapp.config import format_threshold
+from cocapp.formatting import fmt_g, fmt_num
 from cocapp.instruments import load_instrument
 
 __all__ = [
@@ -631,231 +632,285 @@ def _first(values: list[float]) -> float:
 
 
 def _fmt(x: float, d: int) -> str:
-    return "" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+    """A suggested value with ``d`` decimals; ``""`` when there is none (NaN, infinite)."""
+    return fmt_num(x, d, missing="")
 
 
 def consistency_checks(pub: dict, config: dict) -> pd.DataFrame:
-    """All checks of the print (module docstring), one row each; columns :data:`CONSISTENCY_COLUMNS`."""
+    """All checks of the print (module docstring), one row each; columns :data:`CONSISTENCY_COLUMNS`.
+
+    Per printed site-comparison row, in this order: ``p_from_F``, ``stars`` (when the table lists its
+    significant outcomes), one ``mean_range`` or ``sem_bound`` row per site, ``F_from_cells`` and, when
+    the F check fails and no cell breaks a bound, the ``F_single_cell_fit`` rows; then ``p_from_r`` per
+    printed correlation.
+    """
     alpha = float(pub.get("significance_level", config["statistics"]["significance_level"]))
     out: list[dict] = []
-
-    def add(**kw):
-        row = {c: kw.get(c, "") for c in CONSISTENCY_COLUMNS}
-        for c in ("recomputed", "recomputed_low", "recomputed_high", "suggested_low", "suggested_high"):
-            row[c] = kw.get(c, float("nan"))
-        row["cannot_be_consistent"] = bool(kw.get("cannot_be_consistent", False))
-        out.append(row)
-
-    groups = list(config["groups"])
     for row in site_rows(pub, config):
-        key = dict(table=row.table, group=row.group, instrument=row.instrument, scale=row.scale)
-        df1, df2 = float(row.df1), float(row.df2)
-        # statcheck: p from F and df
-        f_lo, f_hi = row.F.interval()
-        p_lo, p_hi = float(stats.f.sf(f_hi, df1, df2)), float(stats.f.sf(max(f_lo, 0.0), df1, df2))
-        pp_lo, pp_hi = row.p.interval()
-        ok = p_lo <= pp_hi and pp_lo <= p_hi
-        p_exact = float(stats.f.sf(float(row.F), df1, df2))
-        add(
-            check="p_from_F",
-            **key,
-            site="All",
-            quantity="p",
-            printed=row.p.text,
-            recomputed=p_exact,
-            recomputed_low=p_lo,
-            recomputed_high=p_hi,
-            consistent=ok,
-            cannot_be_consistent=not ok,
-            suggested_value="" if ok else _fmt(p_exact, max(row.p.decimals, 3)),
-            note=f"p of F({row.df1.text}, {row.df2.text}) = {row.F.text} with F in [{f_lo:g}, {f_hi:g}]",
-        )
-        # significance marks
-        listed = f"{row.instrument}/{row.scale}" in set(_significant_list(pub, row))
-        if _significant_list(pub, row) is not None:
-            sig = float(row.p) < alpha
-            add(
-                check="stars",
-                **key,
-                site="All",
-                quantity="p",
-                printed=row.p.text,
-                recomputed=p_exact,
-                consistent=sig == listed,
-                cannot_be_consistent=sig != listed,
-                suggested_value="" if sig == listed else ("significant" if sig else "not significant"),
-                note=f"listed as significant: {listed}; printed p < {alpha:g}: {sig}",
-            )
-        # SEM bounds per cell
-        lo_n, hi_n, est_n, n_note = row.n_bounds()
-        bad_cells = []
-        for i, site in enumerate(row.sites):
-            m, s = row.means[i], row.sems[i]
-            m_lo, m_hi = m.interval()
-            if m_hi < row.scale_min or m_lo > row.scale_max:
-                add(
-                    check="mean_range",
-                    **key,
-                    site=site,
-                    quantity="mean",
-                    printed=m.text,
-                    consistent=False,
-                    cannot_be_consistent=True,
-                    note=f"mean outside the scale's range {row.scale_min:g}-{row.scale_max:g}",
-                )
-                bad_cells.append((i, "mean"))
-                continue
-            # Bhatia–Davis: largest variance of a bounded score with this mean (mean within its rounding box)
-            mc = min(max((row.scale_min + row.scale_max) / 2, m_lo), m_hi)
-            vmax = (row.scale_max - mc) * (mc - row.scale_min)
-            n_min = float(lo_n[i])
-            sem_max = math.sqrt(vmax / (n_min - 1)) if n_min > 1 else float("inf")
-            s_lo, _ = s.interval()
-            ok = s_lo <= sem_max
-            add(
-                check="sem_bound",
-                **key,
-                site=site,
-                quantity="sem",
-                printed=s.text,
-                recomputed=sem_max,
-                recomputed_high=sem_max,
-                consistent=ok,
-                cannot_be_consistent=not ok,
-                note=f"largest possible SEM for mean {m.text} on {row.scale_min:g}-{row.scale_max:g} "
-                "with n >= "
-                f"{n_min:g} (Bhatia-Davis)",
-            )
-            if not ok:
-                bad_cells.append((i, "sem"))
-        # F implied by the cells
-        m_arr = np.array([float(x) for x in row.means])
-        s_arr = np.array([float(x) for x in row.sems])
-        f_est = implied_f(m_arr, s_arr, est_n)
-        f_min, f_max = _f_extreme(row, maximise=False), _f_extreme(row, maximise=True)
-        ok_f = f_min <= f_hi and f_lo <= f_max
-        add(
-            check="F_from_cells",
-            **key,
-            site="All",
-            quantity="F",
-            printed=row.F.text,
-            recomputed=f_est,
-            recomputed_low=f_min,
-            recomputed_high=f_max,
-            consistent=ok_f,
-            note="row check (the printed F itself is not blamed); F implied by printed means, SEMs and "
-            f"site n (reachable range over rounding and n); {n_note}",
-        )
-        if ok_f:
-            continue
-        target = float(row.F)
-        # the value that would be, for each cell that breaks a bound
-        for i, what in bad_cells:
-            v = _first(_solve_cell(row, i, target, what))
-            printed = (row.sems if what == "sem" else row.means)[i]
-            v_lo, v_hi = (
-                _feasible_sem_interval(row, i, v, f_lo, f_hi)
-                if what == "sem" and np.isfinite(v)
-                else (float("nan"), float("nan"))
-            )
-            bound = next(
-                (
-                    r["recomputed_high"]
-                    for r in out
-                    if r["check"] == "sem_bound"
-                    and r["site"] == row.sites[i]
-                    and r["group"] == row.group
-                    and r["instrument"] == row.instrument
-                    and r["scale"] == row.scale
-                ),
-                float("inf"),
-            )
-            v_hi = min(v_hi, bound) if np.isfinite(v_hi) else v_hi
-            # mark the bound row as carrying the suggestion
-            for r in out:
-                if (
-                    r["check"] in ("sem_bound", "mean_range")
-                    and r["group"] == row.group
-                    and r["instrument"] == row.instrument
-                    and r["scale"] == row.scale
-                    and r["site"] == row.sites[i]
-                ):
-                    r["suggested_value"] = _fmt(v, printed.decimals)
-                    r["suggested_low"], r["suggested_high"] = v_lo, v_hi
-                    r["note"] += (
-                        f"; the {what} that makes the row's implied F equal the printed {row.F.text}"
-                        f" is {v:.4f} with site n at estimate; any {what} in [{v_lo:.4f}, {v_hi:.4f}] is"
-                        " consistent with the row over rounding and admissible site n"
-                    )
-        if not bad_cells:
-            # One equation cannot say which cell is wrong: list every single-cell value that would fit.
-            n_fits = 0
-            for i, site in enumerate(row.sites):
-                for what, printed in (("mean", row.means[i]), ("sem", row.sems[i])):
-                    for v in _solve_cell(row, i, target, what):
-                        n_fits += 1
-                        add(
-                            check="F_single_cell_fit",
-                            **key,
-                            site=site,
-                            quantity=what,
-                            printed=printed.text,
-                            recomputed=v,
-                            consistent=False,
-                            suggested_value=_fmt(v, printed.decimals),
-                            note=f"{what} that alone would make the implied F equal the printed {row.F.text} "
-                            "(others as printed, site n at estimate)",
-                        )
-            out[-1 - n_fits]["note"] += (
-                f"; no cell breaks a bound; {n_fits} single-cell values that would fit follow"
-            )
-
-    for label, g, body in _correlation_tables(pub, groups):
-        for pair in body.get("pairs", []):
-            x, y = pair["pair"]
-            r, n = _printed(pair["r"]), int(pair["n"])
-            pp = _printed(pair.get("p_reported", pair.get("p")))
-            r_lo, r_hi = r.interval()
-
-            def p_of(rv: float, n=n) -> float:
-                rv = min(max(rv, -0.999999999), 0.999999999)
-                t = rv * math.sqrt(n - 2) / math.sqrt(1 - rv * rv)
-                return float(2 * stats.t.sf(abs(t), n - 2))
-
-            ps = sorted((p_of(r_lo), p_of(r_hi)))
-            if r_lo <= 0 <= r_hi:
-                ps[1] = 1.0
-            pp_lo, pp_hi = pp.interval()
-            if float(pp) == 0.0:
-                pp_lo, pp_hi = 0.0, pp.half_unit
-            ok = ps[0] <= pp_hi and pp_lo <= ps[1]
-            exact = p_of(float(r))
-            add(
-                check="p_from_r",
-                table=label,
-                group=g,
-                instrument=x,
-                scale=y,
-                site="All",
-                quantity="p",
-                printed=pp.text,
-                recomputed=exact,
-                recomputed_low=ps[0],
-                recomputed_high=ps[1],
-                consistent=ok,
-                cannot_be_consistent=not ok,
-                suggested_value="" if ok else _fmt(exact, max(pp.decimals, 3)),
-                note=f"two-sided p of r = {r.text}, n = {n} (t on n - 2 df)"
-                + ("; printed 0.000 means p < 0.0005 (write p < 0.001)" if float(pp) == 0.0 else ""),
-            )
+        out += _site_row_checks(row, _significant_list(pub, row), alpha)
+    for label, g, body in _correlation_tables(pub, list(config["groups"])):
+        out += [_check_p_from_r(label, g, pair) for pair in body.get("pairs", [])]
     df = pd.DataFrame(out, columns=CONSISTENCY_COLUMNS)
     df["consistent"] = df["consistent"].astype(bool)
     df["cannot_be_consistent"] = df["cannot_be_consistent"].astype(bool)
     return df
 
 
+def _check_row(**kw: object) -> dict:
+    """One row of :data:`CONSISTENCY_COLUMNS`: text columns default to ``""``, numbers to NaN."""
+    row = {c: kw.get(c, "") for c in CONSISTENCY_COLUMNS}
+    for c in ("recomputed", "recomputed_low", "recomputed_high", "suggested_low", "suggested_high"):
+        row[c] = kw.get(c, float("nan"))
+    row["cannot_be_consistent"] = bool(kw.get("cannot_be_consistent", False))
+    return row
+
+
+def _row_key(row: SiteRow) -> dict:
+    """The columns naming a printed row in its check rows: table, group, instrument, scale."""
+    return dict(table=row.table, group=row.group, instrument=row.instrument, scale=row.scale)
+
+
+def _site_row_checks(row: SiteRow, significant: list[str] | None, alpha: float) -> list[dict]:
+    """Every check of one printed site-comparison row, in output order (see :func:`consistency_checks`).
+
+    When the row's F cannot be reached, each cell that breaks a bound gets the value that would fit
+    (:func:`_suggest_cell_values`); when none does, the single-cell values that would fit are listed.
+    """
+    checks = [_check_p_from_f(row)]
+    if significant is not None:
+        checks.append(_check_stars(row, significant, alpha))
+    lo_n, _, _, _ = row.n_bounds()
+    cells = [_check_cell(row, i, float(lo_n[i])) for i in range(len(row.sites))]
+    f_check = _check_f_from_cells(row)
+    if not f_check["consistent"]:
+        if any(c["cannot_be_consistent"] for c in cells):
+            _suggest_cell_values(row, cells)
+            return [*checks, *cells, f_check]
+        fits = _single_cell_fits(row)
+        f_check["note"] += f"; no cell breaks a bound; {len(fits)} single-cell values that would fit follow"
+        return [*checks, *cells, f_check, *fits]
+    return [*checks, *cells, f_check]
+
+
+def _check_p_from_f(row: SiteRow) -> dict:
+    """statcheck: the p of the printed F and df (F over its rounding interval) against the printed p."""
+    df1, df2 = float(row.df1), float(row.df2)
+    f_lo, f_hi = row.F.interval()
+    p_lo, p_hi = float(stats.f.sf(f_hi, df1, df2)), float(stats.f.sf(max(f_lo, 0.0), df1, df2))
+    pp_lo, pp_hi = row.p.interval()
+    ok = p_lo <= pp_hi and pp_lo <= p_hi
+    p_exact = float(stats.f.sf(float(row.F), df1, df2))
+    return _check_row(
+        check="p_from_F",
+        **_row_key(row),
+        site="All",
+        quantity="p",
+        printed=row.p.text,
+        recomputed=p_exact,
+        recomputed_low=p_lo,
+        recomputed_high=p_hi,
+        consistent=ok,
+        cannot_be_consistent=not ok,
+        suggested_value="" if ok else _fmt(p_exact, max(row.p.decimals, 3)),
+        note=f"p of F({row.df1.text}, {row.df2.text}) = {row.F.text} "
+        f"with F in [{fmt_g(f_lo)}, {fmt_g(f_hi)}]",
+    )
+
+
+def _check_stars(row: SiteRow, significant: list[str], alpha: float) -> dict:
+    """The table's list of significant outcomes against its printed p and the significance level."""
+    listed = f"{row.instrument}/{row.scale}" in set(significant)
+    sig = float(row.p) < alpha
+    return _check_row(
+        check="stars",
+        **_row_key(row),
+        site="All",
+        quantity="p",
+        printed=row.p.text,
+        recomputed=float(stats.f.sf(float(row.F), float(row.df1), float(row.df2))),
+        consistent=sig == listed,
+        cannot_be_consistent=sig != listed,
+        suggested_value="" if sig == listed else ("significant" if sig else "not significant"),
+        note=f"listed as significant: {listed}; printed p < {fmt_g(alpha)}: {sig}",
+    )
+
+
+def _check_cell(row: SiteRow, index: int, n_min: float) -> dict:
+    """One site's printed cell: ``mean_range`` when its mean lies outside the scale, else ``sem_bound``.
+
+    Bhatia–Davis: the largest variance of a score bounded by [min, max] with mean m is
+    (max − m)(m − min), so SEM ≤ √(that / (n − 1)) with the smallest n the site can have and m moved
+    within its rounding box towards the middle of the range (the most lenient choice).
+    """
+    m, s = row.means[index], row.sems[index]
+    site = row.sites[index]
+    m_lo, m_hi = m.interval()
+    if m_hi < row.scale_min or m_lo > row.scale_max:
+        return _check_row(
+            check="mean_range",
+            **_row_key(row),
+            site=site,
+            quantity="mean",
+            printed=m.text,
+            consistent=False,
+            cannot_be_consistent=True,
+            note=f"mean outside the scale's range {fmt_g(row.scale_min)}-{fmt_g(row.scale_max)}",
+        )
+    mc = min(max((row.scale_min + row.scale_max) / 2, m_lo), m_hi)
+    vmax = (row.scale_max - mc) * (mc - row.scale_min)
+    sem_max = math.sqrt(vmax / (n_min - 1)) if n_min > 1 else float("inf")
+    s_lo, _ = s.interval()
+    ok = s_lo <= sem_max
+    return _check_row(
+        check="sem_bound",
+        **_row_key(row),
+        site=site,
+        quantity="sem",
+        printed=s.text,
+        recomputed=sem_max,
+        recomputed_high=sem_max,
+        consistent=ok,
+        cannot_be_consistent=not ok,
+        note=f"largest possible SEM for mean {m.text} on {fmt_g(row.scale_min)}-{fmt_g(row.scale_max)} "
+        f"with n >= {fmt_g(n_min)} (Bhatia-Davis)",
+    )
+
+
+def _check_f_from_cells(row: SiteRow) -> dict:
+    """Whether the printed F is reachable from the printed means, SEMs and admissible site n.
+
+    ``recomputed`` is the F at the estimated site n; low/high are the extremes over every cell's
+    rounding box and the n bounds (:func:`_f_extreme`). The row is checked, the printed F not blamed.
+    """
+    _, _, est_n, n_note = row.n_bounds()
+    f_lo, f_hi = row.F.interval()
+    m_arr = np.array([float(x) for x in row.means])
+    s_arr = np.array([float(x) for x in row.sems])
+    f_min, f_max = _f_extreme(row, maximise=False), _f_extreme(row, maximise=True)
+    return _check_row(
+        check="F_from_cells",
+        **_row_key(row),
+        site="All",
+        quantity="F",
+        printed=row.F.text,
+        recomputed=implied_f(m_arr, s_arr, est_n),
+        recomputed_low=f_min,
+        recomputed_high=f_max,
+        consistent=f_min <= f_hi and f_lo <= f_max,
+        note="row check (the printed F itself is not blamed); F implied by printed means, SEMs and "
+        f"site n (reachable range over rounding and n); {n_note}",
+    )
+
+
+def _suggest_cell_values(row: SiteRow, cells: list[dict]) -> None:
+    """Write into each cell check that cannot be consistent the value that would fit the printed F.
+
+    The value makes the row's implied F equal the printed F (others as printed, site n at estimate);
+    for an SEM also the range of printed SEMs with which the printed F stays reachable
+    (:func:`_feasible_sem_interval`), capped at the cell's SEM bound.
+    """
+    f_lo, f_hi = row.F.interval()
+    for i, cell in enumerate(cells):
+        if not cell["cannot_be_consistent"]:
+            continue
+        what = "mean" if cell["check"] == "mean_range" else "sem"
+        v = _first(_solve_cell(row, i, float(row.F), what))
+        printed = (row.sems if what == "sem" else row.means)[i]
+        v_lo, v_hi = (
+            _feasible_sem_interval(row, i, v, f_lo, f_hi)
+            if what == "sem" and np.isfinite(v)
+            else (float("nan"), float("nan"))
+        )
+        bound = cell["recomputed_high"] if cell["check"] == "sem_bound" else float("inf")
+        v_hi = min(v_hi, bound) if np.isfinite(v_hi) else v_hi
+        cell["suggested_value"] = _fmt(v, printed.decimals)
+        cell["suggested_low"], cell["suggested_high"] = v_lo, v_hi
+        cell["note"] += (
+            f"; the {what} that makes the row's implied F equal the printed {row.F.text}"
+            f" is {v:.4f} with site n at estimate; any {what} in [{v_lo:.4f}, {v_hi:.4f}] is"
+            " consistent with the row over rounding and admissible site n"
+        )
+
+
+def _single_cell_fits(row: SiteRow) -> list[dict]:
+    """``F_single_cell_fit`` rows: each mean or SEM that alone would make the implied F the printed F.
+
+    One equation cannot say which cell is wrong, so every single-cell value that fits is listed (others
+    as printed, site n at estimate; :func:`_solve_cell`).
+    """
+    fits = []
+    for i, site in enumerate(row.sites):
+        for what, printed in (("mean", row.means[i]), ("sem", row.sems[i])):
+            for v in _solve_cell(row, i, float(row.F), what):
+                fits.append(
+                    _check_row(
+                        check="F_single_cell_fit",
+                        **_row_key(row),
+                        site=site,
+                        quantity=what,
+                        printed=printed.text,
+                        recomputed=v,
+                        consistent=False,
+                        suggested_value=_fmt(v, printed.decimals),
+                        note=f"{what} that alone would make the implied F equal the printed {row.F.text} "
+                        "(others as printed, site n at estimate)",
+                    )
+                )
+    return fits
+
+
+def _p_of_r(r: float, n: int) -> float:
+    """Two-sided p of a Pearson r on n pairs: t = r √(n − 2) / √(1 − r²) on n − 2 df.
+
+    r = 0.5, n = 5: t = 0.5·√3/√0.75 = 1, two-sided p on 3 df = 0.391.
+
+    >>> round(_p_of_r(0.5, 5), 3)
+    0.391
+    """
+    r = min(max(r, -0.999999999), 0.999999999)
+    t = r * math.sqrt(n - 2) / math.sqrt(1 - r * r)
+    return float(2 * stats.t.sf(abs(t), n - 2))
+
+
+def _check_p_from_r(table: str, group: str, pair: dict) -> dict:
+    """statcheck for a printed correlation: the p of r (over r's rounding interval) against the printed p.
+
+    A printed ``0.000`` means p < 0.0005.
+    """
+    x, y = pair["pair"]
+    r, n = _printed(pair["r"]), int(pair["n"])
+    pp = _printed(pair.get("p_reported", pair.get("p")))
+    r_lo, r_hi = r.interval()
+    ps = sorted((_p_of_r(r_lo, n), _p_of_r(r_hi, n)))
+    if r_lo <= 0 <= r_hi:
+        ps[1] = 1.0
+    pp_lo, pp_hi = pp.interval()
+    if float(pp) == 0.0:
+        pp_lo, pp_hi = 0.0, pp.half_unit
+    ok = ps[0] <= pp_hi and pp_lo <= ps[1]
+    exact = _p_of_r(float(r), n)
+    return _check_row(
+        check="p_from_r",
+        table=table,
+        group=group,
+        instrument=x,
+        scale=y,
+        site="All",
+        quantity="p",
+        printed=pp.text,
+        recomputed=exact,
+        recomputed_low=ps[0],
+        recomputed_high=ps[1],
+        consistent=ok,
+        cannot_be_consistent=not ok,
+        suggested_value="" if ok else _fmt(exact, max(pp.decimals, 3)),
+        note=f"two-sided p of r = {r.text}, n = {n} (t on n - 2 df)"
+        + ("; printed 0.000 means p < 0.0005 (write p < 0.001)" if float(pp) == 0.0 else ""),
+    )
+
+
 def _significant_list(pub: dict, row: SiteRow) -> list[str] | None:
+    """Outcomes (``instrument/scale``) the row's table lists as significant; ``None`` when it has no list."""
     for _label, g, body in _site_tables(pub, [row.group]):
         if g == row.group and isinstance(body.get("significant"), list):
             return [str(x) for x in body["significant"]]

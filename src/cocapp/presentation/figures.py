@@ -29,10 +29,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cocapp.config import format_threshold, site_names  # noqa: E402
+from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs  # noqa: E402
-from cocapp.presentation.tables import STRICT_LEVEL, fmt_num, fmt_p_eq, significance_stars  # noqa: E402
 
 __all__ = [
     "FigureSpec",
@@ -105,10 +105,11 @@ def site_plot(
                 )
     ax.grid(axis="y", color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)
-    note = f"Mean ± {confidence_level * 100:g}% CI"
+    note = f"Mean ± {fmt_percent(confidence_level)} CI"
     if reference_site:
         note += (
-            f"; # reference site; Tukey vs reference: * p < {alpha:g}, ** p < {min(alpha, STRICT_LEVEL):g}"
+            f"; # reference site; Tukey vs reference: * p < {fmt_g(alpha)}, "
+            f"** p < {fmt_g(min(alpha, STRICT_LEVEL))}"
         )
     fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
@@ -209,7 +210,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 ]
             what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
             lo, hi = inst.scale_range(scale)
-            title = f"Mean {what} score for {glabel.lower()} ± {level * 100:g}% CI"
+            title = f"Mean {what} score for {glabel.lower()} ± {fmt_percent(level)} CI"
             if spec.label:
                 title = f"{spec.label} {title}"
             fig = site_plot(
@@ -218,7 +219,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 sites,
                 ref,
                 (lo, hi),
-                f"{inst.key} {scale.label} ({lo:g}–{hi:g})",
+                f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})",
                 title,
                 alpha,
                 level,

@@ -1,8 +1,9 @@
 """One self-contained HTML report (``reports/report.html``) from the tables, figures and verdicts of a run.
 
 Rendered with Jinja2 (``templates/report.html.j2``, autoescaped). Images are embedded as base64 PNG,
-tables are the HTML fragments written by :mod:`cocapp.presentation.tables`, so the file opens anywhere with no
-network and no other file. Sections: synthetic-data banner (``study.synthetic``), study and config
+tables are the HTML fragments written by :mod:`cocapp.presentation.tables` and the sensitivity verdict is
+rendered from the facts of ``verdict.json`` with the verdict's own template, so the file opens anywhere
+with no network and no other file. Sections: synthetic-data banner (``study.synthetic``), study and config
 summary, methods generated from the config, tables, figures, the sensitivity verdict, the published
 comparison, an optional qualitative fragment, and provenance (SHA-256 of the input files, the config,
 package versions, run time). The run time is the only part that changes between identical runs.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
-import html
+import json
 import re
 import struct
 import sys
@@ -29,17 +30,19 @@ import yaml
 from markupsafe import Markup
 
 from cocapp.config import format_threshold, site_names
+from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.presentation import figures as _figures
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import caption_path, report_items, templates_dir
+from cocapp.presentation.verdict import render_verdict
 
 __all__ = [
     "caption_path",
     "comparison_section",
-    "markdown_to_html",
     "methods_text",
     "render_report",
     "report_items",
+    "verdict_html",
 ]
 
 TEMPLATE = "report.html.j2"
@@ -60,10 +63,6 @@ PACKAGES = (
 
 
 # -- methods from the config -----------------------------------------------------------------------
-def _pct(t: float) -> str:
-    return f"{float(t) * 100:g}%"
-
-
 def methods_text(config: dict) -> list[str]:
     """Paragraphs describing the analysis exactly as configured (thresholds, models, post hoc, alpha)."""
     st = config["statistics"]
@@ -79,13 +78,13 @@ def methods_text(config: dict) -> list[str]:
         "Scale scores are person means of the answered items after reverse keying (sum scales: the mean "
         "times the number of items). A score exists when the number of missing items is at most "
         f"floor(t x k) for a scale of k items; the primary analysis uses t = {primary} (up to "
-        f"{_pct(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
+        f"{fmt_percent(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
         f"analysis repeats every comparison at t = {', '.join(ts)} (0.0 = complete cases).",
         "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
-        f"mean replacement), with {st.get('confidence_level', 0.95) * 100:g}% confidence intervals; "
-        f"alpha >= {st.get('acceptable_alpha', 0.7):g} counts as acceptable.",
+        f"mean replacement), with {fmt_percent(st.get('confidence_level', 0.95))} confidence intervals; "
+        f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable.",
         f"Sites ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
-        f"subscale, significance level {alpha:g}. Post hoc comparisons after ANOVA: "
+        f"subscale, significance level {fmt_g(alpha)}. Post hoc comparisons after ANOVA: "
         f"{_posthoc_name(post.get('anova', 'tukey'))} for every site pair (reported whether or not the "
         "omnibus test is significant; flagged only where it is)"
         + (
@@ -113,7 +112,7 @@ def methods_text(config: dict) -> list[str]:
         f"correlations with {corr.get('deletion', 'pairwise')} deletion; effect sizes are labelled small, "
         "medium and large at r = "
         + ", ".join(
-            f"{v:g}"
+            fmt_g(v)
             for v in (corr.get("effect_size_labels") or {"small": 0.1, "medium": 0.3, "large": 0.5}).values()
         )
         + " (Cohen)."
@@ -135,88 +134,6 @@ def _posthoc_name(key: str) -> str:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-_INLINE = [
-    (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
-]
-
-
-def _inline(text: str) -> str:
-    out = html.escape(text, quote=False)
-    for pat, rep in _INLINE:
-        out = pat.sub(rep, out)
-    return out
-
-
-def markdown_to_html(text: str) -> str:
-    """A small Markdown subset to HTML: headings, paragraphs, lists, quotes, pipe tables, bold, code.
-
-    Everything is escaped first, so the input cannot inject markup.
-
-    >>> markdown_to_html("# Verdict\\n\\n- **no** change\\n- p < 0.05")
-    '<h3>Verdict</h3>\\n<ul>\\n<li><strong>no</strong> change</li>\\n<li>p &lt; 0.05</li>\\n</ul>'
-    """
-    lines = text.replace("\r\n", "\n").split("\n")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip()
-        if not line.strip():
-            i += 1
-            continue
-        m = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if m:
-            level = min(len(m.group(1)) + 2, 6)  # the report's own h2 sections sit above
-            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
-            i += 1
-            continue
-        if line.lstrip().startswith(">"):
-            quote = []
-            while i < len(lines) and lines[i].lstrip().startswith(">"):
-                quote.append(lines[i].lstrip()[1:].strip())
-                i += 1
-            out.append(f"<blockquote><p>{_inline(' '.join(q for q in quote if q))}</p></blockquote>")
-            continue
-        if re.match(r"^\s*[-*+]\s+", line):
-            items = []
-            while i < len(lines) and re.match(r"^\s*[-*+]\s+", lines[i]):
-                item = re.sub(r"^\s*[-*+]\s+", "", lines[i].rstrip())
-                items.append(f"<li>{_inline(item)}</li>")
-                i += 1
-            out.append("<ul>\n" + "\n".join(items) + "\n</ul>")
-            continue
-        if line.lstrip().startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(lines[i].strip())
-                i += 1
-            cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
-            body = [r for r in cells if not all(re.fullmatch(r":?-{3,}:?", c) for c in r if c)]
-            if body:
-                head, rest = body[0], body[1:]
-                t = [
-                    '<table class="cocapp-table">',
-                    "<thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr></thead>",
-                    "<tbody>",
-                ]
-                t += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest]
-                t.append("</tbody></table>")
-                out.append("\n".join(t))
-            continue
-        para = [line.strip()]
-        i += 1
-        while (
-            i < len(lines)
-            and lines[i].strip()
-            and not re.match(r"^(#{1,6}\s|\s*[-*+]\s|\s*\||\s*>)", lines[i])
-        ):
-            para.append(lines[i].strip())
-            i += 1
-        out.append(f"<p>{_inline(' '.join(para))}</p>")
-    return "\n".join(out)
-
-
 def _png(path: Path) -> tuple[str, int, int]:
     data = path.read_bytes()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -246,7 +163,7 @@ def _versions() -> dict[str, str]:
 # -- sections --------------------------------------------------------------------------------------
 def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
-    level = config["statistics"].get("confidence_level", 0.95) * 100
+    level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     alpha = config["statistics"]["significance_level"]
     if spec.kind == "scatter":
@@ -256,12 +173,12 @@ def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
             "the least-squares line."
         )
     what = "total" if spec.scale == "total" else spec.scale.replace("_", " ")
-    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {level:g}% CI"
+    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:
         text += (
-            f" # marks the reference site ({ref}); * p < {alpha:g} and ** p < 0.01 mark Tukey-Kramer "
-            "differences from it."
+            f" # marks the reference site ({ref}); * p < {fmt_g(alpha)} and "
+            f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
         text = f"{spec.label} as published, redrawn from the regenerated data. " + text
@@ -375,7 +292,7 @@ def comparison_section(
                 r.site,
                 r.quantity,
                 str(r.printed),
-                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
                 "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
             ]
         )
@@ -443,7 +360,7 @@ def comparison_section(
                 r.site,
                 r.quantity,
                 str(r.printed),
-                _tables.fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
             ]
         )
@@ -451,7 +368,23 @@ def comparison_section(
     return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
 
 
-MISSING = _tables.MISSING_TEXT
+MISSING = MISSING_TEXT
+
+
+def verdict_html(sensitivity_dir: str | Path) -> Markup | None:
+    """The sensitivity verdict as HTML, rendered from the facts in ``verdict.json`` (``None`` if absent).
+
+    The same template and facts as ``verdict.md`` (:func:`cocapp.presentation.verdict.render_verdict`), so the
+    report and the Markdown say the same sentences.
+    """
+    path = Path(sensitivity_dir) / "verdict.json"
+    if not path.is_file():
+        return None
+    try:
+        facts = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return Markup(render_verdict(facts, fmt="html"))
 
 
 def render_report(
@@ -478,11 +411,7 @@ def render_report(
         table_blocks.append(dict(key=key, html=Markup(frag), files=files))
     figs = figure_entries(config, figures_dir)
     sens_figs = sensitivity_figures(figures_dir, len(figs) + 1)
-    sens_html = None
-    if sensitivity_dir is not None:
-        verdict = Path(sensitivity_dir) / "verdict.md"
-        if verdict.is_file():
-            sens_html = Markup(markdown_to_html(verdict.read_text("utf-8")))
+    sens_html = verdict_html(sensitivity_dir) if sensitivity_dir is not None else None
     comp_path, cons_path = tables_dir / "published_comparison.csv", tables_dir / "published_consistency.csv"
     text_cols = {"printed": str, "suggested_value": str, "site": str, "scale": str, "instrument": str}
     comparison = (

@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from cocapp.config import format_threshold, site_names, threshold_fraction  # noqa: E402
+from cocapp.formatting import fmt_g, fmt_percent  # noqa: E402
 from cocapp.instruments import Instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 
@@ -69,8 +70,8 @@ def _with_rc(func):
 
 
 def _tick_label(t: str) -> str:
-    pct = threshold_fraction(t) * 100
-    return "CC" if pct == 0 else (f"{pct.numerator}%" if pct.denominator == 1 else f"{float(pct):g}%")
+    fraction = threshold_fraction(t)
+    return "CC" if fraction == 0 else fmt_percent(fraction)
 
 
 def _label(instruments: Mapping[str, Instrument], inst: str, scale: str) -> str:
@@ -196,7 +197,7 @@ def n_p_figure(
         for j, (name, _) in enumerate(analyses)
     ]
     handles += [
-        Line2D([], [], color="firebrick", ls="--", label=f"significance level {alpha:g}"),
+        Line2D([], [], color="firebrick", ls="--", label=f"significance level {fmt_g(alpha)}"),
         Line2D([], [], color="0.4", ls=":", label="primary threshold"),
     ]
     height = frame["height"]
@@ -209,7 +210,7 @@ def n_p_figure(
     )
     note = "CC = complete-case analysis; filled markers: significant, open: not significant"
     if len(pvals) and float(pvals.min()) < ylow:
-        note += f"; p below {ylow:g} drawn at the axis floor"
+        note += f"; p below {fmt_g(ylow)} drawn at the axis floor"
     fig.text(0.5, 0.06 / height, note + ".", ha="center", va="bottom", fontsize=7, color="0.3")
     return fig
 

@@ -13,6 +13,9 @@ Display conventions (the paper's, Simpson et al. 2016, Tables 2-4):
 * p with 3 decimals; a p below 0.001 is written ``< 0.001`` (never ``0.000``).
 * A value that does not exist (NaN) is written as an em dash ``—``; ``-0.00`` is written ``0.00``.
 
+The formatters live in :mod:`cocapp.formatting` (shared with the figures, the verdict and the report)
+and are re-exported here.
+
 When ``study.synthetic`` is true every caption says so and every table's notes carry
 ``study.data_note``.
 """
@@ -28,6 +31,21 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cocapp.config import format_threshold, site_names
+from cocapp.formatting import (
+    MISSING_TEXT,
+    STRICT_LEVEL,
+    fmt_anova,
+    fmt_ci,
+    fmt_df,
+    fmt_g,
+    fmt_mean_sem,
+    fmt_num,
+    fmt_p,
+    fmt_p_eq,
+    fmt_percent,
+    is_missing,
+    significance_stars,
+)
 from cocapp.instruments import Instrument, load_instrument
 from cocapp.presentation.outputs import correlation_groups, table_specs
 
@@ -56,119 +74,10 @@ __all__ = [
     "table_files",
 ]
 
-MISSING_TEXT = "—"
 FORMATS = ("csv", "md", "html", "docx")
-# The second, stricter star level of the paper's Tables 2-3 ("** Significant at the p < 0.01 level").
-STRICT_LEVEL = 0.01
 HTML_START = "<!-- cocapp-table:start -->"
 NOWRAP_MAX = 40
 HTML_END = "<!-- cocapp-table:end -->"
-
-
-# -- formatters ------------------------------------------------------------------------------------
-def _isnan(x: object) -> bool:
-    if x is None:
-        return True
-    try:
-        return bool(pd.isna(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_num(x: float | None, dp: int = 2) -> str:
-    """A number rounded to ``dp`` decimals for display; NaN -> ``—``; never ``-0.00``.
-
-    >>> fmt_num(3.4849), fmt_num(-0.1234, 3), fmt_num(-0.001), fmt_num(float("nan"))
-    ('3.48', '-0.123', '0.00', '—')
-    """
-    if _isnan(x):
-        return MISSING_TEXT
-    text = f"{float(x):.{dp}f}"
-    if text.startswith("-") and float(text) == 0.0:
-        text = text[1:]
-    return text
-
-
-def fmt_p(p: float | None, dp: int = 3) -> str:
-    """A p-value for display: ``dp`` decimals, below 10^-dp written ``< 0.001``; NaN -> ``—``.
-
-    >>> fmt_p(0.6591), fmt_p(0.0004), fmt_p(0.00099), fmt_p(1.0)
-    ('0.659', '< 0.001', '< 0.001', '1.000')
-    """
-    if _isnan(p):
-        return MISSING_TEXT
-    p = float(p)
-    if p < 0 or p > 1:
-        raise ValueError(f"p-value {p!r} is outside [0, 1]")
-    floor = 10.0**-dp
-    if p < floor:
-        return f"< {floor:.{dp}f}"
-    text = f"{p:.{dp}f}"
-    return text
-
-
-def fmt_p_eq(p: float | None, dp: int = 3) -> str:
-    """``p = 0.659`` or ``p < 0.001`` (``p = —`` when missing).
-
-    >>> fmt_p_eq(0.0171), fmt_p_eq(1e-9)
-    ('p = 0.017', 'p < 0.001')
-    """
-    text = fmt_p(p, dp)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def fmt_df(df: float | None) -> str:
-    """Degrees of freedom: an integer when whole, else one decimal (Welch).
-
-    >>> fmt_df(5.0), fmt_df(394), fmt_df(171.26)
-    ('5', '394', '171.3')
-    """
-    if _isnan(df):
-        return MISSING_TEXT
-    df = float(df)
-    return str(int(round(df))) if abs(df - round(df)) < 1e-9 else f"{df:.1f}"
-
-
-def significance_stars(p: float | None, alpha: float = 0.05, strict: float = STRICT_LEVEL) -> str:
-    """``**`` when p < ``strict``, ``*`` when p < ``alpha``, else ``""`` (paper's Tables 2-3 footnote).
-
-    >>> significance_stars(0.005), significance_stars(0.017), significance_stars(0.2)
-    ('**', '*', '')
-    """
-    if _isnan(p):
-        return ""
-    p = float(p)
-    if p < min(strict, alpha):
-        return "**"
-    if p < alpha:
-        return "*"
-    return ""
-
-
-def fmt_anova(df1: float, df2: float, f: float, p: float, alpha: float = 0.05, f_dp: int = 2) -> str:
-    """``F(5, 394) = 0.65, p = 0.659`` with `` *``/`` **`` appended (paper's Table 2 cell).
-
-    >>> fmt_anova(5, 429, 3.4512, 0.00462)
-    'F(5, 429) = 3.45, p = 0.005 **'
-    >>> fmt_anova(5, 394, 0.651, 0.0000001)
-    'F(5, 394) = 0.65, p < 0.001 **'
-    """
-    if _isnan(f):
-        return MISSING_TEXT
-    text = f"F({fmt_df(df1)}, {fmt_df(df2)}) = {fmt_num(f, f_dp)}, {fmt_p_eq(p)}"
-    stars = significance_stars(p, alpha)
-    return f"{text} {stars}" if stars else text
-
-
-def fmt_mean_sem(mean: float, sem: float, dp: int = 2) -> str:
-    """``Mean (SEM)`` cell with ``dp`` decimals.
-
-    >>> fmt_mean_sem(3.4812, 0.1234), fmt_mean_sem(float("nan"), 0.1)
-    ('3.48 (0.12)', '—')
-    """
-    if _isnan(mean):
-        return MISSING_TEXT
-    return f"{fmt_num(mean, dp)} ({fmt_num(sem, dp)})"
 
 
 # -- the display table -----------------------------------------------------------------------------
@@ -410,16 +319,18 @@ def _base_notes(config: dict) -> list[str]:
 
 def _threshold_note(config: dict) -> str:
     t = _primary(config)
-    pct = float(t) * 100
     return (
-        f"Scores with person-mean replacement when at most {pct:g}% of a scale's items are missing "
+        f"Scores with person-mean replacement when at most {fmt_percent(t)} of a scale's items are missing "
         f"(threshold {t})."
     )
 
 
 def _stars_note(config: dict) -> str:
     a = _alpha(config)
-    return f"* Significant at the p < {a:g} level; ** significant at the p < {min(STRICT_LEVEL, a):g} level."
+    return (
+        f"* Significant at the p < {fmt_g(a)} level; ** significant at the p < {fmt_g(min(STRICT_LEVEL, a))} "
+        "level."
+    )
 
 
 def _select(df: pd.DataFrame | None, **eq: str) -> pd.DataFrame:
@@ -568,7 +479,8 @@ def table_correlations(
                 r = _one(sub, f"correlations.csv {group} {site} {x}/{y}")
                 cells["r"].append(fmt_num(r["r"], 3) if r is not None else MISSING_TEXT)
                 cells["p"].append(fmt_p(r["p"]) if r is not None else MISSING_TEXT)
-                cells["n"].append(str(int(r["n"])) if r is not None and not _isnan(r["n"]) else MISSING_TEXT)
+                n_text = str(int(r["n"])) if r is not None and not is_missing(r["n"]) else MISSING_TEXT
+                cells["n"].append(n_text)
             for k in ("r", "p", "n"):
                 table.add(cells[k], f"{x} and {y}")
     return table
@@ -588,12 +500,12 @@ def table_reliability(
         notes=_base_notes(config)
         + [
             f"Alpha on respondents who answered every item of the scale (before mean replacement); "
-            f"acceptable when alpha >= {acceptable:g}."
+            f"acceptable when alpha >= {fmt_g(acceptable)}."
         ],
         synthetic=bool(config["study"].get("synthetic")),
     )
     level = config["statistics"].get("confidence_level", 0.95)
-    table.columns[4] = f"{level * 100:g}% CI"
+    table.columns[4] = f"{fmt_percent(level)} CI"
     for g in config["groups"]:
         for ikey, inst in _instruments(config, g).items():
             for scale in inst.scales:
@@ -610,17 +522,14 @@ def table_reliability(
                         MISSING_TEXT,
                     ]
                 else:
-                    ci = (
-                        f"{fmt_num(row.get('ci_low'))} to {fmt_num(row.get('ci_high'))}"
-                        if "ci_low" in row.index and not _isnan(row.get("ci_low"))
-                        else MISSING_TEXT
-                    )
+                    has_ci = "ci_low" in row.index
+                    ci = fmt_ci(row.get("ci_low"), row.get("ci_high")) if has_ci else MISSING_TEXT
                     ok = (
                         MISSING_TEXT
-                        if _isnan(row["alpha"])
+                        if is_missing(row["alpha"])
                         else ("yes" if row["alpha"] >= acceptable else "no")
                     )
-                    n_c = MISSING_TEXT if _isnan(row["n_complete"]) else str(int(row["n_complete"]))
+                    n_c = MISSING_TEXT if is_missing(row["n_complete"]) else str(int(row["n_complete"]))
                     cells = [scale.label, str(int(row["k_items"])), n_c, fmt_num(row["alpha"]), ci, ok]
                 table.add(cells, f"{_group_label(config, g)}: {_instrument_heading(inst)}")
     return table
@@ -686,7 +595,7 @@ def table_ancova_means(
                     else:
                         resid = terms[terms["term"].astype(str).str.lower().isin(_RESIDUAL_TERMS)]
                         df2 = resid["df"].iloc[0] if not resid.empty else float("nan")
-                        if _isnan(df2):
+                        if is_missing(df2):
                             effect = f"F = {fmt_num(site_row['F'])}, {fmt_p_eq(site_row['p'])}"
                             stars = significance_stars(site_row["p"], alpha)
                             effect = f"{effect} {stars}" if stars else effect

@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tables", nargs="+", required=True, help="every table file (tables stage)")
     parser.add_argument("--figures", nargs="+", required=True, help="every figure file (figures stage)")
     parser.add_argument(
-        "--sensitivity", nargs="+", required=True, help="verdict.md and the sensitivity figures"
+        "--sensitivity", nargs="+", required=True, help="verdict.json and the sensitivity figures"
     )
     parser.add_argument("--audit", nargs="*", default=[], help="published_comparison/consistency.csv")
     parser.add_argument("--qualitative-section", help="qualitative/qualitative_section.html")
@@ -54,7 +54,7 @@ def run(args, settings, log) -> dict:
     config = settings.plain()
     _check_given([f"{key}.html" for key, _ in table_specs(config)], args.tables, "tables")
     _check_given([f"{s.stem}.png" for s in figure_specs(config)], args.figures, "figures")
-    _check_given(["verdict.md"], args.sensitivity, "sensitivity")
+    _check_given(["verdict.json"], args.sensitivity, "sensitivity")
     _check_given([], args.audit + args.raw + args.config_file, "inputs")
     tables_dir = _folder(args.tables, f"{table_specs(config)[0][0]}.{FORMATS[0]}")
     figures_dir = Path(os.path.commonpath(args.figures))
@@ -64,7 +64,7 @@ def run(args, settings, log) -> dict:
         args.config_file[0],
         tables_dir,
         figures_dir,
-        _folder(args.sensitivity, "verdict.md"),
+        _folder(args.sensitivity, "verdict.json"),
         qual,
         args.raw,
     )

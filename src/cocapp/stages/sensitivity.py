@@ -34,6 +34,7 @@ def run(args, settings, log) -> dict:
     from cocapp.contracts import read
     from cocapp.instruments import load_instruments
     from cocapp.presentation.sensitivity_figures import figure_files
+    from cocapp.presentation.verdict import render_verdict
     from cocapp.stats.sensitivity import (
         CHECK_COLUMNS,
         _models,
@@ -42,7 +43,6 @@ def run(args, settings, log) -> dict:
         check_complete_case_n,
         check_n_monotone,
         n_counts,
-        render_verdict,
         sensitivity_summary,
         site_shifts,
         verdict_facts,
@@ -67,6 +67,7 @@ def run(args, settings, log) -> dict:
     facts = verdict_facts(
         summary, shifts, pairs, checks_df, settings, instruments, complete_case_checked=True
     )
+    facts_json = json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     for message in checks_df["message"]:
         log.warning(message)
     n_change = int((summary["changes_inference"] == True).sum())  # noqa: E712
@@ -77,7 +78,8 @@ def run(args, settings, log) -> dict:
         args.site_shifts: shifts,
         args.pairs: pairs,
         args.checks: checks_df,
-        args.verdict: render_verdict(facts),
-        args.facts: json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        # the Markdown is rendered from the facts as written, exactly as the report renders them
+        args.verdict: render_verdict(json.loads(facts_json)),
+        args.facts: facts_json,
         **figures,
     }

@@ -14,8 +14,9 @@ outcome and every threshold the config lists, from the collected statistics file
 - two checks: the number analysed never decreases as the threshold grows (a more permissive threshold
   scores a superset of the respondents), and at the complete-case threshold (0.0) it equals the
   reliability stage's ``n_complete``;
-- a plain-language verdict per group generated only from those numbers (``verdict.md``) and the same
-  facts as JSON for the report (``verdict.json``); figures are drawn by
+- the facts of a plain-language verdict per group, taken only from those numbers (``verdict.json``);
+  the verdict is rendered from them by one template (:mod:`cocapp.presentation.verdict`:
+  ``verdict.md`` and the report's HTML); figures are drawn by
   :mod:`cocapp.presentation.sensitivity_figures`.
 
 Nothing here recomputes a test statistic: the primary-threshold rows repeat the main analysis exactly.
@@ -40,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold, site_names, threshold_fraction
+from cocapp.formatting import fmt_p_text
 from cocapp.instruments import Instrument
 
 __all__ = [
@@ -52,7 +54,6 @@ __all__ = [
     "changing_pairs",
     "format_p",
     "n_counts",
-    "render_verdict",
     "sensitivity_summary",
     "significance",
     "site_shifts",
@@ -154,21 +155,8 @@ def _join(items: Sequence[str], conj: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conj} {items[-1]}"
 
 
-def format_p(p: float, alpha: float = 0.05) -> str:
-    """p for running text: three decimals, more when three would blur the side of ``alpha`` it is on.
-
-    >>> format_p(0.08312), format_p(0.0004), format_p(0.0496), format_p(0.05), format_p(float("nan"))
-    ('0.083', '< 0.001', '0.0496', '0.050', 'not available')
-    """
-    if p is None or not np.isfinite(p):
-        return "not available"
-    if p < 0.001:
-        return "< 0.001"
-    for digits in range(3, 10):
-        shown = round(p, digits)
-        if (shown < alpha) == (p < alpha):
-            return f"{p:.{digits}f}"
-    return repr(p)
+#: p for running text (kept under its old name; see :func:`cocapp.formatting.fmt_p_text`).
+format_p = fmt_p_text
 
 
 def significance(p: pd.Series, alpha: float) -> pd.Series:
@@ -331,9 +319,36 @@ def sensitivity_summary(
         with p < alpha (statistics computed at another level), or an outcome lacks a configured threshold.
     """
     thresholds, primary, alpha = _settings(config)
-    groups = list(config["groups"])
     models = _models(config)
-    instruments = dict(instruments or {})
+    anova, ancova = _summary_inputs(anova, ancova, config)
+    significant = _anova_significance(anova, alpha)
+    outcomes = _outcomes(anova, config, dict(instruments or {}))
+    out = _anova_by_threshold(anova, significant, outcomes, thresholds, primary)
+    notes = [list(out.pop("_note"))]  # one list of row notes per source, "" when none
+
+    site_rows = _ancova_site_rows(ancova)
+    for m in models:
+        out, model_notes = _with_ancova_model(out, site_rows, m, config, alpha)
+        notes.append(model_notes)
+
+    shifts = site_shifts(descriptives, config)
+    out = out.merge(_largest_site_shifts(shifts, config), on=[*KEYS, "threshold"], how="left")
+    out["max_abs_mean_shift"] = out["max_abs_mean_shift"].astype(np.float64)
+    out["max_abs_mean_shift_sd"] = out["max_abs_mean_shift_sd"].astype(np.float64)
+
+    out["n_not_decreasing"], n_notes = _n_not_decreasing(out, shifts, models, thresholds)
+    notes.append(n_notes)
+    out["note"] = ["; ".join(n for n in row_notes if n) for row_notes in zip(*notes, strict=True)]
+    return out[summary_columns(models)].reset_index(drop=True)
+
+
+def _summary_inputs(
+    anova: pd.DataFrame, ancova: pd.DataFrame, config: Mapping
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``anova.csv`` and ``ancova.csv`` with their required columns checked, normalised to the config's
+    groups and thresholds (:func:`_normalise`); the ANOVA keys must be unique and every group present."""
+    thresholds, _, _ = _settings(config)
+    groups = list(config["groups"])
     _require(anova, [*KEYS, "threshold", *ANOVA_FIELDS], "anova.csv")
     _require(ancova, [*KEYS, "threshold", "model", "term", *ANCOVA_FIELDS], "ancova.csv")
     anova = _normalise(anova, "anova.csv", thresholds, groups)
@@ -342,7 +357,15 @@ def sensitivity_summary(
     missing_groups = [g for g in groups if not (anova["group"] == g).any()]
     if missing_groups:
         raise ValueError(f"anova.csv: no rows for configured group(s) {missing_groups}")
+    return anova, ancova
 
+
+def _anova_significance(anova: pd.DataFrame, alpha: float) -> pd.Series:
+    """``p < alpha`` of every ANOVA row (nullable boolean).
+
+    Raises ValueError when the file's own ``significant`` column says otherwise for some row: the
+    statistics were then computed at another significance level.
+    """
     sig = significance(anova["p"], alpha)
     if "significant" in anova.columns:
         given = anova["significant"].map(_as_bool).astype("boolean")
@@ -354,10 +377,24 @@ def sensitivity_summary(
                 f"significant={r['significant']} but p={r['p']!r} at significance level {alpha}: "
                 "the statistics were computed with another significance_level; rerun them"
             )
+    return sig
 
-    outcomes = _outcomes(anova, config, instruments)
+
+def _anova_by_threshold(
+    anova: pd.DataFrame,
+    significant: pd.Series,
+    outcomes: pd.DataFrame,
+    thresholds: Sequence[str],
+    primary: str,
+) -> pd.DataFrame:
+    """One row per outcome × configured threshold: the ANOVA copied, its significance against the primary's.
+
+    Columns: the keys, ``threshold``, :data:`ANOVA_FIELDS`, ``significant``, ``is_primary``,
+    ``n_primary``, ``significant_primary``, ``changes_inference`` and ``_note`` (the ANOVA's own note,
+    ``""`` when none). Raises ValueError naming the first outcome that has no row for a threshold.
+    """
     grid = outcomes.merge(pd.DataFrame({"threshold": thresholds}), how="cross")
-    base = anova[[*KEYS, "threshold", *ANOVA_FIELDS]].assign(significant=sig.to_numpy())
+    base = anova[[*KEYS, "threshold", *ANOVA_FIELDS]].assign(significant=significant.to_numpy())
     base = base.assign(_note=_text(anova["note"]) if "note" in anova.columns else "")
     out = grid.merge(base, on=[*KEYS, "threshold"], how="left", indicator=True)
     lacking = out[out["_merge"] == "left_only"]
@@ -375,44 +412,62 @@ def sensitivity_summary(
     out["significant"] = out["significant"].astype("boolean")
     out["significant_primary"] = _primary_value(out, "significant").astype("boolean")
     out["changes_inference"] = _differs(out["significant"], out["significant_primary"])
-    notes = [[x] if x else [] for x in out["_note"]]
+    return out
 
+
+def _ancova_site_rows(ancova: pd.DataFrame) -> pd.DataFrame:
+    """The ANCOVA rows of the site effect (``term == "site"``), one per outcome × threshold × model."""
     site_rows = ancova[ancova["term"].astype(str) == "site"]
     _unique(site_rows, [*KEYS, "threshold", "model"], "ancova.csv (term 'site')")
-    for m in models:
-        part = site_rows[site_rows["model"].astype(str) == m]
-        cols = {f: f"ancova_{m}_{f}" for f in ANCOVA_FIELDS}
-        part = part[[*KEYS, "threshold", *ANCOVA_FIELDS]].rename(columns=cols)
-        if "note" in site_rows.columns:
-            part[f"_note_{m}"] = _text(site_rows.loc[part.index, "note"])
-        else:
-            part[f"_note_{m}"] = ""
-        part["_has"] = True
-        out = out.merge(part, on=[*KEYS, "threshold"], how="left")
-        configured = out["group"].map(lambda g, m=m: m in (config["groups"][g].get("ancova_models") or {}))
-        # a model the group does not configure stays empty even if stale rows of it exist
-        keep = configured.to_numpy(dtype=bool)
-        for c in [*cols.values(), "_has"]:
-            out[c] = out[c].where(keep)
-        out[f"ancova_{m}_n"] = _as_int(out[f"ancova_{m}_n"])
-        for f in ("F", "p", "partial_eta2"):
-            out[f"ancova_{m}_{f}"] = pd.to_numeric(out[f"ancova_{m}_{f}"], errors="coerce").astype(np.float64)
-        out[f"ancova_{m}_significant"] = significance(out[f"ancova_{m}_p"], alpha)
-        prim = _primary_value(out, f"ancova_{m}_significant").astype("boolean")
-        out[f"ancova_{m}_changes_inference"] = _differs(out[f"ancova_{m}_significant"], prim)
-        has = out["_has"].notna().to_numpy()
-        for i in range(len(out)):
-            if not configured.iloc[i]:
-                continue
-            if not has[i]:
-                notes[i].append(f"ANCOVA {m}: no site row in ancova.csv")
-            elif out[f"_note_{m}"].iloc[i]:
-                notes[i].append(f"ANCOVA {m}: {out[f'_note_{m}'].iloc[i]}")
-        out = out.drop(columns=["_has", f"_note_{m}"])
+    return site_rows
 
-    shifts = site_shifts(descriptives, config)
-    sites = site_names(config)
-    per_site = shifts[shifts["site"].isin(sites)].copy()
+
+def _with_ancova_model(
+    out: pd.DataFrame, site_rows: pd.DataFrame, model: str, config: Mapping, alpha: float
+) -> tuple[pd.DataFrame, list[str]]:
+    """``out`` with the ``ancova_<model>_*`` columns of one covariate model, and each row's note.
+
+    The model's site-effect ``n``, ``F``, ``p`` and ``partial_eta2`` are copied; ``significant`` = p <
+    alpha and ``changes_inference`` against the primary threshold's. A group that does not configure the
+    model gets NA even if stale rows of it exist. The note (``""`` when none) says that a configured
+    model has no site row, or repeats the model's own note.
+    """
+    cols = {f: f"ancova_{model}_{f}" for f in ANCOVA_FIELDS}
+    part = site_rows[site_rows["model"].astype(str) == model]
+    part = part[[*KEYS, "threshold", *ANCOVA_FIELDS]].rename(columns=cols)
+    part["_model_note"] = _text(site_rows.loc[part.index, "note"]) if "note" in site_rows.columns else ""
+    part["_has"] = True
+    out = out.merge(part, on=[*KEYS, "threshold"], how="left")
+    configured = out["group"].map(lambda g: model in (config["groups"][g].get("ancova_models") or {}))
+    keep = configured.to_numpy(dtype=bool)
+    for c in [*cols.values(), "_has"]:
+        out[c] = out[c].where(keep)
+    out[cols["n"]] = _as_int(out[cols["n"]])
+    for f in ("F", "p", "partial_eta2"):
+        out[cols[f]] = pd.to_numeric(out[cols[f]], errors="coerce").astype(np.float64)
+    out[f"ancova_{model}_significant"] = significance(out[cols["p"]], alpha)
+    prim = _primary_value(out, f"ancova_{model}_significant").astype("boolean")
+    out[f"ancova_{model}_changes_inference"] = _differs(out[f"ancova_{model}_significant"], prim)
+    has = out["_has"].notna().to_numpy()
+    notes = []
+    for configured_here, has_row, note in zip(keep, has, out["_model_note"], strict=True):
+        if configured_here and not has_row:
+            notes.append(f"ANCOVA {model}: no site row in ancova.csv")
+        elif configured_here and note:
+            notes.append(f"ANCOVA {model}: {note}")
+        else:
+            notes.append("")
+    return out.drop(columns=["_has", "_model_note"]), notes
+
+
+def _largest_site_shifts(shifts: pd.DataFrame, config: Mapping) -> pd.DataFrame:
+    """Per outcome × threshold, the largest |site mean − primary site mean| over the configured sites.
+
+    Columns: the keys, ``threshold``, ``max_abs_mean_shift``, ``max_abs_mean_shift_site`` (the first
+    site in config order on a tie) and ``max_abs_mean_shift_sd`` (the same shift in pooled-SD units,
+    absolute). Outcomes and thresholds without any shift are absent.
+    """
+    per_site = shifts[shifts["site"].isin(site_names(config))].copy()
     per_site["_abs"] = per_site["shift"].abs()
     best = (
         per_site.dropna(subset=["_abs"])
@@ -423,21 +478,27 @@ def sensitivity_summary(
         columns={"_abs": "max_abs_mean_shift", "site": "max_abs_mean_shift_site"}
     )
     best["max_abs_mean_shift_sd"] = best.pop("shift_sd").abs()
-    out = out.merge(best, on=[*KEYS, "threshold"], how="left")
-    out["max_abs_mean_shift"] = out["max_abs_mean_shift"].astype(np.float64)
-    out["max_abs_mean_shift_sd"] = out["max_abs_mean_shift_sd"].astype(np.float64)
+    return best
 
+
+def _n_not_decreasing(
+    out: pd.DataFrame, shifts: pd.DataFrame, models: Sequence[str], thresholds: Sequence[str]
+) -> tuple[pd.array, list[str]]:
+    """Per summary row: does no count (ANOVA, ANCOVA, site n) fall below the next lower threshold's?
+
+    Returns the nullable boolean column and each row's note naming the counts that decrease (``""`` when
+    none); see :func:`check_n_monotone`.
+    """
     viol = check_n_monotone(n_counts(out, shifts, models), thresholds)
     bad: dict[tuple, list[str]] = {}
     for v in viol.itertuples(index=False):
         bad.setdefault((v.group, v.instrument, v.scale, v.threshold), []).append(str(v.source))
     keys = [tuple(r) for r in out[[*KEYS, "threshold"]].itertuples(index=False)]
-    out["n_not_decreasing"] = pd.array([k not in bad for k in keys], dtype="boolean")
-    for i, k in enumerate(keys):
-        if k in bad:
-            notes[i].append("n smaller than at the next lower threshold: " + ", ".join(bad[k]))
-    out["note"] = ["; ".join(n) for n in notes]
-    return out[summary_columns(models)].reset_index(drop=True)
+    ok = pd.array([k not in bad for k in keys], dtype="boolean")
+    notes = [
+        "n smaller than at the next lower threshold: " + ", ".join(bad[k]) if k in bad else "" for k in keys
+    ]
+    return ok, notes
 
 
 def _as_bool(v: Any) -> Any:
@@ -772,260 +833,116 @@ def verdict_facts(
         "range_text": _range_text(thresholds),
         "groups": [],
     }
+    cc_checked = complete_case_checked and any(threshold_fraction(t) == 0 for t in thresholds)
     for g, gspec in config["groups"].items():
         gsum = summary[summary["group"] == g]
-        outcomes = gsum[KEYS].drop_duplicates()
-        analyses = []
-        gmodels = [m for m in models if m in (gspec.get("ancova_models") or {})]
-        for name, prefix in [("anova", ""), *[(f"ancova {m}", f"ancova_{m}_") for m in gmodels]]:
-            items = []
-            for o in outcomes.itertuples(index=False):
-                rows = gsum[(gsum["instrument"] == o.instrument) & (gsum["scale"] == o.scale)]
-                c = _classify(rows, prefix, primary)
-                items.append(
-                    {
-                        "instrument": o.instrument,
-                        "scale": o.scale,
-                        "label": outcome_label(o.instrument, o.scale, instruments),
-                        **c,
-                    }
-                )
-            entry = {"analysis": name, "outcomes": items}
-            if name.startswith("ancova "):
-                m = name.split(" ", 1)[1]
-                entry["model"] = m
-                entry["covariates"] = list(gspec["ancova_models"][m])
-            analyses.append(entry)
-        gs = shifts[(shifts["group"] == g) & (shifts["site"] != ALL_SITES)].dropna(subset=["shift"])
-        largest = None
-        if len(gs):
-            # scales differ in range (1-5 means, 0-48 sums): rank by SD units when the pooled SD exists
-            by_sd = gs["shift_sd"].notna().any()
-            r = gs.loc[(gs["shift_sd"] if by_sd else gs["shift"]).abs().idxmax()]
-            largest = {
-                "instrument": r["instrument"],
-                "scale": r["scale"],
-                "label": outcome_label(r["instrument"], r["scale"], instruments),
-                "site": r["site"],
-                "threshold": r["threshold"],
-                "shift": _num(r["shift"]),
-                "shift_sd": _num(r["shift_sd"]),
-                "mean": _num(r["mean"]),
-                "mean_primary": _num(r["mean_primary"]),
-            }
-        gp = pairs[pairs["group"] == g]
-        plist = []
-        for _, part in gp.groupby([*KEYS, "site_a", "site_b"], sort=False):
-            r = part.iloc[0]
-            plist.append(
-                {
-                    "instrument": r["instrument"],
-                    "scale": r["scale"],
-                    "site_a": r["site_a"],
-                    "site_b": r["site_b"],
-                    "label": outcome_label(r["instrument"], r["scale"], instruments),
-                    "significant_at": [t for t in str(r["significant_at"]).split(";") if t],
-                    "not_significant_at": [t for t in str(r["not_significant_at"]).split(";") if t],
-                    "p_adj": {t: _num(p) for t, p in zip(part["threshold"], part["p_adj"], strict=True)},
-                }
-            )
         gc = checks[checks["group"] == g]
         facts["groups"].append(
             {
                 "group": g,
                 "label": gspec.get("label") or g,
-                "n_outcomes": len(outcomes),
-                "analyses": analyses,
-                "largest_mean_shift": largest,
-                "changing_pairs": plist,
-                "checks": {
-                    "n_not_decreasing": {
-                        "passed": not (gc["check"] == "n_not_decreasing").any(),
-                        "problems": gc[gc["check"] == "n_not_decreasing"]["message"].tolist(),
-                    },
-                    "complete_case_n": {
-                        "checked": complete_case_checked
-                        and any(threshold_fraction(t) == 0 for t in thresholds),
-                        "passed": not (gc["check"] == "complete_case_n").any(),
-                        "problems": [
-                            f"{outcome_label(r.instrument, r.scale, instruments)}: {r.message}"
-                            for r in gc[gc["check"] == "complete_case_n"].itertuples(index=False)
-                        ],
-                    },
-                },
+                "n_outcomes": len(gsum[KEYS].drop_duplicates()),
+                "analyses": _analyses_facts(gsum, gspec, models, primary, instruments),
+                "largest_mean_shift": _largest_shift_facts(shifts[shifts["group"] == g], instruments),
+                "changing_pairs": _changing_pairs_facts(pairs[pairs["group"] == g], instruments),
+                "checks": _checks_facts(gc, cc_checked, instruments),
             }
         )
     return facts
 
 
-def _stat(x: dict, alpha: float) -> str:
-    n = "not available" if x["n"] is None else str(x["n"])
-    return f"n = {n}, p = {format_p(x['p'], alpha)}".replace("p = < ", "p < ")
-
-
-def _analysis_title(a: dict) -> str:
-    if a["analysis"] == "anova":
-        return "One-way ANOVA, site effect"
-    return f"ANCOVA, {a['model']} model ({', '.join(a['covariates'])}), site effect"
-
-
-def _analysis_lines(a: dict, facts: dict) -> list[str]:
-    alpha = facts["significance_level"]
-    primary_label = threshold_label(facts["primary_threshold"])
-    outs = a["outcomes"]
-    kept = [
-        o
-        for o in outs
-        if o["status"] in ("significant_at_every_threshold", "not_significant_at_any_threshold")
-    ]
-    if len(kept) == len(outs):
-        head = f"every outcome ({len(outs)} of {len(outs)}) keeps its conclusion at every threshold."
-    elif len(kept) == 1:
-        head = f"1 of {len(outs)} outcomes keeps its conclusion at every threshold."
-    else:
-        head = f"{len(kept)} of {len(outs)} outcomes keep their conclusion at every threshold."
-    lines = [f"**{_analysis_title(a)}.** Across {facts['range_text']}, {head}"]
-    always = [o["label"] for o in outs if o["status"] == "significant_at_every_threshold"]
-    never = [o["label"] for o in outs if o["status"] == "not_significant_at_any_threshold"]
-    if always:
-        lines.append(f"- Significant at every threshold: {', '.join(always)}.")
-    if never:
-        lines.append(f"- Not significant at any threshold: {', '.join(never)}.")
-    for o in outs:
-        changes = _join([f"{_where(c['threshold'])} ({_stat(c, alpha)})" for c in o["changes"]])
-        prim = f"({primary_label}: {_stat(o['primary'], alpha)})"
-        if o["status"] == "loses_significance":
-            lines.append(
-                f"- {o['label']} is significant in the primary analysis {prim} but loses significance "
-                f"{changes}."
+def _analyses_facts(
+    gsum: pd.DataFrame,
+    gspec: Mapping,
+    models: Sequence[str],
+    primary: str,
+    instruments: Mapping[str, Instrument],
+) -> list[dict]:
+    """For one group, each analysis (``anova``, then ``ancova <model>`` of the group's models) with the
+    status of every outcome (:func:`_classify`); an ANCOVA also names its model and covariates."""
+    outcomes = gsum[KEYS].drop_duplicates()
+    gmodels = [m for m in models if m in (gspec.get("ancova_models") or {})]
+    analyses = []
+    for name, prefix in [("anova", ""), *[(f"ancova {m}", f"ancova_{m}_") for m in gmodels]]:
+        items = []
+        for o in outcomes.itertuples(index=False):
+            rows = gsum[(gsum["instrument"] == o.instrument) & (gsum["scale"] == o.scale)]
+            items.append(
+                {
+                    "instrument": o.instrument,
+                    "scale": o.scale,
+                    "label": outcome_label(o.instrument, o.scale, instruments),
+                    **_classify(rows, prefix, primary),
+                }
             )
-        elif o["status"] == "gains_significance":
-            lines.append(
-                f"- {o['label']} is not significant in the primary analysis {prim} but becomes "
-                f"significant {changes}."
-            )
-    partial = [o for o in outs if o["status"] == "unchanged_where_estimable"]
-    if partial:
-        items = [
-            f"{o['label']} ({_join([threshold_label(x['threshold']) for x in o['not_estimable']])})"
-            for o in partial
-        ]
-        lines.append(
-            f"- No result at some thresholds, conclusion unchanged where estimable: {', '.join(items)}."
-        )
-    for o in outs:
-        if o["status"] == "not_estimable_at_primary":
-            lines.append(
-                f"- {o['label']}: no result in the primary analysis ({primary_label}); not compared."
-            )
-        elif o["status"] in ("loses_significance", "gains_significance") and o["not_estimable"]:
-            lines.append(
-                f"- {o['label']}: no result {_join([_where(x['threshold']) for x in o['not_estimable']])}."
-            )
-    return lines
+        entry = {"analysis": name, "outcomes": items}
+        if name.startswith("ancova "):
+            m = name.split(" ", 1)[1]
+            entry["model"] = m
+            entry["covariates"] = list(gspec["ancova_models"][m])
+        analyses.append(entry)
+    return analyses
 
 
-def render_verdict(facts: dict, max_pairs: int = 10) -> str:
-    """Markdown verdict from :func:`verdict_facts`: one section per group, sentences built from the numbers.
+def _largest_shift_facts(gshifts: pd.DataFrame, instruments: Mapping[str, Instrument]) -> dict | None:
+    """The largest shift of a site mean against the primary analysis in one group (``None`` if none).
 
-    p is shown with three decimals (more when needed to show which side of the significance level it is
-    on; ``p < 0.001`` below that); every other number is the count or the shift as stored, rounded to
-    two decimals for the mean shift.
+    Scales differ in range (1-5 means, 0-48 sums), so shifts are ranked in SD units when the pooled SD
+    exists, else in scale units; the first of equal shifts wins.
     """
-    alpha = facts["significance_level"]
-    ts = facts["thresholds"]
-    lines = ["# Mean-replacement sensitivity analysis", ""]
-    if facts.get("synthetic") and facts.get("data_note"):
-        lines += [f"> {' '.join(str(facts['data_note']).split())}", ""]
-    tlist = _join([threshold_label(t) for t in sorted(ts, key=threshold_fraction)])
-    lines += [
-        f"Thresholds compared (largest share of a scale's items that may be missing and be person-mean "
-        f"replaced): {tlist}; primary analysis: {threshold_label(facts['primary_threshold'])}. "
-        f"Significant means p < {alpha:g}. Generated from `summary.csv`, `pairs.csv` and `checks.csv`.",
-        "",
-    ]
-    for g in facts["groups"]:
-        lines += [f"## {g['label']}", ""]
-        changed = sorted(
+    gs = gshifts[gshifts["site"] != ALL_SITES].dropna(subset=["shift"])
+    if not len(gs):
+        return None
+    by_sd = gs["shift_sd"].notna().any()
+    r = gs.loc[(gs["shift_sd"] if by_sd else gs["shift"]).abs().idxmax()]
+    return {
+        "instrument": r["instrument"],
+        "scale": r["scale"],
+        "label": outcome_label(r["instrument"], r["scale"], instruments),
+        "site": r["site"],
+        "threshold": r["threshold"],
+        "shift": _num(r["shift"]),
+        "shift_sd": _num(r["shift_sd"]),
+        "mean": _num(r["mean"]),
+        "mean_primary": _num(r["mean_primary"]),
+    }
+
+
+def _changing_pairs_facts(gpairs: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[dict]:
+    """One group's Tukey pairs that change significance (:func:`changing_pairs`), one entry per pair
+    with the thresholds where it is and is not significant and its adjusted p at each threshold."""
+    plist = []
+    for _, part in gpairs.groupby([*KEYS, "site_a", "site_b"], sort=False):
+        r = part.iloc[0]
+        plist.append(
             {
-                o["label"]
-                for a in g["analyses"]
-                for o in a["outcomes"]
-                if o["status"] in ("loses_significance", "gains_significance")
-            },
-            key=[o["label"] for o in g["analyses"][0]["outcomes"]].index,
+                "instrument": r["instrument"],
+                "scale": r["scale"],
+                "site_a": r["site_a"],
+                "site_b": r["site_b"],
+                "label": outcome_label(r["instrument"], r["scale"], instruments),
+                "significant_at": [t for t in str(r["significant_at"]).split(";") if t],
+                "not_significant_at": [t for t in str(r["not_significant_at"]).split(";") if t],
+                "p_adj": {t: _num(p) for t, p in zip(part["threshold"], part["p_adj"], strict=True)},
+            }
         )
-        n_out = g["n_outcomes"]
-        if changed:
-            rest = n_out - len(changed)
-            others = (
-                "no other outcome"
-                if rest == 0
-                else "the other outcome keeps its"
-                if rest == 1
-                else f"the other {rest} keep their"
-            )
-            others = f"{others} conclusion" if rest else others
-            lines += [
-                f"**Verdict.** The conclusion about site differences (one-way ANOVA or an ANCOVA model) "
-                f"depends on the replacement threshold for {len(changed)} of {n_out} outcomes "
-                f"({', '.join(changed)}); {others} across {facts['range_text']}.",
-                "",
-            ]
-        else:
-            lines += [
-                f"**Verdict.** No conclusion about site differences depends on the replacement threshold: "
-                f"all {n_out} outcomes keep their conclusion across {facts['range_text']}.",
-                "",
-            ]
-        for a in g["analyses"]:
-            lines += _analysis_lines(a, facts) + [""]
-        big = g["largest_mean_shift"]
-        if big is not None:
-            sd = "" if big["shift_sd"] is None else f", {abs(big['shift_sd']):.2f} SD of the pooled scores"
-            lines += [
-                f"**Site means.** The largest shift of a site mean against the primary analysis is "
-                f"{big['shift']:+.2f} ({big['label']}, {big['site']}, {threshold_label(big['threshold'])}"
-                f"{sd}); every shift is in `site_shifts.csv`.",
-                "",
-            ]
-        pl = g["changing_pairs"]
-        if pl:
-            shown = []
-            for p in pl[:max_pairs]:
-                sig = _where_list(p["significant_at"])
-                nsig = _where_list(p["not_significant_at"], "or")
-                shown.append(f"{p['label']} {p['site_a']}–{p['site_b']} (significant {sig}, not {nsig})")
-            more = f"; and {len(pl) - max_pairs} more in `pairs.csv`" if len(pl) > max_pairs else ""
-            word = "pair changes" if len(pl) == 1 else "pairs change"
-            lines += [
-                f"**Tukey pairs.** {len(pl)} site {word} significance between thresholds: "
-                f"{'; '.join(shown)}{more}.",
-                "",
-            ]
-        else:
-            lines += ["**Tukey pairs.** No site pair changes significance between thresholds.", ""]
-        ch = g["checks"]
-        mono = ch["n_not_decreasing"]
-        text = (
-            "The number analysed never decreases as the threshold grows."
-            if mono["passed"]
-            else "WARNING: the number analysed decreases as the threshold grows, so the inputs are "
-            "inconsistent: "
-            + "; ".join(mono["problems"][:5])
-            + ("; …" if len(mono["problems"]) > 5 else "")
-            + "."
-        )
-        cc = ch["complete_case_n"]
-        if not cc["checked"]:
-            text += " The complete-case n was not compared with the reliability stage."
-        elif cc["passed"]:
-            text += " The complete-case n of every outcome equals the reliability stage's n_complete."
-        else:
-            text += (
-                " WARNING: the complete-case n differs from the reliability stage's n_complete: "
-                + "; ".join(cc["problems"][:5])
-                + "."
-            )
-        lines += [f"**Checks.** {text}", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return plist
+
+
+def _checks_facts(
+    gchecks: pd.DataFrame, complete_case_checked: bool, instruments: Mapping[str, Instrument]
+) -> dict:
+    """One group's two checks: passed or not, with the problems (``checks.csv`` messages)."""
+    mono = gchecks[gchecks["check"] == "n_not_decreasing"]
+    cc = gchecks[gchecks["check"] == "complete_case_n"]
+    return {
+        "n_not_decreasing": {"passed": not len(mono), "problems": mono["message"].tolist()},
+        "complete_case_n": {
+            "checked": complete_case_checked,
+            "passed": not len(cc),
+            "problems": [
+                f"{outcome_label(r.instrument, r.scale, instruments)}: {r.message}"
+                for r in cc.itertuples(index=False)
+            ],
+        },
+    }

@@ -20,7 +20,7 @@ from cocapp.instruments import Instrument, load_instrument
 
 from .climb import Climber, ClimbTarget
 from .design import Block, draw_covariates, missing_counts, place_missing, venn_totals
-from .scales import cronbach_alpha, scale_defs, score_matrix
+from .scales import ScaleDef, cronbach_alpha, scale_defs, score_matrix
 from .targets import TABLE_KEYS, Target, anova_interval, round_interval
 
 __all__ = ["GroupResult", "NORMALITY_BEYOND_1", "TUKEY_PATTERN", "generate"]
@@ -161,7 +161,90 @@ def _generate_group(
     reference_site: str = "Burgundy",
     other_thresholds: list[Fraction] | None = None,
 ) -> GroupResult:
-    table_key, t1_col = TABLE_KEYS[group]
+    """One group: covariates, latent factors, missingness, targets, calibrated draw, climb, printed codes.
+
+    Every random draw comes from ``rng`` in this order (covariates, latent factors, missingness,
+    calibrated draw, missing codes), so the same stream gives the same data; the climb has its own
+    streams seeded from ``seed``.
+    """
+    d = _group_design(group, instruments, sites, published, threshold)
+    cov = draw_covariates(group, d.site_idx, rng)
+    R, latent = _latent_model(d, _cov_terms(cov), rng)
+    glat = latent(R)
+    prop = _missing_propensity(d, cov, glat, rng)
+    missing = _missing_items(d, _scored_totals(d, prop, rng), prop, rng)
+
+    targets = _TargetList()
+    site_n = _scored_site_counts(d, missing)
+    mean_t, sd_t = _scale_targets(d, site_n, targets)
+    if len(instruments) == 3:
+        _correlation_targets(d, targets)
+    _tukey_targets(d, site_n, reference_site, targets)
+
+    keyed = _calibrated_draw(
+        instruments,
+        d.scales,
+        d.columns,
+        d.site_idx,
+        d.ns,
+        glat,
+        missing,
+        mean_t,
+        sd_t,
+        d.rel,
+        threshold,
+        rng,
+        published,
+        group,
+        latent,
+        R,
+    )
+    climb_scales = [*d.scales, *_inference_targets(d, missing, other_thresholds or [], targets)]
+    keyed, summary = _climb(d, keyed, climb_scales, targets.climb, seed, log)
+    data, codes_count = _printed_data(d, keyed, missing, rng, site_codes or [s[:1] for s in sites])
+    for name in gcfg["covariates"]:
+        data[name] = cov[name]
+    return GroupResult(group, data, targets.targets, summary, codes_count)
+
+
+# -- the steps of one group -------------------------------------------------------------------------------
+@dataclass
+class _GroupDesign:
+    """What every step of one group's generation reads: sites and their sizes, scales, printed tables."""
+
+    group: str
+    instruments: list[Instrument]
+    sites: list[str]
+    published: dict
+    threshold: Fraction
+    counts: np.ndarray  # respondents per site (Table 1)
+    site_idx: np.ndarray  # site index of each respondent (sites in order, ``counts`` each)
+    columns: list[tuple[str, int]]  # item matrix columns (instrument key, item number)
+    scales: list[ScaleDef]
+    tab: dict  # the group's printed site-comparison table
+    rel: dict  # the group's printed alphas and complete-case Ns
+
+    @property
+    def n(self) -> int:
+        """Number of respondents."""
+        return int(self.counts.sum())
+
+    @property
+    def ns(self) -> int:
+        """Number of sites."""
+        return len(self.sites)
+
+    @property
+    def inst_keys(self) -> list[str]:
+        """Instrument keys in the group's order."""
+        return [i.key for i in self.instruments]
+
+
+def _group_design(
+    group: str, instruments: list[Instrument], sites: list[str], published: dict, threshold: Fraction
+) -> _GroupDesign:
+    """The group's design: site sizes from Table 1 (which must add up to its printed total) and scales."""
+    _, t1_col = TABLE_KEYS[group]
     t1 = published["table1"]
     col = t1["columns"].index(t1_col)
     counts = np.array([t1[s][col] for s in sites])
@@ -169,22 +252,37 @@ def _generate_group(
         raise ValueError(
             f"Table 1 {t1_col}: site counts sum to {counts.sum()}, total printed {t1['totals'][col]}"
         )
-    n = int(counts.sum())
-    site_codes = site_codes or [s[:1] for s in sites]
-    site_idx = np.repeat(np.arange(len(sites)), counts)
-    ns = len(sites)
-    cov = draw_covariates(group, site_idx, rng)
-    terms = _cov_terms(cov)
-    inst_keys = [i.key for i in instruments]
+    columns, scales = scale_defs(instruments)
+    return _GroupDesign(
+        group=group,
+        instruments=instruments,
+        sites=sites,
+        published=published,
+        threshold=threshold,
+        counts=counts,
+        site_idx=np.repeat(np.arange(len(sites)), counts),
+        columns=columns,
+        scales=scales,
+        tab=_site_table(published, group),
+        rel=published["reliability"][group],
+    )
 
-    # -- latent factors (correlated across instruments) -----------------------------------------
-    ni = len(instruments)
+
+def _latent_model(d: _GroupDesign, terms: dict[str, np.ndarray], rng: np.random.Generator):
+    """Correlation matrix of the instruments' latent factors and the function drawing them.
+
+    The cross-instrument correlations start at ``_CROSS_R`` (0.2 otherwise); ``latent(R)`` gives the
+    factors (respondents × instruments) for a correlation matrix ``R`` from one fixed standard-normal
+    draw, plus the covariate effects of ``_COV_EFFECTS``.
+    """
+    inst_keys = d.inst_keys
+    ni = len(inst_keys)
     R = np.eye(ni)
     for a in range(ni):
         for b in range(a + 1, ni):
             R[a, b] = R[b, a] = _CROSS_R.get((inst_keys[a], inst_keys[b]), 0.2)
-    z_lat = rng.standard_normal((n, ni))
-    effects = _COV_EFFECTS.get(group, {})
+    z_lat = rng.standard_normal((d.n, ni))
+    effects = _COV_EFFECTS.get(d.group, {})
 
     def latent(Rm: np.ndarray) -> np.ndarray:
         L = np.linalg.cholesky(Rm)
@@ -194,47 +292,76 @@ def _generate_group(
                 g[:, a] += beta * terms.get(term, 0.0)
         return g
 
-    glat = latent(R)
+    return R, latent
 
-    # -- missingness ----------------------------------------------------------------------------------
-    rel = published["reliability"][group]
-    tab = _site_table(published, group)
+
+def _missing_propensity(
+    d: _GroupDesign, cov: dict[str, np.ndarray], glat: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Each respondent's propensity to skip an instrument's items (higher = more missing).
+
+    Site, age, years in services, the (negated) latent factor and noise; RSA at full site weight, the
+    other instruments at half.
+    """
     age = np.nan_to_num(cov["age"] - np.nanmean(cov["age"]))
     yrs = np.nan_to_num(cov["years_in_services"] - np.nanmean(cov["years_in_services"]))
     site_eff = (
-        np.resize([0.15, -0.25, 0.05, 0.2, -0.1, 0.3], ns)
-        if group == "service_users"
-        else np.resize([0.1, -0.1, 0.0, 0.15, -0.05, 0.05], ns)
+        np.resize([0.15, -0.25, 0.05, 0.2, -0.1, 0.3], d.ns)
+        if d.group == "service_users"
+        else np.resize([0.1, -0.1, 0.0, 0.15, -0.05, 0.05], d.ns)
     )
     prop = {}
-    for a, key in enumerate(inst_keys):
+    for a, key in enumerate(d.inst_keys):
         w = 1.0 if key == "RSA" else 0.5
         prop[key] = (
-            w * site_eff[site_idx]
+            w * site_eff[d.site_idx]
             + 0.015 * age
             - 0.02 * yrs
             - 0.35 * glat[:, a]
-            + 0.5 * rng.standard_normal(n)
+            + 0.5 * rng.standard_normal(d.n)
         )
+    return prop
+
+
+def _scored_totals(
+    d: _GroupDesign, prop: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Who has a total score on each instrument (the printed N = df2 + number of sites).
+
+    With three instruments the overlaps must also give Table 4's pairwise Ns (:func:`venn_totals`);
+    otherwise the N least likely to skip are scored.
+    """
     scored_total: dict[str, np.ndarray] = {}
-    if ni == 3:
+    if len(d.instruments) == 3:
         pairs = {}
-        for pr in published["table4_correlations_service_users"]["pairs"]:
+        for pr in d.published["table4_correlations_service_users"]["pairs"]:
             pairs[tuple(pr["pair"])] = int(pr["n"])
-        sizes = {k: int(tab[k]["total"]["anova"][1]) + ns for k in inst_keys}
-        scored_total = venn_totals(n, sizes, pairs, prop, rng)
+        sizes = {k: int(d.tab[k]["total"]["anova"][1]) + d.ns for k in d.inst_keys}
+        scored_total = venn_totals(d.n, sizes, pairs, prop, rng)
     else:
-        for k in inst_keys:
-            need = int(tab[k]["total"]["anova"][1]) + ns
+        for k in d.inst_keys:
+            need = int(d.tab[k]["total"]["anova"][1]) + d.ns
             order = np.argsort(prop[k], kind="stable")
-            mask = np.zeros(n, dtype=bool)
+            mask = np.zeros(d.n, dtype=bool)
             mask[order[:need]] = True
             scored_total[k] = mask
+    return scored_total
 
-    columns, scales = scale_defs(instruments)
-    ncol = len(columns)
-    missing = np.zeros((n, ncol), dtype=bool)
-    for inst in instruments:
+
+def _missing_items(
+    d: _GroupDesign,
+    scored_total: dict[str, np.ndarray],
+    prop: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Which items are missing (respondents × item columns).
+
+    Per instrument: how many items each respondent misses in each subscale so that the printed
+    complete-case and scored Ns come out (:func:`missing_counts`), then which items, weighted by a
+    per-item difficulty (:func:`place_missing`).
+    """
+    missing = np.zeros((d.n, len(d.columns)), dtype=bool)
+    for inst in d.instruments:
         blocks: list[Block] = []
         in_sub: set[int] = set()
         for s in inst.scales:
@@ -243,7 +370,10 @@ def _generate_group(
             in_sub.update(s.items)
             blocks.append(
                 Block(
-                    s.key, s.items, int(rel[inst.key][s.key][1]), int(tab[inst.key][s.key]["anova"][1]) + ns
+                    s.key,
+                    s.items,
+                    int(d.rel[inst.key][s.key][1]),
+                    int(d.tab[inst.key][s.key]["anova"][1]) + d.ns,
                 )
             )
         rest = tuple(i for i in range(1, inst.n_items + 1) if i not in in_sub)
@@ -252,261 +382,319 @@ def _generate_group(
         total = inst.scale("total")
         m = missing_counts(
             blocks,
-            math.floor(threshold * total.k),
-            int(rel[inst.key]["total"][1]),
+            math.floor(d.threshold * total.k),
+            int(d.rel[inst.key]["total"][1]),
             scored_total[inst.key],
             prop[inst.key],
             rng,
-            site=site_idx,
+            site=d.site_idx,
             partial_per_site=2 if inst.score_kind == "sum" else 0,
         )
         spread = 0.9 if inst.key == "RSA" else 0.4
         weights = {i: float(np.exp(spread * rng.standard_normal())) for i in range(1, inst.n_items + 1)}
-        offset = columns.index((inst.key, 1))
+        offset = d.columns.index((inst.key, 1))
         for row, item in place_missing(m, blocks, weights, rng):
             missing[row, offset + item - 1] = True
+    return missing
 
-    # -- targets ----------------------------------------------------------------------------------------
-    targets: list[Target] = []
-    ctargets: list[ClimbTarget] = []
-    scale_index = {(s.instrument, s.scale): j for j, s in enumerate(scales)}
-    scored_mask = ~np.isnan(score_matrix(np.where(missing, np.nan, 1.0), scales, threshold))
-    site_n = {
-        (s.instrument, s.scale): np.bincount(site_idx[scored_mask[:, j]], minlength=ns)
-        for j, s in enumerate(scales)
+
+def _scored_site_counts(d: _GroupDesign, missing: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """Per scale, the number of respondents of each site with a score at the primary threshold."""
+    scored_mask = ~np.isnan(score_matrix(np.where(missing, np.nan, 1.0), d.scales, d.threshold))
+    return {
+        (s.instrument, s.scale): np.bincount(d.site_idx[scored_mask[:, j]], minlength=d.ns)
+        for j, s in enumerate(d.scales)
     }
-    mean_t = np.zeros((len(scales), ns))
-    sd_t = np.zeros((len(scales), ns))
 
-    def add(t: Target, kind: str | None, scale: int, site: int = -1, unit: float = 0.01, other: int = -1):
-        targets.append(t)
+
+class _TargetList:
+    """The calibration targets of a group, in report order, and the climber's view of those it tunes."""
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.climb: list[ClimbTarget] = []
+
+    def add(
+        self, t: Target, kind: str | None, scale: int, site: int = -1, unit: float = 0.01, other: int = -1
+    ) -> None:
+        """Record ``t``; when ``kind`` is given the climber tunes it, inside ``[lo, hi)`` less a margin.
+
+        The inner margin keeps values off the rounding boundary (any sane float arithmetic agrees);
+        shape limits get a visible margin of 0.01 so that |G1|, |G2| are clearly on their side of 1.
+        """
+        self.targets.append(t)
         if kind is not None:
-            # inner margin: keeps values off the rounding boundary (any sane float arithmetic agrees)
-            # (shape limits get a visible margin of 0.01 so that |G1|, |G2| are clearly on their side of 1)
             margin = 0.01 if kind == "norm" else min(0.1 * (t.hi - t.lo), 1e-4)
             lo, hi = t.lo + margin, t.hi - margin
-            ctargets.append(ClimbTarget(kind, scale, site, lo, hi, unit, other, t.target_id))
+            self.climb.append(ClimbTarget(kind, scale, site, lo, hi, unit, other, t.target_id))
 
-    for j, sd in enumerate(scales):
-        key = (sd.instrument, sd.scale)
-        pub = tab[sd.instrument][sd.scale]
-        df1, df2, F, p = pub["anova"]
-        base = dict(group=group, instrument=sd.instrument, scale=sd.scale)
-        tid = f"{group}/{sd.instrument}/{sd.scale}"
-        k_n = site_n[key]
-        add(
+    def add_tuned(self, t: Target, climb: ClimbTarget) -> None:
+        """Record ``t`` with the climber's target given as is (its own bounds)."""
+        self.targets.append(t)
+        self.climb.append(climb)
+
+
+def _scale_targets(
+    d: _GroupDesign, site_n: dict[tuple[str, str], np.ndarray], targets: _TargetList
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every printed number of each scale as targets; the site means and SDs to aim the draw at.
+
+    Per scale, in order: N, complete-case n, each site's mean and SEM, F, p, alpha, normality. Returns
+    the target site means and SDs (scales × sites) in item units (divided by the scale's multiplier).
+    """
+    mean_t = np.zeros((len(d.scales), d.ns))
+    sd_t = np.zeros((len(d.scales), d.ns))
+    for j, sd in enumerate(d.scales):
+        base = dict(group=d.group, instrument=sd.instrument, scale=sd.scale)
+        tid = f"{d.group}/{sd.instrument}/{sd.scale}"
+        _count_targets(d, j, sd, base, tid, targets)
+        k_n = site_n[(sd.instrument, sd.scale)]
+        mean_t[j], sd_t[j] = _site_cell_targets(d, j, sd, k_n, base, tid, targets)
+        _anova_targets(d, j, sd, base, tid, targets)
+        _alpha_target(d, j, sd, base, tid, targets)
+        _normality_target(d, j, sd, base, tid, targets)
+    return mean_t, sd_t
+
+
+def _count_targets(d: _GroupDesign, j: int, sd: ScaleDef, base: dict, tid: str, targets: _TargetList) -> None:
+    """Exact Ns of one scale: scored N = printed df2 + number of sites; complete-case n = N with alpha."""
+    df2 = d.tab[sd.instrument][sd.scale]["anova"][1]
+    targets.add(
+        Target(
+            f"{tid}/N",
+            site="All",
+            statistic="n_scored",
+            published=df2 + d.ns,
+            lo=df2 + d.ns,
+            hi=df2 + d.ns,
+            criterion="== df2 + 6",
+            exact=True,
+            **base,
+        ),
+        None,
+        j,
+    )
+    c_n = int(d.rel[sd.instrument][sd.scale][1])
+    targets.add(
+        Target(
+            f"{tid}/n_complete",
+            site="All",
+            statistic="n_complete",
+            published=c_n,
+            lo=c_n,
+            hi=c_n,
+            criterion="== N printed with alpha",
+            exact=True,
+            **base,
+        ),
+        None,
+        j,
+    )
+
+
+def _site_cell_targets(
+    d: _GroupDesign, j: int, sd: ScaleDef, k_n: np.ndarray, base: dict, tid: str, targets: _TargetList
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each site's printed mean and SEM of one scale as targets; the site means and SDs to aim at.
+
+    An SEM that no score on the scale's range can have (SD above half the range, with 5 % slack) is a
+    print anomaly: its target is the SEM implied by the printed F (:func:`_implied_sem`).
+    """
+    pub = d.tab[sd.instrument][sd.scale]
+    F = pub["anova"][2]
+    means = np.array([m_[0] for m_ in pub["sites"]])
+    sems = np.array([m_[1] for m_ in pub["sites"]])
+    max_sd = (sd.hi - sd.lo) / 2 * sd.mult * 1.05
+    bad = [b for b in range(d.ns) if sems[b] * math.sqrt(k_n[b]) > max_sd]
+    mean_t, sd_t = np.zeros(d.ns), np.zeros(d.ns)
+    for b, site in enumerate(d.sites):
+        lo, hi = round_interval(means[b], 2)
+        targets.add(
             Target(
-                f"{tid}/N",
-                site="All",
-                statistic="n_scored",
-                published=df2 + ns,
-                lo=df2 + ns,
-                hi=df2 + ns,
-                criterion="== df2 + 6",
-                exact=True,
-                **base,
-            ),
-            None,
-            j,
-        )
-        c_n = int(rel[sd.instrument][sd.scale][1])
-        add(
-            Target(
-                f"{tid}/n_complete",
-                site="All",
-                statistic="n_complete",
-                published=c_n,
-                lo=c_n,
-                hi=c_n,
-                criterion="== N printed with alpha",
-                exact=True,
-                **base,
-            ),
-            None,
-            j,
-        )
-        means = np.array([m_[0] for m_ in pub["sites"]])
-        sems = np.array([m_[1] for m_ in pub["sites"]])
-        max_sd = (sd.hi - sd.lo) / 2 * sd.mult * 1.05
-        bad = [b for b in range(ns) if sems[b] * math.sqrt(k_n[b]) > max_sd]
-        flo, fhi, fdec = anova_interval(F, p, df1, df2)
-        for b in range(ns):
-            lo, hi = round_interval(means[b], 2)
-            add(
-                Target(
-                    f"{tid}/{sites[b]}/mean",
-                    site=sites[b],
-                    statistic="mean",
-                    published=means[b],
-                    lo=lo,
-                    hi=hi,
-                    criterion="rounds to printed (2 dp)",
-                    **base,
-                ),
-                "mean",
-                j,
-                b,
-            )
-            mean_t[j, b] = means[b] / sd.mult
-            if b in bad:
-                implied = _implied_sem(k_n.astype(float), means, sems, b, F)
-                lo, hi = round_interval(round(implied, 2), 2)
-                add(
-                    Target(
-                        f"{tid}/{sites[b]}/sem",
-                        site=sites[b],
-                        statistic="sem",
-                        published=sems[b],
-                        lo=lo,
-                        hi=hi,
-                        criterion=f"print anomaly: rounds to SEM implied by printed F ({implied:.4f})",
-                        note=f"printed SEM {sems[b]} impossible "
-                        f"(SD would be {sems[b] * math.sqrt(k_n[b]):.2f}); "
-                        f"implied by F: {implied:.4f}",
-                        extra={"implied": implied},
-                        **base,
-                    ),
-                    "sem",
-                    j,
-                    b,
-                )
-                sd_t[j, b] = implied * math.sqrt(k_n[b]) / sd.mult
-            else:
-                lo, hi = round_interval(sems[b], 2)
-                add(
-                    Target(
-                        f"{tid}/{sites[b]}/sem",
-                        site=sites[b],
-                        statistic="sem",
-                        published=sems[b],
-                        lo=lo,
-                        hi=hi,
-                        criterion="rounds to printed (2 dp)",
-                        **base,
-                    ),
-                    "sem",
-                    j,
-                    b,
-                )
-                sd_t[j, b] = sems[b] * math.sqrt(k_n[b]) / sd.mult
-        add(
-            Target(
-                f"{tid}/F",
-                site="All",
-                statistic="F",
-                published=F,
-                lo=flo,
-                hi=fhi,
-                criterion=f"F rounds to printed ({fdec} dp) and p rounds to printed {p} (3 dp)",
-                **base,
-            ),
-            "F",
-            j,
-            unit=0.1,
-        )
-        plo, phi = round_interval(p, 3)
-        add(
-            Target(
-                f"{tid}/p",
-                site="All",
-                statistic="p",
-                published=p,
-                lo=plo,
-                hi=phi,
-                criterion="rounds to printed (3 dp)",
-                **base,
-            ),
-            None,
-            j,
-        )
-        a_pub = rel[sd.instrument][sd.scale][0]
-        lo, hi = round_interval(a_pub, 2)
-        add(
-            Target(
-                f"{tid}/alpha",
-                site="All",
-                statistic="alpha",
-                published=a_pub,
+                f"{tid}/{site}/mean",
+                site=site,
+                statistic="mean",
+                published=means[b],
                 lo=lo,
                 hi=hi,
-                criterion="rounds to printed (2 dp), complete cases",
+                criterion="rounds to printed (2 dp)",
                 **base,
             ),
-            "alpha",
+            "mean",
             j,
+            b,
         )
-        beyond = (group, sd.instrument, sd.scale) in NORMALITY_BEYOND_1
-        if beyond:
-            add(
-                Target(
-                    f"{tid}/normality",
-                    site="All",
-                    statistic="max_abs_skew_kurt",
-                    published="1-2",
-                    lo=1.0,
-                    hi=2.0,
-                    criterion="one of the 3 outcomes beyond |1| (both |G1|, |G2| < 2)",
-                    **base,
-                ),
-                "norm",
-                j,
-                unit=0.05,
+        mean_t[b] = means[b] / sd.mult
+        if b in bad:
+            implied = _implied_sem(k_n.astype(float), means, sems, b, F)
+            lo, hi = round_interval(round(implied, 2), 2)
+            criterion = f"print anomaly: rounds to SEM implied by printed F ({implied:.4f})"
+            note = (
+                f"printed SEM {sems[b]} impossible (SD would be {sems[b] * math.sqrt(k_n[b]):.2f}); "
+                f"implied by F: {implied:.4f}"
             )
+            extra, sem_t = {"implied": implied}, implied
         else:
-            add(
-                Target(
-                    f"{tid}/normality",
-                    site="All",
-                    statistic="max_abs_skew_kurt",
-                    published="<1",
-                    lo=0.0,
-                    hi=1.0,
-                    criterion="|G1| and |G2| < 1",
-                    **base,
-                ),
-                "norm",
-                j,
-                unit=0.05,
-            )
-    if ni == 3:
-        for pr in published["table4_correlations_service_users"]["pairs"]:
-            a, b = pr["pair"]
-            ja, jb = scale_index[(a, "total")], scale_index[(b, "total")]
-            base = dict(group=group, instrument=f"{a}~{b}", scale="total", site="All")
-            lo, hi = round_interval(pr["r"], 3)
-            add(
-                Target(
-                    f"{group}/r/{a}~{b}",
-                    statistic="r",
-                    published=pr["r"],
-                    lo=lo,
-                    hi=hi,
-                    criterion="rounds to printed (3 dp), pairwise at t=0.5",
-                    **base,
-                ),
-                "r",
-                ja,
-                unit=0.001,
-                other=jb,
-            )
-            add(
-                Target(
-                    f"{group}/r_n/{a}~{b}",
-                    statistic="n_pairwise",
-                    published=pr["n"],
-                    lo=pr["n"],
-                    hi=pr["n"],
-                    criterion="== printed n",
-                    exact=True,
-                    **base,
-                ),
-                None,
-                ja,
-            )
+            lo, hi = round_interval(sems[b], 2)
+            criterion, note, extra, sem_t = "rounds to printed (2 dp)", "", {}, sems[b]
+        targets.add(
+            Target(
+                f"{tid}/{site}/sem",
+                site=site,
+                statistic="sem",
+                published=sems[b],
+                lo=lo,
+                hi=hi,
+                criterion=criterion,
+                note=note,
+                extra=extra,
+                **base,
+            ),
+            "sem",
+            j,
+            b,
+        )
+        sd_t[b] = sem_t * math.sqrt(k_n[b]) / sd.mult
+    return mean_t, sd_t
+
+
+def _anova_targets(d: _GroupDesign, j: int, sd: ScaleDef, base: dict, tid: str, targets: _TargetList) -> None:
+    """The printed F (interval where F and its p both round to print, :func:`anova_interval`) and p."""
+    df1, df2, F, p = d.tab[sd.instrument][sd.scale]["anova"]
+    flo, fhi, fdec = anova_interval(F, p, df1, df2)
+    targets.add(
+        Target(
+            f"{tid}/F",
+            site="All",
+            statistic="F",
+            published=F,
+            lo=flo,
+            hi=fhi,
+            criterion=f"F rounds to printed ({fdec} dp) and p rounds to printed {p} (3 dp)",
+            **base,
+        ),
+        "F",
+        j,
+        unit=0.1,
+    )
+    plo, phi = round_interval(p, 3)
+    targets.add(
+        Target(
+            f"{tid}/p",
+            site="All",
+            statistic="p",
+            published=p,
+            lo=plo,
+            hi=phi,
+            criterion="rounds to printed (3 dp)",
+            **base,
+        ),
+        None,
+        j,
+    )
+
+
+def _alpha_target(d: _GroupDesign, j: int, sd: ScaleDef, base: dict, tid: str, targets: _TargetList) -> None:
+    """The printed Cronbach's alpha of one scale (2 dp, complete cases)."""
+    a_pub = d.rel[sd.instrument][sd.scale][0]
+    lo, hi = round_interval(a_pub, 2)
+    targets.add(
+        Target(
+            f"{tid}/alpha",
+            site="All",
+            statistic="alpha",
+            published=a_pub,
+            lo=lo,
+            hi=hi,
+            criterion="rounds to printed (2 dp), complete cases",
+            **base,
+        ),
+        "alpha",
+        j,
+    )
+
+
+def _normality_target(
+    d: _GroupDesign, j: int, sd: ScaleDef, base: dict, tid: str, targets: _TargetList
+) -> None:
+    """The largest |skewness|, |kurtosis| of one scale as a target (the paper's normality sentence).
+
+    In [1, 2) for the three outcomes of :data:`NORMALITY_BEYOND_1`, below 1 for every other.
+    """
+    if (d.group, sd.instrument, sd.scale) in NORMALITY_BEYOND_1:
+        published, lo, hi = "1-2", 1.0, 2.0
+        criterion = "one of the 3 outcomes beyond |1| (both |G1|, |G2| < 2)"
+    else:
+        published, lo, hi, criterion = "<1", 0.0, 1.0, "|G1| and |G2| < 1"
+    targets.add(
+        Target(
+            f"{tid}/normality",
+            site="All",
+            statistic="max_abs_skew_kurt",
+            published=published,
+            lo=lo,
+            hi=hi,
+            criterion=criterion,
+            **base,
+        ),
+        "norm",
+        j,
+        unit=0.05,
+    )
+
+
+def _correlation_targets(d: _GroupDesign, targets: _TargetList) -> None:
+    """Table 4: each pair of instrument totals' r (3 dp) and its pairwise-complete n (exact)."""
+    scale_index = {(s.instrument, s.scale): j for j, s in enumerate(d.scales)}
+    for pr in d.published["table4_correlations_service_users"]["pairs"]:
+        a, b = pr["pair"]
+        ja, jb = scale_index[(a, "total")], scale_index[(b, "total")]
+        base = dict(group=d.group, instrument=f"{a}~{b}", scale="total", site="All")
+        lo, hi = round_interval(pr["r"], 3)
+        targets.add(
+            Target(
+                f"{d.group}/r/{a}~{b}",
+                statistic="r",
+                published=pr["r"],
+                lo=lo,
+                hi=hi,
+                criterion="rounds to printed (3 dp), pairwise at t=0.5",
+                **base,
+            ),
+            "r",
+            ja,
+            unit=0.001,
+            other=jb,
+        )
+        targets.add(
+            Target(
+                f"{d.group}/r_n/{a}~{b}",
+                statistic="n_pairwise",
+                published=pr["n"],
+                lo=pr["n"],
+                hi=pr["n"],
+                criterion="== printed n",
+                exact=True,
+                **base,
+            ),
+            None,
+            ja,
+        )
+
+
+def _tukey_targets(
+    d: _GroupDesign, site_n: dict[tuple[str, str], np.ndarray], reference_site: str, targets: _TargetList
+) -> None:
+    """Fig. 3's Tukey-Kramer pattern against the reference site (:data:`TUKEY_PATTERN`), for its group.
+
+    The climber works on the studentized range q, so each p interval becomes the q interval that gives
+    it (a 2 % inner margin of the interval's width, at most 1).
+    """
+    group, sites, ns = d.group, d.sites, d.ns
     if group == TUKEY_SCALE[0]:
         from scipy import stats
 
-        j = scale_index[(TUKEY_SCALE[1], TUKEY_SCALE[2])]
+        j = [(s.instrument, s.scale) for s in d.scales].index((TUKEY_SCALE[1], TUKEY_SCALE[2]))
         df = int(site_n[(TUKEY_SCALE[1], TUKEY_SCALE[2])].sum()) - ns
         ref = sites.index(reference_site)
         for b in range(ns):
@@ -529,9 +717,9 @@ def _generate_group(
                 hi=phi,
                 criterion=crit,
             )
-            targets.append(t)
             width = qhi - qlo
-            ctargets.append(
+            targets.add_tuned(
+                t,
                 ClimbTarget(
                     "tukey",
                     j,
@@ -541,48 +729,35 @@ def _generate_group(
                     0.05,
                     ref,
                     t.target_id,
-                )
+                ),
             )
 
-    # -- latent draw calibrated to the targets ------------------------------------------------------------
-    keyed = _calibrated_draw(
-        instruments,
-        scales,
-        columns,
-        site_idx,
-        ns,
-        glat,
-        missing,
-        mean_t,
-        sd_t,
-        rel,
-        threshold,
-        rng,
-        published,
-        group,
-        latent,
-        R,
-    )
-    # -- sensitivity: the paper found no substantive change of inference at thresholds 0-0.4 ----------------
-    # Each scale is copied at every other configured threshold; its ANOVA must stay on the same side of
-    # p = 0.05 as the printed primary result (F beyond the critical value by a 2 % margin).
+
+def _inference_targets(
+    d: _GroupDesign, missing: np.ndarray, other_thresholds: list[Fraction], targets: _TargetList
+) -> list[ScaleDef]:
+    """The sensitivity analysis: the paper found no substantive change of inference at thresholds 0-0.4.
+
+    Each scale is copied at every other configured threshold; its ANOVA must stay on the same side of
+    p = 0.05 as the printed primary result (F beyond the critical value by a 2 % margin). Returns the
+    scale copies, which the climber scores after the group's own scales.
+    """
     from scipy import stats as _stats
 
-    climb_scales = list(scales)
-    for t in other_thresholds or []:
+    copies: list[ScaleDef] = []
+    for t in other_thresholds:
         scored_t = ~np.isnan(
-            score_matrix(np.where(missing, np.nan, 1.0), [replace(s, threshold=t) for s in scales], t)
+            score_matrix(np.where(missing, np.nan, 1.0), [replace(s, threshold=t) for s in d.scales], t)
         )
-        for j, sd in enumerate(scales):
-            pub = tab[sd.instrument][sd.scale]
-            p_pub = pub["anova"][3]
+        for j, sd in enumerate(d.scales):
+            p_pub = d.tab[sd.instrument][sd.scale]["anova"][3]
             n_t = int(scored_t[:, j].sum())
-            f_crit = float(_stats.f.isf(0.05, ns - 1, n_t - ns))
+            f_crit = float(_stats.f.isf(0.05, d.ns - 1, n_t - d.ns))
             sig = p_pub < 0.05
             lo_p, hi_p = (0.0, 0.05) if sig else (0.05, 1.0 + 1e-9)
             tgt = Target(
-                f"{group}/{sd.instrument}/{sd.scale}/t{float(t)}/inference",
-                group=group,
+                f"{d.group}/{sd.instrument}/{sd.scale}/t{float(t)}/inference",
+                group=d.group,
                 instrument=sd.instrument,
                 scale=sd.scale,
                 site="All",
@@ -594,20 +769,35 @@ def _generate_group(
                 "(paper: sensitivity analyses showed no substantive differences)",
                 extra={"threshold": t},
             )
-            targets.append(tgt)
-            climb_scales.append(replace(sd, threshold=t))
+            copies.append(replace(sd, threshold=t))
             lo, hi = (f_crit * 1.02, math.inf) if sig else (0.0, f_crit * 0.98)
-            ctargets.append(ClimbTarget("F", len(climb_scales) - 1, -1, lo, hi, 0.1, -1, tgt.target_id))
+            targets.add_tuned(
+                tgt, ClimbTarget("F", len(d.scales) + len(copies) - 1, -1, lo, hi, 0.1, -1, tgt.target_id)
+            )
+    return copies
 
+
+def _climb(
+    d: _GroupDesign,
+    keyed: np.ndarray,
+    climb_scales: list[ScaleDef],
+    ctargets: list[ClimbTarget],
+    seed: int,
+    log,
+) -> tuple[np.ndarray, dict]:
+    """Hill-climb the calibrated draw until every target passes; the final items and the climb summary.
+
+    A climb that stalls is restarted from the calibrated draw with the next sub-seed (deterministic), at
+    most :data:`CLIMB_ATTEMPTS` times of :data:`CLIMB_BUDGET` proposals each.
+    """
     t_climb = time.perf_counter()
-    # a climb that stalls is restarted from the calibrated draw with the next sub-seed (deterministic)
     for attempt in range(CLIMB_ATTEMPTS):
         climber = Climber(
             keyed,
-            site_idx,
-            ns,
+            d.site_idx,
+            d.ns,
             climb_scales,
-            threshold,
+            d.threshold,
             ctargets,
             np.random.default_rng([seed, 1000 + attempt]),
         )
@@ -616,30 +806,30 @@ def _generate_group(
         if not summary["failing"]:
             break
         log(
-            f"[synthesize] {group}: climb attempt {attempt + 1} left {len(summary['failing'])} "
+            f"[synthesize] {d.group}: climb attempt {attempt + 1} left {len(summary['failing'])} "
             "target(s); retrying"
         )
     summary["seconds"] = time.perf_counter() - t_climb
     if summary["failing"]:
-        log(f"[synthesize] {group}: WARNING targets still failing after climb: {summary['failing']}")
-    keyed = climber.keyed()
+        log(f"[synthesize] {d.group}: WARNING targets still failing after climb: {summary['failing']}")
+    return climber.keyed(), summary
 
-    # -- raw printed codes ---------------------------------------------------------------------------------
+
+def _printed_data(
+    d: _GroupDesign, keyed: np.ndarray, missing: np.ndarray, rng: np.random.Generator, site_codes: list[str]
+) -> tuple[pd.DataFrame, dict]:
+    """The questionnaire returns as printed: id, site and each item's raw code; counts of missing codes.
+
+    Items are un-reversed to the printed response; a missing item gets code 8 (not applicable), 9 (no
+    response) or stays empty, with instrument-specific shares; a wholly blank instrument stays empty.
+    """
     data = pd.DataFrame(
-        {
-            "id": [
-                f"{'SU' if group == 'service_users' else 'CC'}-"
-                f"{s_code}-{k:0{4 if group == 'service_users' else 3}d}"
-                for s_code, cnt in zip(site_codes, counts, strict=True)
-                for k in range(1, cnt + 1)
-            ],
-            "site": [sites[j] for j in site_idx],
-        }
+        {"id": _respondent_ids(d.group, site_codes, d.counts), "site": [d.sites[j] for j in d.site_idx]}
     )
     raw = np.empty_like(keyed)
     codes_count = {"8": 0, "9": 0, "empty": 0}
-    for inst in instruments:
-        off = columns.index((inst.key, 1))
+    for inst in d.instruments:
+        off = d.columns.index((inst.key, 1))
         block = keyed[:, off : off + inst.n_items].copy()
         for item in inst.reverse_keyed:
             block[:, item - 1] = inst.response_min + inst.response_max - block[:, item - 1]
@@ -647,7 +837,7 @@ def _generate_group(
         blank = miss.all(axis=1)
         u = rng.random(block.shape)
         if inst.key == "RSA":
-            p8, p9 = (0.62, 0.2) if group == "service_users" else (0.7, 0.15)
+            p8, p9 = (0.62, 0.2) if d.group == "service_users" else (0.7, 0.15)
         else:
             p8, p9 = 0.04, 0.6
         code = np.where(u < p8, 8.0, np.where(u < p8 + p9, 9.0, np.nan))
@@ -657,12 +847,24 @@ def _generate_group(
         codes_count["8"] += int((block == 8).sum())
         codes_count["9"] += int((block == 9).sum())
         codes_count["empty"] += int(np.isnan(block).sum())
-    for c, (ikey, item) in enumerate(columns):
-        inst = instruments[inst_keys.index(ikey)]
+    for c, (ikey, item) in enumerate(d.columns):
+        inst = d.instruments[d.inst_keys.index(ikey)]
         data[inst.column(item)] = raw[:, c]
-    for name in gcfg["covariates"]:
-        data[name] = cov[name]
-    return GroupResult(group, data, targets, summary, codes_count)
+    return data, codes_count
+
+
+def _respondent_ids(group: str, site_codes: list[str], counts: np.ndarray) -> list[str]:
+    """Ids ``SU-A-0001`` (service users, 4 digits) or ``CC-A-001`` (care coordinators), numbered per site.
+
+    >>> _respondent_ids("care_coordinators", ["A", "B"], np.array([2, 1]))
+    ['CC-A-001', 'CC-A-002', 'CC-B-001']
+    """
+    prefix, width = ("SU", 4) if group == "service_users" else ("CC", 3)
+    return [
+        f"{prefix}-{s_code}-{k:0{width}d}"
+        for s_code, cnt in zip(site_codes, counts, strict=True)
+        for k in range(1, cnt + 1)
+    ]
 
 
 def _calibrated_draw(
