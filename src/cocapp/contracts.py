@@ -256,7 +256,9 @@ def read(name: str, path: str | Path, log=None):
     if missing:
         raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
     dtype = {c: str for c in contract.text_columns}
-    df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
+    # floats exactly as written: pandas 3 parses them exactly by default, pandas 2 needs round_trip
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""], **exact)
     try:
         schema(name).validate(df, lazy=True)
     except pandera.errors.SchemaErrors as err:
