@@ -176,6 +176,23 @@ CONTRACTS: dict[str, Contract] = {
     ),
     "cases": _c("qualitative/cases.csv", "case_id:str site:str? participant_group:str?", r".+", "str?"),
     "codes": _c("qualitative/codes.csv", "code:str theme:str code_path:str? definition:str? provenance:str?"),
+    # -- audit (read by the report) ----------------------------------------------------------------
+    "published_comparison": _c(
+        "reports/tables/published_comparison.csv",
+        "table:str group:str instrument:str? scale:str? site:str? quantity:str printed:str? "
+        "printed_value:float? printed_decimals:int? tolerance:float? regenerated:float? difference:float? "
+        "match:bool?",
+        r".+",
+        "any?",
+    ),
+    "published_consistency": _c(
+        "reports/tables/published_consistency.csv",
+        "check:str table:str group:str instrument:str? scale:str? site:str? quantity:str printed:str? "
+        "recomputed:float? recomputed_low:float? recomputed_high:float? consistent:bool? "
+        "cannot_be_consistent:bool suggested_value:str?",
+        r".+",
+        "any?",
+    ),
 }
 
 

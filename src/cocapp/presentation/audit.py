@@ -49,7 +49,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,7 +67,7 @@ __all__ = [
     "compare",
     "consistency_checks",
     "implied_f",
-    "load_published",
+    "parse_published",
     "printed_numbers",
     "site_rows",
 ]
@@ -154,14 +153,11 @@ def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> Printed:
 _PrintedLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
-def load_published(path: str | Path) -> dict:
-    """Read the published-numbers YAML keeping each float's printed text (:class:`Printed`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: published numbers file not found")
-    data = yaml.load(path.read_text("utf-8"), Loader=_PrintedLoader)  # noqa: S506 (SafeLoader subclass)
+def parse_published(text: str, source: str = "published numbers") -> dict:
+    """Parse the published-numbers YAML keeping each float's printed text (:class:`Printed`)."""
+    data = yaml.load(text, Loader=_PrintedLoader)  # noqa: S506 (SafeLoader subclass)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+        raise ValueError(f"{source}: expected a mapping at the top level")
     return data
 
 

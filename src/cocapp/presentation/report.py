@@ -17,12 +17,11 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
-import json
 import re
 import struct
 import sys
+from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 import jinja2
 import pandas as pd
@@ -37,12 +36,13 @@ from cocapp.presentation.outputs import caption_path, report_items, templates_di
 from cocapp.presentation.verdict import render_verdict
 
 __all__ = [
+    "ReportInputs",
+    "sha256_of",
     "caption_path",
     "comparison_section",
     "methods_text",
     "render_report",
     "report_items",
-    "verdict_html",
 ]
 
 TEMPLATE = "report.html.j2"
@@ -133,21 +133,42 @@ def _posthoc_name(key: str) -> str:
     }.get(str(key), str(key))
 
 
+@dataclass
+class ReportInputs:
+    """Everything the report shows, already read by the report stage (:mod:`cocapp.stages.report`).
+
+    ``tables``: table key -> the table's HTML document; ``table_files``: table key -> the file names
+    offered for download; ``figures`` and ``sensitivity_figures``: figure stem -> PNG bytes;
+    ``verdict``: the facts of ``verdict.json``; ``comparison``/``consistency``: the audit's two
+    tables (None when no published reference is configured); ``inputs``: provenance rows (path, size,
+    sha256) of the raw files; ``config_path``/``config_sha256``: the configuration file of the run.
+    """
+
+    tables: dict[str, str]
+    table_files: dict[str, list[str]]
+    figures: dict[str, bytes]
+    sensitivity_figures: dict[str, bytes]
+    verdict: dict | None
+    comparison: pd.DataFrame | None
+    consistency: pd.DataFrame | None
+    qualitative_html: str | None
+    inputs: list[dict]
+    config_path: str
+    config_sha256: str
+
+
 # -- small helpers ---------------------------------------------------------------------------------
-def _png(path: Path) -> tuple[str, int, int]:
-    data = path.read_bytes()
+def _png(data: bytes, name: str) -> tuple[str, int, int]:
+    """Base64 text, width and height of PNG bytes."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path}: not a PNG file")
+        raise ValueError(f"{name}: not a PNG file")
     width, height = struct.unpack(">II", data[16:24])
     return base64.b64encode(data).decode("ascii"), width, height
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def sha256_of(data: bytes) -> str:
+    """SHA-256 hex digest of ``data`` (provenance of the input files)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -185,16 +206,16 @@ def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
     return text
 
 
-def figure_entries(config: dict, figures_dir: Path) -> list[dict]:
-    """Embedded figures in report order (published labels first, then site plots, then scatters)."""
+def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
+    """Embedded figures in report order (published labels first, then site plots, then scatters);
+    ``figures`` maps each figure's stem to its PNG bytes, and every figure of the config must be there."""
     specs = _figures.figure_specs(config)
     specs = [s for s in specs if s.label] + [s for s in specs if not s.label]
     out = []
     for spec in specs:
-        path = figures_dir / f"{spec.stem}.png"
-        if not path.is_file():
-            continue
-        data, w, h = _png(path)
+        if spec.stem not in figures:
+            raise ValueError(f"figure {spec.stem}.png was not given to the report")
+        data, w, h = _png(figures[spec.stem], f"{spec.stem}.png")
         out.append(
             dict(
                 id=re.sub(r"[^A-Za-z0-9_-]+", "-", spec.stem),
@@ -209,14 +230,15 @@ def figure_entries(config: dict, figures_dir: Path) -> list[dict]:
     return out
 
 
-def sensitivity_figures(figures_dir: Path, start: int) -> list[dict]:
+def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
+    """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``."""
     out = []
-    for path in sorted((figures_dir / "sensitivity").glob("*.png")):
-        data, w, h = _png(path)
-        name = path.stem.replace("_", " ")
+    for stem in sorted(figures):
+        data, w, h = _png(figures[stem], f"{stem}.png")
+        name = stem.replace("_", " ")
         out.append(
             dict(
-                id=f"sensitivity-{re.sub(r'[^A-Za-z0-9_-]+', '-', path.stem)}",
+                id=f"sensitivity-{re.sub(r'[^A-Za-z0-9_-]+', '-', stem)}",
                 data=data,
                 width=w,
                 height=h,
@@ -371,65 +393,19 @@ def comparison_section(
 MISSING = MISSING_TEXT
 
 
-def verdict_html(sensitivity_dir: str | Path) -> Markup | None:
-    """The sensitivity verdict as HTML, rendered from the facts in ``verdict.json`` (``None`` if absent).
-
-    The same template and facts as ``verdict.md`` (:func:`cocapp.presentation.verdict.render_verdict`), so the
-    report and the Markdown say the same sentences.
-    """
-    path = Path(sensitivity_dir) / "verdict.json"
-    if not path.is_file():
-        return None
-    try:
-        facts = json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-    return Markup(render_verdict(facts, fmt="html"))
-
-
-def render_report(
-    config: dict,
-    config_path: str | Path,
-    tables_dir: str | Path,
-    figures_dir: str | Path,
-    sensitivity_dir: str | Path | None = None,
-    qualitative_html: str | None = None,
-    inputs: list[str] | None = None,
-    run_time: str | None = None,
-) -> str:
-    """The report's HTML text (see module docstring)."""
-    tables_dir, figures_dir = Path(tables_dir), Path(figures_dir)
+def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
+    """The report's HTML text (see module docstring) from what the report stage read."""
     study = config["study"]
     synthetic = bool(study.get("synthetic"))
     table_blocks = []
     for key, _number in _tables.table_specs(config):
-        path = tables_dir / f"{key}.html"
-        if not path.is_file():
-            continue
-        frag = _tables.html_fragment_from_document(path.read_text("utf-8"))
-        files = [f"{key}.{fmt}" for fmt in _tables.FORMATS if (tables_dir / f"{key}.{fmt}").is_file()]
-        table_blocks.append(dict(key=key, html=Markup(frag), files=files))
-    figs = figure_entries(config, figures_dir)
-    sens_figs = sensitivity_figures(figures_dir, len(figs) + 1)
-    sens_html = verdict_html(sensitivity_dir) if sensitivity_dir is not None else None
-    comp_path, cons_path = tables_dir / "published_comparison.csv", tables_dir / "published_consistency.csv"
-    text_cols = {"printed": str, "suggested_value": str, "site": str, "scale": str, "instrument": str}
-    comparison = (
-        pd.read_csv(comp_path, keep_default_na=False, na_values=[""], dtype=text_cols)
-        if comp_path.is_file()
-        else None
-    )
-    consistency = (
-        pd.read_csv(cons_path, keep_default_na=False, na_values=[""], dtype=text_cols)
-        if cons_path.is_file()
-        else None
-    )
-    inputs_info = []
-    for p in inputs or []:
-        path = Path(p)
-        if not path.is_file():
-            raise FileNotFoundError(f"input file for provenance not found: {path}")
-        inputs_info.append(dict(path=str(p), size=path.stat().st_size, sha256=_sha256(path)))
+        if key not in inputs.tables:
+            raise ValueError(f"table {key}.html was not given to the report")
+        frag = _tables.html_fragment_from_document(inputs.tables[key])
+        table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
+    figs = figure_entries(config, inputs.figures)
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1)
+    sens_html = Markup(render_verdict(inputs.verdict, fmt="html")) if inputs.verdict is not None else None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -454,11 +430,11 @@ def render_report(
         figures=figs,
         sensitivity_html=sens_html,
         sensitivity_figures=sens_figs,
-        comparison=comparison_section(comparison, consistency, config),
-        qualitative_html=Markup(qualitative_html) if qualitative_html else None,
-        inputs=inputs_info,
+        comparison=comparison_section(inputs.comparison, inputs.consistency, config),
+        qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
+        inputs=inputs.inputs,
         versions=_versions(),
-        config_path=str(config_path),
-        config_sha256=_sha256(Path(config_path)),
+        config_path=inputs.config_path,
+        config_sha256=inputs.config_sha256,
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )

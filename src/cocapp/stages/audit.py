@@ -21,9 +21,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--consistency", required=True, help="published_consistency.csv")
 
 
+def load_published(path: str) -> dict:
+    """The published numbers (``published.reference``), each float with its printed text."""
+    from pathlib import Path
+
+    from cocapp.presentation.audit import parse_published
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: published numbers file not found")
+    return parse_published(path.read_text("utf-8"), str(path))
+
+
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.presentation.audit import compare, consistency_checks, load_published
+    from cocapp.presentation.audit import compare, consistency_checks
 
     pub = load_published(args.published)
     log.read(args.published)

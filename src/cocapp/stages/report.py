@@ -27,14 +27,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="reports/report.html")
 
 
-def _folder(files: list[str], name: str) -> Path:
-    """The one folder holding ``name`` among ``files`` (a declared input)."""
-    hits = [Path(f) for f in files if Path(f).name == name]
-    if len(hits) != 1:
-        raise ValueError(f"{name}: expected exactly one among the given files, found {len(hits)}")
-    return hits[0].parent
-
-
 def _check_given(expected: list[str], given: list[str], option: str) -> None:
     """Every file the report shows must be among the declared inputs, and exist."""
     tails = {Path(g).as_posix() for g in given}
@@ -46,27 +38,70 @@ def _check_given(expected: list[str], given: list[str], option: str) -> None:
         raise FileNotFoundError(f"--{option}: {absent[0]}: file not found")
 
 
-def run(args, settings, log) -> dict:
-    from cocapp.presentation.figures import figure_specs
-    from cocapp.presentation.report import render_report
-    from cocapp.presentation.tables import FORMATS, table_specs
+def _by_stem(files: list[str], root: Path, suffix: str) -> dict[str, bytes]:
+    """``{stem relative to root: bytes}`` of the given files ending in ``suffix``."""
+    return {
+        Path(f).relative_to(root).with_suffix("").as_posix(): Path(f).read_bytes()
+        for f in files
+        if f.endswith(suffix)
+    }
 
-    config = settings.plain()
-    _check_given([f"{key}.html" for key, _ in table_specs(config)], args.tables, "tables")
+
+def read_inputs(args, config: dict, log):
+    """Read everything the report shows (checked: every file it must show was given and exists)."""
+    import json
+
+    from cocapp.contracts import read
+    from cocapp.presentation.outputs import figure_specs, table_specs
+    from cocapp.presentation.report import ReportInputs, sha256_of
+
+    keys = [key for key, _ in table_specs(config)]
+    _check_given([f"{key}.html" for key in keys], args.tables, "tables")
     _check_given([f"{s.stem}.png" for s in figure_specs(config)], args.figures, "figures")
     _check_given(["verdict.json"], args.sensitivity, "sensitivity")
     _check_given([], args.audit + args.raw + args.config_file, "inputs")
-    tables_dir = _folder(args.tables, f"{table_specs(config)[0][0]}.{FORMATS[0]}")
-    figures_dir = Path(os.path.commonpath(args.figures))
-    qual = Path(args.qualitative_section).read_text("utf-8") if args.qualitative_section else None
-    text = render_report(
-        config,
-        args.config_file[0],
-        tables_dir,
-        figures_dir,
-        _folder(args.sensitivity, "verdict.json"),
-        qual,
-        args.raw,
+    tables = {Path(f).stem: Path(f).read_text("utf-8") for f in args.tables if f.endswith(".html")}
+    table_files = {
+        key: sorted((Path(f).name for f in args.tables if Path(f).stem == key), key=_format_order)
+        for key in keys
+    }
+    verdict_path = next(f for f in args.sensitivity if Path(f).name == "verdict.json")
+    try:
+        verdict = json.loads(Path(verdict_path).read_text("utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{verdict_path}: not valid JSON ({err})") from None
+    audit = {Path(f).stem: f for f in args.audit}
+    raw = [Path(p) for p in args.raw]
+    config_path = Path(args.config_file[0])
+    log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
+    return ReportInputs(
+        tables=tables,
+        table_files=table_files,
+        figures=_by_stem(args.figures, Path(os.path.commonpath(args.figures)), ".png"),
+        sensitivity_figures={
+            Path(f).stem: Path(f).read_bytes() for f in args.sensitivity if f.endswith(".png")
+        },
+        verdict=verdict,
+        comparison=read("published_comparison", audit["published_comparison"], log) if audit else None,
+        consistency=read("published_consistency", audit["published_consistency"], log) if audit else None,
+        qualitative_html=Path(args.qualitative_section).read_text("utf-8")
+        if args.qualitative_section
+        else None,
+        inputs=[dict(path=str(p), size=p.stat().st_size, sha256=sha256_of(p.read_bytes())) for p in raw],
+        config_path=str(config_path),
+        config_sha256=sha256_of(config_path.read_bytes()),
     )
-    log.info(f"{len(args.tables)} table files, {len(args.figures)} figure files embedded or linked")
+
+
+def _format_order(name: str) -> int:
+    from cocapp.presentation.outputs import TABLE_FORMATS
+
+    return TABLE_FORMATS.index(Path(name).suffix.lstrip("."))
+
+
+def run(args, settings, log) -> dict:
+    from cocapp.presentation.report import render_report
+
+    config = settings.plain()
+    text = render_report(config, read_inputs(args, config, log))
     return {args.out: text}
