@@ -1,9 +1,10 @@
 """ANCOVA: R goldens (car::Anova type 3 with contr.sum, emmeans, pairs(adjust = ...), anova(m0, m1);
 tests/reference/comparisons.R), pingouin cross-check, identities and edge cases.
 
-Tukey p-values and CI limits of the adjusted-mean comparisons use the studentized range, computed by
-different quadratures in R and SciPy (see tests/test_posthoc.py): compared at 2e-9 (p) and 1e-7 (CI)
-absolute. Everything else at 1e-9 relative.
+Tukey p-values and CI limits of the adjusted-mean comparisons use the studentized range, which R's
+ptukey/qtukey compute to about 3e-9 / 4 decimals (see tests/test_posthoc.py and
+tests/test_studentized_range.py): compared at 2e-9 (p) and 1e-7 (CI) absolute. Everything else at 1e-9
+relative.
 """
 
 from __future__ import annotations

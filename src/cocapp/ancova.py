@@ -35,7 +35,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.anova import anova_lm
 
-from cocapp.posthoc import studentized_range_ppf
+from cocapp import studentized_range
 
 __all__ = [
     "ANCOVA_COLUMNS",
@@ -462,7 +462,7 @@ def ancova(
     k = len(present)
     m = k * (k - 1) // 2
     if posthoc == "tukey":
-        crit = studentized_range_ppf(confidence, k, df_res) / math.sqrt(2.0)
+        crit = float(studentized_range.ppf(confidence, k, df_res)) / math.sqrt(2.0)
     elif posthoc == "bonferroni":
         crit = stats.t.ppf(1 - (1 - confidence) / (2 * m), df_res)
     else:  # Šidák: each interval at level confidence^(1/m)
@@ -497,7 +497,7 @@ def ancova(
         if not np.isfinite(t):
             p = np.nan
         elif posthoc == "tukey":
-            p = float(stats.studentized_range.sf(abs(t) * math.sqrt(2.0), k, df_res))
+            p = float(studentized_range.sf(abs(t) * math.sqrt(2.0), k, df_res))
         else:
             p = float(adjust_pvalues(np.array([2 * stats.t.sf(abs(t), df_res)]), posthoc, m)[0])
         prow.append(

@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from cocapp import studentized_range
 from cocapp.config import site_names, threshold_fraction
 from cocapp.instruments import Instrument, load_instrument
 
@@ -504,8 +505,6 @@ def _generate_group(
                 ja,
             )
     if group == TUKEY_SCALE[0]:
-        from scipy import stats
-
         j = scale_index[(TUKEY_SCALE[1], TUKEY_SCALE[2])]
         df = int(site_n[(TUKEY_SCALE[1], TUKEY_SCALE[2])].sum()) - ns
         ref = sites.index(reference_site)
@@ -514,8 +513,8 @@ def _generate_group(
                 continue
             plo, phi = TUKEY_PATTERN.get(sites[b], TUKEY_OTHERS)
             # q increases as p falls: p in (plo, phi) <=> q in (q(phi), q(plo))
-            qlo = float(stats.studentized_range.isf(phi, ns, df)) if phi < 1 else 0.0
-            qhi = float(stats.studentized_range.isf(plo, ns, df)) if plo > 0 else 99.0
+            qlo = float(studentized_range.isf(phi, ns, df)) if phi < 1 else 0.0
+            qhi = float(studentized_range.isf(plo, ns, df)) if plo > 0 else 99.0
             crit = f"Tukey-Kramer p vs {sites[ref]} in ({plo}, {phi})"
             t = Target(
                 f"{group}/tukey/{sites[b]}~{sites[ref]}",
