@@ -297,17 +297,10 @@ def _sum_coding(n_levels: int) -> np.ndarray:
     return out
 
 
-def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str | None = None) -> _Design:
-    """Design matrix of ``y ~ C(site, Sum) + C(factor, Sum) + numeric [+ C(site, Sum):covariate]`` for the
-    model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels).
-
-    Columns are those patsy builds for that formula, bit for bit: terms bucketed by their numeric
-    covariate (terms without one first), by number of factors within a bucket; sum-to-zero codes with
-    the last level omitted; an interaction's columns are the products of its factors' columns, the site
-    varying fastest (patsy's ``_build_subterm``). Fitting it reproduces ``statsmodels.formula.api.ols``.
-    """
+def _factors(sample: _Sample, rows: pd.DataFrame | None) -> dict[str, tuple]:
+    """Per model factor (``site`` and each covariate used): (internal name, category codes or numeric
+    values of the sample or of ``rows``, sum-to-zero contrast matrix or None if numeric, level labels)."""
     frame = sample.frame if rows is None else rows
-    n = len(frame)
 
     def codes(name: str, categories: list) -> np.ndarray:
         if rows is None:  # the sample's own categoricals
@@ -315,51 +308,57 @@ def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str 
         index = {v: i for i, v in enumerate(categories)}
         return np.array([index[v] for v in frame[name]], dtype=np.intp)
 
-    # per factor: (internal name, codes or values, contrast matrix or None for numeric, level labels)
-    factors = {
-        "site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)
-    }
+    out = {"site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)}
     for c in sample.used:
         name = sample.internal[c]
         if sample.cats[c]:
             lv = list(sample.frame[name].cat.categories)
-            factors[c] = (name, codes(name, lv), _sum_coding(len(lv)), lv)
+            out[c] = (name, codes(name, lv), _sum_coding(len(lv)), lv)
         else:
-            factors[c] = (name, frame[name].to_numpy(dtype=np.float64), None, None)
+            out[c] = (name, frame[name].to_numpy(dtype=np.float64), None, None)
+    return out
+
+
+def _term_order(terms: list[tuple[str, list[str]]], factors: dict[str, tuple]) -> list[tuple[str, list[str]]]:
+    """patsy's column order of formula terms: bucketed by the set of numeric factors they contain (the
+    bucket without numeric factors first, the others in order of appearance), by number of factors
+    within a bucket (patsy.build.design_matrix_builders)."""
+    buckets: dict[frozenset, list[tuple[str, list[str]]]] = {frozenset(): []}
+    for term in terms:
+        buckets.setdefault(frozenset(f for f in term[1] if factors[f][2] is None), []).append(term)
+    return [t for b in buckets.values() for t in sorted(b, key=lambda t: len(t[1]))]
+
+
+def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str | None = None) -> _Design:
+    """Design matrix of ``y ~ C(site, Sum) + C(factor, Sum) + numeric [+ C(site, Sum):covariate]`` for the
+    model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels).
+
+    Columns are those patsy builds for that formula, bit for bit: terms in patsy's order
+    (:func:`_term_order`), sum-to-zero codes with the last level omitted, an interaction's columns the
+    products 1 · site code · covariate column with the site varying fastest (patsy's ``_build_subterm``).
+    Fitting it reproduces ``statsmodels.formula.api.ols`` (tests/test_ancova.py checks both).
+    """
+    factors = _factors(sample, rows)
+    n = len(factors["site"][1])
     terms: list[tuple[str, list[str]]] = [("(Intercept)", []), ("site", ["site"])]
     terms += [(c, [c]) for c in sample.used]
     if interaction is not None:
         terms.append((f"site:{interaction}", ["site", interaction]))
-    # patsy's order: bucket by the set of numeric factors (none first, then by first appearance)
-    buckets: dict[frozenset, list[tuple[str, list[str]]]] = {frozenset(): []}
-    for term in terms:
-        key = frozenset(f for f in term[1] if factors[f][2] is None)
-        buckets.setdefault(key, []).append(term)
-    ordered = [t for b in buckets.values() for t in sorted(b, key=lambda t: len(t[1]))]
-
     blocks, names, slices, start = [], [], {}, 0
-    for label, fs in ordered:
-        if not fs:
-            blocks.append(np.ones((n, 1)))
-            names.append("Intercept")
-        else:
-            widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
-            combos = [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]  # first fastest
-            block = np.ones((n, len(combos)))
-            for i, combo in enumerate(combos):
-                parts = []
-                for f, j in zip(fs, combo, strict=True):
-                    name, values, contrast, lv = factors[f]
-                    if contrast is None:
-                        block[:, i] *= values
-                        parts.append(name)
-                    else:
-                        block[:, i] *= contrast[values, j]
-                        parts.append(f"C({name}, Sum)[S.{lv[j]}]")
-                names.append(":".join(parts))
-            blocks.append(block)
-        slices[label] = slice(start, start + blocks[-1].shape[1])
-        start += blocks[-1].shape[1]
+    for label, fs in _term_order(terms, factors):
+        widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
+        combos = [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]  # first factor fastest
+        block = np.ones((n, len(combos)))
+        for i, combo in enumerate(combos):
+            parts = []
+            for f, j in zip(fs, combo, strict=True):
+                name, values, contrast, lv = factors[f]
+                block[:, i] *= values if contrast is None else contrast[values, j]
+                parts.append(name if contrast is None else f"C({name}, Sum)[S.{lv[j]}]")
+            names.append(":".join(parts) or "Intercept")
+        blocks.append(block)
+        slices[label] = slice(start, start + block.shape[1])
+        start += block.shape[1]
     # column-major, as patsy returns it: BLAS takes other code paths (other rounding) for other layouts
     return _Design(np.asfortranarray(np.hstack(blocks)), names, slices)
 
