@@ -1,9 +1,10 @@
 """ANCOVA: R goldens (car::Anova type 3 with contr.sum, emmeans, pairs(adjust = ...), anova(m0, m1);
 tests/reference/comparisons.R), pingouin cross-check, identities and edge cases.
 
-Tukey p-values and CI limits of the adjusted-mean comparisons use the studentized range, computed by
-different quadratures in R and SciPy (see tests/test_posthoc.py): compared at 2e-9 (p) and 1e-7 (CI)
-absolute. Everything else at 1e-9 relative.
+Tukey p-values and CI limits of the adjusted-mean comparisons use the studentized range, which R's
+ptukey/qtukey compute to about 3e-9 / 4 decimals (see tests/test_posthoc.py and
+tests/test_studentized_range.py): compared at 2e-9 (p) and 1e-7 (CI) absolute. Everything else at 1e-9
+relative.
 """
 
 from __future__ import annotations
@@ -114,6 +115,59 @@ def test_homogeneity_of_slopes_matches_r_anova(instrument, scale, model):
     for c in ["df1", "df2", "F", "p"]:
         np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
     assert list(res.slopes.columns) == SLOPES_COLUMNS
+
+
+# -- the hand-built design is patsy's, so the fit is statsmodels' formula fit ------------------------------
+def formula_fit(sample, interaction=None):
+    """The statsmodels formula route the design replaces (``ols(formula)`` + ``anova_lm(typ=3)``)."""
+    import warnings
+
+    import statsmodels.formula.api as smf
+
+    term = {c: f"C({sample.internal[c]}, Sum)" if sample.cats[c] else sample.internal[c] for c in sample.used}
+    formula = "y ~ " + " + ".join(["C(site, Sum)", *(term[c] for c in sample.used)])
+    if interaction is not None:
+        formula += f" + C(site, Sum):{term[interaction]}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return smf.ols(formula, data=sample.frame).fit()
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_design_is_patsys_matrix_bit_for_bit(model):
+    """Same columns, order (patsy puts terms without numeric factors first), names and values — for the
+    model and every site × covariate model — hence the same fit, to the last bit."""
+    from cocapp.stats import ancova as anc
+
+    covs = MODELS[model]
+    cats = {c: k == "categorical" for c, k in covs.items()}
+    sample = anc._model_sample(model_data("RSA", "total"), list(covs), cats, SITES, "score", "site")
+    for interaction in [None, *sample.used]:
+        ref = formula_fit(sample, interaction)
+        design = anc._design(sample, interaction=interaction)
+        assert design.names == list(ref.model.exog_names)
+        assert np.array_equal(design.X, ref.model.exog)
+        ours = anc._fit(sample.frame["y"].to_numpy(), design)
+        assert np.array_equal(ours.params, np.asarray(ref.params)) and ours.ssr == ref.ssr
+
+
+def test_type3_table_and_means_equal_the_formula_route_exactly():
+    from statsmodels.stats.anova import anova_lm
+
+    from cocapp.stats import ancova as anc
+
+    covs = MODELS["demographic"]
+    res = fitted("STAR-P", "total", "demographic")
+    cats = {c: k == "categorical" for c, k in covs.items()}
+    sample = anc._model_sample(model_data("STAR-P", "total"), list(covs), cats, SITES, "score", "site")
+    ref = anova_lm(formula_fit(sample), typ=3)
+    names = {"Intercept": "(Intercept)", "C(site, Sum)": "site", "Residual": "Residuals"}
+    names |= {(f"C({sample.internal[c]}, Sum)" if cats[c] else sample.internal[c]): c for c in covs}
+    ref.index = [names[i] for i in ref.index]
+    ours = res.terms.set_index("term").loc[ref.index]
+    assert (ours["ss"].to_numpy() == ref["sum_sq"].to_numpy()).all()
+    assert (ours["F"].to_numpy()[:-1] == ref["F"].to_numpy()[:-1]).all()
+    assert (ours["p"].to_numpy()[:-1] == ref["PR(>F)"].to_numpy()[:-1]).all()
 
 
 def test_empty_site_in_fixture_is_left_out_and_named():

@@ -1,10 +1,16 @@
 """One-way ANCOVA of an outcome across sites adjusted for covariates (SPSS UNIANOVA ... BY site WITH ...).
 
-The model ``y ~ C(site, Sum) + C(factor, Sum) + numeric`` is fitted with statsmodels OLS; the table is
-``anova_lm(typ=3)``: Type III sums of squares with sum-to-zero contrasts (as SPSS UNIANOVA and R
-``car::Anova(type = 3)`` under ``options(contrasts = c("contr.sum", "contr.poly"))``; with treatment
-coding Type III main effects would be wrong). Cases are deleted listwise over the outcome and the
-model's covariates; ``n`` is that listwise n.
+The model ``y ~ C(site, Sum) + C(factor, Sum) + numeric`` is fitted by least squares (statsmodels OLS,
+Moore–Penrose pseudo-inverse); the table has Type III sums of squares with sum-to-zero contrasts (as
+SPSS UNIANOVA and R ``car::Anova(type = 3)`` under ``options(contrasts = c("contr.sum", "contr.poly"))``;
+with treatment coding Type III main effects would be wrong), each term's SS backed out of the Wald F
+test of its coefficients as statsmodels ``anova_lm(typ=3)`` does. Cases are deleted listwise over the
+outcome and the model's covariates; ``n`` is that listwise n.
+
+The design matrix is built here directly from the category codes, column for column as patsy builds it
+for the formula (same sum-to-zero codes, same term order, same products for interactions), so that the
+fit is the one ``statsmodels.formula.api.ols(formula)`` gives — without parsing a formula and building a
+matrix for every model, the grid of adjusted means and every slopes model (that took most of the time).
 
 Estimated marginal (adjusted) site means are computed on a reference grid, as ``emmeans`` and SPSS
 EMMEANS do: numeric covariates at their mean in the model sample, every combination of factor-covariate
@@ -31,11 +37,10 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy import stats
-from statsmodels.stats.anova import anova_lm
+from statsmodels.regression.linear_model import OLS
 
-from cocapp.stats.posthoc import studentized_range_ppf
+from cocapp.stats import studentized_range
 
 __all__ = [
     "ANCOVA_COLUMNS",
@@ -101,14 +106,40 @@ def _is_categorical(kind: str) -> bool:
     return kind == "categorical"
 
 
-def _design_rows(res, grid: pd.DataFrame) -> np.ndarray:
-    """Model-matrix rows of new data through the fitted formula (patsy or formulaic engine)."""
-    spec = res.model.data.model_spec
-    if hasattr(spec, "get_model_matrix"):  # formulaic
-        return np.asarray(spec.get_model_matrix(grid), dtype=np.float64)
-    import patsy
+@dataclass
+class _Sample:
+    """The listwise-complete model sample of one outcome and covariate model.
 
-    return np.asarray(patsy.build_design_matrices([spec], grid)[0], dtype=np.float64)
+    ``frame`` has ``y``, ``site`` (categorical over ``present``) and one column per covariate under its
+    internal name ``c0``, ``c1``, … (categorical ones as categoricals over their sorted labels);
+    ``used`` are the covariates that vary in the sample, ``dropped`` the constant ones with their note.
+    """
+
+    frame: pd.DataFrame
+    n: int
+    site_n: pd.Series
+    present: list[str]
+    used: list[str]
+    dropped: dict[str, str]
+    notes: list[str]
+    internal: dict[str, str]
+    cats: dict[str, bool]
+
+
+@dataclass
+class _Design:
+    """A design matrix with its column names (patsy's, with internal covariate names) and, per model term,
+    its column slice (terms keyed ``"(Intercept)"``, ``"site"``, the covariate names and ``"site:<cov>"``)."""
+
+    X: np.ndarray
+    names: list[str]
+    terms: dict[str, slice]
+
+
+def _is_categorical(kind: str) -> bool:
+    if kind not in ("numeric", "categorical"):
+        raise ValueError(f"covariate type must be 'numeric' or 'categorical', got {kind!r}")
+    return kind == "categorical"
 
 
 def _aliased(X: np.ndarray, names: Sequence[str]) -> list[str]:
@@ -201,6 +232,351 @@ def _nan_tables(
     return AncovaResult(terms, means, post, slopes, [note])
 
 
+# -- 1. model sample ------------------------------------------------------------------------------------
+def _model_sample(
+    data: pd.DataFrame, covs: list[str], cats: dict[str, bool], levels: list[str], outcome: str, site: str
+) -> _Sample:
+    """Listwise deletion over the outcome and the model's covariates (SPSS UNIANOVA's default; R ``lm``
+    with ``na.action = na.omit``); categorical covariates as text labels, empty text missing. Sites without
+    complete cases and covariates constant in the sample are named in ``notes`` (not errors)."""
+    missing_cols = [c for c in [outcome, site, *covs] if c not in data.columns]
+    if missing_cols:
+        raise ValueError(f"ANCOVA data lack column(s) {missing_cols}")
+    frame = pd.DataFrame({"y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=np.float64)})
+    frame["site"] = data[site].astype(object).to_numpy()
+    internal = {c: f"c{i}" for i, c in enumerate(covs)}
+    for c in covs:
+        col = data[c]
+        if cats[c]:  # labels as text; missing and empty text are missing
+            labels = [str(v) if ok else None for v, ok in zip(col.astype(object), col.notna(), strict=True)]
+            frame[internal[c]] = np.array([v if v != "" else None for v in labels], dtype=object)
+        else:
+            frame[internal[c]] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    complete = frame["y"].notna().to_numpy() & np.isfinite(frame["y"].to_numpy())
+    for c in covs:
+        complete &= frame[internal[c]].notna().to_numpy()
+    frame = frame[complete].reset_index(drop=True)
+    n = len(frame)
+    unknown = sorted(set(frame["site"]) - set(levels))
+    if unknown:
+        raise ValueError(f"site value(s) {unknown} are not configured sites {levels}")
+
+    notes: list[str] = []
+    site_n = frame["site"].value_counts().reindex(levels, fill_value=0)
+    present = [s for s in levels if site_n[s] > 0]
+    empty = [s for s in levels if site_n[s] == 0]
+    if empty:
+        notes.append(f"no complete cases at site(s) {', '.join(empty)}: left out of the model")
+    used: list[str] = []
+    dropped: dict[str, str] = {}
+    for c in covs:
+        col = frame[internal[c]]
+        if n and col.nunique() < 2:
+            dropped[c] = (
+                f"covariate {c} is constant in the model sample ({col.iloc[0]!r}): dropped from the model"
+            )
+            notes.append(dropped[c])
+        else:
+            used.append(c)
+    if n and len(present) >= 2:
+        frame["site"] = pd.Categorical(frame["site"], categories=present)
+        for c in used:
+            if cats[c]:
+                labels = frame[internal[c]]
+                frame[internal[c]] = pd.Categorical(labels, categories=sorted(labels.unique()))
+    return _Sample(frame, n, site_n, present, used, dropped, notes, internal, cats)
+
+
+# -- 2. design ------------------------------------------------------------------------------------------
+def _sum_coding(n_levels: int) -> np.ndarray:
+    """Sum-to-zero (deviation) contrasts: level j < last → unit vector e_j, last level → all −1
+    (R ``contr.sum``, patsy ``Sum``, SPSS's deviation coding)."""
+    out = np.empty((n_levels, n_levels - 1))
+    out[:-1, :] = np.eye(n_levels - 1)
+    out[-1, :] = -1
+    return out
+
+
+def _factors(sample: _Sample, rows: pd.DataFrame | None) -> dict[str, tuple]:
+    """Per model factor (``site`` and each covariate used): (internal name, category codes or numeric
+    values of the sample or of ``rows``, sum-to-zero contrast matrix or None if numeric, level labels)."""
+    frame = sample.frame if rows is None else rows
+
+    def codes(name: str, categories: list) -> np.ndarray:
+        if rows is None:  # the sample's own categoricals
+            return frame[name].cat.codes.to_numpy()
+        index = {v: i for i, v in enumerate(categories)}
+        return np.array([index[v] for v in frame[name]], dtype=np.intp)
+
+    out = {"site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)}
+    for c in sample.used:
+        name = sample.internal[c]
+        if sample.cats[c]:
+            lv = list(sample.frame[name].cat.categories)
+            out[c] = (name, codes(name, lv), _sum_coding(len(lv)), lv)
+        else:
+            out[c] = (name, frame[name].to_numpy(dtype=np.float64), None, None)
+    return out
+
+
+def _term_order(terms: list[tuple[str, list[str]]], factors: dict[str, tuple]) -> list[tuple[str, list[str]]]:
+    """patsy's column order of formula terms: bucketed by the set of numeric factors they contain (the
+    bucket without numeric factors first, the others in order of appearance), by number of factors
+    within a bucket (patsy.build.design_matrix_builders)."""
+    buckets: dict[frozenset, list[tuple[str, list[str]]]] = {frozenset(): []}
+    for term in terms:
+        buckets.setdefault(frozenset(f for f in term[1] if factors[f][2] is None), []).append(term)
+    return [t for b in buckets.values() for t in sorted(b, key=lambda t: len(t[1]))]
+
+
+def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str | None = None) -> _Design:
+    """Design matrix of ``y ~ C(site, Sum) + C(factor, Sum) + numeric [+ C(site, Sum):covariate]`` for the
+    model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels).
+
+    Columns are those patsy builds for that formula, bit for bit: terms in patsy's order
+    (:func:`_term_order`), sum-to-zero codes with the last level omitted, an interaction's columns the
+    products 1 · site code · covariate column with the site varying fastest (patsy's ``_build_subterm``).
+    Fitting it reproduces ``statsmodels.formula.api.ols`` (tests/test_ancova.py checks both).
+    """
+    factors = _factors(sample, rows)
+    n = len(factors["site"][1])
+    terms: list[tuple[str, list[str]]] = [("(Intercept)", []), ("site", ["site"])]
+    terms += [(c, [c]) for c in sample.used]
+    if interaction is not None:
+        terms.append((f"site:{interaction}", ["site", interaction]))
+    blocks, names, slices, start = [], [], {}, 0
+    for label, fs in _term_order(terms, factors):
+        widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
+        combos = [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]  # first factor fastest
+        block = np.ones((n, len(combos)))
+        for i, combo in enumerate(combos):
+            parts = []
+            for f, j in zip(fs, combo, strict=True):
+                name, values, contrast, lv = factors[f]
+                block[:, i] *= values if contrast is None else contrast[values, j]
+                parts.append(name if contrast is None else f"C({name}, Sum)[S.{lv[j]}]")
+            names.append(":".join(parts) or "Intercept")
+        blocks.append(block)
+        slices[label] = slice(start, start + block.shape[1])
+        start += block.shape[1]
+    # column-major, as patsy returns it: BLAS takes other code paths (other rounding) for other layouts
+    return _Design(np.asfortranarray(np.hstack(blocks)), names, slices)
+
+
+# -- 3. fit -----------------------------------------------------------------------------------------------
+def _fit(y: np.ndarray, design: _Design):
+    """Ordinary least squares through the Moore–Penrose pseudo-inverse (statsmodels ``OLS.fit()``,
+    ``method="pinv"``): coefficients, residual SS and df, and the coefficient covariance σ̂²(XᵀX)⁺."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return OLS(y, design.X).fit()
+
+
+# -- 4. Type III table ------------------------------------------------------------------------------------
+def _type3_table(res, design: _Design, sample: _Sample, covs: list[str], note_text: str) -> pd.DataFrame:
+    """Type III sums of squares: for each term, the Wald F test that all its coefficients are 0 given
+    every other term (sum-to-zero contrasts), SS = F · df · σ̂² — statsmodels ``anova_lm(typ=3)``, SPSS
+    UNIANOVA, R ``car::Anova(type = 3)``; partial η² = SS/(SS + SS_residual)."""
+    ss_res = float(res.ssr)
+    df_res = float(res.df_resid)
+    cov = _covariance(res)
+    eye = np.eye(design.X.shape[1])
+    rows = []
+    for t in ["(Intercept)", "site", *covs, "Residuals"]:
+        base = {"term": t, "n": sample.n}
+        if t in sample.dropped:
+            rows.append(base | _nan_row("terms", sample.dropped[t]))
+            continue
+        if t == "Residuals":
+            row = {"ss": ss_res, "df": df_res, "F": np.nan, "p": np.nan, "partial_eta2": np.nan}
+            rows.append(base | row | {"note": note_text})
+            continue
+        L = eye[design.terms[t]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = res.f_test(L, cov_p=cov)
+        r = float(L.shape[0])
+        ss = float(f.fvalue * r * res.ssr / res.df_resid)  # the expression of anova_lm(typ=3)
+        row = {"ss": ss, "df": r, "F": float(f.fvalue), "p": float(f.pvalue)}
+        rows.append(
+            base
+            | row
+            | {"partial_eta2": ss / (ss + ss_res) if ss + ss_res > 0 else np.nan, "note": note_text}
+        )
+    return pd.DataFrame(rows, columns=ANCOVA_COLUMNS)
+
+
+_STATISTICS = {
+    "terms": ["ss", "df", "F", "p", "partial_eta2"],
+    "means": ["adj_mean", "se", "df", "ci_low", "ci_high"],
+    "posthoc": ["diff", "se", "df", "t", "ci_low", "ci_high", "p_adj", "significant"],
+    "slopes": ["df1", "df2", "F", "p", "significant"],
+}
+
+
+def _covariance(res) -> np.ndarray:
+    """σ̂²(XᵀX)⁺, column-major as the pandas frame statsmodels returns for a formula model (the layout
+    decides the BLAS path, hence the last bits of L V Lᵀ)."""
+    return np.asfortranarray(res.cov_params())
+
+
+def _nan_row(table: str, note: str) -> dict:
+    """The statistics of a row of ``table`` as NaN (``significant``: None), with a note."""
+    return {c: None if c == "significant" else np.nan for c in _STATISTICS[table]} | {"note": note}
+
+
+# -- 5. estimated marginal means ------------------------------------------------------------------------
+def _emm_weights(sample: _Sample) -> np.ndarray:
+    """Rows L of the reference grid averaged per site: numeric covariates at their mean in the model
+    sample, every combination of factor-covariate levels weighted equally (``emmeans``; SPSS EMMEANS)."""
+    factor_covs = [c for c in sample.used if sample.cats[c]]
+    levels = [list(sample.frame[sample.internal[c]].cat.categories) for c in factor_covs]
+    combos = list(product(*levels)) if factor_covs else [()]
+    means = {c: float(sample.frame[sample.internal[c]].mean()) for c in sample.used if not sample.cats[c]}
+    grid = {"site": np.repeat(sample.present, len(combos))}
+    for i, c in enumerate(factor_covs):
+        grid[sample.internal[c]] = [combo[i] for _ in sample.present for combo in combos]
+    for c, m in means.items():
+        grid[sample.internal[c]] = np.full(len(sample.present) * len(combos), m)
+    D = np.ascontiguousarray(_design(sample, rows=pd.DataFrame(grid)).X)  # row-major, as patsy builds it
+    return D.reshape(len(sample.present), len(combos), D.shape[1]).mean(axis=1)
+
+
+def _adjusted_means(
+    res, L: np.ndarray, sample: _Sample, levels: list[str], confidence: float, note_text: str
+) -> pd.DataFrame:
+    """Adjusted site means Lβ with standard errors √(L V Lᵀ) and t intervals on the residual df."""
+    beta = np.asarray(res.params)
+    V = _covariance(res)
+    emm = L @ beta
+    emm_se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+    df_res = float(res.df_resid)
+    tcrit = stats.t.ppf(0.5 + confidence / 2, df_res)
+    where = dict(zip(sample.present, range(len(sample.present)), strict=True))
+    rows = []
+    for s in levels:
+        if s not in where:
+            row = _nan_row("means", f"no complete cases at site {s}")
+            rows.append({"site": s, "n": 0} | row)
+            continue
+        i = where[s]
+        row = {"adj_mean": float(emm[i]), "se": float(emm_se[i]), "df": df_res}
+        row |= {"ci_low": float(emm[i] - tcrit * emm_se[i]), "ci_high": float(emm[i] + tcrit * emm_se[i])}
+        rows.append({"site": s, "n": int(sample.site_n[s])} | row | {"note": note_text})
+    return pd.DataFrame(rows, columns=MEANS_COLUMNS)
+
+
+# -- 6. pairwise comparisons of the adjusted means ------------------------------------------------------
+def _pairwise(
+    res,
+    L: np.ndarray,
+    sample: _Sample,
+    levels: list[str],
+    posthoc: str,
+    alpha: float,
+    confidence: float,
+    omnibus: bool | None,
+    note_text: str,
+) -> pd.DataFrame:
+    """Every config pair: diff = EMM(a) − EMM(b), se = √(d V dᵀ), t = diff/se, with the family's
+    adjusted p and simultaneous CI over the m = k(k−1)/2 pairs of the k sites in the model:
+    ``tukey`` P(Q_{k,df} > |t|√2) and diff ± q_{1−α}(k, df)/√2 · se (studentized range,
+    :mod:`cocapp.stats.studentized_range`; ``emmeans::pairs(adjust = "tukey")``), ``bonferroni`` min(1, m·p),
+    ``sidak`` 1 − (1 − p)^m with t critical values at α/m and 1 − confidence^(1/m)."""
+    beta = np.asarray(res.params)
+    V = _covariance(res)
+    df_res = float(res.df_resid)
+    k = len(sample.present)
+    m = k * (k - 1) // 2
+    if posthoc == "tukey":
+        crit = float(studentized_range.ppf(confidence, k, df_res)) / math.sqrt(2.0)
+    elif posthoc == "bonferroni":
+        crit = stats.t.ppf(1 - (1 - confidence) / (2 * m), df_res)
+    else:  # Šidák: each interval at level confidence^(1/m)
+        crit = stats.t.ppf(0.5 + confidence ** (1.0 / m) / 2, df_res)
+    where = dict(zip(sample.present, range(len(sample.present)), strict=True))
+    rows = []
+    for i, j in zip(*np.triu_indices(len(levels), k=1), strict=True):
+        sa, sb = levels[i], levels[j]
+        base = {"site_a": sa, "site_b": sb, "method": posthoc, "omnibus_significant": omnibus}
+        if sa not in where or sb not in where:
+            miss = [s for s in (sa, sb) if s not in where]
+            rows.append(base | _nan_row("posthoc", f"no complete cases at site(s) {', '.join(miss)}"))
+            continue
+        ld = L[where[sa]] - L[where[sb]]
+        diff = float(ld @ beta)
+        se = float(math.sqrt(ld @ V @ ld))
+        t = diff / se if se > 0 else np.nan
+        rows.append(base | {"diff": diff, "se": se, "df": df_res, "t": t, "ci_low": diff - crit * se})
+        rows[-1] |= {"ci_high": diff + crit * se, "note": note_text}
+    post = pd.DataFrame(rows, columns=POSTHOC_COLUMNS)
+    t = post["t"].to_numpy(dtype=np.float64)
+    p = np.full(len(t), np.nan)
+    ok = np.isfinite(t)
+    if ok.any():  # one vectorised call for the family
+        if posthoc == "tukey":
+            p[ok] = studentized_range.sf(np.abs(t[ok]) * math.sqrt(2.0), k, df_res)
+        else:
+            p[ok] = adjust_pvalues(2 * stats.t.sf(np.abs(t[ok]), df_res), posthoc, m)
+    post["p_adj"] = p
+    post["significant"] = [bool(x < alpha) if np.isfinite(x) else None for x in p]
+    return post
+
+
+# -- 7. homogeneity of regression slopes -------------------------------------------------------------------
+def _slopes(
+    res, sample: _Sample, covs: list[str], kinds: Mapping[str, str], alpha: float, note_text: str
+) -> pd.DataFrame:
+    """Per covariate, the site × covariate interaction added to the model and tested against the model
+    without it: F = [(SSR₀ − SSR₁)/df₁] / [SSR₁/df₂] (nested F test; R ``anova(m0, m1)``; for a factor
+    covariate the site × factor interaction). Empty site × level cells reduce df₁ to the estimable part."""
+    y = sample.frame["y"].to_numpy(dtype=np.float64)
+    rows = []
+    for c in covs:
+        base = {"covariate": c, "covariate_type": kinds[c]}
+        if c in sample.dropped:
+            rows.append(base | _nan_row("slopes", sample.dropped[c]))
+            continue
+        design = _design(sample, interaction=c)
+        res1 = _fit(y, design)
+        df1 = float(res.df_resid - res1.df_resid)
+        df2 = float(res1.df_resid)
+        if df1 < 1 or df2 < 1:
+            note = "interaction not estimable (no extra or no residual degrees of freedom)"
+            rows.append(base | _nan_row("slopes", note) | {"df1": df1, "df2": df2})
+            continue
+        F = ((res.ssr - res1.ssr) / df1) / (res1.ssr / df2)
+        p = float(stats.f.sf(F, df1, df2))
+        extra = []
+        if int(np.linalg.matrix_rank(design.X)) < design.X.shape[1]:
+            extra.append(
+                "some site x covariate cells are empty: interaction df reduced to the estimable part"
+            )
+        row = {
+            "df1": df1,
+            "df2": df2,
+            "F": float(F),
+            "p": p,
+            "significant": bool(p < alpha) if np.isfinite(p) else None,
+        }
+        rows.append(base | row | {"note": "; ".join([x for x in [note_text, *extra] if x])})
+    return pd.DataFrame(rows, columns=SLOPES_COLUMNS)
+
+
+def _collinearity_note(design: _Design, sample: _Sample, rank: int) -> str:
+    """The note for a rank-deficient design, naming the aliased columns with config covariate names."""
+    names = list(design.names)
+    for c in sample.used:  # internal names back to config keys ("C(c1, Sum)[S.x]" -> "gender[S.x]")
+        pattern = re.compile(rf"C\({sample.internal[c]}, Sum\)|\b{sample.internal[c]}\b")
+        names = [pattern.sub(c, nm) for nm in names]
+    alias = _aliased(design.X, names)
+    return (
+        f"collinear covariates: design matrix rank {rank} < {design.X.shape[1]} columns "
+        f"(aliased: {', '.join(alias)}); model not estimable"
+    )
+
+
+# -- the model ----------------------------------------------------------------------------------------------
 def ancova(
     data: pd.DataFrame,
     covariates: Mapping[str, str],
@@ -251,327 +627,33 @@ def ancova(
     covs = list(covariates)
     kinds = {c: covariates[c] for c in covs}
     cats = {c: _is_categorical(kinds[c]) for c in covs}
-    missing_cols = [c for c in [outcome, site, *covs] if c not in data.columns]
-    if missing_cols:
-        raise ValueError(f"ANCOVA data lack column(s) {missing_cols}")
-
-    # -- listwise deletion over outcome + covariates; categorical covariates as text labels ------------
-    frame = pd.DataFrame({"y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=np.float64)})
-    frame["site"] = data[site].astype(object).to_numpy()
-    internal = {c: f"c{i}" for i, c in enumerate(covs)}
-    for c in covs:
-        col = data[c]
-        if cats[c]:
-            text = col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v))
-            frame[internal[c]] = text.where(text.map(lambda v: v is not None and v != ""), None).to_numpy()
-        else:
-            frame[internal[c]] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-    complete = frame["y"].notna().to_numpy() & np.isfinite(frame["y"].to_numpy())
-    for c in covs:
-        complete &= frame[internal[c]].notna().to_numpy()
-    frame = frame[complete].reset_index(drop=True)
-    n = len(frame)
-    unknown = sorted(set(frame["site"]) - set(levels))
-    if unknown:
-        raise ValueError(f"site value(s) {unknown} are not configured sites {levels}")
-
-    notes: list[str] = []
-    site_n = frame["site"].value_counts().reindex(levels, fill_value=0)
-    present = [s for s in levels if site_n[s] > 0]
-    empty = [s for s in levels if site_n[s] == 0]
-    if empty:
-        notes.append(f"no complete cases at site(s) {', '.join(empty)}: left out of the model")
-
-    # -- covariates constant in the model sample are dropped and named ----------------------------------
-    used: list[str] = []
-    dropped: dict[str, str] = {}
-    for c in covs:
-        col = frame[internal[c]]
-        if n and col.nunique() < 2:
-            value = col.iloc[0]
-            dropped[c] = f"covariate {c} is constant in the model sample ({value!r}): dropped from the model"
-            notes.append(dropped[c])
-        else:
-            used.append(c)
+    sample = _model_sample(data, covs, cats, levels, outcome, site)
+    n, notes = sample.n, sample.notes
     note_text = "; ".join(notes)
+    if n and float(np.ptp(sample.frame["y"].to_numpy())) == 0.0:
+        return _nan_tables(
+            covs, levels, kinds, n, "; ".join([*notes, "outcome is constant: F undefined"]), posthoc
+        )
+    if len(sample.present) < 2:
+        note = "; ".join([*notes, "fewer than two sites with complete cases"])
+        return _nan_tables(covs, levels, kinds, n, note, posthoc)
 
-    if n and float(np.ptp(frame["y"].to_numpy())) == 0.0:
-        return _nan_tables(
-            covs, levels, kinds, n, "; ".join(notes + ["outcome is constant: F undefined"]), posthoc
-        )
-    if len(present) < 2:
-        return _nan_tables(
-            covs, levels, kinds, n, "; ".join(notes + ["fewer than two sites with complete cases"]), posthoc
-        )
-    frame["site"] = pd.Categorical(frame["site"], categories=present)
-    rhs = ["C(site, Sum)"]
-    for c in used:
-        if cats[c]:
-            frame[internal[c]] = pd.Categorical(
-                frame[internal[c]], categories=sorted(frame[internal[c]].unique())
-            )
-            rhs.append(f"C({internal[c]}, Sum)")
-        else:
-            rhs.append(internal[c])
-    formula = "y ~ " + " + ".join(rhs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = smf.ols(formula, data=frame).fit()
-    X = res.model.exog
-    p_cols = X.shape[1]
+    design = _design(sample)
+    res = _fit(sample.frame["y"].to_numpy(dtype=np.float64), design)
+    p_cols = design.X.shape[1]
     if res.df_resid < 1:
-        return _nan_tables(
-            covs,
-            levels,
-            kinds,
-            n,
-            "; ".join(notes + [f"no residual degrees of freedom (n = {n}, {p_cols} parameters)"]),
-            posthoc,
-        )
-    rank = int(np.linalg.matrix_rank(X))
+        note = f"no residual degrees of freedom (n = {n}, {p_cols} parameters)"
+        return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
+    rank = int(np.linalg.matrix_rank(design.X))
     if rank < p_cols:
-        names = list(res.model.exog_names)
-        for c in used:  # internal names back to config keys ("C(c1, Sum)[S.x]" -> "gender[S.x]")
-            pattern = re.compile(rf"C\({internal[c]}, Sum\)|\b{internal[c]}\b")
-            names = [pattern.sub(c, nm) for nm in names]
-        alias = _aliased(X, names)
-        msg = (
-            f"collinear covariates: design matrix rank {rank} < {p_cols} columns "
-            f"(aliased: {', '.join(alias)}); model not estimable"
-        )
-        return _nan_tables(covs, levels, kinds, n, "; ".join(notes + [msg]), posthoc)
+        note = _collinearity_note(design, sample, rank)
+        return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
 
-    # -- Type III table -----------------------------------------------------------------------------------
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = anova_lm(res, typ=3)
-    ss_res = float(table.loc["Residual", "sum_sq"])
-    df_res = float(res.df_resid)
-    term_name = {"Intercept": "(Intercept)", "C(site, Sum)": "site", "Residual": "Residuals"}
-    for c in used:
-        term_name[f"C({internal[c]}, Sum)" if cats[c] else internal[c]] = c
-    by_term = {term_name[idx]: row for idx, row in table.iterrows()}
-    rows = []
-    for t in ["(Intercept)", "site", *covs, "Residuals"]:
-        if t in dropped:
-            rows.append(
-                {
-                    "term": t,
-                    "ss": np.nan,
-                    "df": np.nan,
-                    "F": np.nan,
-                    "p": np.nan,
-                    "partial_eta2": np.nan,
-                    "n": n,
-                    "note": dropped[t],
-                }
-            )
-            continue
-        r = by_term[t]
-        if t == "Residuals":
-            rows.append(
-                {
-                    "term": t,
-                    "ss": ss_res,
-                    "df": df_res,
-                    "F": np.nan,
-                    "p": np.nan,
-                    "partial_eta2": np.nan,
-                    "n": n,
-                    "note": note_text,
-                }
-            )
-            continue
-        ss = float(r["sum_sq"])
-        rows.append(
-            {
-                "term": t,
-                "ss": ss,
-                "df": float(r["df"]),
-                "F": float(r["F"]),
-                "p": float(r["PR(>F)"]),
-                "partial_eta2": ss / (ss + ss_res) if ss + ss_res > 0 else np.nan,
-                "n": n,
-                "note": note_text,
-            }
-        )
-    terms = pd.DataFrame(rows, columns=ANCOVA_COLUMNS)
-    site_p = float(by_term["site"]["PR(>F)"])
+    terms = _type3_table(res, design, sample, covs, note_text)
+    site_p = float(terms.loc[terms["term"] == "site", "p"].iloc[0])
     omnibus = bool(site_p < alpha) if np.isfinite(site_p) else None
-
-    # -- estimated marginal means on the reference grid ----------------------------------------------
-    factor_levels = [list(frame[internal[c]].cat.categories) for c in used if cats[c]]
-    factor_names = [internal[c] for c in used if cats[c]]
-    combos = list(product(*factor_levels)) if factor_names else [()]
-    grid_rows = []
-    for s in present:
-        for combo in combos:
-            row = {"site": s}
-            row.update(dict(zip(factor_names, combo, strict=True)))
-            for c in used:
-                if not cats[c]:
-                    row[internal[c]] = float(frame[internal[c]].mean())
-            grid_rows.append(row)
-    grid = pd.DataFrame(grid_rows)
-    grid["site"] = pd.Categorical(grid["site"], categories=present)
-    for c in used:
-        if cats[c]:
-            grid[internal[c]] = pd.Categorical(
-                grid[internal[c]], categories=frame[internal[c]].cat.categories
-            )
-    D = _design_rows(res, grid)
-    L = D.reshape(len(present), len(combos), p_cols).mean(axis=1)  # equal weights over factor cells
-    beta = res.params.to_numpy()
-    V = res.cov_params().to_numpy()
-    emm = L @ beta
-    emm_se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
-    tcrit = stats.t.ppf(0.5 + confidence / 2, df_res)
-    emm_by_site = dict(zip(present, range(len(present)), strict=True))
-    mrows = []
-    for s in levels:
-        if s in emm_by_site:
-            i = emm_by_site[s]
-            mrows.append(
-                {
-                    "site": s,
-                    "n": int(site_n[s]),
-                    "adj_mean": float(emm[i]),
-                    "se": float(emm_se[i]),
-                    "df": df_res,
-                    "ci_low": float(emm[i] - tcrit * emm_se[i]),
-                    "ci_high": float(emm[i] + tcrit * emm_se[i]),
-                    "note": note_text,
-                }
-            )
-        else:
-            mrows.append(
-                {
-                    "site": s,
-                    "n": 0,
-                    "adj_mean": np.nan,
-                    "se": np.nan,
-                    "df": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "note": f"no complete cases at site {s}",
-                }
-            )
-    means = pd.DataFrame(mrows, columns=MEANS_COLUMNS)
-
-    # -- pairwise comparisons of the adjusted means -------------------------------------------------
-    k = len(present)
-    m = k * (k - 1) // 2
-    if posthoc == "tukey":
-        crit = studentized_range_ppf(confidence, k, df_res) / math.sqrt(2.0)
-    elif posthoc == "bonferroni":
-        crit = stats.t.ppf(1 - (1 - confidence) / (2 * m), df_res)
-    else:  # Šidák: each interval at level confidence^(1/m)
-        crit = stats.t.ppf(0.5 + confidence ** (1.0 / m) / 2, df_res)
-    prow = []
-    a_idx, b_idx = np.triu_indices(len(levels), k=1)
-    for i, j in zip(a_idx, b_idx, strict=True):
-        sa, sb = levels[i], levels[j]
-        base = {"site_a": sa, "site_b": sb, "method": posthoc}
-        if sa not in emm_by_site or sb not in emm_by_site:
-            miss = [s for s in (sa, sb) if s not in emm_by_site]
-            prow.append(
-                base
-                | {
-                    "diff": np.nan,
-                    "se": np.nan,
-                    "df": np.nan,
-                    "t": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "p_adj": np.nan,
-                    "significant": None,
-                    "omnibus_significant": omnibus,
-                    "note": f"no complete cases at site(s) {', '.join(miss)}",
-                }
-            )
-            continue
-        ld = L[emm_by_site[sa]] - L[emm_by_site[sb]]
-        diff = float(ld @ beta)
-        se = float(math.sqrt(ld @ V @ ld))
-        t = diff / se if se > 0 else np.nan
-        if not np.isfinite(t):
-            p = np.nan
-        elif posthoc == "tukey":
-            p = float(stats.studentized_range.sf(abs(t) * math.sqrt(2.0), k, df_res))
-        else:
-            p = float(adjust_pvalues(np.array([2 * stats.t.sf(abs(t), df_res)]), posthoc, m)[0])
-        prow.append(
-            base
-            | {
-                "diff": diff,
-                "se": se,
-                "df": df_res,
-                "t": t,
-                "ci_low": diff - crit * se,
-                "ci_high": diff + crit * se,
-                "p_adj": p,
-                "significant": bool(p < alpha) if np.isfinite(p) else None,
-                "omnibus_significant": omnibus,
-                "note": note_text,
-            }
-        )
-    post = pd.DataFrame(prow, columns=POSTHOC_COLUMNS)
-
-    # -- homogeneity of regression slopes: site x covariate added to the model -----------------------
-    srows = []
-    for c in covs:
-        if c in dropped:
-            srows.append(
-                {
-                    "covariate": c,
-                    "covariate_type": kinds[c],
-                    "df1": np.nan,
-                    "df2": np.nan,
-                    "F": np.nan,
-                    "p": np.nan,
-                    "significant": None,
-                    "note": dropped[c],
-                }
-            )
-            continue
-        term = f"C({internal[c]}, Sum)" if cats[c] else internal[c]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res1 = smf.ols(f"{formula} + C(site, Sum):{term}", data=frame).fit()
-        df1 = float(res.df_resid - res1.df_resid)
-        df2 = float(res1.df_resid)
-        if df1 < 1 or df2 < 1:
-            srows.append(
-                {
-                    "covariate": c,
-                    "covariate_type": kinds[c],
-                    "df1": df1,
-                    "df2": df2,
-                    "F": np.nan,
-                    "p": np.nan,
-                    "significant": None,
-                    "note": "interaction not estimable (no extra or no residual degrees of freedom)",
-                }
-            )
-            continue
-        F = ((res.ssr - res1.ssr) / df1) / (res1.ssr / df2)
-        p = float(stats.f.sf(F, df1, df2))
-        extra = []
-        if int(np.linalg.matrix_rank(res1.model.exog)) < res1.model.exog.shape[1]:
-            extra.append(
-                "some site x covariate cells are empty: interaction df reduced to the estimable part"
-            )
-        srows.append(
-            {
-                "covariate": c,
-                "covariate_type": kinds[c],
-                "df1": df1,
-                "df2": df2,
-                "F": float(F),
-                "p": p,
-                "significant": bool(p < alpha) if np.isfinite(p) else None,
-                "note": "; ".join([x for x in [note_text, *extra] if x]),
-            }
-        )
-    slopes = pd.DataFrame(srows, columns=SLOPES_COLUMNS)
+    L = _emm_weights(sample)
+    means = _adjusted_means(res, L, sample, levels, confidence, note_text)
+    post = _pairwise(res, L, sample, levels, posthoc, alpha, confidence, omnibus, note_text)
+    slopes = _slopes(res, sample, covs, kinds, alpha, note_text)
     return AncovaResult(terms, means, post, slopes, notes)

@@ -1,32 +1,28 @@
 """Pairwise site comparisons after a one-way ANOVA: Tukey–Kramer and Games–Howell.
 
-Both use the exact studentized range distribution (``scipy.stats.studentized_range``, the distribution
-behind ``scipy.stats.tukey_hsd``); p-values are never clipped or rounded. Pairs follow config site
-order, ``site_a`` before ``site_b``, and ``diff = mean(site_a) − mean(site_b)`` (the output contract;
-R's ``TukeyHSD`` prints the opposite sign). The upper tail of the studentized range is computed by
-numerical quadrature in SciPy (and in R's ``ptukey``) with an absolute error near 1e-14, so p-values
-below about 1e-12 are correct in order of magnitude only and may underflow to 0.0. Every pair of
-configured sites gets a row; a pair involving a site without values is NaN with a ``note``.
+Both use the exact studentized range distribution (:mod:`cocapp.stats.studentized_range`, which agrees with
+``scipy.stats.studentized_range`` and R's ``ptukey``/``qtukey`` and keeps its relative accuracy in the far
+tail); p-values are never clipped or rounded. Pairs follow config site order, ``site_a`` before
+``site_b``, and ``diff = mean(site_a) − mean(site_b)`` (the output contract; R's ``TukeyHSD`` prints the
+opposite sign). Every pair of configured sites gets a row; a pair involving a site without values is NaN
+with a ``note``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from cocapp.stats import studentized_range
 from cocapp.stats.anova import GroupSummary
 
 __all__ = [
     "PAIR_COLUMNS",
     "games_howell",
     "site_pairs",
-    "studentized_range_ppf",
-    "studentized_range_ppf_many",
     "tukey_kramer",
 ]
 
@@ -48,55 +44,6 @@ PAIR_COLUMNS = [
     "method",
     "note",
 ]
-
-
-def _newton_quantile(p: float, k: int, df: float, x: float) -> float:
-    """Solve studentized_range.cdf(x; k, df) = p by Newton's method from ``x`` (derivative: the pdf),
-    stopping when the cdf matches p to 1e-14; the generic bracketing ``ppf`` is the fallback."""
-    sr = stats.studentized_range
-    for _ in range(30):
-        c = float(sr.cdf(x, k, df))
-        if abs(c - p) <= 1e-14:
-            return x
-        d = float(sr.pdf(x, k, df))
-        if not (np.isfinite(d) and d > 0):
-            break
-        x -= (c - p) / d
-    return float(sr.ppf(p, k, df))
-
-
-@lru_cache(maxsize=4096)
-def studentized_range_ppf(p: float, k: int, df: float) -> float:
-    """Quantile of the studentized range distribution, P(Q_{k,df} <= q) = p.
-
-    Newton's method on ``scipy.stats.studentized_range.cdf`` started at the df = ∞ quantile; about
-    twice as fast as the generic ``studentized_range.ppf`` (bracketing root search) at the same
-    accuracy. Cached: one outcome asks for the same (p, k, df) many times.
-    """
-    return _newton_quantile(p, k, df, float(stats.studentized_range.ppf(p, k, np.inf)))
-
-
-def studentized_range_ppf_many(p: float, k: int, dfs: np.ndarray) -> np.ndarray:
-    """:func:`studentized_range_ppf` for many df (Games–Howell: one df per pair), warm-started.
-
-    The df are solved in increasing order, each Newton search starting from a linear extrapolation in
-    1/df of the previous two solutions (the quantile is smooth in 1/df), which roughly halves the
-    number of cdf evaluations; every result still meets the same 1e-14 criterion.
-    """
-    uniq, inverse = np.unique(np.asarray(dfs, dtype=np.float64), return_inverse=True)
-    if len(uniq) == 1:
-        return np.full(len(inverse), studentized_range_ppf(p, k, float(uniq[0])))
-    sol = np.empty(len(uniq))
-    q_inf = float(stats.studentized_range.ppf(p, k, np.inf))
-    done: list[tuple[float, float]] = [(np.inf, q_inf), (np.inf, q_inf)]
-    for idx in range(len(uniq) - 1, -1, -1):  # from large df (near q_inf) downwards
-        df = float(uniq[idx])
-        (d1, q1), (d2, q2) = done[-2], done[-1]
-        u1, u2 = 1 / d1, 1 / d2
-        x0 = q2 + (q2 - q1) / (u2 - u1) * (1 / df - u2) if u2 != u1 else q2
-        sol[idx] = _newton_quantile(p, k, df, x0)
-        done.append((df, sol[idx]))
-    return sol[inverse]
 
 
 def site_pairs(levels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +98,9 @@ def _finish(
     lo = np.full(len(df), np.nan)
     hi = np.full(len(df), np.nan)
     if ok.any():
-        p[ok] = stats.studentized_range.sf(stat[ok], k, dfree[ok])
-        crit = studentized_range_ppf_many(confidence, k, dfree[ok]) / math.sqrt(2.0)
+        p[ok] = studentized_range.sf(stat[ok], k, dfree[ok])
+        dfs, which = np.unique(dfree[ok], return_inverse=True)  # Tukey: one df; Games–Howell: one per pair
+        crit = studentized_range.ppf(confidence, k, dfs)[which] / math.sqrt(2.0)
         diff = df["diff"].to_numpy()[ok]
         lo[ok] = diff - crit * se[ok]
         hi[ok] = diff + crit * se[ok]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cocapp.config import site_names, threshold_fraction
 from cocapp.instruments import Instrument, load_instrument
+from cocapp.stats import studentized_range
 
 from .climb import Climber, ClimbTarget
 from .design import Block, draw_covariates, missing_counts, place_missing, venn_totals
@@ -692,8 +693,6 @@ def _tukey_targets(
     """
     group, sites, ns = d.group, d.sites, d.ns
     if group == TUKEY_SCALE[0]:
-        from scipy import stats
-
         j = [(s.instrument, s.scale) for s in d.scales].index((TUKEY_SCALE[1], TUKEY_SCALE[2]))
         df = int(site_n[(TUKEY_SCALE[1], TUKEY_SCALE[2])].sum()) - ns
         ref = sites.index(reference_site)
@@ -702,8 +701,8 @@ def _tukey_targets(
                 continue
             plo, phi = TUKEY_PATTERN.get(sites[b], TUKEY_OTHERS)
             # q increases as p falls: p in (plo, phi) <=> q in (q(phi), q(plo))
-            qlo = float(stats.studentized_range.isf(phi, ns, df)) if phi < 1 else 0.0
-            qhi = float(stats.studentized_range.isf(plo, ns, df)) if plo > 0 else 99.0
+            qlo = float(studentized_range.isf(phi, ns, df)) if phi < 1 else 0.0
+            qhi = float(studentized_range.isf(plo, ns, df)) if plo > 0 else 99.0
             crit = f"Tukey-Kramer p vs {sites[ref]} in ({plo}, {phi})"
             t = Target(
                 f"{group}/tukey/{sites[b]}~{sites[ref]}",
