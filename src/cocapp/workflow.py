@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -40,23 +40,36 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?P<base>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#]+)"
+    r"|import[ \t]+(?P<modules>[^\n#]+))",
+    re.M,
+)
+
+
 @cache
 def _imports(path: Path) -> tuple[str, ...]:
-    """cocapp modules imported anywhere in ``path`` (top level or inside functions)."""
-    tree = ast.parse(path.read_text("utf-8"))
+    """cocapp modules imported anywhere in ``path`` (top level or inside functions).
+
+    A line-based scan (import statements start their line), much faster than parsing the file; it
+    may also see an import inside a string, which can only make a code hash more conservative.
+    """
+    text = path.read_text("utf-8")
     module = ".".join(["cocapp", *path.relative_to(PACKAGE_ROOT).with_suffix("").parts])
     # the package that relative imports start from: the module's own for __init__, else its parent
     package = module.removesuffix(".__init__") if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = importlib.util.resolve_name("." * node.level + base, package)
-            found.append(base)
-            found += [f"{base}.{a.name}" for a in node.names]  # "from cocapp.stats import anova"
+    for m in _IMPORT.finditer(text):
+        if m.group("modules"):
+            found += [part.split(" as ")[0].strip() for part in m.group("modules").split(",")]
+            continue
+        base = m.group("base")
+        if base.startswith("."):
+            dots = len(base) - len(base.lstrip("."))
+            base = importlib.util.resolve_name("." * dots + base.lstrip("."), package)
+        names = m.group("names").strip("() \n").replace("\n", " ")
+        found.append(base)
+        found += [f"{base}.{n.split(' as ')[0].strip()}" for n in names.split(",") if n.strip()]
     return tuple(m for m in found if m.startswith("cocapp"))
 
 

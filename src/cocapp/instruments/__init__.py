@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,9 +133,14 @@ def builtin_instrument_dir() -> Path:
     return Path(str(resources.files("cocapp.instruments")))
 
 
-def _schema() -> dict:
+@cache
+def _validator():
+    """The instrument schema's validator, built once per process."""
+    import jsonschema
+
     text = resources.files("cocapp.schemas").joinpath("instrument.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    schema = yaml.safe_load(text)
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
@@ -150,8 +156,10 @@ def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
 def _parse(spec: dict, source: str) -> Instrument:
     import jsonschema
 
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(spec))  # as jsonschema.validate
     try:
-        jsonschema.validate(spec, _schema())
+        if error is not None:
+            raise error
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise InstrumentError(f"{source}: key {where}: {err.message}") from None
@@ -206,8 +214,19 @@ def _parse(spec: dict, source: str) -> Instrument:
 
 
 def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instrument:
-    """Load and validate the instrument ``key`` (e.g. ``"RSA"``)."""
+    """Load and validate the instrument ``key`` (e.g. ``"RSA"``).
+
+    Files are read once per process (and again when they change), as the workflow asks for the same
+    instruments many times while it is parsed.
+    """
     path = instrument_file(key, search_paths)
+    stat = path.stat()
+    return _load_file(key, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _load_file(key: str, path_text: str, _mtime_ns: int, _size: int) -> Instrument:
+    path = Path(path_text)
     try:
         spec = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as err:
