@@ -1,0 +1,177 @@
+"""Fixtures shared by the test modules.
+
+* the configs of the default study and of the fixture studies (``tests/fixtures/*/config.yaml``,
+  validated, defaults filled in) -- shared: copy (``copy.deepcopy``) before changing one;
+* the hand-set statistics of the publication and sensitivity fixtures and the R-reference inputs of
+  the measurement tests, read the way the stages read them (:func:`cocapp.contracts.read`) -- every
+  test gets its own copies;
+* ``cocapp_stage``: run ``cocapp <stage>`` in-process exactly as a Snakefile rule does, with
+  ``--settings`` made from a config by :func:`cocapp.stages.settings.settings_json`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cocapp.config import load_config, validate_config, with_defaults
+from cocapp.contracts import read
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+TINY = FIXTURES / "tiny"
+PUBLICATION = FIXTURES / "publication"
+SENSITIVITY = FIXTURES / "sensitivity"
+MEASUREMENT = ROOT / "tests" / "reference" / "inputs"
+PUBLISHED = ROOT / "data" / "published" / "cocapp2016_published.yaml"
+
+PUBLICATION_STATS = ("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means", "tukey")
+SENSITIVITY_STATS = ("anova", "ancova", "tukey", "descriptives", "reliability")
+
+
+def _copies(frames: dict) -> dict:
+    return {key: frame.copy() for key, frame in frames.items()}
+
+
+# -- configs ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    """The shipped ``config.yaml`` (the embedded synthetic COCAPP study)."""
+    return load_config(ROOT / "config.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> dict:
+    """The tiny two-site, two-group fixture study (its raw paths are relative to ``tests/fixtures/tiny``)."""
+    return load_config(TINY / "config.yaml")
+
+
+@pytest.fixture(scope="session")
+def publication_config() -> dict:
+    """The publication tests' config: a copy of the default config."""
+    return load_config(PUBLICATION / "config.yaml")
+
+
+@pytest.fixture(scope="session")
+def sensitivity_config() -> dict:
+    """The sensitivity fixture study: three sites, two groups, thresholds 0.0, 0.2 and 0.5."""
+    return load_config(SENSITIVITY / "config.yaml")
+
+
+def measurement_raw_config() -> dict:
+    """The measurement fixture config as written, its instrument folder made absolute."""
+    cfg = yaml.safe_load((MEASUREMENT / "measurement_config.yaml").read_text("utf-8"))
+    cfg["instrument_paths"] = [str(MEASUREMENT / "measurement_instruments")]
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def measurement_config() -> dict:
+    """Config of the R-reference measurement tests: five sites, one group ``users``, thresholds 0.0, 0.5."""
+    return with_defaults(validate_config(measurement_raw_config()))
+
+
+@pytest.fixture(scope="session")
+def measurement_instruments(measurement_config) -> dict:
+    """The measurement fixture's instruments (``EDGE`` and the shipped ones, with reference blocks)."""
+    from cocapp.instruments import load_instruments
+
+    cfg = measurement_config
+    return load_instruments(cfg["groups"]["users"]["instruments"], cfg["instrument_paths"])
+
+
+# -- hand-set and reference inputs, read under their file contracts --------------------------------
+@pytest.fixture(scope="session")
+def _measurement_inputs() -> dict:
+    return {
+        "items": read("items", MEASUREMENT / "measurement_items.csv"),
+        "scores": read("scores", MEASUREMENT / "measurement_scores.csv"),
+    }
+
+
+@pytest.fixture
+def measurement_items(_measurement_inputs):
+    """``tests/reference/inputs/measurement_items.csv`` (the R goldens' item answers), as ingest writes it."""
+    return _measurement_inputs["items"].copy()
+
+
+@pytest.fixture
+def measurement_scores(_measurement_inputs):
+    """``tests/reference/inputs/measurement_scores.csv`` (scores at thresholds 0.0 and 0.5)."""
+    return _measurement_inputs["scores"].copy()
+
+
+@pytest.fixture(scope="session")
+def _publication_inputs(publication_config) -> dict:
+    return {
+        "stats": {name: read(name, PUBLICATION / "stats" / f"{name}.csv") for name in PUBLICATION_STATS},
+        "reconciliation": {
+            g: read("reconciliation", PUBLICATION / "ingest" / f"{g}_reconciliation.csv")
+            for g in publication_config["groups"]
+        },
+        "scores": {"service_users": read("scores", PUBLICATION / "scores" / "service_users.csv")},
+    }
+
+
+@pytest.fixture
+def publication_stats(_publication_inputs) -> dict:
+    """The publication fixture's ``stats/<name>.csv`` (the printed paper's numbers), by name."""
+    return _copies(_publication_inputs["stats"])
+
+
+@pytest.fixture
+def publication_reconciliation(_publication_inputs) -> dict:
+    """The publication fixture's ``ingest/{group}_reconciliation.csv`` (Table 1's returns), by group."""
+    return _copies(_publication_inputs["reconciliation"])
+
+
+@pytest.fixture
+def publication_scores(_publication_inputs) -> dict:
+    """The publication fixture's made-up scores (service users' totals), by group."""
+    return _copies(_publication_inputs["scores"])
+
+
+@pytest.fixture(scope="session")
+def _sensitivity_inputs() -> dict:
+    return {name: read(name, SENSITIVITY / f"{name}.csv") for name in SENSITIVITY_STATS}
+
+
+@pytest.fixture
+def sensitivity_stats(_sensitivity_inputs) -> dict:
+    """The sensitivity fixture's hand-set ``anova``, ``ancova``, ``tukey``, ``descriptives``, ``reliability``."""
+    return _copies(_sensitivity_inputs)
+
+
+# -- stages ----------------------------------------------------------------------------------------
+def _flat(args) -> list[str]:
+    out: list[str] = []
+    for a in args:
+        out += _flat(a) if isinstance(a, list | tuple) else [str(a)]
+    return out
+
+
+def stage_argv(stage: str, config: dict, *args, group: str | None = None) -> list[str]:
+    """The argument list of ``cocapp <stage>``: ``--settings`` with exactly the config values the stage
+    declares (as the Snakefile's ``params: settings``), then ``args`` (lists are spread out)."""
+    from cocapp.stages import STAGES
+    from cocapp.stages.settings import settings_json
+
+    return ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
+
+
+@pytest.fixture
+def cocapp_stage(capsys):
+    """Run one stage in-process: ``cocapp_stage(stage, config, *args, group=None) -> (exit code, log)``.
+
+    The log is what the stage printed on stderr (the rule's log file in a workflow run).
+    """
+    from cocapp.stages.runner import run_stage
+
+    def run(stage: str, config: dict, *args, group: str | None = None) -> tuple[int, str]:
+        capsys.readouterr()
+        code = run_stage(stage, stage_argv(stage, config, *args, group=group))
+        return code, capsys.readouterr().err
+
+    return run
