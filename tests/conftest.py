@@ -27,7 +27,15 @@ SENSITIVITY = FIXTURES / "sensitivity"
 MEASUREMENT = ROOT / "tests" / "reference" / "inputs"
 PUBLISHED = ROOT / "data" / "published" / "cocapp2016_published.yaml"
 
-PUBLICATION_STATS = ("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means", "tukey")
+PUBLICATION_STATS = (
+    "anova",
+    "descriptives",
+    "reliability",
+    "correlations",
+    "ancova",
+    "ancova_means",
+    "tukey",
+)
 SENSITIVITY_STATS = ("anova", "ancova", "tukey", "descriptives", "reliability")
 
 
@@ -140,7 +148,7 @@ def _sensitivity_inputs() -> dict:
 
 @pytest.fixture
 def sensitivity_stats(_sensitivity_inputs) -> dict:
-    """The sensitivity fixture's hand-set ``anova``, ``ancova``, ``tukey``, ``descriptives``, ``reliability``."""
+    """The sensitivity fixture's hand-set statistics (anova, ancova, tukey, descriptives, reliability)."""
     return _copies(_sensitivity_inputs)
 
 
@@ -161,17 +169,28 @@ def stage_argv(stage: str, config: dict, *args, group: str | None = None) -> lis
     return ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
 
 
+@pytest.fixture(scope="session")
+def run_cocapp():
+    """Run one stage in-process: ``run_cocapp(stage, config, *args, group=None) -> exit code`` (the log
+    goes to stderr); for module-scoped fixtures, which cannot capture output."""
+    from cocapp.stages.runner import run_stage
+
+    def run(stage: str, config: dict, *args, group: str | None = None) -> int:
+        return run_stage(stage, stage_argv(stage, config, *args, group=group))
+
+    return run
+
+
 @pytest.fixture
-def cocapp_stage(capsys):
+def cocapp_stage(run_cocapp, capsys):
     """Run one stage in-process: ``cocapp_stage(stage, config, *args, group=None) -> (exit code, log)``.
 
     The log is what the stage printed on stderr (the rule's log file in a workflow run).
     """
-    from cocapp.stages.runner import run_stage
 
     def run(stage: str, config: dict, *args, group: str | None = None) -> tuple[int, str]:
         capsys.readouterr()
-        code = run_stage(stage, stage_argv(stage, config, *args, group=group))
+        code = run_cocapp(stage, config, *args, group=group)
         return code, capsys.readouterr().err
 
     return run
