@@ -3,8 +3,8 @@
 * the configs of the default study and of the fixture studies (``tests/fixtures/*/config.yaml``,
   validated, defaults filled in) -- shared: copy (``copy.deepcopy``) before changing one;
 * the hand-set statistics of the publication and sensitivity fixtures and the R-reference inputs of
-  the measurement tests, read the way the stages read them (:func:`cocapp.contracts.read`) -- every
-  test gets its own copies;
+  the measurement tests, read the way the stages read them (:func:`cocapp.contracts.read`): the
+  session-wide tables are shared (never change them), the function-scoped ones are each test's copies;
 * ``cocapp_stage``: run ``cocapp <stage>`` in-process exactly as a Snakefile rule does, with
   ``--settings`` made from a config by :func:`cocapp.stages.settings.settings_json`.
 """
@@ -92,27 +92,22 @@ def measurement_instruments(measurement_config) -> dict:
 
 # -- hand-set and reference inputs, read under their file contracts --------------------------------
 @pytest.fixture(scope="session")
-def _measurement_inputs() -> dict:
-    return {
-        "items": read("items", MEASUREMENT / "measurement_items.csv"),
-        "scores": read("scores", MEASUREMENT / "measurement_scores.csv"),
-    }
-
-
-@pytest.fixture
-def measurement_items(_measurement_inputs):
-    """``tests/reference/inputs/measurement_items.csv`` (the R goldens' item answers), as ingest writes it."""
-    return _measurement_inputs["items"].copy()
-
-
-@pytest.fixture
-def measurement_scores(_measurement_inputs):
-    """``tests/reference/inputs/measurement_scores.csv`` (scores at thresholds 0.0 and 0.5)."""
-    return _measurement_inputs["scores"].copy()
+def measurement_items():
+    """``tests/reference/inputs/measurement_items.csv`` (the R goldens' item answers), as ingest writes
+    it. Shared: never change it."""
+    return read("items", MEASUREMENT / "measurement_items.csv")
 
 
 @pytest.fixture(scope="session")
-def _publication_inputs(publication_config) -> dict:
+def measurement_scores():
+    """``tests/reference/inputs/measurement_scores.csv`` (scores at thresholds 0.0 and 0.5). Shared."""
+    return read("scores", MEASUREMENT / "measurement_scores.csv")
+
+
+@pytest.fixture(scope="session")
+def publication_inputs(publication_config) -> dict:
+    """The publication fixture as read by the stages: ``stats`` (by name), ``reconciliation`` and
+    ``scores`` (by group). Shared: never change it (use the fixtures below for copies)."""
     return {
         "stats": {name: read(name, PUBLICATION / "stats" / f"{name}.csv") for name in PUBLICATION_STATS},
         "reconciliation": {
@@ -124,32 +119,33 @@ def _publication_inputs(publication_config) -> dict:
 
 
 @pytest.fixture
-def publication_stats(_publication_inputs) -> dict:
+def publication_stats(publication_inputs) -> dict:
     """The publication fixture's ``stats/<name>.csv`` (the printed paper's numbers), by name."""
-    return _copies(_publication_inputs["stats"])
+    return _copies(publication_inputs["stats"])
 
 
 @pytest.fixture
-def publication_reconciliation(_publication_inputs) -> dict:
+def publication_reconciliation(publication_inputs) -> dict:
     """The publication fixture's ``ingest/{group}_reconciliation.csv`` (Table 1's returns), by group."""
-    return _copies(_publication_inputs["reconciliation"])
+    return _copies(publication_inputs["reconciliation"])
 
 
 @pytest.fixture
-def publication_scores(_publication_inputs) -> dict:
+def publication_scores(publication_inputs) -> dict:
     """The publication fixture's made-up scores (service users' totals), by group."""
-    return _copies(_publication_inputs["scores"])
+    return _copies(publication_inputs["scores"])
 
 
 @pytest.fixture(scope="session")
-def _sensitivity_inputs() -> dict:
+def sensitivity_inputs() -> dict:
+    """The sensitivity fixture's statistics as read by the stages, by name. Shared: never change them."""
     return {name: read(name, SENSITIVITY / f"{name}.csv") for name in SENSITIVITY_STATS}
 
 
 @pytest.fixture
-def sensitivity_stats(_sensitivity_inputs) -> dict:
+def sensitivity_stats(sensitivity_inputs) -> dict:
     """The sensitivity fixture's hand-set statistics (anova, ancova, tukey, descriptives, reliability)."""
-    return _copies(_sensitivity_inputs)
+    return _copies(sensitivity_inputs)
 
 
 # -- stages ----------------------------------------------------------------------------------------
