@@ -6,11 +6,14 @@
   the measurement tests, read the way the stages read them (:func:`cocapp.contracts.read`): the
   session-wide tables are shared (never change them), the function-scoped ones are each test's copies;
 * ``cocapp_stage``: run ``cocapp <stage>`` in-process exactly as a Snakefile rule does, with
-  ``--settings`` made from a config by :func:`cocapp.stages.settings.settings_json`.
+  ``--settings`` made from a config by :func:`cocapp.stages.settings.settings_json`;
+* ``documented_columns``: the columns docs/outputs.md lists for a file (for the publication outputs,
+  which have no contract in :mod:`cocapp.contracts`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,26 @@ def cocapp_stage(run_cocapp, capsys):
         return code, capsys.readouterr().err
 
     return run
+
+
+# -- documentation ---------------------------------------------------------------------------------
+def _documented_columns(heading: str) -> list[str]:
+    """Column names, in order, of the ``### `<heading>` `` section of docs/outputs.md: the backticked
+    names that open a bullet (or a ``;``/``.``-separated part of one) and are followed by a colon."""
+    text = (ROOT / "docs" / "outputs.md").read_text("utf-8")
+    marker = f"### `{heading}`"
+    assert marker in text, f"docs/outputs.md has no section {marker}"
+    section = re.split(r"\n##+ ", text.split(marker, 1)[1], maxsplit=1)[0]
+    names: list[str] = []
+    for bullet in re.split(r"\n(?=- )", section):
+        if bullet.startswith("- "):
+            body = " ".join(bullet[2:].split())
+            for m in re.finditer(r"(?:^|[;.] )((?:`[^`]+`(?:, | and )?)+):", body):
+                names += re.findall(r"`([^`]+)`", m.group(1))
+    return names
+
+
+@pytest.fixture(scope="session")
+def documented_columns():
+    """``documented_columns("reports/tables/<file>.csv") -> [column, ...]``, from docs/outputs.md."""
+    return _documented_columns
