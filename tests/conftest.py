@@ -195,6 +195,36 @@ def cocapp_stage(run_cocapp, capsys):
     return run
 
 
+@pytest.fixture(scope="session")
+def publication_reports(tmp_path_factory, run_cocapp, publication_config) -> Path:
+    """The ``tables``, ``audit`` and ``figures`` stages run on the publication fixture as the workflow
+    runs them; returns the folder holding ``reports/tables/...`` and ``reports/figures/...``."""
+    from cocapp.presentation.outputs import audit_files, figure_files, table_files
+
+    base = tmp_path_factory.mktemp("publication")
+    config = publication_config
+    stats = {name: PUBLICATION / "stats" / f"{name}.csv" for name in PUBLICATION_STATS}
+    recon = [PUBLICATION / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
+
+    def given(*names: str) -> list:
+        return [x for name in names for x in (f"--{name.replace('_', '-')}", stats[name])]
+
+    tables = given("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means")
+    out = [base / f for f in table_files(config)]
+    assert run_cocapp("tables", config, *tables, "--reconciliation", recon, "--out", out) == 0
+    comparison, consistency = (base / f for f in audit_files())
+    audit = given("anova", "descriptives", "reliability", "correlations")
+    args = ["--published", PUBLISHED, *audit, "--reconciliation", recon]
+    assert run_cocapp("audit", config, *args, "--comparison", comparison, "--consistency", consistency) == 0
+    # the fixture has scores of the service users only: the care coordinators' file is header-only
+    scores = [PUBLICATION / "scores" / "service_users.csv", base / "care_coordinators_scores.csv"]
+    scores[1].write_text(scores[0].read_text("utf-8").splitlines()[0] + "\n", "utf-8")
+    figures = given("descriptives", "tukey", "correlations")
+    out = [base / f for f in figure_files(config)]
+    assert run_cocapp("figures", config, *figures, "--scores", scores, "--out", out) == 0
+    return base
+
+
 # -- documentation ---------------------------------------------------------------------------------
 def _documented_columns(heading: str) -> list[str]:
     """Column names, in order, of the ``### `<heading>` `` section of docs/outputs.md: the backticked

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cocapp.presentation import audit, figures, report, tables
-from cocapp.config import load_config
+from cocapp.presentation import outputs, report, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
@@ -25,93 +24,35 @@ VERDICT = (
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return load_config(FIX / "config.yaml")
+def config(publication_config) -> dict:
+    return publication_config
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Every upstream publication stage on the fixtures, as the workflow runs them."""
-    base = tmp_path_factory.mktemp("reports")
-    cfg = str(FIX / "config.yaml")
-    tdir, fdir, sdir = base / "tables", base / "figures", base / "sensitivity"
-    assert (
-        tables.main(
-            [
-                "--config",
-                cfg,
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--ingest-dir",
-                str(FIX / "ingest"),
-                "--outdir",
-                str(tdir),
-            ]
-        )
-        == 0
-    )
-    assert (
-        audit.main(
-            [
-                "--config",
-                cfg,
-                "--published",
-                str(PUBLISHED),
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--ingest-dir",
-                str(FIX / "ingest"),
-                "--out",
-                str(tdir / "published_comparison.csv"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        figures.main(
-            [
-                "--config",
-                cfg,
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--scores-dir",
-                str(FIX / "scores"),
-                "--outdir",
-                str(fdir),
-            ]
-        )
-        == 0
-    )
-    (fdir / "sensitivity").mkdir()
-    shutil.copy(
-        fdir / "sites" / "service_users" / "RSA_total.png", fdir / "sensitivity" / "f_by_threshold.png"
-    )
-    sdir.mkdir()
+def run(publication_reports, config, run_cocapp):
+    """The report stage on the outputs of every upstream publication stage, as the workflow runs it."""
+    base = publication_reports
+    tdir, fdir = base / "reports" / "tables", base / "reports" / "figures"
+    sdir = base / "data" / "derived" / "sensitivity"
+    sens_fig = fdir / "sensitivity" / "f_by_threshold.png"
+    sens_fig.parent.mkdir(exist_ok=True)
+    shutil.copy(fdir / "sites" / "service_users" / "RSA_total.png", sens_fig)
+    sdir.mkdir(parents=True, exist_ok=True)
     (sdir / "verdict.md").write_text(VERDICT, "utf-8")
     (base / "qual.html").write_text(QUAL, "utf-8")
-    out = base / "report.html"
+    out = base / "reports" / "report.html"
     inputs = [str(FIX / "ingest" / "service_users_reconciliation.csv"), str(PUBLISHED)]
-    assert (
-        report.main(
-            [
-                "--config",
-                cfg,
-                "--tables-dir",
-                str(tdir),
-                "--figures-dir",
-                str(fdir),
-                "--sensitivity-dir",
-                str(sdir),
-                "--qualitative-html",
-                str(base / "qual.html"),
-                "--inputs",
-                *inputs,
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    args = [
+        *("--tables", *[base / f for f in outputs.table_files(config)]),
+        *("--figures", *[base / f for f in outputs.figure_files(config)]),
+        *("--sensitivity", sdir / "verdict.md", sens_fig),
+        *("--audit", *[base / f for f in outputs.audit_files()]),
+        *("--qualitative-section", base / "qual.html"),
+        *("--raw", *inputs),
+        *("--config-file", FIX / "config.yaml"),
+        *("--out", out),
+    ]
+    assert run_cocapp("report", config, *args) == 0
     return dict(
         base=base,
         tables=tdir,
@@ -119,6 +60,7 @@ def run(tmp_path_factory):
         sensitivity=sdir,
         out=out,
         inputs=inputs,
+        args=args,
         html=out.read_text("utf-8"),
     )
 
@@ -221,14 +163,26 @@ def test_markdown_subset_escapes_markup():
 
 
 def test_report_items_for_snakemake(config):
-    items = report.report_items(config)
+    items = outputs.report_items(config)
     for item in items:
         assert Path(item["caption"]).is_file()
         assert 1 <= len(Path(item["caption"]).read_text("utf-8").strip().split(". ")) <= 3
     paths = {i["path"] for i in items}
-    assert set(p for p in tables.expected_outputs(config) if p.endswith(".html")) <= paths
-    assert set(p for p in figures.expected_outputs(config) if p.endswith(".png")) <= paths
-    assert report.expected_outputs(config)[0] in paths
+    assert set(p for p in outputs.table_files(config) if p.endswith(".html")) <= paths
+    assert set(p for p in outputs.figure_files(config) if p.endswith(".png")) <= paths
+    assert set(outputs.audit_files()) <= paths
+    assert "reports/report.html" in paths
+
+
+def test_stage_refuses_a_report_without_a_declared_table(run, config, tmp_path, cocapp_stage):
+    """Every file the report shows must be a declared input: a missing one is an error, never a
+    quietly emptier report."""
+    args = [a for a in run["args"] if not str(a).endswith("table2_service_users.html")]
+    args[args.index("--out") + 1] = tmp_path / "report.html"
+    code, log = cocapp_stage("report", config, *args)
+    assert code == 1
+    assert "--tables: the report shows ['table2_service_users.html'] but they were not given" in log
+    assert not (tmp_path / "report.html").exists()
 
 
 # -- the browser -----------------------------------------------------------------------------------
