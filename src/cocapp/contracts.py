@@ -175,7 +175,9 @@ CONTRACTS: dict[str, Contract] = {
         "code_path:str? text:str start:int? end:int? coder:str? reference:str? memo:str?",
     ),
     "cases": _c("qualitative/cases.csv", "case_id:str site:str? participant_group:str?", r".+", "str?"),
-    "codes": _c("qualitative/codes.csv", "code:str theme:str code_path:str? definition:str? provenance:str?"),
+    "codes": _c(
+        "qualitative/codes.csv", "code:str theme:str code_path:str? definition:str?", r".+", "str?"
+    ),  # further codebook columns (e.g. provenance) are kept as they are
 }
 
 
