@@ -7,13 +7,17 @@
   session-wide tables are shared (never change them), the function-scoped ones are each test's copies;
 * ``cocapp_stage``: run ``cocapp <stage>`` in-process exactly as a Snakefile rule does, with
   ``--settings`` made from a config by :func:`cocapp.stages.settings.settings_json`;
+* ``run_snakemake``: the repository's workflow on a study folder, as a user runs it from elsewhere;
 * ``documented_columns``: the columns docs/outputs.md lists for a file (for the publication outputs,
   which have no contract in :mod:`cocapp.contracts`).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,6 +227,27 @@ def publication_reports(tmp_path_factory, run_cocapp, publication_config) -> Pat
     out = [base / f for f in figure_files(config)]
     assert run_cocapp("figures", config, *figures, "--scores", scores, "--out", out) == 0
     return base
+
+
+# -- the workflow ----------------------------------------------------------------------------------
+def _environment() -> dict[str, str]:
+    """This checkout's ``src`` first on PYTHONPATH, every entry absolute: the jobs (``cocapp <stage>``)
+    run in the study folder, where a relative entry would miss and another installed copy would run."""
+    given = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(ROOT / "src"), *given]))}
+
+
+@pytest.fixture(scope="session")
+def run_snakemake():
+    """``run_snakemake(workdir, *args) -> CompletedProcess``: ``snakemake -s <repo>/Snakefile --directory
+    <workdir> --workflow-profile <repo>/profiles/default *args``, output captured."""
+
+    def run(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+        cmd += ["--workflow-profile", str(ROOT / "profiles" / "default"), "--directory", str(workdir), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_environment())
+
+    return run
 
 
 # -- documentation ---------------------------------------------------------------------------------

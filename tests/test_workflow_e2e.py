@@ -5,10 +5,7 @@ the repository's workflow profile (``profiles/default``: a failed stage's log on
 stages it calls (``cocapp <stage>``) import this checkout's package.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,31 +19,6 @@ TINY = Path(__file__).parent / "fixtures" / "tiny"
 GROUPS = ("users", "staff")
 
 
-def environment() -> dict[str, str]:
-    """This checkout's ``src`` first on PYTHONPATH (absolute: the jobs run in the study folder)."""
-    paths = [
-        str(ROOT / "src"),
-        *(str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p),
-    ]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(ROOT / "profiles" / "default"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=environment())
-
-
 def derived_files(work: Path) -> list[str]:
     """Every file under data/derived except the logs, relative to the study folder."""
     derived = work / "data" / "derived"
@@ -55,10 +27,10 @@ def derived_files(work: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, run_snakemake):
     work = tmp_path_factory.mktemp("tiny")
     shutil.copytree(TINY, work, dirs_exist_ok=True)
-    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return work
 
@@ -158,36 +130,29 @@ def test_reconciliation_lists_every_raw_row(run):
     assert rec.loc[rec.id == "U03", "RSA_status"].item() == "excluded"
 
 
-def test_second_run_has_nothing_to_do(run):
-    proc = snakemake(run, "--cores", "1", "-n", "--configfile", str(run / "config.yaml"))
+def test_second_run_has_nothing_to_do(run, run_snakemake):
+    proc = run_snakemake(run, "--cores", "1", "-n", "--configfile", str(run / "config.yaml"))
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_lint_is_clean(run):
-    proc = snakemake(run, "--lint", "--configfile", str(run / "config.yaml"))
+def test_lint_is_clean(run, run_snakemake):
+    proc = run_snakemake(run, "--lint", "--configfile", str(run / "config.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_lint_is_clean_for_the_default_config():
+def test_lint_is_clean_for_the_default_config(run_snakemake):
     """The default config turns on rules the fixture does not (published audit, qualitative arm)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "-n"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment(),
-    )
+    proc = run_snakemake(ROOT, "--lint", "-n", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
-def test_derived_files_are_deterministic(run, tmp_path):
+def test_derived_files_are_deterministic(run, tmp_path, run_snakemake):
     again = tmp_path / "again"
     shutil.copytree(TINY, again)
-    proc = snakemake(again, "--cores", "2", "--configfile", str(again / "config.yaml"))
+    proc = run_snakemake(again, "--cores", "2", "--configfile", str(again / "config.yaml"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     first, second = derived_files(run), derived_files(again)
     assert first == second and first
@@ -195,23 +160,23 @@ def test_derived_files_are_deterministic(run, tmp_path):
         assert (run / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 
-def test_bad_config_stops_the_run_naming_the_key(tmp_path):
+def test_bad_config_stops_the_run_naming_the_key(tmp_path, run_snakemake):
     work = tmp_path / "bad"
     shutil.copytree(TINY, work)
     cfg = (work / "config.yaml").read_text().replace("primary_threshold: 0.5", "primary_threshold: 0.35")
     (work / "config.yaml").write_text(cfg)
-    proc = snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"))
     assert proc.returncode != 0
     assert "key scoring.primary_threshold" in proc.stdout + proc.stderr
     assert not (work / "data/derived/ingest").exists()
 
 
-def test_bad_data_stops_the_run_and_leaves_no_derived_data(tmp_path):
+def test_bad_data_stops_the_run_and_leaves_no_derived_data(tmp_path, run_snakemake):
     work = tmp_path / "baddata"
     shutil.copytree(TINY, work)
     raw = (work / "data/raw/staff.csv").read_text().replace("S04,South", "S04,Nowhere")
     (work / "data/raw/staff.csv").write_text(raw)
-    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
     assert proc.returncode != 0
     message = "data/raw/staff.csv: column 'site', data row 4: value 'Nowhere': site must be one of"
     # the stage's own message (file, column, row, value) is on the console, not only in its log
