@@ -149,12 +149,6 @@ def sensitivity_inputs() -> dict:
     return {name: read(name, SENSITIVITY / f"{name}.csv") for name in SENSITIVITY_STATS}
 
 
-@pytest.fixture
-def sensitivity_stats(sensitivity_inputs) -> dict:
-    """The sensitivity fixture's hand-set statistics (anova, ancova, tukey, descriptives, reliability)."""
-    return _copies(sensitivity_inputs)
-
-
 # -- stages ----------------------------------------------------------------------------------------
 def _flat(args) -> list[str]:
     out: list[str] = []

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 from cocapp.config import validate_config, with_defaults
@@ -21,7 +20,6 @@ from cocapp.instruments import load_instrument
 from cocapp.stats.anova import anova_frame, oneway_anova, site_codes
 
 HERE = Path(__file__).parent
-TINY = HERE / "fixtures" / "tiny"
 NIST = HERE / "data" / "nist"
 REF = HERE / "reference"
 GOLDEN = REF / "golden" / "comparisons"
@@ -210,10 +208,10 @@ ANCOVA = ("ancova", "ancova_means", "ancova_posthoc", "ancova_slopes")
 
 
 def comparisons_config(
-    post_hoc: str = "tukey", instruments=("RSA", "STAR-P", "ES"), thresholds=(0.5,)
+    tiny_config: dict, post_hoc: str = "tukey", instruments=("RSA", "STAR-P", "ES"), thresholds=(0.5,)
 ) -> dict:
     """The tiny study's config with the R fixture's six sites and one group of five covariates."""
-    cfg = yaml.safe_load((TINY / "config.yaml").read_text())
+    cfg = copy.deepcopy(tiny_config)
     cfg["sites"] = [{"name": s} for s in SITES]
     cfg["groups"] = {
         "service_users": {
@@ -236,7 +234,7 @@ def comparisons_config(
     }
     cfg["scoring"] = {"thresholds": list(thresholds), "primary_threshold": 0.5}
     cfg["statistics"]["post_hoc"] = {"ancova": post_hoc, "reference_site": "Burgundy"}
-    return with_defaults(validate_config(copy.deepcopy(cfg)))
+    return with_defaults(validate_config(cfg))
 
 
 def scores_file(folder: Path, instruments=("RSA", "STAR-P", "ES"), totals_only: bool = False) -> Path:
@@ -265,21 +263,24 @@ RESPONDENTS = REF / "inputs" / "comparisons_respondents.csv"
 
 
 @pytest.fixture(scope="module")
-def compare_output(tmp_path_factory, run_cocapp) -> dict[str, pd.DataFrame]:
+def compare_output(tmp_path_factory, run_cocapp, tiny_config) -> dict[str, pd.DataFrame]:
     tmp = tmp_path_factory.mktemp("compare")
     outs = outputs(tmp, COMPARE)
     assert (
-        run_cocapp("compare-sites", comparisons_config(), "--scores", scores_file(tmp), *options(outs)) == 0
+        run_cocapp(
+            "compare-sites", comparisons_config(tiny_config), "--scores", scores_file(tmp), *options(outs)
+        )
+        == 0
     )
     return {name: read(name, path) for name, path in outs.items()}  # each file under its contract
 
 
 @pytest.fixture(scope="module")
-def ancova_output(tmp_path_factory, run_cocapp) -> dict[str, pd.DataFrame]:
+def ancova_output(tmp_path_factory, run_cocapp, tiny_config) -> dict[str, pd.DataFrame]:
     tmp = tmp_path_factory.mktemp("ancova")
     outs = outputs(tmp, ANCOVA)
     args = ["--scores", scores_file(tmp), "--respondents", RESPONDENTS, *options(outs)]
-    assert run_cocapp("ancova", comparisons_config(), *args) == 0
+    assert run_cocapp("ancova", comparisons_config(tiny_config), *args) == 0
     return {name: read(name, path) for name, path in outs.items()}
 
 
@@ -328,9 +329,9 @@ def test_ancova_stage_writes_every_table(ancova_output):
     assert set(ancova_output["ancova"]["model"]) == {"demographic", "service"}
 
 
-def test_stages_are_deterministic_and_honour_post_hoc_switch(tmp_path, run_cocapp):
+def test_stages_are_deterministic_and_honour_post_hoc_switch(tmp_path, run_cocapp, tiny_config):
     small = scores_file(tmp_path, ("RSA", "STAR-P"), totals_only=True)
-    config = comparisons_config("sidak")
+    config = comparisons_config(tiny_config, "sidak")
     runs = []
     for name in ("a", "b"):
         outs = outputs(tmp_path / name, COMPARE + ANCOVA)
@@ -346,11 +347,15 @@ def test_stages_are_deterministic_and_honour_post_hoc_switch(tmp_path, run_cocap
     assert set(read("ancova_posthoc", tmp_path / "a" / "ancova_posthoc.csv")["method"]) == {"sidak"}
 
 
-def test_one_instrument_gives_an_empty_correlation_table(tmp_path, cocapp_stage):
+def test_one_instrument_gives_an_empty_correlation_table(tmp_path, cocapp_stage, tiny_config):
     small = scores_file(tmp_path, ("RSA",), totals_only=True)
     outs = outputs(tmp_path, COMPARE)
     code, log = cocapp_stage(
-        "compare-sites", comparisons_config(instruments=("RSA",)), "--scores", small, *options(outs)
+        "compare-sites",
+        comparisons_config(tiny_config, instruments=("RSA",)),
+        "--scores",
+        small,
+        *options(outs),
     )
     assert code == 0, log
     corr = read("correlations", outs["correlations"])  # a header-only file still meets its contract
@@ -358,21 +363,21 @@ def test_one_instrument_gives_an_empty_correlation_table(tmp_path, cocapp_stage)
     assert len(read("anova", outs["anova"])) == 1
 
 
-def test_ancova_stage_reports_missing_respondent(tmp_path, cocapp_stage):
+def test_ancova_stage_reports_missing_respondent(tmp_path, cocapp_stage, tiny_config):
     resp = pd.read_csv(RESPONDENTS).iloc[1:]
     path = tmp_path / "resp.csv"
     resp.to_csv(path, index=False)
     outs = outputs(tmp_path / "o", ANCOVA)
     args = ["--scores", scores_file(tmp_path), "--respondents", path, *options(outs)]
-    code, log = cocapp_stage("ancova", comparisons_config(), *args)
+    code, log = cocapp_stage("ancova", comparisons_config(tiny_config), *args)
     assert code == 1
     assert "have scores but no respondent row" in log
     assert not (tmp_path / "o").exists()
 
 
-def test_stage_rejects_scores_without_a_configured_threshold(tmp_path, cocapp_stage):
+def test_stage_rejects_scores_without_a_configured_threshold(tmp_path, cocapp_stage, tiny_config):
     outs = outputs(tmp_path / "o", COMPARE)
-    config = comparisons_config(thresholds=(0.2, 0.5))
+    config = comparisons_config(tiny_config, thresholds=(0.2, 0.5))
     small = scores_file(tmp_path, ("RSA", "STAR-P"), totals_only=True)
     code, log = cocapp_stage("compare-sites", config, "--scores", small, *options(outs))
     assert code == 1
