@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocapp.stats.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
+from cocapp.stats.ancova import ancova
 from cocapp.stats.anova import anova_frame
 
 REF = Path(__file__).parent / "reference"
@@ -73,7 +73,6 @@ def test_type3_table_matches_car_anova(instrument, scale, model):
     assert len(m) == len(g) == len(res.terms)
     for c in ["ss", "df", "F", "p", "partial_eta2", "n"]:
         np.testing.assert_allclose(m[c].astype(float), m[c + "_r"].astype(float), rtol=1e-9, err_msg=c)
-    assert list(res.terms.columns) == ANCOVA_COLUMNS
 
 
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
@@ -84,7 +83,7 @@ def test_adjusted_means_match_emmeans(instrument, scale, model):
     assert len(m) == len(g)
     for c in ["adj_mean", "se", "df", "ci_low", "ci_high"]:
         np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
-    assert list(res.means.site) == SITES and list(res.means.columns) == MEANS_COLUMNS
+    assert list(res.means.site) == SITES
 
 
 @pytest.mark.parametrize("method", ["tukey", "bonferroni", "sidak"])
@@ -103,7 +102,6 @@ def test_pairs_of_adjusted_means_match_emmeans(instrument, scale, model, method)
     else:
         np.testing.assert_allclose(m["p_adj"], m["p_adj_r"], rtol=1e-9)
         np.testing.assert_allclose(m[["ci_low", "ci_high"]], m[["ci_low_r", "ci_high_r"]], rtol=1e-9)
-    assert list(res.posthoc.columns) == POSTHOC_COLUMNS
 
 
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
@@ -114,7 +112,6 @@ def test_homogeneity_of_slopes_matches_r_anova(instrument, scale, model):
     assert len(m) == len(g) == len(MODELS[model])
     for c in ["df1", "df2", "F", "p"]:
         np.testing.assert_allclose(m[c], m[c + "_r"], rtol=1e-9, err_msg=c)
-    assert list(res.slopes.columns) == SLOPES_COLUMNS
 
 
 # -- the hand-built design is patsy's, so the fit is statsmodels' formula fit ------------------------------

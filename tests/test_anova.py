@@ -1,8 +1,9 @@
 """One-way ANOVA: NIST StRD certified values, R goldens (tests/reference/comparisons.R), hand-computed
-cases, edge cases, a pingouin cross-check, and the ``compare`` stage end to end."""
+cases, edge cases, a pingouin cross-check, and the ``compare-sites`` and ``ancova`` stages end to end."""
 
 from __future__ import annotations
 
+import copy
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -11,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
-from cocapp.stats.anova import ANOVA_COLUMNS, anova_frame, oneway_anova, site_codes
+from cocapp.config import validate_config, with_defaults
+from cocapp.contracts import CONTRACTS, read
+from cocapp.instruments import load_instrument
+from cocapp.stats.anova import anova_frame, oneway_anova, site_codes
 
 HERE = Path(__file__).parent
 NIST = HERE / "data" / "nist"
@@ -144,7 +147,6 @@ def test_hand_computed_example():
     # F(1, 4) = t² of the pooled two-sample t test with t = 3/sqrt(2/3)
     assert res["p"] == pytest.approx(2 * stats.t.sf(3 / np.sqrt(2 / 3), 4), rel=1e-12)
     assert res["significant"] is True and res["note"] == ""
-    assert list(res) == ANOVA_COLUMNS
 
 
 def test_welch_matches_pingouin():
@@ -200,9 +202,16 @@ def test_unknown_site_named():
         site_codes(["Artois", "Atlantis"], SITES)
 
 
-# -- the compare stage end to end (CLI on the fixture) --------------------------------------------
-def write_config(tmp_path: Path, post_hoc: str = "tukey", instruments=("RSA", "STAR-P", "ES")) -> Path:
-    cfg = yaml.safe_load((HERE / "fixtures" / "tiny" / "config.yaml").read_text())
+# -- the compare-sites and ancova stages end to end (on the R golden inputs) ----------------------
+COMPARE = ("anova", "tukey", "games_howell", "correlations")
+ANCOVA = ("ancova", "ancova_means", "ancova_posthoc", "ancova_slopes")
+
+
+def comparisons_config(
+    tiny_config: dict, post_hoc: str = "tukey", instruments=("RSA", "STAR-P", "ES"), thresholds=(0.5,)
+) -> dict:
+    """The tiny study's config with the R fixture's six sites and one group of five covariates."""
+    cfg = copy.deepcopy(tiny_config)
     cfg["sites"] = [{"name": s} for s in SITES]
     cfg["groups"] = {
         "service_users": {
@@ -223,62 +232,63 @@ def write_config(tmp_path: Path, post_hoc: str = "tukey", instruments=("RSA", "S
             },
         }
     }
+    cfg["scoring"] = {"thresholds": list(thresholds), "primary_threshold": 0.5}
     cfg["statistics"]["post_hoc"] = {"ancova": post_hoc, "reference_site": "Burgundy"}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
+    return with_defaults(validate_config(cfg))
 
 
-def run_stage(tmp_path: Path, config: Path, out: str = "out", scores: Path | None = None) -> Path:
-    from cocapp.stats.compare import main
-
-    outdir = tmp_path / out
-    rc = main(
-        [
-            "--config",
-            str(config),
-            "--group",
-            "service_users",
-            "--threshold",
-            "0.5",
-            "--scores",
-            str(scores or REF / "inputs" / "comparisons_scores.csv"),
-            "--respondents",
-            str(REF / "inputs" / "comparisons_respondents.csv"),
-            "--outdir",
-            str(outdir),
-        ]
-    )
-    assert rc == 0
-    return outdir
-
-
-def totals_only(tmp_path: Path, instruments=("RSA", "STAR-P")) -> Path:
-    """A smaller scores file (two outcomes) so that the stage tests stay fast."""
+def scores_file(folder: Path, instruments=("RSA", "STAR-P", "ES"), totals_only: bool = False) -> Path:
+    """The R fixture's scores as the score stage writes them (with the item counts of its contract)."""
     d = fixture_scores()
-    d = d[(d.scale == "total") & d.instrument.isin(instruments)]
-    path = tmp_path / "scores_small.csv"
-    d.to_csv(path, index=False)
+    d = d[d.instrument.isin(instruments) & ((d.scale == "total") | (not totals_only))].copy()
+    k = {(i, s.key): s.k for i in instruments for s in load_instrument(i).scales}
+    d["items_total"] = [k[(i, s)] for i, s in zip(d.instrument, d.scale, strict=True)]
+    d["items_allowed_missing"] = d["items_total"] // 2  # floor(0.5 k)
+    scored = d["score"].notna()
+    d["items_answered"] = d["items_total"].where(scored, d["items_total"] - d["items_allowed_missing"] - 1)
+    path = folder / "scores.csv"
+    d[CONTRACTS["scores"].names].to_csv(path, index=False)
     return path
+
+
+def outputs(folder: Path, names) -> dict[str, Path]:
+    return {name: folder / f"{name}.csv" for name in names}
+
+
+def options(outs: dict[str, Path]) -> list[str]:
+    return [x for name, path in outs.items() for x in (f"--{name.replace('_', '-')}", str(path))]
+
+
+RESPONDENTS = REF / "inputs" / "comparisons_respondents.csv"
 
 
 @pytest.fixture(scope="module")
-def stage_output(tmp_path_factory) -> Path:
+def compare_output(tmp_path_factory, run_cocapp, tiny_config) -> dict[str, pd.DataFrame]:
     tmp = tmp_path_factory.mktemp("compare")
-    return run_stage(tmp, write_config(tmp))
+    outs = outputs(tmp, COMPARE)
+    assert (
+        run_cocapp(
+            "compare-sites", comparisons_config(tiny_config), "--scores", scores_file(tmp), *options(outs)
+        )
+        == 0
+    )
+    return {name: read(name, path) for name, path in outs.items()}  # each file under its contract
 
 
-def test_compare_stage_writes_every_table(stage_output):
-    from cocapp.stats.compare import OUTPUT_COLUMNS
+@pytest.fixture(scope="module")
+def ancova_output(tmp_path_factory, run_cocapp, tiny_config) -> dict[str, pd.DataFrame]:
+    tmp = tmp_path_factory.mktemp("ancova")
+    outs = outputs(tmp, ANCOVA)
+    args = ["--scores", scores_file(tmp), "--respondents", RESPONDENTS, *options(outs)]
+    assert run_cocapp("ancova", comparisons_config(tiny_config), *args) == 0
+    return {name: read(name, path) for name, path in outs.items()}
 
-    outdir = stage_output
-    for name, cols in OUTPUT_COLUMNS.items():
-        df = pd.read_csv(outdir / f"{name}.csv", dtype={"threshold": str})
-        assert list(df.columns) == cols, name
-        assert len(df) > 0, name
-        if "threshold" in df:
-            assert set(df["threshold"]) == {"0.5"}
-    anova = pd.read_csv(outdir / "anova.csv")
+
+def test_compare_sites_stage_writes_every_table(compare_output):
+    for name, df in compare_output.items():
+        assert list(df.columns) == CONTRACTS[name].names, name  # in the documented order
+        assert len(df) > 0 and set(df["threshold"]) == {"0.5"}, name
+    anova = compare_output["anova"]
     assert list(zip(anova.instrument, anova.scale, strict=True)) == [
         ("RSA", "life_goals"),
         ("RSA", "total"),
@@ -291,76 +301,85 @@ def test_compare_stage_writes_every_table(stage_output):
     np.testing.assert_allclose(anova["F"], golden["F"], rtol=1e-9)
     edge = anova[anova.scale == "self_esteem_self_efficacy"].iloc[0]
     assert edge["k_sites"] == 5 and "Provence" in edge["note"]
-    means = pd.read_csv(outdir / "ancova_means.csv")
+    corr = compare_output["correlations"]
+    assert list(corr.site.unique()) == ["All", *SITES]
+    gold = pd.read_csv(GOLDEN / "correlations.csv")
+    np.testing.assert_allclose(corr["r"], gold["r"], rtol=1e-9)
+    for name in ("tukey", "games_howell"):
+        pairs = compare_output[name]
+        assert (pairs.groupby(["instrument", "scale"]).size() == 15).all(), name
+        # the pairs with the site without scores are written empty, with the reason
+        empty = pairs[(pairs.scale == "self_esteem_self_efficacy") & (pairs.site_b == "Provence")]
+        assert len(empty) == 5 and empty["p_adj"].isna().all(), name
+        assert empty["note"].str.contains("Provence").all(), name
+
+
+def test_ancova_stage_writes_every_table(ancova_output):
+    for name, df in ancova_output.items():
+        assert list(df.columns) == CONTRACTS[name].names, name
+        assert len(df) > 0 and set(df["threshold"]) == {"0.5"}, name
+    means = ancova_output["ancova_means"]
     sel = means[(means.scale == "total") & (means.instrument == "RSA") & (means.model == "service")]
     assert list(sel.site) == SITES
     gold_means = pd.read_csv(GOLDEN / "ancova_means.csv")
     merged = gold_means.merge(means, on=["instrument", "scale", "model", "site"], suffixes=("_r", ""))
     assert len(merged) == len(gold_means)
     np.testing.assert_allclose(merged["adj_mean"], merged["adj_mean_r"], rtol=1e-9)
-    corr = pd.read_csv(outdir / "correlations.csv")
-    assert list(corr.site.unique()) == ["All", *SITES]
-    gold = pd.read_csv(GOLDEN / "correlations.csv")
-    np.testing.assert_allclose(corr["r"], gold["r"], rtol=1e-9)
-    assert set(pd.read_csv(outdir / "ancova_posthoc.csv")["method"]) == {"tukey"}
-    tukey = pd.read_csv(outdir / "tukey.csv")
-    assert (tukey.groupby(["instrument", "scale"]).size() == 15).all()
+    assert set(ancova_output["ancova_posthoc"]["method"]) == {"tukey"}
+    assert set(ancova_output["ancova"]["model"]) == {"demographic", "service"}
 
 
-def test_compare_stage_is_deterministic_and_honours_post_hoc_switch(tmp_path):
-    small = totals_only(tmp_path)
-    a = run_stage(tmp_path, write_config(tmp_path, "sidak"), "a", small)
-    b = run_stage(tmp_path, write_config(tmp_path, "sidak"), "b", small)
-    for f in sorted(a.iterdir()):
-        assert f.read_bytes() == (b / f.name).read_bytes(), f.name
-    assert set(pd.read_csv(a / "ancova_posthoc.csv")["method"]) == {"sidak"}
+def test_stages_are_deterministic_and_honour_post_hoc_switch(tmp_path, run_cocapp, tiny_config):
+    small = scores_file(tmp_path, ("RSA", "STAR-P"), totals_only=True)
+    config = comparisons_config(tiny_config, "sidak")
+    runs = []
+    for name in ("a", "b"):
+        outs = outputs(tmp_path / name, COMPARE + ANCOVA)
+        compare = {k: outs[k] for k in COMPARE}
+        adjusted = {k: outs[k] for k in ANCOVA}
+        assert run_cocapp("compare-sites", config, "--scores", small, *options(compare)) == 0
+        assert (
+            run_cocapp("ancova", config, "--scores", small, "--respondents", RESPONDENTS, *options(adjusted))
+            == 0
+        )
+        runs.append({k: p.read_bytes() for k, p in outs.items()})
+    assert runs[0] == runs[1]
+    assert set(read("ancova_posthoc", tmp_path / "a" / "ancova_posthoc.csv")["method"]) == {"sidak"}
 
 
-def test_compare_stage_one_instrument_gives_empty_correlations(tmp_path):
-    small = totals_only(tmp_path, ("RSA",))
-    outdir = run_stage(tmp_path, write_config(tmp_path, instruments=("RSA",)), scores=small)
-    corr = pd.read_csv(outdir / "correlations.csv")
-    assert len(corr) == 0 and "r" in corr.columns
-    assert len(pd.read_csv(outdir / "anova.csv")) == 1
+def test_one_instrument_gives_an_empty_correlation_table(tmp_path, cocapp_stage, tiny_config):
+    small = scores_file(tmp_path, ("RSA",), totals_only=True)
+    outs = outputs(tmp_path, COMPARE)
+    code, log = cocapp_stage(
+        "compare-sites",
+        comparisons_config(tiny_config, instruments=("RSA",)),
+        "--scores",
+        small,
+        *options(outs),
+    )
+    assert code == 0, log
+    corr = read("correlations", outs["correlations"])  # a header-only file still meets its contract
+    assert len(corr) == 0 and list(corr.columns) == CONTRACTS["correlations"].names
+    assert len(read("anova", outs["anova"])) == 1
 
 
-def test_compare_stage_reports_missing_respondent(tmp_path, capsys):
-    from cocapp.stats.compare import main
-
-    resp = pd.read_csv(REF / "inputs" / "comparisons_respondents.csv").iloc[1:]
+def test_ancova_stage_reports_missing_respondent(tmp_path, cocapp_stage, tiny_config):
+    resp = pd.read_csv(RESPONDENTS).iloc[1:]
     path = tmp_path / "resp.csv"
     resp.to_csv(path, index=False)
-    rc = main(
-        [
-            "--config",
-            str(write_config(tmp_path)),
-            "--group",
-            "service_users",
-            "--threshold",
-            "0.5",
-            "--scores",
-            str(REF / "inputs" / "comparisons_scores.csv"),
-            "--respondents",
-            str(path),
-            "--outdir",
-            str(tmp_path / "o"),
-        ]
-    )
-    assert rc == 1
-    assert "have scores but no respondent row" in capsys.readouterr().err
-    assert not (tmp_path / "o" / "anova.csv").exists()
+    outs = outputs(tmp_path / "o", ANCOVA)
+    args = ["--scores", scores_file(tmp_path), "--respondents", path, *options(outs)]
+    code, log = cocapp_stage("ancova", comparisons_config(tiny_config), *args)
+    assert code == 1
+    assert "have scores but no respondent row" in log
+    assert not (tmp_path / "o").exists()
 
 
-def test_compare_stage_rejects_scores_of_another_threshold(tmp_path, capsys):
-    from cocapp.stats.compare import main
-
-    rc = main(
-        [
-            "--config", str(write_config(tmp_path)), "--group", "service_users", "--threshold", "0.2",
-            "--scores", str(totals_only(tmp_path)),
-            "--respondents", str(REF / "inputs" / "comparisons_respondents.csv"),
-            "--outdir", str(tmp_path / "o"),
-        ]
-    )  # fmt: skip
-    assert rc == 1
-    assert "no rows for threshold 0.2" in capsys.readouterr().err
+def test_stage_rejects_scores_without_a_configured_threshold(tmp_path, cocapp_stage, tiny_config):
+    outs = outputs(tmp_path / "o", COMPARE)
+    config = comparisons_config(tiny_config, thresholds=(0.2, 0.5))
+    small = scores_file(tmp_path, ("RSA", "STAR-P"), totals_only=True)
+    code, log = cocapp_stage("compare-sites", config, "--scores", small, *options(outs))
+    assert code == 1
+    assert "no rows for threshold 0.2" in log
+    assert not (tmp_path / "o").exists()

@@ -11,8 +11,7 @@ import pytest
 from scipy import stats
 
 from cocapp.presentation import audit as A
-from cocapp.config import load_config
-from cocapp.presentation.tables import read_reconciliation, read_stats
+from cocapp.presentation.outputs import audit_files
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
@@ -24,8 +23,8 @@ KNOWN = {
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return load_config(FIX / "config.yaml")
+def config(publication_config) -> dict:
+    return publication_config
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +173,11 @@ def test_corrupted_plausible_mean_flags_its_row_and_lists_the_fix(tmp_path, conf
 
 
 # -- printed vs regenerated ------------------------------------------------------------------------
-def test_comparison_on_fixture_matches_all_but_the_two_sems(config, checks):
+def test_comparison_on_fixture_matches_all_but_the_two_sems(
+    config, checks, publication_stats, publication_reconciliation
+):
     pub = A.load_published(PUBLISHED)
-    st = read_stats(FIX / "stats")
-    recon = read_reconciliation(FIX / "ingest", config)
-    cmp_ = A.compare(pub, config, st, recon, checks)
-    assert list(cmp_.columns) == A.COMPARISON_COLUMNS
+    cmp_ = A.compare(pub, config, publication_stats, publication_reconciliation, checks)
     # 12 returns + 22 rows x (4 ANOVA numbers + 12 site cells) + 3 pairs x 3 + 22 x (alpha, N)
     assert len(cmp_) == 12 + 22 * 16 + 9 + 44
     assert cmp_["match"].notna().all()
@@ -242,40 +240,48 @@ def test_missing_regenerated_values_are_nan_not_false(config):
     assert (out["note"] == "no regenerated value").all()
 
 
-def test_cli(tmp_path, config):
-    out = tmp_path / "published_comparison.csv"
-    rc = A.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--published",
-            str(PUBLISHED),
-            "--stats-dir",
-            str(FIX / "stats"),
-            "--ingest-dir",
-            str(FIX / "ingest"),
-            "--out",
-            str(out),
-        ]
-    )
-    assert rc == 0
-    assert sorted(str(p) for p in tmp_path.iterdir()) == sorted(A.expected_outputs(config, tmp_path))
-    first = out.read_bytes()
-    A.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--published",
-            str(PUBLISHED),
-            "--stats-dir",
-            str(FIX / "stats"),
-            "--ingest-dir",
-            str(FIX / "ingest"),
-            "--out",
-            str(out),
-        ]
-    )
-    assert out.read_bytes() == first
+# -- the audit stage -------------------------------------------------------------------------------
+A_STATS = ("anova", "descriptives", "reliability", "correlations")
+
+
+def audit_args(folder: Path) -> list:
+    stats = [x for name in A_STATS for x in (f"--{name}", FIX / "stats" / f"{name}.csv")]
+    recon = [FIX / "ingest" / f"{g}_reconciliation.csv" for g in ("service_users", "care_coordinators")]
+    outs = [
+        "--comparison",
+        folder / "published_comparison.csv",
+        "--consistency",
+        folder / "published_consistency.csv",
+    ]
+    return ["--published", PUBLISHED, *stats, "--reconciliation", *recon, *outs]
+
+
+def test_stage_writes_the_documented_files_deterministically(
+    tmp_path, config, cocapp_stage, documented_columns
+):
+    code, log = cocapp_stage("audit", config, *audit_args(tmp_path / "a"))
+    assert code == 0, log
+    assert "415 of 417 printed numbers matched within printed precision" in log
+    assert "2 printed value(s) that cannot be consistent" in log
+    # the files the workflow declares for the stage (reports/tables/...), and nothing else
+    written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").iterdir())
+    assert written == sorted(Path(f).relative_to("reports/tables") for f in audit_files())
+    for path in (tmp_path / "a").iterdir():
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        assert columns == documented_columns(f"reports/tables/{path.name}"), path.name
+    assert cocapp_stage("audit", config, *audit_args(tmp_path / "b"))[0] == 0
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_stage_names_a_stats_file_breaking_its_contract(tmp_path, config, cocapp_stage, publication_stats):
+    bad = tmp_path / "anova.csv"
+    publication_stats["anova"].drop(columns="F").to_csv(bad, index=False)
+    args = [bad if a == FIX / "stats" / "anova.csv" else a for a in audit_args(tmp_path / "o")]
+    code, log = cocapp_stage("audit", config, *args)
+    assert code == 1
+    assert f"{bad}: column(s) ['F'] missing (contract stats/anova.csv)" in log
+    assert not (tmp_path / "o").exists()
 
 
 # -- one check at a time ---------------------------------------------------------------------------

@@ -147,9 +147,34 @@ def test_bad_instrument_file_names_the_key(tmp_path, change, message):
 
 
 def test_workflow_targets_follow_config(cfg):
-    cfg["scoring"]["thresholds"] = [0.0, 0.25, 0.5]
+    full = Workflow(with_defaults(validate_config(copy.deepcopy(cfg))))
+    assert full.groups == ["service_users", "care_coordinators"]
+    assert "reports/tables/table3_care_coordinators.docx" in full.table_files()
+    assert "reports/figures/sites/care_coordinators/RSA_total.png" in full.figure_files()
+    assert "reports/tables/published_comparison.csv" in full.final_targets()
+    assert full.qualitative_files() == [
+        "data/raw/qualitative/segments.csv",
+        "data/raw/qualitative/cases.csv",
+        "data/raw/qualitative/codebook.csv",
+        "data/raw/qualitative/interviews.csv",
+    ]
+    # one group, no published reference, no qualitative arm: the file lists shrink with the config
+    del cfg["groups"]["care_coordinators"]
+    del cfg["published"]
+    cfg["qualitative"] = {"enabled": False}
     w = Workflow(with_defaults(validate_config(cfg)))
-    assert w.thresholds == ["0.0", "0.25", "0.5"]
-    parts = w.stats_parts()(type("wc", (), {"name": "anova"})())
-    assert "data/derived/stats/parts/service_users/0.25/anova.csv" in parts
-    assert len(parts) == 2 * 3
+    assert w.groups == ["service_users"]
+    assert not any("care_coordinators" in f for f in w.table_files() + w.figure_files())
+    assert [f for f in w.table_files() if f.endswith(".csv")] == [
+        "reports/tables/table1_returns.csv",
+        "reports/tables/table2_service_users.csv",
+        "reports/tables/table3_correlations_service_users.csv",
+        "reports/tables/reliability.csv",
+        "reports/tables/ancova_means.csv",
+    ]
+    assert w.sensitivity_figures() == [
+        f"reports/figures/sensitivity/service_users_{k}.{e}"
+        for k in ("n_p", "site_means")
+        for e in ("png", "svg")
+    ]
+    assert w.audit_files() == [] and w.final_targets() == ["reports/report.html"]

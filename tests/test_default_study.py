@@ -5,8 +5,6 @@ cocapp. Runs the whole workflow once (about 1.5-3 minutes on 2 cores).
 """
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -20,23 +18,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, run_snakemake):
     work = tmp_path_factory.mktemp("default")
     shutil.copy(ROOT / "config.yaml", work / "config.yaml")
     shutil.copytree(ROOT / "data/raw", work / "data/raw")
     shutil.copytree(ROOT / "data/published", work / "data/published")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(work),
-        "--cores",
-        "2",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    proc = run_snakemake(work, "--cores", "2", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return work
 

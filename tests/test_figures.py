@@ -9,35 +9,21 @@ import pandas as pd
 import pytest
 
 from cocapp.presentation import figures as FG
-from cocapp.config import load_config
-from cocapp.presentation.tables import read_stats
+from cocapp.presentation.outputs import figure_files
 
 FIX = Path(__file__).parent / "fixtures" / "publication"
 SITES = ["Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence"]
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return load_config(FIX / "config.yaml")
+def config(publication_config) -> dict:
+    return publication_config
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory, config):
-    out = tmp_path_factory.mktemp("figures")
-    rc = FG.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--stats-dir",
-            str(FIX / "stats"),
-            "--scores-dir",
-            str(FIX / "scores"),
-            "--outdir",
-            str(out),
-        ]
-    )
-    assert rc == 0
-    return out
+def drawn(publication_reports) -> Path:
+    """The figures stage's output on the publication fixture (``reports/figures``)."""
+    return publication_reports / "reports" / "figures"
 
 
 def _desc(means, half=1.0):
@@ -64,9 +50,10 @@ def test_specs_cover_every_outcome_and_the_published_figure(config):
     )
 
 
-def test_cli_writes_exactly_the_expected_outputs(drawn, config):
-    written = sorted(str(p) for p in drawn.rglob("*") if p.is_file())
-    assert written == sorted(FG.expected_outputs(config, drawn))
+def test_stage_writes_exactly_the_declared_files(drawn, config):
+    written = sorted(p.relative_to(drawn.parents[1]).as_posix() for p in drawn.rglob("*") if p.is_file())
+    assert written == sorted(figure_files(config))
+    assert len(written) == 2 * (22 + 3 + 1)  # PNG and SVG: every outcome, every pair, the published figure
 
 
 def test_files_carry_no_timestamp_or_version(drawn):
@@ -76,13 +63,13 @@ def test_files_carry_no_timestamp_or_version(drawn):
     assert "<dc:date>" not in svg and "Matplotlib v" not in svg and "<svg" in svg
 
 
-def test_redrawing_gives_identical_bytes(drawn, tmp_path, config):
-    stats_ = read_stats(FIX / "stats", ("descriptives", "tukey", "correlations"))
-    scores = {"service_users": pd.read_csv(FIX / "scores" / "service_users.csv", dtype={"id": str})}
-    FG.draw_all(config, stats_, scores, tmp_path)
+def test_redrawing_gives_identical_bytes(drawn, config, publication_stats, publication_scores):
+    stats_ = {name: publication_stats[name] for name in ("descriptives", "tukey", "correlations")}
+    again = FG.draw_all(config, stats_, publication_scores)
+    assert sorted(again) == sorted(p.relative_to(drawn).as_posix() for p in drawn.rglob("*") if p.is_file())
     for stem in ("published_fig3", "sites/care_coordinators/RSA_choice", "correlations/service_users/RSA_ES"):
         for fmt in ("png", "svg"):
-            assert (tmp_path / f"{stem}.{fmt}").read_bytes() == (drawn / f"{stem}.{fmt}").read_bytes(), stem
+            assert again[f"{stem}.{fmt}"] == (drawn / f"{stem}.{fmt}").read_bytes(), stem
 
 
 def test_site_plot_marks_reference_and_tukey_results():

@@ -1,4 +1,8 @@
-"""Ingest and validation: good input, one test per class of bad input, .sav reading."""
+"""Ingest and validation: good input, one test per class of bad input, .sav reading.
+
+The stage runs as the workflow runs it (``cocapp ingest --settings ...``) in a copy of the tiny fixture
+study; every data problem must stop it with a message naming file, column, row and value, and leave
+no derived file behind."""
 
 import shutil
 from pathlib import Path
@@ -9,12 +13,15 @@ import pyreadstat
 import pytest
 import yaml
 
+from cocapp.cli import main as cli_main
 from cocapp.config import load_config
-from cocapp.ingest import ingest_study, main
+from cocapp.contracts import read
+from cocapp.ingest import ingest_study
 from cocapp.io import read_raw
 from cocapp.validate import DataValidationError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
+KINDS = ("items", "respondents", "reconciliation")
 
 
 @pytest.fixture
@@ -32,22 +39,39 @@ def edit_csv(path: Path, fn) -> None:
     df.to_csv(path, index=False, lineterminator="\n")
 
 
-def run_failing(capsys) -> str:
-    code = main(["--config", "config.yaml", "--outdir", "data/derived/ingest"])
-    err = capsys.readouterr().err
-    assert code != 0
-    assert not Path("data/derived").exists(), "no derived file may be left behind"
-    return err
+def run_ingest(cocapp_stage) -> tuple[int, str]:
+    """``cocapp ingest`` with the study's config (in the working directory), as its rule runs it."""
+    config = load_config("config.yaml")
+    args = [
+        x
+        for kind in KINDS
+        for x in (f"--{kind}", *(f"data/derived/ingest/{g}_{kind}.csv" for g in config["groups"]))
+    ]
+    return cocapp_stage("ingest", config, *args)
+
+
+@pytest.fixture
+def run_failing(cocapp_stage):
+    def run() -> str:
+        code, log = run_ingest(cocapp_stage)
+        assert code != 0
+        assert not Path("data/derived").exists(), "no derived file may be left behind"
+        return log
+
+    return run
 
 
 # -- good input ----------------------------------------------------------------------------------------
-def test_ingest_writes_items_respondents_reconciliation(study, capsys):
-    assert main(["--config", "config.yaml", "--outdir", "data/derived/ingest"]) == 0
-    items = pd.read_csv("data/derived/ingest/users_items.csv", dtype={"id": str})
-    rec = pd.read_csv(
-        "data/derived/ingest/users_reconciliation.csv", dtype={"id": str}, keep_default_na=False
-    )
-    resp = pd.read_csv("data/derived/ingest/users_respondents.csv", dtype={"id": str}, keep_default_na=False)
+def test_ingest_writes_items_respondents_reconciliation(study, cocapp_stage):
+    code, log = run_ingest(cocapp_stage)
+    assert code == 0, log
+    assert "users: 12 raw rows" in log
+    written = sorted(str(p) for p in Path("data/derived/ingest").iterdir())
+    assert written == sorted(f"data/derived/ingest/{g}_{k}.csv" for g in ("users", "staff") for k in KINDS)
+    # each file meets the contract the later stages read it with
+    items = read("items", "data/derived/ingest/users_items.csv")
+    rec = read("reconciliation", "data/derived/ingest/users_reconciliation.csv").fillna({"reason": ""})
+    resp = read("respondents", "data/derived/ingest/users_respondents.csv")
     raw = pd.read_csv("data/raw/users.csv", dtype={"id": str})
     # every raw row is accounted for, in file order, numbered as data rows
     assert rec["row"].tolist() == list(range(1, len(raw) + 1))
@@ -63,7 +87,7 @@ def test_ingest_writes_items_respondents_reconciliation(study, capsys):
     # U04 has no gender: noted, and the categorical covariate is a label elsewhere
     assert "covariate gender missing" in rec[rec.id == "U04"].iloc[0]["reason"]
     assert resp.loc[resp.id == "U01", "gender"].item() in {"Male", "Female"}
-    assert resp.loc[resp.id == "U04", "gender"].item() == ""
+    assert pd.isna(resp.loc[resp.id == "U04", "gender"].item())
 
 
 def test_row_excluded_when_no_instrument_answered(study):
@@ -81,106 +105,107 @@ def test_row_excluded_when_no_instrument_answered(study):
 
 
 # -- one test per class of bad input --------------------------------------------------------------------
-def test_out_of_range_item(study, capsys):
+def test_out_of_range_item(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(rsa_07=d.rsa_07.mask(d.id == "U02", "6")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/users.csv: column 'rsa_07', data row 2: value '6'" in err
     assert "integer from 1 to 5" in err
 
 
-def test_non_numeric_item(study, capsys):
+def test_non_numeric_item(study, run_failing):
     edit_csv(
         study / "data/raw/users.csv", lambda d: d.assign(starp_05=d.starp_05.mask(d.id == "U07", "often"))
     )
-    err = run_failing(capsys)
+    err = run_failing()
     assert "column 'starp_05', data row 7: value 'often': must be a number" in err
 
 
-def test_fractional_item_is_out_of_range(study, capsys):
+def test_fractional_item_is_out_of_range(study, run_failing):
     edit_csv(study / "data/raw/staff.csv", lambda d: d.assign(rsa_01=d.rsa_01.mask(d.id == "S03", "2.5")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/staff.csv: column 'rsa_01', data row 3: value '2.5'" in err
 
 
-def test_duplicate_id(study, capsys):
+def test_duplicate_id(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(id=d.id.mask(d.id == "U09", "U08")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "column 'id', data row 8: value 'U08': id must be unique" in err
     assert "column 'id', data row 9: value 'U08': id must be unique" in err
 
 
-def test_empty_id(study, capsys):
+def test_empty_id(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(id=d.id.mask(d.id == "U04", "")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "column 'id', data row 4: value (empty): must not be empty" in err
 
 
-def test_unknown_site(study, capsys):
+def test_unknown_site(study, run_failing):
     edit_csv(study / "data/raw/staff.csv", lambda d: d.assign(site=d.site.mask(d.id == "S05", "West")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert (
         "data/raw/staff.csv: column 'site', data row 5: value 'West': site must be one of the configured"
         in err
     )
 
 
-def test_missing_column(study, capsys):
+def test_missing_column(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.drop(columns=["starp_12"]))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/users.csv: column 'starp_12': required column is missing" in err
 
 
-def test_empty_file(study, capsys):
+def test_empty_file(study, run_failing):
     (study / "data/raw/staff.csv").write_text("")
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/staff.csv: file is empty" in err
 
 
-def test_header_only_file(study, capsys):
+def test_header_only_file(study, run_failing):
     path = study / "data/raw/staff.csv"
     path.write_text(path.read_text().splitlines()[0] + "\n")
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/staff.csv: the file has a header but no data rows" in err
 
 
-def test_duplicate_column_name(study, capsys):
+def test_duplicate_column_name(study, run_failing):
     path = study / "data/raw/users.csv"
     lines = path.read_text().splitlines()
     lines[0] = lines[0].replace("rsa_02", "rsa_01")
     path.write_text("\n".join(lines) + "\n")
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/users.csv: column 'rsa_01': the column name appears more than once" in err
 
 
-def test_ragged_row_is_reported(study, capsys):
+def test_ragged_row_is_reported(study, run_failing):
     path = study / "data/raw/staff.csv"
     lines = path.read_text().splitlines()
     lines[3] = lines[3] + ",1,2,3"
     path.write_text("\n".join(lines) + "\n")
-    err = run_failing(capsys)
+    err = run_failing()
     assert "data/raw/staff.csv: not a readable CSV file" in err and "line 4" in err
 
 
-def test_covariate_out_of_range(study, capsys):
+def test_covariate_out_of_range(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(age=d.age.mask(d.id == "U06", "140")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert "column 'age', data row 6: value '140': covariate 'age' must lie in 16..100" in err
 
 
-def test_unlabelled_category(study, capsys):
+def test_unlabelled_category(study, run_failing):
     edit_csv(study / "data/raw/users.csv", lambda d: d.assign(gender=d.gender.mask(d.id == "U10", "7")))
-    err = run_failing(capsys)
+    err = run_failing()
     assert (
         "column 'gender', data row 10: value '7': covariate 'gender' must be one of its labelled codes" in err
     )
 
 
+# the config is checked before any stage runs (the Snakefile validates it; `cocapp check-config`)
 def test_malformed_config(study, capsys):
     cfg = yaml.safe_load(Path("config.yaml").read_text())
     cfg["scoring"]["thresholds"] = [0.0, "half"]
     Path("config.yaml").write_text(yaml.safe_dump(cfg))
-    err = run_failing(capsys)
-    assert "key scoring.thresholds.1" in err
+    assert cli_main(["check-config", "config.yaml"]) == 1
+    assert "key scoring.thresholds.1" in capsys.readouterr().err
 
 
 def test_config_unknown_key_and_bad_value(study, capsys):
@@ -188,18 +213,19 @@ def test_config_unknown_key_and_bad_value(study, capsys):
     cfg["statistics"]["signifcance_level"] = 0.05
     cfg["scoring"]["primary_threshold"] = 0.3
     Path("config.yaml").write_text(yaml.safe_dump(cfg))
-    err = run_failing(capsys)
+    assert cli_main(["check-config", "config.yaml"]) == 1
+    err = capsys.readouterr().err
     assert "key statistics" in err and "signifcance_level" in err
 
 
-def test_many_problems_are_capped_with_a_count(study, capsys):
+def test_many_problems_are_capped_with_a_count(study, run_failing):
     def wreck(df):
         for c in [c for c in df.columns if c.startswith("rsa_")]:
             df[c] = "7"
         return df
 
     edit_csv(study / "data/raw/users.csv", wreck)
-    err = run_failing(capsys)
+    err = run_failing()
     assert err.count("must be an integer from 1 to 5") == 50
     assert f"and {12 * 36 - 50} more problems not listed" in err
     assert f"{12 * 36} problems found" in err

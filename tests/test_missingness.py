@@ -12,21 +12,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from cocapp.config import validate_config, with_defaults
-from cocapp.instruments import load_instrument, load_instruments
-from cocapp.io import read_items
+from cocapp.contracts import CONTRACTS, read
+from cocapp.instruments import load_instrument
 from cocapp.stats.missingness import (
-    ITEM_COLUMNS,
-    MCAR_COLUMNS,
-    PATTERN_COLUMNS,
-    SCALE_COLUMNS,
     classify_cells,
     em_mvn,
     incomplete_summary,
     incomplete_summary_text,
     item_missingness,
     little_mcar,
-    main,
     mcar_table,
     missing_patterns,
     scale_missingness,
@@ -39,17 +33,9 @@ GOLDEN = REF / "golden" / "measurement"
 CODES = {8.0: "not_applicable", 9.0: "no_response"}
 
 
-def raw_fixture_config() -> dict:
-    cfg = yaml.safe_load((INPUTS / "measurement_config.yaml").read_text("utf-8"))
-    cfg["instrument_paths"] = [str(INPUTS / "measurement_instruments")]
-    return cfg
-
-
 @pytest.fixture(scope="module")
-def setup():
-    cfg = with_defaults(validate_config(raw_fixture_config()))
-    inst = load_instruments(cfg["groups"]["users"]["instruments"], cfg["instrument_paths"])
-    return read_items(INPUTS / "measurement_items.csv"), inst
+def setup(measurement_items, measurement_instruments):
+    return measurement_items, measurement_instruments
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame, keys: list[str], cols: list[str], rel: float = 1e-9):
@@ -67,7 +53,6 @@ def assert_same(got: pd.DataFrame, want: pd.DataFrame, keys: list[str], cols: li
 def test_scale_counts_match_r(setup):
     items, inst = setup
     got = scale_missingness(items, inst, "users", extra_codes=CODES)
-    assert list(got.columns) == SCALE_COLUMNS
     want = pd.read_csv(GOLDEN / "missingness.csv")
     cols = [c for c in want.columns if c not in ("instrument", "scale")]
     assert_same(got, want, ["instrument", "scale"], cols)
@@ -82,7 +67,6 @@ def test_scale_counts_match_r(setup):
 def test_item_counts_match_r(setup):
     items, inst = setup
     got = item_missingness(items, inst, "users", extra_codes=CODES)
-    assert list(got.columns) == ITEM_COLUMNS
     want = pd.read_csv(GOLDEN / "missingness_items.csv")
     cols = [c for c in want.columns if c not in ("instrument", "item")]
     assert_same(got, want, ["instrument", "item"], cols)
@@ -93,7 +77,6 @@ def test_item_counts_match_r(setup):
 def test_patterns_match_r(setup):
     items, inst = setup
     got = missing_patterns(items, inst, "users")
-    assert list(got.columns) == PATTERN_COLUMNS
     want = pd.read_csv(GOLDEN / "missingness_patterns.csv", dtype={"pattern": str})
     assert_same(got, want, ["instrument", "scale", "pattern"], ["n_respondents"])
     for (_, _), sub in got.groupby(["instrument", "scale"], sort=False):
@@ -105,7 +88,6 @@ def test_patterns_match_r(setup):
 def test_little_mcar_matches_r(setup):
     items, inst = setup
     got = mcar_table(items, inst, "users")
-    assert list(got.columns) == MCAR_COLUMNS
     want = pd.read_csv(GOLDEN / "mcar.csv")
     assert_same(got, want, ["instrument"], ["n_items", "n_respondents", "n_patterns", "chi2", "df", "p"])
     assert got.computable.tolist() == want.computable.tolist() == [True, True, True, False]
@@ -220,20 +202,37 @@ def test_little_two_variable_hand_check():
     assert res.chi2 == pytest.approx(d2, rel=1e-9)
 
 
-def test_stage_cli(tmp_path):
-    cfg_path = tmp_path / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw_fixture_config()), "utf-8")
-    outs = {k: tmp_path / f"{k}.csv" for k in ["out", "items-out", "patterns-out", "mcar-out"]}
-    argv = ["--config", str(cfg_path), "--group", "users", "--items", str(INPUTS / "measurement_items.csv")]
-    for k, p in outs.items():
-        argv += [f"--{k}", str(p)]
-    assert main(argv) == 0
-    first = {k: p.read_bytes() for k, p in outs.items()}
-    assert main(argv) == 0
-    assert {k: p.read_bytes() for k, p in outs.items()} == first
-    pats = pd.read_csv(outs["patterns-out"])
+# -- the missingness stage ------------------------------------------------------------------------
+OUTPUTS = {
+    "by-scale": "missingness",
+    "by-item": "missingness_items",
+    "patterns": "missingness_patterns",
+    "mcar": "mcar",
+}
+
+
+def test_stage_writes_every_file_deterministically(tmp_path, cocapp_stage, measurement_config):
+    runs = []
+    for run in ("a", "b"):
+        outs = {option: tmp_path / run / f"{name}.csv" for option, name in OUTPUTS.items()}
+        args = ["--items", INPUTS / "measurement_items.csv"]
+        args += [x for option, path in outs.items() for x in (f"--{option}", path)]
+        code, log = cocapp_stage("missingness", measurement_config, *args)
+        assert code == 0, log
+        runs.append({option: path.read_bytes() for option, path in outs.items()})
+    assert runs[0] == runs[1]
+    assert "users: 400 respondents" in log and "MCAR computable for 3 of 4 instruments" in log
+    tables = {name: read(name, tmp_path / "a" / f"{name}.csv") for name in OUTPUTS.values()}
+    for name, df in tables.items():
+        assert list(df.columns) == CONTRACTS[name].names, name
+    pats = tables["missingness_patterns"]
     assert pats.pattern.map(type).eq(str).all()  # "." / "M" never parse as numbers
-    assert list(pd.read_csv(outs["mcar-out"]).columns) == MCAR_COLUMNS
+    # the declared missing codes come from the config (input.missing_codes: 8, 9)
+    got = tables["missingness"].drop(columns="group")
+    want = pd.read_csv(GOLDEN / "missingness.csv")
+    assert_same(
+        got, want, ["instrument", "scale"], [c for c in want.columns if c not in ("instrument", "scale")]
+    )
 
 
 def test_missing_item_column_is_named(setup):

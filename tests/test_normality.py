@@ -10,38 +10,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
-from cocapp.config import site_names, validate_config, with_defaults
-from cocapp.instruments import load_instruments
-from cocapp.stats.normality import COLUMNS, count_beyond, count_beyond_text, main, moments, normality_table
-from cocapp.stats.scoring import read_scores
+from cocapp.config import site_names
+from cocapp.stats.normality import count_beyond, count_beyond_text, moments, normality_table
 
-REF = Path(__file__).parent / "reference"
-INPUTS = REF / "inputs"
-GOLDEN = REF / "golden" / "measurement"
-
-
-def raw_fixture_config() -> dict:
-    cfg = yaml.safe_load((INPUTS / "measurement_config.yaml").read_text("utf-8"))
-    cfg["instrument_paths"] = [str(INPUTS / "measurement_instruments")]
-    return cfg
+GOLDEN = Path(__file__).parent / "reference" / "golden" / "measurement"
 
 
 @pytest.fixture(scope="module")
-def table():
-    cfg = with_defaults(validate_config(raw_fixture_config()))
-    inst = load_instruments(cfg["groups"]["users"]["instruments"], cfg["instrument_paths"])
-    scores = read_scores(INPUTS / "measurement_scores.csv")
+def table(measurement_config, measurement_instruments, measurement_scores):
+    sites = site_names(measurement_config)
     return pd.concat(
-        [normality_table(scores, inst, "users", t, site_names(cfg)) for t in ["0.0", "0.5"]],
+        [
+            normality_table(measurement_scores, measurement_instruments, "users", t, sites)
+            for t in ["0.0", "0.5"]
+        ],
         ignore_index=True,
     )
 
 
 def test_matches_r(table):
-    assert list(table.columns) == COLUMNS
     want = pd.read_csv(GOLDEN / "normality.csv", dtype={"threshold": str})
     keys = ["instrument", "scale", "threshold"]
     merged = want.merge(table, on=keys, how="left", suffixes=("_r", ""), indicator=True)
@@ -131,27 +120,3 @@ def test_count_beyond_on_r_flags(table):
     r = want[want.threshold == "0.5"]
     assert c.n_beyond_conservative == (r.beyond_conservative == True).sum()  # noqa: E712
     assert c.n_beyond_liberal == (r.beyond_liberal == True).sum()  # noqa: E712
-
-
-def test_stage_cli(tmp_path):
-    cfg_path = tmp_path / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw_fixture_config()), "utf-8")
-    out = tmp_path / "normality.csv"
-    argv = [
-        "--config",
-        str(cfg_path),
-        "--group",
-        "users",
-        "--threshold",
-        "0.5",
-        "--scores",
-        str(INPUTS / "measurement_scores.csv"),
-        "--out",
-        str(out),
-    ]
-    assert main(argv) == 0
-    first = out.read_bytes()
-    assert main(argv) == 0 and out.read_bytes() == first
-    back = pd.read_csv(out, dtype={"threshold": str})
-    assert (back.threshold == "0.5").all() and len(back) == 22
-    assert main([*argv[:4], "--threshold", "0.3", *argv[6:]]) == 1  # no scores at that threshold

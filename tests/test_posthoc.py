@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 from cocapp.stats.anova import site_codes, summarise_groups
-from cocapp.stats.posthoc import PAIR_COLUMNS, games_howell, tukey_kramer
+from cocapp.stats.posthoc import games_howell, tukey_kramer
 
 REF = Path(__file__).parent / "reference"
 GOLDEN = REF / "golden" / "comparisons"
@@ -58,7 +58,6 @@ def test_tukey_matches_r_tukeyhsd(instrument, scale):
         columns=["instrument", "scale"]
     )
     compare_to_golden(ours, golden, ["diff"])
-    assert list(ours.columns) == PAIR_COLUMNS
     assert (ours.method == "tukey-kramer").all()
 
 

@@ -17,9 +17,11 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 import pytest
-import yaml
 
-from cocapp.qualitative import framework, ingest, joint
+from cocapp.cli import main as cli_main
+from cocapp.config import validate_config, with_defaults
+from cocapp.contracts import read
+from cocapp.qualitative import framework, ingest
 from cocapp.qualitative import io as qio
 from cocapp.qualitative.framework import suppress
 from cocapp.qualitative.io import QualitativeInputError, read_segments
@@ -40,8 +42,8 @@ SOURCES = {
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def write_config(tmp: Path, **qual) -> Path:
-    """A minimal valid config whose outputs go under ``tmp/derived``."""
+def qual_config(**qual) -> dict:
+    """A minimal valid config (defaults filled in) with the fixture's qualitative section."""
     q = {
         "enabled": True,
         "segments": str(FIX / "segments.csv"),
@@ -71,11 +73,40 @@ def write_config(tmp: Path, **qual) -> Path:
         "scoring": {"thresholds": [0.0, 0.5], "primary_threshold": 0.5},
         "statistics": {"significance_level": 0.05},
         "qualitative": q,
-        "outputs": {"derived": str(tmp / "derived"), "reports": str(tmp / "reports")},
     }
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    return with_defaults(validate_config(config))
+
+
+CANONICAL = ("segments", "cases", "codes")
+FRAMEWORK = {
+    "case-theme": "framework_case_theme.csv",
+    "site-theme": "framework_site_theme.csv",
+    "group-theme": "framework_group_theme.csv",
+    "code-frequencies": "code_frequencies_by_site.csv",
+    "codebook": "codebook.csv",
+}
+
+
+def ingest_args(out: Path) -> list:
+    """``cocapp qualitative-ingest`` writing the canonical tables into ``out``."""
+    return [x for name in CANONICAL for x in (f"--out-{name}", out / f"{name}.csv")]
+
+
+def framework_args(out: Path) -> list:
+    """``cocapp qualitative-framework`` reading the canonical tables of ``out`` and writing there."""
+    canonical = [x for name in CANONICAL for x in (f"--{name}", out / f"{name}.csv")]
+    return canonical + [x for option, file in FRAMEWORK.items() for x in (f"--{option}", out / file)]
+
+
+def joint_args(
+    out: Path, descriptives: Path = FIX / "descriptives.csv", tukey: Path = FIX / "tukey.csv"
+) -> list:
+    """``cocapp joint-display`` on the canonical tables of ``out`` and the survey statistics."""
+    canonical = [x for name in CANONICAL for x in (f"--{name}", out / f"{name}.csv")]
+    return canonical + [
+        *("--descriptives", descriptives, "--tukey", tukey),
+        *("--joint", out / "joint_display.csv", "--section", out / "qualitative_section.html"),
+    ]
 
 
 def el(tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs: str) -> ET.Element:
@@ -148,15 +179,20 @@ def build_qdpx(
     return path
 
 
-def run_fails(main, argv: list[str], capsys, outdir: Path, *messages: str) -> str:
-    """Run a stage that must fail: exit code 1, every message in stderr, no file in ``outdir``."""
-    rc = main(argv)
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    for m in messages:
-        assert m in err, f"{m!r} not in: {err}"
-    assert not outdir.exists() or not any(outdir.iterdir()), list(outdir.iterdir())
-    return err
+@pytest.fixture
+def ingest_fails(cocapp_stage, tmp_path):
+    """Run ``qualitative-ingest`` that must fail: exit code 1, every message in its log, no output."""
+
+    def run(config: dict, *messages: str) -> str:
+        out = tmp_path / "derived" / "qualitative"
+        code, log = cocapp_stage("qualitative-ingest", config, *ingest_args(out))
+        assert code == 1, log
+        for m in messages:
+            assert m in log, f"{m!r} not in: {log}"
+        assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+        return log
+
+    return run
 
 
 # -- readers: the same content in three formats ----------------------------------------------------
@@ -240,42 +276,29 @@ def _write_segments(tmp: Path, edit) -> Path:
     return path
 
 
-def test_unknown_code_names_file_row_and_value(tmp_path, capsys):
+def test_unknown_code_names_file_row_and_value(tmp_path, ingest_fails):
     seg = _write_segments(tmp_path, lambda d: d.__setitem__("code", d["code"].where(d.index != 1, "hope")))
-    cfg = write_config(tmp_path, segments=str(seg))
-    out = tmp_path / "derived" / "qualitative"
-    run_fails(
-        ingest.main,
-        ["--config", str(cfg)],
-        capsys,
-        out,
+    ingest_fails(
+        qual_config(segments=str(seg)),
         "segments.csv row 2: code 'hope' is not in the codebook (codebook.csv)",
     )
 
 
-def test_unknown_case_names_file_row_and_value(tmp_path, capsys):
+def test_unknown_case_names_file_row_and_value(tmp_path, ingest_fails):
     def edit(d):
         d.loc[6, "case_id"] = "P9"
         d.loc[6, "site"] = None
 
-    cfg = write_config(tmp_path, segments=str(_write_segments(tmp_path, edit)))
-    run_fails(
-        ingest.main,
-        ["--config", str(cfg)],
-        capsys,
-        tmp_path / "derived" / "qualitative",
+    ingest_fails(
+        qual_config(segments=str(_write_segments(tmp_path, edit))),
         "segments.csv row 7: case 'P9' is not in the case table (cases.csv)",
     )
 
 
-def test_qdpx_offset_beyond_text(tmp_path, capsys):
+def test_qdpx_offset_beyond_text(tmp_path, ingest_fails):
     qdpx = build_qdpx(tmp_path / "bad.qdpx", end_override=9999)
-    cfg = write_config(tmp_path, segments=str(qdpx))
-    err = run_fails(
-        ingest.main,
-        ["--config", str(cfg)],
-        capsys,
-        tmp_path / "derived" / "qualitative",
+    err = ingest_fails(
+        qual_config(segments=str(qdpx)),
         "project.qde: PlainTextSelection guid=sel-int_P1-0: endPosition 9999 beyond text length 59 "
         "of source 'int_P1'",
         "project.qde: PlainTextSelection guid=sel-int_P3-0: endPosition 9999 beyond text length 23 "
@@ -284,26 +307,18 @@ def test_qdpx_offset_beyond_text(tmp_path, capsys):
     assert "7 problem(s)" in err  # all problems reported together
 
 
-def test_qdpx_coderef_to_no_code(tmp_path, capsys):
-    cfg = write_config(tmp_path, segments=str(build_qdpx(tmp_path / "bad.qdpx", bad_coderef=True)))
-    run_fails(
-        ingest.main,
-        ["--config", str(cfg)],
-        capsys,
-        tmp_path / "derived" / "qualitative",
+def test_qdpx_coderef_to_no_code(tmp_path, ingest_fails):
+    ingest_fails(
+        qual_config(segments=str(build_qdpx(tmp_path / "bad.qdpx", bad_coderef=True))),
         "project.qde: PlainTextSelection guid=sel-int_P1-0: CodeRef targetGUID=c-nowhere refers to no Code",
     )
 
 
-def test_malformed_zip(tmp_path, capsys):
+def test_malformed_zip(tmp_path, ingest_fails):
     bad = tmp_path / "broken.qdpx"
     bad.write_bytes(b"PK\x03\x04 this is not really a zip archive")
-    cfg = write_config(tmp_path, segments=str(bad))
-    run_fails(
-        ingest.main,
-        ["--config", str(cfg)],
-        capsys,
-        tmp_path / "derived" / "qualitative",
+    ingest_fails(
+        qual_config(segments=str(bad)),
         "broken.qdpx: not a REFI-QDA project: not a valid zip archive",
     )
 
@@ -572,16 +587,16 @@ def test_default_codebook_counts(default_tables):
     assert len(cb) == 16 and cb["theme"].nunique() == 3
 
 
-def test_small_cell_rule_on_published_matrix(tmp_path, capsys):
-    cfg = write_config(
-        tmp_path,
+def test_small_cell_rule_on_published_matrix(tmp_path, cocapp_stage):
+    cfg = qual_config(
         segments=str(RAW / "segments.csv"),
         cases=str(RAW / "cases.csv"),
         codebook=str(RAW / "codebook.csv"),
     )
-    assert ingest.main(["--config", str(cfg)]) == 0
-    assert framework.main(["--config", str(cfg)]) == 0
     out = tmp_path / "derived" / "qualitative"
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    code, log = cocapp_stage("qualitative-framework", cfg, *framework_args(out))
+    assert code == 0, log
     site = pd.read_csv(out / "framework_site_theme.csv", dtype=str, keep_default_na=False)
     assert site["qualitative_dataset"].eq("Fixture extracts, not real interview data").all()
     burgundy_t2 = site[(site["site"] == "Burgundy") & (site["theme"] == T2)].iloc[0]
@@ -612,25 +627,17 @@ def test_suppress_threshold_and_switch():
 
 
 # -- joint display and report section ------------------------------------------------------------------
-def test_joint_display_stage(tmp_path, capsys):
-    cfg = write_config(
-        tmp_path,
+def test_joint_display_stage(tmp_path, cocapp_stage):
+    cfg = qual_config(
         segments=str(RAW / "segments.csv"),
         cases=str(RAW / "cases.csv"),
         codebook=str(RAW / "codebook.csv"),
         interviews=str(RAW / "interviews.csv"),
     )
-    assert ingest.main(["--config", str(cfg)]) == 0
-    argv = [
-        "--config",
-        str(cfg),
-        "--descriptives",
-        str(FIX / "descriptives.csv"),
-        "--tukey",
-        str(FIX / "tukey.csv"),
-    ]
-    assert joint.main(argv) == 0, capsys.readouterr().err
     out = tmp_path / "derived" / "qualitative"
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    code, log = cocapp_stage("joint-display", cfg, *joint_args(out))
+    assert code == 0, log
     jd = pd.read_csv(out / "joint_display.csv", dtype=str, keep_default_na=False)
     assert jd["site"].tolist() == SITES
     b = jd.set_index("site").loc["Burgundy"]
@@ -691,25 +698,14 @@ def _check_balanced(html: str) -> None:
     assert p.stack == []
 
 
-def test_joint_display_missing_outcome_fails_without_output(tmp_path, capsys):
-    cfg = write_config(
-        tmp_path,
+def test_joint_display_missing_outcome_fails_without_output(tmp_path, cocapp_stage):
+    cfg = qual_config(
         joint_display={"group": "service_users", "outcomes": [{"instrument": "ES", "scale": "total"}]},
     )
-    assert ingest.main(["--config", str(cfg)]) == 0
     out = tmp_path / "derived" / "qualitative"
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
     before = sorted(p.name for p in out.iterdir())
-    rc = joint.main(
-        [
-            "--config",
-            str(cfg),
-            "--descriptives",
-            str(FIX / "descriptives.csv"),
-            "--tukey",
-            str(FIX / "tukey.csv"),
-        ]
-    )
-    err = capsys.readouterr().err
+    rc, err = cocapp_stage("joint-display", cfg, *joint_args(out))
     assert rc == 1
     assert (
         "descriptives.csv: expected one row for group 'service_users', instrument 'ES', scale 'total', "
@@ -718,15 +714,13 @@ def test_joint_display_missing_outcome_fails_without_output(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == before  # nothing new, no temporary files
 
 
-def test_stage_outputs_are_deterministic(tmp_path):
+def test_stage_outputs_are_deterministic(tmp_path, cocapp_stage):
     runs = []
     for name in ("a", "b"):
-        d = tmp_path / name
-        d.mkdir()
-        cfg = write_config(d)
-        assert ingest.main(["--config", str(cfg)]) == 0
-        assert framework.main(["--config", str(cfg)]) == 0
-        runs.append({p.name: p.read_bytes() for p in sorted((d / "derived" / "qualitative").iterdir())})
+        out = tmp_path / name / "derived" / "qualitative"
+        assert cocapp_stage("qualitative-ingest", qual_config(), *ingest_args(out))[0] == 0
+        assert cocapp_stage("qualitative-framework", qual_config(), *framework_args(out))[0] == 0
+        runs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert runs[0] == runs[1]
     assert set(runs[0]) == {
         "segments.csv",
@@ -740,34 +734,44 @@ def test_stage_outputs_are_deterministic(tmp_path):
     }
 
 
-def test_canonical_output_reads_back_identically(tmp_path):
-    """segments.csv written by the stage is itself valid canonical input giving the same table."""
-    cfg = write_config(
-        tmp_path,
+def test_canonical_output_reads_back_identically(tmp_path, cocapp_stage):
+    """segments.csv written by the stage is itself valid canonical input giving the same table, and
+    the three files meet the contracts the later stages read them with."""
+    cfg = qual_config(
         segments=str(RAW / "segments.csv"),
         cases=str(RAW / "cases.csv"),
         codebook=str(RAW / "codebook.csv"),
     )
-    assert ingest.main(["--config", str(cfg)]) == 0
     out = tmp_path / "derived" / "qualitative"
+    code, log = cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))
+    assert code == 0, log
+    assert "60 segments, 41 cases, 16 codes" in log
+    assert [len(read(name, out / f"{name}.csv")) for name in CANONICAL] == [60, 41, 16]
     again = ingest.ingest(out / "segments.csv", SITES, out / "cases.csv", out / "codes.csv")
     first = ingest.ingest(RAW / "segments.csv", SITES, RAW / "cases.csv", RAW / "codebook.csv")
     pd.testing.assert_frame_equal(first[0], again[0])
     shutil.rmtree(out)
 
 
-def test_cli_and_run_all(tmp_path):
-    from cocapp import qualitative
-    from cocapp.cli import main as cli_main
+def test_the_three_stages_through_the_command_line(tmp_path):
+    """``cocapp qualitative-ingest``, ``qualitative-framework`` and ``joint-display`` in turn, as the
+    workflow's rules call them."""
+    from cocapp.stages import STAGES
+    from cocapp.stages.settings import settings_json
 
-    cfg = write_config(tmp_path)
-    assert cli_main(["qualitative-ingest", "--config", str(cfg)]) == 0
+    cfg = qual_config()
+    out = tmp_path / "derived" / "qualitative"
     stats = tmp_path / "derived" / "stats"
     stats.mkdir(parents=True)
     shutil.copy(FIX / "descriptives.csv", stats / "descriptives.csv")
     shutil.copy(FIX / "tukey.csv", stats / "tukey.csv")
-    assert qualitative.main(["--config", str(cfg)]) == 0
-    out = tmp_path / "derived" / "qualitative"
+    for stage, args in [
+        ("qualitative-ingest", ingest_args(out)),
+        ("qualitative-framework", framework_args(out)),
+        ("joint-display", joint_args(out, stats / "descriptives.csv", stats / "tukey.csv")),
+    ]:
+        settings = settings_json(cfg, STAGES[stage].settings)
+        assert cli_main([stage, "--settings", settings, *map(str, args)]) == 0, stage
     assert {p.name for p in out.iterdir()} == {
         "segments.csv",
         "cases.csv",

@@ -11,33 +11,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from cocapp.config import load_config, site_names, validate_config, with_defaults
+from cocapp.config import site_names
 from cocapp.instruments import load_instrument, load_instruments
-from cocapp.stats.reference import COLUMNS, NO_REFERENCE, NO_SCALE_REFERENCE, main, one_sample_t, reference_table
-from cocapp.stats.scoring import read_scores
+from cocapp.stats.reference import NO_REFERENCE, NO_SCALE_REFERENCE, one_sample_t, reference_table
 
-ROOT = Path(__file__).parents[1]
 REF = Path(__file__).parent / "reference"
 INPUTS = REF / "inputs"
 GOLDEN = REF / "golden" / "measurement"
-SITES = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
-
-
-def raw_fixture_config() -> dict:
-    cfg = yaml.safe_load((INPUTS / "measurement_config.yaml").read_text("utf-8"))
-    cfg["instrument_paths"] = [str(INPUTS / "measurement_instruments")]
-    return cfg
 
 
 @pytest.fixture(scope="module")
-def setup():
-    cfg = with_defaults(validate_config(raw_fixture_config()))
-    inst = load_instruments(cfg["groups"]["users"]["instruments"], cfg["instrument_paths"])
-    scores = read_scores(INPUTS / "measurement_scores.csv")
+def setup(measurement_config, measurement_instruments, measurement_scores):
+    scores, inst = measurement_scores, measurement_instruments
     table = pd.concat(
-        [reference_table(scores, inst, "users", t, site_names(cfg)) for t in ["0.0", "0.5"]],
+        [reference_table(scores, inst, "users", t, site_names(measurement_config)) for t in ["0.0", "0.5"]],
         ignore_index=True,
     )
     return scores, inst, table
@@ -45,7 +33,6 @@ def setup():
 
 def test_matches_r_t_test(setup):
     _, _, table = setup
-    assert list(table.columns) == COLUMNS
     want = pd.read_csv(GOLDEN / "reference_comparison.csv", dtype={"threshold": str})
     keys = ["instrument", "scale", "threshold", "site"]
     compared = table[table.reference_mean.notna()]
@@ -97,9 +84,9 @@ def test_statuses_of_edge_cases(setup):
     assert np.isnan(t.loc[("sparse", "All"), "cohens_d_reference_sd"])
 
 
-def test_shipped_instruments_have_no_reference_values():
+def test_shipped_instruments_have_no_reference_values(default_config):
     """The default config compares nothing and says so for every scale (nothing invented)."""
-    cfg = load_config(ROOT / "config.yaml")
+    cfg = default_config
     inst = load_instruments(cfg["groups"]["service_users"]["instruments"], cfg["instrument_paths"])
     scores = pd.DataFrame(
         {
@@ -129,26 +116,3 @@ def test_hand_computed_t():
 def test_reference_block_is_read_from_the_instrument_file():
     inst = load_instrument("STAR-P", [INPUTS / "measurement_instruments"])
     assert inst.reference["scales"]["total"] == {"n": 120, "mean": 36.0, "sd": 8.0}
-
-
-def test_stage_cli(tmp_path):
-    cfg_path = tmp_path / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw_fixture_config()), "utf-8")
-    out = tmp_path / "reference_comparison.csv"
-    argv = [
-        "--config",
-        str(cfg_path),
-        "--group",
-        "users",
-        "--threshold",
-        "0.5",
-        "--scores",
-        str(INPUTS / "measurement_scores.csv"),
-        "--out",
-        str(out),
-    ]
-    assert main(argv) == 0
-    first = out.read_bytes()
-    assert main(argv) == 0 and out.read_bytes() == first
-    back = pd.read_csv(out, dtype={"threshold": str}, keep_default_na=False)
-    assert NO_REFERENCE in set(back.status) and "compared" in set(back.status)

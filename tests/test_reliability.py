@@ -11,33 +11,14 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
-import yaml
 
-from cocapp.config import validate_config, with_defaults
+from cocapp.contracts import CONTRACTS, read
 from cocapp.instruments import load_instrument, load_instruments
-from cocapp.io import read_items
-from cocapp.stats.reliability import (
-    ITEM_COLUMNS,
-    SCALE_COLUMNS,
-    cronbach_alpha,
-    feldt_interval,
-    main,
-    reliability_tables,
-)
+from cocapp.stats.reliability import cronbach_alpha, feldt_interval, reliability_tables
 
 REF = Path(__file__).parent / "reference"
 INPUTS = REF / "inputs"
 GOLDEN = REF / "golden" / "measurement"
-
-
-def raw_fixture_config() -> dict:
-    cfg = yaml.safe_load((INPUTS / "measurement_config.yaml").read_text("utf-8"))
-    cfg["instrument_paths"] = [str(INPUTS / "measurement_instruments")]
-    return cfg
-
-
-def fixture_config() -> dict:
-    return with_defaults(validate_config(raw_fixture_config()))
 
 
 def assert_close(got: pd.DataFrame, want: pd.DataFrame, keys: list[str], cols: list[str], rel: float = 1e-9):
@@ -54,15 +35,12 @@ def assert_close(got: pd.DataFrame, want: pd.DataFrame, keys: list[str], cols: l
 
 
 @pytest.fixture(scope="module")
-def tables():
-    cfg = fixture_config()
-    inst = load_instruments(cfg["groups"]["users"]["instruments"], cfg["instrument_paths"])
-    return reliability_tables(read_items(INPUTS / "measurement_items.csv"), inst, "users")
+def tables(measurement_items, measurement_instruments):
+    return reliability_tables(measurement_items, measurement_instruments, "users")
 
 
 def test_scale_table_matches_r(tables):
     scales, _ = tables
-    assert list(scales.columns) == SCALE_COLUMNS
     want = pd.read_csv(GOLDEN / "reliability.csv")
     cols = [
         "n_complete",
@@ -82,7 +60,6 @@ def test_scale_table_matches_r(tables):
 
 def test_item_table_matches_r(tables):
     _, items = tables
-    assert list(items.columns) == ITEM_COLUMNS
     want = pd.read_csv(GOLDEN / "reliability_items.csv")
     cols = ["n_complete", "item_mean", "item_sd", "corrected_item_total_r", "alpha_if_deleted"]
     assert_close(items, want, ["instrument", "scale", "item"], cols)
@@ -99,10 +76,10 @@ def test_rows_follow_instrument_order(tables):
     ]
 
 
-def test_agrees_with_pingouin_listwise(tables):
+def test_agrees_with_pingouin_listwise(tables, measurement_items):
     """pingouin.cronbach_alpha(nan_policy="listwise") on the keyed items of each scale."""
     scales, _ = tables
-    items = read_items(INPUTS / "measurement_items.csv")
+    items = measurement_items
     for key in ["RSA", "STAR-P", "ES"]:
         inst = load_instrument(key)
         keyed = inst.keyed(items)
@@ -176,18 +153,16 @@ def test_item_without_variance_inside_a_scale():
     assert "without variance" in "; ".join(res.notes)
 
 
-def test_acceptable_follows_config_threshold():
-    cfg = fixture_config()
-    inst = load_instruments(["STAR-P"], cfg["instrument_paths"])
-    items = read_items(INPUTS / "measurement_items.csv")
-    strict, _ = reliability_tables(items, inst, "users", acceptable_alpha=0.92)
+def test_acceptable_follows_config_threshold(measurement_config, measurement_items):
+    inst = load_instruments(["STAR-P"], measurement_config["instrument_paths"])
+    strict, _ = reliability_tables(measurement_items, inst, "users", acceptable_alpha=0.92)
     assert strict.acceptable.tolist() == (strict.alpha >= 0.92).tolist()
     assert strict.acceptable.any() and not strict.acceptable.all()
 
 
-def test_keying_matters():
+def test_keying_matters(measurement_items):
     """Reverse keyed STAR-P items enter alpha after keying: raw printed answers would give a lower alpha."""
-    items = read_items(INPUTS / "measurement_items.csv")
+    items = measurement_items
     inst = load_instrument("STAR-P")
     scales, _ = reliability_tables(items, {"STAR-P": inst}, "users")
     raw = items[inst.columns()].where(inst.valid_mask(items[inst.columns()]))
@@ -195,32 +170,35 @@ def test_keying_matters():
     assert scales[scales.scale == "total"].alpha.iloc[0] > a_raw + 0.1
 
 
-def test_stage_cli_writes_both_files_deterministically(tmp_path):
-    cfg_path = tmp_path / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw_fixture_config()), "utf-8")
-    out, items_out = tmp_path / "rel.csv", tmp_path / "rel_items.csv"
-    argv = [
-        "--config",
-        str(cfg_path),
-        "--group",
-        "users",
-        "--items",
-        str(INPUTS / "measurement_items.csv"),
-        "--out",
-        str(out),
-        "--items-out",
-        str(items_out),
-    ]
-    assert main(argv) == 0
-    first = out.read_bytes(), items_out.read_bytes()
-    assert main(argv) == 0
-    assert (out.read_bytes(), items_out.read_bytes()) == first
-    back = pd.read_csv(out)
-    assert list(back.columns) == SCALE_COLUMNS and len(back) == 22
-    assert main([*argv[:2], "--group", "nobody", *argv[4:]]) == 1
+# -- the reliability stage ------------------------------------------------------------------------
+def test_stage_writes_both_files_deterministically(tmp_path, cocapp_stage, measurement_config):
+    items = INPUTS / "measurement_items.csv"
+    runs = []
+    for name in ("a", "b"):
+        out, items_out = tmp_path / name / "reliability.csv", tmp_path / name / "reliability_items.csv"
+        args = ["--items", items, "--alpha-out", out, "--items-out", items_out]
+        code, log = cocapp_stage("reliability", measurement_config, *args)
+        assert code == 0, log
+        runs.append((out.read_bytes(), items_out.read_bytes()))
+    assert runs[0] == runs[1]
+    assert "users: 22 scales" in log
+    back = read("reliability", tmp_path / "a" / "reliability.csv")  # under its contract
+    assert list(back.columns) == CONTRACTS["reliability"].names and len(back) == 22
+    by_item = read("reliability_items", tmp_path / "a" / "reliability_items.csv")
+    assert list(by_item.columns) == CONTRACTS["reliability_items"].names
 
 
-def test_missing_item_column_is_named():
-    items = read_items(INPUTS / "measurement_items.csv").drop(columns=["starp_04"])
+def test_stage_needs_one_items_file_per_group(tmp_path, cocapp_stage, measurement_config):
+    items = INPUTS / "measurement_items.csv"
+    out = ["--alpha-out", tmp_path / "r.csv", "--items-out", tmp_path / "ri.csv"]
+    code, log = cocapp_stage("reliability", measurement_config, "--items", items, items, *out)
+    assert code == 1 and "--items: 2 file(s) given for 1 configured group(s) ['users']" in log
+    code, log = cocapp_stage("reliability", measurement_config, "--items", tmp_path / "none.csv", *out)
+    assert code == 1 and "none.csv: file not found" in log
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_item_column_is_named(measurement_items):
+    items = measurement_items.drop(columns=["starp_04"])
     with pytest.raises(ValueError, match="starp_04"):
         reliability_tables(items, {"STAR-P": load_instrument("STAR-P")}, "users")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
+import dataclasses
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -12,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from cocapp.presentation import audit, figures, report, tables
+from cocapp.presentation import outputs, report, tables
 from cocapp.presentation import verdict as sensitivity
-from cocapp.config import load_config
+from cocapp.stages import report as report_stage
+from cocapp.stages.runner import StageLog
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
@@ -25,101 +29,55 @@ VERDICT_FACTS = Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_fa
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return load_config(FIX / "config.yaml")
+def config(publication_config) -> dict:
+    return publication_config
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Every upstream publication stage on the fixtures, as the workflow runs them."""
-    base = tmp_path_factory.mktemp("reports")
-    cfg = str(FIX / "config.yaml")
-    tdir, fdir, sdir = base / "tables", base / "figures", base / "sensitivity"
-    assert (
-        tables.main(
-            [
-                "--config",
-                cfg,
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--ingest-dir",
-                str(FIX / "ingest"),
-                "--outdir",
-                str(tdir),
-            ]
-        )
-        == 0
-    )
-    assert (
-        audit.main(
-            [
-                "--config",
-                cfg,
-                "--published",
-                str(PUBLISHED),
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--ingest-dir",
-                str(FIX / "ingest"),
-                "--out",
-                str(tdir / "published_comparison.csv"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        figures.main(
-            [
-                "--config",
-                cfg,
-                "--stats-dir",
-                str(FIX / "stats"),
-                "--scores-dir",
-                str(FIX / "scores"),
-                "--outdir",
-                str(fdir),
-            ]
-        )
-        == 0
-    )
-    (fdir / "sensitivity").mkdir()
-    shutil.copy(
-        fdir / "sites" / "service_users" / "RSA_total.png", fdir / "sensitivity" / "f_by_threshold.png"
-    )
-    sdir.mkdir()
+def run(publication_reports, config, run_cocapp):
+    """The report stage on the outputs of every upstream publication stage, as the workflow runs it."""
+    base = publication_reports
+    tdir, fdir = base / "reports" / "tables", base / "reports" / "figures"
+    sdir = base / "data" / "derived" / "sensitivity"
+    sens_fig = fdir / "sensitivity" / "f_by_threshold.png"
+    sens_fig.parent.mkdir(exist_ok=True)
+    shutil.copy(fdir / "sites" / "service_users" / "RSA_total.png", sens_fig)
+    sdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(VERDICT_FACTS, sdir / "verdict.json")
     (base / "qual.html").write_text(QUAL, "utf-8")
-    out = base / "report.html"
+    out = base / "reports" / "report.html"
     inputs = [str(FIX / "ingest" / "service_users_reconciliation.csv"), str(PUBLISHED)]
-    assert (
-        report.main(
-            [
-                "--config",
-                cfg,
-                "--tables-dir",
-                str(tdir),
-                "--figures-dir",
-                str(fdir),
-                "--sensitivity-dir",
-                str(sdir),
-                "--qualitative-html",
-                str(base / "qual.html"),
-                "--inputs",
-                *inputs,
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    args = [
+        *("--tables", *[base / f for f in outputs.table_files(config)]),
+        *("--figures", *[base / f for f in outputs.figure_files(config)]),
+        *("--sensitivity", sdir / "verdict.json", sens_fig),
+        *("--audit", *[base / f for f in outputs.audit_files()]),
+        *("--qualitative-section", base / "qual.html"),
+        *("--raw", *inputs),
+        *("--config-file", FIX / "config.yaml"),
+        *("--out", out),
+    ]
+    assert run_cocapp("report", config, *args) == 0
     return dict(
+        report_inputs=read_report_inputs(args, config),
         base=base,
         tables=tdir,
         figures=fdir,
         sensitivity=sdir,
         out=out,
         inputs=inputs,
+        args=args,
         html=out.read_text("utf-8"),
+    )
+
+
+def read_report_inputs(args: list, config: dict) -> report.ReportInputs:
+    """What the report stage reads for these arguments (:func:`cocapp.stages.report.read_inputs`)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--settings")
+    report_stage.add_arguments(parser)
+    return report_stage.read_inputs(
+        parser.parse_args([str(a) for a in args]), config, StageLog("report", io.StringIO())
     )
 
 
@@ -190,49 +148,63 @@ def test_provenance_hashes_are_the_files_sha256(run):
 
 
 def test_only_the_run_time_differs_between_runs(run, config):
-    args = (
-        config,
-        FIX / "config.yaml",
-        run["tables"],
-        run["figures"],
-        run["sensitivity"],
-        QUAL,
-        run["inputs"],
-    )
-    a = report.render_report(*args, run_time="2026-01-01 00:00:00 UTC")
-    b = report.render_report(*args, run_time="2026-01-01 00:00:00 UTC")
+    a = report.render_report(config, run["report_inputs"], run_time="2026-01-01 00:00:00 UTC")
+    b = report.render_report(config, run["report_inputs"], run_time="2026-01-01 00:00:00 UTC")
     assert a == b
 
 
 def test_not_synthetic_no_banner_and_optional_parts(run, config):
     cfg = copy.deepcopy(config)
     cfg["study"]["synthetic"] = False
-    html = report.render_report(cfg, FIX / "config.yaml", run["tables"], run["figures"], None, None, [])
+    inputs = dataclasses.replace(run["report_inputs"], verdict=None, qualitative_html=None)
+    html = report.render_report(cfg, inputs)
     assert "synthetic-banner" not in html
     assert '<section id="qualitative">' not in html
     assert "No sensitivity verdict was provided." in html
 
 
-def test_verdict_comes_from_the_facts_not_from_markdown(run, tmp_path):
-    """The report renders verdict.json with the verdict template; a verdict.md beside it is not read."""
+def test_verdict_comes_from_the_facts_not_from_markdown(run, config, tmp_path):
+    """The report renders verdict.json with the verdict template; no Markdown is read."""
     html = run["html"]
     assert sensitivity.render_verdict(json.loads(VERDICT_FACTS.read_text("utf-8")), fmt="html") in html
-    (tmp_path / "verdict.md").write_text("# Not this\n", "utf-8")
-    assert report.verdict_html(tmp_path) is None
-    (tmp_path / "verdict.json").write_text("{not json", "utf-8")
+    bad = tmp_path / "verdict.json"
+    bad.write_text("{not json", "utf-8")
+    args = [bad if str(a).endswith("verdict.json") else a for a in run["args"]]
     with pytest.raises(ValueError, match="verdict.json: not valid JSON"):
-        report.verdict_html(tmp_path)
+        read_report_inputs(args, config)
+
+
+def test_a_figure_the_report_must_show_is_an_error_when_missing(run, config, cocapp_stage, tmp_path):
+    args = list(run["args"])
+    i = args.index("--figures")
+    args.pop(i + 1)  # drop the first figure
+    args[args.index("--out") + 1] = tmp_path / "report.html"
+    code, log = cocapp_stage("report", config, *args)
+    assert code == 1 and "the report shows" in log and "were not given" in log
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_report_items_for_snakemake(config):
-    items = report.report_items(config)
+    items = outputs.report_items(config)
     for item in items:
         assert Path(item["caption"]).is_file()
         assert 1 <= len(Path(item["caption"]).read_text("utf-8").strip().split(". ")) <= 3
     paths = {i["path"] for i in items}
-    assert set(p for p in tables.expected_outputs(config) if p.endswith(".html")) <= paths
-    assert set(p for p in figures.expected_outputs(config) if p.endswith(".png")) <= paths
-    assert report.expected_outputs(config)[0] in paths
+    assert set(p for p in outputs.table_files(config) if p.endswith(".html")) <= paths
+    assert set(p for p in outputs.figure_files(config) if p.endswith(".png")) <= paths
+    assert set(outputs.audit_files()) <= paths
+    assert "reports/report.html" in paths
+
+
+def test_stage_refuses_a_report_without_a_declared_table(run, config, tmp_path, cocapp_stage):
+    """Every file the report shows must be a declared input: a missing one is an error, never a
+    quietly emptier report."""
+    args = [a for a in run["args"] if not str(a).endswith("table2_service_users.html")]
+    args[args.index("--out") + 1] = tmp_path / "report.html"
+    code, log = cocapp_stage("report", config, *args)
+    assert code == 1
+    assert "--tables: the report shows ['table2_service_users.html'] but they were not given" in log
+    assert not (tmp_path / "report.html").exists()
 
 
 # -- the browser -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tests of the mean-replacement sensitivity stage (cocapp.stats.sensitivity, cocapp.presentation.sensitivity_figures).
+"""Tests of the mean-replacement sensitivity stage (cocapp.stats.sensitivity, its figures in
+cocapp.presentation.sensitivity_figures, and ``cocapp sensitivity``).
 
 The inputs are the hand-set statistics in tests/fixtures/sensitivity/ (see its README for what each
 outcome is built to show); expected values are read off those files or stated by hand, never taken from
@@ -15,19 +16,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from cocapp.presentation import verdict as V
-from cocapp.stats import sensitivity as S
 from cocapp.config import load_config
-from cocapp.instruments import load_instruments
+from cocapp.instruments import instrument_file, load_instruments
+from cocapp.presentation import verdict as V
 from cocapp.presentation.sensitivity_figures import figure_bytes, n_p_figure, site_means_figure
+from cocapp.stats import sensitivity as S
+from cocapp.workflow import Workflow
 
 FIX = Path(__file__).parent / "fixtures" / "sensitivity"
 KEYS = ["group", "instrument", "scale", "threshold"]
 
 
 @pytest.fixture(scope="module")
-def config():
-    return load_config(FIX / "config.yaml")
+def config(sensitivity_config):
+    return sensitivity_config
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +37,14 @@ def instruments():
     return load_instruments(["RSA", "STAR-P"])
 
 
-def read(name: str) -> pd.DataFrame:
-    return S.read_stats(FIX / f"{name}.csv")
+@pytest.fixture(scope="module")
+def read(sensitivity_inputs):
+    """``read(name)``: a fresh copy of the fixture's ``<name>.csv`` as the stage reads it (contracts)."""
+    return lambda name: sensitivity_inputs[name].copy()
 
 
 @pytest.fixture(scope="module")
-def summary(config, instruments):
+def summary(config, instruments, read):
     return S.sensitivity_summary(read("anova"), read("ancova"), read("descriptives"), config, instruments)
 
 
@@ -67,10 +71,13 @@ def config_with(tmp_path: Path, **scoring_or_stats) -> dict:
 
 
 # -- summary -------------------------------------------------------------------------------------
-def test_summary_has_one_row_per_outcome_and_configured_threshold(summary):
+def test_summary_has_one_row_per_outcome_and_configured_threshold(summary, documented_columns):
     assert len(summary) == 6 * 3
     assert not summary.duplicated(KEYS).any()
-    assert list(summary.columns) == S.summary_columns(["demographic", "service"])
+    # the columns docs/outputs.md documents, one ancova_<model>_* block per configured model
+    documented = documented_columns("sensitivity/summary.csv")
+    models = ["demographic", "service"]
+    assert set(summary.columns) == {c.replace("<model>", m) for c in documented for m in models}
     # scales in instrument-file order (RSA choice before total), thresholds in config order
     users = summary[summary.group == "users"]
     assert list(dict.fromkeys(zip(users.instrument, users.scale, strict=True))) == [
@@ -82,7 +89,7 @@ def test_summary_has_one_row_per_outcome_and_configured_threshold(summary):
     assert summary.threshold.tolist()[:3] == ["0.0", "0.2", "0.5"]
 
 
-def test_primary_rows_equal_the_main_anova_and_ancova_rows_exactly(summary):
+def test_primary_rows_equal_the_main_anova_and_ancova_rows_exactly(summary, read):
     anova = read("anova")
     ancova = read("ancova")
     prim = summary[summary.is_primary]
@@ -107,7 +114,7 @@ def test_primary_rows_equal_the_main_anova_and_ancova_rows_exactly(summary):
         assert not r.changes_inference and r.n_primary == r.n
 
 
-def test_changes_inference_agrees_with_the_p_values(summary, config):
+def test_changes_inference_agrees_with_the_p_values(summary, config, read):
     alpha = config["statistics"]["significance_level"]
     anova = read("anova")
     for r in summary.itertuples(index=False):
@@ -143,7 +150,7 @@ def test_missing_or_failed_ancova_rows_give_na_and_a_note(summary):
     assert row(summary, "users", "RSA", "choice", "0.0").note == ""
 
 
-def test_no_ancova_rows_at_all_does_not_crash(config, instruments):
+def test_no_ancova_rows_at_all_does_not_crash(config, instruments, read):
     empty = read("ancova").iloc[0:0]
     out = S.sensitivity_summary(read("anova"), empty, read("descriptives"), config, instruments)
     assert len(out) == 18
@@ -155,7 +162,7 @@ def test_no_ancova_rows_at_all_does_not_crash(config, instruments):
     assert out["ancova_service_p"].isna().all() and out["ancova_demographic_p"].notna().all()
 
 
-def test_significance_level_and_primary_threshold_come_from_config(tmp_path, instruments):
+def test_significance_level_and_primary_threshold_come_from_config(tmp_path, instruments, read):
     anova = read("anova").drop(columns="significant")  # flags were computed at 0.05
     cfg = config_with(tmp_path, significance_level=0.1)
     out = S.sensitivity_summary(anova, read("ancova"), read("descriptives"), cfg, instruments)
@@ -171,7 +178,7 @@ def test_significance_level_and_primary_threshold_come_from_config(tmp_path, ins
     assert row(out, "users", "RSA", "choice", "0.0").n_primary == 205
 
 
-def test_significant_flag_computed_at_another_level_is_an_error(config, instruments):
+def test_significant_flag_computed_at_another_level_is_an_error(config, instruments, read):
     anova = read("anova")
     anova.loc[
         (anova.group == "staff") & (anova.scale == "total") & (anova.threshold == "0.5"), "significant"
@@ -180,7 +187,7 @@ def test_significant_flag_computed_at_another_level_is_an_error(config, instrume
         S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
 
 
-def test_missing_threshold_and_duplicates_are_named(config, instruments):
+def test_missing_threshold_and_duplicates_are_named(config, instruments, read):
     anova = read("anova")
     lacking = anova[~((anova.group == "staff") & (anova.scale == "choice") & (anova.threshold == "0.2"))]
     with pytest.raises(ValueError, match=r"staff RSA choice has no row for threshold 0.2"):
@@ -194,7 +201,7 @@ def test_missing_threshold_and_duplicates_are_named(config, instruments):
         )
 
 
-def test_adding_a_threshold_adds_its_rows_without_code_change(tmp_path, instruments):
+def test_adding_a_threshold_adds_its_rows_without_code_change(tmp_path, instruments, read):
     cfg = config_with(tmp_path, thresholds=[0.0, 0.2, 0.25, 0.5])
 
     def with_025(df: pd.DataFrame, n_cols: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -231,9 +238,8 @@ def test_adding_a_threshold_adds_its_rows_without_code_change(tmp_path, instrume
 
 
 # -- site means ---------------------------------------------------------------------------------
-def test_site_shifts_against_the_primary_means(config, summary):
+def test_site_shifts_against_the_primary_means(config, summary, read):
     shifts = S.site_shifts(read("descriptives"), config)
-    assert list(shifts.columns) == S.SHIFT_COLUMNS
     assert len(shifts) == 6 * 3 * 4
     north = row(shifts[shifts.site == "North"], "users", "RSA", "choice", "0.0")
     assert north["shift"] == 3.12 - 3.00 and north.mean_primary == 3.00 and north.n_primary == 78
@@ -252,14 +258,14 @@ def test_site_shifts_against_the_primary_means(config, summary):
 
 
 # -- checks ---------------------------------------------------------------------------------------
-def test_monotonicity_check_passes_on_the_fixture(summary, config):
+def test_monotonicity_check_passes_on_the_fixture(summary, config, read):
     counts = S.n_counts(summary, S.site_shifts(read("descriptives"), config), ["demographic", "service"])
     assert set(counts.source) >= {"anova", "ancova demographic", "ancova service", "site North", "site All"}
     assert S.check_n_monotone(counts, ["0.0", "0.2", "0.5"]).empty
     assert summary.n_not_decreasing.all()
 
 
-def test_monotonicity_check_catches_a_decreasing_n(config, instruments):
+def test_monotonicity_check_catches_a_decreasing_n(config, instruments, read):
     anova = read("anova")
     anova.loc[(anova.group == "users") & (anova.scale == "choice") & (anova.threshold == "0.2"), "n"] = 180
     out = S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
@@ -293,7 +299,7 @@ def test_monotonicity_check_catches_a_decreasing_n(config, instruments):
     ]
 
 
-def test_complete_case_n_equals_reliability_n_complete(summary, config):
+def test_complete_case_n_equals_reliability_n_complete(summary, config, read):
     rel = read("reliability")
     assert S.check_complete_case_n(summary, rel, config).empty
     # the check itself, against the fixture by hand: every n at 0.0 equals n_complete
@@ -309,15 +315,14 @@ def test_complete_case_n_equals_reliability_n_complete(summary, config):
     assert out.message.tolist()[1] == "no row in reliability.csv"
 
 
-def test_complete_case_check_skipped_without_a_zero_threshold(tmp_path, summary):
+def test_complete_case_check_skipped_without_a_zero_threshold(tmp_path, summary, read):
     cfg = config_with(tmp_path, thresholds=[0.2, 0.5])
     assert S.check_complete_case_n(summary, read("reliability"), cfg).empty
 
 
 # -- pairs ----------------------------------------------------------------------------------------
-def test_changing_pairs(config):
+def test_changing_pairs(config, read):
     pairs = S.changing_pairs(read("tukey"), config)
-    assert list(pairs.columns) == S.PAIRS_COLUMNS
     got = pairs.drop_duplicates(["group", "scale", "site_a", "site_b"])
     assert got[
         ["group", "scale", "site_a", "site_b", "significant_at", "not_significant_at"]
@@ -335,7 +340,7 @@ def test_changing_pairs(config):
 
 # -- verdict ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def verdict(summary, config, instruments):
+def verdict(summary, config, instruments, read):
     shifts = S.site_shifts(read("descriptives"), config)
     pairs = S.changing_pairs(read("tukey"), config)
     checks = pd.concat(
@@ -425,7 +430,7 @@ def test_verdict_facts_are_structured_and_json_safe(verdict):
     assert facts["threshold_labels"] == {"0.0": "complete-case", "0.2": "20 %", "0.5": "50 %"}
 
 
-def test_verdict_when_nothing_changes(config, instruments):
+def test_verdict_when_nothing_changes(config, instruments, read):
     anova = read("anova")
     anova = anova[anova.group == "staff"]
     cfg = {**config, "groups": {"staff": config["groups"]["staff"]}}
@@ -463,86 +468,77 @@ def test_text_helpers():
 
 
 # -- stage and figures ------------------------------------------------------------------------------
-def run_stage(outdir: Path, figdir: Path, *extra: str) -> int:
-    return S.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--anova",
-            str(FIX / "anova.csv"),
-            "--ancova",
-            str(FIX / "ancova.csv"),
-            "--tukey",
-            str(FIX / "tukey.csv"),
-            "--descriptives",
-            str(FIX / "descriptives.csv"),
-            "--outdir",
-            str(outdir),
-            "--figdir",
-            str(figdir),
-            *extra,
-        ]
-    )
+OUTPUTS = {
+    "summary": "summary.csv",
+    "site-shifts": "site_shifts.csv",
+    "pairs": "pairs.csv",
+    "checks": "checks.csv",
+    "verdict": "verdict.md",
+    "facts": "verdict.json",
+}
 
 
-def test_stage_writes_every_output_deterministically(tmp_path):
-    rel = ["--reliability", str(FIX / "reliability.csv")]
-    assert run_stage(tmp_path / "a", tmp_path / "fa", *rel) == 0
-    assert run_stage(tmp_path / "b", tmp_path / "fb", *rel) == 0
-    names = ["summary.csv", "site_shifts.csv", "pairs.csv", "checks.csv", "verdict.md", "verdict.json"]
-    for name in names:
+def stage_args(config: dict, outdir: Path, **inputs: Path) -> list:
+    """``cocapp sensitivity`` on the fixture files (``inputs`` replace some), outputs under ``outdir``."""
+    files = {
+        name: inputs.get(name, FIX / f"{name}.csv")
+        for name in ("anova", "ancova", "tukey", "descriptives", "reliability")
+    }
+    args = [x for name, path in files.items() for x in (f"--{name}", path)]
+    args += ["--instruments", *(instrument_file(k) for k in ("RSA", "STAR-P"))]
+    args += [x for option, name in OUTPUTS.items() for x in (f"--{option}", outdir / name)]
+    return [*args, "--figures", *(outdir / f for f in Workflow(config).sensitivity_figures())]
+
+
+def test_stage_writes_every_output_deterministically(tmp_path, config, cocapp_stage, read):
+    for run in ("a", "b"):
+        code, log = cocapp_stage("sensitivity", config, *stage_args(config, tmp_path / run))
+        assert code == 0, log
+    # README: 2 ANOVA rows change (users RSA choice and STAR-P positive collaboration at 0.0); 2 pairs x 3
+    assert "18 outcome x threshold rows, 2 change the inference; 6 pairs" in log
+    for name in OUTPUTS.values():
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    figs = sorted(p.name for p in (tmp_path / "fa").iterdir())
+    figdir = tmp_path / "a" / "reports" / "figures" / "sensitivity"
+    figs = sorted(p.name for p in figdir.iterdir())
     assert figs == sorted(
         f"{g}_{k}.{e}" for g in ("users", "staff") for k in ("n_p", "site_means") for e in ("png", "svg")
     )
     for name in figs:
-        assert (tmp_path / "fa" / name).read_bytes() == (tmp_path / "fb" / name).read_bytes(), name
-    svg = (tmp_path / "fa" / "users_n_p.svg").read_text("utf-8")
+        assert (figdir / name).read_bytes() == (
+            tmp_path / "b" / figdir.relative_to(tmp_path / "a") / name
+        ).read_bytes(), name
+    svg = (figdir / "users_n_p.svg").read_text("utf-8")
     assert "<dc:date>" not in svg and "Matplotlib v" not in svg
-    assert b"Matplotlib" not in (tmp_path / "fa" / "users_n_p.png").read_bytes()
+    assert b"Matplotlib" not in (figdir / "users_n_p.png").read_bytes()
     # the primary rows in the file carry the anova.csv values exactly (text round trip)
-    out = S.read_stats(tmp_path / "a" / "summary.csv")
+    out = pd.read_csv(tmp_path / "a" / "summary.csv", dtype={c: str for c in KEYS})
     anova = read("anova")
     prim = out[out.threshold == "0.5"].merge(anova[anova.threshold == "0.5"], on=KEYS, suffixes=("", "_in"))
     assert len(prim) == 6 and (prim.p == prim.p_in).all() and (prim.F == prim.F_in).all()
     assert pd.read_csv(tmp_path / "a" / "checks.csv").empty
 
 
-def test_stage_reports_errors_and_warnings(tmp_path, capsys):
+def test_stage_reports_errors_and_warnings(tmp_path, config, cocapp_stage, read):
     bad = tmp_path / "anova.csv"
     read("anova").drop(columns="p").to_csv(bad, index=False)
-    code = S.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--anova",
-            str(bad),
-            "--ancova",
-            str(FIX / "ancova.csv"),
-            "--tukey",
-            str(FIX / "tukey.csv"),
-            "--descriptives",
-            str(FIX / "descriptives.csv"),
-            "--outdir",
-            str(tmp_path / "o"),
-            "--figdir",
-            str(tmp_path / "f"),
-        ]
-    )
+    code, log = cocapp_stage("sensitivity", config, *stage_args(config, tmp_path / "o", anova=bad))
     assert code == 1
-    assert "anova.csv: column(s) ['p'] missing" in capsys.readouterr().err
-    assert not (tmp_path / "o" / "summary.csv").exists()
+    assert f"{bad}: column(s) ['p'] missing" in log
+    assert not (tmp_path / "o").exists()
     rel = read("reliability")
     rel.loc[0, "n_complete"] = 1
     rel.to_csv(tmp_path / "rel.csv", index=False)
-    assert run_stage(tmp_path / "o", tmp_path / "f", "--reliability", str(tmp_path / "rel.csv")) == 0
-    err = capsys.readouterr().err
-    assert "warning: complete-case ANOVA n = 186 but reliability n_complete = 1" in err
+    code, log = cocapp_stage(
+        "sensitivity", config, *stage_args(config, tmp_path / "o", reliability=tmp_path / "rel.csv")
+    )
+    assert code == 0, log
+    assert "warning: complete-case ANOVA n = 186 but reliability n_complete = 1" in log
     assert "WARNING: the complete-case n differs" in (tmp_path / "o" / "verdict.md").read_text("utf-8")
+    checks = pd.read_csv(tmp_path / "o" / "checks.csv")
+    assert checks["check"].tolist() == ["complete_case_n"]
 
 
-def test_figures_render_to_identical_bytes_twice(summary, config, instruments):
+def test_figures_render_to_identical_bytes_twice(summary, config, instruments, read):
     shifts = S.site_shifts(read("descriptives"), config)
     for make in (
         lambda: n_p_figure(summary, config, "users", instruments),
@@ -555,7 +551,7 @@ def test_figures_render_to_identical_bytes_twice(summary, config, instruments):
     assert titles == ["RSA Choice", "STAR-P Positive collaboration"]  # only outcomes whose inference changes
 
 
-def test_outcome_without_a_primary_result_is_reported_not_compared(config, instruments):
+def test_outcome_without_a_primary_result_is_reported_not_compared(config, instruments, read):
     anova = read("anova")
     at = (anova.group == "staff") & (anova.scale == "total") & (anova.threshold == "0.5")
     anova.loc[at, "p"] = np.nan
@@ -583,14 +579,14 @@ def test_outcome_without_a_primary_result_is_reported_not_compared(config, instr
     assert "Across complete-case and 20–50 % replacement, 1 of 2 outcomes keeps its conclusion" in text
 
 
-def test_bad_threshold_text_is_named(config, instruments):
+def test_bad_threshold_text_is_named(config, instruments, read):
     anova = read("anova")
     anova.loc[3, "threshold"] = "half"
     with pytest.raises(ValueError, match=r"anova.csv: column 'threshold', row 5: 'half' is not a number"):
         S.sensitivity_summary(anova, read("ancova"), read("descriptives"), config, instruments)
 
 
-def test_a_model_the_group_does_not_configure_stays_empty(config, instruments):
+def test_a_model_the_group_does_not_configure_stays_empty(config, instruments, read):
     cfg = {**config, "groups": dict(config["groups"])}
     cfg["groups"]["staff"] = {**config["groups"]["staff"], "ancova_models": {"demographic": ["age"]}}
     out = S.sensitivity_summary(read("anova"), read("ancova"), read("descriptives"), cfg, instruments)

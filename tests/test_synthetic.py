@@ -1,8 +1,8 @@
 """Checks of the committed synthetic default (data/raw) against the published COCAPP statistics.
 
 Every calibration target is recomputed here with a few lines of plain numpy/pandas/scipy, independent of
-``cocapp.stats.scoring``/statistics modules and of the generator's own helpers, so that a pipeline bug cannot hide
-a bad dataset and a bad dataset cannot hide a pipeline bug. Scoring rules (the project's documented method):
+the ``cocapp.stats`` modules and of the generator's own helpers, so that a pipeline bug cannot hide a bad
+dataset and a bad dataset cannot hide a pipeline bug. Scoring rules (the project's documented method):
 reverse keying x' = (min + max) - x; 8, 9 and empty are missing; a scale is scored when missing items
 <= floor(t k) and at least one item is answered; score = mean of answered keyed items (STAR-P x k).
 """

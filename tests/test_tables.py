@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 
 import docx
@@ -10,21 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cocapp.presentation import outputs
 from cocapp.presentation import tables as T
-from cocapp.config import load_config
+from cocapp.stages.tables import STATS
 
 FIX = Path(__file__).parent / "fixtures" / "publication"
 
 
 @pytest.fixture(scope="module")
-def config() -> dict:
-    return load_config(FIX / "config.yaml")
+def config(publication_config) -> dict:
+    return publication_config
 
 
 @pytest.fixture(scope="module")
-def built(config):
-    stats = T.read_stats(FIX / "stats")
-    recon = T.read_reconciliation(FIX / "ingest", config)
+def built(config, publication_inputs):
+    stats, recon = publication_inputs["stats"], publication_inputs["reconciliation"]
     return {t.key: t for t in T.build_tables(stats, recon, config)}
 
 
@@ -184,8 +185,8 @@ def test_reliability_and_ancova(built):
     assert anc.rows[0][4] == "3.51 (0.12)"
 
 
-def test_missing_rows_are_dashes(config):
-    stats = T.read_stats(FIX / "stats")
+def test_missing_rows_are_dashes(config, publication_stats):
+    stats = publication_stats
     anova = stats["anova"]
     stats["anova"] = anova[anova["scale"] != "choice"]
     t = T.table_site_comparison(
@@ -196,10 +197,10 @@ def test_missing_rows_are_dashes(config):
     assert choice[2] == "3.66 (0.11)"
 
 
-def test_not_synthetic_has_no_label(config):
+def test_not_synthetic_has_no_label(config, publication_stats):
     cfg = copy.deepcopy(config)
     cfg["study"]["synthetic"] = False
-    stats = T.read_stats(FIX / "stats")
+    stats = publication_stats
     t = T.table_site_comparison(stats["anova"], stats["descriptives"], cfg, "service_users", "Table 2", "t2")
     assert "SYNTHETIC" not in t.caption
     assert not any("SYNTHETIC" in n for n in t.notes)
@@ -225,16 +226,15 @@ def test_html_escapes_and_marks():
     assert T.html_fragment_from_document(doc).startswith('<table class="cocapp-table" id="k">')
 
 
-def test_write_all_formats_byte_stable_and_docx_reads_back(built, tmp_path):
+def test_all_formats_byte_stable_and_docx_reads_back(built):
     t = built["table2_service_users"]
-    first = {p.suffix: p.read_bytes() for p in T.write_table(t, tmp_path / "a")}
-    second = {p.suffix: p.read_bytes() for p in T.write_table(t, tmp_path / "b")}
-    assert set(first) == {".csv", ".md", ".html", ".docx"}
-    assert first == second
-    csv = pd.read_csv(tmp_path / "a" / "table2_service_users.csv", dtype=str, keep_default_na=False)
+    first = T.table_files(t)
+    assert list(first) == [f"table2_service_users.{fmt}" for fmt in ("csv", "md", "html", "docx")]
+    assert first == T.table_files(t)
+    csv = pd.read_csv(io.StringIO(first["table2_service_users.csv"]), dtype=str, keep_default_na=False)
     assert list(csv.columns) == ["Instrument", *t.columns]
     assert csv.iloc[0, 2] == "F(5, 394) = 0.65, p = 0.659"
-    d = docx.Document(str(tmp_path / "a" / "table2_service_users.docx"))
+    d = docx.Document(io.BytesIO(first["table2_service_users.docx"]))
     paras = [p.text for p in d.paragraphs]
     assert paras[0] == t.caption and "[SYNTHETIC DATA]" in paras[0]
     assert any(p.startswith("SYNTHETIC DATA") for p in paras)
@@ -247,37 +247,38 @@ def test_write_all_formats_byte_stable_and_docx_reads_back(built, tmp_path):
     assert d.core_properties.title == t.caption
 
 
-def test_cli_writes_exactly_the_expected_outputs(config, tmp_path):
-    out = tmp_path / "tables"
-    rc = T.main(
-        [
-            "--config",
-            str(FIX / "config.yaml"),
-            "--stats-dir",
-            str(FIX / "stats"),
-            "--ingest-dir",
-            str(FIX / "ingest"),
-            "--outdir",
-            str(out),
-        ]
+# -- the tables stage ------------------------------------------------------------------------------
+def tables_args(out: list) -> list:
+    stats = [x for name in STATS for x in (f"--{name.replace('_', '-')}", FIX / "stats" / f"{name}.csv")]
+    recon = [FIX / "ingest" / f"{g}_reconciliation.csv" for g in ("service_users", "care_coordinators")]
+    return [*stats, "--reconciliation", *recon, "--out", *out]
+
+
+def test_stage_writes_exactly_the_declared_files(config, tmp_path, cocapp_stage, built):
+    declared = [tmp_path / f for f in outputs.table_files(config)]  # reports/tables/<key>.<fmt>
+    code, log = cocapp_stage("tables", config, *tables_args(declared))
+    assert code == 0, log
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(declared) and len(written) == 6 * 4
+    # the files hold the rendered tables
+    assert (tmp_path / "reports/tables/table2_service_users.md").read_text("utf-8") == T.to_markdown(
+        built["table2_service_users"]
     )
-    assert rc == 0
-    written = sorted(str(p) for p in out.iterdir())
-    assert written == sorted(T.expected_outputs(config, out))
-    assert len(written) == 6 * 4
 
 
-def test_cli_names_missing_input(tmp_path):
-    with pytest.raises(SystemExit):
-        T.main(
-            [
-                "--config",
-                str(FIX / "config.yaml"),
-                "--stats-dir",
-                str(tmp_path),
-                "--ingest-dir",
-                str(tmp_path),
-                "--outdir",
-                str(tmp_path / "o"),
-            ]
-        )
+def test_stage_refuses_undeclared_or_missing_outputs(config, tmp_path, cocapp_stage):
+    declared = [tmp_path / f for f in outputs.table_files(config)]
+    code, log = cocapp_stage("tables", config, *tables_args(declared[:-1]))
+    assert code == 1 and "--out: ancova_means.docx is not declared" in log
+    code, log = cocapp_stage("tables", config, *tables_args([*declared, tmp_path / "extra.csv"]))
+    assert code == 1 and "--out: declared but not produced" in log and "extra.csv" in log
+    assert not any(tmp_path.rglob("*.csv"))
+
+
+def test_stage_names_missing_input(config, tmp_path, cocapp_stage):
+    args = tables_args([tmp_path / f for f in outputs.table_files(config)])
+    args[args.index("--descriptives") + 1] = tmp_path / "descriptives.csv"
+    code, log = cocapp_stage("tables", config, *args)
+    assert code == 1
+    assert f"{tmp_path / 'descriptives.csv'}: file not found (expected the stats/descriptives.csv" in log
+    assert not (tmp_path / "reports").exists()

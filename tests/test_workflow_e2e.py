@@ -1,37 +1,36 @@
-"""End to end: run snakemake on the tiny two-site fixture study in a temporary directory."""
+"""End to end: run snakemake on the tiny two-site fixture study in a temporary directory.
+
+The workflow runs as a user runs it from another folder: ``-s <repo>/Snakefile --directory <study>`` with
+the repository's workflow profile (``profiles/default``: a failed stage's log on the console), and the
+stages it calls (``cocapp <stage>``) import this checkout's package.
+"""
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from cocapp.contracts import CONTRACTS, read
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = Path(__file__).parent / "fixtures" / "tiny"
+GROUPS = ("users", "staff")
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+def derived_files(work: Path) -> list[str]:
+    """Every file under data/derived except the logs, relative to the study folder."""
+    derived = work / "data" / "derived"
+    files = [p for p in derived.rglob("*") if p.is_file() and "logs" not in p.relative_to(derived).parts]
+    return sorted(p.relative_to(work).as_posix() for p in files)
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, run_snakemake):
     work = tmp_path_factory.mktemp("tiny")
     shutil.copytree(TINY, work, dirs_exist_ok=True)
-    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return work
 
@@ -69,20 +68,54 @@ def test_scores_match_hand_computed_values(run):
 
 
 def test_every_stage_writes_its_outputs(run):
-    import yaml
-
-    from cocapp.config import validate_config, with_defaults
+    from cocapp.config import load_config
     from cocapp.workflow import Workflow
 
-    config = with_defaults(validate_config(yaml.safe_load((run / "config.yaml").read_text())))
-    targets = Workflow(config).all_targets()
-    missing = [t for t in targets if not (run / t).is_file()]
-    assert missing == []
-    anova = pd.read_csv(run / "data/derived/stats/anova.csv", dtype={"threshold": str})
+    w = Workflow(load_config(run / "config.yaml"))
+    reports = [*w.final_targets(), *w.table_files(), *w.figure_files(), *w.sensitivity_figures()]
+    assert [t for t in reports if not (run / t).is_file()] == []
+    assert not (run / "reports/tables/published_comparison.csv").exists()  # no published reference
+    # data/derived holds exactly the contracted intermediate files and the sensitivity outputs, each
+    # readable under its contract; nothing else (no per-threshold parts, no effective config)
+    contracted = {
+        name: [c.file.format(group=g) for g in GROUPS] if "{group}" in c.file else [c.file]
+        for name, c in CONTRACTS.items()
+        if not c.file.startswith("qualitative/")  # the tiny study has no qualitative arm
+    }
+    sensitivity = [f"sensitivity/{n}" for n in ("summary.csv", "site_shifts.csv", "pairs.csv", "checks.csv")]
+    sensitivity += ["sensitivity/verdict.md", "sensitivity/verdict.json"]
+    expected = [f"data/derived/{f}" for files in contracted.values() for f in files] + [
+        f"data/derived/{f}" for f in sensitivity
+    ]
+    assert derived_files(run) == sorted(expected)
+    for name, files in contracted.items():
+        for f in files:
+            read(name, run / "data/derived" / f)  # ContractError if a file breaks its contract
+    assert not (run / "config").exists()
+    # one log per job: ingest, score x 2, reliability, missingness, distributions, compare_sites,
+    # ancova, sensitivity, tables, figures, report
+    logs = sorted(p.name for p in (run / "data/derived/logs").iterdir())
+    assert logs == sorted(
+        [
+            "ingest.log",
+            "score_users.log",
+            "score_staff.log",
+            "reliability.log",
+            "missingness.log",
+            "distributions.log",
+            "compare_sites.log",
+            "ancova.log",
+            "sensitivity.log",
+            "tables.log",
+            "figures.log",
+            "report.log",
+        ]
+    )
+    anova = read("anova", run / "data/derived/stats/anova.csv")
     # 2 groups: users 10 outcomes, staff 6 outcomes, at 4 thresholds
     assert len(anova) == (10 + 6) * 4
     assert set(anova.threshold) == {"0.0", "0.2", "0.4", "0.5"}
-    summary = pd.read_csv(run / "data/derived/sensitivity/summary.csv")
+    summary = pd.read_csv(run / "data/derived/sensitivity/summary.csv", dtype={"threshold": str})
     assert len(summary) == (10 + 6) * 4
     html = (run / "reports/report.html").read_text()
     assert "TEST FIXTURE: hand-made data" in html
@@ -97,62 +130,56 @@ def test_reconciliation_lists_every_raw_row(run):
     assert rec.loc[rec.id == "U03", "RSA_status"].item() == "excluded"
 
 
-def test_second_run_has_nothing_to_do(run):
-    proc = snakemake(run, "--cores", "1", "-n", "--configfile", str(run / "config.yaml"))
+def test_second_run_has_nothing_to_do(run, run_snakemake):
+    proc = run_snakemake(run, "--cores", "1", "-n", "--configfile", str(run / "config.yaml"))
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_lint_is_clean(run):
-    proc = snakemake(run, "--lint", "--configfile", str(run / "config.yaml"))
+def test_lint_is_clean(run, run_snakemake):
+    proc = run_snakemake(run, "--lint", "--configfile", str(run / "config.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_lint_is_clean_for_the_default_config():
+def test_lint_is_clean_for_the_default_config(run_snakemake):
     """The default config turns on rules the fixture does not (published audit, qualitative arm)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "-n"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_snakemake(ROOT, "--lint", "-n", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
-def test_derived_files_are_deterministic(run, tmp_path):
+def test_derived_files_are_deterministic(run, tmp_path, run_snakemake):
     again = tmp_path / "again"
     shutil.copytree(TINY, again)
-    proc = snakemake(again, "--cores", "2", "--configfile", str(again / "config.yaml"))
+    proc = run_snakemake(again, "--cores", "2", "--configfile", str(again / "config.yaml"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = sorted(p.relative_to(run) for p in (run / "data/derived").rglob("*.csv"))
-    second = sorted(p.relative_to(again) for p in (again / "data/derived").rglob("*.csv"))
+    first, second = derived_files(run), derived_files(again)
     assert first == second and first
     for rel in first:
         assert (run / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 
-def test_bad_config_stops_the_run_naming_the_key(tmp_path):
+def test_bad_config_stops_the_run_naming_the_key(tmp_path, run_snakemake):
     work = tmp_path / "bad"
     shutil.copytree(TINY, work)
     cfg = (work / "config.yaml").read_text().replace("primary_threshold: 0.5", "primary_threshold: 0.35")
     (work / "config.yaml").write_text(cfg)
-    proc = snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"))
     assert proc.returncode != 0
     assert "key scoring.primary_threshold" in proc.stdout + proc.stderr
     assert not (work / "data/derived/ingest").exists()
 
 
-def test_bad_data_stops_the_run_and_leaves_no_derived_data(tmp_path):
+def test_bad_data_stops_the_run_and_leaves_no_derived_data(tmp_path, run_snakemake):
     work = tmp_path / "baddata"
     shutil.copytree(TINY, work)
     raw = (work / "data/raw/staff.csv").read_text().replace("S04,South", "S04,Nowhere")
     (work / "data/raw/staff.csv").write_text(raw)
-    proc = snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(work / "config.yaml"))
     assert proc.returncode != 0
-    log = (work / "data/derived/logs/ingest.log").read_text()
-    assert "data/raw/staff.csv: column 'site', data row 4: value 'Nowhere'" in log
-    leftovers = [p for p in (work / "data/derived").rglob("*.csv")]
-    assert leftovers == []
+    message = "data/raw/staff.csv: column 'site', data row 4: value 'Nowhere': site must be one of"
+    # the stage's own message (file, column, row, value) is on the console, not only in its log
+    assert message in proc.stdout + proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert message in (work / "data/derived/logs/ingest.log").read_text()
+    assert derived_files(work) == []  # no derived output is left, not even of the valid group

@@ -58,7 +58,7 @@ def _c(file: str, spec: str, extra: str | None = None, extra_type: str = "float?
 
 _KEYS = "group:str instrument:str scale:str threshold:str"
 _PAIR = (
-    "site_a:str site_b:str n_a:int n_b:int mean_a:float mean_b:float diff:float se:float df:float "
+    "site_a:str site_b:str n_a:int n_b:int mean_a:float? mean_b:float? diff:float? se:float? df:float? "
     "q:float? ci_low:float? ci_high:float? p_adj:float? significant:bool? omnibus_significant:bool? "
     "method:str note:str?"
 )
@@ -175,7 +175,9 @@ CONTRACTS: dict[str, Contract] = {
         "code_path:str? text:str start:int? end:int? coder:str? reference:str? memo:str?",
     ),
     "cases": _c("qualitative/cases.csv", "case_id:str site:str? participant_group:str?", r".+", "str?"),
-    "codes": _c("qualitative/codes.csv", "code:str theme:str code_path:str? definition:str? provenance:str?"),
+    "codes": _c(
+        "qualitative/codes.csv", "code:str theme:str code_path:str? definition:str?", r".+", "str?"
+    ),  # further codebook columns (e.g. provenance) are kept as they are
     # -- audit (read by the report) ----------------------------------------------------------------
     "published_comparison": _c(
         "reports/tables/published_comparison.csv",

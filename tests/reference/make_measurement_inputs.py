@@ -303,7 +303,6 @@ config = {
         "confidence_level": 0.95,
         "normality_limits": {"conservative": 1.0, "liberal": 2.0},
     },
-    "outputs": {"derived": "data/derived", "reports": "reports"},
 }
 (INPUTS / "measurement_config.yaml").write_text(
     "# Fixture config of the measurement tests (written by make_measurement_inputs.py).\n"

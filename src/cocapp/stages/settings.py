@@ -61,8 +61,12 @@ def pick(config: dict, keys: Iterable[str], group: str | None = None) -> dict:
 
 
 def settings_json(config: dict, keys: Iterable[str], group: str | None = None) -> str:
-    """:func:`pick` as canonical JSON (sorted keys): the text Snakemake compares between runs."""
-    return json.dumps(pick(config, keys, group), sort_keys=True, separators=(",", ":"), default=str)
+    """:func:`pick` as compact JSON, keys in config order: the text Snakemake compares between runs.
+
+    Keys are not sorted: the order of the config's mappings is meaningful (groups pair with the stage's
+    per-group file lists in config order; tables, models and labels follow it).
+    """
+    return json.dumps(pick(config, keys, group), separators=(",", ":"), default=str)
 
 
 class Settings(dict):
