@@ -56,8 +56,6 @@ rule ingest:
         code=W.code("ingest"),
     log:
         "data/derived/logs/ingest.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp ingest --settings {params.settings:q} --items {output.answers}"
         " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
@@ -75,8 +73,6 @@ rule score:
         code=W.code("score"),
     log:
         "data/derived/logs/score_{group}.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
         " --out {output} 2> {log}"
@@ -95,8 +91,6 @@ rule reliability:
         code=W.code("reliability"),
     log:
         "data/derived/logs/reliability.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
         " --alpha-out {output.alpha} --items-out {output.by_item} 2> {log}"
@@ -116,8 +110,6 @@ rule missingness:
         code=W.code("missingness"),
     log:
         "data/derived/logs/missingness.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
         " --by-scale {output.by_scale} --by-item {output.by_item} --patterns {output.patterns}"
@@ -138,8 +130,6 @@ rule distributions:
         code=W.code("distributions"),
     log:
         "data/derived/logs/distributions.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
         " --descriptives {output.descriptives} --normality {output.normality}"
@@ -160,8 +150,6 @@ rule compare_sites:
         code=W.code("compare-sites"),
     log:
         "data/derived/logs/compare_sites.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
         " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
@@ -183,8 +171,6 @@ rule ancova:
         code=W.code("ancova"),
     log:
         "data/derived/logs/ancova.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
         " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
@@ -213,8 +199,6 @@ rule sensitivity:
         code=W.code("sensitivity"),
     log:
         "data/derived/logs/sensitivity.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -236,8 +220,6 @@ rule qualitative_ingest:
         code=W.code("qualitative-ingest"),
     log:
         "data/derived/logs/qualitative_ingest.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes} 2> {log}"
@@ -259,8 +241,6 @@ rule qualitative_framework:
         code=W.code("qualitative-framework"),
     log:
         "data/derived/logs/qualitative_framework.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
@@ -284,8 +264,6 @@ rule joint_display:
         code=W.code("joint-display"),
     log:
         "data/derived/logs/joint_display.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
@@ -310,8 +288,6 @@ rule tables:
         code=W.code("tables"),
     log:
         "data/derived/logs/tables.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp tables --settings {params.settings:q} --anova {input.anova}"
         " --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -333,8 +309,6 @@ rule figures:
         code=W.code("figures"),
     log:
         "data/derived/logs/figures.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
@@ -357,8 +331,6 @@ rule audit:
         code=W.code("audit"),
     log:
         "data/derived/logs/audit.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp audit --settings {params.settings:q} --published {input.published}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -388,8 +360,6 @@ rule report:
         audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
     log:
         "data/derived/logs/report.log",
-    conda:
-        "envs/cocapp.yaml"
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"

@@ -12,6 +12,7 @@ from scipy import stats
 
 from cocapp.presentation import audit as A
 from cocapp.presentation.outputs import audit_files
+from cocapp.stages.audit import load_published
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
@@ -29,7 +30,7 @@ def config(publication_config) -> dict:
 
 @pytest.fixture(scope="module")
 def checks(config) -> pd.DataFrame:
-    return A.consistency_checks(A.load_published(PUBLISHED), config)
+    return A.consistency_checks(load_published(PUBLISHED), config)
 
 
 def _flagged(df: pd.DataFrame) -> set[tuple]:
@@ -47,7 +48,7 @@ def _corrupt(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
 
 # -- printed precision -----------------------------------------------------------------------------
 def test_printed_keeps_trailing_zeros_and_precision():
-    pub = A.load_published(PUBLISHED)
+    pub = load_published(PUBLISHED)
     row = pub["table2_service_users"]["STAR-P"]["positive_clinician_input"]
     f = row["anova"][2]
     assert f.text == "2.80" and f.decimals == 2 and f.interval() == pytest.approx((2.795, 2.805))
@@ -104,7 +105,7 @@ def test_value_that_fits_is_given_and_fits(checks, config, tmp_path):
     # with both suggestions written in, the print is consistent throughout
     path = tmp_path / "fixed.yaml"
     path.write_text(text, "utf-8")
-    fixed = A.consistency_checks(A.load_published(path), config)
+    fixed = A.consistency_checks(load_published(path), config)
     assert fixed["consistent"].all()
 
 
@@ -121,7 +122,7 @@ def test_detector_does_not_read_print_anomalies(tmp_path, config):
     cut = text.index("print_anomalies:")
     path = tmp_path / "published.yaml"
     path.write_text(text[:cut], "utf-8")
-    assert _flagged(A.consistency_checks(A.load_published(path), config)) == KNOWN
+    assert _flagged(A.consistency_checks(load_published(path), config)) == KNOWN
 
 
 # -- deliberately corrupted copies -----------------------------------------------------------------
@@ -130,7 +131,7 @@ def test_corrupted_impossible_sem_is_found_with_the_value_that_fits(tmp_path, co
     path = _corrupt(
         tmp_path, "[2.64, 0.05], [2.62, 0.05], [2.73, 0.04]]", "[2.64, 0.50], [2.62, 0.05], [2.73, 0.04]]"
     )
-    chk = A.consistency_checks(A.load_published(path), config)
+    chk = A.consistency_checks(load_published(path), config)
     assert _flagged(chk) == KNOWN | {("service_users", "ES", "total", "Dauphine", "sem")}
     cell = chk[
         (chk["check"] == "sem_bound")
@@ -143,7 +144,7 @@ def test_corrupted_impossible_sem_is_found_with_the_value_that_fits(tmp_path, co
 
 def test_corrupted_p_is_found_by_statcheck(tmp_path, config):
     path = _corrupt(tmp_path, "[5, 429, 3.45, 0.005]", "[5, 429, 3.45, 0.050]")
-    chk = A.consistency_checks(A.load_published(path), config)
+    chk = A.consistency_checks(load_published(path), config)
     bad = chk[(chk["check"] == "p_from_F") & ~chk["consistent"]]
     assert list(zip(bad["instrument"], bad["scale"], strict=False)) == [("STAR-P", "total")]
     assert bad.iloc[0]["suggested_value"] == "0.005"
@@ -152,7 +153,7 @@ def test_corrupted_p_is_found_by_statcheck(tmp_path, config):
 
 def test_corrupted_correlation_is_found(tmp_path, config):
     path = _corrupt(tmp_path, "r: 0.138", "r: 0.038")
-    chk = A.consistency_checks(A.load_published(path), config)
+    chk = A.consistency_checks(load_published(path), config)
     bad = chk[(chk["check"] == "p_from_r") & ~chk["consistent"]]
     assert list(zip(bad["instrument"], bad["scale"], strict=False)) == [("STAR-P", "ES")]
 
@@ -160,7 +161,7 @@ def test_corrupted_correlation_is_found(tmp_path, config):
 def test_corrupted_plausible_mean_flags_its_row_and_lists_the_fix(tmp_path, config):
     # care coordinators, Choice, Languedoc mean 4.04 -> 3.04: no bound broken, but the row's F cannot hold
     path = _corrupt(tmp_path, "[4.04, 0.10]", "[3.04, 0.10]")
-    chk = A.consistency_checks(A.load_published(path), config)
+    chk = A.consistency_checks(load_published(path), config)
     row = chk[
         (chk["check"] == "F_from_cells") & (chk["group"] == "care_coordinators") & (chk["scale"] == "choice")
     ]
@@ -176,7 +177,7 @@ def test_corrupted_plausible_mean_flags_its_row_and_lists_the_fix(tmp_path, conf
 def test_comparison_on_fixture_matches_all_but_the_two_sems(
     config, checks, publication_stats, publication_reconciliation
 ):
-    pub = A.load_published(PUBLISHED)
+    pub = load_published(PUBLISHED)
     cmp_ = A.compare(pub, config, publication_stats, publication_reconciliation, checks)
     # 12 returns + 22 rows x (4 ANOVA numbers + 12 site cells) + 3 pairs x 3 + 22 x (alpha, N)
     assert len(cmp_) == 12 + 22 * 16 + 9 + 44
@@ -235,7 +236,7 @@ def test_match_is_within_half_a_unit_of_the_last_digit(config):
 
 
 def test_missing_regenerated_values_are_nan_not_false(config):
-    out = A.compare(A.load_published(PUBLISHED), config, {}, {})
+    out = A.compare(load_published(PUBLISHED), config, {}, {})
     assert out["match"].isna().all()
     assert (out["note"] == "no regenerated value").all()
 
