@@ -4,7 +4,8 @@
 # file it reads and writes, and -- as `params: settings` -- exactly the config values it reads, so a
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
 # code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
-# the console (profiles/default: show-failed-logs).
+# the console (profiles/default: show-failed-logs). Priorities start the longest chain first
+# (scores -> ANCOVA -> sensitivity -> report) when two jobs could run.
 
 from snakemake.utils import min_version
 
@@ -71,6 +72,7 @@ rule score:
     params:
         settings=W.settings("score", per_group=True),
         code=W.code("score"),
+    priority: 40
     log:
         "data/derived/logs/score_{group}.log",
     shell:
@@ -128,6 +130,7 @@ rule distributions:
     params:
         settings=W.settings("distributions"),
         code=W.code("distributions"),
+    priority: 20
     log:
         "data/derived/logs/distributions.log",
     shell:
@@ -148,6 +151,7 @@ rule compare_sites:
     params:
         settings=W.settings("compare-sites"),
         code=W.code("compare-sites"),
+    priority: 20
     log:
         "data/derived/logs/compare_sites.log",
     shell:
@@ -169,6 +173,7 @@ rule ancova:
     params:
         settings=W.settings("ancova"),
         code=W.code("ancova"),
+    priority: 30
     log:
         "data/derived/logs/ancova.log",
     shell:
@@ -197,6 +202,7 @@ rule sensitivity:
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
+    priority: 10
     log:
         "data/derived/logs/sensitivity.log",
     shell:

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cocapp.config import format_threshold
 from cocapp.instruments import Instrument
+from cocapp.stats.distributions import t_ppf
 
 __all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores"]
 
@@ -105,7 +105,7 @@ def describe(x: np.ndarray, confidence_level: float = 0.95) -> dict:
         return out
     sd = float(np.sqrt(((x - mean) ** 2).sum() / (n - 1)))
     sem = sd / np.sqrt(n)
-    half = float(stats.t.ppf(1 - (1 - confidence_level) / 2, n - 1)) * sem
+    half = float(t_ppf(1 - (1 - confidence_level) / 2, n - 1)) * sem
     out.update(sd=sd, sem=float(sem), ci_low=mean - half, ci_high=mean + half)
     return out
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cocapp.instruments import Instrument
+from cocapp.stats.distributions import chi2_sf
 
 __all__ = [
     "MISSING_KINDS",
@@ -399,9 +399,7 @@ def little_mcar(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> 
         d2 += rows.sum() * float(diff @ np.linalg.solve(em.cov[np.ix_(o, o)], diff))
         df += int(o.sum())
     df -= p
-    return LittleResult(
-        p, n, n_pat, d2, float(df), float(stats.chi2.sf(d2, df)), True, "", em.iterations, True
-    )
+    return LittleResult(p, n, n_pat, d2, float(df), float(chi2_sf(d2, df)), True, "", em.iterations, True)
 
 
 def mcar_table(

@@ -26,7 +26,9 @@ def with_keys(df: pd.DataFrame, keys: dict[str, object]) -> pd.DataFrame:
 def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[str]) -> pd.DataFrame:
     """Rows of one threshold, checked: known sites, one score per (id, instrument, scale)."""
     t = format_threshold(threshold)
-    sc = scores[scores["threshold"].astype(str).map(format_threshold) == t]
+    text = scores["threshold"].astype(str)
+    canonical = {value: format_threshold(value) for value in text.unique()}
+    sc = scores[text.map(canonical) == t]
     if len(scores) and not len(sc):
         found = sorted(set(scores["threshold"].astype(str)))
         raise ValueError(f"scores: column 'threshold': no rows for threshold {t} (found {found})")

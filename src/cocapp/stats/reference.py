@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cocapp.config import format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.descriptives import ALL_SITES, scale_scores
+from cocapp.stats.distributions import t_ppf, t_sf
 
 __all__ = ["COLUMNS", "NO_REFERENCE", "NO_SCALE_REFERENCE", "one_sample_t", "reference_table"]
 
@@ -99,11 +99,11 @@ def one_sample_t(x: np.ndarray, mu: float, confidence_level: float = 0.95) -> di
     se = sd / np.sqrt(n)
     t = (mean - mu) / se
     df = n - 1
-    half = float(stats.t.ppf(1 - (1 - confidence_level) / 2, df)) * se
+    half = float(t_ppf(1 - (1 - confidence_level) / 2, df)) * se
     out.update(
         t=float(t),
         df=float(df),
-        p=float(2 * stats.t.sf(abs(t), df)),
+        p=float(2 * t_sf(abs(t), df)),
         diff_ci_low=mean - mu - half,
         diff_ci_high=mean - mu + half,
         cohens_d=(mean - mu) / sd,

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cocapp.instruments import Instrument, Scale
+from cocapp.stats.distributions import f_isf
 
 __all__ = [
     "ITEM_COLUMNS",
@@ -114,8 +114,8 @@ def feldt_interval(alpha: float, n: int, k: int, confidence_level: float = 0.95)
     g = 1.0 - confidence_level
     df1, df2 = n - 1, (n - 1) * (k - 1)
     return (
-        float(1.0 - (1.0 - alpha) * stats.f.isf(g / 2, df1, df2)),
-        float(1.0 - (1.0 - alpha) * stats.f.isf(1.0 - g / 2, df1, df2)),
+        float(1.0 - (1.0 - alpha) * f_isf(g / 2, df1, df2)),
+        float(1.0 - (1.0 - alpha) * f_isf(1.0 - g / 2, df1, df2)),
     )
 
 
