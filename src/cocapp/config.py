@@ -50,6 +50,13 @@ def format_threshold(t: float | str) -> str:
     return str(float(t))
 
 
+def canonical_thresholds(values):
+    """A ``threshold`` column in canonical text (:func:`format_threshold`), each distinct value
+    formatted once (a scores table has millions of rows but a handful of thresholds)."""
+    text = values.astype(str)
+    return text.map({value: format_threshold(value) for value in text.unique()})
+
+
 def threshold_fraction(t: float | str) -> Fraction:
     """Exact rational value of a threshold as written (0.3 -> 3/10, never 0.29999...)."""
     return Fraction(format_threshold(t))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from cocapp.config import format_threshold
+from cocapp.config import canonical_thresholds, format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.distributions import t_ppf
 
@@ -56,7 +56,7 @@ def scale_scores(
     absent = [c for c in needed if c not in scores.columns]
     if absent:
         raise ValueError(f"scores table lacks column(s) {absent}")
-    th = scores["threshold"].astype(str).map(format_threshold)
+    th = canonical_thresholds(scores["threshold"])
     at = scores[th == t]
     if len(scores) and not len(at):
         raise ValueError(f"scores hold no row for threshold {t} (thresholds present: {sorted(set(th))})")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cocapp.config import format_threshold
+from cocapp.config import canonical_thresholds, format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.descriptives import scale_scores
 
@@ -154,7 +154,7 @@ def count_beyond(normality: pd.DataFrame, threshold: float | str | None = None) 
         ``liberal_limit``.
     """
     df = normality.copy()
-    df["threshold"] = df["threshold"].astype(str).map(format_threshold)
+    df["threshold"] = canonical_thresholds(df["threshold"])
     if threshold is not None:
         df = df[df["threshold"] == format_threshold(threshold)]
     out = []
