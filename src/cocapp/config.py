@@ -57,6 +57,14 @@ def canonical_thresholds(values):
     return text.map({value: format_threshold(value) for value in text.unique()})
 
 
+def at_threshold(values, threshold: float | str):
+    """Boolean mask of a ``threshold`` column's rows at ``threshold`` (in any written form: "0.50" is
+    0.5); vectorised, each distinct value formatted once."""
+    text = values.astype(str)
+    wanted = format_threshold(threshold)
+    return text.isin([value for value in text.unique() if format_threshold(value) == wanted])
+
+
 def threshold_fraction(t: float | str) -> Fraction:
     """Exact rational value of a threshold as written (0.3 -> 3/10, never 0.29999...)."""
     return Fraction(format_threshold(t))

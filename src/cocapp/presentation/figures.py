@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cocapp.config import canonical_thresholds, format_threshold, site_names  # noqa: E402
+from cocapp.config import at_threshold, format_threshold, site_names  # noqa: E402
 from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
@@ -156,9 +156,7 @@ def scatter_plot(
 
 
 def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:
-    sub = scores[
-        (scores["scale"].astype(str) == "total") & (canonical_thresholds(scores["threshold"]) == threshold)
-    ]
+    sub = scores[(scores["scale"].astype(str) == "total") & at_threshold(scores["threshold"], threshold)]
     return sub.pivot_table(index="id", columns="instrument", values="score", aggfunc="first")
 
 

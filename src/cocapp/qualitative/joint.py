@@ -27,7 +27,7 @@ from importlib import resources
 
 import pandas as pd
 
-from cocapp.config import canonical_thresholds, format_threshold
+from cocapp.config import at_threshold, format_threshold
 from cocapp.qualitative.framework import (
     WITHHELD_SINGLE_CASE,
     framework_tables,
@@ -57,7 +57,7 @@ def theme_slug(theme: str) -> str:
 
 
 def _at_threshold(df: pd.DataFrame, threshold: float | str) -> pd.Series:
-    return canonical_thresholds(df["threshold"]) == format_threshold(threshold)
+    return at_threshold(df["threshold"], threshold)
 
 
 def _survey_columns(

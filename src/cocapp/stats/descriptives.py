@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from cocapp.config import canonical_thresholds, format_threshold
+from cocapp.config import at_threshold, format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.distributions import t_ppf
 
@@ -56,10 +56,10 @@ def scale_scores(
     absent = [c for c in needed if c not in scores.columns]
     if absent:
         raise ValueError(f"scores table lacks column(s) {absent}")
-    th = canonical_thresholds(scores["threshold"])
-    at = scores[th == t]
+    at = scores[at_threshold(scores["threshold"], t)]
     if len(scores) and not len(at):
-        raise ValueError(f"scores hold no row for threshold {t} (thresholds present: {sorted(set(th))})")
+        present = sorted({format_threshold(v) for v in scores["threshold"].astype(str).unique()})
+        raise ValueError(f"scores hold no row for threshold {t} (thresholds present: {present})")
     unknown = sorted(set(at["site"].astype(str)) - set(sites))
     if unknown:
         raise ValueError(f"scores hold site(s) {unknown} that are not configured sites {sites}")

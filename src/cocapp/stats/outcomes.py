@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cocapp.config import canonical_thresholds, format_threshold
+from cocapp.config import at_threshold, format_threshold
 
 __all__ = ["KEYS", "concat_tables", "outcomes", "threshold_rows", "with_keys"]
 
@@ -26,7 +26,7 @@ def with_keys(df: pd.DataFrame, keys: dict[str, object]) -> pd.DataFrame:
 def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[str]) -> pd.DataFrame:
     """Rows of one threshold, checked: known sites, one score per (id, instrument, scale)."""
     t = format_threshold(threshold)
-    sc = scores[canonical_thresholds(scores["threshold"]) == t]
+    sc = scores[at_threshold(scores["threshold"], t)]
     if len(scores) and not len(sc):
         found = sorted(set(scores["threshold"].astype(str)))
         raise ValueError(f"scores: column 'threshold': no rows for threshold {t} (found {found})")
