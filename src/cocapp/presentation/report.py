@@ -30,9 +30,8 @@ from markupsafe import Markup
 
 from cocapp.config import format_threshold, site_names
 from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
-from cocapp.presentation import figures as _figures
 from cocapp.presentation import tables as _tables
-from cocapp.presentation.outputs import caption_path, report_items, templates_dir
+from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
 from cocapp.presentation.verdict import render_verdict
 
 __all__ = [
@@ -182,7 +181,7 @@ def _versions() -> dict[str, str]:
 
 
 # -- sections --------------------------------------------------------------------------------------
-def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
+def _figure_caption(spec: FigureSpec, config: dict) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
     level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
@@ -209,7 +208,7 @@ def _figure_caption(spec: _figures.FigureSpec, config: dict) -> str:
 def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
     """Embedded figures in report order (published labels first, then site plots, then scatters);
     ``figures`` maps each figure's stem to its PNG bytes, and every figure of the config must be there."""
-    specs = _figures.figure_specs(config)
+    specs = figure_specs(config)
     specs = [s for s in specs if s.label] + [s for s in specs if not s.label]
     out = []
     for spec in specs:
