@@ -267,17 +267,16 @@ def read(name: str, path: str | Path, log=None):
     path = Path(path)
     if not path.is_file():
         raise ContractError(f"{path}: file not found (expected the {contract.file} of an earlier stage)")
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except pd.errors.EmptyDataError:
-        raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
-    missing = [c for c in contract.names if c not in header]
-    if missing:
-        raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
     dtype = {c: str for c in contract.text_columns}
     # floats exactly as written: pandas 3 parses them exactly by default, pandas 2 needs round_trip
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""], **exact)
+    try:
+        df = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""], **exact)
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
+    missing = [c for c in contract.names if c not in df.columns]
+    if missing:
+        raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
     try:
         schema(name).validate(df, lazy=True)
     except pandera.errors.SchemaErrors as err:

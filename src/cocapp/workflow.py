@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import re
 from functools import cache
 from pathlib import Path
 
 from cocapp.instruments import instrument_file
 from cocapp.stages import STAGES
-from cocapp.stages.settings import pick
+from cocapp.stages.settings import settings_json
 
 __all__ = ["PACKAGE_ROOT", "Workflow", "code_hash", "module_closure"]
 
@@ -90,11 +89,11 @@ def module_closure(module: str) -> tuple[Path, ...]:
     return tuple(sorted(seen))
 
 
-def _data_files(folder: str) -> list[Path]:
+@cache
+def _data_files(folder: str) -> tuple[Path, ...]:
     root = PACKAGE_ROOT / folder
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
-    )
+    files = (p for p in root.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts)
+    return tuple(sorted(files))
 
 
 @cache
@@ -127,8 +126,8 @@ class Workflow:
         ``{group}`` wildcard for per-group rules, which then carry only their own group's values)."""
         keys = STAGES[stage].settings
         if per_group:
-            return lambda wildcards: _json(pick(self.config, keys, wildcards.group))
-        return _json(pick(self.config, keys))
+            return lambda wildcards: settings_json(self.config, keys, wildcards.group)
+        return settings_json(self.config, keys)
 
     @staticmethod
     def code(stage: str) -> str:
@@ -214,12 +213,9 @@ class Workflow:
         return out
 
     def final_targets(self) -> list[str]:
-        """The files a run ends with that nothing else consumes (the ``all`` rule's inputs)."""
+        """The run's end products for a reader: the report, the audit tables and the joint display
+        (the ``all`` rule in the Snakefile lists these and every other file nothing consumes)."""
         targets = ["reports/report.html", *self.audit_files()]
         if self.qualitative_enabled:
             targets.append("data/derived/qualitative/joint_display.csv")
         return targets
-
-
-def _json(values: dict) -> str:
-    return json.dumps(values, separators=(",", ":"), default=str)

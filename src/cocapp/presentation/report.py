@@ -249,6 +249,25 @@ def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
     return out
 
 
+def _match_text(match: pd.Series) -> pd.Series:
+    """The audit's ``match`` column as ``"true"``/``"false"``, empty where nothing was compared."""
+    return match.map(lambda v: str(v).lower() if not pd.isna(v) else "")
+
+
+def _printed_and_regenerated(r) -> list[str]:
+    """Where a printed number stands, as printed, and the regenerated value to two more decimals."""
+    return [
+        r.table,
+        r.group,
+        r.instrument,
+        r.scale,
+        r.site,
+        r.quantity,
+        str(r.printed),
+        fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+    ]
+
+
 def comparison_section(
     comparison: pd.DataFrame | None, consistency: pd.DataFrame | None, config: dict
 ) -> dict | None:
@@ -257,7 +276,7 @@ def comparison_section(
         return None
     synthetic = bool(config["study"].get("synthetic"))
     notes = _tables._base_notes(config)
-    match = comparison["match"].map(lambda v: str(v).lower() if not pd.isna(v) else "")
+    match = _match_text(comparison["match"])
     n_all, n_cmp = len(comparison), int((match != "").sum())
     n_ok = int((match == "true").sum())
     summary = (
@@ -273,7 +292,7 @@ def comparison_section(
         synthetic=synthetic,
     )
     for table, sub in comparison.groupby("table", sort=False):
-        m = sub["match"].map(lambda v: str(v).lower() if not pd.isna(v) else "")
+        m = _match_text(sub["match"])
         by.add(
             [
                 str(table),
@@ -306,14 +325,7 @@ def comparison_section(
     for r in bad.itertuples():
         mis.add(
             [
-                r.table,
-                r.group,
-                r.instrument,
-                r.scale,
-                r.site,
-                r.quantity,
-                str(r.printed),
-                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                *_printed_and_regenerated(r),
                 "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
             ]
         )
@@ -374,14 +386,7 @@ def comparison_section(
     for r in comparison.itertuples():
         full.add(
             [
-                r.table,
-                r.group,
-                r.instrument,
-                r.scale,
-                r.site,
-                r.quantity,
-                str(r.printed),
-                fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+                *_printed_and_regenerated(r),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
             ]
         )

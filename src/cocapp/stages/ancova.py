@@ -8,7 +8,7 @@ comparisons (``statistics.post_hoc.ancova``) and the homogeneity-of-slopes check
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, group_files, thresholds_of
+from cocapp.stages.common import by_group, concat_outputs, file_options, group_files, thresholds_of
 
 __all__ = ["add_arguments", "run"]
 
@@ -18,15 +18,15 @@ TABLES = ("ancova", "ancova_means", "ancova_posthoc", "ancova_slopes")
 def add_arguments(parser) -> None:
     group_files(parser, "scores", "scores/{group}.csv, one per group")
     group_files(parser, "respondents", "ingest/{group}_respondents.csv, one per group")
-    for name in TABLES:
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, TABLES, "stats")
 
 
 def run(args, settings, log) -> dict:
+    from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.stats.adjusted import compare_adjusted
 
-    sites = [s["name"] for s in settings["sites"]]
+    sites = site_names(settings)
     st = settings["statistics"]
     parts: dict[str, list] = {name: [] for name in TABLES}
     respondents = by_group(settings, args.respondents, "respondents")
@@ -51,6 +51,6 @@ def run(args, settings, log) -> dict:
             )
             for name in TABLES:
                 parts[name].append(tables[name])
-    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    out = concat_outputs(args, parts)
     log.info(f"{len(out[args.ancova_means])} adjusted means ({st['post_hoc']['ancova']} post hoc)")
     return out

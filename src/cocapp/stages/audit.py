@@ -5,7 +5,7 @@ checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``publishe
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, group_files
+from cocapp.stages.common import by_group, file_options, group_files, read_named
 
 __all__ = ["add_arguments", "run"]
 
@@ -14,8 +14,7 @@ STATS = ("anova", "descriptives", "reliability", "correlations")
 
 def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
-    for name in STATS:
-        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
     parser.add_argument("--comparison", required=True, help="published_comparison.csv")
     parser.add_argument("--consistency", required=True, help="published_consistency.csv")
@@ -39,7 +38,7 @@ def run(args, settings, log) -> dict:
 
     pub = load_published(args.published)
     log.read(args.published)
-    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    stats = read_named(args, STATS, log)
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     checks = consistency_checks(pub, settings)

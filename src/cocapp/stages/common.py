@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["by_group", "concat_parts", "group_files", "group_instruments", "thresholds_of"]
+__all__ = [
+    "by_group",
+    "concat_outputs",
+    "concat_parts",
+    "file_options",
+    "group_files",
+    "group_instruments",
+    "match_outputs",
+    "read_named",
+    "thresholds_of",
+]
 
 
 def group_files(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
     """``--<name> FILE [FILE ...]``: one file per configured group, in config order."""
     parser.add_argument(f"--{name}", nargs="+", required=True, metavar="FILE", help=help_text)
+
+
+def file_options(parser: argparse.ArgumentParser, names, folder: str, suffix: str = ".csv") -> None:
+    """One required ``--<name>`` option (``_`` written ``-``) per file, e.g. ``--games-howell``."""
+    for name in names:
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"{folder}/{name}{suffix}")
+
+
+def read_named(args, names, log) -> dict:
+    """``{name: the file given as --<name>, read under the contract of that name}``."""
+    from cocapp.contracts import read
+
+    return {name: read(name, getattr(args, name), log) for name in names}
 
 
 def by_group(settings, files: list[str], option: str) -> dict[str, str]:
@@ -48,6 +71,11 @@ def concat_parts(frames: list) -> pd.DataFrame:  # noqa: F821 - pandas imported 
     if not non_empty:
         return pd.DataFrame(columns=columns)
     return pd.concat(non_empty, ignore_index=True)[columns]
+
+
+def concat_outputs(args, parts: dict[str, list]) -> dict:
+    """``{path of --<name>: the name's parts row-bound}`` for each named table (:func:`concat_parts`)."""
+    return {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
 
 
 def match_outputs(declared: list[str], rendered: dict, option: str) -> dict:

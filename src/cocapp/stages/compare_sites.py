@@ -7,7 +7,7 @@ Writes ``stats/anova.csv``, ``tukey.csv``, ``games_howell.csv`` and ``correlatio
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, group_files, thresholds_of
+from cocapp.stages.common import by_group, concat_outputs, file_options, group_files, thresholds_of
 
 __all__ = ["add_arguments", "run"]
 
@@ -16,15 +16,15 @@ TABLES = ("anova", "tukey", "games_howell", "correlations")
 
 def add_arguments(parser) -> None:
     group_files(parser, "scores", "scores/{group}.csv, one per group")
-    for name in TABLES:
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, TABLES, "stats")
 
 
 def run(args, settings, log) -> dict:
+    from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.stats.compare import compare_sites
 
-    sites = [s["name"] for s in settings["sites"]]
+    sites = site_names(settings)
     st = settings["statistics"]
     parts: dict[str, list] = {name: [] for name in TABLES}
     for group, path in by_group(settings, args.scores, "scores").items():
@@ -42,7 +42,7 @@ def run(args, settings, log) -> dict:
             )
             for name in TABLES:
                 parts[name].append(tables[name])
-    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    out = concat_outputs(args, parts)
     anova = out[args.anova]
     log.info(f"{len(anova)} ANOVAs, {int((anova['significant'] == True).sum())} significant")  # noqa: E712
     return out

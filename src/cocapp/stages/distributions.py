@@ -9,7 +9,13 @@ then thresholds. Writes ``stats/descriptives.csv``, ``normality.csv``, ``referen
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, group_files, group_instruments, thresholds_of
+from cocapp.stages.common import (
+    by_group,
+    concat_outputs,
+    group_files,
+    group_instruments,
+    thresholds_of,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -22,12 +28,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
+    from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.stats.descriptives import descriptives_table
     from cocapp.stats.normality import normality_table
     from cocapp.stats.reference import reference_table
 
-    sites = [s["name"] for s in settings["sites"]]
+    sites = site_names(settings)
     level = float(settings["statistics"]["confidence_level"])
     limits = settings["statistics"]["normality_limits"]
     parts: dict[str, list] = {"descriptives": [], "normality": [], "reference": []}
@@ -52,7 +59,7 @@ def run(args, settings, log) -> dict:
             parts["reference"].append(
                 reference_table(scores, instruments, group, t, sites, confidence_level=level)
             )
-    out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    out = concat_outputs(args, parts)
     normality = out[args.normality]
     beyond = int((normality["beyond_liberal"] == True).sum())  # noqa: E712 - NaN counts as not beyond
     log.info(f"{len(normality)} scale x threshold distributions; {beyond} beyond the liberal limit")

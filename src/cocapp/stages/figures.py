@@ -4,7 +4,7 @@ against the reference site), correlation scatter plots, and the published figure
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, group_files, match_outputs
+from cocapp.stages.common import by_group, file_options, group_files, match_outputs, read_named
 
 __all__ = ["add_arguments", "run"]
 
@@ -12,8 +12,7 @@ STATS = ("descriptives", "tukey", "correlations")
 
 
 def add_arguments(parser) -> None:
-    for name in STATS:
-        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, STATS, "stats")
     group_files(parser, "scores", "scores/{group}.csv, one per group")
     parser.add_argument("--out", nargs="+", required=True, help="every figure file to write")
 
@@ -22,7 +21,7 @@ def run(args, settings, log) -> dict:
     from cocapp.contracts import read
     from cocapp.presentation.figures import draw_all
 
-    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    stats = read_named(args, STATS, log)
     scores = {g: read("scores", p, log) for g, p in by_group(settings, args.scores, "scores").items()}
     drawn = draw_all(settings, stats, scores)
     log.info(f"{len(drawn) // 2} figures (PNG and SVG)")

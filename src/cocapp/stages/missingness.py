@@ -7,7 +7,7 @@ Writes ``stats/missingness.csv``, ``missingness_items.csv``, ``missingness_patte
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, group_files, group_instruments
+from cocapp.stages.common import by_group, concat_outputs, group_files, group_instruments
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,4 +42,4 @@ def run(args, settings, log) -> dict:
             f"{group}: {len(items)} respondents; {int(by_scale['n_incomplete'].sum())} incomplete "
             f"scale answers; MCAR computable for {int(mcar['computable'].sum())} of {len(mcar)} instruments"
         )
-    return {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+    return concat_outputs(args, parts)

@@ -11,6 +11,8 @@ and renders the report's qualitative section.
 
 from __future__ import annotations
 
+from cocapp.stages.common import file_options
+
 __all__ = ["CANONICAL", "FRAMEWORK", "canonical_arguments", "read_canonical"]
 
 CANONICAL = ("segments", "cases", "codes")
@@ -24,8 +26,7 @@ FRAMEWORK = {
 
 
 def canonical_arguments(parser) -> None:
-    for name in CANONICAL:
-        parser.add_argument(f"--{name}", required=True, help=f"qualitative/{name}.csv")
+    file_options(parser, CANONICAL, "qualitative")
 
 
 def read_canonical(args, log):

@@ -15,9 +15,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
+    from cocapp.config import site_names
     from cocapp.qualitative.framework import suppressed_framework_tables
 
     seg, cases, codes = read_canonical(args, log)
-    sites = [s["name"] for s in settings["sites"]]
+    sites = site_names(settings)
     tables = suppressed_framework_tables(seg, cases, codes, sites, settings["qualitative"])
     return {getattr(args, name): tables[file] for name, file in FRAMEWORK.items()}

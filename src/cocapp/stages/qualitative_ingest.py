@@ -13,6 +13,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
+    from cocapp.config import site_names
     from cocapp.qualitative.ingest import ingest
     from cocapp.qualitative.io import QualitativeInputError
 
@@ -22,7 +23,7 @@ def run(args, settings, log) -> dict:
         raise QualitativeInputError("key qualitative.segments: no coded-segment file configured")
     seg, cases, codes = ingest(
         segments,
-        [s["name"] for s in settings["sites"]],
+        site_names(settings),
         cases_path=qual.get("cases"),
         codebook_path=qual.get("codebook"),
         interviews_path=qual.get("interviews"),

@@ -120,8 +120,3 @@ def run_stage(
         return 1
     log.info(f"done in {time.perf_counter() - started:.2f} s, {len(log.warnings)} warning(s)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return run_stage(argv[0], argv[1:])

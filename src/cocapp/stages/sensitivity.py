@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from cocapp.stages.common import match_outputs
+from cocapp.stages.common import file_options, match_outputs, read_named
 
 __all__ = ["add_arguments", "run"]
 
@@ -20,18 +20,15 @@ OUTPUTS = ("summary", "site_shifts", "pairs", "checks", "verdict", "facts")
 
 
 def add_arguments(parser) -> None:
-    for name in INPUTS:
-        parser.add_argument(f"--{name}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, INPUTS, "stats")
     parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
-    for name in OUTPUTS:
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"sensitivity/{name}")
+    file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
 
 
 def run(args, settings, log) -> dict:
     import pandas as pd
 
-    from cocapp.contracts import read
     from cocapp.instruments import load_instruments
     from cocapp.presentation.sensitivity_figures import figure_files
     from cocapp.presentation.verdict import render_verdict
@@ -52,7 +49,7 @@ def run(args, settings, log) -> dict:
     for g in settings["groups"].values():
         keys += [k for k in g["instruments"] if k not in keys]
     instruments = load_instruments(keys, settings["instrument_paths"])
-    stats = {name: read(name, getattr(args, name), log) for name in INPUTS}
+    stats = read_named(args, INPUTS, log)
     thresholds, _, _ = _settings(settings)
     summary = sensitivity_summary(
         stats["anova"], stats["ancova"], stats["descriptives"], settings, instruments

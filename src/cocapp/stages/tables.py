@@ -7,7 +7,7 @@ ANCOVA tables (:func:`cocapp.presentation.tables.build_tables`); each as CSV, Ma
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, group_files, match_outputs
+from cocapp.stages.common import by_group, file_options, group_files, match_outputs, read_named
 
 __all__ = ["STATS", "add_arguments", "run"]
 
@@ -15,8 +15,7 @@ STATS = ("anova", "descriptives", "reliability", "correlations", "ancova", "anco
 
 
 def add_arguments(parser) -> None:
-    for name in STATS:
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"stats/{name}.csv")
+    file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
     parser.add_argument("--out", nargs="+", required=True, help="every table file to write")
 
@@ -25,7 +24,7 @@ def run(args, settings, log) -> dict:
     from cocapp.contracts import read
     from cocapp.presentation.tables import build_tables, table_files
 
-    stats = {name: read(name, getattr(args, name), log) for name in STATS}
+    stats = read_named(args, STATS, log)
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     rendered: dict = {}
