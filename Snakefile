@@ -22,6 +22,10 @@ config = with_defaults(validate_config(config, "config"))
 W = Workflow(config)
 GROUPS = W.groups
 
+# Every job runs the cocapp of this checkout (src/ first on PYTHONPATH), also in the conda
+# environment of `--use-conda`, which holds only the dependencies (envs/cocapp.yaml).
+shell.prefix(W.shell_prefix(workflow.basedir))
+
 
 wildcard_constraints:
     group="|".join(GROUPS),
@@ -55,6 +59,8 @@ rule ingest:
     params:
         settings=W.settings("ingest"),
         code=W.code("ingest"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/ingest.log",
     shell:
@@ -73,6 +79,8 @@ rule score:
         settings=W.settings("score", per_group=True),
         code=W.code("score"),
     priority: 40
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/score_{group}.log",
     shell:
@@ -91,6 +99,8 @@ rule reliability:
     params:
         settings=W.settings("reliability"),
         code=W.code("reliability"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/reliability.log",
     shell:
@@ -110,6 +120,8 @@ rule missingness:
     params:
         settings=W.settings("missingness"),
         code=W.code("missingness"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/missingness.log",
     shell:
@@ -131,6 +143,8 @@ rule distributions:
         settings=W.settings("distributions"),
         code=W.code("distributions"),
     priority: 20
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/distributions.log",
     shell:
@@ -152,6 +166,8 @@ rule compare_sites:
         settings=W.settings("compare-sites"),
         code=W.code("compare-sites"),
     priority: 20
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/compare_sites.log",
     shell:
@@ -174,6 +190,8 @@ rule ancova:
         settings=W.settings("ancova"),
         code=W.code("ancova"),
     priority: 30
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/ancova.log",
     shell:
@@ -203,6 +221,8 @@ rule sensitivity:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
     priority: 10
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/sensitivity.log",
     shell:
@@ -224,6 +244,8 @@ rule qualitative_ingest:
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/qualitative_ingest.log",
     shell:
@@ -245,6 +267,8 @@ rule qualitative_framework:
     params:
         settings=W.settings("qualitative-framework"),
         code=W.code("qualitative-framework"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/qualitative_framework.log",
     shell:
@@ -268,6 +292,8 @@ rule joint_display:
     params:
         settings=W.settings("joint-display"),
         code=W.code("joint-display"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/joint_display.log",
     shell:
@@ -292,6 +318,8 @@ rule tables:
     params:
         settings=W.settings("tables"),
         code=W.code("tables"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/tables.log",
     shell:
@@ -313,6 +341,8 @@ rule figures:
     params:
         settings=W.settings("figures"),
         code=W.code("figures"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/figures.log",
     shell:
@@ -335,6 +365,8 @@ rule audit:
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/audit.log",
     shell:
@@ -364,6 +396,8 @@ rule report:
             f"--qualitative-section {input.qualitative}" if input.qualitative else ""
         ),
         audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
+    conda:
+        "envs/cocapp.yaml"
     log:
         "data/derived/logs/report.log",
     shell:

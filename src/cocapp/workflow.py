@@ -134,6 +134,18 @@ class Workflow:
         """``params: code``: hash of the code and package data the stage runs."""
         return code_hash(stage)
 
+    @staticmethod
+    def shell_prefix(basedir: str) -> str:
+        """What every job's shell runs first: bash's strict mode, ``<basedir>/src`` first on
+        PYTHONPATH and ``cocapp`` as ``python -m cocapp``, so a job runs this checkout's code in any
+        environment that has the dependencies (also the conda one of ``--use-conda``). Snakemake
+        formats the prefix like a command, so literal braces are doubled."""
+        return (
+            "set -euo pipefail; "
+            f'export PYTHONPATH="{basedir}/src${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; '
+            'cocapp() {{ python -m cocapp "$@"; }}; '
+        )
+
     # -- inputs ---------------------------------------------------------------------------------
     def raw_files(self) -> list[str]:
         """Each group's raw file, and its codebook when the raw file is a CSV."""
