@@ -22,7 +22,7 @@ from cocapp.cli import main as cli_main
 from cocapp.config import validate_config, with_defaults
 from cocapp.contracts import read
 from cocapp.qualitative import framework, ingest
-from cocapp.qualitative import io as qio
+from cocapp.qualitative import qdpx
 from cocapp.qualitative.framework import suppress
 from cocapp.qualitative.io import QualitativeInputError, read_segments
 from cocapp.qualitative.validate import QualitativeValidationError
@@ -364,7 +364,7 @@ def test_same_code_overlap_and_disagreeing_text(tmp_path):
     msg = str(exc.value)
     assert (
         "segments.csv row 8: overlaps segments.csv row 1 "
-        "(characters 2-17 of source 'int_P1' coded 'trust' twice)" in msg
+        "(characters 2-17 of source 'int_P1' coded 'trust' twice by 'alice')" in msg
     )
     # row 8 quotes characters 2-19 of int_P1 correctly, so only the same-code overlap is reported;
     # row 3 overlaps nothing, so its typo cannot be seen from a CSV (no source text): no false alarm
@@ -810,10 +810,10 @@ def test_qualcoder_export_by_file(tmp_path):
 
 
 # -- the REFI-QDA reader, one part at a time -------------------------------------------------------------
-def _project(xml_body: str) -> qio._Project:
+def _project(xml_body: str) -> qdpx._Reader:
     """A parsed project.qde from its body (no archive: only for parts that read no source file)."""
     root = ET.fromstring(f'<Project xmlns="{NS}" name="t">{xml_body}</Project>')
-    return qio._Project(Path("t.qdpx"), None, {}, root, {"q": NS})
+    return qdpx._Reader(Path("t.qdpx"), None, root, "project.qde", qdpx.QdpxOptions())
 
 
 def test_qdpx_codebook_nesting_gives_theme_and_path():
@@ -822,7 +822,7 @@ def test_qdpx_codebook_nesting_gives_theme_and_path():
         "<Description> Feeling safe </Description><Code guid='b' name='deep'/></Code></Code>"
         '<Code guid="x" name=""/></Codes></CodeBook>'
     )
-    book, by_guid = qio._qdpx_codebook(qde)
+    book, by_guid = qde.codebook()
     assert book["code"].tolist() == ["Care", "trust", "deep"]
     assert book["theme"].tolist() == ["Care"] * 3
     assert book["code_path"].tolist() == ["Care", "Care/trust", "Care/trust/deep"]
@@ -839,7 +839,8 @@ def test_qdpx_cases_values_and_one_case_per_source():
         '<Case guid="k2" name="P2"><VariableValue><VariableRef targetGUID="nope"/></VariableValue>'
         '<SourceRef targetGUID="s1"/></Case></Cases>'
     )
-    cases, case_of_source, guids = qio._qdpx_cases(qde)
+    rows, case_of_source, _, guids = qde.cases(qde.variables())
+    cases = pd.DataFrame(rows)
     assert cases["case_id"].tolist() == ["P1", "P2"] and cases.loc[0, "site"] == "North"
     assert case_of_source == {"s1": "P2"} and guids == {"k1", "k2"}
     assert qde.problems == [
@@ -849,21 +850,3 @@ def test_qdpx_cases_values_and_one_case_per_source():
     ]
 
 
-def test_qdpx_selection_gives_one_segment_per_coding():
-    qde = _project(
-        '<PlainTextSelection guid="sel" startPosition="3" endPosition="9" creatingUser="u1">'
-        "<Description>memo</Description>"
-        '<Coding guid="c1"><CodeRef targetGUID="a"/></Coding>'
-        '<Coding guid="c2" creatingUser="u2"><CodeRef targetGUID="k1"/></Coding>'
-        '<Coding guid="c3"><CodeRef targetGUID="zzz"/></Coding></PlainTextSelection>'
-    )
-    sel = qde.find(qde.root, "q:PlainTextSelection")
-    codes = {"a": {"code": "trust", "theme": "Care", "code_path": "Care/trust"}}
-    rows = qio._selection_segments(qde, sel, "int_P1", "P1", codes, {"k1"}, {"u1": "alice"})
-    assert len(rows) == 1  # c2 is a case coding, c3 refers to no code
-    row = rows[0]
-    assert (row["source_id"], row["case_id"], row["code"], row["theme"]) == ("int_P1", "P1", "trust", "Care")
-    assert (row["start"], row["end"], row["coder"], row["memo"]) == ("3", "9", "alice", "memo")
-    assert qde.problems == [
-        "project.qde: PlainTextSelection guid=sel: CodeRef targetGUID=zzz refers to no Code in the CodeBook"
-    ]

@@ -37,11 +37,8 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 import pandas as pd
 
@@ -105,6 +102,13 @@ class QualInput:
     sources: dict[str, str] | None = None
     fields: dict[str, str] = field(default_factory=dict)
     kind: str = "csv"
+    #: what could not be used or was assumed (``kind``, ``element``, ``where``, ``detail``)
+    report: list[dict] = field(default_factory=list)
+    #: memos (REFI-QDA Notes): memo, author, created, modified, description, text
+    notes: pd.DataFrame | None = None
+    #: one row per source with its attributes (REFI-QDA source variables)
+    source_table: pd.DataFrame | None = None
+    origin: str = ""
 
 
 # -- CSV helpers -----------------------------------------------------------------------------------
@@ -151,13 +155,16 @@ def read_segments_csv(path: str | Path) -> QualInput:
     return QualInput(path=str(path), segments=out, kind="csv", fields={"start": "start", "end": "end"})
 
 
-def read_cases(path: str | Path) -> pd.DataFrame:
+def read_cases(path: str | Path, allow_source_key: bool = False) -> pd.DataFrame:
     """Read the case (participant) table: ``case_id``, ``site``, ``participant_group`` + attributes.
 
-    A ``_where`` column (``cases.csv row N``) is added for messages; other columns are kept as text.
+    With ``allow_source_key`` only ``case_id`` is required here (``site`` and ``participant_group``
+    may come under other names, renamed by ``qualitative.variables``; validation checks them) and a
+    ``source_id`` column may key the table by source. A ``_where`` column (``cases.csv row N``) is
+    added for messages; other columns are kept as text.
     """
     df = _read_text_csv(path, "case table")
-    _require(df, REQUIRED_CASE_COLUMNS, path, "case table")
+    _require(df, ["case_id"] if allow_source_key else REQUIRED_CASE_COLUMNS, path, "case table")
     df["_where"] = _row_where(path, len(df))
     return df
 
@@ -254,301 +261,14 @@ def read_qualcoder_csv(path: str | Path) -> QualInput:
 
 
 # -- REFI-QDA ----------------------------------------------------------------------------------------
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def read_qdpx(path: str | Path, options=None) -> QualInput:
+    """Read a REFI-QDA project (``.qdpx``) safely: see :mod:`cocapp.qualitative.qdpx`."""
+    from cocapp.qualitative.qdpx import read_project
+
+    return read_project(path, options)
 
 
-def read_qdpx(path: str | Path) -> QualInput:
-    """Read a REFI-QDA project (``.qdpx``): segments, codebook, cases and source texts.
-
-    Selections are read as stored; offsets are checked by validation against the source text
-    (``startPosition``/``endPosition`` are 0-based character positions, end exclusive). Each
-    ``Coding`` of a ``PlainTextSelection`` gives one segment row. Structural problems (not a zip,
-    no ``project.qde``, malformed XML, a ``CodeRef`` to no code, a source in no case, unreadable
-    ``plainTextPath``) raise :class:`QualitativeInputError` naming the element; the problems inside a
-    well-formed project are collected and reported together.
-    """
-    path = Path(path)
-    with _open_archive(path) as zf:
-        qde = _parse_project(path, zf)
-        users = _qdpx_users(qde)
-        codebook, codes_by_guid = _qdpx_codebook(qde)
-        cases, case_of_source, case_guids = _qdpx_cases(qde)
-        sources, seg_rows = _qdpx_sources(qde, codes_by_guid, case_of_source, case_guids, users)
-        if qde.problems:
-            raise QualitativeInputError(f"{path}: invalid REFI-QDA project:\n  " + "\n  ".join(qde.problems))
-    seg = pd.DataFrame(seg_rows, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
-    return QualInput(
-        path=str(path),
-        segments=seg,
-        codebook=codebook,
-        cases=cases,
-        sources=sources,
-        kind="qdpx",
-        fields={"start": "startPosition", "end": "endPosition"},
-    )
-
-
-_QDE = "project.qde"
-
-
-@dataclass
-class _Project:
-    """An open ``.qdpx`` archive with its parsed ``project.qde`` and the problems found in it so far."""
-
-    path: Path
-    zf: zipfile.ZipFile
-    names: dict[str, str]  # archive member names by lower-case name
-    root: ET.Element
-    ns: dict[str, str]  # {"q": the REFI-QDA namespace URI}
-    problems: list[str] = field(default_factory=list)
-
-    def find(self, elem: ET.Element, path: str) -> ET.Element | None:
-        """First element at ``path`` (``q:`` = the REFI-QDA namespace) below ``elem``."""
-        return elem.find(path, self.ns)
-
-    def iterfind(self, elem: ET.Element, path: str) -> Iterator[ET.Element]:
-        """Every element at ``path`` (``q:`` = the REFI-QDA namespace) below ``elem``, in document order."""
-        return elem.iterfind(path, self.ns)
-
-
-def _open_archive(path: Path) -> zipfile.ZipFile:
-    """The ``.qdpx`` file opened as a zip archive; an error when it is missing or not a zip."""
-    if not path.is_file():
-        raise QualitativeInputError(f"{path}: REFI-QDA project not found")
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise QualitativeInputError(
-            f"{path}: not a REFI-QDA project: not a valid zip archive ({err})"
-        ) from None
-
-
-def _parse_project(path: Path, zf: zipfile.ZipFile) -> _Project:
-    """``project.qde`` of the archive parsed; an error when it is absent, malformed or not REFI-QDA XML."""
-    names = {n.lower(): n for n in zf.namelist()}
-    if _QDE not in names:
-        raise QualitativeInputError(f"{path}: project.qde not found in the archive")
-    try:
-        root = ET.fromstring(zf.read(names[_QDE]))
-    except ET.ParseError as err:
-        raise QualitativeInputError(f"{path}: project.qde: not well-formed XML ({err})") from None
-    except (zipfile.BadZipFile, OSError) as err:
-        raise QualitativeInputError(f"{path}: project.qde cannot be read from the archive ({err})") from None
-    ns_uri = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-    if _local(root.tag) != "Project" or not ns_uri.startswith(QDA_NAMESPACE_PREFIX):
-        raise QualitativeInputError(
-            f"{path}: project.qde: root element is {root.tag!r}, expected Project in namespace "
-            f"{QDA_NAMESPACE_PREFIX}1.0"
-        )
-    return _Project(path, zf, names, root, {"q": ns_uri})
-
-
-def _qdpx_users(qde: _Project) -> dict[str, str]:
-    """User names by guid (``Users/User``), for the coder of each coding."""
-    return {u.get("guid"): u.get("name") or "" for u in qde.iterfind(qde.root, "q:Users/q:User")}
-
-
-def _qdpx_codebook(qde: _Project) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """The codebook (``CodeBook/Codes``) as rows and by guid.
-
-    Nested codes form the hierarchy: the top-level code is the theme, ``code_path`` joins the chain
-    with ``/`` and ``Description`` is the definition. A Code without guid or name is a problem.
-    Columns: code, theme, code_path, definition, _where.
-    """
-    code_rows: list[dict] = []
-
-    def walk(elem: ET.Element, parents: list[str]) -> None:
-        for code in qde.iterfind(elem, "q:Code"):
-            guid, name = code.get("guid"), (code.get("name") or "").strip()
-            if not guid or not name:
-                qde.problems.append(f"{_QDE}: Code guid={guid} name={name!r}: a Code needs guid and name")
-                continue
-            chain = [*parents, name]
-            desc = qde.find(code, "q:Description")
-            code_rows.append(
-                {
-                    "code": name,
-                    "theme": chain[0],
-                    "code_path": "/".join(chain),
-                    "definition": (desc.text or "").strip() if desc is not None and desc.text else pd.NA,
-                    "_where": f"{_QDE}: Code guid={guid}",
-                    "_guid": guid,
-                }
-            )
-            walk(code, chain)
-
-    book = qde.find(qde.root, "q:CodeBook/q:Codes")
-    if book is not None:
-        walk(book, [])
-    by_guid = {r.pop("_guid"): r for r in code_rows}
-    return pd.DataFrame(code_rows, columns=["code", "theme", "code_path", "definition", "_where"]), by_guid
-
-
-def _qdpx_cases(qde: _Project) -> tuple[pd.DataFrame | None, dict[str, str], set[str]]:
-    """The case table, the case of each source and the guids of all cases (``Cases/Case``).
-
-    A case row has ``case_id`` (the Case name), one column per ``VariableValue`` (named after its
-    ``Variable``) and ``_where``; ``None`` when the project has no case. A ``SourceRef`` links a source
-    to its case; a source in two cases, or a VariableValue of no Variable, is a problem.
-    """
-    variables = {
-        v.get("guid"): (v.get("name") or "").strip() for v in qde.iterfind(qde.root, "q:Variables/q:Variable")
-    }
-    case_of_source: dict[str, str] = {}
-    case_rows: list[dict] = []
-    case_guids: set[str] = set()
-    for case in qde.iterfind(qde.root, "q:Cases/q:Case"):
-        cguid, cname = case.get("guid"), (case.get("name") or "").strip()
-        case_guids.add(cguid or "")
-        values = _case_values(qde, case, variables)
-        case_rows.append({"case_id": cname, "_where": f"{_QDE}: Case guid={cguid}", **values})
-        for sref in qde.iterfind(case, "q:SourceRef"):
-            sguid = sref.get("targetGUID")
-            if sguid in case_of_source and case_of_source[sguid] != cname:
-                qde.problems.append(
-                    f"{_QDE}: Case guid={cguid}: SourceRef targetGUID={sguid} already belongs to case "
-                    f"{case_of_source[sguid]!r}; a source must belong to one case"
-                )
-            case_of_source[sguid] = cname
-    return (pd.DataFrame(case_rows) if case_rows else None), case_of_source, case_guids
-
-
-def _case_values(qde: _Project, case: ET.Element, variables: dict[str, str]) -> dict:
-    """A Case's attribute values by variable name (text stripped; NA for an empty value)."""
-    values: dict = {}
-    for vv in qde.iterfind(case, "q:VariableValue"):
-        ref = qde.find(vv, "q:VariableRef")
-        vname = variables.get(ref.get("targetGUID")) if ref is not None else None
-        if not vname:
-            qde.problems.append(f"{_QDE}: Case guid={case.get('guid')}: VariableValue refers to no Variable")
-            continue
-        value = next((c.text for c in vv if _local(c.tag).endswith("Value") and c.text is not None), None)
-        values[vname] = value.strip() if value is not None else pd.NA
-    return values
-
-
-def _qdpx_sources(
-    qde: _Project,
-    codes_by_guid: dict[str, dict],
-    case_of_source: dict[str, str],
-    case_guids: set[str],
-    users: dict[str, str],
-) -> tuple[dict[str, str], list[dict]]:
-    """Each ``Sources/TextSource``'s text by name, and the segment rows of its coded selections.
-
-    A source's name must be unique, its text readable (:func:`_source_text`) and, when it has coded
-    selections, the source must belong to a case; a source that fails is skipped with a problem.
-    """
-    sources: dict[str, str] = {}
-    seg_rows: list[dict] = []
-    for src in qde.iterfind(qde.root, "q:Sources/q:TextSource"):
-        sguid, sname = src.get("guid"), (src.get("name") or "").strip() or (src.get("guid") or "")
-        swhere = f"{_QDE}: TextSource guid={sguid} name={sname!r}"
-        content = qde.find(src, "q:PlainTextContent")
-        if content is not None:
-            text = content.text or ""
-        else:
-            text = _source_text(qde, src.get("plainTextPath"), swhere)
-            if text is None:
-                continue
-        if sname in sources:
-            qde.problems.append(
-                f"{swhere}: a second TextSource has the same name; source names must be unique"
-            )
-            continue
-        sources[sname] = text
-        selections = list(qde.iterfind(src, "q:PlainTextSelection"))
-        if selections and sguid not in case_of_source:
-            qde.problems.append(f"{swhere}: coded source is not referenced by any Case (SourceRef)")
-            continue
-        for sel in selections:
-            seg_rows += _selection_segments(
-                qde, sel, sname, case_of_source.get(sguid), codes_by_guid, case_guids, users
-            )
-    return sources, seg_rows
-
-
-def _source_text(qde: _Project, ref: str | None, where: str) -> str | None:
-    """Text of a source stored as a file (``internal://`` inside the archive, ``relative://`` beside it).
-
-    ``None``, with a problem recorded, when there is no path, the file cannot be read or the scheme is
-    another.
-    """
-    if not ref:
-        qde.problems.append(f"{where}: has neither PlainTextContent nor plainTextPath")
-        return None
-    try:
-        if ref.startswith("internal://"):
-            member = "sources/" + ref[len("internal://") :]
-            if member.lower() not in qde.names:
-                qde.problems.append(
-                    f"{where}: plainTextPath {ref} not found in the archive (looked for {member})"
-                )
-                return None
-            return qde.zf.read(qde.names[member.lower()]).decode("utf-8-sig")
-        if ref.startswith("relative://"):
-            return (qde.path.parent / ref[len("relative://") :]).read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as err:
-        qde.problems.append(f"{where}: plainTextPath {ref} cannot be read ({err})")
-        return None
-    qde.problems.append(
-        f"{where}: plainTextPath {ref!r}: only internal:// and relative:// paths are supported"
-    )
-    return None
-
-
-def _selection_segments(
-    qde: _Project,
-    sel: ET.Element,
-    source: str,
-    case_id: str | None,
-    codes_by_guid: dict[str, dict],
-    case_guids: set[str],
-    users: dict[str, str],
-) -> list[dict]:
-    """One segment row per ``Coding`` of a ``PlainTextSelection`` (offsets as stored, text cut later).
-
-    A CodeRef to a Case is NVivo's "case coding" and is skipped; a CodeRef to no Code is a problem.
-    The coder is the coding's ``creatingUser`` (else the selection's), the memo its ``Description``.
-    """
-    where = f"{_QDE}: PlainTextSelection guid={sel.get('guid')}"
-    desc = qde.find(sel, "q:Description")
-    memo = desc.text.strip() if desc is not None and desc.text else pd.NA
-    rows = []
-    for coding in qde.iterfind(sel, "q:Coding"):
-        ref = qde.find(coding, "q:CodeRef")
-        target = ref.get("targetGUID") if ref is not None else None
-        if target in case_guids:
-            continue  # NVivo "case coding": the selection belongs to a case, not a code
-        if target not in codes_by_guid:
-            qde.problems.append(f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook")
-            continue
-        code = codes_by_guid[target]
-        user = coding.get("creatingUser") or sel.get("creatingUser")
-        rows.append(
-            {
-                "source_id": source,
-                "source_label": pd.NA,
-                "case_id": case_id,
-                "site": pd.NA,
-                "participant_group": pd.NA,
-                "theme": code["theme"],
-                "code": code["code"],
-                "code_path": code["code_path"],
-                "text": pd.NA,  # cut from the source after offsets are validated
-                "start": sel.get("startPosition"),
-                "end": sel.get("endPosition"),
-                "coder": users.get(user, pd.NA) if user else pd.NA,
-                "reference": pd.NA,
-                "memo": memo,
-                "_where": where,
-            }
-        )
-    return rows
-
-
-def read_segments(path: str | Path) -> QualInput:
+def read_segments(path: str | Path, options=None) -> QualInput:
     """Read coded segments from a ``.qdpx`` project, a QualCoder CSV export or a canonical CSV.
 
     The format is chosen by extension (``.qdpx``) or, for ``.csv``, by the header (QualCoder's
@@ -556,7 +276,7 @@ def read_segments(path: str | Path) -> QualInput:
     """
     path = Path(path)
     if path.suffix.lower() == ".qdpx":
-        return read_qdpx(path)
+        return read_qdpx(path, options)
     if path.suffix.lower() != ".csv":
         raise QualitativeInputError(f"{path}: unsupported segments file (use .csv or .qdpx)")
     if not path.is_file():

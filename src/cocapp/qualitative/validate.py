@@ -62,25 +62,24 @@ def validate_codebook(codebook: pd.DataFrame, source: str) -> tuple[pd.DataFrame
         cb["_where"] = [f"{source} row {i}" for i in range(1, len(cb) + 1)]
     if "code_path" not in cb.columns:
         cb["code_path"] = pd.NA
-    seen: dict[str, str] = {}
-    for rec in cb.to_dict("records"):
-        code, theme = _s(rec["code"]), _s(rec["theme"])
-        if not code or not theme:
-            problems.append(
-                f"{rec['_where']}: code and theme must both be given (code {code!r}, theme {theme!r})"
-            )
-            continue
-        if code in seen:
-            problems.append(
-                f"{rec['_where']}: code {code!r} appears twice in the codebook (also {seen[code]})"
-            )
-        seen[code] = rec["_where"]
     cb["code"] = cb["code"].map(_s)
     cb["theme"] = cb["theme"].map(_s)
     cb["code_path"] = [
         _s(p) if not _blank(p) else (t if c == t else f"{t}/{c}")
         for p, c, t in zip(cb["code_path"], cb["code"], cb["theme"], strict=True)
     ]
+    seen: dict[str, str] = {}
+    for rec in cb.to_dict("records"):
+        code, theme, path = rec["code"], rec["theme"], rec["code_path"]
+        if not code or not theme:
+            problems.append(
+                f"{rec['_where']}: code and theme must both be given (code {code!r}, theme {theme!r})"
+            )
+            continue
+        if path in seen:
+            what = f"code {code!r}" if path == code or path == f"{theme}/{code}" else f"code path {path!r}"
+            problems.append(f"{rec['_where']}: {what} appears twice in the codebook (also {seen[path]})")
+        seen[path] = rec["_where"]
     return cb, problems
 
 
@@ -163,7 +162,7 @@ def canonical_tables(
     cb, problems = validate_codebook(codebook, codebook_source)
     cs, case_problems = validate_cases(cases, sites, cases_source, interviews)
     problems += case_problems
-    code_rec = {r["code"]: r for r in cb.to_dict("records") if r["code"]}
+    code_rec = _CodeIndex(cb)
     case_rec = {r["case_id"]: r for r in cs.to_dict("records") if r["case_id"]}
     fstart, fend = inp.fields.get("start", "start"), inp.fields.get("end", "end")
     code_file = f" ({codebook_source})"
@@ -182,16 +181,17 @@ def canonical_tables(
             continue
         code, cid = _s(rec["code"]), _s(rec["case_id"])
         row["source_id"], row["code"], row["case_id"] = _s(rec["source_id"]), code, cid
-        if code not in code_rec:
-            problems.append(f"{where}: code {code!r} is not in the codebook{code_file}")
+        found = code_rec.lookup(code, rec.get("theme"), rec.get("code_path"))
+        if isinstance(found, str):
+            problems.append(f"{where}: {found}{code_file}")
         else:
-            theme = code_rec[code]["theme"]
+            theme = found["theme"]
             if not _blank(rec.get("theme")) and _s(rec["theme"]) != theme:
                 problems.append(
                     f"{where}: theme {_s(rec['theme'])!r} of code {code!r} differs from the codebook's "
                     f"theme {theme!r}{code_file}"
                 )
-            row["theme"], row["code_path"] = theme, code_rec[code]["code_path"]
+            row["theme"], row["code_path"] = theme, found["code_path"]
         if cid not in case_rec:
             problems.append(f"{where}: case {cid!r} is not in the case table{case_file}")
         else:
@@ -250,17 +250,17 @@ def canonical_tables(
         raise QualitativeValidationError(problems)
 
     site_rank = {s: i for i, s in enumerate(sites)}
-    code_rank = {c: i for i, c in enumerate(cb["code"])}
+    code_rank = {c: i for i, c in enumerate(cb["code_path"])}
     theme_rank = {t: i for i, t in enumerate(dict.fromkeys(cb["theme"]))}
     seg = seg.assign(
         _site=seg["site"].map(site_rank),
         _theme=seg["theme"].map(theme_rank),
-        _code=seg["code"].map(code_rank),
+        _code=seg["code_path"].map(code_rank),
         _start=pd.to_numeric(seg["start"]),
         _end=pd.to_numeric(seg["end"]),
     )
     seg = seg.sort_values(
-        ["_site", "case_id", "source_id", "_start", "_end", "_theme", "_code"],
+        ["_site", "case_id", "source_id", "_start", "_end", "_theme", "_code", "coder"],
         kind="stable",
         na_position="last",
     )
@@ -281,31 +281,80 @@ def canonical_tables(
     return seg, cs[case_cols].reset_index(drop=True), cb[cb_cols].reset_index(drop=True)
 
 
+class _CodeIndex:
+    """Codebook rows by code path, by (theme, code) and by code name (when the name is unique)."""
+
+    def __init__(self, cb: pd.DataFrame):
+        recs = [r for r in cb.to_dict("records") if r["code"]]
+        self.by_path = {r["code_path"]: r for r in recs}
+        self.by_theme_code = {(r["theme"], r["code"]): r for r in recs}
+        self.by_name: dict[str, list[dict]] = {}
+        for r in recs:
+            self.by_name.setdefault(r["code"], []).append(r)
+
+    def lookup(self, code: str, theme: object, path: object) -> dict | str:
+        """The codebook row of a segment's code, or the problem (text) when there is none or several."""
+        if not _blank(path) and _s(path) in self.by_path:
+            return self.by_path[_s(path)]
+        named = self.by_name.get(code, [])
+        if not named:
+            return f"code {code!r} is not in the codebook"
+        if len(named) == 1:
+            return named[0]
+        if not _blank(theme) and (_s(theme), code) in self.by_theme_code:
+            return self.by_theme_code[(_s(theme), code)]
+        paths = [r["code_path"] for r in named]
+        return f"code {code!r} is ambiguous: the codebook has it at {paths}; give code_path"
+
+
 def _overlap_problems(seg: pd.DataFrame) -> list[str]:
-    """Same-code overlaps within a source, and disagreeing text where segments of a source overlap."""
+    """Same-code overlaps within a source (per coder), and disagreeing text where segments overlap.
+
+    Interval-based: segments are sorted by start and compared with the running coverage, so memory
+    grows with the text covered (one copy), not with a dictionary entry per coded character. Two
+    coders coding the same passage with the same code is not an overlap (that is what an inter-coder
+    comparison needs).
+    """
     problems: list[str] = []
-    has = seg[seg["start"].notna()]
-    for (source, code), part in has.groupby(["source_id", "code"], sort=False):
+    has = seg[seg["start"].notna()].copy()
+    if has.empty:
+        return problems
+    has["_coder"] = has["coder"].map(_s)
+    for (source, _path, _coder), part in has.groupby(["source_id", "code_path", "_coder"], sort=False):
         part = part.sort_values(["start", "end"], kind="stable")
         prev = None
         for rec in part.to_dict("records"):
             if prev is not None and rec["start"] < prev["end"]:
                 problems.append(
                     f"{rec['_where']}: overlaps {prev['_where']} (characters {rec['start']}-{prev['end']} of "
-                    f"source {source!r} coded {code!r} twice)"
+                    f"source {source!r} coded {rec['code']!r} twice"
+                    + (f" by {rec['_coder']!r})" if rec["_coder"] else ")")
                 )
             if prev is None or rec["end"] > prev["end"]:
                 prev = rec
     for source, part in has.groupby("source_id", sort=False):
-        chars: dict[int, tuple[str, str]] = {}
-        for rec in part.to_dict("records"):
-            for i, ch in enumerate(str(rec["text"]), start=int(rec["start"])):
-                if i in chars and chars[i][0] != ch:
-                    problems.append(
-                        f"{rec['_where']}: text disagrees with {chars[i][1]} at character {i} of source "
-                        f"{source!r} ({ch!r} vs {chars[i][0]!r}); overlapping segments must quote the "
-                        "same text"
-                    )
-                    break
-                chars.setdefault(i, (ch, rec["_where"]))
+        # merged blocks of covered text: (start, text, where of each character run)
+        block_start, block_text, block_where = None, "", []  # block_where: list of (end, where)
+        order = sorted(
+            part[["start", "end", "text", "_where"]].itertuples(index=False), key=lambda r: (int(r[0]), int(r[1]))
+        )
+        for start, end, text, where in order:
+            start, end, text = int(start), int(end), str(text)
+            if block_start is None or start >= block_start + len(block_text):
+                block_start, block_text, block_where = start, text, [(start + len(text), where)]
+                continue
+            shared = min(end, block_start + len(block_text)) - start
+            known = block_text[start - block_start : start - block_start + shared]
+            mine = text[:shared]
+            if known != mine:
+                i = next(k for k in range(shared) if known[k] != mine[k])
+                at = start + i
+                other = next(w for e, w in block_where if e > at)
+                problems.append(
+                    f"{where}: text disagrees with {other} at character {at} of source {source!r} "
+                    f"({mine[i]!r} vs {known[i]!r}); overlapping segments must quote the same text"
+                )
+            if end > block_start + len(block_text):
+                block_text += text[block_start + len(block_text) - start :]
+                block_where.append((end, where))
     return problems

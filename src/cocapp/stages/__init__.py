@@ -159,6 +159,10 @@ STAGES: dict[str, StageSpec] = {
             "qualitative.cases",
             "qualitative.codebook",
             "qualitative.interviews",
+            "qualitative.theme_level",
+            "qualitative.offset_unit",
+            "qualitative.variables",
+            "qualitative.qdpx_limits",
         ),
     ),
     "qualitative-framework": StageSpec(
