@@ -241,6 +241,8 @@ rule qualitative_ingest:
         segments="data/derived/qualitative/segments.csv",
         cases="data/derived/qualitative/cases.csv",
         codes="data/derived/qualitative/codes.csv",
+        report="data/derived/qualitative/import_report.csv",
+        memos="data/derived/qualitative/memos.csv",
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
@@ -250,7 +252,8 @@ rule qualitative_ingest:
         "data/derived/logs/qualitative_ingest.log",
     shell:
         "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
-        " --out-cases {output.cases} --out-codes {output.codes} 2> {log}"
+        " --out-cases {output.cases} --out-codes {output.codes}"
+        " --out-import-report {output.report} --out-memos {output.memos} 2> {log}"
 
 
 rule qualitative_framework:

@@ -178,6 +178,10 @@ CONTRACTS: dict[str, Contract] = {
     "codes": _c(
         "qualitative/codes.csv", "code:str theme:str code_path:str? definition:str?", r".+", "str?"
     ),  # further codebook columns (e.g. provenance) are kept as they are
+    "import_report": _c("qualitative/import_report.csv", "kind:str element:str where:str detail:str"),
+    "memos": _c(
+        "qualitative/memos.csv", "memo:str? author:str? created:str? modified:str? description:str? text:str?"
+    ),
     # -- audit (read by the report) ----------------------------------------------------------------
     "published_comparison": _c(
         "reports/tables/published_comparison.csv",
