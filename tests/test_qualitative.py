@@ -803,10 +803,20 @@ def test_qualcoder_export_by_file(tmp_path):
         ["P3", "P3", "Burgundy", "Relationships", "trust", "a memo"]
     ]
     path.write_text(
-        '"File","Coder","Coded","Id","Codename"\n"P3","a","image","imid:4","trust"\n', encoding="utf-8"
+        '"File","Coder","Coded","Id","Codename"\n"P3","a","image","imid:4","trust"\n'
+        '"P3","a","Trust is earned slowly.","ctid:5","trust"\n',
+        encoding="utf-8",
     )
-    with pytest.raises(QualitativeInputError, match=r"by_file.csv row 1 \(Id imid:4\): only text codings"):
-        read_segments(path)
+    inp = read_segments(path)  # the image coding is skipped and listed, the text coding read
+    assert inp.segments["text"].tolist() == ["Trust is earned slowly."]
+    assert inp.report == [
+        {
+            "kind": "not used",
+            "element": "image coding",
+            "where": "by_file.csv row 1 (Id imid:4)",
+            "detail": "image coding skipped: only text codings are analysed",
+        }
+    ]
 
 
 # -- the REFI-QDA reader, one part at a time -------------------------------------------------------------

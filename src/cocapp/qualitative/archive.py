@@ -69,15 +69,16 @@ def _mb(n: float) -> str:
 class SafeArchive:
     """A ``.qdpx`` zip opened under :class:`ArchiveLimits`; use as a context manager."""
 
-    def __init__(self, path: Path, limits: ArchiveLimits | None = None):
+    def __init__(self, path: Path, limits: ArchiveLimits | None = None, what: str = "a REFI-QDA project"):
         self.path = Path(path)
         self.limits = limits or ArchiveLimits()
         if not self.path.is_file():
-            raise _input_error(f"{self.path}: REFI-QDA project not found")
+            noun = what.split(" ", 1)[1] if what.startswith(("a ", "an ")) else what
+            raise _input_error(f"{self.path}: {noun} not found")
         try:
             self.zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError, ValueError) as err:
-            raise _input_error(f"{self.path}: not a REFI-QDA project: not a valid zip archive ({err})") from None
+            raise _input_error(f"{self.path}: not {what}: not a valid zip archive ({err})") from None
         try:
             self._check_directory()
         except Exception:

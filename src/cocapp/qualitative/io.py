@@ -53,6 +53,7 @@ __all__ = [
     "read_interviews",
     "read_qdpx",
     "read_qualcoder_csv",
+    "read_qualcoder_xlsx",
     "read_segments",
     "read_segments_csv",
     "write_outputs_atomic",
@@ -196,8 +197,11 @@ def read_interviews(path: str | Path) -> pd.DataFrame:
 
 
 # -- QualCoder -------------------------------------------------------------------------------------
+_QC_FILE_COLUMNS = ("File", "File/case", "Case")
+
+
 def _is_qualcoder_header(header: list[str]) -> bool:
-    return "Codename" in header and "Coded" in header and ("File" in header or "Case" in header)
+    return "Codename" in header and "Coded" in header and any(c in header for c in _QC_FILE_COLUMNS)
 
 
 def read_qualcoder_csv(path: str | Path) -> QualInput:
@@ -207,34 +211,100 @@ def read_qualcoder_csv(path: str | Path) -> QualInput:
         raise QualitativeInputError(f"{path}: segments file not found")
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
+    return _qualcoder_rows(path, rows, padded=False)
+
+
+def read_qualcoder_xlsx(path: str | Path, limits=None) -> QualInput:
+    """Read a QualCoder coding-report XLSX export (first sheet; same columns as the CSV export).
+
+    The workbook is a zip archive: its directory is checked under the same limits as a ``.qdpx``
+    (:class:`cocapp.qualitative.archive.SafeArchive`) before openpyxl reads it (openpyxl parses its
+    XML with defusedxml when that is installed, as it is for cocapp).
+    """
+    from cocapp.qualitative.archive import SafeArchive
+
+    path = Path(path)
+    with SafeArchive(path, limits, what="an XLSX workbook"):
+        pass
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a broken workbook
+        raise QualitativeInputError(f"{path}: not a readable XLSX workbook ({err})") from None
+    try:
+        ws = wb.worksheets[0]
+        rows = [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    while rows and rows[0] and not any(c.strip() for c in rows[0]):
+        rows.pop(0)
+    # openpyxl pads rows to the sheet's width; trailing empty cells are not data
+    return _qualcoder_rows(path, rows, padded=True)
+
+
+def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInput:
+    """Segments from the rows of a QualCoder export (header first).
+
+    QualCoder's CSV writer appends only as many ``Category`` cells as the row's code has parents and
+    then the ``FileVar_``/``CaseVar_`` cells, so a row of a code with fewer parents than the header's
+    ``Category`` columns is short and its variables sit under the wrong headings. Such a row is
+    realigned (its categories are the first cells after ``Coded_Memo``, its variables the last
+    cells) and counted in the import report. The XLSX export writes every cell in its column
+    (``padded``). Image and audio/video codings (``Id`` ``imid:``/``avid:``) are skipped with a
+    warning in the import report.
+    """
     if not rows:
         raise QualitativeInputError(f"{path}: segments file is empty")
     header = [h.strip() for h in rows[0]]
+    while header and not header[-1]:
+        header.pop()
     if not _is_qualcoder_header(header):
-        raise QualitativeInputError(
-            f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)"
-        )
+        raise QualitativeInputError(f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)")
     by_case = "Case" in header
+    file_col = "Filename" if by_case else next(c for c in ("File", "File/case") if c in header)
     cat_idx = [i for i, h in enumerate(header) if h == "Category"]
+    contiguous = bool(cat_idx) and cat_idx == list(range(cat_idx[0], cat_idx[0] + len(cat_idx)))
+    after = len(header) - (cat_idx[-1] + 1) if cat_idx else 0  # variable columns after the categories
     col = {h: i for i, h in enumerate(header) if h != "Category"}
-    recs = []
-    for n, row in enumerate(rows[1:], start=1):
-        if not any(cell.strip() for cell in row):
+    recs, report = [], []
+    n_realigned = 0
+    for n, raw in enumerate(rows[1:], start=1):
+        if not any(str(cell).strip() for cell in raw):
             continue
+        row = list(raw)
+        if padded:
+            row = row[: len(header)]
+        if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+            raise QualitativeInputError(
+                f"{path.name} row {n}: {len(row)} cells but the header has {len(header)} columns"
+            )
+        row = row[: len(header)]
+        missing = len(header) - len(row)
+        if missing and contiguous and after and missing <= len(cat_idx):
+            # short row: k = len(cat_idx) - missing categories, then the variables
+            k = len(cat_idx) - missing
+            start = cat_idx[0]
+            cats_cells = row[start : start + k]
+            row = row[:start] + cats_cells + [""] * missing + row[start + k :]
+            n_realigned += 1
         row = row + [""] * (len(header) - len(row))
 
         def get(name: str, row: list[str] = row) -> str:
-            return row[col[name]].strip() if name in col else ""
+            return str(row[col[name]]).strip() if name in col else ""
 
         ident = get("Id")
         where = f"{path.name} row {n}" + (f" (Id {ident})" if ident else "")
         if ident.startswith(("imid:", "avid:")):
-            raise QualitativeInputError(
-                f"{where}: only text codings are supported (this is an image or a/v coding)"
+            what = "image" if ident.startswith("imid:") else "audio/video"
+            report.append(
+                {"kind": "not used", "element": f"{what} coding", "where": where,
+                 "detail": f"{what} coding skipped: only text codings are analysed"}
             )
-        cats = [row[i].strip() for i in cat_idx if row[i].strip()]
-        source = get("Filename") if by_case else get("File")
-        case = get("Case") if by_case else get("File")
+            continue
+        cats = [str(row[i]).strip() for i in cat_idx if str(row[i]).strip()]
+        source = get(file_col)
+        case = get("Case") if by_case else source
         recs.append(
             {
                 "source_id": source,
@@ -254,10 +324,19 @@ def read_qualcoder_csv(path: str | Path) -> QualInput:
                 "_where": where,
             }
         )
+    if n_realigned:
+        report.insert(
+            0,
+            {"kind": "warning", "element": "Category", "where": path.name,
+             "detail": f"{n_realigned} row(s) shorter than the header (QualCoder writes no empty Category "
+             "cells before the variables): categories and variables realigned"},
+        )
     seg = pd.DataFrame(recs, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
     for c in ("source_id", "case_id", "code", "text"):
         seg[c] = seg[c].map(lambda v: pd.NA if v == "" else v)
-    return QualInput(path=str(path), segments=seg, kind="qualcoder", fields={"start": "start", "end": "end"})
+    return QualInput(
+        path=str(path), segments=seg, kind="qualcoder", fields={"start": "start", "end": "end"}, report=report
+    )
 
 
 # -- REFI-QDA ----------------------------------------------------------------------------------------
@@ -277,8 +356,10 @@ def read_segments(path: str | Path, options=None) -> QualInput:
     path = Path(path)
     if path.suffix.lower() == ".qdpx":
         return read_qdpx(path, options)
+    if path.suffix.lower() == ".xlsx":
+        return read_qualcoder_xlsx(path, options.limits if options is not None else None)
     if path.suffix.lower() != ".csv":
-        raise QualitativeInputError(f"{path}: unsupported segments file (use .csv or .qdpx)")
+        raise QualitativeInputError(f"{path}: unsupported segments file (use .csv, .xlsx or .qdpx)")
     if not path.is_file():
         raise QualitativeInputError(f"{path}: segments file not found")
     with open(path, encoding="utf-8-sig", newline="") as fh:
