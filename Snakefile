@@ -44,6 +44,7 @@ rule all:
         "data/derived/sensitivity/summary.csv",
         "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
+        "data/derived/qualitative/analyst_workbook.xlsx" if W.qualitative_enabled else [],
     default_target: True
 
 
@@ -243,6 +244,7 @@ rule qualitative_ingest:
         codes="data/derived/qualitative/codes.csv",
         report="data/derived/qualitative/import_report.csv",
         memos="data/derived/qualitative/memos.csv",
+        sources="data/derived/qualitative/sources.csv",
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
@@ -253,7 +255,8 @@ rule qualitative_ingest:
     shell:
         "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
-        " --out-import-report {output.report} --out-memos {output.memos} 2> {log}"
+        " --out-import-report {output.report} --out-memos {output.memos}"
+        " --out-sources {output.sources} 2> {log}"
 
 
 rule qualitative_framework:
@@ -279,6 +282,32 @@ rule qualitative_framework:
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
         " --site-theme {output.site_theme} --group-theme {output.group_theme}"
         " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log}"
+
+
+rule qualitative_workbook:
+    input:
+        segments="data/derived/qualitative/segments.csv",
+        cases="data/derived/qualitative/cases.csv",
+        codes="data/derived/qualitative/codes.csv",
+        sources="data/derived/qualitative/sources.csv",
+        memos="data/derived/qualitative/memos.csv",
+    output:
+        workbook="data/derived/qualitative/analyst_workbook.xlsx",
+        html="data/derived/qualitative/analyst_workbook.html",
+        comparison="data/derived/qualitative/coding_comparison.csv",
+        alpha="data/derived/qualitative/coding_alpha.csv",
+    params:
+        settings=W.settings("qualitative-workbook"),
+        code=W.code("qualitative-workbook"),
+    conda:
+        "envs/cocapp.yaml"
+    log:
+        "data/derived/logs/qualitative_workbook.log",
+    shell:
+        "cocapp qualitative-workbook --settings {params.settings:q} --segments {input.segments}"
+        " --cases {input.cases} --codes {input.codes} --sources {input.sources} --memos {input.memos}"
+        " --workbook {output.workbook} --workbook-html {output.html}"
+        " --coding-comparison {output.comparison} --coding-alpha {output.alpha} 2> {log}"
 
 
 rule joint_display:

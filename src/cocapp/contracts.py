@@ -179,6 +179,7 @@ CONTRACTS: dict[str, Contract] = {
         "qualitative/codes.csv", "code:str theme:str code_path:str? definition:str?", r".+", "str?"
     ),  # further codebook columns (e.g. provenance) are kept as they are
     "import_report": _c("qualitative/import_report.csv", "kind:str element:str where:str detail:str"),
+    "sources": _c("qualitative/sources.csv", "source_id:str n_characters:int?"),
     "memos": _c(
         "qualitative/memos.csv", "memo:str? author:str? created:str? modified:str? description:str? text:str?"
     ),

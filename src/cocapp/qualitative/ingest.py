@@ -33,7 +33,15 @@ from cocapp.qualitative.io import (
 )
 from cocapp.qualitative.validate import canonical_tables
 
-__all__ = ["IMPORT_REPORT_COLUMNS", "MEMO_COLUMNS", "import_report", "ingest", "ingest_all", "options_from_config"]
+__all__ = [
+    "IMPORT_REPORT_COLUMNS",
+    "MEMO_COLUMNS",
+    "import_report",
+    "ingest",
+    "ingest_all",
+    "options_from_config",
+    "source_table",
+]
 
 IMPORT_REPORT_COLUMNS = ["kind", "element", "where", "detail"]
 MEMO_COLUMNS = ["memo", "author", "created", "modified", "description", "text"]
@@ -128,8 +136,21 @@ def ingest_all(
         "codes": cb,
         "report": import_report(inp),
         "memos": memos[MEMO_COLUMNS].astype("string"),
+        "sources": source_table(inp, seg),
         "input": inp,
     }
+
+
+def source_table(inp: QualInput, segments: pd.DataFrame) -> pd.DataFrame:
+    """``source_id``, ``n_characters``: every source read (with its length in code points when the
+    format carries the text, as REFI-QDA does; empty otherwise), sorted by source."""
+    if inp.sources is not None:
+        ids = sorted(inp.sources)
+        n = [len(inp.sources[s]) for s in ids]
+    else:
+        ids = sorted(segments["source_id"].dropna().unique())
+        n = [pd.NA] * len(ids)
+    return pd.DataFrame({"source_id": pd.Series(ids, dtype="string"), "n_characters": pd.array(n, dtype="Int64")})
 
 
 def import_report(inp: QualInput) -> pd.DataFrame:

@@ -170,6 +170,11 @@ STAGES: dict[str, StageSpec] = {
         "framework matrices, code frequencies by site, codebook with counts (small cells suppressed)",
         ("sites", *_SMALL_CELLS),
     ),
+    "qualitative-workbook": StageSpec(
+        "cocapp.stages.qualitative_workbook",
+        "analyst workbook (Excel + HTML, unsuppressed, not for publication) and inter-coder coding comparison",
+        ("qualitative.dataset_label",),
+    ),
     "joint-display": StageSpec(
         "cocapp.stages.joint_display",
         "survey results beside the qualitative coverage per site; the report's qualitative section",

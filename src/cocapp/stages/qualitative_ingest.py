@@ -15,6 +15,7 @@ def add_arguments(parser) -> None:
         help="qualitative/import_report.csv: what the input holds that could not be used, what was assumed",
     )
     parser.add_argument("--out-memos", help="qualitative/memos.csv: the project's memos (REFI-QDA Notes)")
+    parser.add_argument("--out-sources", help="qualitative/sources.csv: each source and its length in characters")
 
 
 def run(args, settings, log) -> dict:
@@ -48,4 +49,6 @@ def run(args, settings, log) -> dict:
         files[args.out_import_report] = report
     if args.out_memos:
         files[args.out_memos] = out["memos"]
+    if args.out_sources:
+        files[args.out_sources] = out["sources"]
     return files
