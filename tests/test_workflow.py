@@ -104,7 +104,7 @@ def test_one_job_per_stage_and_group(study):
     forced = snakemake(study, "-n", "-F").stdout
     table = forced[forced.index("Job stats:") :]
     counts = {n: int(c) for n, c in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
-    assert counts.pop("total") == 17
+    assert counts.pop("total") == 18  # 17 + qualitative_workbook
     assert counts.pop("all") == 1
     assert counts.pop("score") == 2  # one per group
     assert set(counts.values()) == {1}

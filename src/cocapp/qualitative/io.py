@@ -14,23 +14,18 @@ Canonical CSV (``segments.csv``)
     ``source_label``, ``reference``, ``memo``. ``start``/``end`` are 0-based character offsets into the
     source document, ``end`` exclusive (``text == source[start:end]``), as in REFI-QDA.
 REFI-QDA project (``.qdpx``, REFI-QDA standard 1.0/1.5)
-    A zip archive holding ``project.qde`` (XML, namespace ``urn:QDA-XML:project:1.0``) and, for
-    sources stored as files, ``sources/<name>.txt``. Read: ``Users/User`` (``guid``, ``name``),
-    ``CodeBook/Codes/Code`` (nested codes form the hierarchy; the top-level code is the theme, the
-    coded leaf the code; ``Description`` is the definition), ``Variables/Variable``,
-    ``Cases/Case`` (``name`` = case id, ``SourceRef`` links the case to its sources, ``VariableValue``
-    gives attributes such as ``site`` and ``participant_group``), ``Sources/TextSource`` (text from
-    ``PlainTextContent`` or ``plainTextPath`` ``internal://file`` / ``relative://file``) with
-    ``PlainTextSelection`` (``startPosition``, ``endPosition``, 0-based, end exclusive) holding
-    ``Coding/CodeRef targetGUID``. Only the standard library (``zipfile``, ``xml.etree``) is used.
-QualCoder CSV export (Reports > Coding reports > export CSV)
-    Columns ``File`` (or ``Case`` and ``Filename`` when the report is by case), ``Coder``, ``Coded``,
-    ``Id``, ``Codename``, ``Coded_Memo``, any number of ``Category`` columns (the code's parents,
-    nearest first; the last non-empty one is taken as the theme), and optional ``FileVar_<name>`` /
-    ``CaseVar_<name>`` attribute columns (``CaseVar_site`` and ``CaseVar_participant_group`` are
-    used). The export carries no character offsets, so ``start``/``end`` stay empty. Only text codings
-    are supported (rows whose ``Id`` starts with ``imid:`` or ``avid:`` are an error). When the report is
-    by file, the file name is taken as the case id.
+    Read safely and as real software writes it by :mod:`cocapp.qualitative.qdpx` (archive limits,
+    DTDs refused, paths kept inside the project, offset unit, codes by guid/path, sources as cases,
+    import report): see that module.
+QualCoder coding-report export (CSV or XLSX; Reports > Coding reports)
+    Columns ``File`` / ``File/case`` (or ``Case`` and ``Filename`` when the report is by case),
+    ``Coder``, ``Coded``, ``Id``, ``Codename``, ``Coded_Memo``, any number of ``Category`` columns (the
+    code's parents, nearest first; the last non-empty one is taken as the theme) and optional
+    ``FileVar_<name>`` / ``CaseVar_<name>`` attribute columns (``CaseVar_site`` and
+    ``CaseVar_participant_group`` are used). The export carries no character offsets, so
+    ``start``/``end`` stay empty. Short CSV rows (QualCoder writes no empty ``Category`` cells before
+    the variables) are realigned; image and a/v codings (``Id`` ``imid:``/``avid:``) are skipped and
+    listed in the import report. When the report is by file, the file name is taken as the case id.
 """
 
 from __future__ import annotations
