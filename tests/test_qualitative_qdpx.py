@@ -522,3 +522,25 @@ def test_stage_writes_import_report_and_memos(tmp_path, cocapp_stage):
         ["Plan", "alice", "2024-01-02T03:04:05Z", "Memo text"]
     ]
     assert "3 segments" in log
+
+
+def test_source_in_no_case_is_named_and_utf16_files_read(tmp_path):
+    cases = '<Cases><Case guid="k1" name="P1"><SourceRef targetGUID="s-a"/></Case></Cases>'
+    xml = project_xml(
+        [
+            {"name": "a", "text": "Alpha text.", "selections": [("x", 0, 5, "c1", "u1", None)]},
+            {"name": "b", "path": "internal://b.txt", "selections": [("y", 0, 4, "c1", "u1", None)]},
+        ],
+        origin="MAXQDA 24",
+        extra=cases,
+    )
+    path = write_qdpx(tmp_path / "p.qdpx", xml, {"sources/b.txt": "Beta text.".encode("utf-16")})
+    inp = read_segments(path)
+    assert inp.sources["b"] == "Beta text."  # UTF-16 with BOM
+    assert any("coded source 'b' is in no Case" in r["detail"] for r in inp.report)
+    with pytest.raises(QualitativeValidationError, match=r"guid=y: source 'b' is in no Case"):
+        ingest.ingest(path, ["North"], qual_config={})
+    table = tmp_path / "cases.csv"
+    table.write_text("source_id,case_id,site,participant_group\na,P1,North,x\nb,P2,North,y\n", encoding="utf-8")
+    seg = ingest.ingest(path, ["North"], table)[0]
+    assert seg[["case_id", "text"]].values.tolist() == [["P1", "Alpha"], ["P2", "Beta"]]

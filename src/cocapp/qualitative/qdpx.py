@@ -217,6 +217,8 @@ class _Reader:
             self.problems.append(f"{where}: plainTextPath {ref}: {data}")
             return None
         try:
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark
+                return data.decode("utf-16")
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             self.problems.append(f"{where}: plainTextPath {ref} is not UTF-8 text ({err})")
@@ -336,12 +338,15 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
         r.note("info", "PlainTextSelection", qde_name, unit_note)
         seg_rows = []
         n_case_codings = 0
+        no_case: set[str] = set()
         for item in raw:
             sel = item["sel"]
             where = f"{qde_name}: PlainTextSelection guid={sel.get('guid')}"
             case_id = case_of_selection.get(sel.get("guid")) or case_of_source.get(item["sguid"])
             if case_id is None and not has_cases:
                 case_id = item["source"]
+            elif case_id is None:
+                no_case.add(item["source"])
             start, end = sel.get("startPosition"), sel.get("endPosition")
             if unit == "utf16":
                 start, end = _convert(sources[item["source"]], start, end, where, r.problems)
@@ -381,6 +386,12 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
                 )
             if not codings:
                 r.note("not used", "PlainTextSelection", where, "selection without Coding (a quotation only)")
+        for source in sorted(no_case):
+            r.note(
+                "warning", "Cases", qde_name,
+                f"coded source {source!r} is in no Case (SourceRef or SelectionRef): its segments need a case "
+                "table keyed by source (qualitative.cases with a source_id column)",
+            )
         if n_case_codings:
             r.note("not used", "Coding", qde_name, f"{n_case_codings} coding(s) of a Case (NVivo case coding)")
         if r.problems:

@@ -175,7 +175,13 @@ def canonical_tables(
         bad = False
         for col in ("source_id", "case_id", "code"):
             if _blank(rec.get(col)):
-                problems.append(f"{where}: {col} is empty")
+                if col == "case_id" and inp.kind == "qdpx":
+                    problems.append(
+                        f"{where}: source {_s(rec.get('source_id'))!r} is in no Case (SourceRef or "
+                        "SelectionRef); give qualitative.cases keyed by source (a source_id column)"
+                    )
+                else:
+                    problems.append(f"{where}: {col} is empty")
                 bad = True
         if bad:
             continue
