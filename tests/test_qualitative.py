@@ -21,8 +21,7 @@ import pytest
 from cocapp.cli import main as cli_main
 from cocapp.config import validate_config, with_defaults
 from cocapp.contracts import read
-from cocapp.qualitative import framework, ingest
-from cocapp.qualitative import qdpx
+from cocapp.qualitative import framework, ingest, qdpx
 from cocapp.qualitative.framework import suppress
 from cocapp.qualitative.io import QualitativeInputError, read_segments
 from cocapp.qualitative.validate import QualitativeValidationError
@@ -858,5 +857,3 @@ def test_qdpx_cases_values_and_one_case_per_source():
         "project.qde: Case guid=k2: SourceRef targetGUID=s1 already belongs to case 'P1'; "
         "a source must belong to one case",
     ]
-
-

@@ -19,7 +19,9 @@ GOLDEN = REF / "golden" / "coding_agreement"
 def computed():
     seg = pd.read_csv(REF / "inputs" / "coding_agreement_segments.csv")
     n = dict(zip(seg["source_id"], seg["n_characters"], strict=False))
-    seg = seg.assign(theme=seg["code_path"].str.split("/").str[0], code=seg["code_path"].str.split("/").str[-1])
+    seg = seg.assign(
+        theme=seg["code_path"].str.split("/").str[0], code=seg["code_path"].str.split("/").str[-1]
+    )
     return coding_comparison(seg, n)
 
 
@@ -53,8 +55,15 @@ def test_hand_computed_two_coders_ten_characters():
     # pA = pB = 0.4, pe = 0.16 + 0.36 = 0.52, kappa = (0.6 - 0.52) / 0.48 = 1/6;
     # alpha: n = 20 values, n1 = 8, n0 = 12, 4 disagreeing units -> 1 - 19 * 4 / 96 = 5/24.
     seg = pd.DataFrame(
-        {"source_id": "s", "theme": "T", "code": "c", "code_path": "T/c", "coder": ["A", "B"],
-         "start": [0, 2], "end": [4, 6]}
+        {
+            "source_id": "s",
+            "theme": "T",
+            "code": "c",
+            "code_path": "T/c",
+            "coder": ["A", "B"],
+            "start": [0, 2],
+            "end": [4, 6],
+        }
     )
     pairs, alpha = coding_comparison(seg, {"s": 10})
     rec = pairs.iloc[0]
@@ -68,15 +77,29 @@ def test_hand_computed_two_coders_ten_characters():
 
 def test_one_coder_gives_empty_tables_and_long_texts_are_cheap():
     seg = pd.DataFrame(
-        {"source_id": "s", "theme": "T", "code": "c", "code_path": "T/c", "coder": ["A", "A"],
-         "start": [0, 5], "end": [3, 9]}
+        {
+            "source_id": "s",
+            "theme": "T",
+            "code": "c",
+            "code_path": "T/c",
+            "coder": ["A", "A"],
+            "start": [0, 5],
+            "end": [3, 9],
+        }
     )
     pairs, alpha = coding_comparison(seg, {"s": 10})
     assert pairs.empty and alpha.empty
     # 50 M characters: intervals, never one row per character
     big = pd.DataFrame(
-        {"source_id": "s", "theme": "T", "code": "c", "code_path": "T/c", "coder": ["A", "B"],
-         "start": [0, 10_000_000], "end": [30_000_000, 40_000_000]}
+        {
+            "source_id": "s",
+            "theme": "T",
+            "code": "c",
+            "code_path": "T/c",
+            "coder": ["A", "B"],
+            "start": [0, 10_000_000],
+            "end": [30_000_000, 40_000_000],
+        }
     )
     pairs, _ = coding_comparison(big, {"s": 50_000_000})
     assert pairs.iloc[0]["both"] == 20_000_000 and pairs.iloc[0]["neither"] == 10_000_000

@@ -38,7 +38,10 @@ def _real_dir() -> Path | None:
     try:
         common = subprocess.run(
             ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         candidates.append(Path(common).parent.parent / "shared" / "qdpx-real")
     except (OSError, subprocess.CalledProcessError):
@@ -118,8 +121,10 @@ def test_real_atlasti_missing_sources_refused_naming_them():
     with pytest.raises(QualitativeInputError) as exc:
         read_segments(real("atlasti-mac8.4_refi-standard-project_no-sources.qdpx"))
     msg = str(exc.value)
-    assert "Project.qde: TextSource guid=EC0A7242-65E1-457C-B7D1-310DAE603FAB name='Mabel.txt': plainTextPath " \
+    assert (
+        "Project.qde: TextSource guid=EC0A7242-65E1-457C-B7D1-310DAE603FAB name='Mabel.txt': plainTextPath "
         "internal://B2F54555-0D2D-43B2-B40C-2A1C048F5F1C.txt: not found in the archive" in msg
+    )
     assert msg.count("not found in the archive") == 8  # 6 TextSources + the text representations of 2 PDFs
 
 
@@ -181,7 +186,8 @@ def project_xml(sources: list[dict], *, origin: str | None, codes: str | None = 
             nm = f' name="{name}"' if name else ""
             out.append(
                 f'<PlainTextSelection guid="{guid}" startPosition="{start}" endPosition="{end}"{nm}>'
-                f'<Coding guid="k-{guid}-{code}" creatingUser="{user}"><CodeRef targetGUID="{code}"/></Coding>'
+                f'<Coding guid="k-{guid}-{code}" creatingUser="{user}">'
+                f'<CodeRef targetGUID="{code}"/></Coding>'
                 "</PlainTextSelection>"
             )
         out.append("</TextSource>")
@@ -189,7 +195,9 @@ def project_xml(sources: list[dict], *, origin: str | None, codes: str | None = 
     return "".join(out)
 
 
-def write_qdpx(path: Path, xml: str, members: dict[str, bytes | str] | None = None, qde: str = "project.qde") -> Path:
+def write_qdpx(
+    path: Path, xml: str, members: dict[str, bytes | str] | None = None, qde: str = "project.qde"
+) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(qde, xml)
         for name, data in (members or {}).items():
@@ -212,7 +220,9 @@ def emoji_selections(named: bool) -> list[tuple]:
     out = []
     for i, (quote, code, user) in enumerate(picks):
         start = t.index(quote)
-        out.append((f"sel{i}", u16(t[:start]), u16(t[: start + len(quote)]), code, user, quote if named else None))
+        out.append(
+            (f"sel{i}", u16(t[:start]), u16(t[: start + len(quote)]), code, user, quote if named else None)
+        )
     return out
 
 
@@ -232,13 +242,18 @@ def test_nvivo_windows_utf16_offsets_give_the_right_extracts(tmp_path):
     assert any("offsets read as utf16" in r["detail"] for r in inp.report)
     # the same offsets read as code points quote the wrong characters: that is what the unit fixes
     wrong = read_project(tmp_path / "nv.qdpx", QdpxOptions(offset_unit="code_points"))
-    quoted = [EMOJI_TEXT[int(s) : int(e)] for s, e in zip(wrong.segments["start"], wrong.segments["end"], strict=True)]
+    quoted = [
+        EMOJI_TEXT[int(s) : int(e)]
+        for s, e in zip(wrong.segments["start"], wrong.segments["end"], strict=True)
+    ]
     assert quoted[:2] == ["fe here.\r\n", "d is loud 🔊 "]  # 2 and 3 emoji before: 2 and 3 places late
 
 
 def test_offset_unit_checked_against_selection_names(tmp_path):
     """No origin (would mean code points), but the names quote the text only when read as UTF-16."""
-    xml = project_xml([{"name": "int1", "text": EMOJI_TEXT, "selections": emoji_selections(named=True)}], origin=None)
+    xml = project_xml(
+        [{"name": "int1", "text": EMOJI_TEXT, "selections": emoji_selections(named=True)}], origin=None
+    )
     inp = read_segments(write_qdpx(tmp_path / "x.qdpx", xml))
     note = next(r["detail"] for r in inp.report if "offsets read as" in r["detail"])
     assert note.startswith("offsets read as utf16, not code_points")
@@ -248,7 +263,9 @@ def test_offset_unit_checked_against_selection_names(tmp_path):
     sels = [("a", t.index("safe"), t.index("safe") + 10, "c1", "u1", "safe here.")]
     sels.append(("b", t.index("ward"), t.index("ward") + 12, "c2", "u1", "ward is loud"))
     xml = project_xml([{"name": "int1", "text": t, "selections": sels}], origin="NVivo 14")
-    seg = ingest.ingest(write_qdpx(tmp_path / "y.qdpx", xml), ["North"], by_source_cases(tmp_path, ["int1"]))[0]
+    seg = ingest.ingest(write_qdpx(tmp_path / "y.qdpx", xml), ["North"], by_source_cases(tmp_path, ["int1"]))[
+        0
+    ]
     assert seg["text"].tolist() == ["safe here.", "ward is loud"]
 
 
@@ -258,7 +275,9 @@ def test_utf16_offset_inside_a_surrogate_pair_is_an_error(tmp_path):
         [{"name": "int1", "text": EMOJI_TEXT, "selections": [("bad", start, start + 4, "c1", "u1", None)]}],
         origin="NVivo 12",
     )
-    with pytest.raises(QualitativeInputError, match="PlainTextSelection guid=bad: startPosition 7 / endPosition 11"):
+    with pytest.raises(
+        QualitativeInputError, match="PlainTextSelection guid=bad: startPosition 7 / endPosition 11"
+    ):
         read_project(write_qdpx(tmp_path / "s.qdpx", xml), QdpxOptions(offset_unit="utf16"))
 
 
@@ -276,21 +295,29 @@ def test_project_named_after_the_study_relative_and_bare_paths(tmp_path):
     cases = (
         '<Variables><Variable guid="v1" name="Location"/><Variable guid="v2" name="Role"/></Variables>'
         '<Cases><Case guid="k1" name="P1"><VariableValue><VariableRef targetGUID="v1"/><TextValue>North'
-        '</TextValue></VariableValue><VariableValue><VariableRef targetGUID="v2"/><TextValue>nurse</TextValue>'
+        '</TextValue></VariableValue><VariableValue><VariableRef targetGUID="v2"/>'
+        "<TextValue>nurse</TextValue>"
         '</VariableValue><SourceRef targetGUID="s-inside"/></Case>'
         '<Case guid="k2" name="P2"><VariableValue><VariableRef targetGUID="v1"/><TextValue>South</TextValue>'
-        '</VariableValue><VariableValue><VariableRef targetGUID="v2"/><TextValue>user</TextValue></VariableValue>'
+        '</VariableValue><VariableValue><VariableRef targetGUID="v2"/><TextValue>user</TextValue>'
+        "</VariableValue>"
         '<SelectionRef targetGUID="r1"/></Case></Cases>'
     )
     xml = project_xml(
         [
             {"name": "inside", "path": "inside.txt", "selections": [("i1", 0, 6, "c1", "u1", None)]},
-            {"name": "beside", "path": "relative:///media/beside.txt", "selections": [("r1", 0, 6, "c1", "u1", None)]},
+            {
+                "name": "beside",
+                "path": "relative:///media/beside.txt",
+                "selections": [("r1", 0, 6, "c1", "u1", None)],
+            },
         ],
         origin="ATLAS.ti 26",
         extra=cases,
     )
-    path = write_qdpx(tmp_path / "Trial.qdpx", xml, {"sources/inside.txt": "Inside the archive."}, qde="Trial.qde")
+    path = write_qdpx(
+        tmp_path / "Trial.qdpx", xml, {"sources/inside.txt": "Inside the archive."}, qde="Trial.qde"
+    )
     seg, cs, _ = ingest.ingest(
         path, ["North", "South"], qual_config={"variables": {"site": "Location", "participant_group": "Role"}}
     )
@@ -303,11 +330,14 @@ def test_project_named_after_the_study_relative_and_bare_paths(tmp_path):
 def test_case_table_keyed_by_source_and_coders_as_a_dimension(tmp_path):
     text = "We talk. We listen. We act."
     sels = [("a1", 0, 8, "c1", "u1", None), ("b1", 0, 8, "c1", "u2", None), ("b2", 9, 19, "c1", "u2", None)]
-    xml = project_xml([{"name": "int1", "text": text, "selections": sels}, {"name": "int2", "text": text}], origin="qc 1.3")
+    xml = project_xml(
+        [{"name": "int1", "text": text, "selections": sels}, {"name": "int2", "text": text}], origin="qc 1.3"
+    )
     path = write_qdpx(tmp_path / "two.qdpx", xml)
     table = tmp_path / "cases.csv"
     table.write_text(
-        "source_id,case_id,site,participant_group\nint1,P1,North,nurse\nint2,P1,North,nurse\n", encoding="utf-8"
+        "source_id,case_id,site,participant_group\nint1,P1,North,nurse\nint2,P1,North,nurse\n",
+        encoding="utf-8",
     )
     seg, cases, _ = ingest.ingest(path, ["North"], table)
     # identical codings by two coders are two segments, not an overlap
@@ -334,22 +364,46 @@ def test_selection_codings_case_coding_and_unknown_code(tmp_path):
     inp = read_segments(write_qdpx(tmp_path / "p.qdpx", xml))
     row = inp.segments.iloc[0]
     assert len(inp.segments) == 1  # the case coding (c2) is no segment
-    assert (row["case_id"], row["code_path"], row["coder"], row["memo"]) == ("P1", "Care/trust", "alice", "memo")
+    assert (row["case_id"], row["code_path"], row["coder"], row["memo"]) == (
+        "P1",
+        "Care/trust",
+        "alice",
+        "memo",
+    )
     details = " ".join(r["detail"] for r in inp.report)
     assert "1 coding(s) of a Case" in details and "whole-source coding" in details
-    bad = write_qdpx(tmp_path / "bad.qdpx", xml.replace('targetGUID="a"/></Coding><Coding guid="c2"', 'targetGUID="zz"/></Coding><Coding guid="c2"'))
-    with pytest.raises(QualitativeInputError, match="PlainTextSelection guid=sel: CodeRef targetGUID=zz refers to no Code"):
+    bad = write_qdpx(
+        tmp_path / "bad.qdpx",
+        xml.replace(
+            'targetGUID="a"/></Coding><Coding guid="c2"', 'targetGUID="zz"/></Coding><Coding guid="c2"'
+        ),
+    )
+    with pytest.raises(
+        QualitativeInputError, match="PlainTextSelection guid=sel: CodeRef targetGUID=zz refers to no Code"
+    ):
         read_segments(bad)
 
 
 def test_theme_level_two(tmp_path):
-    codes = '<Code guid="r" name="RQ1"><Code guid="t" name="Care"><Code guid="c1" name="trust"/></Code></Code>'
+    codes = (
+        '<Code guid="r" name="RQ1"><Code guid="t" name="Care"><Code guid="c1" name="trust"/></Code></Code>'
+    )
     xml = project_xml(
-        [{"name": "int1", "text": "I trust you.", "selections": [("s", 2, 7, "c1", "u1", None), ("s2", 0, 1, "r", "u1", None)]}],
-        origin="qc", codes=codes,
+        [
+            {
+                "name": "int1",
+                "text": "I trust you.",
+                "selections": [("s", 2, 7, "c1", "u1", None), ("s2", 0, 1, "r", "u1", None)],
+            }
+        ],
+        origin="qc",
+        codes=codes,
     )
     inp = read_project(write_qdpx(tmp_path / "t.qdpx", xml), QdpxOptions(theme_level=2))
-    assert inp.segments[["code_path", "theme"]].values.tolist() == [["RQ1/Care/trust", "Care"], ["RQ1", "RQ1"]]
+    assert inp.segments[["code_path", "theme"]].values.tolist() == [
+        ["RQ1/Care/trust", "Care"],
+        ["RQ1", "RQ1"],
+    ]
 
 
 # -- hostile archives ------------------------------------------------------------------------------
@@ -374,7 +428,9 @@ def test_zip_bomb_refused_before_expanding(tmp_path):
     assert bomb.stat().st_size < 200_000
 
     def read():
-        with pytest.raises(QualitativeInputError, match=r"bomb\.qdpx: member 'sources/big\.txt' expands \d+-fold .*max_ratio"):
+        with pytest.raises(
+            QualitativeInputError, match=r"bomb\.qdpx: member 'sources/big\.txt' expands \d+-fold .*max_ratio"
+        ):
             read_segments(bomb)
 
     bounded(read)
@@ -386,9 +442,14 @@ def test_zip_bomb_refused_before_expanding(tmp_path):
 def test_limits_on_members_and_total(tmp_path):
     xml = project_xml([], origin="x")
     many = write_qdpx(tmp_path / "many.qdpx", xml, {f"sources/{i}.txt": "x" for i in range(20)})
-    with pytest.raises(QualitativeInputError, match=r"many\.qdpx: the archive has 21 members, more than the limit of 10"):
+    with pytest.raises(
+        QualitativeInputError, match=r"many\.qdpx: the archive has 21 members, more than the limit of 10"
+    ):
         ingest.ingest(many, ["North"], qual_config={"qdpx_limits": {"max_members": 10}})
-    with pytest.raises(QualitativeInputError, match=r"members expand to .* more than the limit of 100 bytes .*max_total_bytes"):
+    with pytest.raises(
+        QualitativeInputError,
+        match=r"members expand to .* more than the limit of 100 bytes .*max_total_bytes",
+    ):
         read_project(many, QdpxOptions(limits=ArchiveLimits(max_total_bytes=100)))
     with pytest.raises(QualitativeInputError, match=r"unknown limit\(s\) \['max_size'\]"):
         ingest.options_from_config({"qdpx_limits": {"max_size": 1}})
@@ -403,7 +464,9 @@ def test_entity_expansion_and_dtd_refused(tmp_path):
     path = write_qdpx(tmp_path / "laughs.qdpx", laughs)
 
     def read():
-        with pytest.raises(QualitativeInputError, match=r"laughs\.qdpx: project\.qde: refused: the XML declares a DTD"):
+        with pytest.raises(
+            QualitativeInputError, match=r"laughs\.qdpx: project\.qde: refused: the XML declares a DTD"
+        ):
             read_segments(path)
 
     bounded(read)
@@ -445,7 +508,9 @@ def test_repeated_and_overlapping_members_refused(tmp_path):
         with pytest.warns(UserWarning):
             zf.writestr("sources/a.txt", "one")
             zf.writestr("sources/a.txt", "two")
-    with pytest.raises(QualitativeInputError, match=r"dup\.qdpx: member 'sources/a\.txt' appears more than once"):
+    with pytest.raises(
+        QualitativeInputError, match=r"dup\.qdpx: member 'sources/a\.txt' appears more than once"
+    ):
         read_segments(dup)
     # overlapping entries: the second central-directory entry pointed at the first one's data
     over = tmp_path / "over.qdpx"
@@ -477,8 +542,14 @@ def test_overlap_check_memory_is_bounded_by_the_text():
     text = "abcdefghij" * (n // 10)
     seg = pd.DataFrame(
         {
-            "source_id": "s", "code": ["x", "y"], "code_path": ["T/x", "T/y"], "coder": "a",
-            "start": [0, 10], "end": [n, n], "text": [text, text[10:]], "_where": ["row 1", "row 2"],
+            "source_id": "s",
+            "code": ["x", "y"],
+            "code_path": ["T/x", "T/y"],
+            "coder": "a",
+            "start": [0, 10],
+            "end": [n, n],
+            "text": [text, text[10:]],
+            "_where": ["row 1", "row 2"],
         }
     )
     tracemalloc.start()
@@ -509,9 +580,18 @@ def test_stage_writes_import_report_and_memos(tmp_path, cocapp_stage):
     config = qual_config(segments=str(path), cases=str(cases), codebook=None)
     out = tmp_path / "q"
     code, log = cocapp_stage(
-        "qualitative-ingest", config,
-        "--out-segments", out / "segments.csv", "--out-cases", out / "cases.csv", "--out-codes", out / "codes.csv",
-        "--out-import-report", out / "import_report.csv", "--out-memos", out / "memos.csv",
+        "qualitative-ingest",
+        config,
+        "--out-segments",
+        out / "segments.csv",
+        "--out-cases",
+        out / "cases.csv",
+        "--out-codes",
+        out / "codes.csv",
+        "--out-import-report",
+        out / "import_report.csv",
+        "--out-memos",
+        out / "memos.csv",
     )
     assert code == 0, log
     report = pd.read_csv(out / "import_report.csv", dtype=str)
@@ -541,6 +621,8 @@ def test_source_in_no_case_is_named_and_utf16_files_read(tmp_path):
     with pytest.raises(QualitativeValidationError, match=r"guid=y: source 'b' is in no Case"):
         ingest.ingest(path, ["North"], qual_config={})
     table = tmp_path / "cases.csv"
-    table.write_text("source_id,case_id,site,participant_group\na,P1,North,x\nb,P2,North,y\n", encoding="utf-8")
+    table.write_text(
+        "source_id,case_id,site,participant_group\na,P1,North,x\nb,P2,North,y\n", encoding="utf-8"
+    )
     seg = ingest.ingest(path, ["North"], table)[0]
     assert seg[["case_id", "text"]].values.tolist() == [["P1", "Alpha"], ["P2", "Beta"]]

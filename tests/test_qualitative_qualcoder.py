@@ -15,17 +15,58 @@ from cocapp.qualitative.io import QualitativeInputError, read_segments
 FIX = Path(__file__).resolve().parent / "fixtures" / "qualitative"
 SITES = ["Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence"]
 
-HEADER = ["Case", "Filename", "Coder", "Coded", "Id", "Codename", "Coded_Memo", "Category", "Category",
-          "CaseVar_participant_group", "CaseVar_site"]
+HEADER = [
+    "Case",
+    "Filename",
+    "Coder",
+    "Coded",
+    "Id",
+    "Codename",
+    "Coded_Memo",
+    "Category",
+    "Category",
+    "CaseVar_participant_group",
+    "CaseVar_site",
+]
 # (case, file, coder, coded, id, code, memo, categories nearest first, group, site)
 ROWS = [
-    ("P1", "int_P1", "alice", "I trust my nurse.", "ctid:1", "trust", "", ["Bonds", "Relationships"],
-     "service_user", "Artois"),
-    ("P1", "int_P1", "alice", "She listens to me.", "ctid:2", "listening", "", ["Relationships"],
-     "service_user", "Artois"),
+    (
+        "P1",
+        "int_P1",
+        "alice",
+        "I trust my nurse.",
+        "ctid:1",
+        "trust",
+        "",
+        ["Bonds", "Relationships"],
+        "service_user",
+        "Artois",
+    ),
+    (
+        "P1",
+        "int_P1",
+        "alice",
+        "She listens to me.",
+        "ctid:2",
+        "listening",
+        "",
+        ["Relationships"],
+        "service_user",
+        "Artois",
+    ),
     ("P2", "int_P2", "bob", "image", "imid:7", "paperwork", "", ["System"], "care_coordinator", "Burgundy"),
-    ("P2", "int_P2", "bob", "Paperwork takes most of my day.", "ctid:4", "paperwork", "a memo", ["System"],
-     "care_coordinator", "Burgundy"),
+    (
+        "P2",
+        "int_P2",
+        "bob",
+        "Paperwork takes most of my day.",
+        "ctid:4",
+        "paperwork",
+        "a memo",
+        ["System"],
+        "care_coordinator",
+        "Burgundy",
+    ),
 ]
 
 

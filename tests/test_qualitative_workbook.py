@@ -23,22 +23,52 @@ def workbook(tmp_path, cocapp_stage):
     out = tmp_path / "q"
     files = {n: out / f"{n}.csv" for n in ("segments", "cases", "codes", "import_report", "memos", "sources")}
     code, log = cocapp_stage(
-        "qualitative-ingest", config,
-        "--out-segments", files["segments"], "--out-cases", files["cases"], "--out-codes", files["codes"],
-        "--out-import-report", files["import_report"], "--out-memos", files["memos"],
-        "--out-sources", files["sources"],
+        "qualitative-ingest",
+        config,
+        "--out-segments",
+        files["segments"],
+        "--out-cases",
+        files["cases"],
+        "--out-codes",
+        files["codes"],
+        "--out-import-report",
+        files["import_report"],
+        "--out-memos",
+        files["memos"],
+        "--out-sources",
+        files["sources"],
     )
     assert code == 0, log
     canonical = ["--segments", files["segments"], "--cases", files["cases"], "--codes", files["codes"]]
     code, log = cocapp_stage(
-        "qualitative-workbook", config, *canonical, "--sources", files["sources"], "--memos", files["memos"],
-        "--workbook", out / "analyst_workbook.xlsx", "--workbook-html", out / "analyst_workbook.html",
-        "--coding-comparison", out / "coding_comparison.csv", "--coding-alpha", out / "coding_alpha.csv",
+        "qualitative-workbook",
+        config,
+        *canonical,
+        "--sources",
+        files["sources"],
+        "--memos",
+        files["memos"],
+        "--workbook",
+        out / "analyst_workbook.xlsx",
+        "--workbook-html",
+        out / "analyst_workbook.html",
+        "--coding-comparison",
+        out / "coding_comparison.csv",
+        "--coding-alpha",
+        out / "coding_alpha.csv",
     )
     assert code == 0, log
     framework = [
-        "--case-theme", out / "framework_case_theme.csv", "--site-theme", out / "s.csv",
-        "--group-theme", out / "g.csv", "--code-frequencies", out / "f.csv", "--codebook", out / "c.csv",
+        "--case-theme",
+        out / "framework_case_theme.csv",
+        "--site-theme",
+        out / "s.csv",
+        "--group-theme",
+        out / "g.csv",
+        "--code-frequencies",
+        out / "f.csv",
+        "--codebook",
+        out / "c.csv",
     ]
     code, log = cocapp_stage("qualitative-framework", config, *canonical, *framework)
     assert code == 0, log
@@ -70,7 +100,9 @@ def test_framework_chart_unsuppressed_while_published_table_keeps_the_rule(workb
     p3 = published[(published["case_id"] == "P3") & (published["theme"] == "Relationships")].iloc[0]
     assert (p3["n_cases"], p3["extracts"], p3["note"]) == ("<3", "", "extracts withheld: single-case cell")
     counts = sheet(xlsx, "case x code").set_index("case_id")
-    assert counts.loc["P2", ["Relationships/trust", "Relationships/listening", "System/paperwork"]].tolist() == [1, 1, 1]
+    assert counts.loc[
+        "P2", ["Relationships/trust", "Relationships/listening", "System/paperwork"]
+    ].tolist() == [1, 1, 1]
     theme = sheet(xlsx, "theme 1 Relationships").set_index("case_id")
     assert theme.loc["P2", "Relationships/trust"] == "“I listen first.” [trust; int_P2]"
 
@@ -115,10 +147,26 @@ def test_workbook_html_and_determinism(workbook, tmp_path, cocapp_stage):
     config = qual_config(segments=str(tmp_path / "fixture.qdpx"))
     q = workbook
     code, log = cocapp_stage(
-        "qualitative-workbook", config, "--segments", q / "segments.csv", "--cases", q / "cases.csv",
-        "--codes", q / "codes.csv", "--sources", q / "sources.csv", "--memos", q / "memos.csv",
-        "--workbook", tmp_path / "again.xlsx", "--workbook-html", tmp_path / "again.html",
-        "--coding-comparison", tmp_path / "cc.csv", "--coding-alpha", tmp_path / "ca.csv",
+        "qualitative-workbook",
+        config,
+        "--segments",
+        q / "segments.csv",
+        "--cases",
+        q / "cases.csv",
+        "--codes",
+        q / "codes.csv",
+        "--sources",
+        q / "sources.csv",
+        "--memos",
+        q / "memos.csv",
+        "--workbook",
+        tmp_path / "again.xlsx",
+        "--workbook-html",
+        tmp_path / "again.html",
+        "--coding-comparison",
+        tmp_path / "cc.csv",
+        "--coding-alpha",
+        tmp_path / "ca.csv",
     )
     assert code == 0, log
     assert (tmp_path / "again.xlsx").read_bytes() == first
@@ -127,7 +175,7 @@ def test_workbook_html_and_determinism(workbook, tmp_path, cocapp_stage):
 def test_formula_like_text_is_not_a_formula(tmp_path):
     from cocapp.qualitative.workbook import workbook_xlsx
 
-    data = workbook_xlsx({"s": pd.DataFrame({"text": ["=HYPERLINK(\"http://x\")", "ok"]})})
+    data = workbook_xlsx({"s": pd.DataFrame({"text": ['=HYPERLINK("http://x")', "ok"]})})
     path = tmp_path / "w.xlsx"
     path.write_bytes(data)
     ws = openpyxl.load_workbook(path)["s"]

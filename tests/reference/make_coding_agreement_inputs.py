@@ -22,10 +22,26 @@ for source, n in sources.items():
             for _ in range(int(rng.integers(1, 5))):
                 start = int(rng.integers(0, n - 20))
                 end = int(min(n, start + rng.integers(5, 200)))
-                rows.append({"source_id": source, "n_characters": n, "code_path": code, "coder": coder,
-                             "start": start, "end": end})
+                rows.append(
+                    {
+                        "source_id": source,
+                        "n_characters": n,
+                        "code_path": code,
+                        "coder": coder,
+                        "start": start,
+                        "end": end,
+                    }
+                )
 # identical coding by all three coders of one passage
 for coder in ["alice", "bob", "carol"]:
-    rows.append({"source_id": "int_A", "n_characters": 500, "code_path": "Care/identical", "coder": coder,
-                 "start": 100, "end": 180})
+    rows.append(
+        {
+            "source_id": "int_A",
+            "n_characters": 500,
+            "code_path": "Care/identical",
+            "coder": coder,
+            "start": 100,
+            "end": 180,
+        }
+    )
 pd.DataFrame(rows).to_csv(HERE / "inputs" / "coding_agreement_segments.csv", index=False)

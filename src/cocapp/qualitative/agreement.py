@@ -42,8 +42,19 @@ __all__ = [
 ]
 
 PAIR_COLUMNS = [
-    "theme", "code", "code_path", "source_id", "coder_a", "coder_b", "n_characters",
-    "a_only", "b_only", "both", "neither", "agreement_pct", "kappa",
+    "theme",
+    "code",
+    "code_path",
+    "source_id",
+    "coder_a",
+    "coder_b",
+    "n_characters",
+    "a_only",
+    "b_only",
+    "both",
+    "neither",
+    "agreement_pct",
+    "kappa",
 ]
 ALPHA_COLUMNS = ["theme", "code", "code_path", "source_id", "n_coders", "coders", "n_characters", "alpha"]
 
@@ -87,7 +98,8 @@ def cohen_kappa_counts(both: int, a_only: int, b_only: int, neither: int) -> tup
     """
     n = both + a_only + b_only + neither
     # (po - pe) / (1 - pe) written over the integer counts (exact numerator and denominator):
-    # 2 (both neither - a_only b_only) / ((both + a_only)(a_only + neither) + (both + b_only)(b_only + neither))
+    # 2 (both neither - a_only b_only)
+    #   / ((both + a_only)(a_only + neither) + (both + b_only)(b_only + neither))
     num = 2 * (both * neither - a_only * b_only)
     den = (both + a_only) * (a_only + neither) + (both + b_only) * (b_only + neither)
     kappa = 1.0 if den == 0 else num / den
@@ -158,7 +170,12 @@ def coding_comparison(
         n = int(n_characters[source])
         iv = {c: merge_intervals(d["start"], d["end"]) for c, d in g.groupby(g["coder"].astype(str))}
         ivs = [iv.get(c, []) for c in coders]
-        label = {"theme": g["theme"].iloc[0], "code": g["code"].iloc[0], "code_path": path, "source_id": source}
+        label = {
+            "theme": g["theme"].iloc[0],
+            "code": g["code"].iloc[0],
+            "code_path": path,
+            "source_id": source,
+        }
         for a, b in combinations(range(len(coders)), 2):
             la, lb, both = _length(ivs[a]), _length(ivs[b]), _intersection(ivs[a], ivs[b])
             a_only, b_only = la - both, lb - both
@@ -166,9 +183,16 @@ def coding_comparison(
             pct, kappa = cohen_kappa_counts(both, a_only, b_only, neither)
             pairs.append(
                 {
-                    **label, "coder_a": coders[a], "coder_b": coders[b], "n_characters": n,
-                    "a_only": a_only, "b_only": b_only, "both": both, "neither": neither,
-                    "agreement_pct": pct, "kappa": kappa,
+                    **label,
+                    "coder_a": coders[a],
+                    "coder_b": coders[b],
+                    "n_characters": n,
+                    "a_only": a_only,
+                    "b_only": b_only,
+                    "both": both,
+                    "neither": neither,
+                    "agreement_pct": pct,
+                    "kappa": kappa,
                 }
             )
         alpha = krippendorff_alpha_binary(coder_counts(ivs, n))

@@ -120,7 +120,8 @@ class SafeArchive:
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size >= lim.min_ratio_bytes and ratio > lim.max_ratio:
                 raise _input_error(
-                    f"{name}: member {info.filename!r} expands {ratio:.0f}-fold ({_mb(info.compress_size)} -> "
+                    f"{name}: member {info.filename!r} expands {ratio:.0f}-fold "
+                    f"({_mb(info.compress_size)} -> "
                     f"{_mb(info.file_size)}), more than the limit of {lim.max_ratio:g}-fold "
                     "(qualitative.qdpx_limits.max_ratio): a compression bomb"
                 )
@@ -166,7 +167,9 @@ class SafeArchive:
                             "read from the archive (qualitative.qdpx_limits.max_total_bytes); refused"
                         )
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
-            raise _input_error(f"{self.path}: member {member!r} cannot be read from the archive ({err})") from None
+            raise _input_error(
+                f"{self.path}: member {member!r} cannot be read from the archive ({err})"
+            ) from None
         self.bytes_read += len(out)
         data = bytes(out)
         self._cache[member] = data
@@ -194,14 +197,18 @@ class SafeArchive:
         return data
 
     def project_xml(self) -> tuple[str, bytes]:
-        """The single ``*.qde`` member (any name, any case: ``project.qde``, ``Project.qde``, ``Trial.qde``)."""
-        qde = sorted(n for n in self.members.values() if n.lower().endswith(".qde") and "/" not in n.strip("/"))
+        """The single ``*.qde`` member, any name and case (``project.qde``, ``Trial.qde``)."""
+        qde = sorted(
+            n for n in self.members.values() if n.lower().endswith(".qde") and "/" not in n.strip("/")
+        )
         if not qde:
             qde = sorted(n for n in self.members.values() if n.lower().endswith(".qde"))
         if not qde:
             raise _input_error(f"{self.path}: project.qde not found in the archive (no *.qde member)")
         if len(qde) > 1:
-            raise _input_error(f"{self.path}: the archive holds {len(qde)} project files {qde}; expected one *.qde")
+            raise _input_error(
+                f"{self.path}: the archive holds {len(qde)} project files {qde}; expected one *.qde"
+            )
         return qde[0], self.read(qde[0])
 
     # -- paths named by the project ------------------------------------------------------------------

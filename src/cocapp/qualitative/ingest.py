@@ -68,7 +68,7 @@ def _rename_variables(cases: pd.DataFrame, variables: dict) -> pd.DataFrame:
 
 
 def _cases_by_source(inp: QualInput, cases: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Apply a case table keyed by source (``source_id`` column): set each segment's case; one row per case."""
+    """Apply a case table keyed by source (``source_id``): set each segment's case; one row per case."""
     mapping: dict[str, str] = {}
     for rec in cases.to_dict("records"):
         sid, cid = rec.get("source_id"), rec.get("case_id")
@@ -150,7 +150,9 @@ def source_table(inp: QualInput, segments: pd.DataFrame) -> pd.DataFrame:
     else:
         ids = sorted(segments["source_id"].dropna().unique())
         n = [pd.NA] * len(ids)
-    return pd.DataFrame({"source_id": pd.Series(ids, dtype="string"), "n_characters": pd.array(n, dtype="Int64")})
+    return pd.DataFrame(
+        {"source_id": pd.Series(ids, dtype="string"), "n_characters": pd.array(n, dtype="Int64")}
+    )
 
 
 def import_report(inp: QualInput) -> pd.DataFrame:

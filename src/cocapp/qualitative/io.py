@@ -255,7 +255,9 @@ def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInpu
     while header and not header[-1]:
         header.pop()
     if not _is_qualcoder_header(header):
-        raise QualitativeInputError(f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)")
+        raise QualitativeInputError(
+            f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)"
+        )
     by_case = "Case" in header
     file_col = "Filename" if by_case else next(c for c in ("File", "File/case") if c in header)
     cat_idx = [i for i, h in enumerate(header) if h == "Category"]
@@ -293,8 +295,12 @@ def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInpu
         if ident.startswith(("imid:", "avid:")):
             what = "image" if ident.startswith("imid:") else "audio/video"
             report.append(
-                {"kind": "not used", "element": f"{what} coding", "where": where,
-                 "detail": f"{what} coding skipped: only text codings are analysed"}
+                {
+                    "kind": "not used",
+                    "element": f"{what} coding",
+                    "where": where,
+                    "detail": f"{what} coding skipped: only text codings are analysed",
+                }
             )
             continue
         cats = [str(row[i]).strip() for i in cat_idx if str(row[i]).strip()]
@@ -322,9 +328,13 @@ def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInpu
     if n_realigned:
         report.insert(
             0,
-            {"kind": "warning", "element": "Category", "where": path.name,
-             "detail": f"{n_realigned} row(s) shorter than the header (QualCoder writes no empty Category "
-             "cells before the variables): categories and variables realigned"},
+            {
+                "kind": "warning",
+                "element": "Category",
+                "where": path.name,
+                "detail": f"{n_realigned} row(s) shorter than the header (QualCoder writes no empty Category "
+                "cells before the variables): categories and variables realigned",
+            },
         )
     seg = pd.DataFrame(recs, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
     for c in ("source_id", "case_id", "code", "text"):

@@ -57,7 +57,13 @@ __all__ = ["OFFSET_UNITS", "QdpxOptions", "read_qdpx", "utf16_to_code_points"]
 
 QDA_NAMESPACE_PREFIX = "urn:QDA-XML:project:"
 OFFSET_UNITS = ("auto", "code_points", "utf16")
-_MEDIA_SELECTIONS = ("PictureSelection", "AudioSelection", "VideoSelection", "PDFSelection", "TranscriptSelection")
+_MEDIA_SELECTIONS = (
+    "PictureSelection",
+    "AudioSelection",
+    "VideoSelection",
+    "PDFSelection",
+    "TranscriptSelection",
+)
 _MEDIA_SOURCES = ("PictureSource", "AudioSource", "VideoSource", "PDFSource")
 # selection names that are labels, not quotations
 _LABEL_NAME = re.compile(r"^(line:\d+|quotation \d+:\d+|\d+:\d+.*|.*\d\d:\d\d\.\d\d.*)$", re.I)
@@ -86,7 +92,9 @@ def _local(tag: str) -> str:
 class _Reader:
     """One pass over a parsed project: collects rows, report lines and problems."""
 
-    def __init__(self, path: Path, archive: SafeArchive | None, root: ET.Element, qde_name: str, opts: QdpxOptions):
+    def __init__(
+        self, path: Path, archive: SafeArchive | None, root: ET.Element, qde_name: str, opts: QdpxOptions
+    ):
         self.path, self.archive, self.root, self.qde, self.opts = path, archive, root, qde_name, opts
         ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
         self.ns = {"q": ns}
@@ -106,11 +114,15 @@ class _Reader:
 
     # -- users, variables, codes -----------------------------------------------------------------
     def users(self) -> dict[str, str]:
-        return {u.get("guid"): (u.get("name") or u.get("id") or "") for u in self.iterfind(self.root, "q:Users/q:User")}
+        return {
+            u.get("guid"): (u.get("name") or u.get("id") or "")
+            for u in self.iterfind(self.root, "q:Users/q:User")
+        }
 
     def variables(self) -> dict[str, str]:
         return {
-            v.get("guid"): (v.get("name") or "").strip() for v in self.iterfind(self.root, "q:Variables/q:Variable")
+            v.get("guid"): (v.get("name") or "").strip()
+            for v in self.iterfind(self.root, "q:Variables/q:Variable")
         }
 
     def codebook(self) -> tuple[pd.DataFrame, dict[str, dict]]:
@@ -122,7 +134,9 @@ class _Reader:
             for code in self.iterfind(elem, "q:Code"):
                 guid, name = code.get("guid"), (code.get("name") or "").strip()
                 if not guid or not name:
-                    self.problems.append(f"{self.qde}: Code guid={guid} name={name!r}: a Code needs guid and name")
+                    self.problems.append(
+                        f"{self.qde}: Code guid={guid} name={name!r}: a Code needs guid and name"
+                    )
                     continue
                 path = [*chain, name]
                 desc = self.find(code, "q:Description")
@@ -154,7 +168,9 @@ class _Reader:
         deep = sum(r["_depth"] < level for r in rows)
         if deep:
             self.note(
-                "info", "Code", self.qde,
+                "info",
+                "Code",
+                self.qde,
                 f"{deep} code(s) above theme level {level} are their own theme",
             )
         table = pd.DataFrame(rows, columns=["code", "theme", "code_path", "definition", "_where"])
@@ -238,7 +254,12 @@ class _Reader:
             for rep in self.iterfind(pdf, "q:Representation"):
                 name = (pdf.get("name") or "").strip() or (pdf.get("guid") or "")
                 out.append(
-                    (rep, pdf.get("guid"), name, f"{self.qde}: PDFSource guid={pdf.get('guid')} name={name!r} Representation")
+                    (
+                        rep,
+                        pdf.get("guid"),
+                        name,
+                        f"{self.qde}: PDFSource guid={pdf.get('guid')} name={name!r} Representation",
+                    )
                 )
         return out
 
@@ -250,14 +271,18 @@ class _Reader:
             sname = src.get("name") or src.get("plainTextPath") or src.get("guid")
             for coding in src.findall(f"{{{q}}}Coding"):
                 self.note(
-                    "not used", f"{kind}/Coding", f"{self.qde}: {kind} name={sname!r} Coding guid={coding.get('guid')}",
+                    "not used",
+                    f"{kind}/Coding",
+                    f"{self.qde}: {kind} name={sname!r} Coding guid={coding.get('guid')}",
                     "whole-source coding (no passage): not a coded segment",
                 )
             if kind in _MEDIA_SOURCES[:3]:
                 for tr in src.iter(f"{{{q}}}Transcript"):
                     n_sel = len(tr.findall(f"{{{q}}}TranscriptSelection"))
                     self.note(
-                        "not used", "Transcript", f"{self.qde}: {kind} name={sname!r} Transcript guid={tr.get('guid')}",
+                        "not used",
+                        "Transcript",
+                        f"{self.qde}: {kind} name={sname!r} Transcript guid={tr.get('guid')}",
                         f"transcript of a media source not read ({n_sel} TranscriptSelection)",
                     )
             for sel in src.iter():
@@ -266,7 +291,9 @@ class _Reader:
                     continue
                 n = len(sel.findall(f"{{{q}}}Coding"))
                 self.note(
-                    "not used", tag, f"{self.qde}: {kind} name={sname!r} {tag} guid={sel.get('guid')}",
+                    "not used",
+                    tag,
+                    f"{self.qde}: {kind} name={sname!r} {tag} guid={sel.get('guid')}",
                     f"{tag} ({n} coding(s)): only text selections are analysed",
                 )
         n_sets = len(list(self.iterfind(self.root, "q:Sets/q:Set")))
@@ -360,7 +387,9 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
                     n_case_codings += 1
                     continue
                 if target not in codes:
-                    r.problems.append(f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook")
+                    r.problems.append(
+                        f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook"
+                    )
                     continue
                 code = codes[target]
                 user = coding.get("creatingUser") or sel.get("creatingUser")
@@ -388,12 +417,17 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
                 r.note("not used", "PlainTextSelection", where, "selection without Coding (a quotation only)")
         for source in sorted(no_case):
             r.note(
-                "warning", "Cases", qde_name,
-                f"coded source {source!r} is in no Case (SourceRef or SelectionRef): its segments need a case "
+                "warning",
+                "Cases",
+                qde_name,
+                f"coded source {source!r} is in no Case (SourceRef or SelectionRef): its segments need a "
+                "case "
                 "table keyed by source (qualitative.cases with a source_id column)",
             )
         if n_case_codings:
-            r.note("not used", "Coding", qde_name, f"{n_case_codings} coding(s) of a Case (NVivo case coding)")
+            r.note(
+                "not used", "Coding", qde_name, f"{n_case_codings} coding(s) of a Case (NVivo case coding)"
+            )
         if r.problems:
             raise _error(f"{path}: invalid REFI-QDA project:\n  " + "\n  ".join(r.problems))
     seg = pd.DataFrame(seg_rows, columns=[*SEGMENT_INPUT_COLUMNS, "_where", "_name"]).astype("object")
@@ -402,12 +436,22 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
         cases = pd.DataFrame(case_rows)
     elif seg_rows or source_rows:
         cases = pd.DataFrame(
-            [{"case_id": s["source_id"], "_where": s["_where"], **{k: v for k, v in s.items() if not k.startswith("_") and k != "source_id"}} for s in source_rows]
+            [
+                {
+                    "case_id": s["source_id"],
+                    "_where": s["_where"],
+                    **{k: v for k, v in s.items() if not k.startswith("_") and k != "source_id"},
+                }
+                for s in source_rows
+            ]
         )
         r.note(
-            "warning", "Cases", qde_name,
+            "warning",
+            "Cases",
+            qde_name,
             f"the project has no Cases: each of its {len(source_rows)} text source(s) is taken as a case "
-            "(give qualitative.cases, keyed by case_id = source name or with a source_id column, for attributes)",
+            "(give qualitative.cases, keyed by case_id = source name or with a source_id column, "
+            "for attributes)",
         )
     return QualInput(
         path=str(path),
@@ -419,7 +463,9 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
         fields={"start": "startPosition", "end": "endPosition"},
         report=r.report,
         notes=notes,
-        source_table=pd.DataFrame(source_rows).drop(columns=["_guid"], errors="ignore") if source_rows else None,
+        source_table=pd.DataFrame(source_rows).drop(columns=["_guid"], errors="ignore")
+        if source_rows
+        else None,
         origin=r.origin,
     )
 
@@ -444,7 +490,8 @@ def parse_xml(path: Path, member: str, data: bytes) -> ET.Element:
     ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
     if _local(root.tag) != "Project" or not ns.startswith(QDA_NAMESPACE_PREFIX):
         raise _error(
-            f"{path}: {member}: root element is {root.tag!r}, expected Project in namespace {QDA_NAMESPACE_PREFIX}1.0"
+            f"{path}: {member}: root element is {root.tag!r}, expected Project in namespace "
+            f"{QDA_NAMESPACE_PREFIX}1.0"
         )
     return root
 
@@ -538,7 +585,9 @@ def offset_fit(raw: list[dict], sources: dict[str, str], unit: str) -> dict[str,
     return fit
 
 
-def choose_offset_unit(origin: str, raw: list[dict], sources: dict[str, str], setting: str) -> tuple[str, str]:
+def choose_offset_unit(
+    origin: str, raw: list[dict], sources: dict[str, str], setting: str
+) -> tuple[str, str]:
     """The offset unit to use and a sentence for the import report (see module docstring)."""
     if setting != "auto":
         return setting, f"offsets read as {setting} (qualitative.offset_unit)"
@@ -562,11 +611,16 @@ def choose_offset_unit(origin: str, raw: list[dict], sources: dict[str, str], se
         )
 
     clearly_better = score(fo) > score(fd) and (
-        fo["name_match"] > fd["name_match"] or fo["bad"] < fd["bad"] or fo["bounds"] >= fd["bounds"] + max(2, fd["n"] // 10)
+        fo["name_match"] > fd["name_match"]
+        or fo["bad"] < fd["bad"]
+        or fo["bounds"] >= fd["bounds"] + max(2, fd["n"] // 10)
     )
     if clearly_better:
         return other, (
             f"offsets read as {other}, not {default} as {why} suggests: checked against the text, {other}: "
             f"{says(fo)}; {default}: {says(fd)}"
         )
-    return default, f"offsets read as {default} ({why}); checked against the text: {says(fd)}; as {other}: {says(fo)}"
+    return (
+        default,
+        f"offsets read as {default} ({why}); checked against the text: {says(fd)}; as {other}: {says(fo)}",
+    )

@@ -342,7 +342,8 @@ def _overlap_problems(seg: pd.DataFrame) -> list[str]:
         # merged blocks of covered text: (start, text, where of each character run)
         block_start, block_text, block_where = None, "", []  # block_where: list of (end, where)
         order = sorted(
-            part[["start", "end", "text", "_where"]].itertuples(index=False), key=lambda r: (int(r[0]), int(r[1]))
+            part[["start", "end", "text", "_where"]].itertuples(index=False),
+            key=lambda r: (int(r[0]), int(r[1])),
         )
         for start, end, text, where in order:
             start, end, text = int(start), int(end), str(text)

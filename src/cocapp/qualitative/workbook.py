@@ -41,7 +41,14 @@ import pandas as pd
 from cocapp.qualitative.agreement import coding_comparison, merge_intervals
 from cocapp.qualitative.framework import theme_order
 
-__all__ = ["NOT_FOR_PUBLICATION", "analyst_tables", "co_occurrence", "coverage", "workbook_html", "workbook_xlsx"]
+__all__ = [
+    "NOT_FOR_PUBLICATION",
+    "analyst_tables",
+    "co_occurrence",
+    "coverage",
+    "workbook_html",
+    "workbook_xlsx",
+]
 
 NOT_FOR_PUBLICATION = (
     "Analyst workbook - NOT FOR PUBLICATION: counts and extracts are not suppressed (small cells, "
@@ -100,14 +107,19 @@ def theme_sheet(segments, cases, codes, theme: str) -> pd.DataFrame:
             g = groups.get((rec["case_id"], p))
             row[p] = "" if g is None else _cell(g)
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*[c for c in ("case_id", "site", "participant_group") if c in cases.columns], *paths])
+    return pd.DataFrame(
+        rows, columns=[*[c for c in ("case_id", "site", "participant_group") if c in cases.columns], *paths]
+    )
 
 
 def attribute_theme(segments, cases, codes) -> pd.DataFrame:
     """Matrix query on every case attribute: attribute, value, theme, n_cases (with a segment), n_segments."""
     themes = theme_order(codes)
-    seg = segments.merge(cases.drop(columns=[c for c in ("site", "participant_group") if c in segments.columns]),
-                         on="case_id", how="left")
+    seg = segments.merge(
+        cases.drop(columns=[c for c in ("site", "participant_group") if c in segments.columns]),
+        on="case_id",
+        how="left",
+    )
     rows = []
     for attr in _attributes(cases):
         values = list(dict.fromkeys(cases[attr].fillna("")))
@@ -118,7 +130,10 @@ def attribute_theme(segments, cases, codes) -> pd.DataFrame:
                 g = by.get((v, t))
                 rows.append(
                     {
-                        "attribute": attr, "value": v, "n_cases_with_value": int(n_value.get(v, 0)), "theme": t,
+                        "attribute": attr,
+                        "value": v,
+                        "n_cases_with_value": int(n_value.get(v, 0)),
+                        "theme": t,
                         "n_cases": 0 if g is None else int(g["case_id"].nunique()),
                         "n_segments": 0 if g is None else len(g),
                     }
@@ -160,12 +175,28 @@ def co_occurrence(segments: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
                 add(recs[i], recs[j])
     themes = dict(zip(codes["code_path"], codes["theme"], strict=True))
     rows = [
-        {"code_path_a": a, "theme_a": themes.get(a, ""), "code_path_b": b, "theme_b": themes.get(b, ""),
-         "n_overlapping_segment_pairs": n, "n_cases": len(cs)}
-        for (a, b), (n, cs) in sorted(pairs.items(), key=lambda kv: (rank.get(kv[0][0], 0), rank.get(kv[0][1], 0)))
+        {
+            "code_path_a": a,
+            "theme_a": themes.get(a, ""),
+            "code_path_b": b,
+            "theme_b": themes.get(b, ""),
+            "n_overlapping_segment_pairs": n,
+            "n_cases": len(cs),
+        }
+        for (a, b), (n, cs) in sorted(
+            pairs.items(), key=lambda kv: (rank.get(kv[0][0], 0), rank.get(kv[0][1], 0))
+        )
     ]
     return pd.DataFrame(
-        rows, columns=["code_path_a", "theme_a", "code_path_b", "theme_b", "n_overlapping_segment_pairs", "n_cases"]
+        rows,
+        columns=[
+            "code_path_a",
+            "theme_a",
+            "code_path_b",
+            "theme_b",
+            "n_overlapping_segment_pairs",
+            "n_cases",
+        ],
     )
 
 
@@ -176,32 +207,68 @@ def coverage(segments: pd.DataFrame, sources: pd.DataFrame, codes: pd.DataFrame)
     rows = []
     for (source, path), g in segments.groupby(["source_id", "code_path"], sort=False):
         has = g[g["start"].notna()]
-        coded = sum(e - s for s, e in merge_intervals(has["start"], has["end"])) if len(has) == len(g) else pd.NA
+        coded = (
+            sum(e - s for s, e in merge_intervals(has["start"], has["end"])) if len(has) == len(g) else pd.NA
+        )
         n = n_chars.get(source)
         pct = 100.0 * coded / n if coded is not pd.NA and n is not None and not pd.isna(n) and n else pd.NA
         rows.append(
-            {"source_id": source, "theme": g["theme"].iloc[0], "code_path": path, "n_segments": len(g),
-             "coded_characters": coded, "n_characters": n if n is not None else pd.NA, "coverage_pct": pct}
+            {
+                "source_id": source,
+                "theme": g["theme"].iloc[0],
+                "code_path": path,
+                "n_segments": len(g),
+                "coded_characters": coded,
+                "n_characters": n if n is not None else pd.NA,
+                "coverage_pct": pct,
+            }
         )
     out = pd.DataFrame(
-        rows, columns=["source_id", "theme", "code_path", "n_segments", "coded_characters", "n_characters", "coverage_pct"]
+        rows,
+        columns=[
+            "source_id",
+            "theme",
+            "code_path",
+            "n_segments",
+            "coded_characters",
+            "n_characters",
+            "coverage_pct",
+        ],
     )
-    return out.assign(_r=out["code_path"].map(rank)).sort_values(["source_id", "_r"], kind="stable").drop(
-        columns="_r").reset_index(drop=True)
+    return (
+        out.assign(_r=out["code_path"].map(rank))
+        .sort_values(["source_id", "_r"], kind="stable")
+        .drop(columns="_r")
+        .reset_index(drop=True)
+    )
 
 
 def memo_table(memos: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
     """Project memos, then the memos attached to segments (with their source, code and extract)."""
     cols = ["kind", "memo", "author", "created", "modified", "about", "text"]
     rows = [
-        {"kind": "project memo", "memo": r["memo"], "author": r["author"], "created": r["created"],
-         "modified": r["modified"], "about": r.get("description", ""), "text": r["text"]}
+        {
+            "kind": "project memo",
+            "memo": r["memo"],
+            "author": r["author"],
+            "created": r["created"],
+            "modified": r["modified"],
+            "about": r.get("description", ""),
+            "text": r["text"],
+        }
         for r in memos.fillna("").to_dict("records")
     ]
     seg = segments[segments["memo"].notna()].drop_duplicates(["source_id", "start", "end", "memo"])
     rows += [
-        {"kind": "segment memo", "memo": "", "author": r["coder"] if not pd.isna(r["coder"]) else "",
-         "created": "", "modified": "", "about": _extract(r), "text": r["memo"]}
+        {
+            "kind": "segment memo",
+            "memo": "",
+            "author": r["coder"] if not pd.isna(r["coder"]) else "",
+            "created": "",
+            "modified": "",
+            "about": _extract(r),
+            "text": r["memo"],
+        }
         for r in seg.to_dict("records")
     ]
     return pd.DataFrame(rows, columns=cols)
@@ -217,7 +284,9 @@ def analyst_tables(
     """Every sheet of the workbook, by sheet name, in order (see module docstring)."""
     themes = theme_order(codes)
     n_chars = {
-        s: int(n) for s, n in zip(sources["source_id"], sources["n_characters"], strict=True) if not pd.isna(n)
+        s: int(n)
+        for s, n in zip(sources["source_id"], sources["n_characters"], strict=True)
+        if not pd.isna(n)
     }
     pairs, alpha = coding_comparison(segments, n_chars, codes)
     tables = {
@@ -225,8 +294,14 @@ def analyst_tables(
         "case x theme counts": case_counts(segments, cases, "theme", themes),
         "case x code": case_counts(segments, cases, "code_path", list(codes["code_path"])),
     }
-    used: set[str] = set(tables) | {"attribute x theme", "co-occurrence", "coverage", "memos",
-                                    "coding comparison", "coding alpha"}
+    used: set[str] = set(tables) | {
+        "attribute x theme",
+        "co-occurrence",
+        "coverage",
+        "memos",
+        "coding comparison",
+        "coding alpha",
+    }
     for i, t in enumerate(themes, start=1):
         name = _sheet_name(f"theme {i} {t}", used)
         used.add(name)
@@ -274,7 +349,11 @@ def workbook_xlsx(tables: dict[str, pd.DataFrame], label: str = "") -> bytes:
             for cell in ws[ws.max_row]:
                 if cell.data_type == "f":  # text that looks like a formula stays text (never evaluated)
                     cell.data_type = "s"
-        long = {j for j, c in enumerate(df.columns) if df[c].map(lambda v: isinstance(v, str) and len(v) > 40).any()}
+        long = {
+            j
+            for j, c in enumerate(df.columns)
+            if df[c].map(lambda v: isinstance(v, str) and len(v) > 40).any()
+        }
         for j, col in enumerate(ws.iter_cols(min_row=2, max_row=ws.max_row), start=0):
             letter = col[0].column_letter
             ws.column_dimensions[letter].width = 60 if j in long else 18
@@ -318,7 +397,11 @@ def workbook_html(tables: dict[str, pd.DataFrame], label: str = "") -> str:
     ]
     if label:
         parts.append(f"<p>Data: {html.escape(label)}</p>")
-    parts.append("<ul>" + "".join(f'<li><a href="#s{i}">{html.escape(n)}</a></li>' for i, n in enumerate(tables)) + "</ul>")
+    parts.append(
+        "<ul>"
+        + "".join(f'<li><a href="#s{i}">{html.escape(n)}</a></li>' for i, n in enumerate(tables))
+        + "</ul>"
+    )
     for i, (name, df) in enumerate(tables.items()):
         parts.append(f'<h2 id="s{i}">{html.escape(name)}</h2>')
         if df.empty:

@@ -15,7 +15,9 @@ def add_arguments(parser) -> None:
         help="qualitative/import_report.csv: what the input holds that could not be used, what was assumed",
     )
     parser.add_argument("--out-memos", help="qualitative/memos.csv: the project's memos (REFI-QDA Notes)")
-    parser.add_argument("--out-sources", help="qualitative/sources.csv: each source and its length in characters")
+    parser.add_argument(
+        "--out-sources", help="qualitative/sources.csv: each source and its length in characters"
+    )
 
 
 def run(args, settings, log) -> dict:

@@ -29,7 +29,11 @@ def run(args, settings, log) -> dict:
     n_pairs = len(tables["coding comparison"])
     log.info(
         f"analyst workbook: {len(tables)} sheets (not suppressed: not for publication); "
-        + (f"{n_pairs} code x source x coder-pair comparisons" if n_pairs else "one coder: no coding comparison")
+        + (
+            f"{n_pairs} code x source x coder-pair comparisons"
+            if n_pairs
+            else "one coder: no coding comparison"
+        )
     )
     return {
         args.workbook: workbook_xlsx(tables, label),
