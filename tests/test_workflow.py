@@ -131,7 +131,7 @@ def test_parsing_writes_nothing_and_imports_nothing_heavy(study):
 
 def test_every_stage_logs_what_it_did(study):
     logs = sorted((study / "data" / "derived" / "logs").glob("*.log"))
-    assert len(logs) == 16
+    assert len(logs) == 17  # 16 + qualitative_workbook
     for log in logs:
         text = log.read_text("utf-8")
         assert re.search(r"read .+ \(\d+ rows\)|\d+ (respondents|raw rows|segments|table files)", text), (
@@ -215,7 +215,7 @@ def test_each_stage_reads_exactly_its_declared_settings(study, tmp_path, monkeyp
     dry = snakemake(study, "-n", "-F", "-p").stdout
     commands = [line.removeprefix("Shell command: ") for line in dry.splitlines() if "cocapp " in line]
     commands = [c for c in commands if c.startswith("cocapp ")]
-    assert len(commands) == 16
+    assert len(commands) == 17  # 16 + qualitative-workbook
     for command in commands:
         argv = shlex.split(command.split(" 2> ")[0])[1:]
         stage = argv[0]
