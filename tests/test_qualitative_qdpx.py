@@ -279,6 +279,11 @@ def test_utf16_offset_inside_a_surrogate_pair_is_an_error(tmp_path):
         QualitativeInputError, match="PlainTextSelection guid=bad: startPosition 7 / endPosition 11"
     ):
         read_project(write_qdpx(tmp_path / "s.qdpx", xml), QdpxOptions(offset_unit="utf16"))
+    # with good selections beside it, auto keeps UTF-16 (one defect does not switch the unit) and says so
+    sels = [*emoji_selections(named=False), ("bad", start, start + 4, "c1", "u1", None)]
+    xml = project_xml([{"name": "int1", "text": EMOJI_TEXT, "selections": sels}], origin="NVivo 12")
+    with pytest.raises(QualitativeInputError, match="guid=bad: startPosition 7 / endPosition 11"):
+        read_segments(write_qdpx(tmp_path / "t.qdpx", xml))
 
 
 def test_utf16_to_code_points_hand_cases():

@@ -601,20 +601,19 @@ def choose_offset_unit(
             "Plane, so both units give the same text"
         )
 
-    def score(f):
-        return (f["name_match"], -f["bad"], f["bounds"])
-
     def says(f):
         return (
             f"{f['name_match']}/{f['names']} selection names quote the text, {f['bounds']}/{f['n']} bounds "
             f"on word boundaries, {f['bad']} out of range"
         )
 
-    clearly_better = score(fo) > score(fd) and (
-        fo["name_match"] > fd["name_match"]
-        or fo["bad"] < fd["bad"]
-        or fo["bounds"] >= fd["bounds"] + max(2, fd["n"] // 10)
-    )
+    # Names that quote the text decide; without them, the other unit must put clearly more selections
+    # on word boundaries (a selection out of range or inside a character counts as not on them). One
+    # defective selection does not switch a project's unit.
+    if fo["name_match"] or fd["name_match"]:
+        clearly_better = fo["name_match"] > fd["name_match"]
+    else:
+        clearly_better = fo["bounds"] >= fd["bounds"] + max(2, fd["n"] // 10)
     if clearly_better:
         return other, (
             f"offsets read as {other}, not {default} as {why} suggests: checked against the text, {other}: "
