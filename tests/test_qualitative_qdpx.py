@@ -25,6 +25,7 @@ from cocapp.qualitative.archive import ArchiveLimits, SafeArchive
 from cocapp.qualitative.io import QualitativeInputError, read_segments
 from cocapp.qualitative.qdpx import QdpxOptions, read_project, utf16_to_code_points
 from cocapp.qualitative.validate import QualitativeValidationError, _overlap_problems
+from cocapp.qualitative.workbook import analyst_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "urn:QDA-XML:project:1.0"
@@ -115,6 +116,12 @@ def test_real_qc_projects_bare_paths_counts_and_line_offsets(
     assert seg["coder"].nunique() == 1 and seg["case_id"].isin(list(inp.sources)).all()
     text = inp.sources[seg.loc[0, "source_id"]]
     assert seg.loc[0, "text"] == text[seg.loc[0, "start"] : seg.loc[0, "end"]]
+    # the analyst workbook of a real project: every coding counted once per case x code and in coverage
+    sources = ingest.source_table(inp, seg)
+    tables = analyst_tables(seg, cases, codes, sources, pd.DataFrame(columns=ingest.MEMO_COLUMNS))
+    assert tables["case x code"][list(codes["code_path"])].to_numpy().sum() == n_codings
+    assert tables["coverage"]["n_segments"].sum() == n_codings
+    assert (tables["coverage"]["coverage_pct"] <= 100).all() and tables["coding comparison"].empty
 
 
 def test_real_atlasti_missing_sources_refused_naming_them():

@@ -87,10 +87,11 @@ def case_theme_chart(segments, cases, codes) -> pd.DataFrame:
 def case_counts(segments, cases, key: str, columns: list[str]) -> pd.DataFrame:
     """Segments per case x ``key`` value (``theme`` or ``code_path``), every case and column present."""
     counts = segments.groupby(["case_id", key]).size()
-    out = cases[["case_id", *[c for c in ("site", "participant_group") if c in cases.columns]]].copy()
-    for c in columns:
-        out[c] = [int(counts.get((cid, c), 0)) for cid in out["case_id"]]
-    return out
+    out = cases[["case_id", *[c for c in ("site", "participant_group") if c in cases.columns]]].reset_index(
+        drop=True
+    )
+    values = {c: [int(counts.get((cid, c), 0)) for cid in out["case_id"]] for c in columns}
+    return pd.concat([out, pd.DataFrame(values, columns=columns)], axis=1)
 
 
 def theme_sheet(segments, cases, codes, theme: str) -> pd.DataFrame:
