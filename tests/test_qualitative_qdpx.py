@@ -638,3 +638,18 @@ def test_source_in_no_case_is_named_and_utf16_files_read(tmp_path):
     )
     seg = ingest.ingest(path, ["North"], table)[0]
     assert seg[["case_id", "text"]].values.tolist() == [["P1", "Alpha"], ["P2", "Beta"]]
+
+
+def test_member_whose_header_understates_its_size_is_refused(tmp_path):
+    """A member declaring 10 bytes but holding 5000: never more than the declared size is expanded."""
+    path = tmp_path / "liar.qdpx"
+    xml = project_xml([{"name": "a", "path": "internal://a.txt"}], origin="x")
+    write_qdpx(path, xml, {"sources/a.txt": "y" * 5000})
+    data = bytearray(path.read_bytes())
+    cd = [i for i in range(len(data)) if data[i : i + 4] == b"PK\x01\x02"]
+    struct.pack_into("<I", data, cd[1] + 24, 10)  # uncompressed size in the central directory
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        QualitativeInputError, match=r"liar\.qdpx: member 'sources/a\.txt' (cannot be read|expands)"
+    ):
+        read_segments(path)
