@@ -28,6 +28,7 @@ out (named), a covariate constant within the model sample is dropped (named), an
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 import warnings
@@ -233,6 +234,15 @@ def _nan_tables(
 
 
 # -- 1. model sample ------------------------------------------------------------------------------------
+def _labels(column: pd.Series) -> np.ndarray:
+    """A categorical covariate as text labels (``str`` of each value), missing and empty text as None."""
+    values = np.asarray(column.astype(object), dtype=object)
+    present = np.asarray(pd.notna(values), dtype=bool)
+    text = values.astype(str).astype(object)
+    text[~present | (text == "")] = None
+    return text
+
+
 def _model_sample(
     data: pd.DataFrame, covs: list[str], cats: dict[str, bool], levels: list[str], outcome: str, site: str
 ) -> _Sample:
@@ -242,49 +252,47 @@ def _model_sample(
     missing_cols = [c for c in [outcome, site, *covs] if c not in data.columns]
     if missing_cols:
         raise ValueError(f"ANCOVA data lack column(s) {missing_cols}")
-    frame = pd.DataFrame({"y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=np.float64)})
-    frame["site"] = data[site].astype(object).to_numpy()
+    y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=np.float64)
     internal = {c: f"c{i}" for i, c in enumerate(covs)}
+    columns = {
+        c: _labels(data[c]) if cats[c] else pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=np.float64)
+        for c in covs
+    }
+    complete = np.isfinite(y)
     for c in covs:
-        col = data[c]
-        if cats[c]:  # labels as text; missing and empty text are missing
-            labels = [str(v) if ok else None for v, ok in zip(col.astype(object), col.notna(), strict=True)]
-            frame[internal[c]] = np.array([v if v != "" else None for v in labels], dtype=object)
-        else:
-            frame[internal[c]] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-    complete = frame["y"].notna().to_numpy() & np.isfinite(frame["y"].to_numpy())
-    for c in covs:
-        complete &= frame[internal[c]].notna().to_numpy()
-    frame = frame[complete].reset_index(drop=True)
-    n = len(frame)
-    unknown = sorted(set(frame["site"]) - set(levels))
+        complete &= np.asarray(pd.notna(columns[c]), dtype=bool)
+    y = y[complete]
+    sites = np.asarray(data[site].astype(object), dtype=object)[complete]
+    columns = {c: v[complete] for c, v in columns.items()}
+    n = len(y)
+    counts = collections.Counter(sites.tolist())
+    unknown = sorted(set(counts) - set(levels))
     if unknown:
         raise ValueError(f"site value(s) {unknown} are not configured sites {levels}")
 
     notes: list[str] = []
-    site_n = frame["site"].value_counts().reindex(levels, fill_value=0)
-    present = [s for s in levels if site_n[s] > 0]
-    empty = [s for s in levels if site_n[s] == 0]
+    site_n = pd.Series([counts.get(s, 0) for s in levels], index=levels, dtype=np.int64)
+    present = [s for s in levels if counts.get(s, 0) > 0]
+    empty = [s for s in levels if counts.get(s, 0) == 0]
     if empty:
         notes.append(f"no complete cases at site(s) {', '.join(empty)}: left out of the model")
     used: list[str] = []
     dropped: dict[str, str] = {}
     for c in covs:
-        col = frame[internal[c]]
-        if n and col.nunique() < 2:
-            dropped[c] = (
-                f"covariate {c} is constant in the model sample ({col.iloc[0]!r}): dropped from the model"
-            )
+        if n and len(set(columns[c].tolist())) < 2:
+            first = columns[c][0]
+            dropped[c] = f"covariate {c} is constant in the model sample ({first!r}): dropped from the model"
             notes.append(dropped[c])
         else:
             used.append(c)
+    frame = {"y": y, "site": sites}
+    frame |= {internal[c]: columns[c] for c in covs}
     if n and len(present) >= 2:
-        frame["site"] = pd.Categorical(frame["site"], categories=present)
+        frame["site"] = pd.Categorical(sites, categories=present)
         for c in used:
             if cats[c]:
-                labels = frame[internal[c]]
-                frame[internal[c]] = pd.Categorical(labels, categories=sorted(labels.unique()))
-    return _Sample(frame, n, site_n, present, used, dropped, notes, internal, cats)
+                frame[internal[c]] = pd.Categorical(columns[c], categories=sorted(set(columns[c].tolist())))
+    return _Sample(pd.DataFrame(frame), n, site_n, present, used, dropped, notes, internal, cats)
 
 
 # -- 2. design ------------------------------------------------------------------------------------------
@@ -370,6 +378,14 @@ def _fit(y: np.ndarray, design: _Design):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return OLS(y, design.X).fit()
+
+
+def _rank(res, design: _Design) -> int:
+    """Numerical rank of the design matrix with NumPy's ``matrix_rank`` rule (singular values above
+    σ_max · max(n, p) · ε), from the singular values the fit already computed (one SVD less per model)."""
+    s = np.asarray(res.model.wexog_singular_values)
+    tol = s.max(initial=0.0) * max(design.X.shape) * np.finfo(s.dtype).eps
+    return int(np.count_nonzero(s > tol))
 
 
 # -- 4. Type III table ------------------------------------------------------------------------------------
@@ -548,7 +564,7 @@ def _slopes(
         F = ((res.ssr - res1.ssr) / df1) / (res1.ssr / df2)
         p = float(stats.f.sf(F, df1, df2))
         extra = []
-        if int(np.linalg.matrix_rank(design.X)) < design.X.shape[1]:
+        if _rank(res1, design) < design.X.shape[1]:
             extra.append(
                 "some site x covariate cells are empty: interaction df reduced to the estimable part"
             )
@@ -644,7 +660,7 @@ def ancova(
     if res.df_resid < 1:
         note = f"no residual degrees of freedom (n = {n}, {p_cols} parameters)"
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
-    rank = int(np.linalg.matrix_rank(design.X))
+    rank = _rank(res, design)
     if rank < p_cols:
         note = _collinearity_note(design, sample, rank)
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
