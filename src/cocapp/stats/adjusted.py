@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold
-from cocapp.stats.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
+from cocapp.stats.ancova import (
+    ANCOVA_COLUMNS,
+    MEANS_COLUMNS,
+    POSTHOC_COLUMNS,
+    SLOPES_COLUMNS,
+    ancova,
+    coded_labels,
+)
 from cocapp.stats.outcomes import KEYS, outcomes, threshold_rows
 
 __all__ = ["OUTPUT_COLUMNS", "compare_adjusted"]
@@ -76,16 +83,21 @@ def compare_adjusted(
         return {name: pd.DataFrame(columns=cols) for name, cols in OUTPUT_COLUMNS.items()}
     needed = {c: covariates[c] for m in models.values() for c in m}
     cov = _covariate_frame(respondents, needed, respondents_source)
-    missing_ids = sorted(set(sc["id"].astype(str)) - set(cov.index))[:5]
-    if missing_ids:
+    ids = sc["id"].astype(str).to_numpy()
+    where = cov.index.get_indexer(ids)  # each score row's respondent
+    if (where < 0).any():
+        missing_ids = sorted(set(ids[where < 0].tolist()))[:5]
         raise ValueError(f"{respondents_source}: id(s) {missing_ids} have scores but no respondent row")
-    parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
+    # factors coded once per threshold, then taken row by row for every outcome and model
     kinds = {c: covariates[c]["type"] for c in needed}
+    coded = {c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy() for c in needed}
+    sites = pd.Categorical(sc["site"].to_numpy(dtype=object), categories=levels)
+    parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
     for keys, d in outcomes(sc, instruments, group, t):
-        rows = cov.index.get_indexer(d["id"].astype(str).to_numpy())
-        base = {c: d[c].to_numpy() for c in ("id", "site", "score")}
+        rows = sc.index.get_indexer(d.index)
+        base = {"site": sites[rows], "score": d["score"].to_numpy()}
         for mname, mcovs in models.items():
-            data = pd.DataFrame(base | {c: cov[c].to_numpy()[rows] for c in mcovs})
+            data = base | {c: coded[c][where[rows]] for c in mcovs}
             res = ancova(
                 data,
                 {c: kinds[c] for c in mcovs},
