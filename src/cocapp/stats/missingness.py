@@ -283,15 +283,19 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> EMRes
     sigma = np.diag([x[obs[:, j], j].var() for j in range(p)])
     # rows grouped by their number of missing items, so each group is one batched solve
     n_miss = p - obs.sum(axis=1)
-    # (rows, observed and missing columns per row, and the same per distinct pattern with each row's
-    # pattern): the inverses are computed once per pattern and handed to every row of it, so the
-    # arithmetic per row is exactly that of inverting per row
+    # rows batched by their number of missing items; within a batch, the distinct patterns: the
+    # conditional-mean coefficients L_MM^-1 L_MO and covariances L_MM^-1 are computed once per pattern
     batches = []
     for m in sorted(set(n_miss.tolist()) - {0}):
         rows = np.flatnonzero(n_miss == m)
         order = np.argsort(~obs[rows], axis=1, kind="stable")  # observed first, then missing
         patterns, of_row = np.unique(order, axis=0, return_inverse=True)
-        batches.append((rows, order[:, : p - m], patterns[:, : p - m], patterns[:, p - m :], of_row.ravel()))
+        of_row = of_row.ravel()
+        o_idx, m_idx = order[:, : p - m], order[:, p - m :]
+        batches.append(
+            (rows, x[rows[:, None], o_idx], o_idx, m_idx, patterns[:, : p - m], patterns[:, p - m :], of_row,
+             np.bincount(of_row).astype(float))
+        )
     x0 = np.where(obs, x, 0.0)
     converged = False
     it = 0
@@ -299,14 +303,12 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> EMRes
         prec = np.linalg.inv(sigma)
         filled = x0.copy()
         cond_cov = np.zeros((p, p))
-        for rows, o_idx, o_pat, m_pat, of_row in batches:
-            l_mo = prec[m_pat[:, :, None], o_pat[:, None, :]][of_row]
-            m_idx = m_pat[of_row]
-            dev = x[rows[:, None], o_idx] - mu[o_idx]
-            inv_mm = np.linalg.inv(prec[m_pat[:, :, None], m_pat[:, None, :]])[of_row]
-            shift = np.einsum("rab,rbc,rc->ra", inv_mm, l_mo, dev)
-            filled[rows[:, None], m_idx] = mu[m_idx] - shift
-            np.add.at(cond_cov, (m_idx[:, :, None], m_idx[:, None, :]), inv_mm)
+        for rows, x_obs, o_idx, m_idx, o_pat, m_pat, of_row, count in batches:
+            inv_mm = np.linalg.inv(prec[m_pat[:, :, None], m_pat[:, None, :]])
+            coef = inv_mm @ prec[m_pat[:, :, None], o_pat[:, None, :]]
+            dev = x_obs - mu[o_idx]
+            filled[rows[:, None], m_idx] = mu[m_idx] - np.matmul(coef[of_row], dev[:, :, None])[:, :, 0]
+            np.add.at(cond_cov, (m_pat[:, :, None], m_pat[:, None, :]), inv_mm * count[:, None, None])
         new_mu = filled.mean(axis=0)
         centred = filled - new_mu
         new_sigma = (centred.T @ centred + cond_cov) / n
