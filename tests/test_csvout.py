@@ -13,23 +13,37 @@ FLOATS = [0.1, -0.0, 1e-05, 1e16, 123456789.123, np.nan, 2.5, np.inf, -np.inf, 1
 
 def frames():
     rng = np.random.default_rng(7)
-    yield "numbers and text", pd.DataFrame(
-        {
-            "id": [f"{i:03d}" for i in range(12)],
-            "site": ["Artois", None, "", "Dauphiné"] * 3,
-            "x": FLOATS,
-            "n": np.arange(12, dtype=np.int64) - 5,
-        }
+    yield (
+        "numbers and text",
+        pd.DataFrame(
+            {
+                "id": [f"{i:03d}" for i in range(12)],
+                "site": ["Artois", None, "", "Dauphiné"] * 3,
+                "x": FLOATS,
+                "n": np.arange(12, dtype=np.int64) - 5,
+            }
+        ),
     )
-    yield "many rows", pd.DataFrame(
-        {"g": rng.choice(["a", "b", "c"], 5000), "v": rng.normal(size=5000).round(3), "k": rng.integers(0, 9, 5000)}
+    yield (
+        "many rows",
+        pd.DataFrame(
+            {
+                "g": rng.choice(["a", "b", "c"], 5000),
+                "v": rng.normal(size=5000).round(3),
+                "k": rng.integers(0, 9, 5000),
+            }
+        ),
     )
-    yield "str dtype with missing", pd.DataFrame(
-        {"a": pd.array(["x", None, "z"], dtype="string"), "b": [1.5, np.nan, 3.0]}
+    yield (
+        "str dtype with missing",
+        pd.DataFrame({"a": pd.array(["x", None, "z"], dtype="string"), "b": [1.5, np.nan, 3.0]}),
     )
     yield "quoting needed", pd.DataFrame({"a": ['say "hi"', "a,b", "line\nbreak"], "b": [1, 2, 3]})
-    yield "flags and mixed objects", pd.DataFrame(
-        {"ok": [True, False, None], "v": [1, "two", 3.5], "w": pd.array([1, None, 3], dtype="Int64")}
+    yield (
+        "flags and mixed objects",
+        pd.DataFrame(
+            {"ok": [True, False, None], "v": [1, "two", 3.5], "w": pd.array([1, None, 3], dtype="Int64")}
+        ),
     )
     yield "one column", pd.DataFrame({"a": ["", "x", ""]})
     yield "float32", pd.DataFrame({"a": np.array([0.1, 0.2], dtype=np.float32), "b": ["p", "q"]})

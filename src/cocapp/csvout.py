@@ -30,7 +30,11 @@ def _column_text(column: pd.Series) -> np.ndarray | None:
     """The column's cells as ``to_csv`` writes them (object array of str), or None when the column
     is of a kind left to ``to_csv``."""
     kind = column.dtype.kind
-    if kind in "fi" and column.dtype.itemsize == 8 and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+    if (
+        kind in "fi"
+        and column.dtype.itemsize == 8
+        and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype)
+    ):
         values = column.to_numpy()
         # distinct bit patterns, so that -0.0 and 0.0 keep their own text
         codes, uniques = pd.factorize(values.view(np.int64))

@@ -22,8 +22,8 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
-    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.compare import compare_sites
+    from cocapp.stats.outcomes import by_threshold
 
     sites = site_names(settings)
     st = settings["statistics"]

@@ -30,9 +30,9 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
-    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.descriptives import descriptives_table
     from cocapp.stats.normality import normality_table
+    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.reference import reference_table
 
     sites = site_names(settings)

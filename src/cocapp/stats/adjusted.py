@@ -90,7 +90,9 @@ def compare_adjusted(
         raise ValueError(f"{respondents_source}: id(s) {missing_ids} have scores but no respondent row")
     # factors coded once per threshold, then taken row by row for every outcome and model
     kinds = {c: covariates[c]["type"] for c in needed}
-    coded = {c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy() for c in needed}
+    coded = {
+        c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy() for c in needed
+    }
     sites = pd.Categorical(sc["site"].to_numpy(dtype=object), categories=levels)
     parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
     for keys, d in outcomes(sc, instruments, group, t):

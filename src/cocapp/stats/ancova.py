@@ -293,7 +293,9 @@ def _model_sample(
     y = np.asarray(pd.to_numeric(data[outcome], errors="coerce"), dtype=np.float64)
     internal = {c: f"c{i}" for i, c in enumerate(covs)}
     columns = {
-        c: coded_labels(data[c]) if cats[c] else np.asarray(pd.to_numeric(data[c], errors="coerce"), dtype=np.float64)
+        c: coded_labels(data[c])
+        if cats[c]
+        else np.asarray(pd.to_numeric(data[c], errors="coerce"), dtype=np.float64)
         for c in covs
     }
     complete = np.isfinite(y)

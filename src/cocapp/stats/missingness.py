@@ -293,8 +293,16 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> EMRes
         of_row = of_row.ravel()
         o_idx, m_idx = order[:, : p - m], order[:, p - m :]
         batches.append(
-            (rows, x[rows[:, None], o_idx], o_idx, m_idx, patterns[:, : p - m], patterns[:, p - m :], of_row,
-             np.bincount(of_row).astype(float))
+            (
+                rows,
+                x[rows[:, None], o_idx],
+                o_idx,
+                m_idx,
+                patterns[:, : p - m],
+                patterns[:, p - m :],
+                of_row,
+                np.bincount(of_row).astype(float),
+            )
         )
     x0 = np.where(obs, x, 0.0)
     converged = False
