@@ -32,20 +32,31 @@ wildcard_constraints:
 
 
 rule all:
+    default_target: True
     input:
         "reports/report.html",
         W.audit_files(),
         expand(
             "data/derived/stats/{name}.csv",
-            name=["missingness_items", "missingness_patterns", "mcar", "normality", "reference_comparison"],
+            name=[
+                "missingness_items",
+                "missingness_patterns",
+                "mcar",
+                "normality",
+                "reference_comparison",
+            ],
         ),
-        expand("data/derived/stats/{name}.csv", name=["games_howell", "ancova_posthoc", "ancova_slopes"]),
+        expand(
+            "data/derived/stats/{name}.csv",
+            name=["games_howell", "ancova_posthoc", "ancova_slopes"],
+        ),
         "data/derived/stats/reliability_items.csv",
         "data/derived/sensitivity/summary.csv",
         "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
-        "data/derived/qualitative/analyst_workbook.xlsx" if W.qualitative_enabled else [],
-    default_target: True
+        "data/derived/qualitative/analyst_workbook.xlsx"
+        if W.qualitative_enabled
+        else [],
 
 
 # -- 1. Questionnaire returns: read and validate the raw files -------------------------------------
@@ -56,14 +67,16 @@ rule ingest:
     output:
         answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
         respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
-        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+        reconciliation=expand(
+            "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
+        ),
+    log:
+        "data/derived/logs/ingest.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("ingest"),
         code=W.code("ingest"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/ingest.log",
     shell:
         "cocapp ingest --settings {params.settings:q} --items {output.answers}"
         " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
@@ -76,14 +89,14 @@ rule score:
         instruments=W.group_instrument_files(),
     output:
         "data/derived/scores/{group}.csv",
-    params:
-        settings=W.settings("score", per_group=True),
-        code=W.code("score"),
+    log:
+        "data/derived/logs/score_{group}.log",
     priority: 40
     conda:
         "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/score_{group}.log",
+    params:
+        settings=W.settings("score", per_group=True),
+        code=W.code("score"),
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
         " --out {output} 2> {log}"
@@ -97,13 +110,14 @@ rule reliability:
     output:
         alpha="data/derived/stats/reliability.csv",
         by_item="data/derived/stats/reliability_items.csv",
+    log:
+        "data/derived/logs/reliability.log",
+    priority: 20
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("reliability"),
         code=W.code("reliability"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/reliability.log",
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
         " --alpha-out {output.alpha} --items-out {output.by_item} 2> {log}"
@@ -118,13 +132,13 @@ rule missingness:
         by_item="data/derived/stats/missingness_items.csv",
         patterns="data/derived/stats/missingness_patterns.csv",
         mcar="data/derived/stats/mcar.csv",
+    log:
+        "data/derived/logs/missingness.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("missingness"),
         code=W.code("missingness"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/missingness.log",
     shell:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
         " --by-scale {output.by_scale} --by-item {output.by_item} --patterns {output.patterns}"
@@ -140,14 +154,14 @@ rule distributions:
         descriptives="data/derived/stats/descriptives.csv",
         normality="data/derived/stats/normality.csv",
         reference="data/derived/stats/reference_comparison.csv",
-    params:
-        settings=W.settings("distributions"),
-        code=W.code("distributions"),
+    log:
+        "data/derived/logs/distributions.log",
     priority: 20
     conda:
         "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/distributions.log",
+    params:
+        settings=W.settings("distributions"),
+        code=W.code("distributions"),
     shell:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
         " --descriptives {output.descriptives} --normality {output.normality}"
@@ -163,14 +177,14 @@ rule compare_sites:
         tukey="data/derived/stats/tukey.csv",
         games_howell="data/derived/stats/games_howell.csv",
         correlations="data/derived/stats/correlations.csv",
-    params:
-        settings=W.settings("compare-sites"),
-        code=W.code("compare-sites"),
+    log:
+        "data/derived/logs/compare_sites.log",
     priority: 20
     conda:
         "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/compare_sites.log",
+    params:
+        settings=W.settings("compare-sites"),
+        code=W.code("compare-sites"),
     shell:
         "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
         " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
@@ -187,14 +201,14 @@ rule ancova:
         means="data/derived/stats/ancova_means.csv",
         posthoc="data/derived/stats/ancova_posthoc.csv",
         slopes="data/derived/stats/ancova_slopes.csv",
-    params:
-        settings=W.settings("ancova"),
-        code=W.code("ancova"),
+    log:
+        "data/derived/logs/ancova.log",
     priority: 30
     conda:
         "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/ancova.log",
+    params:
+        settings=W.settings("ancova"),
+        code=W.code("ancova"),
     shell:
         "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
         " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
@@ -218,14 +232,14 @@ rule sensitivity:
         verdict="data/derived/sensitivity/verdict.md",
         facts="data/derived/sensitivity/verdict.json",
         figures=W.sensitivity_figures(),
-    params:
-        settings=W.settings("sensitivity"),
-        code=W.code("sensitivity"),
+    log:
+        "data/derived/logs/sensitivity.log",
     priority: 10
     conda:
         "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/sensitivity.log",
+    params:
+        settings=W.settings("sensitivity"),
+        code=W.code("sensitivity"),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -245,13 +259,13 @@ rule qualitative_ingest:
         report="data/derived/qualitative/import_report.csv",
         memos="data/derived/qualitative/memos.csv",
         sources="data/derived/qualitative/sources.csv",
+    log:
+        "data/derived/logs/qualitative_ingest.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/qualitative_ingest.log",
     shell:
         "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
@@ -270,13 +284,13 @@ rule qualitative_framework:
         group_theme="data/derived/qualitative/framework_group_theme.csv",
         code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
         codebook="data/derived/qualitative/codebook.csv",
+    log:
+        "data/derived/logs/qualitative_framework.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("qualitative-framework"),
         code=W.code("qualitative-framework"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/qualitative_framework.log",
     shell:
         "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
@@ -296,13 +310,13 @@ rule qualitative_workbook:
         html="data/derived/qualitative/analyst_workbook.html",
         comparison="data/derived/qualitative/coding_comparison.csv",
         alpha="data/derived/qualitative/coding_alpha.csv",
+    log:
+        "data/derived/logs/qualitative_workbook.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("qualitative-workbook"),
         code=W.code("qualitative-workbook"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/qualitative_workbook.log",
     shell:
         "cocapp qualitative-workbook --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --sources {input.sources} --memos {input.memos}"
@@ -321,13 +335,13 @@ rule joint_display:
     output:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
+    log:
+        "data/derived/logs/joint_display.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("joint-display"),
         code=W.code("joint-display"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/joint_display.log",
     shell:
         "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
@@ -343,17 +357,19 @@ rule tables:
         correlations="data/derived/stats/correlations.csv",
         ancova="data/derived/stats/ancova.csv",
         means="data/derived/stats/ancova_means.csv",
-        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+        reconciliation=expand(
+            "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
+        ),
         instruments=W.instrument_files(),
     output:
         W.registered(W.table_files()),
+    log:
+        "data/derived/logs/tables.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("tables"),
         code=W.code("tables"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/tables.log",
     shell:
         "cocapp tables --settings {params.settings:q} --anova {input.anova}"
         " --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -370,13 +386,13 @@ rule figures:
         instruments=W.instrument_files(),
     output:
         W.registered(W.figure_files()),
+    log:
+        "data/derived/logs/figures.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("figures"),
         code=W.code("figures"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/figures.log",
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
@@ -390,17 +406,19 @@ rule audit:
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
         correlations="data/derived/stats/correlations.csv",
-        reconciliation=expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+        reconciliation=expand(
+            "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
+        ),
     output:
         comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
         consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
+    log:
+        "data/derived/logs/audit.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/audit.log",
     shell:
         "cocapp audit --settings {params.settings:q} --published {input.published}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -415,12 +433,18 @@ rule report:
         sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures()],
         audit=W.audit_files(),
         qualitative=(
-            "data/derived/qualitative/qualitative_section.html" if W.qualitative_enabled else []
+            "data/derived/qualitative/qualitative_section.html"
+            if W.qualitative_enabled
+            else []
         ),
         raw=W.raw_files(),
         config=W.config_files(workflow),
     output:
         W.registered(["reports/report.html"]),
+    log:
+        "data/derived/logs/report.log",
+    conda:
+        "envs/cocapp.yaml"
     params:
         settings=W.settings("report"),
         code=W.code("report"),
@@ -428,10 +452,6 @@ rule report:
             f"--qualitative-section {input.qualitative}" if input.qualitative else ""
         ),
         audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
-    conda:
-        "envs/cocapp.yaml"
-    log:
-        "data/derived/logs/report.log",
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from cocapp import yamlio
 from cocapp.instruments import InstrumentError, instrument_file
 
 __all__ = [
@@ -37,7 +38,7 @@ class ConfigError(ValueError):
 def config_schema() -> dict:
     """The JSON schema for config.yaml, as a dict."""
     text = resources.files("cocapp.schemas").joinpath("config.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlio.safe_load(text)
 
 
 def schema_path() -> Path:
@@ -146,7 +147,7 @@ def load_config(path: str | Path) -> dict:
     """Read and validate a config file; defaults from the schema are filled in."""
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text("utf-8"))
+        config = yamlio.safe_load(path.read_text("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as err:

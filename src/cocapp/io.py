@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cocapp.csvout import write_csv
+
 __all__ = [
     "RawTable",
     "RawReadError",
@@ -92,7 +94,7 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes
             tmp = _temp_beside(path)
             staged.append((tmp, path))
             if isinstance(content, pd.DataFrame):
-                content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+                write_csv(content, tmp)
             elif isinstance(content, bytes):
                 tmp.write_bytes(content)
             else:
@@ -108,7 +110,7 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:
     """Write ``df`` as UTF-8 CSV at full precision (no index, ``\\n`` line ends), atomically."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        write_csv(df, tmp)
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # numpy/pandas are imported where scores are computed, not to
 
 import yaml
 
+from cocapp import yamlio
+
 __all__ = [
     "Instrument",
     "InstrumentError",
@@ -139,7 +141,7 @@ def _validator():
     import jsonschema
 
     text = resources.files("cocapp.schemas").joinpath("instrument.schema.yaml").read_text("utf-8")
-    schema = yaml.safe_load(text)
+    schema = yamlio.safe_load(text)
     return jsonschema.validators.validator_for(schema)(schema)
 
 
@@ -228,7 +230,7 @@ def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instru
 def _load_file(key: str, path_text: str, _mtime_ns: int, _size: int) -> Instrument:
     path = Path(path_text)
     try:
-        spec = yaml.safe_load(path.read_text("utf-8"))
+        spec = yamlio.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as err:
         raise InstrumentError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(spec, dict):

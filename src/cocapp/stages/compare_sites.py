@@ -23,15 +23,16 @@ def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.stats.compare import compare_sites
+    from cocapp.stats.outcomes import by_threshold
 
     sites = site_names(settings)
     st = settings["statistics"]
     parts: dict[str, list] = {name: [] for name in TABLES}
     for group, path in by_group(settings, args.scores, "scores").items():
         scores = read("scores", path, log)
-        for t in thresholds_of(settings):
+        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
             tables = compare_sites(
-                scores,
+                at_t,
                 settings["groups"][group]["instruments"],
                 sites,
                 group,
