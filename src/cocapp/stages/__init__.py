@@ -172,7 +172,7 @@ STAGES: dict[str, StageSpec] = {
     ),
     "qualitative-workbook": StageSpec(
         "cocapp.stages.qualitative_workbook",
-        "analyst workbook (Excel + HTML, unsuppressed, not for publication) and inter-coder coding comparison",
+        "analyst workbook (Excel + HTML, unsuppressed, not for publication) and inter-coder agreement",
         ("qualitative.dataset_label",),
     ),
     "joint-display": StageSpec(
