@@ -42,6 +42,7 @@ rule all:
         expand("data/derived/stats/{name}.csv", name=["games_howell", "ancova_posthoc", "ancova_slopes"]),
         "data/derived/stats/reliability_items.csv",
         "data/derived/sensitivity/summary.csv",
+        "data/derived/sensitivity/mi_tipping.csv",
         "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
     default_target: True
@@ -231,6 +232,38 @@ rule sensitivity:
         " --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} 2> {log}"
+
+
+# -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
+rule impute:
+    input:
+        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        instruments=W.instrument_files(),
+    output:
+        means="data/derived/sensitivity/mi_means.csv",
+        tests="data/derived/sensitivity/mi_tests.csv",
+        pairs="data/derived/sensitivity/mi_pairs.csv",
+        correlations="data/derived/sensitivity/mi_correlations.csv",
+        tipping="data/derived/sensitivity/mi_tipping.csv",
+        diagnostics="data/derived/sensitivity/mi_diagnostics.csv",
+        predictors="data/derived/sensitivity/mi_predictors.csv",
+        figures=W.mi_figures(),
+    params:
+        settings=W.settings("impute"),
+        code=W.code("impute"),
+    threads: 2
+    priority: 50
+    conda:
+        "envs/cocapp.yaml"
+    log:
+        "data/derived/logs/impute.log",
+    shell:
+        "cocapp impute --settings {params.settings:q} --items {input.answers}"
+        " --respondents {input.respondents} --means {output.means} --tests {output.tests}"
+        " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
+        " --diagnostics {output.diagnostics} --predictors {output.predictors}"
+        " --figures {output.figures} --workers {threads} 2> {log}"
 
 
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------

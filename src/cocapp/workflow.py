@@ -202,6 +202,11 @@ class Workflow:
             for ext in ("png", "svg")
         ]
 
+    def mi_figures(self) -> list[str]:
+        return [
+            f"reports/figures/sensitivity/{g}_mi_convergence.{ext}" for g in self.groups for ext in ("png", "svg")
+        ]
+
     def audit_files(self) -> list[str]:
         from cocapp.presentation.outputs import audit_files
 
