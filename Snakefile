@@ -209,6 +209,9 @@ rule sensitivity:
         tukey="data/derived/stats/tukey.csv",
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
+        mi_means="data/derived/sensitivity/mi_means.csv",
+        mi_tests="data/derived/sensitivity/mi_tests.csv",
+        mi_tipping="data/derived/sensitivity/mi_tipping.csv",
         instruments=W.instrument_files(),
     output:
         summary="data/derived/sensitivity/summary.csv",
@@ -229,6 +232,7 @@ rule sensitivity:
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --mi-means {input.mi_means} --mi-tests {input.mi_tests} --mi-tipping {input.mi_tipping}"
         " --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} 2> {log}"
@@ -413,7 +417,7 @@ rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures()],
+        sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures(), *W.mi_figures()],
         audit=W.audit_files(),
         qualitative=(
             "data/derived/qualitative/qualitative_section.html" if W.qualitative_enabled else []

@@ -198,7 +198,7 @@ class Workflow:
         return [
             f"reports/figures/sensitivity/{g}_{kind}.{ext}"
             for g in self.groups
-            for kind in ("n_p", "site_means")
+            for kind in ("n_p", "site_means", "mi_site_means")
             for ext in ("png", "svg")
         ]
 

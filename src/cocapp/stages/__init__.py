@@ -148,6 +148,8 @@ STAGES: dict[str, StageSpec] = {
             "scoring.thresholds",
             "scoring.primary_threshold",
             "statistics.significance_level",
+            "statistics.confidence_level",
+            "imputation",
         ),
         ("instruments", "schemas"),
     ),

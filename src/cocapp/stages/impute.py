@@ -52,7 +52,7 @@ def _task(task):
     data = ctx["imputed"].dataset(index, delta, ctx["delta_sites"])
     return analyse(
         data, ctx["respondents"], ctx["instruments"], group, ctx["spec"], ctx["sites"], full=full,
-        **ctx["analysis"],
+        covariate_frame=ctx["covariates"], **ctx["analysis"],
     )
 
 
@@ -71,6 +71,7 @@ def run(args, settings, log) -> dict:
     from cocapp.contracts import read
     from cocapp.presentation.mi_figures import convergence_files
     from cocapp.stages.common import match_outputs
+    from cocapp.stats.adjusted import _covariate_frame
     from cocapp.stats.imputation import impute_group
     from cocapp.stats.mi import pool_analyses, tipping_points
 
@@ -102,6 +103,7 @@ def run(args, settings, log) -> dict:
         log.info(f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
                  f"({iterations} iterations, {int(imputed.imputed.any(axis=1).sum())} respondents)")
         _IMPUTED[group] = {
+            "covariates": _covariate_frame(respondents, covs, resp_files[group]),
             "imputed": imputed, "respondents": respondents, "instruments": instruments, "spec": spec,
             "sites": sites, "delta_sites": delta_sites, "analysis": analysis,
         }

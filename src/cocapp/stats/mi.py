@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from cocapp.stats import studentized_range
-from cocapp.stats.adjusted import compare_adjusted
 from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
 from cocapp.stats.compare import compare_sites
 from cocapp.stats.outcomes import outcomes
@@ -79,54 +78,80 @@ def analyse(
     posthoc: str,
     labels: Mapping | None = None,
     full: bool = True,
-) -> dict[str, pd.DataFrame]:
+    covariate_frame: pd.DataFrame | None = None,
+) -> dict[str, object]:
     """The per-dataset analyses of one completed items table (one imputation, one δ).
 
-    Returns ``sites`` (keys, site, n, mean, var), ``anova`` (keys, df1, df2, F, ms_within), ``ancova``
-    (terms), ``ancova_means``, ``ancova_posthoc`` and, when ``full``, ``tukey`` and ``correlations`` —
-    the tables of :func:`compare_sites` / :func:`compare_adjusted` at threshold 0.
+    Scores every scale at threshold 0 (:func:`score_group`); per outcome the site summaries
+    (:func:`summarise_groups`), the one-way ANOVA (:func:`oneway_anova`) and every ANCOVA model
+    (:func:`cocapp.stats.ancova.ancova`, no slopes check); when ``full`` also the Tukey–Kramer pairs and
+    correlations of :func:`compare_sites`. Returns arrays in outcome order, ready for
+    :func:`pool_analyses`: ``keys`` (list of outcome keys), ``n``/``mean``/``var`` (outcomes × sites),
+    ``F``/``df1``/``df2``/``ms_within`` (outcomes), per model ``ancova`` dicts of arrays, and when
+    ``full`` the ``tukey`` and ``correlations`` tables.
     """
+    from cocapp.stats.adjusted import _covariate_frame
+    from cocapp.stats.ancova import ancova
+
+    levels = list(sites)
     scores = score_group(items, instruments, [0.0], spec.get("item_columns"))
-    keys_in = list(instruments)
-    out: dict[str, pd.DataFrame] = {}
-    if full:
-        comp = compare_sites(scores, keys_in, list(sites), group, COMPLETE, alpha=alpha,
-                             confidence=confidence, effect_size_labels=labels)
-        out["anova"], out["tukey"], out["correlations"] = comp["anova"], comp["tukey"], comp["correlations"]
-    rows, anova_rows = [], []
-    for keys, d in outcomes(scores, keys_in, group, COMPLETE):
+    models = spec["ancova_models"]
+    needed = {c: spec["covariates"][c] for mm in models.values() for c in mm}
+    cov = covariate_frame if covariate_frame is not None else _covariate_frame(respondents, needed, "respondents")
+    keys, n, mean, var, anova = [], [], [], [], []
+    adj: dict[str, dict[str, list]] = {mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [],
+                                               "F": [], "df1": [], "n": []} for mname in models}
+    cached = None
+    for k, d in outcomes(scores, list(instruments), group, COMPLETE):
         y = d["score"].to_numpy(dtype=np.float64)
-        codes = site_codes(d["site"].astype(str), list(sites), "scores: column 'site'")
-        s = summarise_groups(y, codes, list(sites))
-        for i, site in enumerate(sites):
-            rows.append({**keys, "site": site, "n": int(s.n[i]), "mean": s.mean[i], "var": s.var[i]})
-        if not full:
-            anova_rows.append({**keys, **oneway_anova(y, codes, list(sites), alpha)})
-    out["sites"] = pd.DataFrame(rows)
-    if not full:
-        out["anova"] = pd.DataFrame(anova_rows)
-    adj = compare_adjusted(
-        scores, respondents, keys_in, list(sites), group, COMPLETE, covariates=spec["covariates"],
-        models=spec["ancova_models"], alpha=alpha, confidence=confidence, posthoc=posthoc, slopes=False,
-    )
-    out["ancova"], out["ancova_means"], out["ancova_posthoc"] = (
-        adj["ancova"], adj["ancova_means"], adj["ancova_posthoc"])
+        codes = site_codes(d["site"].astype(str), levels, "scores: column 'site'")
+        s = summarise_groups(y, codes, levels)
+        keys.append((k["group"], k["instrument"], k["scale"]))
+        n.append(s.n)
+        mean.append(s.mean)
+        var.append(s.var)
+        anova.append(oneway_anova(y, codes, levels, alpha))
+        ids = d["id"].astype(str).to_numpy()
+        if cached is None or not np.array_equal(cached[0], ids):  # same respondents for an instrument's scales
+            cached = (ids, cov.loc[ids].reset_index(drop=True))
+        data = pd.concat([d[["site", "score"]].reset_index(drop=True), cached[1]], axis=1)
+        for mname, mcovs in models.items():
+            res = ancova(data[["site", "score", *mcovs]], {c: needed[c]["type"] for c in mcovs}, levels,
+                         alpha=alpha, confidence=confidence, posthoc=posthoc, slopes=False)
+            a = adj[mname]
+            site_term = res.terms.set_index("term").loc["site"]
+            means = res.means.set_index("site").reindex(levels)
+            a["q"].append(means["adj_mean"].to_numpy(dtype=np.float64))
+            a["se"].append(means["se"].to_numpy(dtype=np.float64))
+            a["n"].append(means["n"].to_numpy(dtype=np.float64))
+            a["df"].append(float(res.means["df"].iloc[0]))
+            a["pair_se"].append(res.posthoc["se"].to_numpy(dtype=np.float64))
+            a["diff"].append(res.posthoc["diff"].to_numpy(dtype=np.float64))
+            a["F"].append(float(site_term["F"]))
+            a["df1"].append(float(site_term["df"]))
+    out: dict[str, object] = {
+        "keys": keys,
+        "n": np.array(n),
+        "mean": np.array(mean),
+        "var": np.array(var),
+        "F": np.array([r["F"] for r in anova], dtype=np.float64),
+        "df1": np.array([r["df1"] for r in anova], dtype=np.float64),
+        "df2": np.array([r["df2"] for r in anova], dtype=np.float64),
+        "ms_within": np.array([r["ms_within"] for r in anova], dtype=np.float64),
+        "ancova": {mname: {c: np.array(v) for c, v in a.items()} for mname, a in adj.items()},
+    }
+    if full:
+        comp = compare_sites(scores, list(instruments), levels, group, COMPLETE, alpha=alpha,
+                             confidence=confidence, effect_size_labels=labels)
+        out["tukey"], out["correlations"] = comp["tukey"], comp["correlations"]
     return out
 
 
-def _stack(results: Sequence[Mapping[str, pd.DataFrame]], name: str) -> list[pd.DataFrame]:
-    return [r[name].reset_index(drop=True) for r in results]
-
-
-def _per_key(frames: list[pd.DataFrame], keys: list[str]):
-    """Yield (key values, [rows of that key per imputation]) — every imputation has the same rows."""
-    first = frames[0]
-    for key, idx in first.groupby(keys, sort=False).indices.items():
-        yield key, [f.iloc[idx] for f in frames]
+_RUBIN_OUT = ("estimate", "se", "df", "ci_low", "ci_high", "riv", "fmi", "re")
 
 
 def pool_analyses(
-    results: Sequence[Mapping[str, pd.DataFrame]],
+    results: Sequence[Mapping[str, object]],
     sites: Sequence[str],
     delta: float,
     *,
@@ -137,71 +162,78 @@ def pool_analyses(
     """Pool the per-imputation results of :func:`analyse` (m ≥ 2) for one δ: ``means``, ``tests`` and,
     when ``full``, ``pairs`` and ``correlations`` (columns: :data:`COLUMNS`)."""
     m = len(results)
-    k = len(sites)
-    means, tests, pairs, cors = [], [], [], []
-    # -- site means (unadjusted) and the one-way omnibus test
-    site_frames = _stack(results, "sites")
-    anova_frames = _stack(results, "anova")
-    anova_index = {tuple(r[_KEYS]): i for i, r in anova_frames[0].iterrows()}
-    for key, rows in _per_key(site_frames, _KEYS):
+    levels = list(sites)
+    k_sites = len(levels)
+    keys = results[0]["keys"]
+    a_idx, b_idx = np.triu_indices(k_sites, k=1)
+    means, tests, pairs = [], [], []
+    # -- unadjusted site means: U = SD²/n, dfcom = n - 1 (all outcomes at once)
+    n = results[0]["n"]  # outcomes x sites (complete data: the same in every imputation)
+    q = np.stack([r["mean"] for r in results])
+    u = np.stack([r["var"] for r in results]) / n
+    ok = n > 1
+    pooled = rubin(np.where(ok, q, 0.0), np.where(ok, u, 1.0), dfcom=np.where(ok, n - 1, 1.0),
+                   confidence=confidence)
+    for o, key in enumerate(keys):
         base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
-        n = rows[0]["n"].to_numpy(dtype=np.float64)
-        q = np.array([r["mean"].to_numpy() for r in rows])
-        u = np.array([r["var"].to_numpy() for r in rows]) / n
-        pooled = rubin(q, u, dfcom=n - 1, confidence=confidence)
-        for i, site in enumerate(sites):
-            means.append(base | {"analysis": ONEWAY, "site": site, "n": int(n[i]), "m": m}
-                         | {c: float(pooled[c][i]) for c in ("estimate", "se", "df", "ci_low", "ci_high",
-                                                              "riv", "fmi", "re")})
-        a = [f.iloc[anova_index[key]] for f in anova_frames]
-        if all(n > 0) and all(np.isfinite(x["F"]) for x in a):
-            contrasts = [oneway_contrasts(r["mean"].to_numpy(), n, x["ms_within"]) for r, x in
-                         zip(rows, a, strict=True)]
-            t1 = d1(np.array([c[0] for c in contrasts]), np.array([c[1] for c in contrasts]),
-                    dfcom=float(a[0]["df2"]))
-            t2 = d2([x["df1"] * x["F"] for x in a], int(a[0]["df1"]))
-            tests += [_test_row(base, ONEWAY, "D1", m, t1, alpha), _test_row(base, ONEWAY, "D2", m, t2, alpha)]
-        if full:
-            tk = [f for f in _stack(results, "tukey")]
-            sel = [f[(f[_KEYS] == pd.Series(key, index=_KEYS)).all(axis=1)] for f in tk]
-            pairs += _pool_pairs(base, ONEWAY, sel, float(a[0]["df2"]), k, m, alpha, confidence)
-    # -- ANCOVA: adjusted means, omnibus, pairs
-    anc = _stack(results, "ancova")
-    emm = _stack(results, "ancova_means")
-    post = _stack(results, "ancova_posthoc")
-    mkeys = _KEYS + ["model"]
-    post_groups = [f.groupby(mkeys, sort=False).indices for f in post]
-    term_groups = [f.groupby(mkeys, sort=False).indices for f in anc]
-    for key, rows in _per_key(emm, mkeys):
-        base = dict(zip(_KEYS, key[:3], strict=True)) | {"delta": delta}
-        name = _ancova_name(key[3])
-        df_res = rows[0]["df"].to_numpy(dtype=np.float64)
-        q = np.array([r["adj_mean"].to_numpy(dtype=np.float64) for r in rows])
-        se = np.array([r["se"].to_numpy(dtype=np.float64) for r in rows])
-        ok = bool(np.isfinite(q).all() and np.isfinite(se).all())
-        pooled = rubin(q, se**2, dfcom=df_res, confidence=confidence) if ok else None
-        for i, site in enumerate(rows[0]["site"]):
-            row = base | {"analysis": name, "site": site, "n": int(rows[0]["n"].iloc[i]), "m": m}
-            stats_ = {c: float(pooled[c][i]) if ok else np.nan
-                      for c in ("estimate", "se", "df", "ci_low", "ci_high", "riv", "fmi", "re")}
-            means.append(row | stats_)
-        if not ok:
+        for i, site in enumerate(levels):
+            vals = {c: float(pooled[c][o, i]) if ok[o, i] else np.nan for c in _RUBIN_OUT}
+            means.append(base | {"analysis": ONEWAY, "site": site, "n": int(n[o, i]), "m": m} | vals)
+    # -- one-way omnibus: D1 on site contrasts, D2 on df1·F
+    F = np.stack([r["F"] for r in results])
+    df1, df2 = results[0]["df1"], results[0]["df2"]
+    msw = np.stack([r["ms_within"] for r in results])
+    for o, key in enumerate(keys):
+        base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
+        if not (np.isfinite(F[:, o]).all() and (n[o] > 0).all()):
             continue
-        pp = [f.iloc[g[key]] for f, g in zip(post, post_groups, strict=True)]
-        contrasts = [emm_contrasts(q[i], se[i], pp[i]["se"].to_numpy(dtype=np.float64)) for i in range(m)]
-        t1 = d1(np.array([c[0] for c in contrasts]), np.array([c[1] for c in contrasts]), dfcom=float(df_res[0]))
-        terms = [f.iloc[g[key]].set_index("term").loc["site"] for f, g in zip(anc, term_groups, strict=True)]
-        t2 = d2([t["df"] * t["F"] for t in terms], int(terms[0]["df"]))
-        tests += [_test_row(base, name, "D1", m, t1, alpha), _test_row(base, name, "D2", m, t2, alpha)]
-        if full:
-            pairs += _pool_pairs(base, name, pp, float(df_res[0]), k, m, alpha, confidence)
-    if full:
-        cors = _pool_correlations(_stack(results, "correlations"), m, alpha, confidence)
+        con = [oneway_contrasts(r["mean"][o], n[o], msw[i, o]) for i, r in enumerate(results)]
+        t1 = d1(np.array([c[0] for c in con]), np.array([c[1] for c in con]), dfcom=float(df2[o]))
+        t2 = d2(df1[o] * F[:, o], int(df1[o]))
+        tests += [_test_row(base, ONEWAY, "D1", m, t1, alpha), _test_row(base, ONEWAY, "D2", m, t2, alpha)]
+    # -- ANCOVA models
+    for mname, a0 in results[0]["ancova"].items():
+        name = _ancova_name(mname)
+        A = {c: np.stack([r["ancova"][mname][c] for r in results]) for c in a0}
+        dfres = a0["df"]
+        for o, key in enumerate(keys):
+            base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
+            qq, se = A["q"][:, o], A["se"][:, o]
+            fine = bool(np.isfinite(qq).all() and np.isfinite(se).all() and np.isfinite(dfres[o]))
+            pooled = rubin(qq, se**2, dfcom=dfres[o], confidence=confidence) if fine else None
+            for i, site in enumerate(levels):
+                vals = {c: float(pooled[c][i]) if fine else np.nan for c in _RUBIN_OUT}
+                means.append(base | {"analysis": name, "site": site, "n": int(np.nan_to_num(a0["n"][o, i])),
+                                     "m": m} | vals)
+            if not fine:
+                continue
+            con = [emm_contrasts(qq[i], se[i], A["pair_se"][i, o]) for i in range(m)]
+            t1 = d1(np.array([c[0] for c in con]), np.array([c[1] for c in con]), dfcom=float(dfres[o]))
+            t2 = d2(A["df1"][:, o] * A["F"][:, o], int(a0["df1"][o]))
+            tests += [_test_row(base, name, "D1", m, t1, alpha), _test_row(base, name, "D2", m, t2, alpha)]
+            if full:
+                pairs += _pool_pairs(base, name, levels, a_idx, b_idx, A["diff"][:, o], A["pair_se"][:, o] ** 2,
+                                     float(dfres[o]), m, alpha, confidence)
     out = {"means": pd.DataFrame(means, columns=COLUMNS["means"]),
            "tests": pd.DataFrame(tests, columns=COLUMNS["tests"])}
     if full:
-        out["pairs"] = pd.DataFrame(pairs, columns=COLUMNS["pairs"])
-        out["correlations"] = pd.DataFrame(cors, columns=COLUMNS["correlations"])
+        tk = [r["tukey"] for r in results]
+        diff = np.stack([f["diff"].to_numpy(dtype=np.float64) for f in tk])
+        u = np.stack([f["se"].to_numpy(dtype=np.float64) ** 2 for f in tk])
+        npairs = len(a_idx)
+        oneway_pairs = []
+        for o, key in enumerate(keys):
+            base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
+            sl = slice(o * npairs, (o + 1) * npairs)
+            oneway_pairs += _pool_pairs(base, ONEWAY, levels, a_idx, b_idx, diff[:, sl], u[:, sl], float(df2[o]),
+                                        m, alpha, confidence)
+        order = {k: i for i, k in enumerate(keys)}
+        allp = oneway_pairs + pairs
+        allp.sort(key=lambda r: order[(r["group"], r["instrument"], r["scale"])])  # stable: one-way first
+        out["pairs"] = pd.DataFrame(allp, columns=COLUMNS["pairs"])
+        out["correlations"] = pd.DataFrame(
+            _pool_correlations([r["correlations"] for r in results], m, alpha, confidence),
+            columns=COLUMNS["correlations"])
     return out
 
 
@@ -212,25 +244,26 @@ def _test_row(base: dict, analysis: str, method: str, m: int, t: dict, alpha: fl
                    "significant": bool(p < alpha) if np.isfinite(p) else None}
 
 
-def _pool_pairs(base, analysis, frames, dfcom, k, m, alpha, confidence) -> list[dict]:
-    """Rubin-pooled pairwise differences; Tukey-adjusted p from the studentized range on the pooled
-    t·√2 with the Barnard–Rubin df (approximation: the range distribution is not exact for pooled t)."""
-    q = np.array([f["diff"].to_numpy(dtype=np.float64) for f in frames])
-    u = np.array([f["se"].to_numpy(dtype=np.float64) ** 2 for f in frames])
-    rows = []
+def _pool_pairs(base, analysis, levels, a_idx, b_idx, q, u, dfcom, m, alpha, confidence) -> list[dict]:
+    """Rubin-pooled pairwise differences (``q``, ``u``: m × pairs); Tukey-adjusted p from the
+    studentized range on the pooled |t|·√2 with the Barnard–Rubin df (an approximation: the range
+    distribution is not exact for pooled t)."""
     ok = np.isfinite(q).all(axis=0) & np.isfinite(u).all(axis=0)
     pooled = rubin(np.where(ok, q, 0.0), np.where(ok, u, 1.0), dfcom=dfcom, confidence=confidence)
     stat = np.abs(pooled["statistic"]) * np.sqrt(2.0)
-    p_adj = np.where(ok, studentized_range.sf(stat, k, pooled["df"]), np.nan)
-    for i in range(q.shape[1]):
-        get = (lambda c: float(pooled[c][i]) if ok[i] else np.nan)  # noqa: E731
+    p_adj = np.full(len(ok), np.nan)
+    if ok.any():
+        p_adj[ok] = studentized_range.sf(stat[ok], len(levels), pooled["df"][ok])
+    rows = []
+    for i in range(len(ok)):
+        def get(c, i=i):
+            return float(pooled[c][i]) if ok[i] else np.nan
         pa = float(p_adj[i])
         rows.append(base | {
-            "analysis": analysis, "site_a": frames[0]["site_a"].iloc[i], "site_b": frames[0]["site_b"].iloc[i],
-            "m": m, "diff": get("estimate"), "se": get("se"), "df": get("df"), "t": get("statistic"),
-            "p": get("p"), "p_adj": pa, "ci_low": get("ci_low"), "ci_high": get("ci_high"),
-            "riv": get("riv"), "fmi": get("fmi"), "re": get("re"),
-            "significant": bool(pa < alpha) if np.isfinite(pa) else None,
+            "analysis": analysis, "site_a": levels[a_idx[i]], "site_b": levels[b_idx[i]], "m": m,
+            "diff": get("estimate"), "se": get("se"), "df": get("df"), "t": get("statistic"), "p": get("p"),
+            "p_adj": pa, "ci_low": get("ci_low"), "ci_high": get("ci_high"), "riv": get("riv"),
+            "fmi": get("fmi"), "re": get("re"), "significant": bool(pa < alpha) if np.isfinite(pa) else None,
         })
     return rows
 
@@ -238,17 +271,17 @@ def _pool_pairs(base, analysis, frames, dfcom, k, m, alpha, confidence) -> list[
 def _pool_correlations(frames: list[pd.DataFrame], m: int, alpha: float, confidence: float) -> list[dict]:
     if not len(frames[0]):
         return []
+    rs = np.stack([f["r"].to_numpy(dtype=np.float64) for f in frames])
+    ns = np.stack([f["n"].to_numpy(dtype=np.float64) for f in frames])
     rows = []
-    for i in range(len(frames[0])):
+    for i in range(rs.shape[1]):
         r0 = frames[0].iloc[i]
-        rs = np.array([f["r"].iloc[i] for f in frames], dtype=np.float64)
-        ns = np.array([f["n"].iloc[i] for f in frames], dtype=np.float64)
-        base = {"group": r0["group"], "site": r0["site"], "x": r0["x"], "y": r0["y"], "n": int(ns[0]), "m": m}
-        if not (np.isfinite(rs).all() and (ns > 3).all()):
+        base = {"group": r0["group"], "site": r0["site"], "x": r0["x"], "y": r0["y"], "n": int(ns[0, i]), "m": m}
+        if not (np.isfinite(rs[:, i]).all() and (ns[:, i] > 3).all() and (np.abs(rs[:, i]) < 1).all()):
             rows.append(base | {c: np.nan for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
                         | {"significant": None})
             continue
-        pc = pool_correlation(rs, ns, confidence)
+        pc = pool_correlation(rs[:, i], ns[:, i], confidence)
         rows.append(base | {c: pc[c] for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
                     | {"significant": bool(pc["p"] < alpha)})
     return rows

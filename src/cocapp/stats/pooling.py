@@ -43,7 +43,7 @@ def barnard_rubin_df(m: int, b, t, dfcom=np.inf):
 
 
 def rubin(q, u, dfcom=np.inf, confidence: float = 0.95) -> dict[str, np.ndarray]:
-    """Rubin's rules for estimates ``q`` with variances ``u`` (shape (m,) or (m, p): m imputations).
+    """Rubin's rules for estimates ``q`` with variances ``u`` (shape (m, ...): m imputations first).
 
     Returns arrays (one per parameter): ``estimate`` Q̄, ``ubar``, ``b``, ``t`` (total variance),
     ``se`` = √T, ``df`` (Barnard–Rubin with ``dfcom``), ``riv``, ``lambda``, ``fmi``, ``re``
@@ -53,7 +53,7 @@ def rubin(q, u, dfcom=np.inf, confidence: float = 0.95) -> dict[str, np.ndarray]
     """
     q = np.asarray(q, dtype=np.float64)
     u = np.asarray(u, dtype=np.float64)
-    if q.shape != u.shape or q.ndim not in (1, 2):
+    if q.shape != u.shape or q.ndim < 1:
         raise ValueError(f"rubin: estimates {q.shape} and variances {u.shape} must share shape (m[, p])")
     m = q.shape[0]
     if m < 2:
