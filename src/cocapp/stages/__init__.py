@@ -165,8 +165,6 @@ STAGES: dict[str, StageSpec] = {
             *_GROUP_ITEMS,
             "statistics.significance_level",
             "statistics.confidence_level",
-            "statistics.post_hoc.ancova",
-            "statistics.correlations.effect_size_labels",
             "imputation",
         ),
         ("instruments", "schemas"),

@@ -35,12 +35,10 @@ def add_arguments(parser) -> None:
 
 def _analysis_settings(settings) -> dict:
     st = settings["statistics"]
-    return {
-        "alpha": float(st["significance_level"]),
-        "confidence": float(st["confidence_level"]),
-        "posthoc": st["post_hoc"]["ancova"],
-        "labels": st["correlations"]["effect_size_labels"],
-    }
+    # pooled pairs are always referred to the studentized range (cocapp.stats.mi), so the ANCOVA post hoc
+    # family of the complete-data analysis is not a setting of this stage
+    return {"alpha": float(st["significance_level"]), "confidence": float(st["confidence_level"]),
+            "posthoc": "tukey"}
 
 
 def _task(task):

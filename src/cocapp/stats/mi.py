@@ -75,8 +75,7 @@ def analyse(
     *,
     alpha: float,
     confidence: float,
-    posthoc: str,
-    labels: Mapping | None = None,
+    posthoc: str = "tukey",
     full: bool = True,
     covariate_frame: pd.DataFrame | None = None,
 ) -> dict[str, object]:
@@ -142,7 +141,7 @@ def analyse(
     }
     if full:
         comp = compare_sites(scores, list(instruments), levels, group, COMPLETE, alpha=alpha,
-                             confidence=confidence, effect_size_labels=labels)
+                             confidence=confidence)
         out["tukey"], out["correlations"] = comp["tukey"], comp["correlations"]
     return out
 
