@@ -96,7 +96,8 @@ def _stage_files(tmp_path: Path) -> tuple[dict, list[str]]:
         "instrument_paths": [],
         "statistics": {"significance_level": 0.05, "confidence_level": 0.95},
         "imputation": {"m": 3, "iterations": 2, "seed": 9, "donors": 5, "min_correlation": 0.1,
-                       "deltas": [0, -0.5], "delta_sites": ["Artois"]},
+                       "deltas": [0, -0.5], "delta_sites": ["Artois"],
+                       "delta_ancova": True},
     }
     return settings, [str(tmp_path / "items.csv"), str(tmp_path / "resp.csv")]
 

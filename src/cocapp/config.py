@@ -163,6 +163,7 @@ IMPUTATION_DEFAULTS = {
     "min_correlation": 0.1,
     "deltas": [0, -0.25, -0.5, -1],
     "delta_sites": None,
+    "delta_ancova": False,
 }
 
 

@@ -45,12 +45,12 @@ def _task(task):
     """Analyse completed dataset ``index`` of ``group`` shifted by ``delta`` (runs in a worker)."""
     from cocapp.stats.mi import analyse
 
-    group, index, delta, full = task
+    group, index, delta, full, adjusted = task
     ctx = _IMPUTED[group]
     data = ctx["imputed"].dataset(index, delta, ctx["delta_sites"])
     return analyse(
         data, ctx["respondents"], ctx["instruments"], group, ctx["spec"], ctx["sites"], full=full,
-        covariate_frame=ctx["covariates"], **ctx["analysis"],
+        adjusted=adjusted, covariate_frame=ctx["covariates"], **ctx["analysis"],
     )
 
 
@@ -65,6 +65,8 @@ def _run_tasks(tasks: list, workers: int) -> list:
 
 
 def run(args, settings, log) -> dict:
+    import time
+
     from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.presentation.mi_figures import convergence_files
@@ -87,6 +89,7 @@ def run(args, settings, log) -> dict:
     items_files = by_group(settings, args.items, "items")
     resp_files = by_group(settings, args.respondents, "respondents")
     _IMPUTED.clear()
+    started = time.perf_counter()
     for group, path in items_files.items():
         spec = settings["groups"][group]
         items = read("items", path, log)
@@ -105,8 +108,13 @@ def run(args, settings, log) -> dict:
             "imputed": imputed, "respondents": respondents, "instruments": instruments, "spec": spec,
             "sites": sites, "delta_sites": delta_sites, "analysis": analysis,
         }
-    tasks = [(g, i, d, d == 0.0) for g in _IMPUTED for d in deltas for i in range(m)]
+    delta_ancova = bool(cfg["delta_ancova"])
+    tasks = [(g, i, d, d == 0.0, d == 0.0 or delta_ancova) for g in _IMPUTED for d in deltas for i in range(m)]
+    log.info(f"imputed in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
     results = _run_tasks(tasks, max(1, int(args.workers)))
+    log.info(f"{len(tasks)} completed datasets analysed in {time.perf_counter() - started:.1f} s "
+             f"({args.workers} worker(s))")
     parts: dict[str, list] = {name: [] for name in OUTPUTS}
     pool_kw = {"alpha": analysis["alpha"], "confidence": analysis["confidence"]}
     k = 0

@@ -17,9 +17,10 @@ by :mod:`cocapp.stats.pooling`:
   D2 on the m statistics χ² = df1·F;
 * correlations among instrument totals: Fisher z (``mice::pool.r.squared``'s rule).
 
-For the MNAR sensitivity (δ adjustment) only the omnibus tests are recomputed per δ, and the tipping
-point of each outcome and analysis is the δ of smallest |δ| at which the D1 conclusion (p < α) differs
-from the conclusion under MAR (δ = 0).
+For the MNAR sensitivity (δ adjustment) only the omnibus tests are recomputed per δ — the one-way ANOVA
+always, the ANCOVA models when asked (``imputation.delta_ancova``: m × δ × outcomes × models more
+fits) — and the tipping point of each outcome and analysis is the δ of smallest |δ| at which the D1
+conclusion (p < α) differs from the conclusion under MAR (δ = 0).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ import pandas as pd
 
 from cocapp.stats import studentized_range
 from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
-from cocapp.stats.compare import compare_sites
-from cocapp.stats.outcomes import outcomes
+from cocapp.stats.compare import total_correlations
+from cocapp.stats.posthoc import tukey_kramer
 from cocapp.stats.pooling import d1, d2, emm_contrasts, oneway_contrasts, pool_correlation, rubin
-from cocapp.stats.scoring import score_group
+from cocapp.stats.scoring import person_means
 
 __all__ = [
     "COLUMNS",
@@ -77,14 +78,16 @@ def analyse(
     confidence: float,
     posthoc: str = "tukey",
     full: bool = True,
+    adjusted: bool = True,
     covariate_frame: pd.DataFrame | None = None,
 ) -> dict[str, object]:
     """The per-dataset analyses of one completed items table (one imputation, one δ).
 
-    Scores every scale at threshold 0 (:func:`score_group`); per outcome the site summaries
-    (:func:`summarise_groups`), the one-way ANOVA (:func:`oneway_anova`) and every ANCOVA model
-    (:func:`cocapp.stats.ancova.ancova`, no slopes check); when ``full`` also the Tukey–Kramer pairs and
-    correlations of :func:`compare_sites`. Returns arrays in outcome order, ready for
+    Scores every scale at threshold 0 (:func:`cocapp.stats.scoring.person_means`, the core of
+    ``score_group``); per outcome the site summaries (:func:`summarise_groups`), the one-way ANOVA
+    (:func:`oneway_anova`) and every ANCOVA model (:func:`cocapp.stats.ancova.ancova`, no slopes check);
+    when ``full`` also the Tukey–Kramer pairs (:func:`tukey_kramer`) and the correlations of the totals
+    (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out. Returns arrays in outcome order, ready for
     :func:`pool_analyses`: ``keys`` (list of outcome keys), ``n``/``mean``/``var`` (outcomes × sites),
     ``F``/``df1``/``df2``/``ms_within`` (outcomes), per model ``ancova`` dicts of arrays, and when
     ``full`` the ``tukey`` and ``correlations`` tables.
@@ -93,41 +96,61 @@ def analyse(
     from cocapp.stats.ancova import ancova
 
     levels = list(sites)
-    scores = score_group(items, instruments, [0.0], spec.get("item_columns"))
-    models = spec["ancova_models"]
+    patterns = spec.get("item_columns") or {}
+    models = spec["ancova_models"] if adjusted else {}
     needed = {c: spec["covariates"][c] for mm in models.values() for c in mm}
-    cov = covariate_frame if covariate_frame is not None else _covariate_frame(respondents, needed, "respondents")
-    keys, n, mean, var, anova = [], [], [], [], []
+    if not models:
+        cov = None
+    elif covariate_frame is not None:
+        cov = covariate_frame
+    else:
+        cov = _covariate_frame(respondents, needed, "respondents")
+    keys, n, mean, var, anova, tukey, totals = [], [], [], [], [], [], []
     adj: dict[str, dict[str, list]] = {mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [],
                                                "F": [], "df1": [], "n": []} for mname in models}
-    cached = None
-    for k, d in outcomes(scores, list(instruments), group, COMPLETE):
-        y = d["score"].to_numpy(dtype=np.float64)
-        codes = site_codes(d["site"].astype(str), levels, "scores: column 'site'")
-        s = summarise_groups(y, codes, levels)
-        keys.append((k["group"], k["instrument"], k["scale"]))
-        n.append(s.n)
-        mean.append(s.mean)
-        var.append(s.var)
-        anova.append(oneway_anova(y, codes, levels, alpha))
-        ids = d["id"].astype(str).to_numpy()
-        if cached is None or not np.array_equal(cached[0], ids):  # same respondents for an instrument's scales
-            cached = (ids, cov.loc[ids].reset_index(drop=True))
-        data = pd.concat([d[["site", "score"]].reset_index(drop=True), cached[1]], axis=1)
-        for mname, mcovs in models.items():
-            res = ancova(data[["site", "score", *mcovs]], {c: needed[c]["type"] for c in mcovs}, levels,
-                         alpha=alpha, confidence=confidence, posthoc=posthoc, slopes=False)
-            a = adj[mname]
-            site_term = res.terms.set_index("term").loc["site"]
-            means = res.means.set_index("site").reindex(levels)
-            a["q"].append(means["adj_mean"].to_numpy(dtype=np.float64))
-            a["se"].append(means["se"].to_numpy(dtype=np.float64))
-            a["n"].append(means["n"].to_numpy(dtype=np.float64))
-            a["df"].append(float(res.means["df"].iloc[0]))
-            a["pair_se"].append(res.posthoc["se"].to_numpy(dtype=np.float64))
-            a["diff"].append(res.posthoc["diff"].to_numpy(dtype=np.float64))
-            a["F"].append(float(site_term["F"]))
-            a["df1"].append(float(site_term["df"]))
+    all_ids = items["id"].astype(str).to_numpy()
+    all_sites = items["site"].astype(str).to_numpy()
+    for key, inst in instruments.items():
+        # the scores of score_group at threshold 0 (every item answered after imputation), kept as arrays
+        pm = person_means(items, inst, patterns.get(key))
+        sc = pm.scores([COMPLETE])[:, :, 0]
+        keep = pm.keep
+        ids, site = all_ids[keep], all_sites[keep]
+        codes_all = site_codes(site, levels, "items: column 'site'")
+        covs = cov.loc[ids].reset_index(drop=True) if models else None
+        for j, scale in enumerate(pm.scales):
+            y_all = sc[keep, j]
+            ok = np.isfinite(y_all)
+            y, codes = y_all[ok], codes_all[ok]
+            s = summarise_groups(y, codes, levels)
+            keys.append((group, key, scale.key))
+            n.append(s.n)
+            mean.append(s.mean)
+            var.append(s.var)
+            anova.append(oneway_anova(y, codes, levels, alpha))
+            if full:
+                tukey.append(tukey_kramer(s, alpha, confidence))
+                if scale.key == "total":
+                    totals.append(pd.DataFrame({"id": ids[ok], "site": site[ok], "instrument": key,
+                                                "scale": "total", "score": y}))
+            if not models:
+                continue
+            data = pd.concat([pd.DataFrame({"site": site[ok], "score": y}), covs[ok].reset_index(drop=True)],
+                             axis=1)
+            for mname, mcovs in models.items():
+                res = ancova(data[["site", "score", *mcovs]], {c: needed[c]["type"] for c in mcovs}, levels,
+                             alpha=alpha, confidence=confidence, posthoc=posthoc, slopes=False)
+                a = adj[mname]
+                site_term = res.terms.set_index("term").loc["site"]
+                means = res.means.set_index("site").reindex(levels)
+                a["q"].append(means["adj_mean"].to_numpy(dtype=np.float64))
+                a["se"].append(means["se"].to_numpy(dtype=np.float64))
+                a["n"].append(means["n"].to_numpy(dtype=np.float64))
+                a["df"].append(float(res.means["df"].iloc[0]))
+                a["pair_se"].append(res.posthoc["se"].to_numpy(dtype=np.float64))
+                a["diff"].append(res.posthoc["diff"].to_numpy(dtype=np.float64))
+                a["F"].append(float(site_term["F"]))
+                a["df1"].append(float(site_term["df"]))
     out: dict[str, object] = {
         "keys": keys,
         "n": np.array(n),
@@ -140,9 +163,13 @@ def analyse(
         "ancova": {mname: {c: np.array(v) for c, v in a.items()} for mname, a in adj.items()},
     }
     if full:
-        comp = compare_sites(scores, list(instruments), levels, group, COMPLETE, alpha=alpha,
-                             confidence=confidence)
-        out["tukey"], out["correlations"] = comp["tukey"], comp["correlations"]
+        out["tukey"] = pd.concat(tukey, ignore_index=True)
+        sc_tot = pd.concat(totals, ignore_index=True) if totals else pd.DataFrame(
+            columns=["id", "site", "instrument", "scale", "score"])
+        corr = total_correlations(sc_tot, list(instruments), levels, alpha, confidence, None)
+        out["correlations"] = corr if corr is not None else pd.DataFrame(columns=["site", "x", "y", "n", "r"])
+        if corr is not None:
+            out["correlations"].insert(0, "group", group)
     return out
 
 
