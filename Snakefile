@@ -220,7 +220,7 @@ rule sensitivity:
         checks="data/derived/sensitivity/checks.csv",
         verdict="data/derived/sensitivity/verdict.md",
         facts="data/derived/sensitivity/verdict.json",
-        figures=W.sensitivity_figures(),
+        figures=[*W.sensitivity_figures(), *W.mi_figures("mi_site_means")],
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
@@ -417,7 +417,12 @@ rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures(), *W.mi_figures()],
+        sensitivity=[
+            "data/derived/sensitivity/verdict.json",
+            *W.sensitivity_figures(),
+            *W.mi_figures("mi_site_means"),
+            *W.mi_figures(),
+        ],
         audit=W.audit_files(),
         qualitative=(
             "data/derived/qualitative/qualitative_section.html" if W.qualitative_enabled else []

@@ -106,7 +106,7 @@ def mi_facts(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, 
                 tipping_delta = tp.loc[key, "tipping_delta"] if key in tp.index else np.nan
                 outs.append({
                     "instrument": key[0], "scale": key[1], "label": labels.get(key, f"{key[0]} {key[1]}"),
-                    "p": p, "fmi": float(t.loc[key, "fmi"]),
+                    "p": _num(p), "fmi": _num(t.loc[key, "fmi"]),
                     "significant": None if pd.isna(sig) else bool(sig),
                     "primary_significant": None if pd.isna(prim) else bool(prim),
                     "agrees_with_primary": None if (pd.isna(sig) or pd.isna(prim)) else bool(sig) == bool(prim),
@@ -122,6 +122,12 @@ def mi_facts(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, 
             "analyses": analyses,
         }
     return out
+
+
+def _num(x) -> float | None:
+    """A float for JSON, None for NaN."""
+    x = float(x)
+    return None if np.isnan(x) else x
 
 
 def comparison_table(descriptives: pd.DataFrame, mi_means: pd.DataFrame, primary: str) -> pd.DataFrame:
