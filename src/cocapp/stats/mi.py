@@ -319,12 +319,12 @@ def tipping_points(tests: pd.DataFrame, deltas: Sequence[float], method: str = "
     changes over the δ tested."""
     t = tests[tests["method"] == method]
     order = sorted([d for d in deltas if d != 0], key=lambda d: (abs(d), d > 0))
-    tested = ", ".join(f"{d:g}" for d in deltas)
     rows = []
     for key, g in t.groupby(_KEYS + ["analysis"], sort=False):
         by = g.set_index("delta")
         if 0.0 not in by.index:
             continue
+        tested = ", ".join(f"{d:g}" for d in deltas if d in by.index)  # ANCOVA: only with delta_ancova
         sig0 = by.loc[0.0, "significant"]
         row = dict(zip(_KEYS + ["analysis"], key, strict=True)) | {
             "method": method, "p_mar": float(by.loc[0.0, "p"]), "significant_mar": sig0,
@@ -337,9 +337,11 @@ def tipping_points(tests: pd.DataFrame, deltas: Sequence[float], method: str = "
                         "significant_at_tipping": by.loc[d, "significant"]}
                 break
         what = "site differences" if sig0 else "no site differences"
-        row["conclusion"] = (
-            f"{what} under MAR; unchanged for every delta tested" if np.isnan(row["tipping_delta"])
-            else f"{what} under MAR; changes at delta = {row['tipping_delta']:g}"
-        )
+        if not any(d in by.index for d in order):
+            row["conclusion"] = f"{what} under MAR; no delta tested for this analysis"
+        elif np.isnan(row["tipping_delta"]):
+            row["conclusion"] = f"{what} under MAR; unchanged for every delta tested"
+        else:
+            row["conclusion"] = f"{what} under MAR; changes at delta = {row['tipping_delta']:g}"
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS["tipping"])

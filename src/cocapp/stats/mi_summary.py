@@ -112,7 +112,10 @@ def mi_facts(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, 
                     "agrees_with_primary": None if (pd.isna(sig) or pd.isna(prim)) else bool(sig) == bool(prim),
                     "tipping_delta": None if pd.isna(tipping_delta) else float(tipping_delta),
                 })
+            shifted = tests[(tests["group"] == group) & (tests["analysis"] == name)
+                                      & (tests["method"] == MI_METHOD)]
             analyses.append({"analysis": name, "model": model,
+                             "delta_tested": bool((shifted["delta"] != 0.0).any()),
                              "covariates": list((spec.get("ancova_models") or {}).get(model, [])) if model else [],
                              "outcomes": outs})
         out[group] = {
