@@ -52,6 +52,7 @@ rule all:
         ),
         "data/derived/stats/reliability_items.csv",
         "data/derived/sensitivity/summary.csv",
+        "data/derived/sensitivity/mi_tipping.csv",
         "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/analyst_workbook.xlsx"
@@ -223,6 +224,9 @@ rule sensitivity:
         tukey="data/derived/stats/tukey.csv",
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
+        mi_means="data/derived/sensitivity/mi_means.csv",
+        mi_tests="data/derived/sensitivity/mi_tests.csv",
+        mi_tipping="data/derived/sensitivity/mi_tipping.csv",
         instruments=W.instrument_files(),
     output:
         summary="data/derived/sensitivity/summary.csv",
@@ -231,7 +235,7 @@ rule sensitivity:
         checks="data/derived/sensitivity/checks.csv",
         verdict="data/derived/sensitivity/verdict.md",
         facts="data/derived/sensitivity/verdict.json",
-        figures=W.sensitivity_figures(),
+        figures=[*W.sensitivity_figures(), *W.mi_figures("mi_site_means")],
     log:
         "data/derived/logs/sensitivity.log",
     priority: 10
@@ -243,9 +247,42 @@ rule sensitivity:
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --mi-means {input.mi_means} --mi-tests {input.mi_tests} --mi-tipping {input.mi_tipping}"
         " --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} 2> {log}"
+
+
+# -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
+rule impute:
+    input:
+        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        instruments=W.instrument_files(),
+    output:
+        means="data/derived/sensitivity/mi_means.csv",
+        tests="data/derived/sensitivity/mi_tests.csv",
+        pairs="data/derived/sensitivity/mi_pairs.csv",
+        correlations="data/derived/sensitivity/mi_correlations.csv",
+        tipping="data/derived/sensitivity/mi_tipping.csv",
+        diagnostics="data/derived/sensitivity/mi_diagnostics.csv",
+        predictors="data/derived/sensitivity/mi_predictors.csv",
+        figures=W.mi_figures(),
+    log:
+        "data/derived/logs/impute.log",
+    priority: 50
+    conda:
+        "envs/cocapp.yaml"
+    threads: 2
+    params:
+        settings=W.settings("impute"),
+        code=W.code("impute"),
+    shell:
+        "cocapp impute --settings {params.settings:q} --items {input.answers}"
+        " --respondents {input.respondents} --means {output.means} --tests {output.tests}"
+        " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
+        " --diagnostics {output.diagnostics} --predictors {output.predictors}"
+        " --figures {output.figures} --workers {threads} 2> {log}"
 
 
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
@@ -430,7 +467,12 @@ rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=["data/derived/sensitivity/verdict.json", *W.sensitivity_figures()],
+        sensitivity=[
+            "data/derived/sensitivity/verdict.json",
+            *W.sensitivity_figures(),
+            *W.mi_figures("mi_site_means"),
+            *W.mi_figures(),
+        ],
         audit=W.audit_files(),
         qualitative=(
             "data/derived/qualitative/qualitative_section.html"

@@ -104,7 +104,7 @@ def test_one_job_per_stage_and_group(study):
     forced = snakemake(study, "-n", "-F").stdout
     table = forced[forced.index("Job stats:") :]
     counts = {n: int(c) for n, c in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
-    assert counts.pop("total") == 18  # 17 + qualitative_workbook
+    assert counts.pop("total") == 19  # 17 + qualitative_workbook + impute
     assert counts.pop("all") == 1
     assert counts.pop("score") == 2  # one per group
     assert set(counts.values()) == {1}
@@ -131,7 +131,7 @@ def test_parsing_writes_nothing_and_imports_nothing_heavy(study):
 
 def test_every_stage_logs_what_it_did(study):
     logs = sorted((study / "data" / "derived" / "logs").glob("*.log"))
-    assert len(logs) == 17  # 16 + qualitative_workbook
+    assert len(logs) == 18  # 16 + qualitative_workbook + impute
     for log in logs:
         text = log.read_text("utf-8")
         assert re.search(r"read .+ \(\d+ rows\)|\d+ (respondents|raw rows|segments|table files)", text), (
@@ -215,7 +215,7 @@ def test_each_stage_reads_exactly_its_declared_settings(study, tmp_path, monkeyp
     dry = snakemake(study, "-n", "-F", "-p").stdout
     commands = [line.removeprefix("Shell command: ") for line in dry.splitlines() if "cocapp " in line]
     commands = [c for c in commands if c.startswith("cocapp ")]
-    assert len(commands) == 17  # 16 + qualitative-workbook
+    assert len(commands) == 18  # 16 + qualitative-workbook + impute
     for command in commands:
         argv = shlex.split(command.split(" 2> ")[0])[1:]
         stage = argv[0]

@@ -86,6 +86,8 @@ def test_every_stage_writes_its_outputs(run):
     }
     sensitivity = [f"sensitivity/{n}" for n in ("summary.csv", "site_shifts.csv", "pairs.csv", "checks.csv")]
     sensitivity += ["sensitivity/verdict.md", "sensitivity/verdict.json"]
+    # stage impute: the files no other stage reads (mi_means, mi_tests and mi_tipping are contracted)
+    sensitivity += [f"sensitivity/mi_{n}.csv" for n in ("correlations", "pairs", "diagnostics", "predictors")]
     expected = [f"data/derived/{f}" for files in contracted.values() for f in files] + [
         f"data/derived/{f}" for f in sensitivity
     ]
@@ -95,7 +97,7 @@ def test_every_stage_writes_its_outputs(run):
             read(name, run / "data/derived" / f)  # ContractError if a file breaks its contract
     assert not (run / "config").exists()
     # one log per job: ingest, score x 2, reliability, missingness, distributions, compare_sites,
-    # ancova, sensitivity, tables, figures, report
+    # ancova, sensitivity, impute, tables, figures, report
     logs = sorted(p.name for p in (run / "data/derived/logs").iterdir())
     assert logs == sorted(
         [
@@ -108,6 +110,7 @@ def test_every_stage_writes_its_outputs(run):
             "compare_sites.log",
             "ancova.log",
             "sensitivity.log",
+            "impute.log",
             "tables.log",
             "figures.log",
             "report.log",

@@ -156,6 +156,18 @@ def load_config(path: str | Path) -> dict:
     return with_defaults(config)
 
 
+IMPUTATION_DEFAULTS = {
+    "m": 20,
+    "iterations": 10,
+    "seed": 20160147,
+    "donors": 5,
+    "min_correlation": 0.1,
+    "deltas": [0, -0.25, -0.5, -1],
+    "delta_sites": None,
+    "delta_ancova": False,
+}
+
+
 def with_defaults(config: dict) -> dict:
     """Fill the optional keys with their documented defaults (explicit values always win)."""
     stats = config["statistics"]
@@ -171,6 +183,9 @@ def with_defaults(config: dict) -> dict:
     corr.setdefault("method", "pearson")
     corr.setdefault("deletion", "pairwise")
     corr.setdefault("effect_size_labels", {"small": 0.1, "medium": 0.3, "large": 0.5})
+    imp = config.setdefault("imputation", {})
+    for key, value in IMPUTATION_DEFAULTS.items():
+        imp.setdefault(key, list(value) if isinstance(value, list) else value)
     config.setdefault("input", {}).setdefault("missing_codes", {})
     config.setdefault("instrument_paths", [])
     for group in config["groups"].values():

@@ -168,6 +168,23 @@ CONTRACTS: dict[str, Contract] = {
         f"{_KEYS} model:str covariate:str covariate_type:str df1:float? df2:float? F:float? p:float? "
         "significant:bool? note:str?",
     ),
+    # -- multiple imputation (stage impute; read by sensitivity) ------------------------------------
+    "mi_means": _c(
+        "sensitivity/mi_means.csv",
+        "group:str instrument:str scale:str delta:float analysis:str site:str n:int m:int estimate:float? "
+        "se:float? df:float? ci_low:float? ci_high:float? riv:float? fmi:float? re:float?",
+    ),
+    "mi_tests": _c(
+        "sensitivity/mi_tests.csv",
+        "group:str instrument:str scale:str delta:float analysis:str method:str m:int F:float? df1:float? "
+        "df2:float? p:float? riv:float? fmi:float? significant:bool?",
+    ),
+    "mi_tipping": _c(
+        "sensitivity/mi_tipping.csv",
+        "group:str instrument:str scale:str analysis:str method:str p_mar:float? significant_mar:bool? "
+        "deltas_tested:str tipping_delta:float? p_at_tipping:float? significant_at_tipping:bool? "
+        "conclusion:str",
+    ),
     # -- qualitative arm ---------------------------------------------------------------------------
     "segments": _c(
         "qualitative/segments.csv",

@@ -49,6 +49,12 @@ def _n_p_text(x: Mapping, alpha: float) -> str:
     return f"n = {n}, p {p}" if p.startswith("<") else f"n = {n}, p = {p}"
 
 
+def _p_text(p: float, alpha: float) -> str:
+    """``= 0.032`` or ``< 0.001`` for running text (:func:`cocapp.formatting.fmt_p_text`)."""
+    t = fmt_p_text(p, alpha)
+    return t if t.startswith("<") else f"= {t}"
+
+
 def _escape_html_text(value: Any) -> Markup:
     """Escape ``&``, ``<`` and ``>`` of a value written into the HTML verdict (quotes stay as they are)."""
     if isinstance(value, Markup):
@@ -71,6 +77,7 @@ def _verdict_environment(as_html: bool) -> jinja2.Environment:
     env.filters["join"] = lambda items, sep="": sep.join(str(x) for x in items)
     env.filters["threshold_label"] = threshold_label
     env.filters["where"] = _where
+    env.filters["fmt_g"] = fmt_g
     env.filters["ascending"] = lambda ts: sorted(ts, key=threshold_fraction)
     return env
 
@@ -104,6 +111,7 @@ def render_verdict(facts: dict, max_pairs: int = 10, fmt: str = "md") -> str:
             changed_labels=changed_labels,
             n_p=lambda x: _n_p_text(x, alpha),
             fmt_g=fmt_g,
+            fmt_p=lambda p: _p_text(p, alpha),
             fmt_num=fmt_num,
             fmt_signed=fmt_signed,
         )

@@ -38,6 +38,7 @@ _ALL = (
     "statistics",
     "qualitative",
     "published",
+    "imputation",
 )
 
 # What every display of results reads: the synthetic-data stamp, sites, groups and their labels,
@@ -147,6 +148,24 @@ STAGES: dict[str, StageSpec] = {
             "scoring.thresholds",
             "scoring.primary_threshold",
             "statistics.significance_level",
+            "statistics.confidence_level",
+            "imputation",
+        ),
+        ("instruments", "schemas"),
+    ),
+    "impute": StageSpec(
+        "cocapp.stages.impute",
+        "multiple imputation (PMM chained equations), pooled site comparisons, delta tipping points",
+        (
+            "study.synthetic",
+            "sites",
+            "groups.*.label",
+            "groups.*.covariates",
+            "groups.*.ancova_models",
+            *_GROUP_ITEMS,
+            "statistics.significance_level",
+            "statistics.confidence_level",
+            "imputation",
         ),
         ("instruments", "schemas"),
     ),

@@ -16,11 +16,14 @@ from cocapp.stages.common import file_options, match_outputs, read_named
 __all__ = ["add_arguments", "run"]
 
 INPUTS = ("anova", "ancova", "tukey", "descriptives", "reliability")
+MI_INPUTS = ("mi_means", "mi_tests", "mi_tipping")
 OUTPUTS = ("summary", "site_shifts", "pairs", "checks", "verdict", "facts")
 
 
 def add_arguments(parser) -> None:
     file_options(parser, INPUTS, "stats")
+    for name in MI_INPUTS:  # optional: given (all three) by the workflow, from stage impute
+        parser.add_argument(f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute)")
     parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
     file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
@@ -30,8 +33,10 @@ def run(args, settings, log) -> dict:
     import pandas as pd
 
     from cocapp.instruments import load_instruments
+    from cocapp.presentation.mi_figures import comparison_files
     from cocapp.presentation.sensitivity_figures import figure_files
     from cocapp.presentation.verdict import render_verdict
+    from cocapp.stats.mi_summary import add_mi_columns, comparison_table, mi_facts
     from cocapp.stats.sensitivity import (
         CHECK_COLUMNS,
         _models,
@@ -40,6 +45,7 @@ def run(args, settings, log) -> dict:
         check_complete_case_n,
         check_n_monotone,
         n_counts,
+        outcome_label,
         sensitivity_summary,
         site_shifts,
         verdict_facts,
@@ -64,12 +70,30 @@ def run(args, settings, log) -> dict:
     facts = verdict_facts(
         summary, shifts, pairs, checks_df, settings, instruments, complete_case_checked=True
     )
+    # multiple imputation (stage impute) beside complete cases and the thresholds, when given
+    given = [n for n in MI_INPUTS if getattr(args, n)]
+    if given and len(given) != len(MI_INPUTS):
+        raise ValueError(f"--{', --'.join(n.replace('_', '-') for n in MI_INPUTS)}: give all three or none")
+    comparison = None
+    if given:
+        mi = read_named(args, MI_INPUTS, log)
+        summary = add_mi_columns(summary, mi["mi_tests"], mi["mi_tipping"], list(_models(settings)))
+        labels = {(i, sc): outcome_label(i, sc, instruments)
+                  for i, sc in zip(summary["instrument"], summary["scale"], strict=True)}
+        mi_by_group = mi_facts(summary, mi["mi_tests"], mi["mi_tipping"], settings, labels)
+        for g in facts["groups"]:
+            if g["group"] in mi_by_group:
+                g["multiple_imputation"] = mi_by_group[g["group"]]
+        comparison = comparison_table(stats["descriptives"], mi["mi_means"], settings["scoring"]["primary_threshold"])
     facts_json = json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     for message in checks_df["message"]:
         log.warning(message)
     n_change = int((summary["changes_inference"] == True).sum())  # noqa: E712
     log.info(f"{len(summary)} outcome x threshold rows, {n_change} change the inference; {len(pairs)} pairs")
-    figures = match_outputs(args.figures, figure_files(summary, shifts, settings, instruments), "figures")
+    rendered = figure_files(summary, shifts, settings, instruments)
+    if comparison is not None:
+        rendered.update(comparison_files(comparison, settings, instruments))
+    figures = match_outputs(args.figures, rendered, "figures")
     return {
         args.summary: summary,
         args.site_shifts: shifts,

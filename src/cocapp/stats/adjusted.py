@@ -70,12 +70,13 @@ def compare_adjusted(
     confidence: float,
     posthoc: str,
     respondents_source: str = "respondents",
+    slopes: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """ANCOVA of one group at one threshold for every covariate model (:func:`cocapp.stats.ancova.ancova`).
 
     ``respondents`` is ``ingest/{group}_respondents.csv`` (id, site, covariates); ``covariates`` the
     group's covariate specs, ``models`` name -> covariate list. Returns ``ancova``, ``ancova_means``,
-    ``ancova_posthoc`` and ``ancova_slopes``.
+    ``ancova_posthoc`` and ``ancova_slopes`` (no rows when ``slopes`` is False).
     """
     t = format_threshold(threshold)
     sc = threshold_rows(scores, t, levels)
@@ -107,6 +108,7 @@ def compare_adjusted(
                 alpha=alpha,
                 confidence=confidence,
                 posthoc=posthoc,
+                slopes=slopes,
             )
             mkeys = {**keys, "model": mname}
             terms = res.terms.copy()

@@ -669,6 +669,7 @@ def ancova(
     alpha: float = 0.05,
     confidence: float = 0.95,
     posthoc: str = "tukey",
+    slopes: bool = True,
 ) -> AncovaResult:
     """ANCOVA of ``outcome`` by site adjusted for ``covariates`` (Type III SS, sum-to-zero contrasts).
 
@@ -685,6 +686,9 @@ def ancova(
         Significance level of the ``significant`` flags and level of the confidence intervals.
     posthoc
         Family of the pairwise comparisons of adjusted means: ``tukey``, ``bonferroni`` or ``sidak``.
+    slopes
+        False skips the homogeneity-of-slopes models (``slopes`` has no rows); the pooled analyses of
+        multiply imputed data (:mod:`cocapp.stats.mi`) do not use them and they take most of the time.
 
     Returns
     -------
@@ -737,5 +741,9 @@ def ancova(
     L = _emm_weights(sample)
     means = _adjusted_means(res, L, sample, levels, confidence, note_text)
     post = _pairwise(res, L, sample, levels, posthoc, alpha, confidence, omnibus, note_text)
-    slopes = _slopes(res, sample, covs, kinds, alpha, note_text)
-    return AncovaResult(terms, means, post, slopes, notes)
+    slope_tests = (
+        _slopes(res, sample, covs, kinds, alpha, note_text)
+        if slopes
+        else pd.DataFrame(columns=SLOPES_COLUMNS)
+    )
+    return AncovaResult(terms, means, post, slope_tests, notes)

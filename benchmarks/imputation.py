@@ -1,0 +1,78 @@
+"""Benchmark: the multiple-imputation stage on the default study (m = 20 unless --m), and the whole run.
+
+Clones the repository (HEAD, so uncommitted changes are not measured) into a temporary folder, runs
+the workflow up to the ingest files, then times ``snakemake --cores N`` of the ``impute`` rule alone
+(imputation, 20 × (1 + δ) analyses, pooling; the rule runs ``--workers {threads}``) and finally the rest
+of a cold run. Prints wall time, CPU time (user + system of all processes: independent of how busy the
+machine is) and the load average at the start, and the stage's own phase timings from its log.
+Target (issue 15): the impute stage of the default study, m = 20, under 60 s on 2 cores.
+
+    python benchmarks/imputation.py [--cores 2] [--m 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_MEASURE = r"""
+import json, os, resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_mb": ru.ru_maxrss / 1024}))
+"""
+
+
+def measure(cmd: list[str], cwd: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True,
+                         text=True)
+    result = json.loads(out.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd} (see {cwd}/data/derived/logs)")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--m", type=int, default=20)
+    args = parser.parse_args(argv)
+    snake = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    with tempfile.TemporaryDirectory(prefix="cocapp-bench-mi-") as tmp:
+        work = Path(tmp) / "default"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(work)], check=True)
+        cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
+        cfg.setdefault("imputation", {})["m"] = args.m
+        (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
+        ingest = [f"data/derived/ingest/{g}_{kind}.csv" for g in cfg["groups"] for kind in ("items", "respondents")]
+        measure([*snake, *ingest], work)
+        load = os.getloadavg()[0]
+        stage = measure([*snake, "data/derived/sensitivity/mi_tipping.csv"], work)
+        rest = measure(snake, work)
+        log = (work / "data/derived/logs/impute.log").read_text("utf-8")
+    phases = re.findall(r"cocapp impute: ((?:imputed in|\d+ completed datasets).*|done in .*)", log)
+    print(f"load average (1 min) before the impute stage: {load:.2f} on {os.cpu_count()} CPUs")
+    print(f"impute stage (m = {args.m}, --cores {args.cores}): wall {stage['wall']:.1f} s, "
+          f"CPU {stage['cpu']:.1f} s, peak {stage['peak_mb']:.0f} MB")
+    for p in phases:
+        print(f"  {p}")
+    print(f"rest of the cold run: wall {rest['wall']:.1f} s, CPU {rest['cpu']:.1f} s")
+    print("target: impute stage of the default study with m = 20 under 60 s on 2 cores")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
