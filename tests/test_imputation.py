@@ -58,7 +58,12 @@ def test_pooled_estimates_agree_with_mice_pmm_within_monte_carlo_error(imputed):
         g = gold.loc[q]
         mc_sd = np.sqrt(per_imp.var(ddof=1) / m + g["b"] / g["m"])
         # + 1e-12: items without a missing answer have B = 0 and differ only by summation order
-        assert abs(per_imp.mean() - g["estimate"]) <= 4 * mc_sd + 1e-12, (q, per_imp.mean(), g["estimate"], mc_sd)
+        assert abs(per_imp.mean() - g["estimate"]) <= 4 * mc_sd + 1e-12, (
+            q,
+            per_imp.mean(),
+            g["estimate"],
+            mc_sd,
+        )
 
 
 def test_imputed_values_are_valid_answers_and_observed_values_untouched(data, imputed):
@@ -128,8 +133,15 @@ def test_pmm_recovers_an_exact_linear_relation():
     values = np.column_stack([x, np.where(miss, np.nan, y)])  # one instrument of two items, x complete
     none = np.array([], dtype=np.intp)
     out, mean, _ = pmm_chained(
-        values, np.zeros((len(x), 0)), [none, np.array([0])], [np.array([0, 1])], [none, none],
-        m=3, iterations=2, rng=np.random.default_rng(1), donors=1,
+        values,
+        np.zeros((len(x), 0)),
+        [none, np.array([0])],
+        [np.array([0, 1])],
+        [none, none],
+        m=3,
+        iterations=2,
+        rng=np.random.default_rng(1),
+        donors=1,
     )
     np.testing.assert_array_equal(out[:, miss, 1], np.broadcast_to(y[miss], (3, miss.sum())))
     assert mean.shape == (3, 2, 2) and np.isnan(mean[:, :, 0]).all()

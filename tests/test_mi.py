@@ -46,8 +46,19 @@ def test_identical_imputations_pool_to_the_complete_data_analysis(complete):
     pooled = pool_analyses([one, one, one], SITES, 0.0, alpha=0.05, confidence=0.95)
     scores = score_group(items, inst, [0.0])
     ref = compare_sites(scores, ["RSA"], SITES, "cc", "0.0", alpha=0.05, confidence=0.95)
-    adj = compare_adjusted(scores, resp, ["RSA"], SITES, "cc", "0.0", covariates=COVARIATES,
-                           models=SPEC["ancova_models"], alpha=0.05, confidence=0.95, posthoc="tukey")
+    adj = compare_adjusted(
+        scores,
+        resp,
+        ["RSA"],
+        SITES,
+        "cc",
+        "0.0",
+        covariates=COVARIATES,
+        models=SPEC["ancova_models"],
+        alpha=0.05,
+        confidence=0.95,
+        posthoc="tukey",
+    )
     tests = pooled["tests"].set_index(["scale", "analysis", "method"])
     for _, a in ref["anova"].iterrows():
         for method in ("D1", "D2"):
@@ -70,8 +81,18 @@ def test_identical_imputations_pool_to_the_complete_data_analysis(complete):
 def test_tipping_point_is_the_smallest_delta_that_changes_the_conclusion():
     rows = []
     for delta, p in [(0.0, 0.01), (-0.25, 0.03), (-0.5, 0.07), (-1.0, 0.2), (0.5, 0.06)]:
-        rows.append({"group": "g", "instrument": "I", "scale": "s", "delta": delta, "analysis": ONEWAY,
-                     "method": "D1", "p": p, "significant": p < 0.05})
+        rows.append(
+            {
+                "group": "g",
+                "instrument": "I",
+                "scale": "s",
+                "delta": delta,
+                "analysis": ONEWAY,
+                "method": "D1",
+                "p": p,
+                "significant": p < 0.05,
+            }
+        )
     tip = tipping_points(pd.DataFrame(rows), [0, -0.25, -0.5, -1, 0.5]).iloc[0]
     assert tip["significant_mar"] is True or tip["significant_mar"] == True  # noqa: E712
     assert tip["tipping_delta"] == -0.5  # |-0.5| = |0.5|: the negative shift is listed first
@@ -95,9 +116,16 @@ def _stage_files(tmp_path: Path) -> tuple[dict, list[str]]:
         "groups": {"cc": {"label": "CC", "instruments": ["RSA"], "item_columns": {}, **SPEC}},
         "instrument_paths": [],
         "statistics": {"significance_level": 0.05, "confidence_level": 0.95},
-        "imputation": {"m": 3, "iterations": 2, "seed": 9, "donors": 5, "min_correlation": 0.1,
-                       "deltas": [0, -0.5], "delta_sites": ["Artois"],
-                       "delta_ancova": True},
+        "imputation": {
+            "m": 3,
+            "iterations": 2,
+            "seed": 9,
+            "donors": 5,
+            "min_correlation": 0.1,
+            "deltas": [0, -0.5],
+            "delta_sites": ["Artois"],
+            "delta_ancova": True,
+        },
     }
     return settings, [str(tmp_path / "items.csv"), str(tmp_path / "resp.csv")]
 
@@ -113,8 +141,13 @@ def test_stage_writes_the_same_bytes_with_any_number_of_workers(tmp_path, worker
         argv = ["--settings", json.dumps(settings), "--items", items, "--respondents", resp]
         for n in names:
             argv += [f"--{n}", str(out / f"mi_{n}.csv")]
-        argv += ["--figures", str(out / "cc_mi_convergence.png"), str(out / "cc_mi_convergence.svg"),
-                 "--workers", str(workers if run == "a" else 1)]
+        argv += [
+            "--figures",
+            str(out / "cc_mi_convergence.png"),
+            str(out / "cc_mi_convergence.svg"),
+            "--workers",
+            str(workers if run == "a" else 1),
+        ]
         log = io.StringIO()
         assert run_stage("impute", argv, stream=log) == 0, log.getvalue()
         outs[run] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}

@@ -58,8 +58,10 @@ def oneway(imputations):
 
 @pytest.fixture(scope="module")
 def adjusted(imputations):
-    return [ancova(d.rename(columns={"y": "score"}), {"x": "numeric", "g": "categorical"}, SITES)
-            for d in imputations]
+    return [
+        ancova(d.rename(columns={"y": "score"}), {"x": "numeric", "g": "categorical"}, SITES)
+        for d in imputations
+    ]
 
 
 def test_site_means_match_mice_pool(oneway):
@@ -83,8 +85,10 @@ def test_site_differences_match_mice_pool(oneway):
 
 
 def _check_omnibus(res, gold_row):
-    close([res["F"], res["df1"], res["df2"], res["p"], res["riv"]],
-          gold_row[["F", "df1", "df2", "p", "riv"]].to_numpy())
+    close(
+        [res["F"], res["df1"], res["df2"], res["p"], res["riv"]],
+        gold_row[["F", "df1", "df2", "p", "riv"]].to_numpy(),
+    )
 
 
 def test_oneway_d1_d2_match_mice(oneway):
@@ -97,15 +101,19 @@ def test_oneway_d1_d2_match_mice(oneway):
 
 def test_ancova_d1_d2_and_adjusted_means_match_mice(adjusted):
     gold = pd.read_csv(GOLD / "omnibus.csv").set_index(["analysis", "method"])
-    qs, us = zip(*[emm_contrasts(r.means["adj_mean"], r.means["se"], r.posthoc["se"]) for r in adjusted],
-                 strict=True)
+    qs, us = zip(
+        *[emm_contrasts(r.means["adj_mean"], r.means["se"], r.posthoc["se"]) for r in adjusted], strict=True
+    )
     resid_df = float(adjusted[0].means["df"].iloc[0])
     _check_omnibus(d1(np.array(qs), np.array(us), dfcom=resid_df), gold.loc[("ancova", "D1")])
     site = [r.terms.set_index("term").loc["site"] for r in adjusted]
     _check_omnibus(d2([s["df"] * s["F"] for s in site], int(site[0]["df"])), gold.loc[("ancova", "D2")])
     means = pd.read_csv(GOLD / "ancova_means.csv")
-    res = rubin(np.array([r.means["adj_mean"] for r in adjusted]),
-                np.array([r.means["se"] ** 2 for r in adjusted]), dfcom=resid_df)
+    res = rubin(
+        np.array([r.means["adj_mean"] for r in adjusted]),
+        np.array([r.means["se"] ** 2 for r in adjusted]),
+        dfcom=resid_df,
+    )
     for col in ("estimate", "ubar", "b", "t", "df", "riv", "fmi"):
         close(res[col], means[col])
 
@@ -114,8 +122,10 @@ def test_correlation_fisher_z_matches_pool_r_squared(imputations):
     gold = pd.read_csv(GOLD / "correlation.csv").iloc[0]
     cors = [pearson(d["y"], d["z"]) for d in imputations]
     res = pool_correlation([c["r"] for c in cors], [c["n"] for c in cors])
-    close([res["z"], res["se_z"] ** 2, res["df"], res["riv"], res["fmi"]],
-          [gold["z"], gold["t"], gold["df"], gold["riv"], gold["fmi"]])
+    close(
+        [res["z"], res["se_z"] ** 2, res["df"], res["riv"], res["fmi"]],
+        [gold["z"], gold["t"], gold["df"], gold["riv"], gold["fmi"]],
+    )
     close(res["r"] ** 2, gold["r2_est"])
     # pool.r.squared's interval is z ± 1.96 √T transformed back (and squared)
     close(np.tanh(res["z"] - 1.96 * res["se_z"]) ** 2, gold["r2_lo"])

@@ -205,7 +205,9 @@ class Workflow:
     def mi_figures(self, kind: str = "mi_convergence") -> list[str]:
         """Figures of the multiple imputation: ``mi_convergence`` (stage impute) or ``mi_site_means``
         (stage sensitivity)."""
-        return [f"reports/figures/sensitivity/{g}_{kind}.{ext}" for g in self.groups for ext in ("png", "svg")]
+        return [
+            f"reports/figures/sensitivity/{g}_{kind}.{ext}" for g in self.groups for ext in ("png", "svg")
+        ]
 
     def audit_files(self) -> list[str]:
         from cocapp.presentation.outputs import audit_files

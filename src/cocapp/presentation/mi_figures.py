@@ -44,8 +44,9 @@ def convergence_figure(diagnostics: pd.DataFrame, config: Mapping, group: str) -
         return fig
     fig = Figure(figsize=(7.0, 0.6 + 2.2 * len(insts)), dpi=DPI)
     FigureCanvasAgg(fig)
-    fig.suptitle(f"{label}: convergence of the imputation chains (mean over items of the imputed answers)",
-                 fontsize=9)
+    fig.suptitle(
+        f"{label}: convergence of the imputation chains (mean over items of the imputed answers)", fontsize=9
+    )
     axes = fig.subplots(len(insts), 2, squeeze=False)
     for r, inst in enumerate(insts):
         di = d[d["instrument"] == inst]
@@ -85,11 +86,21 @@ def site_means_comparison(table: pd.DataFrame, config: Mapping, group: str, inst
     nrows = max(1, -(-len(outcomes) // ncols))
     fig = Figure(figsize=(3.0 * ncols, 0.9 + 2.5 * nrows), dpi=DPI)
     FigureCanvasAgg(fig)
-    fig.suptitle(f"{label}: site means with {round(100 * config['statistics']['confidence_level'])} % CI "
-                 "— complete cases, person-mean replacement (primary threshold), multiple imputation",
-                 fontsize=9)
-    gs = fig.add_gridspec(nrows, ncols, left=0.06, right=0.99, top=1 - 0.55 / fig.get_figheight(),
-                          bottom=0.6 / fig.get_figheight(), hspace=0.6, wspace=0.3)
+    fig.suptitle(
+        f"{label}: site means with {round(100 * config['statistics']['confidence_level'])} % CI "
+        "— complete cases, person-mean replacement (primary threshold), multiple imputation",
+        fontsize=9,
+    )
+    gs = fig.add_gridspec(
+        nrows,
+        ncols,
+        left=0.06,
+        right=0.99,
+        top=1 - 0.55 / fig.get_figheight(),
+        bottom=0.6 / fig.get_figheight(),
+        hspace=0.6,
+        wspace=0.3,
+    )
     offsets = dict(zip(METHODS, (-0.22, 0.0, 0.22), strict=True))
     for k, (inst, scale) in enumerate(outcomes):
         ax = fig.add_subplot(gs[k // ncols, k % ncols])
@@ -97,8 +108,16 @@ def site_means_comparison(table: pd.DataFrame, config: Mapping, group: str, inst
         for j, method in enumerate(METHODS):
             r = o[o["method"] == method].set_index("site").reindex(sites)
             x = np.arange(len(sites)) + offsets[method]
-            ax.errorbar(x, r["mean"], yerr=[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]], fmt="o",
-                        ms=2.5, lw=0.8, capsize=1.5, color=f"C{j}")
+            ax.errorbar(
+                x,
+                r["mean"],
+                yerr=[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]],
+                fmt="o",
+                ms=2.5,
+                lw=0.8,
+                capsize=1.5,
+                color=f"C{j}",
+            )
         ax.set_xticks(np.arange(len(sites)))
         ax.set_xticklabels([s[:3] for s in sites], fontsize=6.5)
         ax.set_title("\n".join(textwrap.wrap(_label(instruments, inst, scale), 34)), fontsize=7.5)

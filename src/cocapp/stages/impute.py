@@ -37,8 +37,11 @@ def _analysis_settings(settings) -> dict:
     st = settings["statistics"]
     # pooled pairs are always referred to the studentized range (cocapp.stats.mi), so the ANCOVA post hoc
     # family of the complete-data analysis is not a setting of this stage
-    return {"alpha": float(st["significance_level"]), "confidence": float(st["confidence_level"]),
-            "posthoc": "tukey"}
+    return {
+        "alpha": float(st["significance_level"]),
+        "confidence": float(st["confidence_level"]),
+        "posthoc": "tukey",
+    }
 
 
 def _task(task):
@@ -49,8 +52,16 @@ def _task(task):
     ctx = _IMPUTED[group]
     data = ctx["imputed"].dataset(index, delta, ctx["delta_sites"])
     return analyse(
-        data, ctx["respondents"], ctx["instruments"], group, ctx["spec"], ctx["sites"], full=full,
-        adjusted=adjusted, covariate_frame=ctx["covariates"], **ctx["analysis"],
+        data,
+        ctx["respondents"],
+        ctx["instruments"],
+        group,
+        ctx["spec"],
+        ctx["sites"],
+        full=full,
+        adjusted=adjusted,
+        covariate_frame=ctx["covariates"],
+        **ctx["analysis"],
     )
 
 
@@ -97,24 +108,44 @@ def run(args, settings, log) -> dict:
         instruments = group_instruments(settings, group)
         covs = {c: spec["covariates"][c] for model in spec["ancova_models"].values() for c in model}
         imputed = impute_group(
-            group, items, respondents, instruments, sites, covs, m=m, iterations=iterations,
-            seed=int(cfg["seed"]), min_correlation=float(cfg["min_correlation"]), donors=int(cfg["donors"]),
+            group,
+            items,
+            respondents,
+            instruments,
+            sites,
+            covs,
+            m=m,
+            iterations=iterations,
+            seed=int(cfg["seed"]),
+            min_correlation=float(cfg["min_correlation"]),
+            donors=int(cfg["donors"]),
             patterns=spec.get("item_columns"),
         )
-        log.info(f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
-                 f"({iterations} iterations, {int(imputed.imputed.any(axis=1).sum())} respondents)")
+        log.info(
+            f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
+            f"({iterations} iterations, {int(imputed.imputed.any(axis=1).sum())} respondents)"
+        )
         _IMPUTED[group] = {
             "covariates": _covariate_frame(respondents, covs, resp_files[group]),
-            "imputed": imputed, "respondents": respondents, "instruments": instruments, "spec": spec,
-            "sites": sites, "delta_sites": delta_sites, "analysis": analysis,
+            "imputed": imputed,
+            "respondents": respondents,
+            "instruments": instruments,
+            "spec": spec,
+            "sites": sites,
+            "delta_sites": delta_sites,
+            "analysis": analysis,
         }
     delta_ancova = bool(cfg["delta_ancova"])
-    tasks = [(g, i, d, d == 0.0, d == 0.0 or delta_ancova) for g in _IMPUTED for d in deltas for i in range(m)]
+    tasks = [
+        (g, i, d, d == 0.0, d == 0.0 or delta_ancova) for g in _IMPUTED for d in deltas for i in range(m)
+    ]
     log.info(f"imputed in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     results = _run_tasks(tasks, max(1, int(args.workers)))
-    log.info(f"{len(tasks)} completed datasets analysed in {time.perf_counter() - started:.1f} s "
-             f"({args.workers} worker(s))")
+    log.info(
+        f"{len(tasks)} completed datasets analysed in {time.perf_counter() - started:.1f} s "
+        f"({args.workers} worker(s))"
+    )
     parts: dict[str, list] = {name: [] for name in OUTPUTS}
     pool_kw = {"alpha": analysis["alpha"], "confidence": analysis["confidence"]}
     k = 0

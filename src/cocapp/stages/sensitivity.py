@@ -78,13 +78,17 @@ def run(args, settings, log) -> dict:
     if given:
         mi = read_named(args, MI_INPUTS, log)
         summary = add_mi_columns(summary, mi["mi_tests"], mi["mi_tipping"], list(_models(settings)))
-        labels = {(i, sc): outcome_label(i, sc, instruments)
-                  for i, sc in zip(summary["instrument"], summary["scale"], strict=True)}
+        labels = {
+            (i, sc): outcome_label(i, sc, instruments)
+            for i, sc in zip(summary["instrument"], summary["scale"], strict=True)
+        }
         mi_by_group = mi_facts(summary, mi["mi_tests"], mi["mi_tipping"], settings, labels)
         for g in facts["groups"]:
             if g["group"] in mi_by_group:
                 g["multiple_imputation"] = mi_by_group[g["group"]]
-        comparison = comparison_table(stats["descriptives"], mi["mi_means"], settings["scoring"]["primary_threshold"])
+        comparison = comparison_table(
+            stats["descriptives"], mi["mi_means"], settings["scoring"]["primary_threshold"]
+        )
     facts_json = json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     for message in checks_df["message"]:
         log.warning(message)

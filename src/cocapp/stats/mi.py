@@ -33,8 +33,8 @@ import pandas as pd
 from cocapp.stats import studentized_range
 from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
 from cocapp.stats.compare import total_correlations
-from cocapp.stats.posthoc import tukey_kramer
 from cocapp.stats.pooling import d1, d2, emm_contrasts, oneway_contrasts, pool_correlation, rubin
+from cocapp.stats.posthoc import tukey_kramer
 from cocapp.stats.scoring import person_means
 
 __all__ = [
@@ -49,16 +49,73 @@ ONEWAY = "one-way ANOVA"
 COMPLETE = "0.0"
 _KEYS = ["group", "instrument", "scale"]
 COLUMNS: dict[str, list[str]] = {
-    "means": _KEYS + ["delta", "analysis", "site", "n", "m", "estimate", "se", "df", "ci_low", "ci_high",
-                      "riv", "fmi", "re"],
-    "tests": _KEYS + ["delta", "analysis", "method", "m", "F", "df1", "df2", "p", "riv", "fmi",
-                      "significant"],
-    "pairs": _KEYS + ["delta", "analysis", "site_a", "site_b", "m", "diff", "se", "df", "t", "p",
-                      "p_adj", "ci_low", "ci_high", "riv", "fmi", "re", "significant"],
-    "correlations": ["group", "site", "x", "y", "n", "m", "r", "ci_low", "ci_high", "p", "df", "riv",
-                     "fmi", "re", "significant"],
-    "tipping": _KEYS + ["analysis", "method", "p_mar", "significant_mar", "deltas_tested",
-                        "tipping_delta", "p_at_tipping", "significant_at_tipping", "conclusion"],
+    "means": _KEYS
+    + [
+        "delta",
+        "analysis",
+        "site",
+        "n",
+        "m",
+        "estimate",
+        "se",
+        "df",
+        "ci_low",
+        "ci_high",
+        "riv",
+        "fmi",
+        "re",
+    ],
+    "tests": _KEYS
+    + ["delta", "analysis", "method", "m", "F", "df1", "df2", "p", "riv", "fmi", "significant"],
+    "pairs": _KEYS
+    + [
+        "delta",
+        "analysis",
+        "site_a",
+        "site_b",
+        "m",
+        "diff",
+        "se",
+        "df",
+        "t",
+        "p",
+        "p_adj",
+        "ci_low",
+        "ci_high",
+        "riv",
+        "fmi",
+        "re",
+        "significant",
+    ],
+    "correlations": [
+        "group",
+        "site",
+        "x",
+        "y",
+        "n",
+        "m",
+        "r",
+        "ci_low",
+        "ci_high",
+        "p",
+        "df",
+        "riv",
+        "fmi",
+        "re",
+        "significant",
+    ],
+    "tipping": _KEYS
+    + [
+        "analysis",
+        "method",
+        "p_mar",
+        "significant_mar",
+        "deltas_tested",
+        "tipping_delta",
+        "p_at_tipping",
+        "significant_at_tipping",
+        "conclusion",
+    ],
 }
 
 
@@ -87,8 +144,9 @@ def analyse(
     ``score_group``); per outcome the site summaries (:func:`summarise_groups`), the one-way ANOVA
     (:func:`oneway_anova`) and every ANCOVA model (:func:`cocapp.stats.ancova.ancova`, no slopes check);
     when ``full`` also the Tukey–Kramer pairs (:func:`tukey_kramer`) and the correlations of the totals
-    (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out. Returns arrays in outcome order, ready for
-    :func:`pool_analyses`: ``keys`` (list of outcome keys), ``n``/``mean``/``var`` (outcomes × sites),
+    (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out.
+    Returns arrays in outcome order, ready for :func:`pool_analyses`: ``keys`` (list of outcome keys),
+    ``n``/``mean``/``var`` (outcomes × sites),
     ``F``/``df1``/``df2``/``ms_within`` (outcomes), per model ``ancova`` dicts of arrays, and when
     ``full`` the ``tukey`` and ``correlations`` tables.
     """
@@ -106,8 +164,10 @@ def analyse(
     else:
         cov = _covariate_frame(respondents, needed, "respondents")
     keys, n, mean, var, anova, tukey, totals = [], [], [], [], [], [], []
-    adj: dict[str, dict[str, list]] = {mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [],
-                                               "F": [], "df1": [], "n": []} for mname in models}
+    adj: dict[str, dict[str, list]] = {
+        mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [], "F": [], "df1": [], "n": []}
+        for mname in models
+    }
     all_ids = items["id"].astype(str).to_numpy()
     all_sites = items["site"].astype(str).to_numpy()
     for key, inst in instruments.items():
@@ -131,15 +191,26 @@ def analyse(
             if full:
                 tukey.append(tukey_kramer(s, alpha, confidence))
                 if scale.key == "total":
-                    totals.append(pd.DataFrame({"id": ids[ok], "site": site[ok], "instrument": key,
-                                                "scale": "total", "score": y}))
+                    totals.append(
+                        pd.DataFrame(
+                            {"id": ids[ok], "site": site[ok], "instrument": key, "scale": "total", "score": y}
+                        )
+                    )
             if not models:
                 continue
-            data = pd.concat([pd.DataFrame({"site": site[ok], "score": y}), covs[ok].reset_index(drop=True)],
-                             axis=1)
+            data = pd.concat(
+                [pd.DataFrame({"site": site[ok], "score": y}), covs[ok].reset_index(drop=True)], axis=1
+            )
             for mname, mcovs in models.items():
-                res = ancova(data[["site", "score", *mcovs]], {c: needed[c]["type"] for c in mcovs}, levels,
-                             alpha=alpha, confidence=confidence, posthoc=posthoc, slopes=False)
+                res = ancova(
+                    data[["site", "score", *mcovs]],
+                    {c: needed[c]["type"] for c in mcovs},
+                    levels,
+                    alpha=alpha,
+                    confidence=confidence,
+                    posthoc=posthoc,
+                    slopes=False,
+                )
                 a = adj[mname]
                 site_term = res.terms.set_index("term").loc["site"]
                 means = res.means.set_index("site").reindex(levels)
@@ -164,8 +235,11 @@ def analyse(
     }
     if full:
         out["tukey"] = pd.concat(tukey, ignore_index=True)
-        sc_tot = pd.concat(totals, ignore_index=True) if totals else pd.DataFrame(
-            columns=["id", "site", "instrument", "scale", "score"])
+        sc_tot = (
+            pd.concat(totals, ignore_index=True)
+            if totals
+            else pd.DataFrame(columns=["id", "site", "instrument", "scale", "score"])
+        )
         corr = total_correlations(sc_tot, list(instruments), levels, alpha, confidence, None)
         out["correlations"] = corr if corr is not None else pd.DataFrame(columns=["site", "x", "y", "n", "r"])
         if corr is not None:
@@ -198,8 +272,9 @@ def pool_analyses(
     q = np.stack([r["mean"] for r in results])
     u = np.stack([r["var"] for r in results]) / n
     ok = n > 1
-    pooled = rubin(np.where(ok, q, 0.0), np.where(ok, u, 1.0), dfcom=np.where(ok, n - 1, 1.0),
-                   confidence=confidence)
+    pooled = rubin(
+        np.where(ok, q, 0.0), np.where(ok, u, 1.0), dfcom=np.where(ok, n - 1, 1.0), confidence=confidence
+    )
     for o, key in enumerate(keys):
         base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
         for i, site in enumerate(levels):
@@ -229,8 +304,11 @@ def pool_analyses(
             pooled = rubin(qq, se**2, dfcom=dfres[o], confidence=confidence) if fine else None
             for i, site in enumerate(levels):
                 vals = {c: float(pooled[c][i]) if fine else np.nan for c in _RUBIN_OUT}
-                means.append(base | {"analysis": name, "site": site, "n": int(np.nan_to_num(a0["n"][o, i])),
-                                     "m": m} | vals)
+                means.append(
+                    base
+                    | {"analysis": name, "site": site, "n": int(np.nan_to_num(a0["n"][o, i])), "m": m}
+                    | vals
+                )
             if not fine:
                 continue
             con = [emm_contrasts(qq[i], se[i], A["pair_se"][i, o]) for i in range(m)]
@@ -238,10 +316,23 @@ def pool_analyses(
             t2 = d2(A["df1"][:, o] * A["F"][:, o], int(a0["df1"][o]))
             tests += [_test_row(base, name, "D1", m, t1, alpha), _test_row(base, name, "D2", m, t2, alpha)]
             if full:
-                pairs += _pool_pairs(base, name, levels, a_idx, b_idx, A["diff"][:, o], A["pair_se"][:, o] ** 2,
-                                     float(dfres[o]), m, alpha, confidence)
-    out = {"means": pd.DataFrame(means, columns=COLUMNS["means"]),
-           "tests": pd.DataFrame(tests, columns=COLUMNS["tests"])}
+                pairs += _pool_pairs(
+                    base,
+                    name,
+                    levels,
+                    a_idx,
+                    b_idx,
+                    A["diff"][:, o],
+                    A["pair_se"][:, o] ** 2,
+                    float(dfres[o]),
+                    m,
+                    alpha,
+                    confidence,
+                )
+    out = {
+        "means": pd.DataFrame(means, columns=COLUMNS["means"]),
+        "tests": pd.DataFrame(tests, columns=COLUMNS["tests"]),
+    }
     if full:
         tk = [r["tukey"] for r in results]
         diff = np.stack([f["diff"].to_numpy(dtype=np.float64) for f in tk])
@@ -251,23 +342,34 @@ def pool_analyses(
         for o, key in enumerate(keys):
             base = dict(zip(_KEYS, key, strict=True)) | {"delta": delta}
             sl = slice(o * npairs, (o + 1) * npairs)
-            oneway_pairs += _pool_pairs(base, ONEWAY, levels, a_idx, b_idx, diff[:, sl], u[:, sl], float(df2[o]),
-                                        m, alpha, confidence)
+            oneway_pairs += _pool_pairs(
+                base, ONEWAY, levels, a_idx, b_idx, diff[:, sl], u[:, sl], float(df2[o]), m, alpha, confidence
+            )
         order = {k: i for i, k in enumerate(keys)}
         allp = oneway_pairs + pairs
         allp.sort(key=lambda r: order[(r["group"], r["instrument"], r["scale"])])  # stable: one-way first
         out["pairs"] = pd.DataFrame(allp, columns=COLUMNS["pairs"])
         out["correlations"] = pd.DataFrame(
             _pool_correlations([r["correlations"] for r in results], m, alpha, confidence),
-            columns=COLUMNS["correlations"])
+            columns=COLUMNS["correlations"],
+        )
     return out
 
 
 def _test_row(base: dict, analysis: str, method: str, m: int, t: dict, alpha: float) -> dict:
     p = t["p"]
-    return base | {"analysis": analysis, "method": method, "m": m, "F": t["F"], "df1": t["df1"],
-                   "df2": t["df2"], "p": p, "riv": t["riv"], "fmi": t["fmi"],
-                   "significant": bool(p < alpha) if np.isfinite(p) else None}
+    return base | {
+        "analysis": analysis,
+        "method": method,
+        "m": m,
+        "F": t["F"],
+        "df1": t["df1"],
+        "df2": t["df2"],
+        "p": p,
+        "riv": t["riv"],
+        "fmi": t["fmi"],
+        "significant": bool(p < alpha) if np.isfinite(p) else None,
+    }
 
 
 def _pool_pairs(base, analysis, levels, a_idx, b_idx, q, u, dfcom, m, alpha, confidence) -> list[dict]:
@@ -282,15 +384,32 @@ def _pool_pairs(base, analysis, levels, a_idx, b_idx, q, u, dfcom, m, alpha, con
         p_adj[ok] = studentized_range.sf(stat[ok], len(levels), pooled["df"][ok])
     rows = []
     for i in range(len(ok)):
+
         def get(c, i=i):
             return float(pooled[c][i]) if ok[i] else np.nan
+
         pa = float(p_adj[i])
-        rows.append(base | {
-            "analysis": analysis, "site_a": levels[a_idx[i]], "site_b": levels[b_idx[i]], "m": m,
-            "diff": get("estimate"), "se": get("se"), "df": get("df"), "t": get("statistic"), "p": get("p"),
-            "p_adj": pa, "ci_low": get("ci_low"), "ci_high": get("ci_high"), "riv": get("riv"),
-            "fmi": get("fmi"), "re": get("re"), "significant": bool(pa < alpha) if np.isfinite(pa) else None,
-        })
+        rows.append(
+            base
+            | {
+                "analysis": analysis,
+                "site_a": levels[a_idx[i]],
+                "site_b": levels[b_idx[i]],
+                "m": m,
+                "diff": get("estimate"),
+                "se": get("se"),
+                "df": get("df"),
+                "t": get("statistic"),
+                "p": get("p"),
+                "p_adj": pa,
+                "ci_low": get("ci_low"),
+                "ci_high": get("ci_high"),
+                "riv": get("riv"),
+                "fmi": get("fmi"),
+                "re": get("re"),
+                "significant": bool(pa < alpha) if np.isfinite(pa) else None,
+            }
+        )
     return rows
 
 
@@ -302,14 +421,27 @@ def _pool_correlations(frames: list[pd.DataFrame], m: int, alpha: float, confide
     rows = []
     for i in range(rs.shape[1]):
         r0 = frames[0].iloc[i]
-        base = {"group": r0["group"], "site": r0["site"], "x": r0["x"], "y": r0["y"], "n": int(ns[0, i]), "m": m}
+        base = {
+            "group": r0["group"],
+            "site": r0["site"],
+            "x": r0["x"],
+            "y": r0["y"],
+            "n": int(ns[0, i]),
+            "m": m,
+        }
         if not (np.isfinite(rs[:, i]).all() and (ns[:, i] > 3).all() and (np.abs(rs[:, i]) < 1).all()):
-            rows.append(base | {c: np.nan for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
-                        | {"significant": None})
+            rows.append(
+                base
+                | {c: np.nan for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
+                | {"significant": None}
+            )
             continue
         pc = pool_correlation(rs[:, i], ns[:, i], confidence)
-        rows.append(base | {c: pc[c] for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
-                    | {"significant": bool(pc["p"] < alpha)})
+        rows.append(
+            base
+            | {c: pc[c] for c in ("r", "ci_low", "ci_high", "p", "df", "riv", "fmi", "re")}
+            | {"significant": bool(pc["p"] < alpha)}
+        )
     return rows
 
 
@@ -327,14 +459,21 @@ def tipping_points(tests: pd.DataFrame, deltas: Sequence[float], method: str = "
         tested = ", ".join(f"{d:g}" for d in deltas if d in by.index)  # ANCOVA: only with delta_ancova
         sig0 = by.loc[0.0, "significant"]
         row = dict(zip(_KEYS + ["analysis"], key, strict=True)) | {
-            "method": method, "p_mar": float(by.loc[0.0, "p"]), "significant_mar": sig0,
-            "deltas_tested": tested, "tipping_delta": np.nan, "p_at_tipping": np.nan,
+            "method": method,
+            "p_mar": float(by.loc[0.0, "p"]),
+            "significant_mar": sig0,
+            "deltas_tested": tested,
+            "tipping_delta": np.nan,
+            "p_at_tipping": np.nan,
             "significant_at_tipping": None,
         }
         for d in order:
             if d in by.index and by.loc[d, "significant"] is not None and by.loc[d, "significant"] != sig0:
-                row |= {"tipping_delta": d, "p_at_tipping": float(by.loc[d, "p"]),
-                        "significant_at_tipping": by.loc[d, "significant"]}
+                row |= {
+                    "tipping_delta": d,
+                    "p_at_tipping": float(by.loc[d, "p"]),
+                    "significant_at_tipping": by.loc[d, "significant"],
+                }
                 break
         what = "site differences" if sig0 else "no site differences"
         if not any(d in by.index for d in order):

@@ -36,8 +36,9 @@ def _mar(tests: pd.DataFrame) -> pd.DataFrame:
     return tests[(tests["delta"] == 0.0) & (tests["method"] == MI_METHOD)]
 
 
-def add_mi_columns(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, models: list[str]
-                   ) -> pd.DataFrame:
+def add_mi_columns(
+    summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, models: list[str]
+) -> pd.DataFrame:
     """``summary`` with the multiple-imputation columns appended (existing columns unchanged)."""
     out = summary.copy()
     mar = _mar(tests)
@@ -73,8 +74,13 @@ def _primary_flags(summary: pd.DataFrame, model: str) -> np.ndarray:
     return flags.reindex(pd.MultiIndex.from_frame(summary[_KEYS])).to_numpy(dtype=object)
 
 
-def mi_facts(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, settings: Mapping,
-             labels: Mapping[tuple[str, str], str]) -> dict[str, dict]:
+def mi_facts(
+    summary: pd.DataFrame,
+    tests: pd.DataFrame,
+    tipping: pd.DataFrame,
+    settings: Mapping,
+    labels: Mapping[tuple[str, str], str],
+) -> dict[str, dict]:
     """Per group: the verdict facts of the multiple-imputation analysis (JSON-ready).
 
     ``labels`` maps (instrument, scale) to the outcome's display label. For each analysis, every
@@ -104,20 +110,33 @@ def mi_facts(summary: pd.DataFrame, tests: pd.DataFrame, tipping: pd.DataFrame, 
                 sig = t.loc[key, "significant"]
                 prim = r[col]
                 tipping_delta = tp.loc[key, "tipping_delta"] if key in tp.index else np.nan
-                outs.append({
-                    "instrument": key[0], "scale": key[1], "label": labels.get(key, f"{key[0]} {key[1]}"),
-                    "p": _num(p), "fmi": _num(t.loc[key, "fmi"]),
-                    "significant": None if pd.isna(sig) else bool(sig),
-                    "primary_significant": None if pd.isna(prim) else bool(prim),
-                    "agrees_with_primary": None if (pd.isna(sig) or pd.isna(prim)) else bool(sig) == bool(prim),
-                    "tipping_delta": None if pd.isna(tipping_delta) else float(tipping_delta),
-                })
-            shifted = tests[(tests["group"] == group) & (tests["analysis"] == name)
-                                      & (tests["method"] == MI_METHOD)]
-            analyses.append({"analysis": name, "model": model,
-                             "delta_tested": bool((shifted["delta"] != 0.0).any()),
-                             "covariates": list((spec.get("ancova_models") or {}).get(model, [])) if model else [],
-                             "outcomes": outs})
+                outs.append(
+                    {
+                        "instrument": key[0],
+                        "scale": key[1],
+                        "label": labels.get(key, f"{key[0]} {key[1]}"),
+                        "p": _num(p),
+                        "fmi": _num(t.loc[key, "fmi"]),
+                        "significant": None if pd.isna(sig) else bool(sig),
+                        "primary_significant": None if pd.isna(prim) else bool(prim),
+                        "agrees_with_primary": None
+                        if (pd.isna(sig) or pd.isna(prim))
+                        else bool(sig) == bool(prim),
+                        "tipping_delta": None if pd.isna(tipping_delta) else float(tipping_delta),
+                    }
+                )
+            shifted = tests[
+                (tests["group"] == group) & (tests["analysis"] == name) & (tests["method"] == MI_METHOD)
+            ]
+            analyses.append(
+                {
+                    "analysis": name,
+                    "model": model,
+                    "delta_tested": bool((shifted["delta"] != 0.0).any()),
+                    "covariates": list((spec.get("ancova_models") or {}).get(model, [])) if model else [],
+                    "outcomes": outs,
+                }
+            )
         out[group] = {
             "m": int(cfg["m"]),
             "deltas": [float(d) for d in cfg["deltas"]],

@@ -130,8 +130,14 @@ def d1(q, u, dfcom: float | None = None) -> dict[str, float]:
         v = 4 + (t - 4) * (1 + (1 - 2 / t) / r) ** 2
     else:
         v = t * (1 + 1 / k) * (1 + 1 / r) ** 2 / 2
-    return {"F": f, "df1": float(k), "df2": float(v), "p": float(stats.f.sf(f, k, v)), "riv": r,
-            "fmi": r / (1 + r)}
+    return {
+        "F": f,
+        "df1": float(k),
+        "df2": float(v),
+        "p": float(stats.f.sf(f, k, v)),
+        "riv": r,
+        "fmi": r / (1 + r),
+    }
 
 
 def d2(chi2, k: int) -> dict[str, float]:
@@ -149,8 +155,14 @@ def d2(chi2, k: int) -> dict[str, float]:
     f = (float(d.mean()) / k - (m + 1) / (m - 1) * r) / (1 + r)
     with np.errstate(divide="ignore"):
         v = k ** (-3.0 / m) * (m - 1) * (1 + 1 / r) ** 2 if r > 0 else np.inf
-    return {"F": f, "df1": float(k), "df2": float(v), "p": float(stats.f.sf(f, k, v)), "riv": r,
-            "fmi": r / (1 + r)}
+    return {
+        "F": f,
+        "df1": float(k),
+        "df2": float(v),
+        "p": float(stats.f.sf(f, k, v)),
+        "riv": r,
+        "fmi": r / (1 + r),
+    }
 
 
 def pool_correlation(r, n, confidence: float = 0.95) -> dict[str, float]:
