@@ -8,6 +8,7 @@ the offending key.
 
 from __future__ import annotations
 
+import codecs
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -124,6 +125,17 @@ def _cross_checks(config: dict) -> list[str]:
                 instrument_file(inst, paths)
             except InstrumentError as err:
                 problems.append(f"key groups.{gname}.instruments: {err}")
+        read = group.get("read") or {}
+        encoding = read.get("encoding", "auto")
+        if encoding != "auto":
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                problems.append(f"key groups.{gname}.read.encoding: unknown encoding {encoding!r}")
+        if read.get("decimal") == "," and read.get("delimiter") == ",":
+            problems.append(
+                f"key groups.{gname}.read: decimal comma needs another delimiter (; or tab), not ','"
+            )
         covs = group.get("covariates", {})
         for mname, model in group.get("ancova_models", {}).items():
             for cov in model:

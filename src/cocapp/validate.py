@@ -98,6 +98,13 @@ class GroupSpec:
     def covariate_column(self, name: str) -> str:
         return self.covariates[name].get("column", name)
 
+    def required_columns(self) -> list[str]:
+        """Every raw column the group reads: id, site, items, covariates."""
+        cols = [self.id_column, self.site_column]
+        for key in self.instruments:
+            cols += self.item_columns(key)
+        return cols + [self.covariate_column(name) for name in self.covariates]
+
 
 # -- value helpers (vectorised) ------------------------------------------------------------------
 def to_number(series: pd.Series) -> pd.Series:

@@ -68,6 +68,7 @@ STAGES: dict[str, StageSpec] = {
             "input.missing_codes",
             "groups.*.raw",
             "groups.*.codebook",
+            "groups.*.read",
             "groups.*.id_column",
             "groups.*.site_column",
             "groups.*.covariates",

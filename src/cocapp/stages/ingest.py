@@ -1,6 +1,7 @@
 """``cocapp ingest``: read and validate every group's raw questionnaires, write the tidy tables.
 
-Reads each group's raw file (``.sav``, or ``.csv`` with its codebook) and instrument files, checks
+Reads each group's raw file (SPSS, Stata, SAS, .xlsx, or CSV/TSV with its codebook; read as
+``groups.<group>.read`` says) and instrument files, checks
 everything (:mod:`cocapp.validate`; all problems of all files are reported together, with file,
 column, row and value) and writes, per group, ``{group}_items.csv``, ``{group}_respondents.csv`` and
 ``{group}_reconciliation.csv`` (every raw row, analysed or excluded with its reason).
@@ -20,8 +21,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.ingest import group_spec, ingest_group
-    from cocapp.io import read_raw
+    from cocapp.ingest import group_spec, ingest_group, read_group
     from cocapp.validate import DataValidationError
 
     outputs: dict = {}
@@ -31,8 +31,10 @@ def run(args, settings, log) -> dict:
         for kind in ("items", "respondents", "reconciliation")
     }
     for group, g in settings["groups"].items():
-        table = read_raw(g["raw"], g.get("codebook"), dataset=group)
+        table = read_group(settings, group)
         log.read(g["raw"], len(table.data))
+        for note in table.notes:
+            log.info(f"{g['raw']}: {note}")
         try:
             result = ingest_group(group_spec(settings, group), table)
         except DataValidationError as err:
