@@ -17,7 +17,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cocapp.instruments import InstrumentError, instrument_file
+from cocapp.instruments import (
+    InstrumentError,
+    YamlFileError,
+    instrument_file,
+    pattern_problem,
+    read_yaml_file,
+)
 
 __all__ = [
     "ConfigError",
@@ -136,6 +142,10 @@ def _cross_checks(config: dict) -> list[str]:
             problems.append(
                 f"key groups.{gname}.read: decimal comma needs another delimiter (; or tab), not ','"
             )
+        for inst, pattern in (group.get("item_columns") or {}).items():
+            problem = pattern_problem(pattern)
+            if problem:
+                problems.append(f"key groups.{gname}.item_columns.{inst}: {problem}")
         covs = group.get("covariates", {})
         for mname, model in group.get("ancova_models", {}).items():
             for cov in model:
@@ -158,11 +168,9 @@ def load_config(path: str | Path) -> dict:
     """Read and validate a config file; defaults from the schema are filled in."""
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        config = read_yaml_file(path, "config file")
+    except YamlFileError as err:
+        raise ConfigError(str(err)) from None
     validate_config(config, str(path))
     return with_defaults(config)
 

@@ -22,16 +22,22 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.ingest import group_spec, ingest_group, read_group
-    from cocapp.validate import DataValidationError
+    from cocapp.io import RawReadError
+    from cocapp.validate import DataValidationError, format_problems
 
     outputs: dict = {}
     problems = []
+    unreadable: list[str] = []  # files that cannot be read at all: one line each, every group checked
     paths = {
         kind: by_group(settings, getattr(args, kind), kind)
         for kind in ("items", "respondents", "reconciliation")
     }
     for group, g in settings["groups"].items():
-        table = read_group(settings, group)
+        try:
+            table = read_group(settings, group)
+        except RawReadError as err:
+            unreadable.append(str(err))
+            continue
         log.read(g["raw"], len(table.data))
         for note in table.notes:
             log.info(f"{g['raw']}: {note}")
@@ -45,6 +51,8 @@ def run(args, settings, log) -> dict:
         log.info(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")
         for kind in paths:
             outputs[paths[kind][group]] = getattr(result, kind)
+    if unreadable:
+        raise RawReadError("\n".join(unreadable + ([format_problems(problems)] if problems else [])))
     if problems:
         raise DataValidationError(problems)
     return outputs
