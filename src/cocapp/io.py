@@ -42,6 +42,8 @@ __all__ = [
     "ReadOptions",
     "apply_codebook",
     "atomic_path",
+    "neutralise_formula",
+    "neutralise_formulas",
     "match_column_case",
     "raw_format",
     "read_codebook",
@@ -83,6 +85,42 @@ class RawTable:
 
 
 # -- writing -------------------------------------------------------------------------------------
+# A spreadsheet opening a CSV runs a cell starting with one of these as a formula (OWASP "CSV
+# injection"); such text cells are written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|nan)$", re.IGNORECASE)
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would run it as a formula (it starts with
+    ``= + - @``, tab or carriage return and is not a number: ``-0.5`` stays ``-0.5``)."""
+    if text[:1] in FORMULA_TRIGGERS and not _NUMBER_TEXT.match(text.strip()):
+        return "'" + text
+    return text
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell and column name passed through :func:`neutralise_formula`; numeric
+    columns are untouched. Distinct values are checked once (score tables have millions of rows)."""
+    out = None
+    for j, col in enumerate(df.columns):
+        series = df.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        risky = [
+            v for v in pd.unique(series.dropna()) if isinstance(v, str) and v[:1] in FORMULA_TRIGGERS
+        ]
+        fixed = {v: neutralise_formula(v) for v in risky}
+        fixed = {k: v for k, v in fixed.items() if k != v}
+        if fixed:
+            out = df.copy() if out is None else out
+            out.isetitem(j, series.map(lambda v: fixed.get(v, v) if isinstance(v, str) else v))
+    names = [neutralise_formula(c) if isinstance(c, str) else c for c in df.columns]
+    if names != list(df.columns):
+        out = (df.copy() if out is None else out).set_axis(names, axis=1)
+    return df if out is None else out
+
+
 def _temp_beside(path: Path) -> Path:
     """An empty temporary file in ``path``'s folder, with the permissions a plain open() would give."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +149,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes]) -> None:
     """Write several outputs all-or-nothing: each goes to a temporary file first, and all are renamed
     only once every one was written, so a failure leaves no new output behind. DataFrames are written
-    as by :func:`write_csv_atomic`, strings as UTF-8 text, bytes as they are."""
+    as by :func:`write_csv_atomic` (formula-like text cells neutralised), strings as UTF-8 text, bytes
+    as they are."""
     staged: list[tuple[Path, Path]] = []
     try:
         for path, content in outputs.items():
@@ -119,7 +158,7 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes
             tmp = _temp_beside(path)
             staged.append((tmp, path))
             if isinstance(content, pd.DataFrame):
-                content.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+                neutralise_formulas(content).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
             elif isinstance(content, bytes):
                 tmp.write_bytes(content)
             else:
@@ -133,9 +172,10 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` as UTF-8 CSV at full precision (no index, ``\\n`` line ends), atomically."""
+    """Write ``df`` as UTF-8 CSV at full precision (no index, ``\\n`` line ends), atomically; text
+    cells a spreadsheet would run as formulas are neutralised (:func:`neutralise_formulas`)."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        neutralise_formulas(df).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:
