@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ def config_schema() -> dict:
     """The JSON schema for config.yaml, as a dict."""
     text = resources.files("cocapp.schemas").joinpath("config.schema.yaml").read_text("utf-8")
     return yaml.safe_load(text)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """The config schema's validator, built once per process."""
+    return jsonschema.Draft202012Validator(config_schema())
 
 
 def schema_path() -> Path:
@@ -97,7 +104,7 @@ def validate_config(config: Any, source: str = "config") -> dict:
     """Validate a config mapping; return it. Raises ConfigError naming every offending key."""
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
-    validator = jsonschema.Draft202012Validator(config_schema())
+    validator = _validator()
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [f"key {_key_path(e)}: {e.message}" for e in errors]
     if not problems:
