@@ -7,9 +7,10 @@ checked). Prints how many cases ran, how many were refused with a message, how m
 crash found (a traceback, an output left behind, an error naming no file, a neutral mutation that
 changed an output).
 
-    python benchmarks/fuzz.py [--cases 10000] [--jobs 2] [--seed 0]
+    python benchmarks/fuzz.py [--cases 10000] [--jobs 2] [--seed 0] [--max-minutes M]
 
-Progress lines go to stderr every ``--every`` cases of each worker.
+Progress lines go to stderr every ``--every`` cases of each worker, and every crash as it is found;
+``--max-minutes`` stops the workers after that time and prints the summary of the cases run.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def worker(args: tuple[int, int, int]) -> dict:
-    n_cases, seed, every = args
+def worker(args: tuple[int, int, int, float]) -> dict:
+    n_cases, seed, every, deadline = args
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
@@ -51,6 +52,8 @@ def worker(args: tuple[int, int, int]) -> dict:
         )
         @given(data=st.data())
         def run(data):
+            if time.time() > deadline:
+                raise TimeoutError("out of time")
             case, outcome = fuzzer.case(data)
             counts[outcome.kind] += 1
             targets[(case.target, outcome.kind)] += 1
@@ -58,12 +61,20 @@ def worker(args: tuple[int, int, int]) -> dict:
                 crashes.append(
                     {"target": outcome.target, "mutation": outcome.mutation, "message": outcome.message}
                 )
+                print(f"[seed {seed}] CRASH {outcome.target}: {outcome.mutation}\n{outcome.message}",
+                      file=sys.stderr, flush=True)
             done = sum(counts.values())
             if done % every == 0:
                 rate = done / (time.perf_counter() - started)
                 print(f"[seed {seed}] {done} cases, {dict(counts)}, {rate:.2f} cases/s", file=sys.stderr, flush=True)
 
-        run()
+        try:
+            run()
+        except Exception:
+            if time.time() <= deadline:
+                raise
+            # out of time (Hypothesis may report it as flaky data generation): stop here
+            print(f"[seed {seed}] out of time after {sum(counts.values())} cases", file=sys.stderr, flush=True)
     return {"counts": counts, "targets": targets, "crashes": crashes, "seconds": time.perf_counter() - started}
 
 
@@ -73,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=250)
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop after this time")
     args = parser.parse_args(argv)
     shares = [args.cases // args.jobs + (1 if i < args.cases % args.jobs else 0) for i in range(args.jobs)]
-    tasks = [(n, args.seed + i, args.every) for i, n in enumerate(shares)]
+    deadline = time.time() + 60 * args.max_minutes if args.max_minutes else float("inf")
+    tasks = [(n, args.seed + i, args.every, deadline) for i, n in enumerate(shares)]
     started = time.perf_counter()
     if args.jobs == 1:
         results = [worker(tasks[0])]
@@ -90,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         targets.update(r["targets"])
         crashes += r["crashes"]
     total = sum(counts.values())
-    print(f"cases: {total} ({args.jobs} worker(s), seeds {args.seed}..{args.seed + args.jobs - 1})")
+    stopped = " -- stopped by --max-minutes" if total < args.cases else ""
+    print(f"cases: {total} of {args.cases} ({args.jobs} worker(s), seeds {args.seed}..{args.seed + args.jobs - 1}){stopped}")
     print(f"ran (exit 0): {counts['ok']}")
     print(f"refused with a message naming the file (exit 1, nothing written): {counts['refused']}")
     print(f"crashes (traceback, output left behind, no file named, neutral mutation changed output): {len(crashes)}")
