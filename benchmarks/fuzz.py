@@ -29,11 +29,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def worker(args: tuple[int, int, int, float]) -> dict:
     n_cases, seed, every, deadline = args
+    import fuzz_harness
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
-
-    import fuzz_harness
 
     counts: collections.Counter = collections.Counter()
     targets: collections.Counter = collections.Counter()
@@ -61,12 +60,19 @@ def worker(args: tuple[int, int, int, float]) -> dict:
                 crashes.append(
                     {"target": outcome.target, "mutation": outcome.mutation, "message": outcome.message}
                 )
-                print(f"[seed {seed}] CRASH {outcome.target}: {outcome.mutation}\n{outcome.message}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[seed {seed}] CRASH {outcome.target}: {outcome.mutation}\n{outcome.message}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             done = sum(counts.values())
             if done % every == 0:
                 rate = done / (time.perf_counter() - started)
-                print(f"[seed {seed}] {done} cases, {dict(counts)}, {rate:.2f} cases/s", file=sys.stderr, flush=True)
+                print(
+                    f"[seed {seed}] {done} cases, {dict(counts)}, {rate:.2f} cases/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         try:
             run()
@@ -74,8 +80,15 @@ def worker(args: tuple[int, int, int, float]) -> dict:
             if time.time() <= deadline:
                 raise
             # out of time (Hypothesis may report it as flaky data generation): stop here
-            print(f"[seed {seed}] out of time after {sum(counts.values())} cases", file=sys.stderr, flush=True)
-    return {"counts": counts, "targets": targets, "crashes": crashes, "seconds": time.perf_counter() - started}
+            print(
+                f"[seed {seed}] out of time after {sum(counts.values())} cases", file=sys.stderr, flush=True
+            )
+    return {
+        "counts": counts,
+        "targets": targets,
+        "crashes": crashes,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,14 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         crashes += r["crashes"]
     total = sum(counts.values())
     stopped = " -- stopped by --max-minutes" if total < args.cases else ""
-    print(f"cases: {total} of {args.cases} ({args.jobs} worker(s), seeds {args.seed}..{args.seed + args.jobs - 1}){stopped}")
+    seeds = f"seeds {args.seed}..{args.seed + args.jobs - 1}"
+    print(f"cases: {total} of {args.cases} ({args.jobs} worker(s), {seeds}){stopped}")
     print(f"ran (exit 0): {counts['ok']}")
     print(f"refused with a message naming the file (exit 1, nothing written): {counts['refused']}")
-    print(f"crashes (traceback, output left behind, no file named, neutral mutation changed output): {len(crashes)}")
+    what = "traceback, output left behind, no file named, neutral mutation changed output"
+    print(f"crashes ({what}): {len(crashes)}")
     print("by target file:")
     for target in ("raw", "codebook", "instrument", "config"):
-        print(f"  {target:<10} ran {targets[(target, 'ok')]:>5}  refused {targets[(target, 'refused')]:>5}"
-              f"  crashed {targets[(target, 'crash')]:>3}")
+        print(
+            f"  {target:<10} ran {targets[(target, 'ok')]:>5}  refused {targets[(target, 'refused')]:>5}"
+            f"  crashed {targets[(target, 'crash')]:>3}"
+        )
     print(f"wall time: {time.perf_counter() - started:.0f} s")
     for c in crashes[:20]:
         print(f"\nCRASH {c['target']}: {c['mutation']}\n{c['message']}")

@@ -91,7 +91,9 @@ class Outcome:
 
 def _stage_args(config: dict, out: str) -> list[str]:
     return [
-        x for kind in KINDS for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
+        x
+        for kind in KINDS
+        for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
     ]
 
 
@@ -459,7 +461,9 @@ def _sav_mutation(data: st.DataObject, path: Path) -> str:
             value = data.draw(st.sampled_from(["", "SU-A-0002", "=1+1", "é", " "]))
         else:
             value = data.draw(
-                st.one_of(st.sampled_from([float("nan"), 0.0, -1.0, 2.5, 7.0, 8.0, 9.0, 1e9]), st.floats(-1e3, 1e3))
+                st.one_of(
+                    st.sampled_from([float("nan"), 0.0, -1.0, 2.5, 7.0, 8.0, 9.0, 1e9]), st.floats(-1e3, 1e3)
+                )
             )
         df.loc[i, col] = value
         what = f"value row {i + 1} {col}={value!r}"
@@ -542,7 +546,9 @@ class Fuzzer:
     def case(self, data: st.DataObject) -> tuple[Case, Outcome]:
         variant = data.draw(st.sampled_from(VARIANTS), label="variant")
         # one group keeps a case fast; config mutations see both groups
-        groups = data.draw(st.sampled_from([("service_users",), ("care_coordinators",), GROUPS]), label="groups")
+        groups = data.draw(
+            st.sampled_from([("service_users",), ("care_coordinators",), GROUPS]), label="groups"
+        )
         base = self.base(variant, groups)
         self.counter += 1
         folder = self.workdir / f"case-{os.getpid()}-{self.counter}"

@@ -11,12 +11,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import fuzz_harness
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandera.errors import SchemaErrors
 
-import fuzz_harness
 from cocapp.config import load_config
 from cocapp.ingest import group_spec, read_group
 from cocapp.io import RawReadError
@@ -63,7 +63,9 @@ def tiny_study(tmp_path_factory):
     return root
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 @given(data=st.data())
 def test_fast_check_agrees_with_pandera(tiny_study, data):
     """validate.schema_holds (the checks evaluated directly) says True exactly when pandera's lazy

@@ -20,7 +20,7 @@ from cocapp.presentation.tables import DisplayTable, to_csv_text, to_docx_bytes,
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 KINDS = ("items", "respondents", "reconciliation")
 PAYLOADS = [
-    "=HYPERLINK(\"http://x\",\"click\")",
+    '=HYPERLINK("http://x","click")',
     "+44 20 7946 0000",
     "-2+3+cmd|' /C calc'!A0",
     "@SUM(A1:A9)",
@@ -80,7 +80,9 @@ EVIL = '<script>alert("x")</script>&amp;'
 
 
 def evil_table() -> DisplayTable:
-    table = DisplayTable(key="t", number="Table 9", title=f"Sites {EVIL}", columns=["Site", f"Mean {EVIL}", "Diff"])
+    table = DisplayTable(
+        key="t", number="Table 9", title=f"Sites {EVIL}", columns=["Site", f"Mean {EVIL}", "Diff"]
+    )
     table.add([f"=cmd|' /C calc'!A0 {EVIL}", "3.2 (0.1)", "-0.5"], section=f"@section {EVIL}")
     table.add(["North\x07bell", "2.9 (0.2)", "-1.25"], section=f"@section {EVIL}")
     table.notes.append(f"Note {EVIL}")

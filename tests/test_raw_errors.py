@@ -133,7 +133,7 @@ def test_unterminated_quote_names_the_line_where_it_opens(study, refused):
     rows[6] = rows[6].replace("U06,", 'U06,"', 1)
     (study / USERS).write_text("\n".join(rows) + "\n")
     err = refused()
-    assert err == f"{USERS}: line 7: a quoted cell is never closed (unterminated quote \")\n"
+    assert err == f'{USERS}: line 7: a quoted cell is never closed (unterminated quote ")\n'
 
 
 def test_text_after_a_closing_quote(study, refused):
@@ -286,7 +286,9 @@ def test_truncated_xlsx(study, refused, keep):
     path = write_xlsx(study)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
-    assert refused().startswith("data/raw/users.xlsx: not a readable .xlsx workbook (truncated, or not an Excel")
+    assert refused().startswith(
+        "data/raw/users.xlsx: not a readable .xlsx workbook (truncated, or not an Excel"
+    )
 
 
 def test_csv_named_xlsx(study, refused):
@@ -332,8 +334,14 @@ def test_binary_codebook(study, refused):
         (b"", "config.yaml: expected a mapping of keys at the top level"),
         (b"study:\n  name: \xe9\n", "config.yaml: line 2, byte offset 15: byte 0xe9 is not UTF-8"),
         (b"\x00\x01\x02", "config.yaml: contains NUL bytes"),
-        (b"a: 1\na: 2\n", "config.yaml: not valid YAML: line 2, column 1: in a mapping: key 'a' appears twice"),
-        (b"? [a, b]\n: 1\n", "config.yaml: not valid YAML: line 1, column 3: a list or mapping is used as a key"),
+        (
+            b"a: 1\na: 2\n",
+            "config.yaml: not valid YAML: line 2, column 1: in a mapping: key 'a' appears twice",
+        ),
+        (
+            b"? [a, b]\n: 1\n",
+            "config.yaml: not valid YAML: line 1, column 3: a list or mapping is used as a key",
+        ),
     ],
 )
 def test_config_file_errors_are_one_line(study, capsys, content, expected):
@@ -353,7 +361,9 @@ def test_config_is_a_folder(study, capsys):
 def test_item_column_pattern_is_checked(study, capsys):
     set_group(study, "users", item_columns={"RSA": "rsa_{item:q}"})
     assert cli_main(["check-config", "config.yaml"]) == 1
-    assert "key groups.users.item_columns.RSA: 'rsa_{item:q}' is not a column pattern" in capsys.readouterr().err
+    assert (
+        "key groups.users.item_columns.RSA: 'rsa_{item:q}' is not a column pattern" in capsys.readouterr().err
+    )
 
 
 # -- instrument files ------------------------------------------------------------------------------
@@ -387,7 +397,11 @@ WRONG_TYPES = [
     ("response", "1-5", "key response: '1-5' is not of type 'object'"),
     ("response/min", "low", "key response/min: 'low' is not of type 'number'"),
     ("response/max", None, "key response/max: None is not of type 'number'"),
-    ("response/labels", {"one": "Strongly disagree"}, "key response/labels: 'one' is not an integer response"),
+    (
+        "response/labels",
+        {"one": "Strongly disagree"},
+        "key response/labels: 'one' is not an integer response",
+    ),
     ("missing_codes", {"eight": "not_applicable"}, "key missing_codes: 'eight' is not a numeric code"),
     ("missing_codes", {8: "dunno"}, "key missing_codes/8: 'dunno' is not one of"),
     ("missing_codes", [8, 9], "key missing_codes: [8, 9] is not of type 'object'"),

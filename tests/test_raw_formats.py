@@ -35,15 +35,18 @@ CATEGORICAL = ("gender", "ethnicity", "relationship_status")
 
 def run_study(run_cocapp, config: dict, out: Path) -> dict[str, bytes]:
     """ingest + score of every group, as the workflow runs them; {file name: bytes}."""
-    args = [
-        x
-        for kind in KINDS
-        for x in (f"--{kind}", *(out / f"{g}_{kind}.csv" for g in config["groups"]))
-    ]
+    args = [x for kind in KINDS for x in (f"--{kind}", *(out / f"{g}_{kind}.csv" for g in config["groups"]))]
     assert run_cocapp("ingest", config, *args) == 0
     for g in config["groups"]:
         code = run_cocapp(
-            "score", config, "--group", g, "--items", out / f"{g}_items.csv", "--out", out / f"{g}_scores.csv",
+            "score",
+            config,
+            "--group",
+            g,
+            "--items",
+            out / f"{g}_items.csv",
+            "--out",
+            out / f"{g}_scores.csv",
             group=g,
         )
         assert code == 0

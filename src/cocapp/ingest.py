@@ -91,9 +91,7 @@ def _numbers(data: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     stacked column after column; the conversion is elementwise, so the values are the same)."""
     block = data[cols]
     flat = to_number(pd.Series(block.to_numpy().ravel(order="F")))
-    return pd.DataFrame(
-        flat.to_numpy().reshape(len(cols), len(block)).T, columns=cols, index=data.index
-    )
+    return pd.DataFrame(flat.to_numpy().reshape(len(cols), len(block)).T, columns=cols, index=data.index)
 
 
 def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:

@@ -103,18 +103,16 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every text cell and column name passed through :func:`neutralise_formula`; numeric
     columns are untouched. Distinct values are checked once (score tables have millions of rows)."""
     out = None
-    for j, col in enumerate(df.columns):
+    for j in range(df.shape[1]):
         series = df.iloc[:, j]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        risky = [
-            v for v in pd.unique(series.dropna()) if isinstance(v, str) and v[:1] in FORMULA_TRIGGERS
-        ]
+        risky = [v for v in pd.unique(series.dropna()) if isinstance(v, str) and v[:1] in FORMULA_TRIGGERS]
         fixed = {v: neutralise_formula(v) for v in risky}
         fixed = {k: v for k, v in fixed.items() if k != v}
         if fixed:
             out = df.copy() if out is None else out
-            out.isetitem(j, series.map(lambda v: fixed.get(v, v) if isinstance(v, str) else v))
+            out.isetitem(j, series.map(lambda v, fixed=fixed: fixed.get(v, v) if isinstance(v, str) else v))
     names = [neutralise_formula(c) if isinstance(c, str) else c for c in df.columns]
     if names != list(df.columns):
         out = (df.copy() if out is None else out).set_axis(names, axis=1)
@@ -227,7 +225,9 @@ class ReadOptions:
             decimal=read.get("decimal", "."),
             sheet=read.get("sheet"),
             catalog=read.get("catalog"),
-            extended_missing={str(k).lower(): float(v) for k, v in (read.get("extended_missing") or {}).items()},
+            extended_missing={
+                str(k).lower(): float(v) for k, v in (read.get("extended_missing") or {}).items()
+            },
             config_key=config_key,
         )
 
@@ -360,7 +360,7 @@ def _parse_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, list[s
             msg = str(err)
             if "end of data" in msg or "field limit" in msg:
                 raise RawReadError(
-                    f"{path}: line {start}: a quoted cell is never closed (unterminated quote \")"
+                    f'{path}: line {start}: a quoted cell is never closed (unterminated quote ")'
                 ) from None
             raise RawReadError(f"{path}: line {reader.line_num}: malformed quoting ({msg})") from None
         line = reader.line_num
@@ -429,8 +429,10 @@ def read_text_table(path: str | Path, options: ReadOptions | None = None) -> tup
         )
     if len(keep) != width:
         cells_rows = [[cells[j] for j in keep] for cells in cells_rows]
-    frame = pd.DataFrame(cells_rows, columns=names, dtype=object) if cells_rows else pd.DataFrame(
-        {n: pd.Series(dtype=object) for n in names}
+    frame = (
+        pd.DataFrame(cells_rows, columns=names, dtype=object)
+        if cells_rows
+        else pd.DataFrame({n: pd.Series(dtype=object) for n in names})
     )
     if options.decimal == ",":
         frame = frame.map(lambda v: v.replace(",", ".") if _DECIMAL_COMMA.match(v) else v)
@@ -557,7 +559,9 @@ def read_xlsx_table(path: str | Path, options: ReadOptions | None = None) -> tup
         )
     frame = pd.DataFrame([[cells[j] for j in keep] for cells in body], columns=names, dtype=object)
     if body and options.decimal == ",":
-        frame = frame.map(lambda v: v.replace(",", ".") if isinstance(v, str) and _DECIMAL_COMMA.match(v) else v)
+        frame = frame.map(
+            lambda v: v.replace(",", ".") if isinstance(v, str) and _DECIMAL_COMMA.match(v) else v
+        )
     if not body:
         frame = pd.DataFrame({n: pd.Series(dtype=object) for n in names})
     return frame, name

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CASE_INSENSITIVE", "DECLARES_MISSING", "FORMAT_NAMES", "METADATA_FORMATS", "RAW_FORMATS", "format_of"]
+__all__ = [
+    "CASE_INSENSITIVE",
+    "DECLARES_MISSING",
+    "FORMAT_NAMES",
+    "METADATA_FORMATS",
+    "RAW_FORMATS",
+    "format_of",
+]
 
 # Everything SPSS, Stata and SAS write is read by pyreadstat (ReadStat); Excel workbooks by openpyxl;
 # text tables by the csv module.

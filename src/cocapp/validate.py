@@ -280,8 +280,9 @@ def schema_holds(schema: pa.DataFrameSchema, data: pd.DataFrame) -> bool:
     """True when every rule of ``schema`` holds on ``data``: the checks pandera runs (required column,
     not empty, unique, each Check), evaluated directly. Every Check here is elementwise, so columns
     sharing their Check objects (the items of one instrument) are checked at once, stacked into one
-    Series (pandera copies Check objects, but not their functions). pandera's own lazy run costs some 10 ms per column even on valid data; it is run only when
-    this is False, to collect every failure case with its row for the report."""
+    Series (pandera copies Check objects, but not their functions). pandera's own lazy run costs
+    some 10 ms per column even on valid data; it is run only when this is False, to collect every
+    failure case with its row for the report."""
     together: dict[tuple, list[str]] = {}
     for name, column in schema.columns.items():
         if name not in data.columns:

@@ -245,7 +245,7 @@ def _parse(spec: dict, source: str) -> Instrument:
     for code in spec.get("missing_codes") or {}:
         if not _is_number(code):
             raise InstrumentError(f"{source}: key missing_codes: {code!r} is not a numeric code")
-    for code in (spec["response"].get("labels") or {}):
+    for code in spec["response"].get("labels") or {}:
         if not (_is_number(code) and float(code).is_integer()):
             raise InstrumentError(f"{source}: key response/labels: {code!r} is not an integer response")
     lo, hi = float(spec["response"]["min"]), float(spec["response"]["max"])
