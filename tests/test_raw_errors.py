@@ -462,3 +462,13 @@ def test_malformed_instrument_stops_ingest_with_its_name(study, refused):
     (study / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     err = refused()
     assert err.startswith("instruments/RSA.yaml: key (top level): ") and "is a required property" in err
+
+
+def test_workflow_reports_an_invalid_config_without_a_traceback(tmp_path, run_snakemake):
+    """The Snakefile validates the config at parse time: one message per offending key, exit 1."""
+    (tmp_path / "config.yaml").write_text("study: {name: X, synthetic: true}\n")
+    result = run_snakemake(tmp_path, "-n", "--cores", "1", timeout=300)
+    assert result.returncode == 1
+    assert "cocapp: error: config: invalid configuration:" in result.stderr
+    assert "key (top level): 'sites' is a required property" in result.stderr
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
