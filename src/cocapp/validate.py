@@ -264,6 +264,18 @@ def validate_raw(spec: GroupSpec, table: RawTable) -> None:
     dup_cols = data.columns[data.columns.duplicated()].tolist()
     for col in dup_cols:
         problems.append(Problem(table.path, str(col), None, None, "the column name appears more than once"))
+    wanted = spec.required_columns()
+    for col in sorted({c for c in wanted if wanted.count(c) > 1}, key=wanted.index):
+        problems.append(
+            Problem(
+                table.path,
+                col,
+                None,
+                None,
+                f"group {spec.name!r} reads this column for two purposes (id, site, an item or a covariate);"
+                " check item_columns and the covariates' column in the config",
+            )
+        )
     if problems:
         raise DataValidationError(problems)
     schema = build_schema(spec, table)
