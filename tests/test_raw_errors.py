@@ -472,3 +472,11 @@ def test_workflow_reports_an_invalid_config_without_a_traceback(tmp_path, run_sn
     assert "cocapp: error: config: invalid configuration:" in result.stderr
     assert "key (top level): 'sites' is a required property" in result.stderr
     assert "Traceback" not in result.stderr and 'File "' not in result.stderr
+
+
+def test_yaml_alias_bomb_is_refused(study, capsys):
+    lines_ = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines_ += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    Path("config.yaml").write_text("\n".join(lines_) + "\nstudy: *a8\n")
+    assert cli_main(["check-config", "config.yaml"]) == 1
+    assert "config.yaml: refused: more than 200000 values once its aliases" in capsys.readouterr().err

@@ -105,11 +105,35 @@ def read_yaml_file(path: str | Path, what: str = "file") -> Any:
     if "\x00" in text:
         raise YamlFileError(f"{path}: contains NUL bytes: not a text {what}")
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise YamlFileError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     except RecursionError:
         raise YamlFileError(f"{path}: not valid YAML: nested too deeply") from None
+    if _expanded_size(doc, YAML_MAX_NODES) > YAML_MAX_NODES:
+        raise YamlFileError(
+            f"{path}: refused: more than {YAML_MAX_NODES} values once its aliases (*name) are expanded"
+        )
+    return doc
+
+
+# A config or instrument file has some hundreds of values; aliases (*name) can make a small file stand
+# for billions ("billion laughs"), which validation and error messages would then walk through.
+YAML_MAX_NODES = 200_000
+
+
+def _expanded_size(doc: Any, limit: int) -> int:
+    """Number of values in ``doc`` counting each alias use in full; stops counting past ``limit``."""
+    count, stack = 0, [doc]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple | set):
+            stack.extend(node)
+    return count
 
 
 @dataclass(frozen=True)
