@@ -64,7 +64,7 @@ def tiny_study(tmp_path_factory):
 
 
 @settings(
-    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
 )
 @given(data=st.data())
 def test_fast_check_agrees_with_pandera(tiny_study, data):
