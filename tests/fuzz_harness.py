@@ -383,7 +383,10 @@ def _csv_mutation(data: st.DataObject, raw: bytes, neutral_allowed: bool) -> tup
         rows = [[r[k] for k in order] for r in [header, *body]]
         return _csv_text(rows).encode("utf-8"), op, True
     if op == "unused_column":
-        rows = [header + ["free_text"], *[r + [_cell_text(data).replace("\x00", "")] for r in body]]
+        # free text as a spreadsheet writes it: no NUL, line breaks only inside quotes (csv.writer
+        # quotes "\n" but not a bare "\r", which every reader takes as the end of a line)
+        cell = _cell_text(data).replace("\x00", "").replace("\r", "")
+        rows = [header + ["free_text"], *[r + [cell] for r in body]]
         return _csv_text(rows).encode("utf-8"), op, True
     if op == "utf8_bom":
         return text.encode("utf-8-sig"), op, True
