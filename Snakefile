@@ -103,6 +103,7 @@ rule reliability:
     params:
         settings=W.settings("reliability"),
         code=W.code("reliability"),
+    priority: 20
     conda:
         "envs/cocapp.yaml"
     log:

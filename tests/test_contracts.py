@@ -102,3 +102,44 @@ def test_unexpected_column_is_rejected_where_the_layout_is_fixed(tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(ContractError, match="surprise"):
         read("reliability", path)
+
+
+def _scores_file(tmp_path: Path) -> Path:
+    """A scores file with what trips CSV parsers: leading zeros, thresholds written two ways, empty
+    scores, long and tiny floats, negative zero."""
+    values = ["", "4.2", "3.3333333333333335", "-0.0", "1e-300", "2.2250738585072014e-308", "0.1", "5"]
+    lines = ["id,site,instrument,scale,threshold,score,items_answered,items_total,items_allowed_missing"]
+    for i in range(400):
+        t = ["0.0", "0.5", "0.50"][i % 3]
+        lines.append(f"{i:05d},Site {i % 7},RSA,total,{t},{values[i % len(values)]},{i % 11},10,{i % 6}")
+    path = tmp_path / "scores.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["scores", "anova", "descriptives"])
+def test_large_files_read_through_pyarrow_give_the_same_frame(tmp_path, monkeypatch, name):
+    pytest.importorskip("pyarrow")
+    import cocapp.contracts as contracts
+
+    path = _scores_file(tmp_path) if name == "scores" else write_sample(tmp_path, name, 50)
+    expected = read(name, path)  # small: pandas' own parser
+    monkeypatch.setattr(contracts, "ARROW_MIN_BYTES", 0)  # every file through pyarrow
+    got = read(name, path)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert [type(v) for v in got["id" if "id" in got else got.columns[0]]] == [
+        type(v) for v in expected["id" if "id" in expected else expected.columns[0]]
+    ]
+
+
+def test_a_file_pyarrow_cannot_read_gets_the_usual_error(tmp_path, monkeypatch):
+    import cocapp.contracts as contracts
+
+    path = _scores_file(tmp_path)
+    path.write_text(path.read_text() + "99999,Site 1,RSA,total,0.5,4.0,10,10,2,surplus\n")
+    with pytest.raises(Exception) as usual:
+        read("scores", path)
+    monkeypatch.setattr(contracts, "ARROW_MIN_BYTES", 0)
+    with pytest.raises(type(usual.value)) as through_arrow:
+        read("scores", path)
+    assert str(through_arrow.value) == str(usual.value)

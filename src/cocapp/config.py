@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from cocapp import yamlio
 from cocapp.instruments import (
     InstrumentError,
     YamlFileError,
@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 def config_schema() -> dict:
     """The JSON schema for config.yaml, as a dict."""
     text = resources.files("cocapp.schemas").joinpath("config.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlio.safe_load(text)
 
 
 @cache

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cocapp.csvout import write_csv
 from cocapp.rawformats import (
     CASE_INSENSITIVE,
     DECLARES_MISSING,
@@ -156,7 +157,7 @@ def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes
             tmp = _temp_beside(path)
             staged.append((tmp, path))
             if isinstance(content, pd.DataFrame):
-                neutralise_formulas(content).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+                write_csv(neutralise_formulas(content), tmp)
             elif isinstance(content, bytes):
                 tmp.write_bytes(content)
             else:
@@ -173,7 +174,7 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:
     """Write ``df`` as UTF-8 CSV at full precision (no index, ``\\n`` line ends), atomically; text
     cells a spreadsheet would run as formulas are neutralised (:func:`neutralise_formulas`)."""
     with atomic_path(path) as tmp:
-        neutralise_formulas(df).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        write_csv(neutralise_formulas(df), tmp)
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

@@ -112,7 +112,12 @@ def to_number(series: pd.Series) -> pd.Series:
     """Numbers as floats; empty stays NaN; text that is not a number becomes NaN."""
     if pd.api.types.is_numeric_dtype(series):
         return series.astype(float)
-    return pd.to_numeric(series.astype("string").str.strip(), errors="coerce").astype(float)
+    # each distinct text converted once (a questionnaire column holds a handful of distinct answers;
+    # the uniques are every value, so to_numeric infers the same type as on the whole column)
+    codes, uniques = pd.factorize(series)
+    values = pd.to_numeric(pd.Series(uniques, dtype=object).astype("string").str.strip(), errors="coerce")
+    numbers = np.append(values.astype(float).to_numpy(), np.nan)  # code -1 (missing) -> NaN
+    return pd.Series(numbers[codes], index=series.index, name=series.name, dtype=float)
 
 
 def _not_number(series: pd.Series) -> pd.Series:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # numpy/pandas are imported where scores are computed, not to
 
 import yaml
 
+from cocapp import yamlio
+
 __all__ = [
     "Instrument",
     "InstrumentError",
@@ -44,9 +46,10 @@ class YamlFileError(ValueError):
     """A YAML file cannot be read or parsed; the message names the file, line and column."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last one,
-    silently: a pasted block would override the one above it)."""
+class _UniqueKeyLoader(yamlio.LOADER):
+    """The safe loader of :mod:`cocapp.yamlio` (libyaml's C parser when PyYAML has it) refusing a key
+    given twice in one mapping (plain YAML keeps the last one, silently: a pasted block would override
+    the one above it)."""
 
 
 def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -238,7 +241,7 @@ def _validator():
     import jsonschema
 
     text = resources.files("cocapp.schemas").joinpath("instrument.schema.yaml").read_text("utf-8")
-    schema = yaml.safe_load(text)
+    schema = yamlio.safe_load(text)
     return jsonschema.validators.validator_for(schema)(schema)
 
 

@@ -58,6 +58,7 @@ from scipy import optimize, stats
 from cocapp.config import format_threshold
 from cocapp.formatting import fmt_g, fmt_num
 from cocapp.instruments import load_instrument
+from cocapp.presentation import lookup
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -276,14 +277,9 @@ def printed_numbers(pub: dict, config: dict) -> list[dict]:
 
 # -- regenerated values ----------------------------------------------------------------------------
 def _lookup(df: pd.DataFrame | None, col: str, **eq: object) -> float:
-    if df is None or df.empty or col not in df.columns:
+    if df is None or df.empty or col not in df.columns or any(k not in df.columns for k in eq):
         return float("nan")
-    mask = pd.Series(True, index=df.index)
-    for k, v in eq.items():
-        if k not in df.columns:
-            return float("nan")
-        mask &= df[k].astype(str) == str(v)
-    sub = df.loc[mask, col]
+    sub = lookup.select(df, **eq)[col]
     if len(sub) > 1:
         raise ValueError(f"{col} for {eq}: {len(sub)} rows where one was expected")
     return float(sub.iloc[0]) if len(sub) else float("nan")
@@ -344,10 +340,11 @@ def compare(
             flags[(r.group, r.instrument, r.scale, r.site, r.quantity)] = (
                 f"cannot be consistent ({r.check}); value that fits: {r.suggested_value}"
             )
+    with lookup.indexed():
+        regenerated = [regenerated_value(rec, stats_, recon, threshold) for rec in records]
     rows = []
-    for rec in records:
+    for rec, regen in zip(records, regenerated, strict=True):
         p = rec["printed"]
-        regen = regenerated_value(rec, stats_, recon, threshold)
         lo, hi = p.interval()
         if math.isnan(regen):
             match, diff = None, float("nan")

@@ -49,6 +49,7 @@ from cocapp.formatting import (
 )
 from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
+from cocapp.presentation import lookup
 from cocapp.presentation.outputs import correlation_groups, table_specs
 
 __all__ = [
@@ -361,14 +362,10 @@ def _stars_note(config: dict) -> str:
 
 
 def _select(df: pd.DataFrame | None, **eq: str) -> pd.DataFrame:
+    """Rows of ``df`` whose columns equal the given values (compared as text)."""
     if df is None or df.empty:
         return pd.DataFrame()
-    mask = pd.Series(True, index=df.index)
-    for col, val in eq.items():
-        if col not in df.columns:
-            raise KeyError(f"column {col!r} missing (have {list(df.columns)})")
-        mask &= df[col].astype(str) == str(val)
-    return df[mask]
+    return lookup.select(df, **eq)
 
 
 def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
@@ -641,6 +638,13 @@ def build_tables(
     stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
 ) -> list[DisplayTable]:
     """Every table of :func:`table_specs`, in order."""
+    with lookup.indexed():
+        return _build_tables(stats, reconciliation, config)
+
+
+def _build_tables(
+    stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
+) -> list[DisplayTable]:
     specs = dict(table_specs(config))
     tables = [table_returns(reconciliation, config, specs["table1_returns"])]
     for g in config["groups"]:

@@ -24,6 +24,7 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
+    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.adjusted import compare_adjusted
 
     sites = site_names(settings)
@@ -34,9 +35,9 @@ def run(args, settings, log) -> dict:
         scores = read("scores", path, log)
         spec = settings["groups"][group]
         resp = read("respondents", respondents[group], log)
-        for t in thresholds_of(settings):
+        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
             tables = compare_adjusted(
-                scores,
+                at_t,
                 resp,
                 spec["instruments"],
                 sites,

@@ -22,6 +22,7 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
+    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.compare import compare_sites
 
     sites = site_names(settings)
@@ -29,9 +30,9 @@ def run(args, settings, log) -> dict:
     parts: dict[str, list] = {name: [] for name in TABLES}
     for group, path in by_group(settings, args.scores, "scores").items():
         scores = read("scores", path, log)
-        for t in thresholds_of(settings):
+        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
             tables = compare_sites(
-                scores,
+                at_t,
                 settings["groups"][group]["instruments"],
                 sites,
                 group,

@@ -30,6 +30,7 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
+    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.descriptives import descriptives_table
     from cocapp.stats.normality import normality_table
     from cocapp.stats.reference import reference_table
@@ -41,13 +42,13 @@ def run(args, settings, log) -> dict:
     for group, path in by_group(settings, args.scores, "scores").items():
         scores = read("scores", path, log)
         instruments = group_instruments(settings, group)
-        for t in thresholds_of(settings):
+        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
             parts["descriptives"].append(
-                descriptives_table(scores, instruments, group, t, sites, confidence_level=level)
+                descriptives_table(at_t, instruments, group, t, sites, confidence_level=level)
             )
             parts["normality"].append(
                 normality_table(
-                    scores,
+                    at_t,
                     instruments,
                     group,
                     t,
@@ -57,7 +58,7 @@ def run(args, settings, log) -> dict:
                 )
             )
             parts["reference"].append(
-                reference_table(scores, instruments, group, t, sites, confidence_level=level)
+                reference_table(at_t, instruments, group, t, sites, confidence_level=level)
             )
     out = concat_outputs(args, parts)
     normality = out[args.normality]

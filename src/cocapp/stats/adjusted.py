@@ -11,8 +11,15 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold
-from cocapp.stats.ancova import ANCOVA_COLUMNS, MEANS_COLUMNS, POSTHOC_COLUMNS, SLOPES_COLUMNS, ancova
-from cocapp.stats.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
+from cocapp.stats.ancova import (
+    ANCOVA_COLUMNS,
+    MEANS_COLUMNS,
+    POSTHOC_COLUMNS,
+    SLOPES_COLUMNS,
+    ancova,
+    coded_labels,
+)
+from cocapp.stats.outcomes import KEYS, outcomes, threshold_rows
 
 __all__ = ["OUTPUT_COLUMNS", "compare_adjusted"]
 
@@ -72,32 +79,52 @@ def compare_adjusted(
     """
     t = format_threshold(threshold)
     sc = threshold_rows(scores, t, levels)
-    out: dict[str, list[pd.DataFrame]] = {name: [] for name in OUTPUT_COLUMNS}
     if not models:
-        return concat_tables(out, OUTPUT_COLUMNS)
+        return {name: pd.DataFrame(columns=cols) for name, cols in OUTPUT_COLUMNS.items()}
     needed = {c: covariates[c] for m in models.values() for c in m}
     cov = _covariate_frame(respondents, needed, respondents_source)
-    missing_ids = sorted(set(sc["id"].astype(str)) - set(cov.index))[:5]
-    if missing_ids:
+    ids = sc["id"].astype(str).to_numpy()
+    where = cov.index.get_indexer(ids)  # each score row's respondent
+    if (where < 0).any():
+        missing_ids = sorted(set(ids[where < 0].tolist()))[:5]
         raise ValueError(f"{respondents_source}: id(s) {missing_ids} have scores but no respondent row")
+    # factors coded once per threshold, then taken row by row for every outcome and model
+    kinds = {c: covariates[c]["type"] for c in needed}
+    coded = {c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy() for c in needed}
+    sites = pd.Categorical(sc["site"].to_numpy(dtype=object), categories=levels)
+    parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
     for keys, d in outcomes(sc, instruments, group, t):
+        rows = sc.index.get_indexer(d.index)
+        base = {"site": sites[rows], "score": d["score"].to_numpy()}
         for mname, mcovs in models.items():
-            data = d[["id", "site", "score"]].reset_index(drop=True)
-            covs = cov.loc[data["id"].astype(str).to_numpy(), list(mcovs)].reset_index(drop=True)
-            data = pd.concat([data, covs], axis=1)
+            data = base | {c: coded[c][where[rows]] for c in mcovs}
             res = ancova(
                 data,
-                {c: covariates[c]["type"] for c in mcovs},
+                {c: kinds[c] for c in mcovs},
                 levels,
                 alpha=alpha,
                 confidence=confidence,
                 posthoc=posthoc,
             )
             mkeys = {**keys, "model": mname}
-            terms = with_keys(res.terms, mkeys)
-            terms.insert(len(mkeys), "covariates", "+".join(mcovs))
-            out["ancova"].append(terms)
-            out["ancova_means"].append(with_keys(res.means, mkeys))
-            out["ancova_posthoc"].append(with_keys(res.posthoc, mkeys))
-            out["ancova_slopes"].append(with_keys(res.slopes, mkeys))
-    return concat_tables(out, OUTPUT_COLUMNS)
+            terms = res.terms.copy()
+            terms.insert(0, "covariates", "+".join(mcovs))
+            parts["ancova"].append((mkeys, terms))
+            parts["ancova_means"].append((mkeys, res.means))
+            parts["ancova_posthoc"].append((mkeys, res.posthoc))
+            parts["ancova_slopes"].append((mkeys, res.slopes))
+    return {name: _keyed(parts[name], cols) for name, cols in OUTPUT_COLUMNS.items()}
+
+
+def _keyed(parts: list[tuple[dict, pd.DataFrame]], columns: list[str]) -> pd.DataFrame:
+    """Row-bind the tables of every outcome and model, each row preceded by its key columns."""
+    parts = [(k, df) for k, df in parts if len(df)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat([df for _, df in parts], ignore_index=True)
+    lengths = [len(df) for _, df in parts]
+    for name in reversed(list(parts[0][0])):
+        values = np.empty(len(parts), dtype=object)
+        values[:] = [k[name] for k, _ in parts]
+        table.insert(0, name, np.repeat(values, lengths))
+    return table[columns]

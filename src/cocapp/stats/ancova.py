@@ -233,58 +233,107 @@ def _nan_tables(
 
 
 # -- 1. model sample ------------------------------------------------------------------------------------
+def _labels(column) -> np.ndarray:
+    """A categorical covariate as text labels (``str`` of each value), missing and empty text as None."""
+    values = np.asarray(pd.Series(column).astype(object), dtype=object)
+    present = np.asarray(pd.notna(values), dtype=bool)
+    text = values.astype(str).astype(object)
+    text[~present | (text == "")] = None
+    return text
+
+
+def coded_labels(column) -> pd.Categorical:
+    """A categorical covariate as a ``pandas.Categorical`` over its sorted text labels (``str`` of each
+    value; missing and empty text are missing): the form :func:`ancova` codes factors from, so a
+    caller fitting many models to the same respondents codes them once."""
+    if _is_coded(column):
+        return column
+    labels = _labels(column)
+    return pd.Categorical(labels, categories=sorted({v for v in labels.tolist() if v is not None}))
+
+
+def _is_coded(column) -> bool:
+    """Whether ``column`` is already what :func:`coded_labels` returns."""
+    if not isinstance(column, pd.Categorical):
+        return False
+    cats = column.categories.tolist()
+    return all(isinstance(v, str) and v != "" for v in cats) and cats == sorted(cats)
+
+
+def _codes_in(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """The categories that occur in ``codes`` (ascending) and the codes renumbered over them."""
+    occurs = np.flatnonzero(np.bincount(codes, minlength=n_categories))
+    return occurs, np.searchsorted(occurs, codes)
+
+
+def _site_codes(column, levels: list[str], complete: np.ndarray) -> np.ndarray:
+    """Codes of the complete rows' sites in ``levels``; a value that is not a configured site is an error."""
+    cat = column if isinstance(column, pd.Categorical) and column.categories.tolist() == levels else None
+    if cat is None:
+        cat = pd.Categorical(np.asarray(pd.Series(column).astype(object), dtype=object), categories=levels)
+    codes = np.asarray(cat.codes, dtype=np.intp)[complete]
+    if (codes < 0).any():
+        values = np.asarray(pd.Series(column).astype(object), dtype=object)[complete][codes < 0]
+        raise ValueError(f"site value(s) {sorted(set(values.tolist()))} are not configured sites {levels}")
+    return codes
+
+
 def _model_sample(
-    data: pd.DataFrame, covs: list[str], cats: dict[str, bool], levels: list[str], outcome: str, site: str
+    data, covs: list[str], cats: dict[str, bool], levels: list[str], outcome: str, site: str
 ) -> _Sample:
     """Listwise deletion over the outcome and the model's covariates (SPSS UNIANOVA's default; R ``lm``
     with ``na.action = na.omit``); categorical covariates as text labels, empty text missing. Sites without
-    complete cases and covariates constant in the sample are named in ``notes`` (not errors)."""
-    missing_cols = [c for c in [outcome, site, *covs] if c not in data.columns]
+    complete cases and covariates constant in the sample are named in ``notes`` (not errors).
+
+    Factors are handled as integer codes (categories: configured sites in config order, covariate
+    labels sorted), so that fitting many models to the same respondents does no text work per model."""
+    missing_cols = [c for c in [outcome, site, *covs] if c not in data]
     if missing_cols:
         raise ValueError(f"ANCOVA data lack column(s) {missing_cols}")
-    frame = pd.DataFrame({"y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=np.float64)})
-    frame["site"] = data[site].astype(object).to_numpy()
+    y = np.asarray(pd.to_numeric(data[outcome], errors="coerce"), dtype=np.float64)
     internal = {c: f"c{i}" for i, c in enumerate(covs)}
+    columns = {
+        c: coded_labels(data[c]) if cats[c] else np.asarray(pd.to_numeric(data[c], errors="coerce"), dtype=np.float64)
+        for c in covs
+    }
+    complete = np.isfinite(y)
     for c in covs:
-        col = data[c]
-        if cats[c]:  # labels as text; missing and empty text are missing
-            labels = [str(v) if ok else None for v, ok in zip(col.astype(object), col.notna(), strict=True)]
-            frame[internal[c]] = np.array([v if v != "" else None for v in labels], dtype=object)
-        else:
-            frame[internal[c]] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-    complete = frame["y"].notna().to_numpy() & np.isfinite(frame["y"].to_numpy())
-    for c in covs:
-        complete &= frame[internal[c]].notna().to_numpy()
-    frame = frame[complete].reset_index(drop=True)
-    n = len(frame)
-    unknown = sorted(set(frame["site"]) - set(levels))
-    if unknown:
-        raise ValueError(f"site value(s) {unknown} are not configured sites {levels}")
+        complete &= np.asarray(columns[c].codes >= 0 if cats[c] else ~np.isnan(columns[c]), dtype=bool)
+    y = y[complete]
+    site_codes = _site_codes(data[site], levels, complete)
+    n = len(y)
+    counts = np.bincount(site_codes, minlength=len(levels))
 
     notes: list[str] = []
-    site_n = frame["site"].value_counts().reindex(levels, fill_value=0)
-    present = [s for s in levels if site_n[s] > 0]
-    empty = [s for s in levels if site_n[s] == 0]
+    site_n = pd.Series(counts, index=levels, dtype=np.int64)
+    present = [s for s, k in zip(levels, counts, strict=True) if k > 0]
+    empty = [s for s, k in zip(levels, counts, strict=True) if k == 0]
     if empty:
         notes.append(f"no complete cases at site(s) {', '.join(empty)}: left out of the model")
+    frame = {"y": y, "site": np.asarray(levels, dtype=object)[site_codes]}
     used: list[str] = []
     dropped: dict[str, str] = {}
     for c in covs:
-        col = frame[internal[c]]
-        if n and col.nunique() < 2:
-            dropped[c] = (
-                f"covariate {c} is constant in the model sample ({col.iloc[0]!r}): dropped from the model"
-            )
+        if cats[c]:
+            labels = columns[c].categories.tolist()
+            occurs, codes = _codes_in(np.asarray(columns[c].codes, dtype=np.intp)[complete], len(labels))
+            first = labels[occurs[codes[0]]] if n else None
+            values = pd.Categorical.from_codes(codes, categories=[labels[i] for i in occurs])
+            distinct = len(occurs)
+        else:
+            values = columns[c][complete]
+            first = values[0] if n else None
+            distinct = len(np.unique(values))
+        frame[internal[c]] = values
+        if n and distinct < 2:
+            dropped[c] = f"covariate {c} is constant in the model sample ({first!r}): dropped from the model"
             notes.append(dropped[c])
         else:
             used.append(c)
     if n and len(present) >= 2:
-        frame["site"] = pd.Categorical(frame["site"], categories=present)
-        for c in used:
-            if cats[c]:
-                labels = frame[internal[c]]
-                frame[internal[c]] = pd.Categorical(labels, categories=sorted(labels.unique()))
-    return _Sample(frame, n, site_n, present, used, dropped, notes, internal, cats)
+        occurs, codes = _codes_in(site_codes, len(levels))
+        frame["site"] = pd.Categorical.from_codes(codes, categories=present)
+    return _Sample(pd.DataFrame(frame), n, site_n, present, used, dropped, notes, internal, cats)
 
 
 # -- 2. design ------------------------------------------------------------------------------------------
@@ -344,23 +393,27 @@ def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str 
     terms += [(c, [c]) for c in sample.used]
     if interaction is not None:
         terms.append((f"site:{interaction}", ["site", interaction]))
-    blocks, names, slices, start = [], [], {}, 0
+    layout = []  # (term label, factors, column combos), in patsy's order
     for label, fs in _term_order(terms, factors):
         widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
-        combos = [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]  # first factor fastest
-        block = np.ones((n, len(combos)))
-        for i, combo in enumerate(combos):
+        layout.append((label, fs, [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]))
+    # column-major, as patsy returns it: BLAS takes other code paths (other rounding) for other layouts;
+    # each column is 1 multiplied by its factors' codes in turn, as patsy computes it
+    X = np.empty((n, sum(len(combos) for _, _, combos in layout)), order="F")
+    names, slices, k = [], {}, 0
+    for label, fs, combos in layout:
+        slices[label] = slice(k, k + len(combos))
+        for combo in combos:
+            column = X[:, k]
+            column[:] = 1.0
             parts = []
             for f, j in zip(fs, combo, strict=True):
                 name, values, contrast, lv = factors[f]
-                block[:, i] *= values if contrast is None else contrast[values, j]
+                column *= values if contrast is None else contrast[values, j]
                 parts.append(name if contrast is None else f"C({name}, Sum)[S.{lv[j]}]")
             names.append(":".join(parts) or "Intercept")
-        blocks.append(block)
-        slices[label] = slice(start, start + block.shape[1])
-        start += block.shape[1]
-    # column-major, as patsy returns it: BLAS takes other code paths (other rounding) for other layouts
-    return _Design(np.asfortranarray(np.hstack(blocks)), names, slices)
+            k += 1
+    return _Design(X, names, slices)
 
 
 # -- 3. fit -----------------------------------------------------------------------------------------------
@@ -370,6 +423,34 @@ def _fit(y: np.ndarray, design: _Design):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return OLS(y, design.X).fit()
+
+
+def _residual(y: np.ndarray, design: _Design) -> tuple[float, float, bool]:
+    """Residual SS and df of the least-squares fit of ``y`` on the design, and whether it has full rank
+    (for the nested F tests of the slopes check, which need nothing else of the fit).
+
+    Full rank: from the triangular factor R of the Householder QR decomposition of [X | y] (LAPACK
+    ``dgeqrf``; |R[p, p]| is the residual norm, R[:p, :p] has the singular values of X), a fraction of
+    the cost of the SVD behind the pseudo-inverse on large samples; df = n − p. Rank-deficient (empty
+    site × level cells; NumPy's ``matrix_rank`` rule on those singular values) or n ≤ p: the
+    pseudo-inverse fit (:func:`_fit`), whose df counts only the estimable columns (R ``anova(m0, m1)``).
+    """
+    n, p = design.X.shape
+    if n > p:
+        r = np.linalg.qr(np.column_stack([design.X, y]), mode="r")
+        s = np.linalg.svd(r[:p, :p], compute_uv=False)
+        if np.count_nonzero(s > s.max(initial=0.0) * n * np.finfo(float).eps) == p:
+            return float(r[p, p] ** 2), float(n - p), True
+    res1 = _fit(y, design)
+    return float(res1.ssr), float(res1.df_resid), False
+
+
+def _rank(res, design: _Design) -> int:
+    """Numerical rank of the design matrix with NumPy's ``matrix_rank`` rule (singular values above
+    σ_max · max(n, p) · ε), from the singular values the fit already computed (one SVD less per model)."""
+    s = np.asarray(res.model.wexog_singular_values)
+    tol = s.max(initial=0.0) * max(design.X.shape) * np.finfo(s.dtype).eps
+    return int(np.count_nonzero(s > tol))
 
 
 # -- 4. Type III table ------------------------------------------------------------------------------------
@@ -538,17 +619,16 @@ def _slopes(
             rows.append(base | _nan_row("slopes", sample.dropped[c]))
             continue
         design = _design(sample, interaction=c)
-        res1 = _fit(y, design)
-        df1 = float(res.df_resid - res1.df_resid)
-        df2 = float(res1.df_resid)
+        ssr1, df2, full_rank = _residual(y, design)
+        df1 = float(res.df_resid - df2)
         if df1 < 1 or df2 < 1:
             note = "interaction not estimable (no extra or no residual degrees of freedom)"
             rows.append(base | _nan_row("slopes", note) | {"df1": df1, "df2": df2})
             continue
-        F = ((res.ssr - res1.ssr) / df1) / (res1.ssr / df2)
+        F = ((res.ssr - ssr1) / df1) / (ssr1 / df2)
         p = float(stats.f.sf(F, df1, df2))
         extra = []
-        if int(np.linalg.matrix_rank(design.X)) < design.X.shape[1]:
+        if not full_rank:
             extra.append(
                 "some site x covariate cells are empty: interaction df reduced to the estimable part"
             )
@@ -644,7 +724,7 @@ def ancova(
     if res.df_resid < 1:
         note = f"no residual degrees of freedom (n = {n}, {p_cols} parameters)"
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
-    rank = int(np.linalg.matrix_rank(design.X))
+    rank = _rank(res, design)
     if rank < p_cols:
         note = _collinearity_note(design, sample, rank)
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)

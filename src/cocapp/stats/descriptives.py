@@ -60,13 +60,14 @@ def scale_scores(
     if len(scores) and not len(at):
         present = sorted({format_threshold(v) for v in scores["threshold"].astype(str).unique()})
         raise ValueError(f"scores hold no row for threshold {t} (thresholds present: {present})")
-    unknown = sorted(set(at["site"].astype(str)) - set(sites))
+    unknown = sorted(set(at["site"].astype(str).unique()) - set(sites))
     if unknown:
         raise ValueError(f"scores hold site(s) {unknown} that are not configured sites {sites}")
+    rows = at.groupby(["instrument", "scale"], sort=False).indices  # positions, in file order
     for key, inst in instruments.items():
-        of_inst = at[at["instrument"] == key]
         for scale in inst.scales:
-            yield key, scale.key, of_inst[of_inst["scale"] == scale.key]
+            where = rows.get((key, scale.key))
+            yield key, scale.key, at.iloc[where] if where is not None else at.iloc[:0]
 
 
 def describe(x: np.ndarray, confidence_level: float = 0.95) -> dict:

@@ -114,7 +114,8 @@ def classify_cells(
     """
     raw = np.asarray(raw, dtype=float)
     codes = {**(extra_codes or {}), **instrument.missing_codes}
-    out = np.full(raw.shape, "undeclared", dtype=object)
+    # fixed-width text, not objects: the counts by kind compare millions of cells
+    out = np.full(raw.shape, "undeclared", dtype=f"<U{max(map(len, [*_ALL_KINDS, 'answered']))}")
     out[np.isnan(raw)] = "empty"
     for code, kind in codes.items():
         out[raw == float(code)] = kind if kind in MISSING_KINDS else "other_missing"
@@ -228,8 +229,8 @@ def missing_patterns(
     for key, inst in instruments.items():
         for scale in inst.scales:
             miss = ~inst.valid_mask(_raw(items, inst, patterns.get(key), scale.items))
-            text = ["".join("M" if v else "." for v in r) for r in miss]
-            counts = pd.Series(text, dtype=object).value_counts()
+            text = np.ascontiguousarray(np.where(miss, "M", ".")).view(f"<U{miss.shape[1]}").ravel()
+            counts = pd.Series(text.tolist(), dtype=object).value_counts()
             df = pd.DataFrame({"pattern": counts.index.astype(object), "n_respondents": counts.to_numpy()})
             df = df.sort_values(["n_respondents", "pattern"], ascending=[False, True], kind="stable")
             df.insert(0, "scale", scale.key)
@@ -282,11 +283,19 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> EMRes
     sigma = np.diag([x[obs[:, j], j].var() for j in range(p)])
     # rows grouped by their number of missing items, so each group is one batched solve
     n_miss = p - obs.sum(axis=1)
+    # rows batched by their number of missing items; within a batch, the distinct patterns: the
+    # conditional-mean coefficients L_MM^-1 L_MO and covariances L_MM^-1 are computed once per pattern
     batches = []
     for m in sorted(set(n_miss.tolist()) - {0}):
         rows = np.flatnonzero(n_miss == m)
         order = np.argsort(~obs[rows], axis=1, kind="stable")  # observed first, then missing
-        batches.append((rows, order[:, : p - m], order[:, p - m :]))
+        patterns, of_row = np.unique(order, axis=0, return_inverse=True)
+        of_row = of_row.ravel()
+        o_idx, m_idx = order[:, : p - m], order[:, p - m :]
+        batches.append(
+            (rows, x[rows[:, None], o_idx], o_idx, m_idx, patterns[:, : p - m], patterns[:, p - m :], of_row,
+             np.bincount(of_row).astype(float))
+        )
     x0 = np.where(obs, x, 0.0)
     converged = False
     it = 0
@@ -294,14 +303,12 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> EMRes
         prec = np.linalg.inv(sigma)
         filled = x0.copy()
         cond_cov = np.zeros((p, p))
-        for rows, o_idx, m_idx in batches:
-            l_mm = prec[m_idx[:, :, None], m_idx[:, None, :]]
-            l_mo = prec[m_idx[:, :, None], o_idx[:, None, :]]
-            dev = x[rows[:, None], o_idx] - mu[o_idx]
-            inv_mm = np.linalg.inv(l_mm)
-            shift = np.einsum("rab,rbc,rc->ra", inv_mm, l_mo, dev)
-            filled[rows[:, None], m_idx] = mu[m_idx] - shift
-            np.add.at(cond_cov, (m_idx[:, :, None], m_idx[:, None, :]), inv_mm)
+        for rows, x_obs, o_idx, m_idx, o_pat, m_pat, of_row, count in batches:
+            inv_mm = np.linalg.inv(prec[m_pat[:, :, None], m_pat[:, None, :]])
+            coef = inv_mm @ prec[m_pat[:, :, None], o_pat[:, None, :]]
+            dev = x_obs - mu[o_idx]
+            filled[rows[:, None], m_idx] = mu[m_idx] - np.matmul(coef[of_row], dev[:, :, None])[:, :, 0]
+            np.add.at(cond_cov, (m_pat[:, :, None], m_pat[:, None, :]), inv_mm * count[:, None, None])
         new_mu = filled.mean(axis=0)
         centred = filled - new_mu
         new_sigma = (centred.T @ centred + cond_cov) / n
@@ -392,11 +399,13 @@ def little_mcar(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000) -> 
         return fail("the EM covariance matrix is (near) singular (collinear items)", em.iterations, True)
     d2 = 0.0
     df = 0
+    by_pattern = np.argsort(pat_id, kind="stable")  # each pattern's rows, in file order
+    ends = np.cumsum(np.bincount(pat_id, minlength=n_pat))
     for j in range(n_pat):
-        rows = pat_id == j
-        o = obs[rows][0]
+        rows = by_pattern[(ends[j - 1] if j else 0) : ends[j]]
+        o = obs[rows[0]]
         diff = x[rows][:, o].mean(axis=0) - em.mean[o]
-        d2 += rows.sum() * float(diff @ np.linalg.solve(em.cov[np.ix_(o, o)], diff))
+        d2 += len(rows) * float(diff @ np.linalg.solve(em.cov[np.ix_(o, o)], diff))
         df += int(o.sum())
     df -= p
     return LittleResult(p, n, n_pat, d2, float(df), float(chi2_sf(d2, df)), True, "", em.iterations, True)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cocapp.config import at_threshold, format_threshold
 
-__all__ = ["KEYS", "concat_tables", "outcomes", "threshold_rows", "with_keys"]
+__all__ = ["KEYS", "by_threshold", "concat_tables", "outcomes", "threshold_rows", "with_keys"]
 
 KEYS = ["group", "instrument", "scale", "threshold"]
 
@@ -23,6 +23,23 @@ def with_keys(df: pd.DataFrame, keys: dict[str, object]) -> pd.DataFrame:
     return df
 
 
+def by_threshold(scores: pd.DataFrame, thresholds: list[str]) -> dict[str, pd.DataFrame]:
+    """The rows of each threshold, in file order, from one pass over the ``threshold`` column.
+
+    The same rows as ``scores[at_threshold(scores["threshold"], t)]`` for every ``t`` (a threshold in
+    any written form, "0.50" is 0.5), without scanning millions of rows once per threshold and per
+    analysis. A threshold without rows maps to the whole table, so that the analysis given it reports
+    the missing threshold with its own message, as before.
+    """
+    codes, written = scores["threshold"].astype(str).factorize()
+    canonical = written.map(format_threshold).to_numpy()
+    out = {}
+    for t in thresholds:
+        rows = (canonical == format_threshold(t))[codes]
+        out[t] = scores[rows] if rows.any() else scores
+    return out
+
+
 def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[str]) -> pd.DataFrame:
     """Rows of one threshold, checked: known sites, one score per (id, instrument, scale)."""
     t = format_threshold(threshold)
@@ -30,7 +47,7 @@ def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[st
     if len(scores) and not len(sc):
         found = sorted(set(scores["threshold"].astype(str)))
         raise ValueError(f"scores: column 'threshold': no rows for threshold {t} (found {found})")
-    unknown = sorted(set(sc["site"].dropna().astype(str)) - set(levels))
+    unknown = sorted(set(sc["site"].dropna().astype(str).unique()) - set(levels))
     if unknown:
         raise ValueError(f"scores: column 'site': value(s) {unknown} are not configured sites {levels}")
     dup = sc[sc.duplicated(["id", "instrument", "scale"])]

@@ -142,35 +142,40 @@ def score_instrument(
         floor(t*k) items are missing. Respondents who answered none of the instrument's items get no
         rows (ingest lists them as excluded from the instrument).
     """
+    columns = _long_scores(items, instrument, thresholds, pattern, id_column, site_column)
+    return pd.DataFrame(columns)[SCORE_COLUMNS]
+
+
+def _long_scores(
+    items: pd.DataFrame,
+    instrument: Instrument,
+    thresholds: Iterable[float],
+    pattern: str | None,
+    id_column: str = "id",
+    site_column: str = "site",
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`score_instrument` as arrays, rows ordered threshold, scale, respondent
+    (built by tiling and repeating: a national study has millions of rows)."""
     thresholds = [format_threshold(t) for t in thresholds]
     pm = person_means(items, instrument, pattern)
     keep = pm.keep
-    scores = pm.scores(thresholds)[keep]
+    scores = pm.scores(thresholds)[keep]  # (respondent, scale, threshold)
     answered = pm.answered[keep]
-    ids = items[id_column].to_numpy()[keep]
-    sites = items[site_column].to_numpy()[keep]
-    n, n_scales = answered.shape
-    frames = []
-    for ti, t in enumerate(thresholds):
-        for j, scale in enumerate(pm.scales):
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "id": ids,
-                        "site": sites,
-                        "instrument": instrument.key,
-                        "scale": scale.key,
-                        "threshold": t,
-                        "score": scores[:, j, ti],
-                        "items_answered": answered[:, j],
-                        "items_total": np.full(n, scale.k, dtype=np.int64),
-                        "items_allowed_missing": np.full(n, allowed_missing(t, scale.k), dtype=np.int64),
-                    }
-                )
-            )
-    if not frames:
-        return pd.DataFrame(columns=SCORE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+    n = len(answered)
+    blocks = [(t, scale) for t in thresholds for scale in pm.scales]  # one block of n rows each
+    return {
+        "id": np.tile(items[id_column].to_numpy()[keep], len(blocks)),
+        "site": np.tile(items[site_column].to_numpy()[keep], len(blocks)),
+        "instrument": np.full(n * len(blocks), instrument.key, dtype=object),
+        "scale": np.repeat(np.array([sc.key for _, sc in blocks], dtype=object), n),
+        "threshold": np.repeat(np.array([t for t, _ in blocks], dtype=object), n),
+        "score": scores.transpose(2, 1, 0).reshape(-1),
+        "items_answered": np.tile(answered.T.reshape(-1), len(thresholds)),
+        "items_total": np.repeat(np.array([sc.k for _, sc in blocks], dtype=np.int64), n),
+        "items_allowed_missing": np.repeat(
+            np.array([allowed_missing(t, sc.k) for t, sc in blocks], dtype=np.int64), n
+        ),
+    }
 
 
 def score_group(
@@ -182,12 +187,12 @@ def score_group(
     """Score all instruments a group answered; rows ordered threshold, instrument, scale, respondent."""
     thresholds = list(thresholds)
     patterns = patterns or {}
-    parts = [
-        score_instrument(items, inst, thresholds, pattern=patterns.get(key))
-        for key, inst in instruments.items()
-    ]
-    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORE_COLUMNS)
+    if not instruments:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    parts = [_long_scores(items, inst, thresholds, patterns.get(key)) for key, inst in instruments.items()]
     order = {format_threshold(t): i for i, t in enumerate(thresholds)}
-    scores["_t"] = scores["threshold"].map(order)
-    scores = scores.sort_values(["_t"], kind="stable").drop(columns="_t").reset_index(drop=True)
-    return scores
+    per_threshold = np.array([order[format_threshold(t)] for t in thresholds], dtype=np.int64)
+    # each part's rows come in equal blocks per threshold, in ``thresholds`` order
+    rank = np.concatenate([np.repeat(per_threshold, len(p["score"]) // len(thresholds)) for p in parts])
+    rows = np.argsort(rank, kind="stable")  # threshold first, then instrument, scale and respondent
+    return pd.DataFrame({c: np.concatenate([p[c] for p in parts])[rows] for c in SCORE_COLUMNS})
