@@ -9,7 +9,7 @@
 
 from snakemake.utils import min_version
 
-from cocapp.config import validate_config, with_defaults
+from cocapp.config import ConfigError, validate_config, with_defaults
 from cocapp.workflow import Workflow
 
 min_version("8.0")
@@ -18,7 +18,11 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
-config = with_defaults(validate_config(config, "config"))
+# An invalid config is one message naming each offending key (no Python traceback), exit code 1.
+try:
+    config = with_defaults(validate_config(config, "config"))
+except ConfigError as err:
+    raise SystemExit(f"cocapp: error: {err}") from None
 W = Workflow(config)
 GROUPS = W.groups
 

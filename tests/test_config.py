@@ -67,7 +67,7 @@ def test_reference_site_must_be_a_site(cfg):
 
 
 def test_raw_file_type_is_checked(cfg):
-    cfg["groups"]["service_users"]["raw"] = "data/raw/service_users.xlsx"
+    cfg["groups"]["service_users"]["raw"] = "data/raw/service_users.xls"
     assert "key groups.service_users.raw" in problem(cfg)
 
 

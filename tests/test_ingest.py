@@ -182,7 +182,8 @@ def test_ragged_row_is_reported(study, run_failing):
     lines[3] = lines[3] + ",1,2,3"
     path.write_text("\n".join(lines) + "\n")
     err = run_failing()
-    assert "data/raw/staff.csv: not a readable CSV file" in err and "line 4" in err
+    assert "data/raw/staff.csv: 1 row(s) with a different number of cells than the header's 41" in err
+    assert "line 4 has 44" in err
 
 
 def test_covariate_out_of_range(study, run_failing):

@@ -267,3 +267,21 @@ def test_report_opens_in_headless_chromium(run):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_text_from_config_and_data_stays_escaped(run, config):
+    """Free text that reaches the report (study title and note, group labels, covariate labels, the
+    raw files' names) is escaped: markup in it shows as text and runs nothing."""
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>&amp;'
+    cfg = copy.deepcopy(config)
+    cfg["study"]["title"] = f"Title {evil}"
+    cfg["study"]["data_note"] = f"Note {evil}"
+    for group in cfg["groups"].values():
+        group["label"] = f"Group {evil}"
+        for cov in group["covariates"].values():
+            cov["label"] = f"Covariate {evil}"
+    html = report.render_report(cfg, run["report_inputs"])
+    assert html.count("<script") == run["html"].count("<script")
+    assert "<img src=x" not in html
+    assert "Title &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "&amp;amp;" in html

@@ -8,16 +8,23 @@ the offending key.
 
 from __future__ import annotations
 
+import codecs
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from cocapp import yamlio
-from cocapp.instruments import InstrumentError, instrument_file
+from cocapp.instruments import (
+    InstrumentError,
+    YamlFileError,
+    instrument_file,
+    pattern_problem,
+    read_yaml_file,
+)
 
 __all__ = [
     "ConfigError",
@@ -39,6 +46,12 @@ def config_schema() -> dict:
     """The JSON schema for config.yaml, as a dict."""
     text = resources.files("cocapp.schemas").joinpath("config.schema.yaml").read_text("utf-8")
     return yamlio.safe_load(text)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """The config schema's validator, built once per process."""
+    return jsonschema.Draft202012Validator(config_schema())
 
 
 def schema_path() -> Path:
@@ -91,7 +104,7 @@ def validate_config(config: Any, source: str = "config") -> dict:
     """Validate a config mapping; return it. Raises ConfigError naming every offending key."""
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
-    validator = jsonschema.Draft202012Validator(config_schema())
+    validator = _validator()
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [f"key {_key_path(e)}: {e.message}" for e in errors]
     if not problems:
@@ -125,6 +138,21 @@ def _cross_checks(config: dict) -> list[str]:
                 instrument_file(inst, paths)
             except InstrumentError as err:
                 problems.append(f"key groups.{gname}.instruments: {err}")
+        read = group.get("read") or {}
+        encoding = read.get("encoding", "auto")
+        if encoding != "auto":
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                problems.append(f"key groups.{gname}.read.encoding: unknown encoding {encoding!r}")
+        if read.get("decimal") == "," and read.get("delimiter") == ",":
+            problems.append(
+                f"key groups.{gname}.read: decimal comma needs another delimiter (; or tab), not ','"
+            )
+        for inst, pattern in (group.get("item_columns") or {}).items():
+            problem = pattern_problem(pattern)
+            if problem:
+                problems.append(f"key groups.{gname}.item_columns.{inst}: {problem}")
         covs = group.get("covariates", {})
         for mname, model in group.get("ancova_models", {}).items():
             for cov in model:
@@ -147,11 +175,9 @@ def load_config(path: str | Path) -> dict:
     """Read and validate a config file; defaults from the schema are filled in."""
     path = Path(path)
     try:
-        config = yamlio.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        config = read_yaml_file(path, "config file")
+    except YamlFileError as err:
+        raise ConfigError(str(err)) from None
     validate_config(config, str(path))
     return with_defaults(config)
 

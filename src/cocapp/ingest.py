@@ -20,7 +20,7 @@ import pandas as pd
 
 from cocapp.config import site_names
 from cocapp.instruments import load_instruments
-from cocapp.io import RawTable, read_raw
+from cocapp.io import DECLARES_MISSING, RawTable, ReadOptions, match_column_case, raw_format, read_raw
 from cocapp.validate import (
     DataValidationError,
     GroupSpec,
@@ -31,7 +31,15 @@ from cocapp.validate import (
     validate_raw,
 )
 
-__all__ = ["IngestResult", "group_spec", "ingest_group", "ingest_study", "output_paths"]
+__all__ = [
+    "IngestResult",
+    "group_spec",
+    "ingest_group",
+    "ingest_study",
+    "output_paths",
+    "read_group",
+    "read_options",
+]
 
 OUTPUT_KINDS = ("items", "respondents", "reconciliation")
 
@@ -53,8 +61,20 @@ def group_spec(config: dict, group: str) -> GroupSpec:
         instruments=load_instruments(g["instruments"], config.get("instrument_paths", [])),
         item_patterns=g.get("item_columns", {}),
         covariates=g.get("covariates", {}),
-        extra_missing_codes=extra if Path(g["raw"]).suffix.lower() == ".csv" else {},
+        # the config's item missing codes serve every format that cannot declare them itself
+        extra_missing_codes=extra if raw_format(g["raw"]) not in DECLARES_MISSING else {},
     )
+
+
+def read_options(config: dict, group: str) -> ReadOptions:
+    """How to read ``group``'s raw file (``groups.<group>.read``; defaults when absent)."""
+    return ReadOptions.from_config(config["groups"][group].get("read"), f"groups.{group}.read")
+
+
+def read_group(config: dict, group: str) -> RawTable:
+    """Read ``group``'s raw file (any format, with its codebook where the format needs one)."""
+    g = config["groups"][group]
+    return read_raw(g["raw"], g.get("codebook"), dataset=group, options=read_options(config, group))
 
 
 class IngestResult:
@@ -66,8 +86,17 @@ class IngestResult:
         self.reconciliation = reconciliation
 
 
+def _numbers(data: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """:func:`~cocapp.validate.to_number` of the columns ``cols``, converted in one call (the cells
+    stacked column after column; the conversion is elementwise, so the values are the same)."""
+    block = data[cols]
+    flat = to_number(pd.Series(block.to_numpy().ravel(order="F")))
+    return pd.DataFrame(flat.to_numpy().reshape(len(cols), len(block)).T, columns=cols, index=data.index)
+
+
 def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     """Validate ``table`` and derive items, respondents and reconciliation (pure; no files)."""
+    table = match_column_case(table, spec.required_columns())
     validate_raw(spec, table)
     data = table.data
     rows = np.arange(1, len(data) + 1)
@@ -80,7 +109,7 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     excluded_from: list[list[str]] = [[] for _ in rows]
     for key, inst in spec.instruments.items():
         cols = spec.item_columns(key)
-        values = pd.DataFrame({c: to_number(data[c]) for c in cols})
+        values = _numbers(data, cols)
         item_frames.append(values)
         answered = inst.valid_mask(values.to_numpy()).sum(axis=1)
         recon[f"{key}_items_answered"] = answered
@@ -132,9 +161,8 @@ def ingest_study(config: dict, groups: list[str] | None = None) -> dict[str, Ing
     results: dict[str, IngestResult] = {}
     problems = []
     for group in groups:
-        g = config["groups"][group]
         spec = group_spec(config, group)
-        table = read_raw(g["raw"], g.get("codebook"), dataset=group)
+        table = read_group(config, group)
         try:
             results[group] = ingest_group(spec, table)
         except DataValidationError as err:

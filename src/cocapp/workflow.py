@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from cocapp.instruments import instrument_file
+from cocapp.rawformats import METADATA_FORMATS, format_of
 from cocapp.stages import STAGES
 from cocapp.stages.settings import settings_json
 
@@ -148,12 +149,15 @@ class Workflow:
 
     # -- inputs ---------------------------------------------------------------------------------
     def raw_files(self) -> list[str]:
-        """Each group's raw file, and its codebook when the raw file is a CSV."""
+        """Each group's raw file, its codebook when the format has no labels of its own, and its SAS
+        format catalog."""
         files: list[str] = []
         for g in self.config["groups"].values():
             files.append(g["raw"])
-            if Path(g["raw"]).suffix.lower() == ".csv" and g.get("codebook"):
+            if format_of(g["raw"]) not in METADATA_FORMATS and g.get("codebook"):
                 files.append(g["codebook"])
+            if (g.get("read") or {}).get("catalog"):
+                files.append(g["read"]["catalog"])
         return sorted(set(files), key=files.index)
 
     def instrument_files(self, group: str | None = None) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import yaml
 
-__all__ = ["safe_load"]
+__all__ = ["LOADER", "safe_load"]
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER = LOADER
 
 
 def safe_load(text: str):

@@ -9,6 +9,7 @@ labelled missing codes, the subscales with their item numbers, the reverse-keyed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,6 +28,8 @@ from cocapp import yamlio
 __all__ = [
     "Instrument",
     "InstrumentError",
+    "YamlFileError",
+    "read_yaml_file",
     "Scale",
     "builtin_instrument_dir",
     "instrument_file",
@@ -37,6 +40,103 @@ __all__ = [
 
 class InstrumentError(ValueError):
     """An instrument file is missing or malformed; the message names the file and key."""
+
+
+class YamlFileError(ValueError):
+    """A YAML file cannot be read or parsed; the message names the file, line and column."""
+
+
+class _UniqueKeyLoader(yamlio.LOADER):
+    """The safe loader of :mod:`cocapp.yamlio` (libyaml's C parser when PyYAML has it) refusing a key
+    given twice in one mapping (plain YAML keeps the last one, silently: a pasted block would override
+    the one above it)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key (a list or mapping used as a key)
+            raise yaml.constructor.ConstructorError(
+                None, None, "a list or mapping is used as a key", key_node.start_mark
+            ) from None
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "in a mapping", node.start_mark, f"key {key!r} appears twice", key_node.start_mark
+            )
+        seen[key] = True
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line for a YAML error: ``line L, column C: problem``."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    text = " ".join(f"{context + ': ' if context else ''}{problem}".split())
+    if mark is None:
+        return text
+    return f"line {mark.line + 1}, column {mark.column + 1}: {text}"
+
+
+def read_yaml_file(path: str | Path, what: str = "file") -> Any:
+    """Parse a YAML file; YamlFileError (one line naming file, line and column) when it cannot be read,
+    is not UTF-8 text, is not YAML, or repeats a key in one mapping."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise YamlFileError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise YamlFileError(f"{path}: is a folder, not a {what}") from None
+    except OSError as err:
+        raise YamlFileError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise YamlFileError(
+            f"{path}: line {line}, byte offset {err.start}: byte 0x{data[err.start]:02x} is not UTF-8: "
+            f"a {what} is UTF-8 text (re-save it as UTF-8)"
+        ) from None
+    if "\x00" in text:
+        raise YamlFileError(f"{path}: contains NUL bytes: not a text {what}")
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise YamlFileError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
+    except RecursionError:
+        raise YamlFileError(f"{path}: not valid YAML: nested too deeply") from None
+    if _expanded_size(doc, YAML_MAX_NODES) > YAML_MAX_NODES:
+        raise YamlFileError(
+            f"{path}: refused: more than {YAML_MAX_NODES} values once its aliases (*name) are expanded"
+        )
+    return doc
+
+
+# A config or instrument file has some hundreds of values; aliases (*name) can make a small file stand
+# for billions ("billion laughs"), which validation and error messages would then walk through.
+YAML_MAX_NODES = 200_000
+
+
+def _expanded_size(doc: Any, limit: int) -> int:
+    """Number of values in ``doc`` counting each alias use in full; stops counting past ``limit``."""
+    count, stack = 0, [doc]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple | set):
+            stack.extend(node)
+    return count
 
 
 @dataclass(frozen=True)
@@ -166,6 +266,15 @@ def _parse(spec: dict, source: str) -> Instrument:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise InstrumentError(f"{source}: key {where}: {err.message}") from None
     n = spec["items"]
+    problem = pattern_problem(spec["column_pattern"])
+    if problem:
+        raise InstrumentError(f"{source}: key column_pattern: {problem}")
+    for code in spec.get("missing_codes") or {}:
+        if not _is_number(code):
+            raise InstrumentError(f"{source}: key missing_codes: {code!r} is not a numeric code")
+    for code in spec["response"].get("labels") or {}:
+        if not (_is_number(code) and float(code).is_integer()):
+            raise InstrumentError(f"{source}: key response/labels: {code!r} is not an integer response")
     lo, hi = float(spec["response"]["min"]), float(spec["response"]["max"])
     if lo >= hi:
         raise InstrumentError(f"{source}: key response: min {lo} must be below max {hi}")
@@ -215,6 +324,26 @@ def _parse(spec: dict, source: str) -> Instrument:
     )
 
 
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` (e.g. ``"rsa_{item:02d}"``) cannot name item columns, or None when it can."""
+    try:
+        first, second = pattern.format(item=1), pattern.format(item=2)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
+        return f"{pattern!r} is not a column pattern with {{item}} ({type(err).__name__}: {err})"
+    if first == second:
+        return f"{pattern!r} gives the same column name for every item"
+    return None
+
+
 def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instrument:
     """Load and validate the instrument ``key`` (e.g. ``"RSA"``).
 
@@ -230,12 +359,18 @@ def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instru
 def _load_file(key: str, path_text: str, _mtime_ns: int, _size: int) -> Instrument:
     path = Path(path_text)
     try:
-        spec = yamlio.safe_load(path.read_text("utf-8"))
-    except yaml.YAMLError as err:
-        raise InstrumentError(f"{path}: not valid YAML: {err}") from None
+        spec = read_yaml_file(path, "instrument file")
+    except YamlFileError as err:
+        raise InstrumentError(str(err)) from None
     if not isinstance(spec, dict):
-        raise InstrumentError(f"{path}: expected a mapping at the top level")
-    inst = _parse(spec, str(path))
+        raise InstrumentError(f"{path}: expected a mapping of keys at the top level")
+    try:
+        inst = _parse(spec, str(path))
+    except InstrumentError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
+        # what the schema cannot express (e.g. a label key that is not a number)
+        raise InstrumentError(f"{path}: malformed instrument file ({type(err).__name__}: {err})") from None
     if inst.key != key:
         raise InstrumentError(f"{path}: key {inst.key!r} does not match the file name {key!r}")
     return inst

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ from cocapp.formatting import (
     significance_stars,
 )
 from cocapp.instruments import Instrument, load_instrument
+from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
 from cocapp.presentation.outputs import correlation_groups, table_specs
 
@@ -128,14 +130,15 @@ class DisplayTable:
 
 # -- writers ---------------------------------------------------------------------------------------
 def to_csv_text(table: DisplayTable) -> str:
-    """The displayed cells as CSV (a first section column when the table has sections)."""
+    """The displayed cells as CSV (a first section column when the table has sections); text a
+    spreadsheet would run as a formula (``=...``, ``@...``) gets a leading apostrophe."""
     header = ([table.section_header] if table.has_sections else []) + table.columns
     rows = [
         ([sec or ""] if table.has_sections else []) + row
         for sec, row in zip(table.sections, table.rows, strict=True)
     ]
     df = pd.DataFrame(rows, columns=header, dtype=object)
-    return df.to_csv(index=False, lineterminator="\n")
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n")
 
 
 def _md_cell(text: str) -> str:
@@ -231,6 +234,7 @@ def to_docx_bytes(table: DisplayTable) -> bytes:
     import docx
     from docx.shared import Pt
 
+    table = _xml_safe_table(table)
     doc = docx.Document()
     props = doc.core_properties
     props.created = _FIXED_TIME.replace(tzinfo=None)
@@ -265,6 +269,29 @@ def to_docx_bytes(table: DisplayTable) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return _normalise_zip(buf.getvalue())
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text Word can hold: characters XML 1.0 forbids (control characters) become U+FFFD."""
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
+def _xml_safe_table(table: DisplayTable) -> DisplayTable:
+    """``table`` with every text :func:`_xml_text`-cleaned (python-docx refuses control characters)."""
+    return DisplayTable(
+        key=table.key,
+        number=table.number,
+        title=_xml_text(table.title),
+        columns=[_xml_text(c) for c in table.columns],
+        rows=[[_xml_text(c) for c in row] for row in table.rows],
+        sections=[None if s is None else _xml_text(s) for s in table.sections],
+        section_header=_xml_text(table.section_header),
+        notes=[_xml_text(n) for n in table.notes],
+        synthetic=table.synthetic,
+    )
 
 
 def _normalise_zip(data: bytes) -> bytes:

@@ -69,6 +69,7 @@ STAGES: dict[str, StageSpec] = {
             "input.missing_codes",
             "groups.*.raw",
             "groups.*.codebook",
+            "groups.*.read",
             "groups.*.id_column",
             "groups.*.site_column",
             "groups.*.covariates",

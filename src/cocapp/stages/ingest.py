@@ -1,6 +1,7 @@
 """``cocapp ingest``: read and validate every group's raw questionnaires, write the tidy tables.
 
-Reads each group's raw file (``.sav``, or ``.csv`` with its codebook) and instrument files, checks
+Reads each group's raw file (SPSS, Stata, SAS, .xlsx, or CSV/TSV with its codebook; read as
+``groups.<group>.read`` says) and instrument files, checks
 everything (:mod:`cocapp.validate`; all problems of all files are reported together, with file,
 column, row and value) and writes, per group, ``{group}_items.csv``, ``{group}_respondents.csv`` and
 ``{group}_reconciliation.csv`` (every raw row, analysed or excluded with its reason).
@@ -20,19 +21,26 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.ingest import group_spec, ingest_group
-    from cocapp.io import read_raw
-    from cocapp.validate import DataValidationError
+    from cocapp.ingest import group_spec, ingest_group, read_group
+    from cocapp.io import RawReadError
+    from cocapp.validate import DataValidationError, format_problems
 
     outputs: dict = {}
     problems = []
+    unreadable: list[str] = []  # files that cannot be read at all: one line each, every group checked
     paths = {
         kind: by_group(settings, getattr(args, kind), kind)
         for kind in ("items", "respondents", "reconciliation")
     }
     for group, g in settings["groups"].items():
-        table = read_raw(g["raw"], g.get("codebook"), dataset=group)
+        try:
+            table = read_group(settings, group)
+        except RawReadError as err:
+            unreadable.append(str(err))
+            continue
         log.read(g["raw"], len(table.data))
+        for note in table.notes:
+            log.info(f"{g['raw']}: {note}")
         try:
             result = ingest_group(group_spec(settings, group), table)
         except DataValidationError as err:
@@ -43,6 +51,8 @@ def run(args, settings, log) -> dict:
         log.info(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")
         for kind in paths:
             outputs[paths[kind][group]] = getattr(result, kind)
+    if unreadable:
+        raise RawReadError("\n".join(unreadable + ([format_problems(problems)] if problems else [])))
     if problems:
         raise DataValidationError(problems)
     return outputs

@@ -1,0 +1,50 @@
+"""Raw questionnaire file formats by suffix (plain data: the workflow reads it at parse time, so this
+module imports nothing heavy). The readers are in :mod:`cocapp.io`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "CASE_INSENSITIVE",
+    "DECLARES_MISSING",
+    "FORMAT_NAMES",
+    "METADATA_FORMATS",
+    "RAW_FORMATS",
+    "format_of",
+]
+
+# Everything SPSS, Stata and SAS write is read by pyreadstat (ReadStat); Excel workbooks by openpyxl;
+# text tables by the csv module.
+RAW_FORMATS: dict[str, str] = {
+    ".sav": "sav",
+    ".zsav": "sav",
+    ".por": "por",
+    ".dta": "dta",
+    ".sas7bdat": "sas7bdat",
+    ".xpt": "xport",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+}
+FORMAT_NAMES = {
+    "sav": "SPSS .sav/.zsav file",
+    "por": "SPSS portable .por file",
+    "dta": "Stata .dta file",
+    "sas7bdat": "SAS .sas7bdat file",
+    "xport": "SAS transport .xpt file",
+    "xlsx": "Excel .xlsx workbook",
+    "csv": "text table (CSV/TSV)",
+}
+# Formats whose files carry their own value labels (the codebook is used for the others).
+METADATA_FORMATS = frozenset({"sav", "por", "dta", "sas7bdat"})
+# Formats that declare numeric user-missing codes themselves (input.missing_codes serves the others).
+DECLARES_MISSING = frozenset({"sav"})
+# Formats whose variable names are case-insensitive (SPSS, SAS): ``AGE`` is the column ``age``.
+CASE_INSENSITIVE = frozenset({"sav", "por", "sas7bdat", "xport"})
+
+
+def format_of(path: str | Path) -> str | None:
+    """The format key of a raw file from its suffix (None when unsupported)."""
+    return RAW_FORMATS.get(Path(path).suffix.lower())
