@@ -37,8 +37,9 @@ print(json.dumps({"rc": rc, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "pea
 
 def measure(cmd: list[str], cwd: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True
+    )
     result = json.loads(out.stdout)
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd} (see {cwd}/data/derived/logs)")
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
         cfg.setdefault("imputation", {})["m"] = args.m
         (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
-        ingest = [f"data/derived/ingest/{g}_{kind}.csv" for g in cfg["groups"] for kind in ("items", "respondents")]
+        ingest = [
+            f"data/derived/ingest/{g}_{kind}.csv" for g in cfg["groups"] for kind in ("items", "respondents")
+        ]
         measure([*snake, *ingest], work)
         load = os.getloadavg()[0]
         stage = measure([*snake, "data/derived/sensitivity/mi_tipping.csv"], work)
@@ -65,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         log = (work / "data/derived/logs/impute.log").read_text("utf-8")
     phases = re.findall(r"cocapp impute: ((?:imputed in|\d+ completed datasets).*|done in .*)", log)
     print(f"load average (1 min) before the impute stage: {load:.2f} on {os.cpu_count()} CPUs")
-    print(f"impute stage (m = {args.m}, --cores {args.cores}): wall {stage['wall']:.1f} s, "
-          f"CPU {stage['cpu']:.1f} s, peak {stage['peak_mb']:.0f} MB")
+    print(
+        f"impute stage (m = {args.m}, --cores {args.cores}): wall {stage['wall']:.1f} s, "
+        f"CPU {stage['cpu']:.1f} s, peak {stage['peak_mb']:.0f} MB"
+    )
     for p in phases:
         print(f"  {p}")
     print(f"rest of the cold run: wall {rest['wall']:.1f} s, CPU {rest['cpu']:.1f} s")
