@@ -480,3 +480,24 @@ def test_yaml_alias_bomb_is_refused(study, capsys):
     Path("config.yaml").write_text("\n".join(lines_) + "\nstudy: *a8\n")
     assert cli_main(["check-config", "config.yaml"]) == 1
     assert "config.yaml: refused: more than 200000 values once its aliases" in capsys.readouterr().err
+
+
+def test_a_reader_that_crashes_the_process_is_a_message_naming_the_file(tmp_path, monkeypatch):
+    """pyreadstat can die of a segmentation fault on a damaged file (found by the fuzz harness); the
+    trial read in a forked child turns it into an error naming the file."""
+    import os
+    import signal
+
+    import pyreadstat
+
+    from cocapp.io import RawReadError, read_stat_file
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    path = tmp_path / "damaged.sav"
+    path.write_bytes(b"$FL2" + b"\0" * 200)
+    monkeypatch.setattr(pyreadstat, "read_sav", lambda *a, **k: os.kill(os.getpid(), signal.SIGSEGV))
+    with pytest.raises(
+        RawReadError, match=r"damaged\.sav: not a readable .*reader crashed on it \(signal 11\)"
+    ):
+        read_stat_file(path)

@@ -589,6 +589,27 @@ def _float_key(value: object) -> float | None:
         return None
 
 
+def _crash_signal(read) -> int | None:
+    """Run ``read`` once in a forked child process: the signal that killed it, or None.
+
+    pyreadstat's C reader can crash the whole process (a segmentation fault) on a damaged file, which
+    no ``except`` can catch (the fuzz harness found it on mutated .sav files); the trial read in a child
+    turns that into a message naming the file. Python errors in the child are left to the real read,
+    which reports them. Where ``fork`` does not exist, nothing is tried (None)."""
+    if not hasattr(os, "fork"):
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: read, then leave without running any of the parent's exit handlers
+        code = 1
+        try:
+            read()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
 def _read_stat_file(path: Path, fmt: str, options: ReadOptions):
     """pyreadstat's (data, metadata) for an SPSS, Stata or SAS file; RawReadError when unreadable."""
     import pyreadstat
@@ -607,6 +628,12 @@ def _read_stat_file(path: Path, fmt: str, options: ReadOptions):
         "sas7bdat": lambda: pyreadstat.read_sas7bdat(name, user_missing=True),
         "xport": lambda: pyreadstat.read_xport(name),
     }
+    crashed = _crash_signal(readers[fmt])
+    if crashed is not None:
+        raise RawReadError(
+            f"{path}: not a readable {FORMAT_NAMES[fmt]}: the reader crashed on it (signal {crashed}); "
+            "the file is truncated or damaged"
+        )
     try:
         df, meta = readers[fmt]()
         if fmt == "sas7bdat" and catalog is not None:
