@@ -56,7 +56,7 @@ rule all:
         ),
         "data/derived/stats/reliability_items.csv",
         "data/derived/sensitivity/summary.csv",
-        "data/derived/sensitivity/mi_tipping.csv",
+        W.mi_results(),
         "data/derived/qualitative/codebook.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/joint_display.csv" if W.qualitative_enabled else [],
         "data/derived/qualitative/analyst_workbook.xlsx"
@@ -228,9 +228,7 @@ rule sensitivity:
         tukey="data/derived/stats/tukey.csv",
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
-        mi_means="data/derived/sensitivity/mi_means.csv",
-        mi_tests="data/derived/sensitivity/mi_tests.csv",
-        mi_tipping="data/derived/sensitivity/mi_tipping.csv",
+        mi=W.mi_results(),  # means, tests, tipping of stage impute (none when imputation is off)
         instruments=W.instrument_files(),
     output:
         summary="data/derived/sensitivity/summary.csv",
@@ -248,11 +246,15 @@ rule sensitivity:
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
+        mi=lambda wildcards, input: (
+            "--mi-means {} --mi-tests {} --mi-tipping {}".format(*input.mi)
+            if input.mi
+            else ""
+        ),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
-        " --mi-means {input.mi_means} --mi-tests {input.mi_tests} --mi-tipping {input.mi_tipping}"
-        " --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
+        " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} 2> {log}"
 

@@ -167,6 +167,16 @@ def test_significance_level_reruns_the_stages_that_use_it(study, changed):
     assert not ran & {"ingest", "score", "reliability", "missingness", "distributions"}
 
 
+def test_imputation_off_drops_the_impute_stage_and_its_inputs(study, changed):
+    """imputation.enabled: false (e.g. a national-scale study): no impute job, and sensitivity runs
+    without the pooled results (the threshold analysis alone, as before the imputation stage)."""
+    changed("config.yaml", set_config("imputation.enabled", False))
+    dry = snakemake(study, "-n", "-F", "-p").stdout
+    assert "rule impute:" not in dry and "localrule impute:" not in dry
+    sensitivity = next(line for line in dry.splitlines() if "cocapp sensitivity " in line)
+    assert "--mi-means" not in sensitivity and "mi_site_means" not in sensitivity
+
+
 def test_per_group_rules_carry_only_their_groups_settings():
     from cocapp.config import load_config
     from cocapp.workflow import Workflow

@@ -206,9 +206,21 @@ class Workflow:
             for ext in ("png", "svg")
         ]
 
+    @property
+    def imputation_enabled(self) -> bool:
+        return bool((self.config.get("imputation") or {}).get("enabled", True))
+
+    def mi_results(self) -> list[str]:
+        """The pooled results the sensitivity stage reads from stage impute (none when it is off)."""
+        if not self.imputation_enabled:
+            return []
+        return [f"data/derived/sensitivity/mi_{name}.csv" for name in ("means", "tests", "tipping")]
+
     def mi_figures(self, kind: str = "mi_convergence") -> list[str]:
         """Figures of the multiple imputation: ``mi_convergence`` (stage impute) or ``mi_site_means``
-        (stage sensitivity)."""
+        (stage sensitivity); none when imputation is off."""
+        if not self.imputation_enabled:
+            return []
         return [
             f"reports/figures/sensitivity/{g}_{kind}.{ext}" for g in self.groups for ext in ("png", "svg")
         ]
