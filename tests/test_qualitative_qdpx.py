@@ -578,7 +578,7 @@ def test_overlap_check_memory_is_bounded_by_the_text():
 
 
 def test_stage_writes_import_report_and_memos(tmp_path, cocapp_stage):
-    from tests.test_qualitative import qual_config  # noqa: I001  (shared config helper)
+    from test_qualitative import qual_config  # noqa: I001  (shared config helper)
 
     xml = project_xml(
         [{"name": "int1", "text": EMOJI_TEXT, "selections": emoji_selections(named=False)}],

@@ -9,8 +9,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-
-from tests.test_qualitative import build_qdpx, qual_config
+from test_qualitative import build_qdpx, qual_config
 
 NOTICE = "Analyst workbook - NOT FOR PUBLICATION"
 

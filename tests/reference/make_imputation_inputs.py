@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-root = Path(__file__).resolve().parents[2]
-items = pd.read_csv(root / "data/derived/ingest/care_coordinators_items.csv", dtype={"id": str})
-resp = pd.read_csv(root / "data/derived/ingest/care_coordinators_respondents.csv", dtype={"id": str})
-out = items[["id", "site"]].merge(resp[["id", "age", "gender"]], on="id", how="left")
-out = pd.concat([out, items[[c for c in items.columns if c.startswith("rsa_")]]], axis=1)
-out.to_csv(Path(__file__).parent / "inputs" / "imputation_items.csv", index=False)
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[2]
+    items = pd.read_csv(root / "data/derived/ingest/care_coordinators_items.csv", dtype={"id": str})
+    resp = pd.read_csv(root / "data/derived/ingest/care_coordinators_respondents.csv", dtype={"id": str})
+    out = items[["id", "site"]].merge(resp[["id", "age", "gender"]], on="id", how="left")
+    out = pd.concat([out, items[[c for c in items.columns if c.startswith("rsa_")]]], axis=1)
+    out.to_csv(Path(__file__).parent / "inputs" / "imputation_items.csv", index=False)
+
+
+if __name__ == "__main__":  # pytest --doctest-modules imports this file: do nothing then
+    main()
