@@ -600,6 +600,9 @@ def _crash_signal(read) -> int | None:
         return None
     pid = os.fork()
     if pid == 0:  # the child: read, then leave without running any of the parent's exit handlers
+        import faulthandler
+
+        faulthandler.disable()  # a crash here is reported by the parent, not dumped on the console
         code = 1
         try:
             read()
