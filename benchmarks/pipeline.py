@@ -97,10 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         cold, noop = measure(cmd, default), measure(cmd, default)
         print(row("default (649 respondents)", cold, noop), flush=True)
         no_mi = clone(Path(tmp) / "default-no-mi")
-        text = (no_mi / "config.yaml").read_text("utf-8")
-        (no_mi / "config.yaml").write_text(
-            text.replace("imputation:\n", "imputation:\n  enabled: false\n", 1)
-        )
+        cfg = yaml.safe_load((no_mi / "config.yaml").read_text("utf-8"))
+        cfg.setdefault("imputation", {})["enabled"] = False
+        (no_mi / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
         cold, noop = measure(cmd, no_mi), measure(cmd, no_mi)
         print(row("default, imputation off", cold, noop), flush=True)
         if not args.skip_large:
