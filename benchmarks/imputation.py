@@ -13,7 +13,6 @@ Target (issue 15): the impute stage of the default study, m = 20, under 60 s on 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -25,25 +24,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_MEASURE = r"""
-import json, os, resource, subprocess, sys, time
-t = time.perf_counter()
-rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-wall = time.perf_counter() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"rc": rc, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_mb": ru.ru_maxrss / 1024}))
-"""
-
-
-def measure(cmd: list[str], cwd: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
-    out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    result = json.loads(out.stdout)
-    if result["rc"] != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed in {cwd} (see {cwd}/data/derived/logs)")
-    return result
+# one measuring helper for every benchmark (wall, CPU, peak RSS of a command's process tree)
+from pipeline import measure  # noqa: E402 - benchmarks/ is the script's folder
 
 
 def main(argv: list[str] | None = None) -> int:

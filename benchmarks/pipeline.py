@@ -29,14 +29,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs one command and reports its wall time and the peak RSS of its process tree (children reaped).
+# Runs one command and reports its wall time, CPU time and the peak RSS of its process tree
+# (children reaped).
 _MEASURE = r"""
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 t = time.perf_counter()
 rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 wall = time.perf_counter() - t
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024}))
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_mb": ru.ru_maxrss / 1024}))
 """
 
 

@@ -89,6 +89,19 @@ def rubin(q, u, dfcom=np.inf, confidence: float = 0.95) -> dict[str, np.ndarray]
     }
 
 
+def _pooled_f(f: float, k: int, v: float, r: float) -> dict[str, float]:
+    """A pooled F test as D1 and D2 report it: F on (k, v) df, its p, the relative increase in variance
+    r and the fraction of missing information r/(1 + r)."""
+    return {
+        "F": f,
+        "df1": float(k),
+        "df2": float(v),
+        "p": float(stats.f.sf(f, k, v)),
+        "riv": r,
+        "fmi": r / (1 + r),
+    }
+
+
 def d1(q, u, dfcom: float | None = None) -> dict[str, float]:
     """Multivariate Wald test D1 of H0: θ = 0 for k parameters over m imputations.
 
@@ -130,14 +143,7 @@ def d1(q, u, dfcom: float | None = None) -> dict[str, float]:
         v = 4 + (t - 4) * (1 + (1 - 2 / t) / r) ** 2
     else:
         v = t * (1 + 1 / k) * (1 + 1 / r) ** 2 / 2
-    return {
-        "F": f,
-        "df1": float(k),
-        "df2": float(v),
-        "p": float(stats.f.sf(f, k, v)),
-        "riv": r,
-        "fmi": r / (1 + r),
-    }
+    return _pooled_f(f, k, v, r)
 
 
 def d2(chi2, k: int) -> dict[str, float]:
@@ -155,14 +161,7 @@ def d2(chi2, k: int) -> dict[str, float]:
     f = (float(d.mean()) / k - (m + 1) / (m - 1) * r) / (1 + r)
     with np.errstate(divide="ignore"):
         v = k ** (-3.0 / m) * (m - 1) * (1 + 1 / r) ** 2 if r > 0 else np.inf
-    return {
-        "F": f,
-        "df1": float(k),
-        "df2": float(v),
-        "p": float(stats.f.sf(f, k, v)),
-        "riv": r,
-        "fmi": r / (1 + r),
-    }
+    return _pooled_f(f, k, v, r)
 
 
 def pool_correlation(r, n, confidence: float = 0.95) -> dict[str, float]:
