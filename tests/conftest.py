@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,13 @@ def _documented_columns(heading: str) -> list[str]:
 def documented_columns():
     """``documented_columns("reports/tables/<file>.csv") -> [column, ...]``, from docs/outputs.md."""
     return _documented_columns
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """A writable copy of the tiny fixture study; the working directory is its root (test_workflow.py
+    has its own module-wide ``study``, which takes precedence there)."""
+    root = tmp_path / "study"
+    shutil.copytree(TINY, root)
+    monkeypatch.chdir(root)
+    return root

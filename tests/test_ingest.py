@@ -4,7 +4,6 @@ The stage runs as the workflow runs it (``cocapp ingest --settings ...``) in a c
 study; every data problem must stop it with a message naming file, column, row and value, and leave
 no derived file behind."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +21,6 @@ from cocapp.validate import DataValidationError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 KINDS = ("items", "respondents", "reconciliation")
-
-
-@pytest.fixture
-def study(tmp_path, monkeypatch):
-    """A writable copy of the tiny fixture study; the working directory is its root."""
-    root = tmp_path / "study"
-    shutil.copytree(TINY, root)
-    monkeypatch.chdir(root)
-    return root
 
 
 def edit_csv(path: Path, fn) -> None:

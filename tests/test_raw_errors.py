@@ -25,14 +25,6 @@ USERS = "data/raw/users.csv"
 STAFF = "data/raw/staff.csv"
 
 
-@pytest.fixture
-def study(tmp_path, monkeypatch):
-    root = tmp_path / "study"
-    shutil.copytree(TINY, root)
-    monkeypatch.chdir(root)
-    return root
-
-
 def set_group(study: Path, group: str, **values) -> None:
     """Change keys of one group in the study's config.yaml."""
     cfg = yaml.safe_load((study / "config.yaml").read_text())
