@@ -37,11 +37,7 @@ def _analysis_settings(settings) -> dict:
     st = settings["statistics"]
     # pooled pairs are always referred to the studentized range (cocapp.stats.mi), so the ANCOVA post hoc
     # family of the complete-data analysis is not a setting of this stage
-    return {
-        "alpha": float(st["significance_level"]),
-        "confidence": float(st["confidence_level"]),
-        "posthoc": "tukey",
-    }
+    return {"alpha": float(st["significance_level"]), "confidence": float(st["confidence_level"])}
 
 
 def _task(task):
