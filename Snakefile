@@ -445,6 +445,7 @@ rule figures:
 rule audit:
     input:
         published=W.published_reference or [],
+        calibration=W.calibration_targets or [],
         anova="data/derived/stats/anova.csv",
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
@@ -462,8 +463,11 @@ rule audit:
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
-        "cocapp audit --settings {params.settings:q} --published {input.published}"
+        "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
         " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"

@@ -58,6 +58,7 @@ from scipy import optimize, stats
 from cocapp.config import format_threshold
 from cocapp.formatting import fmt_g, fmt_num
 from cocapp.instruments import load_instrument
+from cocapp.presentation import calibration as _calibration
 from cocapp.presentation import lookup
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
     "compare",
     "consistency_checks",
     "implied_f",
+    "method_differences",
+    "mismatch_reason",
     "parse_published",
     "printed_numbers",
     "site_rows",
@@ -89,6 +92,9 @@ COMPARISON_COLUMNS = [
     "match",
     "consistency_flag",
     "note",
+    "evidence",
+    "calibration_target",
+    "reason",
 ]
 CONSISTENCY_COLUMNS = [
     "check",
@@ -317,19 +323,109 @@ def regenerated_value(
     return val
 
 
+# -- methods: as configured against as the paper declares them -------------------------------------
+# (config key, published key path, what it is, record kinds of the audit whose numbers it changes)
+_METHOD_SETTINGS = (
+    (
+        "scoring.primary_threshold",
+        "missing_data.threshold_used_in_primary_analysis",
+        "missing-item threshold of the primary analysis",
+        ("anova", "site", "correlation"),
+    ),
+    ("statistics.significance_level", "significance_level", "significance level", ()),
+    ("statistics.post_hoc.anova", "post_hoc", "post hoc test after one-way ANOVA", ()),
+    ("statistics.acceptable_alpha", "reliability.acceptable_alpha", "acceptable Cronbach's alpha", ()),
+)
+
+
+def _dig(data: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _same_setting(a: object, b: object) -> bool:
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-12)
+    except (TypeError, ValueError):
+        return str(a).strip().lower() == str(b).strip().lower()
+
+
+def method_differences(pub: dict, config: dict) -> list[dict]:
+    """Each method setting the published file declares, beside the configured one.
+
+    Rows: ``setting`` (config key), ``configured``, ``published_key``, ``published`` (as printed),
+    ``what``, ``differs`` and ``affects`` (audit record kinds whose regenerated numbers depend on it).
+    A setting the published file does not declare is left out (nothing to compare)."""
+    out = []
+    for key, pub_key, what, affects in _METHOD_SETTINGS:
+        printed = _dig(pub, pub_key)
+        configured = _dig(config, key)
+        if printed is None or configured is None:
+            continue
+        printed_text = printed.text if isinstance(printed, Printed) else str(printed)
+        out.append(
+            dict(
+                setting=key,
+                configured=str(configured),
+                published_key=pub_key,
+                published=printed_text,
+                what=what,
+                differs=not _same_setting(configured, printed),
+                affects=affects,
+            )
+        )
+    return out
+
+
+def mismatch_reason(kind: str, flag: str, evidence: str, differences: list[dict]) -> str:
+    """Why a printed number is not matched, most specific reason first: the print cannot be
+    consistent (``flag``); a configured method differs from the paper's declared one for this kind of
+    number; on synthetic data, the number was not a calibration target (or one that was missed);
+    otherwise the difference is unexplained (real data, same methods)."""
+    reasons = []
+    if flag:
+        reasons.append(f"the printed value {flag}")
+    for d in differences:
+        if d["differs"] and kind in d["affects"]:
+            reasons.append(
+                f"method differs from the paper: {d['setting']} = {d['configured']} configured, the paper "
+                f"used {d['published']} ({d['published_key']} of the published file)"
+            )
+    if not reasons:
+        if evidence == _calibration.ILLUSTRATIVE:
+            reasons.append("not a calibration target: the synthetic data were not tuned to this number")
+        elif evidence == _calibration.CALIBRATION_TARGET:
+            reasons.append("calibration target missed: see the calibration report")
+        elif evidence == _calibration.UNDECLARED:
+            reasons.append("synthetic data whose calibration is not declared (study.calibration)")
+        else:
+            reasons.append("unexplained: same methods as the paper, the regenerated value differs")
+    return "; ".join(reasons)
+
+
 def compare(
     pub: dict,
     config: dict,
     stats_: dict[str, pd.DataFrame],
     reconciliation: dict[str, pd.DataFrame] | None = None,
     consistency: pd.DataFrame | None = None,
+    calibration_targets: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Printed vs regenerated for every printed number (columns :data:`COMPARISON_COLUMNS`).
 
     ``match`` is True when the regenerated value rounds to the printed text (within half a unit of
     the last printed digit; integers equal), False when not, NaN when nothing was regenerated.
     ``consistency_flag`` repeats a ``cannot_be_consistent`` finding of :func:`consistency_checks`.
+    ``evidence`` and ``calibration_target`` say whether the number was a calibration target of
+    synthetic data (:func:`cocapp.presentation.calibration.evidence_of`; ``calibration_targets`` is
+    the file of ``study.calibration.targets``); ``reason`` explains every mismatch
+    (:func:`mismatch_reason`, with :func:`method_differences`) and is empty otherwise.
     """
+    index = _calibration.target_index(calibration_targets) if calibration_targets is not None else None
+    differences = method_differences(pub, config)
     threshold = format_threshold(config["scoring"]["primary_threshold"])
     recon = reconciliation or {}
     records = printed_numbers(pub, config)
@@ -360,6 +456,7 @@ def compare(
                 match = bool(lo - tol <= regen <= hi + tol)
             diff = regen - float(p)
         key = (rec["group"], rec["instrument"], rec["scale"], rec["site"], rec["quantity"])
+        evidence, target = _calibration.evidence_of(rec["kind"], rec, config, index)
         rows.append(
             dict(
                 table=rec["table"],
@@ -377,6 +474,11 @@ def compare(
                 match=match,
                 consistency_flag=flags.get(key, ""),
                 note="" if not math.isnan(regen) else "no regenerated value",
+                evidence=evidence,
+                calibration_target=target,
+                reason=mismatch_reason(rec["kind"], flags.get(key, ""), evidence, differences)
+                if match is False
+                else "",
             )
         )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

@@ -239,6 +239,11 @@ STAGES: dict[str, StageSpec] = {
             "instrument_paths",
             "scoring.primary_threshold",
             "statistics.significance_level",
+            # calibration of synthetic data and the methods compared with the paper's (issue 14)
+            "study.synthetic",
+            "study.calibration",
+            "statistics.post_hoc.anova",
+            "statistics.acceptable_alpha",
         ),
         ("instruments", "schemas"),
     ),

@@ -16,6 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    parser.add_argument(
+        "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
     parser.add_argument("--comparison", required=True, help="published_comparison.csv")
     parser.add_argument("--consistency", required=True, help="published_consistency.csv")
 
@@ -32,6 +35,31 @@ def load_published(path: str) -> dict:
     return parse_published(path.read_text("utf-8"), str(path))
 
 
+def load_calibration(path: str | None, settings, log):
+    """The calibration targets (``study.calibration.targets``) as text, or None when the study declares
+    no calibration. A declared calibration whose file is not given is an error (the audit would
+    otherwise call calibration targets illustrative)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from cocapp.presentation.calibration import parse_targets
+
+    study = settings["study"]
+    declared = study.get("synthetic") and study.get("calibration")
+    if not declared:
+        if path:
+            raise ValueError(f"--calibration {path}: given, but the config declares no study.calibration")
+        return None
+    if not path:
+        raise ValueError("study.calibration is configured but --calibration was not given")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: calibration targets file not found (study.calibration.targets)")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    log.read(path, len(df))
+    return parse_targets(df, path)
+
+
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
     from cocapp.presentation.audit import compare, consistency_checks
@@ -42,10 +70,13 @@ def run(args, settings, log) -> dict:
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     checks = consistency_checks(pub, settings)
-    comparison = compare(pub, settings, stats, recon, checks)
+    targets = load_calibration(args.calibration, settings, log)
+    comparison = compare(pub, settings, stats, recon, checks, targets)
     n_match = int((comparison["match"] == True).sum())  # noqa: E712
     n_compared = int(comparison["match"].notna().sum())
     log.info(f"{n_match} of {n_compared} printed numbers matched within printed precision")
+    for evidence, n in comparison["evidence"].value_counts(sort=False).items():
+        log.info(f"  evidence {evidence}: {n} printed numbers")
     flagged = checks[checks["cannot_be_consistent"]]
     log.info(f"{len(flagged)} printed value(s) that cannot be consistent")
     for r in flagged.itertuples():
