@@ -230,6 +230,7 @@ rule sensitivity:
         reliability="data/derived/stats/reliability.csv",
         mi=W.mi_results(),  # means, tests, tipping of stage impute (none when imputation is off)
         instruments=W.instrument_files(),
+        calibration=W.calibration_targets or [],
     output:
         summary="data/derived/sensitivity/summary.csv",
         shifts="data/derived/sensitivity/site_shifts.csv",
@@ -251,12 +252,15 @@ rule sensitivity:
             if input.mi
             else ""
         ),
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
-        " --facts {output.facts} --figures {output.figures} 2> {log}"
+        " --facts {output.facts} --figures {output.figures} {params.calibration} 2> {log}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -

@@ -192,3 +192,52 @@ def test_reason_order_and_fallbacks():
     assert A.mismatch_reason("returns", "", "illustrative", diffs).startswith("not a calibration target")
     assert A.mismatch_reason("returns", "", "independent", diffs).startswith("unexplained")
     assert A.mismatch_reason("returns", "", "calibration target", []).startswith("calibration target missed")
+
+
+# -- the sensitivity verdict -----------------------------------------------------------------------
+def _facts() -> dict:
+    import json
+
+    return json.loads((Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_facts.json").read_text())
+
+
+def test_verdict_says_which_analyses_are_calibrated(publication_config, targets):
+    from cocapp.presentation.verdict import render_verdict
+
+    facts = _facts()
+    facts["synthetic"] = True
+    statement = C.calibration_statement(_config(publication_config), targets)
+    # the fixture's thresholds are all among the calibrated ones; its changing outcome moved into an
+    # ANCOVA model (never calibrated) to see the headline called illustrative
+    g = next(
+        g
+        for g in facts["groups"]
+        if any(o["status"] == "loses_significance" for o in g["analyses"][0]["outcomes"])
+    )
+    moved = copy.deepcopy(g["analyses"][0])
+    moved.update(analysis="ancova m", model="m", covariates=["age"])
+    for o in g["analyses"][0]["outcomes"]:
+        if o["status"] == "loses_significance":
+            o["status"] = "significant_at_every_threshold"
+    g["analyses"].append(moved)
+    C.add_verdict_calibration(facts, statement)
+    evidence = {a["analysis"]: a["evidence"] for g in facts["groups"] for a in g["analyses"]}
+    assert evidence.pop("anova") == "calibration target"
+    assert set(evidence.values()) == {"illustrative"}
+    md = render_verdict(facts)
+    assert "**What synthetic data can show.**" in md
+    assert "calibration report: `reports/synthetic_calibration.md`" in md
+    assert "holds by construction and is no evidence of robustness" in md
+    assert "These changes come from: ANCOVA m model (illustrative). None of them rests on a calibrated" in md
+
+
+def test_verdict_of_real_data_claims_no_calibration(publication_config):
+    from cocapp.presentation.verdict import render_verdict
+
+    facts = _facts()
+    facts["synthetic"] = False
+    cfg = _config(publication_config, synthetic=False, calibration=None)
+    C.add_verdict_calibration(facts, C.calibration_statement(cfg, None))
+    assert {a["evidence"] for g in facts["groups"] for a in g["analyses"]} == {"independent"}
+    md = render_verdict(facts)
+    assert "calibrat" not in md and "illustrative" not in md

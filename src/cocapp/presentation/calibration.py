@@ -34,6 +34,7 @@ from cocapp.config import format_threshold, threshold_fraction
 __all__ = [
     "ANALYSIS_FAMILIES",
     "TARGET_COLUMNS",
+    "add_verdict_calibration",
     "audit_target_keys",
     "calibrated_thresholds",
     "calibration_statement",
@@ -212,3 +213,24 @@ def calibration_statement(config: Mapping, targets: pd.DataFrame | None) -> dict
         entry["statistics"].append(s)
     out["families"] = list(families.values())
     return out
+
+
+def add_verdict_calibration(facts: dict, statement: Mapping) -> dict:
+    """``facts`` of the sensitivity verdict with what the data can show: ``facts["calibration"]`` (the
+    :func:`calibration_statement`) and, for every analysis of every group, ``evidence``:
+    ``calibration target`` for the one-way ANOVA when its conclusion at every threshold compared was
+    a calibration target, ``illustrative`` for anything else on synthetic data (ANCOVA models were
+    never calibrated), ``independent`` when the data are not synthetic."""
+    facts["calibration"] = dict(statement)
+    fixed = set(statement.get("anova_thresholds") or [])
+    for g in facts["groups"]:
+        for a in g["analyses"]:
+            if not statement.get("synthetic"):
+                a["evidence"] = INDEPENDENT
+            elif not statement.get("declared"):
+                a["evidence"] = UNDECLARED
+            elif a["analysis"] == "anova" and set(facts["thresholds"]) <= fixed:
+                a["evidence"] = CALIBRATION_TARGET
+            else:
+                a["evidence"] = ILLUSTRATIVE
+    return facts

@@ -141,6 +141,7 @@ STAGES: dict[str, StageSpec] = {
             "study.name",
             "study.synthetic",
             "study.data_note",
+            "study.calibration",
             "sites",
             "groups.*.instruments",
             "groups.*.label",

@@ -5,7 +5,7 @@ checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``publishe
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, read_named
+from cocapp.stages.common import by_group, file_options, group_files, load_calibration, read_named
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,31 +33,6 @@ def load_published(path: str) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: published numbers file not found")
     return parse_published(path.read_text("utf-8"), str(path))
-
-
-def load_calibration(path: str | None, settings, log):
-    """The calibration targets (``study.calibration.targets``) as text, or None when the study declares
-    no calibration. A declared calibration whose file is not given is an error (the audit would
-    otherwise call calibration targets illustrative)."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    from cocapp.presentation.calibration import parse_targets
-
-    study = settings["study"]
-    declared = study.get("synthetic") and study.get("calibration")
-    if not declared:
-        if path:
-            raise ValueError(f"--calibration {path}: given, but the config declares no study.calibration")
-        return None
-    if not path:
-        raise ValueError("study.calibration is configured but --calibration was not given")
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: calibration targets file not found (study.calibration.targets)")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    log.read(path, len(df))
-    return parse_targets(df, path)
 
 
 def run(args, settings, log) -> dict:
