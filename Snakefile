@@ -495,6 +495,7 @@ rule report:
         ),
         raw=W.raw_files(),
         config=W.config_files(workflow),
+        calibration=W.calibration_targets or [],
     output:
         W.registered(["reports/report.html"]),
     log:
@@ -508,7 +509,10 @@ rule report:
             f"--qualitative-section {input.qualitative}" if input.qualitative else ""
         ),
         audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} --out {output} 2> {log}"
+        " --config-file {input.config} {params.calibration} --out {output} 2> {log}"

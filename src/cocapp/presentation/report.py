@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
+import math
 import re
 import struct
 import sys
@@ -154,6 +155,10 @@ class ReportInputs:
     inputs: list[dict]
     config_path: str
     config_sha256: str
+    # issue 14: what synthetic data can show (calibration.calibration_statement) and the link to the
+    # calibration report, relative to the report's folder
+    calibration: dict | None = None
+    calibration_link: str | None = None
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -201,7 +206,7 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
             f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
-        text = f"{spec.label} as published, redrawn from the regenerated data. " + text
+        text = f"The paper's {spec.label}, redrawn from the regenerated data. " + text
     return text
 
 
@@ -254,18 +259,99 @@ def _match_text(match: pd.Series) -> pd.Series:
     return match.map(lambda v: str(v).lower() if not pd.isna(v) else "")
 
 
+def _text(value: object) -> str:
+    """A text cell of the audit as text: empty (never ``nan``) when missing."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _regenerated_text(r) -> str:
+    """The regenerated value to two more decimals than printed; a count printed as an integer stays an
+    integer (``70``, not ``70.0000``); missing is an em dash."""
+    x = r.regenerated
+    if int(r.printed_decimals) == 0 and not pd.isna(x) and float(x).is_integer() and r.quantity != "p":
+        return str(int(x))
+    return fmt_num(x, max(int(r.printed_decimals), 2) + 2)
+
+
 def _printed_and_regenerated(r) -> list[str]:
     """Where a printed number stands, as printed, and the regenerated value to two more decimals."""
     return [
-        r.table,
-        r.group,
-        r.instrument,
-        r.scale,
-        r.site,
-        r.quantity,
-        str(r.printed),
-        fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+        _text(r.table),
+        _text(r.group),
+        _text(r.instrument),
+        _text(r.scale),
+        _text(r.site),
+        _text(r.quantity),
+        _text(r.printed),
+        _regenerated_text(r),
     ]
+
+
+def evidence_sentences(comparison: pd.DataFrame | None, statement: dict | None) -> list[str]:
+    """What the match with the paper can show, from the audit's ``evidence`` column and the calibration
+    statement (:func:`cocapp.presentation.calibration.calibration_statement`): how many matched numbers
+    were calibration targets (matched by construction) and which results are illustrative. Empty for
+    data that are not synthetic and no calibration claimed."""
+    out: list[str] = []
+    if comparison is not None and "evidence" in comparison.columns:
+        match = _match_text(comparison["match"])
+        ev = comparison["evidence"].map(_text)
+        n_target = int((ev == "calibration target").sum())
+        n_target_ok = int(((ev == "calibration target") & (match == "true")).sum())
+        n_ill = int((ev == "illustrative").sum())
+        n_ill_ok = int(((ev == "illustrative") & (match == "true")).sum())
+        if n_target:
+            out.append(
+                f"{n_target} of the {len(comparison)} printed numbers were calibration targets of the "
+                f"synthetic data ({n_target_ok} of them match): they match by construction, because the "
+                "data were tuned until they came back out, and are no independent confirmation of the paper."
+            )
+        if n_ill:
+            out.append(
+                f"{n_ill} printed numbers were not calibration targets at the configured settings "
+                f"({n_ill_ok} of them match): on synthetic data these comparisons are illustrative."
+            )
+        if (ev == "independent").all() and len(ev):
+            out.append("The data are not synthetic: every match is a reproduction from the study's data.")
+    if statement and statement.get("synthetic") and not statement.get("declared"):
+        out.append(
+            "The data are synthetic and their calibration is not declared (study.calibration): which "
+            "published numbers they were tuned to is unknown, so no match is evidence."
+        )
+    return out
+
+
+def calibration_block(statement: dict | None, link: str | None) -> dict | None:
+    """The report's 'What these data can show' block (None for data that are not synthetic)."""
+    if not statement or not statement.get("synthetic"):
+        return None
+    families = [f"{f['family']} ({f['n_targets']})" for f in statement.get("families", [])]
+    lead = (
+        f"The data are synthetic, tuned to {statement['n_targets']} calibration targets taken from the "
+        f"paper ({statement['n_passed']} met) at the {fmt_percent(statement['threshold'])} threshold. "
+        "Numbers that were targets match the paper by construction: " + ", ".join(families) + "."
+        if statement.get("declared")
+        else "The data are synthetic and their calibration is not declared (study.calibration)."
+    )
+    notes = []
+    if statement.get("declared") and not statement.get("primary_is_calibrated"):
+        notes.append(
+            f"The configured primary threshold is not the calibration threshold "
+            f"({fmt_percent(statement['threshold'])}): the primary analysis's numbers were not targets."
+        )
+    if statement.get("anova_thresholds"):
+        notes.append(
+            "The one-way ANOVA's conclusion (significant or not) was a target at every threshold "
+            f"({', '.join(fmt_percent(t) for t in statement['anova_thresholds'])}): its robustness "
+            "across thresholds is by construction."
+        )
+    return dict(
+        lead=lead,
+        notes=notes,
+        illustrative=statement.get("illustrative", []),
+        link=link,
+        link_text=statement.get("report") or statement.get("targets"),
+    )
 
 
 def comparison_section(
@@ -283,6 +369,8 @@ def comparison_section(
         f"{n_ok} of {n_cmp} printed numbers with a regenerated value match within printed precision "
         f"({n_all} printed numbers in all)."
     )
+    has_reason = "reason" in comparison.columns
+    has_evidence = "evidence" in comparison.columns
     by = _tables.DisplayTable(
         "published-summary",
         "Table C1",
@@ -318,6 +406,7 @@ def comparison_section(
             "Printed",
             "Regenerated",
             "Check of the print",
+            *(["Reason"] if has_reason else []),
         ],
         notes=notes,
         synthetic=synthetic,
@@ -326,11 +415,12 @@ def comparison_section(
         mis.add(
             [
                 *_printed_and_regenerated(r),
-                "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
+                _text(r.consistency_flag),
+                *([_text(r.reason)] if has_reason else []),
             ]
         )
     if not len(bad):
-        mis.add(["(none)", "", "", "", "", "", "", "", ""])
+        mis.add(["(none)", "", "", "", "", "", "", "", "", *([""] if has_reason else [])])
     tables.append(mis)
     if consistency is not None:
         flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
@@ -360,16 +450,16 @@ def comparison_section(
         for r in flagged.itertuples():
             ct.add(
                 [
-                    r.check,
-                    r.table,
-                    r.instrument,
-                    r.scale,
-                    r.site,
-                    r.quantity,
-                    str(r.printed),
+                    _text(r.check),
+                    _text(r.table),
+                    _text(r.instrument),
+                    _text(r.scale),
+                    _text(r.site),
+                    _text(r.quantity),
+                    _text(r.printed),
                     "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
-                    "" if pd.isna(r.suggested_value) else str(r.suggested_value),
-                    "" if pd.isna(r.note) else str(r.note),
+                    _text(r.suggested_value),
+                    _text(r.note),
                 ]
             )
         if not len(flagged):
@@ -379,7 +469,18 @@ def comparison_section(
         "published-comparison",
         "Table C4",
         "Every printed number beside the regenerated value",
-        ["Table", "Group", "Instrument", "Scale", "Site", "Quantity", "Printed", "Regenerated", "Match"],
+        [
+            "Table",
+            "Group",
+            "Instrument",
+            "Scale",
+            "Site",
+            "Quantity",
+            "Printed",
+            "Regenerated",
+            "Match",
+            *(["Evidence"] if has_evidence else []),
+        ],
         notes=notes,
         synthetic=synthetic,
     )
@@ -388,6 +489,7 @@ def comparison_section(
             [
                 *_printed_and_regenerated(r),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
+                *([_text(r.evidence)] if has_evidence else []),
             ]
         )
     tables.append(full)
@@ -435,6 +537,8 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         sensitivity_html=sens_html,
         sensitivity_figures=sens_figs,
         comparison=comparison_section(inputs.comparison, inputs.consistency, config),
+        evidence=evidence_sentences(inputs.comparison, inputs.calibration),
+        calibration=calibration_block(inputs.calibration, inputs.calibration_link),
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

@@ -24,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--qualitative-section", help="qualitative/qualitative_section.html")
     parser.add_argument("--raw", nargs="+", required=True, help="raw input files (SHA-256 in provenance)")
     parser.add_argument("--config-file", nargs="+", required=True, help="the config file(s) of the run")
+    parser.add_argument(
+        "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
     parser.add_argument("--out", required=True, help="reports/report.html")
 
 
@@ -74,6 +77,7 @@ def read_inputs(args, config: dict, log):
     raw = [Path(p) for p in args.raw]
     config_path = Path(args.config_file[0])
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
+    calibration, calibration_link = _calibration(args, config, log)
     return ReportInputs(
         tables=tables,
         table_files=table_files,
@@ -90,7 +94,25 @@ def read_inputs(args, config: dict, log):
         inputs=[dict(path=str(p), size=p.stat().st_size, sha256=sha256_of(p.read_bytes())) for p in raw],
         config_path=str(config_path),
         config_sha256=sha256_of(config_path.read_bytes()),
+        calibration=calibration,
+        calibration_link=calibration_link,
     )
+
+
+def _calibration(args, config: dict, log) -> tuple[dict, str | None]:
+    """The calibration statement of the study (synthetic data) and the calibration report's path
+    relative to the report's folder (a local link; None when no report is configured)."""
+    from cocapp.presentation.calibration import calibration_statement
+    from cocapp.stages.common import load_calibration
+
+    statement = calibration_statement(
+        config, load_calibration(getattr(args, "calibration", None), config, log)
+    )
+    link = None
+    if statement.get("declared") and statement.get("report"):
+        out_dir = Path(args.out).parent
+        link = Path(os.path.relpath(Path(statement["report"]).resolve(), out_dir.resolve())).as_posix()
+    return statement, link
 
 
 def _format_order(name: str) -> int:
