@@ -496,6 +496,19 @@ rule report:
         raw=W.raw_files(),
         config=W.config_files(workflow),
         calibration=W.calibration_targets or [],
+        stats=expand(
+            "data/derived/stats/{name}.csv",
+            name=[
+                "missingness",
+                "mcar",
+                "normality",
+                "anova",
+                "tukey",
+                "games_howell",
+                "ancova_slopes",
+                "ancova_posthoc",
+            ],
+        ),
     output:
         W.registered(["reports/report.html"]),
     log:
@@ -515,4 +528,4 @@ rule report:
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} {params.calibration} --out {output} 2> {log}"
+        " --config-file {input.config} {params.calibration} --stats {input.stats} --out {output} 2> {log}"

@@ -55,6 +55,7 @@ def run(publication_reports, config, run_cocapp):
         *("--qualitative-section", base / "qual.html"),
         *("--raw", *inputs),
         *("--config-file", FIX / "config.yaml"),
+        *("--stats", FIX / "stats" / "anova.csv", FIX / "stats" / "tukey.csv"),
         *("--out", out),
     ]
     assert run_cocapp("report", config, *args) == 0
@@ -83,9 +84,12 @@ def read_report_inputs(args: list, config: dict) -> report.ReportInputs:
 
 def test_report_is_self_contained(run):
     html = run["html"]
-    # no external resource: every src/href is a data: URI or an in-page anchor
-    for attr in re.findall(r'(?:src|href)="([^"]*)"', html):
-        assert attr.startswith(("data:", "#")), attr
+    # no external resource: every src is a data: URI; every href an in-page anchor or a file of the
+    # run beside the report (a relative path: no scheme, no host)
+    for attr in re.findall(r'src="([^"]*)"', html):
+        assert attr.startswith("data:"), attr
+    for attr in re.findall(r'href="([^"]*)"', html):
+        assert attr.startswith(("data:", "#")) or not re.match(r"^([a-z][a-z0-9+.-]*:|//|/)", attr), attr
     assert "<script" not in html
 
 
@@ -248,6 +252,8 @@ def test_report_opens_in_headless_chromium(run):
         assert severe == []
         banner = driver.find_element(By.ID, "synthetic-banner")
         assert banner.is_displayed() and "SYNTHETIC DATA" in banner.text
+        # folded lists (<details>) are opened, as a reader would, before every table is checked
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true);")
         tables_ = driver.find_elements(By.CSS_SELECTOR, "table")
         assert len(tables_) >= 6 + 4 + 2  # publication tables, comparison tables, provenance
         for t in tables_:
@@ -360,3 +366,27 @@ def test_calibration_is_stated_from_the_config(run, config, tmp_path, cocapp_sta
     )
     assert "ANCOVA site effects" in html  # listed as illustrative
     assert base.exists()
+
+
+def test_every_analysis_given_is_shown_compactly(run):
+    """anova.csv and tukey.csv given: effect sizes and assumption checks, Tukey pairs (significant
+    shown, every pair folded), each naming its derived file."""
+    html = run["html"]
+    assert 'id="all-analyses"' in html
+    for key in ("analysis-assumptions", "analysis-tukey-significant", "analysis-tukey-all"):
+        assert f'id="{key}"' in html, key
+    folded = html.split('id="analysis-tukey"', 1)[1].split("</details>", 1)[0]
+    assert "<details>" in folded and 'id="analysis-tukey-all"' in folded
+    assert "Derived file: <code>data/derived/stats/tukey.csv</code>" in html
+    # synthetic data, calibration not declared in the fixture config: every block says so
+    assert "(synthetic data, calibration not declared)" in html
+
+
+def test_stats_file_outside_the_list_is_refused(run, config, cocapp_stage, tmp_path):
+    args = [a for a in run["args"]]
+    i = args.index("--stats")
+    args[i + 1] = FIX / "stats" / "descriptives.csv"
+    args[args.index("--out") + 1] = tmp_path / "r.html"
+    code, log = cocapp_stage("report", config, *args)
+    assert code == 1 and "descriptives.csv: not a statistics file the report shows" in log
+    assert not (tmp_path / "r.html").exists()

@@ -21,7 +21,7 @@ import math
 import re
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import jinja2
@@ -159,6 +159,9 @@ class ReportInputs:
     # calibration report, relative to the report's folder
     calibration: dict | None = None
     calibration_link: str | None = None
+    # issue 14: the statistics files shown as compact tables (name -> frame) and outcome labels
+    stats: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -499,6 +502,59 @@ def comparison_section(
 MISSING = MISSING_TEXT
 
 
+# Which calibration families (calibration.calibration_statement) touch each analysis block.
+_BLOCK_FAMILIES = {
+    "normality": ("normality", "the count of outcomes beyond the conservative limit"),
+    "tukey": ("Tukey p against the reference site", "the Tukey p of each site against the reference site"),
+}
+
+
+def _block_evidence(key: str, statement: dict | None) -> str:
+    """``illustrative`` (synthetic data not tuned to the block's numbers), or which of its numbers were
+    calibration targets; empty for data that are not synthetic."""
+    if not statement or not statement.get("synthetic"):
+        return ""
+    if not statement.get("declared"):
+        return "synthetic data, calibration not declared"
+    fams = {f["family"] for f in statement.get("families", [])}
+    family, what = _BLOCK_FAMILIES.get(key, (None, None))
+    if family in fams:
+        return f"illustrative, except {what} (a calibration target)"
+    return "illustrative: not a calibration target"
+
+
+def analyses_section(inputs: ReportInputs, config: dict) -> list[dict]:
+    """The compact tables of every statistics family given to the report (:mod:`.analyses`)."""
+    from cocapp.presentation.analyses import analysis_blocks
+
+    out = []
+    published_missing = _published_missing(inputs.comparison)
+    for b in analysis_blocks(inputs.stats, config, inputs.labels, published_missing):
+        out.append(
+            dict(
+                key=b.key,
+                title=b.title,
+                finding=b.finding,
+                evidence=_block_evidence(b.key, inputs.calibration),
+                shown=[Markup(_tables.to_html_fragment(t)) for t in b.shown],
+                folded=[Markup(_tables.to_html_fragment(t)) for t in b.folded],
+                folded_summary=b.folded_summary,
+                source=[f"data/derived/stats/{n}.csv" for n in b.source],
+            )
+        )
+    return out
+
+
+def _published_missing(comparison: pd.DataFrame | None) -> dict | None:
+    """The paper's missing-data statement as the audit holds it (rows of table ``Missing data``)."""
+    if comparison is None or "table" not in comparison.columns:
+        return None
+    rows = comparison[comparison["table"].astype(str) == "Missing data"]
+    if rows.empty:
+        return None
+    return {str(r.quantity).replace("percent_incomplete_", ""): str(r.printed) for r in rows.itertuples()}
+
+
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
     """The report's HTML text (see module docstring) from what the report stage read."""
     study = config["study"]
@@ -539,6 +595,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         comparison=comparison_section(inputs.comparison, inputs.consistency, config),
         evidence=evidence_sentences(inputs.comparison, inputs.calibration),
         calibration=calibration_block(inputs.calibration, inputs.calibration_link),
+        analyses=analyses_section(inputs, config),
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

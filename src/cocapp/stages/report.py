@@ -11,7 +11,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["REPORT_STATS", "add_arguments", "run"]
+
+# The statistics files the report shows as compact tables (issue 14), by contract name.
+REPORT_STATS = (
+    "missingness",
+    "mcar",
+    "normality",
+    "anova",
+    "tukey",
+    "games_howell",
+    "ancova_slopes",
+    "ancova_posthoc",
+)
 
 
 def add_arguments(parser) -> None:
@@ -26,6 +38,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config-file", nargs="+", required=True, help="the config file(s) of the run")
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
+    parser.add_argument(
+        "--stats",
+        nargs="*",
+        default=[],
+        help="statistics files shown as compact tables (stats/<name>.csv: " + ", ".join(REPORT_STATS) + ")",
     )
     parser.add_argument("--out", required=True, help="reports/report.html")
 
@@ -78,6 +96,7 @@ def read_inputs(args, config: dict, log):
     config_path = Path(args.config_file[0])
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
     calibration, calibration_link = _calibration(args, config, log)
+    stats, labels = _stats(args, config, log)
     return ReportInputs(
         tables=tables,
         table_files=table_files,
@@ -96,7 +115,36 @@ def read_inputs(args, config: dict, log):
         config_sha256=sha256_of(config_path.read_bytes()),
         calibration=calibration,
         calibration_link=calibration_link,
+        stats=stats,
+        labels=labels,
     )
+
+
+def _stats(args, config: dict, log) -> tuple[dict, dict]:
+    """The statistics files given with ``--stats`` (each read under its contract; a name outside
+    :data:`REPORT_STATS` is an error) and the outcome labels of the configured instruments."""
+    from cocapp.contracts import read
+    from cocapp.instruments import load_instruments
+    from cocapp.stats.sensitivity import outcome_label
+
+    stats = {}
+    for f in getattr(args, "stats", None) or []:
+        name = Path(f).stem
+        if name not in REPORT_STATS:
+            raise ValueError(
+                f"--stats {f}: not a statistics file the report shows ({', '.join(REPORT_STATS)})"
+            )
+        stats[name] = read(name, f, log)
+    keys: list[str] = []
+    for g in config["groups"].values():
+        keys += [k for k in g["instruments"] if k not in keys]
+    instruments = load_instruments(keys, config.get("instrument_paths") or [])
+    labels = {
+        (k, sc.key): outcome_label(k, sc.key, instruments)
+        for k, inst in instruments.items()
+        for sc in inst.scales
+    }
+    return stats, labels
 
 
 def _calibration(args, config: dict, log) -> tuple[dict, str | None]:
