@@ -454,6 +454,8 @@ rule audit:
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
         correlations="data/derived/stats/correlations.csv",
+        missingness="data/derived/stats/missingness.csv",
+        normality="data/derived/stats/normality.csv",
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
@@ -474,6 +476,7 @@ rule audit:
         "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
+        " --missingness {input.missingness} --normality {input.normality}"
         " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
 
 

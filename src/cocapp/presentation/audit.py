@@ -330,9 +330,9 @@ _METHOD_SETTINGS = (
         "scoring.primary_threshold",
         "missing_data.threshold_used_in_primary_analysis",
         "missing-item threshold of the primary analysis",
-        ("anova", "site", "correlation"),
+        ("anova", "site", "correlation", "normality", "significant"),
     ),
-    ("statistics.significance_level", "significance_level", "significance level", ()),
+    ("statistics.significance_level", "significance_level", "significance level", ("significant",)),
     ("statistics.post_hoc.anova", "post_hoc", "post hoc test after one-way ANOVA", ()),
     ("statistics.acceptable_alpha", "reliability.acceptable_alpha", "acceptable Cronbach's alpha", ()),
 )
@@ -406,6 +406,85 @@ def mismatch_reason(kind: str, flag: str, evidence: str, differences: list[dict]
     return "; ".join(reasons)
 
 
+# -- statements of the paper's text (missing data, normality, significant findings) -----------------
+def statement_numbers(pub: dict, config: dict, given: set[str]) -> list[dict]:
+    """Numbers the paper states in its text, as records like :func:`printed_numbers`'s, for the
+    statistics files ``given`` (a statement is compared only when its file is part of the audit):
+
+    ``Missing data`` (``missingness``): outcomes assessed, mean and range of the percent of returned
+    questionnaires incomplete on a scale (``missing_data``); ``Normality`` (``normality``): outcomes
+    assessed per group and outcomes beyond the conservative limit (``normality``); ``Significant
+    findings`` (``anova``): per group, the number of outcomes the table lists as significant (the
+    record keeps the list in ``listed``)."""
+    recs: list[dict] = []
+
+    def rec(kind, table, group, quantity, value, **extra):
+        recs.append(
+            dict(kind=kind, table=table, group=group, instrument="", scale="", site="All",
+                 quantity=quantity, printed=_printed(value), **extra)
+        )  # fmt: skip
+
+    miss = pub.get("missing_data") or {}
+    if "missingness" in given and miss:
+        if "outcomes_assessed" in miss:
+            rec("missing", "Missing data", "All", "outcomes_assessed", miss["outcomes_assessed"])
+        if "mean_percent_missing" in miss:
+            rec("missing", "Missing data", "All", "percent_incomplete_mean", miss["mean_percent_missing"])
+        rng = miss.get("range_percent_missing")
+        if isinstance(rng, list) and len(rng) == 2:
+            rec("missing", "Missing data", "All", "percent_incomplete_min", rng[0])
+            rec("missing", "Missing data", "All", "percent_incomplete_max", rng[1])
+    norm = pub.get("normality") or {}
+    if "normality" in given and norm:
+        for g, n in (norm.get("outcomes_assessed") or {}).items():
+            if g in config["groups"]:
+                rec("normality", "Normality", g, "outcomes_assessed", n)
+        if "outcomes_exceeding_1" in norm:
+            rec("normality", "Normality", "All", "outcomes_beyond_conservative", norm["outcomes_exceeding_1"])
+    if "anova" in given:
+        for _label, g, body in _site_tables(pub, list(config["groups"])):
+            listed = body.get("significant")
+            if isinstance(listed, list):
+                rec("significant", "Significant findings", g, "n_significant", str(len(listed)),
+                    listed=[str(x) for x in listed])  # fmt: skip
+    return recs
+
+
+# Statement quantities that are measurements, not counts (printed without decimals they still round).
+_MEASURED_QUANTITIES = frozenset({"percent_incomplete_mean", "percent_incomplete_min", "percent_incomplete_max"})
+
+
+def _statement_value(rec: dict, stats_: dict[str, pd.DataFrame], threshold: str, alpha: float) -> float:
+    """The regenerated value of a :func:`statement_numbers` record (NaN when its file is absent)."""
+    kind, q, g = rec["kind"], rec["quantity"], rec["group"]
+    if kind == "missing":
+        df = stats_.get("missingness")
+        if df is None or df.empty:
+            return float("nan")
+        pct = df["pct_incomplete"].astype(float)
+        return {
+            "outcomes_assessed": float(len(df)),
+            "percent_incomplete_mean": float(pct.mean()),
+            "percent_incomplete_min": float(pct.min()),
+            "percent_incomplete_max": float(pct.max()),
+        }[q]
+    if kind == "normality":
+        df = stats_.get("normality")
+        if df is None or df.empty:
+            return float("nan")
+        df = df[df["threshold"].astype(str) == threshold]
+        if g != "All":
+            return float((df["group"].astype(str) == g).sum())
+        return float(df["beyond_conservative"].map(lambda v: str(v).lower() == "true").sum())
+    if kind == "significant":
+        df = stats_.get("anova")
+        if df is None or df.empty:
+            return float("nan")
+        df = df[(df["group"].astype(str) == g) & (df["threshold"].astype(str) == threshold)]
+        return float((df["p"].astype(float) < alpha).sum())
+    return float("nan")
+
+
 def compare(
     pub: dict,
     config: dict,
@@ -436,15 +515,23 @@ def compare(
             flags[(r.group, r.instrument, r.scale, r.site, r.quantity)] = (
                 f"cannot be consistent ({r.check}); value that fits: {r.suggested_value}"
             )
+    statements = statement_numbers(pub, config, {k for k, v in stats_.items() if v is not None})
+    alpha = float(config["statistics"]["significance_level"])
     with lookup.indexed():
         regenerated = [regenerated_value(rec, stats_, recon, threshold) for rec in records]
+    regenerated += [_statement_value(rec, stats_, threshold, alpha) for rec in statements]
+    records = records + statements
     rows = []
     for rec, regen in zip(records, regenerated, strict=True):
         p = rec["printed"]
         lo, hi = p.interval()
+        # a measurement printed without decimals (the paper's "69 %") rounds to units; counts must be equal
+        rounded_integer = p.decimals == 0 and rec["quantity"] in _MEASURED_QUANTITIES
+        if rounded_integer:
+            lo, hi = float(p) - 0.5, float(p) + 0.5
         if math.isnan(regen):
             match, diff = None, float("nan")
-        elif p.decimals == 0 and not p.text.startswith("<"):
+        elif p.decimals == 0 and not p.text.startswith("<") and not rounded_integer:
             match, diff = bool(regen == float(p)), regen - float(p)
         else:
             tol = 1e-9 * max(1.0, abs(float(p)))
@@ -468,7 +555,7 @@ def compare(
                 printed=p.text,
                 printed_value=float(p),
                 printed_decimals=p.decimals,
-                tolerance=p.half_unit,
+                tolerance=0.5 if rounded_integer else p.half_unit,
                 regenerated=regen,
                 difference=diff,
                 match=match,

@@ -130,6 +130,10 @@ def audit_target_keys(kind: str, rec: Mapping) -> tuple[list[tuple], bool]:
         pair = _pair(inst, scale)
         stats_ = {"r": ["r"], "n": ["n_pairwise"], "p": ["r", "n_pairwise"]}[q]
         return [(g, pair, "total", "All", s) for s in stats_], True
+    if kind == "normality" and q == "outcomes_beyond_conservative":
+        return [("all", "", "", "All", "n_outcomes_beyond_1")], True
+    if kind == "significant":
+        return [(g, *str(x).split("/", 1), "All", "significant_p") for x in rec.get("listed", [])], True
     return [], True
 
 

@@ -10,12 +10,15 @@ from cocapp.stages.common import by_group, file_options, group_files, load_calib
 __all__ = ["add_arguments", "run"]
 
 STATS = ("anova", "descriptives", "reliability", "correlations")
+STATEMENT_STATS = ("missingness", "normality")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    for name in STATEMENT_STATS:  # optional: the paper's missing-data and normality statements
+        parser.add_argument(f"--{name}", help=f"stats/{name}.csv (checks the paper's {name} statement)")
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
     )
@@ -42,6 +45,7 @@ def run(args, settings, log) -> dict:
     pub = load_published(args.published)
     log.read(args.published)
     stats = read_named(args, STATS, log)
+    stats.update(read_named(args, [n for n in STATEMENT_STATS if getattr(args, n)], log))
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     checks = consistency_checks(pub, settings)
