@@ -451,7 +451,9 @@ def statement_numbers(pub: dict, config: dict, given: set[str]) -> list[dict]:
 
 
 # Statement quantities that are measurements, not counts (printed without decimals they still round).
-_MEASURED_QUANTITIES = frozenset({"percent_incomplete_mean", "percent_incomplete_min", "percent_incomplete_max"})
+_MEASURED_QUANTITIES = frozenset(
+    {"percent_incomplete_mean", "percent_incomplete_min", "percent_incomplete_max"}
+)
 
 
 def _statement_value(rec: dict, stats_: dict[str, pd.DataFrame], threshold: str, alpha: float) -> float:
