@@ -390,3 +390,14 @@ def test_stats_file_outside_the_list_is_refused(run, config, cocapp_stage, tmp_p
     code, log = cocapp_stage("report", config, *args)
     assert code == 1 and "descriptives.csv: not a statistics file the report shows" in log
     assert not (tmp_path / "r.html").exists()
+
+
+def test_at_a_glance_summarises_findings_and_worries(run):
+    html = run["html"]
+    glance = html.split('<section id="glance"', 1)[1].split("</section>", 1)[0]
+    assert glance.index("What was found") < glance.index("What to worry about")
+    # from anova.csv at the primary threshold and the audit; the fixture's two impossible SEMs
+    assert "Service users: sites differ (one-way ANOVA, p &lt; 0.05) on 3 of 16 outcomes" in glance
+    assert "Care coordinators: sites differ (one-way ANOVA, p &lt; 0.05) on 1 of 6 outcomes" in glance
+    assert "2 printed value(s) cannot be consistent with any data (Table C3)." in glance
+    assert html.index('id="glance"') < html.index('<section id="study">')

@@ -555,6 +555,104 @@ def _published_missing(comparison: pd.DataFrame | None) -> dict | None:
     return {str(r.quantity).replace("percent_incomplete_", ""): str(r.printed) for r in rows.itertuples()}
 
 
+def glance(inputs: ReportInputs, config: dict) -> dict:
+    """The one-screen summary at the top of the report: what was found and what to worry about, each
+    line taken from a derived file the report already shows (nothing recomputed)."""
+    from cocapp.presentation.verdict import changed_labels
+
+    alpha = float(config["statistics"]["significance_level"])
+    primary = format_threshold(config["scoring"]["primary_threshold"])
+    found: list[str] = []
+    worries: list[str] = []
+    data_line = ""
+    statement = inputs.calibration or {}
+    if statement.get("synthetic"):
+        data_line = "Synthetic data: every number below describes data generated to match the paper" + (
+            f" ({statement['n_targets']} calibration targets); matches with the paper are by construction "
+            "and everything not calibrated is illustrative."
+            if statement.get("declared")
+            else "; which numbers were calibrated is not declared."
+        )
+    anova = inputs.stats.get("anova")
+    if anova is not None and len(anova):
+        a = anova[anova["threshold"].astype(str) == primary]
+        for g, spec in config["groups"].items():
+            ga = a[a["group"].astype(str) == g]
+            sig = ga[ga["p"].astype(float) < alpha]
+            label = spec.get("label") or g
+            names = ", ".join(
+                f"{inputs.labels.get((r.instrument, r.scale), f'{r.instrument} {r.scale}')} "
+                f"(p {fmt_p_glance(r.p)})"
+                for r in sig.itertuples()
+            )
+            found.append(
+                f"{label}: sites differ (one-way ANOVA, p < {fmt_g(alpha)}) on {len(sig)} of {len(ga)} "
+                f"outcomes" + (f": {names}." if names else ".")
+            )
+        lev = int((a["levene_median_p"].astype(float) < alpha).sum())
+        if lev:
+            worries.append(f"Unequal variances (Levene, median-centred) for {lev} of {len(a)} outcomes.")
+        dis = a[
+            ((a["p"].astype(float) < alpha) != (a["welch_p"].astype(float) < alpha))
+            & a["p"].notna()
+            & a["welch_p"].notna()
+        ]
+        if len(dis):
+            worries.append(f"Welch's F disagrees with the F test on significance for {len(dis)} outcome(s).")
+    if inputs.verdict:
+        for g in inputs.verdict.get("groups", []):
+            changed = changed_labels(g)
+            if changed:
+                worries.append(
+                    f"{g['label']}: the conclusion depends on the missing-item threshold for "
+                    f"{len(changed)} of "
+                    f"{g['n_outcomes']} outcomes ({', '.join(changed)})."
+                )
+    slopes = inputs.stats.get("ancova_slopes")
+    if slopes is not None and len(slopes):
+        sl = slopes[slopes["threshold"].astype(str) == primary]
+        n = int((sl["p"].astype(float) < alpha).sum())
+        if n:
+            worries.append(
+                f"ANCOVA slopes not parallel (site x covariate p < {fmt_g(alpha)}) in {n} of {len(sl)} "
+                "checks."
+            )
+    mcar = inputs.stats.get("mcar")
+    if mcar is not None and len(mcar):
+        n = int((mcar["p"].astype(float) < alpha).sum())
+        if n:
+            worries.append(f"Little's test rejects MCAR for {n} of {len(mcar)} instruments.")
+    if inputs.comparison is not None:
+        match = _match_text(inputs.comparison["match"])
+        found.append(
+            f"Published numbers: {int((match == 'true').sum())} of {int((match != '').sum())} match "
+            "within printed "
+            "precision"
+            + (
+                f" ({int((inputs.comparison['evidence'].map(_text) == 'calibration target').sum())} were "
+                "calibration targets)."
+                if "evidence" in inputs.comparison.columns and statement.get("declared")
+                else "."
+            )
+        )
+        bad = int((match == "false").sum())
+        if bad:
+            worries.append(f"{bad} printed number(s) not reproduced; each has its reason in Table C2.")
+    if inputs.consistency is not None:
+        n = int(inputs.consistency["cannot_be_consistent"].map(lambda v: str(v).lower() == "true").sum())
+        if n:
+            worries.append(f"{n} printed value(s) cannot be consistent with any data (Table C3).")
+    return dict(data=data_line, found=found, worries=worries)
+
+
+def fmt_p_glance(p: float) -> str:
+    """``= 0.002`` or ``< 0.001`` for the summary lines."""
+    from cocapp.formatting import fmt_p
+
+    t = fmt_p(p)
+    return t if t.startswith("<") else f"= {t}"
+
+
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
     """The report's HTML text (see module docstring) from what the report stage read."""
     study = config["study"]
@@ -596,6 +694,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         evidence=evidence_sentences(inputs.comparison, inputs.calibration),
         calibration=calibration_block(inputs.calibration, inputs.calibration_link),
         analyses=analyses_section(inputs, config),
+        glance=glance(inputs, config),
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),
