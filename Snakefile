@@ -506,6 +506,7 @@ rule report:
                 "mcar",
                 "normality",
                 "anova",
+                "correlations",
                 "tukey",
                 "games_howell",
                 "ancova_slopes",

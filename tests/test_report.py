@@ -55,7 +55,7 @@ def run(publication_reports, config, run_cocapp):
         *("--qualitative-section", base / "qual.html"),
         *("--raw", *inputs),
         *("--config-file", FIX / "config.yaml"),
-        *("--stats", FIX / "stats" / "anova.csv", FIX / "stats" / "tukey.csv"),
+        *("--stats", *[FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]),
         *("--out", out),
     ]
     assert run_cocapp("report", config, *args) == 0

@@ -149,3 +149,18 @@ def test_mcar_counts_only_computable_tests(computable):
     n = 2 if computable else 1
     expected = f"Little's test rejects missing completely at random for 1 of {n} instruments (p < 0.05)."
     assert b.finding == expected
+
+
+def test_correlations_pooled_shown_sites_folded():
+    rows = [
+        dict(group="g", threshold="0.5", site=site, x="X", y="Y", n=n, r=r, p=p, ci_low=lo, ci_high=hi,
+             effect_size="large", significant=True, note=None)
+        for site, n, r, p, lo, hi in (
+            ("All", 409, 0.607, 1e-40, 0.543, 0.664),
+            ("A", 60, 0.5, 0.0001, 0.28, 0.67),
+        )
+    ]  # fmt: skip
+    b = AN.correlations_block(pd.DataFrame(rows), CONFIG)
+    assert b.finding == "Users X and Y: r = 0.607 (95% CI 0.543 to 0.664, n = 409)."
+    assert [r[1] for r in b.shown[0].rows] == ["All"] and [r[1] for r in b.folded[0].rows] == ["A"]
+    assert b.shown[0].rows[0][6] == "< 0.001"

@@ -432,6 +432,62 @@ def pairs_block(
     )
 
 
+# -- correlations with confidence intervals -------------------------------------------------------
+def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisBlock:
+    """Correlations of total scores with their confidence intervals: all sites pooled shown, per site
+    folded (``correlations.csv``)."""
+    d = _at_primary(correlations, config)
+    level = config["statistics"].get("confidence_level", 0.95)
+    ci = f"{fmt_g(level * 100)}% CI"
+
+    def table(key: str, number: str, title: str, rows: pd.DataFrame) -> DisplayTable:
+        t = DisplayTable(
+            key,
+            number,
+            title,
+            ["Group", "Site", "Pair", "n", "r", ci, "p", "Effect size"],
+            notes=_notes(config, "correlations"),
+            synthetic=_synthetic(config),
+        )
+        for r in rows.itertuples():
+            t.add(
+                [
+                    _group_label(config, r.group),
+                    str(r.site),
+                    f"{r.x} and {r.y}",
+                    str(r.n),
+                    _num(r.r, 3),
+                    f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
+                    fmt_p(r.p),
+                    "" if pd.isna(r.effect_size) else str(r.effect_size),
+                ]
+            )
+        if not len(rows):
+            t.add(["(none)", "", "", "", "", "", "", ""])
+        return t
+
+    pooled = d[d["site"].astype(str) == "All"]
+    sites = d[d["site"].astype(str) != "All"]
+    finding = "; ".join(
+        f"{_group_label(config, r.group)} {r.x} and {r.y}: r = {_num(r.r, 3)} "
+        f"({ci} {_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}, n = {r.n})"
+        for r in pooled.itertuples()
+    )
+    return AnalysisBlock(
+        "correlations",
+        "Correlations with confidence intervals",
+        (finding + ".") if finding else "No correlations were computed.",
+        ["correlations"],
+        shown=[
+            table(
+                "analysis-correlations", "Table A9", "Correlations of total scores, all sites pooled", pooled
+            )
+        ],
+        folded=[table("analysis-correlations-sites", "Table A9b", "Correlations within each site", sites)],
+        folded_summary="Correlations within each site",
+    )
+
+
 def analysis_blocks(
     stats: Mapping[str, pd.DataFrame],
     config: Mapping,
@@ -448,6 +504,8 @@ def analysis_blocks(
         out.append(normality_block(stats["normality"], config, labels))
     if "anova" in stats:
         out.append(assumption_block(stats["anova"], config, labels))
+    if "correlations" in stats:
+        out.append(correlations_block(stats["correlations"], config))
     if "tukey" in stats:
         out.append(
             pairs_block(stats["tukey"], "tukey", config, labels, "Table A6", "Tukey-Kramer pairs", "tukey")

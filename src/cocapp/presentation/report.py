@@ -505,6 +505,7 @@ MISSING = MISSING_TEXT
 # Which calibration families (calibration.calibration_statement) touch each analysis block.
 _BLOCK_FAMILIES = {
     "normality": ("normality", "the count of outcomes beyond the conservative limit"),
+    "correlations": ("correlations (all sites pooled)", "r and n with all sites pooled"),
     "tukey": ("Tukey p against the reference site", "the Tukey p of each site against the reference site"),
 }
 
@@ -602,6 +603,16 @@ def glance(inputs: ReportInputs, config: dict) -> dict:
     if inputs.verdict:
         for g in inputs.verdict.get("groups", []):
             changed = changed_labels(g)
+            moving = {
+                a.get("evidence")
+                for a in g["analyses"]
+                if any(o["status"] in ("loses_significance", "gains_significance") for o in a["outcomes"])
+            }
+            if changed and moving == {"illustrative"}:
+                changed = [
+                    *changed[:-1],
+                    f"{changed[-1]}; only in analyses that are illustrative on synthetic data",
+                ]
             if changed:
                 worries.append(
                     f"{g['label']}: the conclusion depends on the missing-item threshold for "

@@ -19,6 +19,7 @@ REPORT_STATS = (
     "mcar",
     "normality",
     "anova",
+    "correlations",
     "tukey",
     "games_howell",
     "ancova_slopes",
