@@ -207,6 +207,7 @@ def with_defaults(config: dict) -> dict:
     stats.setdefault("normality_limits", {"conservative": 1.0, "liberal": 2.0})
     stats.setdefault("ancova_ss_type", 3)
     stats.setdefault("categorical_covariates", "factor")
+    stats.setdefault("adjusted_means_weights", "equal")
     post = stats.setdefault("post_hoc", {})
     post.setdefault("anova", "tukey")
     post.setdefault("ancova", "tukey")

@@ -34,6 +34,7 @@ from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_pe
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
 from cocapp.presentation.verdict import render_verdict
+from cocapp.stats.ancova import model_formula
 
 __all__ = [
     "ReportInputs",
@@ -94,18 +95,27 @@ def methods_text(config: dict) -> list[str]:
         ),
     ]
     models = []
+    formulas = []
+    weights = st.get("adjusted_means_weights", "equal")
     for g, spec in config["groups"].items():
         label = spec.get("label") or g
         for m, covs in spec.get("ancova_models", {}).items():
             names = [spec["covariates"].get(c, {}).get("label") or c for c in covs]
             models.append(f"{label}, {m} model: {', '.join(names)}")
+            kinds = {c: spec["covariates"].get(c, {}).get("type", "numeric") for c in covs}
+            stated = model_formula(kinds, weights=weights)
+            formulas.append(f"{label}, {m}: {stated['formula']} ({stated['coding']})")
     if models:
         paras.append(
             f"Site effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
             f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
-            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: " + "; ".join(models) + ". "
-            f"Adjusted means are estimated marginal means at the covariate means; pairwise comparisons of "
-            f"adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}."
+            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
+            + "; ".join(models)
+            + ". "
+            + _emm_sentence(weights)
+            + f" Pairwise comparisons of adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}. "
+            "Fitted models (as in ancova.csv, columns formula and coding; a covariate constant in a "
+            "model sample is left out there): " + "; ".join(formulas) + "."
         )
     paras.append(
         f"Associations between the total scores of a group's instruments are {corr.get('method', 'pearson')} "
@@ -122,6 +132,23 @@ def methods_text(config: dict) -> list[str]:
         "r to 3 decimals, p to 3 decimals with p < 0.001 written as such."
     )
     return paras
+
+
+def _emm_sentence(weights: str) -> str:
+    """How the adjusted means were computed (``statistics.adjusted_means_weights``), stated exactly."""
+    if weights == "proportional":
+        return (
+            "Adjusted means are estimated marginal means with numeric covariates at their mean in the "
+            "model sample and the levels of categorical covariates weighted by their frequency in the "
+            'model sample (emmeans weights = "proportional"; SPSS with the dummy-coded factors as WITH '
+            "covariates at their means)."
+        )
+    return (
+        "Adjusted means are estimated marginal means with numeric covariates at their mean in the model "
+        "sample and every combination of levels of the categorical covariates weighted equally, whatever "
+        "its size (emmeans default; SPSS EMMEANS with the factors as BY): they are not the means at the "
+        "observed covariate distribution (for those: statistics.adjusted_means_weights: proportional)."
+    )
 
 
 def _posthoc_name(key: str) -> str:

@@ -129,6 +129,7 @@ STAGES: dict[str, StageSpec] = {
             "statistics.significance_level",
             "statistics.confidence_level",
             "statistics.post_hoc.ancova",
+            "statistics.adjusted_means_weights",
             "groups.*.instruments",
             "groups.*.covariates",
             "groups.*.ancova_models",
