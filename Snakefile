@@ -230,6 +230,7 @@ rule sensitivity:
         reliability="data/derived/stats/reliability.csv",
         mi=W.mi_results(),  # means, tests, tipping of stage impute (none when imputation is off)
         instruments=W.instrument_files(),
+        calibration=W.calibration_targets or [],
     output:
         summary="data/derived/sensitivity/summary.csv",
         shifts="data/derived/sensitivity/site_shifts.csv",
@@ -251,12 +252,15 @@ rule sensitivity:
             if input.mi
             else ""
         ),
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
-        " --facts {output.facts} --figures {output.figures} 2> {log}"
+        " --facts {output.facts} --figures {output.figures} {params.calibration} 2> {log}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
@@ -445,10 +449,13 @@ rule figures:
 rule audit:
     input:
         published=W.published_reference or [],
+        calibration=W.calibration_targets or [],
         anova="data/derived/stats/anova.csv",
         descriptives="data/derived/stats/descriptives.csv",
         reliability="data/derived/stats/reliability.csv",
         correlations="data/derived/stats/correlations.csv",
+        missingness="data/derived/stats/missingness.csv",
+        normality="data/derived/stats/normality.csv",
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
@@ -462,10 +469,14 @@ rule audit:
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
-        "cocapp audit --settings {params.settings:q} --published {input.published}"
+        "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
+        " --missingness {input.missingness} --normality {input.normality}"
         " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
 
 
@@ -487,6 +498,21 @@ rule report:
         ),
         raw=W.raw_files(),
         config=W.config_files(workflow),
+        calibration=W.calibration_targets or [],
+        stats=expand(
+            "data/derived/stats/{name}.csv",
+            name=[
+                "missingness",
+                "mcar",
+                "normality",
+                "anova",
+                "correlations",
+                "tukey",
+                "games_howell",
+                "ancova_slopes",
+                "ancova_posthoc",
+            ],
+        ),
     output:
         W.registered(["reports/report.html"]),
     log:
@@ -500,7 +526,10 @@ rule report:
             f"--qualitative-section {input.qualitative}" if input.qualitative else ""
         ),
         audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
+        calibration=lambda wildcards, input: (
+            f"--calibration {input.calibration}" if input.calibration else ""
+        ),
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} --out {output} 2> {log}"
+        " --config-file {input.config} {params.calibration} --stats {input.stats} --out {output} 2> {log}"

@@ -75,6 +75,8 @@ def make_large_study(work: Path, n: int, seed: int = 2016) -> None:
     # multiple imputation (m copies of the study) does not fit this budget at 100,000 respondents yet
     cfg.setdefault("imputation", {})["enabled"] = False
     cfg["study"]["name"] = f"Generated study ({n:,} respondents)"
+    # resampled data were not calibrated to the paper: claim no calibration (issue 14)
+    cfg["study"].pop("calibration", None)
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
 
 

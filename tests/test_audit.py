@@ -180,7 +180,8 @@ def test_comparison_on_fixture_matches_all_but_the_two_sems(
     pub = load_published(PUBLISHED)
     cmp_ = A.compare(pub, config, publication_stats, publication_reconciliation, checks)
     # 12 returns + 22 rows x (4 ANOVA numbers + 12 site cells) + 3 pairs x 3 + 22 x (alpha, N)
-    assert len(cmp_) == 12 + 22 * 16 + 9 + 44
+    # + the number of significant outcomes per group (anova.csv given; issue 14)
+    assert len(cmp_) == 12 + 22 * 16 + 9 + 44 + 2
     assert cmp_["match"].notna().all()
     bad = cmp_[cmp_["match"] == False]  # noqa: E712
     assert {(r.group, r.instrument, r.scale, r.site, r.quantity) for r in bad.itertuples()} == KNOWN
@@ -262,7 +263,7 @@ def test_stage_writes_the_documented_files_deterministically(
 ):
     code, log = cocapp_stage("audit", config, *audit_args(tmp_path / "a"))
     assert code == 0, log
-    assert "415 of 417 printed numbers matched within printed precision" in log
+    assert "417 of 419 printed numbers matched within printed precision" in log  # + 2 significant counts
     assert "2 printed value(s) that cannot be consistent" in log
     # the files the workflow declares for the stage (reports/tables/...), and nothing else
     written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").iterdir())

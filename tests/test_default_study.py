@@ -23,6 +23,9 @@ def run(tmp_path_factory, run_snakemake):
     shutil.copy(ROOT / "config.yaml", work / "config.yaml")
     shutil.copytree(ROOT / "data/raw", work / "data/raw")
     shutil.copytree(ROOT / "data/published", work / "data/published")
+    (work / "reports").mkdir()
+    for name in ("synthetic_calibration.csv", "synthetic_calibration.md"):  # study.calibration (issue 14)
+        shutil.copy(ROOT / "reports" / name, work / "reports" / name)
     proc = run_snakemake(work, "--cores", "2", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return work

@@ -55,6 +55,7 @@ def run(publication_reports, config, run_cocapp):
         *("--qualitative-section", base / "qual.html"),
         *("--raw", *inputs),
         *("--config-file", FIX / "config.yaml"),
+        *("--stats", *[FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]),
         *("--out", out),
     ]
     assert run_cocapp("report", config, *args) == 0
@@ -83,9 +84,12 @@ def read_report_inputs(args: list, config: dict) -> report.ReportInputs:
 
 def test_report_is_self_contained(run):
     html = run["html"]
-    # no external resource: every src/href is a data: URI or an in-page anchor
-    for attr in re.findall(r'(?:src|href)="([^"]*)"', html):
-        assert attr.startswith(("data:", "#")), attr
+    # no external resource: every src is a data: URI; every href an in-page anchor or a file of the
+    # run beside the report (a relative path: no scheme, no host)
+    for attr in re.findall(r'src="([^"]*)"', html):
+        assert attr.startswith("data:"), attr
+    for attr in re.findall(r'href="([^"]*)"', html):
+        assert attr.startswith(("data:", "#")) or not re.match(r"^([a-z][a-z0-9+.-]*:|//|/)", attr), attr
     assert "<script" not in html
 
 
@@ -132,7 +136,7 @@ def test_sensitivity_verdict_comparison_and_qualitative(run):
     html = run["html"]
     assert "<strong>Verdict.</strong> The conclusion about site differences" in html
     assert "depends on the replacement threshold for 1 of 2 outcomes (RSA &lt;Total&gt;)" in html
-    assert "415 of 417 printed numbers" in html
+    assert "417 of 419 printed numbers" in html
     assert 'id="qual-table"' in html
     assert "value that fits: 0.12" in html
     assert '<td class="nw">1.00</td>' in html  # printed text kept as printed (not 1.0)
@@ -248,6 +252,8 @@ def test_report_opens_in_headless_chromium(run):
         assert severe == []
         banner = driver.find_element(By.ID, "synthetic-banner")
         assert banner.is_displayed() and "SYNTHETIC DATA" in banner.text
+        # folded lists (<details>) are opened, as a reader would, before every table is checked
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true);")
         tables_ = driver.find_elements(By.CSS_SELECTOR, "table")
         assert len(tables_) >= 6 + 4 + 2  # publication tables, comparison tables, provenance
         for t in tables_:
@@ -285,3 +291,113 @@ def test_text_from_config_and_data_stays_escaped(run, config):
     assert "<img src=x" not in html
     assert "Title &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "&amp;amp;" in html
+
+
+# -- issue 14: honesty about calibration, readable audit tables ------------------------------------
+def _table_rows(html: str, table_id: str) -> list[list[str]]:
+    body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)]
+        for r in rows
+    ]
+
+
+def test_audit_tables_have_no_nan_and_integer_counts(run):
+    html = run["html"]
+    rows = _table_rows(html, "published-comparison")
+    assert not any(c.lower() == "nan" for r in rows for c in r)
+    returned = [r for r in rows if len(r) > 7 and r[5] == "returned"]
+    assert returned and all(re.fullmatch(r"\d+", r[7]) for r in returned), returned[:2]
+    n_rows = [r for r in rows if len(r) > 7 and r[5] in ("df1", "df2", "n", "n_complete")]
+    assert n_rows and all(re.fullmatch(r"\d+", r[7]) for r in n_rows)
+
+
+def test_no_doubled_synthetic_label_and_published_figure_caption(run):
+    html = run["html"]
+    assert "Synthetic: SYNTHETIC DATA" not in html
+    assert "as published, redrawn" not in html
+    assert "The paper&#39;s Fig. 3, redrawn from the regenerated data." in html
+
+
+def test_calibration_is_stated_from_the_config(run, config, tmp_path, cocapp_stage):
+    """The fixture config declares no calibration: the report says the calibration is not declared;
+    with study.calibration it states the targets, links the calibration report (a local file, not an
+    external link) and the audit section counts the matches by construction."""
+    assert "their calibration is not declared" in run["html"]
+    cal_cfg = copy.deepcopy(config)
+    cal_cfg["study"]["calibration"] = {
+        "targets": str(ROOT / "reports" / "synthetic_calibration.csv"),
+        "report": str(ROOT / "reports" / "synthetic_calibration.md"),
+        "threshold": 0.5,
+    }
+    base = run["base"]
+    audit_dir = tmp_path / "audit"
+    stats = [
+        x
+        for n in ("anova", "descriptives", "reliability", "correlations")
+        for x in (f"--{n}", FIX / "stats" / f"{n}.csv")
+    ]
+    recon = [FIX / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
+    code, log = cocapp_stage(
+        "audit", cal_cfg, "--published", PUBLISHED, *stats, "--reconciliation", *recon,
+        "--calibration", ROOT / "reports" / "synthetic_calibration.csv",
+        "--comparison", audit_dir / "published_comparison.csv",
+        "--consistency", audit_dir / "published_consistency.csv",
+    )  # fmt: skip
+    assert code == 0, log
+    args = [a for a in run["args"]]
+    i = args.index("--audit")
+    args[i + 1 : i + 3] = [audit_dir / "published_comparison.csv", audit_dir / "published_consistency.csv"]
+    out = tmp_path / "reports" / "report.html"
+    args[args.index("--out") + 1] = out
+    code, log = cocapp_stage(
+        "report", cal_cfg, *args, "--calibration", ROOT / "reports" / "synthetic_calibration.csv"
+    )
+    assert code == 0, log
+    html = out.read_text("utf-8")
+    assert 'id="what-data-show"' in html
+    assert "tuned to 514 calibration targets taken from the paper (514 met) at the 50% threshold" in html
+    link = re.search(r'Calibration report: <a href="([^"]+)">', html).group(1)
+    assert (out.parent / link).resolve() == (ROOT / "reports" / "synthetic_calibration.md").resolve()
+    assert (
+        "419 of the 419 printed numbers were calibration targets of the synthetic data (417 of them match)"
+        in html
+    )
+    assert "ANCOVA site effects" in html  # listed as illustrative
+    assert base.exists()
+
+
+def test_every_analysis_given_is_shown_compactly(run):
+    """anova.csv and tukey.csv given: effect sizes and assumption checks, Tukey pairs (significant
+    shown, every pair folded), each naming its derived file."""
+    html = run["html"]
+    assert 'id="all-analyses"' in html
+    for key in ("analysis-assumptions", "analysis-tukey-significant", "analysis-tukey-all"):
+        assert f'id="{key}"' in html, key
+    folded = html.split('id="analysis-tukey"', 1)[1].split("</details>", 1)[0]
+    assert "<details>" in folded and 'id="analysis-tukey-all"' in folded
+    assert "Derived file: <code>data/derived/stats/tukey.csv</code>" in html
+    # synthetic data, calibration not declared in the fixture config: every block says so
+    assert "(synthetic data, calibration not declared)" in html
+
+
+def test_stats_file_outside_the_list_is_refused(run, config, cocapp_stage, tmp_path):
+    args = [a for a in run["args"]]
+    i = args.index("--stats")
+    args[i + 1] = FIX / "stats" / "descriptives.csv"
+    args[args.index("--out") + 1] = tmp_path / "r.html"
+    code, log = cocapp_stage("report", config, *args)
+    assert code == 1 and "descriptives.csv: not a statistics file the report shows" in log
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_at_a_glance_summarises_findings_and_worries(run):
+    html = run["html"]
+    glance = html.split('<section id="glance"', 1)[1].split("</section>", 1)[0]
+    assert glance.index("What was found") < glance.index("What to worry about")
+    # from anova.csv at the primary threshold and the audit; the fixture's two impossible SEMs
+    assert "Service users: sites differ (one-way ANOVA, p &lt; 0.05) on 3 of 16 outcomes" in glance
+    assert "Care coordinators: sites differ (one-way ANOVA, p &lt; 0.05) on 1 of 6 outcomes" in glance
+    assert "2 printed value(s) cannot be consistent with any data (Table C3)." in glance
+    assert html.index('id="glance"') < html.index('<section id="study">')

@@ -27,7 +27,18 @@ from cocapp.stages.settings import expand_keys, pick
 from cocapp.workflow import module_closure
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "config.yaml", "profiles", "envs", "src", "data/raw", "data/published")
+COPY = (
+    "Snakefile",
+    "config.yaml",
+    "profiles",
+    "envs",
+    "src",
+    "data/raw",
+    "data/published",
+    # the synthetic data's calibration (config study.calibration; issue 14)
+    "reports/synthetic_calibration.csv",
+    "reports/synthetic_calibration.md",
+)
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -125,6 +125,11 @@ def _cross_checks(config: dict) -> list[str]:
             f"key scoring.primary_threshold: {scoring['primary_threshold']} is not one of "
             f"scoring.thresholds {scoring['thresholds']}"
         )
+    if config["study"].get("calibration") and not config["study"].get("synthetic"):
+        problems.append(
+            "key study.calibration: given, but study.synthetic is false (only synthetic data are "
+            "calibrated; a real study's numbers are never matched by construction)"
+        )
     names = site_names(config)
     if len(set(names)) != len(names):
         problems.append("key sites: a site name is listed twice")
@@ -202,6 +207,7 @@ def with_defaults(config: dict) -> dict:
     stats.setdefault("normality_limits", {"conservative": 1.0, "liberal": 2.0})
     stats.setdefault("ancova_ss_type", 3)
     stats.setdefault("categorical_covariates", "factor")
+    stats.setdefault("adjusted_means_weights", "equal")
     post = stats.setdefault("post_hoc", {})
     post.setdefault("anova", "tukey")
     post.setdefault("ancova", "tukey")

@@ -151,7 +151,7 @@ CONTRACTS: dict[str, Contract] = {
     "ancova": _c(
         "stats/ancova.csv",
         f"{_KEYS} model:str covariates:str term:str ss:float? df:float? F:float? p:float? "
-        "partial_eta2:float? n:int note:str?",
+        "partial_eta2:float? n:int note:str? formula:str coding:str emm_weights:str",
     ),
     "ancova_means": _c(
         "stats/ancova_means.csv",

@@ -183,6 +183,12 @@ class Workflow:
     def published_reference(self) -> str | None:
         return (self.config.get("published") or {}).get("reference")
 
+    @property
+    def calibration_targets(self) -> str | None:
+        """The calibration targets of synthetic data (``study.calibration.targets``), or None."""
+        study = self.config.get("study") or {}
+        return (study.get("calibration") or {}).get("targets") if study.get("synthetic") else None
+
     def config_files(self, workflow) -> list[str]:
         """The config file(s) Snakemake read (``configfile:`` and ``--configfile``)."""
         return [str(p) for p in workflow.configfiles]

@@ -58,6 +58,7 @@ from scipy import optimize, stats
 from cocapp.config import format_threshold
 from cocapp.formatting import fmt_g, fmt_num
 from cocapp.instruments import load_instrument
+from cocapp.presentation import calibration as _calibration
 from cocapp.presentation import lookup
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
     "compare",
     "consistency_checks",
     "implied_f",
+    "method_differences",
+    "mismatch_reason",
     "parse_published",
     "printed_numbers",
     "site_rows",
@@ -89,6 +92,9 @@ COMPARISON_COLUMNS = [
     "match",
     "consistency_flag",
     "note",
+    "evidence",
+    "calibration_target",
+    "reason",
 ]
 CONSISTENCY_COLUMNS = [
     "check",
@@ -317,19 +323,190 @@ def regenerated_value(
     return val
 
 
+# -- methods: as configured against as the paper declares them -------------------------------------
+# (config key, published key path, what it is, record kinds of the audit whose numbers it changes)
+_METHOD_SETTINGS = (
+    (
+        "scoring.primary_threshold",
+        "missing_data.threshold_used_in_primary_analysis",
+        "missing-item threshold of the primary analysis",
+        ("anova", "site", "correlation", "normality", "significant"),
+    ),
+    ("statistics.significance_level", "significance_level", "significance level", ("significant",)),
+    ("statistics.post_hoc.anova", "post_hoc", "post hoc test after one-way ANOVA", ()),
+    ("statistics.acceptable_alpha", "reliability.acceptable_alpha", "acceptable Cronbach's alpha", ()),
+)
+
+
+def _dig(data: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _same_setting(a: object, b: object) -> bool:
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-12)
+    except (TypeError, ValueError):
+        return str(a).strip().lower() == str(b).strip().lower()
+
+
+def method_differences(pub: dict, config: dict) -> list[dict]:
+    """Each method setting the published file declares, beside the configured one.
+
+    Rows: ``setting`` (config key), ``configured``, ``published_key``, ``published`` (as printed),
+    ``what``, ``differs`` and ``affects`` (audit record kinds whose regenerated numbers depend on it).
+    A setting the published file does not declare is left out (nothing to compare)."""
+    out = []
+    for key, pub_key, what, affects in _METHOD_SETTINGS:
+        printed = _dig(pub, pub_key)
+        configured = _dig(config, key)
+        if printed is None or configured is None:
+            continue
+        printed_text = printed.text if isinstance(printed, Printed) else str(printed)
+        out.append(
+            dict(
+                setting=key,
+                configured=str(configured),
+                published_key=pub_key,
+                published=printed_text,
+                what=what,
+                differs=not _same_setting(configured, printed),
+                affects=affects,
+            )
+        )
+    return out
+
+
+def mismatch_reason(kind: str, flag: str, evidence: str, differences: list[dict]) -> str:
+    """Why a printed number is not matched, most specific reason first: the print cannot be
+    consistent (``flag``); a configured method differs from the paper's declared one for this kind of
+    number; on synthetic data, the number was not a calibration target (or one that was missed);
+    otherwise the difference is unexplained (real data, same methods)."""
+    reasons = []
+    if flag:
+        reasons.append(f"the printed value {flag}")
+    for d in differences:
+        if d["differs"] and kind in d["affects"]:
+            reasons.append(
+                f"method differs from the paper: {d['setting']} = {d['configured']} configured, the paper "
+                f"used {d['published']} ({d['published_key']} of the published file)"
+            )
+    if not reasons:
+        if evidence == _calibration.ILLUSTRATIVE:
+            reasons.append("not a calibration target: the synthetic data were not tuned to this number")
+        elif evidence == _calibration.CALIBRATION_TARGET:
+            reasons.append("calibration target missed: see the calibration report")
+        elif evidence == _calibration.UNDECLARED:
+            reasons.append("synthetic data whose calibration is not declared (study.calibration)")
+        else:
+            reasons.append("unexplained: same methods as the paper, the regenerated value differs")
+    return "; ".join(reasons)
+
+
+# -- statements of the paper's text (missing data, normality, significant findings) -----------------
+def statement_numbers(pub: dict, config: dict, given: set[str]) -> list[dict]:
+    """Numbers the paper states in its text, as records like :func:`printed_numbers`'s, for the
+    statistics files ``given`` (a statement is compared only when its file is part of the audit):
+
+    ``Missing data`` (``missingness``): outcomes assessed, mean and range of the percent of returned
+    questionnaires incomplete on a scale (``missing_data``); ``Normality`` (``normality``): outcomes
+    assessed per group and outcomes beyond the conservative limit (``normality``); ``Significant
+    findings`` (``anova``): per group, the number of outcomes the table lists as significant (the
+    record keeps the list in ``listed``)."""
+    recs: list[dict] = []
+
+    def rec(kind, table, group, quantity, value, **extra):
+        recs.append(
+            dict(kind=kind, table=table, group=group, instrument="", scale="", site="All",
+                 quantity=quantity, printed=_printed(value), **extra)
+        )  # fmt: skip
+
+    miss = pub.get("missing_data") or {}
+    if "missingness" in given and miss:
+        if "outcomes_assessed" in miss:
+            rec("missing", "Missing data", "All", "outcomes_assessed", miss["outcomes_assessed"])
+        if "mean_percent_missing" in miss:
+            rec("missing", "Missing data", "All", "percent_incomplete_mean", miss["mean_percent_missing"])
+        rng = miss.get("range_percent_missing")
+        if isinstance(rng, list) and len(rng) == 2:
+            rec("missing", "Missing data", "All", "percent_incomplete_min", rng[0])
+            rec("missing", "Missing data", "All", "percent_incomplete_max", rng[1])
+    norm = pub.get("normality") or {}
+    if "normality" in given and norm:
+        for g, n in (norm.get("outcomes_assessed") or {}).items():
+            if g in config["groups"]:
+                rec("normality", "Normality", g, "outcomes_assessed", n)
+        if "outcomes_exceeding_1" in norm:
+            rec("normality", "Normality", "All", "outcomes_beyond_conservative", norm["outcomes_exceeding_1"])
+    if "anova" in given:
+        for _label, g, body in _site_tables(pub, list(config["groups"])):
+            listed = body.get("significant")
+            if isinstance(listed, list):
+                rec("significant", "Significant findings", g, "n_significant", str(len(listed)),
+                    listed=[str(x) for x in listed])  # fmt: skip
+    return recs
+
+
+# Statement quantities that are measurements, not counts (printed without decimals they still round).
+_MEASURED_QUANTITIES = frozenset(
+    {"percent_incomplete_mean", "percent_incomplete_min", "percent_incomplete_max"}
+)
+
+
+def _statement_value(rec: dict, stats_: dict[str, pd.DataFrame], threshold: str, alpha: float) -> float:
+    """The regenerated value of a :func:`statement_numbers` record (NaN when its file is absent)."""
+    kind, q, g = rec["kind"], rec["quantity"], rec["group"]
+    if kind == "missing":
+        df = stats_.get("missingness")
+        if df is None or df.empty:
+            return float("nan")
+        pct = df["pct_incomplete"].astype(float)
+        return {
+            "outcomes_assessed": float(len(df)),
+            "percent_incomplete_mean": float(pct.mean()),
+            "percent_incomplete_min": float(pct.min()),
+            "percent_incomplete_max": float(pct.max()),
+        }[q]
+    if kind == "normality":
+        df = stats_.get("normality")
+        if df is None or df.empty:
+            return float("nan")
+        df = df[df["threshold"].astype(str) == threshold]
+        if g != "All":
+            return float((df["group"].astype(str) == g).sum())
+        return float(df["beyond_conservative"].map(lambda v: str(v).lower() == "true").sum())
+    if kind == "significant":
+        df = stats_.get("anova")
+        if df is None or df.empty:
+            return float("nan")
+        df = df[(df["group"].astype(str) == g) & (df["threshold"].astype(str) == threshold)]
+        return float((df["p"].astype(float) < alpha).sum())
+    return float("nan")
+
+
 def compare(
     pub: dict,
     config: dict,
     stats_: dict[str, pd.DataFrame],
     reconciliation: dict[str, pd.DataFrame] | None = None,
     consistency: pd.DataFrame | None = None,
+    calibration_targets: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Printed vs regenerated for every printed number (columns :data:`COMPARISON_COLUMNS`).
 
     ``match`` is True when the regenerated value rounds to the printed text (within half a unit of
     the last printed digit; integers equal), False when not, NaN when nothing was regenerated.
     ``consistency_flag`` repeats a ``cannot_be_consistent`` finding of :func:`consistency_checks`.
+    ``evidence`` and ``calibration_target`` say whether the number was a calibration target of
+    synthetic data (:func:`cocapp.presentation.calibration.evidence_of`; ``calibration_targets`` is
+    the file of ``study.calibration.targets``); ``reason`` explains every mismatch
+    (:func:`mismatch_reason`, with :func:`method_differences`) and is empty otherwise.
     """
+    index = _calibration.target_index(calibration_targets) if calibration_targets is not None else None
+    differences = method_differences(pub, config)
     threshold = format_threshold(config["scoring"]["primary_threshold"])
     recon = reconciliation or {}
     records = printed_numbers(pub, config)
@@ -340,15 +517,23 @@ def compare(
             flags[(r.group, r.instrument, r.scale, r.site, r.quantity)] = (
                 f"cannot be consistent ({r.check}); value that fits: {r.suggested_value}"
             )
+    statements = statement_numbers(pub, config, {k for k, v in stats_.items() if v is not None})
+    alpha = float(config["statistics"]["significance_level"])
     with lookup.indexed():
         regenerated = [regenerated_value(rec, stats_, recon, threshold) for rec in records]
+    regenerated += [_statement_value(rec, stats_, threshold, alpha) for rec in statements]
+    records = records + statements
     rows = []
     for rec, regen in zip(records, regenerated, strict=True):
         p = rec["printed"]
         lo, hi = p.interval()
+        # a measurement printed without decimals (the paper's "69 %") rounds to units; counts must be equal
+        rounded_integer = p.decimals == 0 and rec["quantity"] in _MEASURED_QUANTITIES
+        if rounded_integer:
+            lo, hi = float(p) - 0.5, float(p) + 0.5
         if math.isnan(regen):
             match, diff = None, float("nan")
-        elif p.decimals == 0 and not p.text.startswith("<"):
+        elif p.decimals == 0 and not p.text.startswith("<") and not rounded_integer:
             match, diff = bool(regen == float(p)), regen - float(p)
         else:
             tol = 1e-9 * max(1.0, abs(float(p)))
@@ -360,6 +545,7 @@ def compare(
                 match = bool(lo - tol <= regen <= hi + tol)
             diff = regen - float(p)
         key = (rec["group"], rec["instrument"], rec["scale"], rec["site"], rec["quantity"])
+        evidence, target = _calibration.evidence_of(rec["kind"], rec, config, index)
         rows.append(
             dict(
                 table=rec["table"],
@@ -371,12 +557,17 @@ def compare(
                 printed=p.text,
                 printed_value=float(p),
                 printed_decimals=p.decimals,
-                tolerance=p.half_unit,
+                tolerance=0.5 if rounded_integer else p.half_unit,
                 regenerated=regen,
                 difference=diff,
                 match=match,
                 consistency_flag=flags.get(key, ""),
                 note="" if not math.isnan(regen) else "no regenerated value",
+                evidence=evidence,
+                calibration_target=target,
+                reason=mismatch_reason(rec["kind"], flags.get(key, ""), evidence, differences)
+                if match is False
+                else "",
             )
         )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

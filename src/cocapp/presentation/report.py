@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
+import math
 import re
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import jinja2
@@ -33,6 +34,7 @@ from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_pe
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
 from cocapp.presentation.verdict import render_verdict
+from cocapp.stats.ancova import model_formula
 
 __all__ = [
     "ReportInputs",
@@ -93,18 +95,27 @@ def methods_text(config: dict) -> list[str]:
         ),
     ]
     models = []
+    formulas = []
+    weights = st.get("adjusted_means_weights", "equal")
     for g, spec in config["groups"].items():
         label = spec.get("label") or g
         for m, covs in spec.get("ancova_models", {}).items():
             names = [spec["covariates"].get(c, {}).get("label") or c for c in covs]
             models.append(f"{label}, {m} model: {', '.join(names)}")
+            kinds = {c: spec["covariates"].get(c, {}).get("type", "numeric") for c in covs}
+            stated = model_formula(kinds, weights=weights)
+            formulas.append(f"{label}, {m}: {stated['formula']} ({stated['coding']})")
     if models:
         paras.append(
             f"Site effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
             f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
-            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: " + "; ".join(models) + ". "
-            f"Adjusted means are estimated marginal means at the covariate means; pairwise comparisons of "
-            f"adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}."
+            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
+            + "; ".join(models)
+            + ". "
+            + _emm_sentence(weights)
+            + f" Pairwise comparisons of adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}. "
+            "Fitted models (as in ancova.csv, columns formula and coding; a covariate constant in a "
+            "model sample is left out there): " + "; ".join(formulas) + "."
         )
     paras.append(
         f"Associations between the total scores of a group's instruments are {corr.get('method', 'pearson')} "
@@ -121,6 +132,23 @@ def methods_text(config: dict) -> list[str]:
         "r to 3 decimals, p to 3 decimals with p < 0.001 written as such."
     )
     return paras
+
+
+def _emm_sentence(weights: str) -> str:
+    """How the adjusted means were computed (``statistics.adjusted_means_weights``), stated exactly."""
+    if weights == "proportional":
+        return (
+            "Adjusted means are estimated marginal means with numeric covariates at their mean in the "
+            "model sample and the levels of categorical covariates weighted by their frequency in the "
+            'model sample (emmeans weights = "proportional"; SPSS with the dummy-coded factors as WITH '
+            "covariates at their means)."
+        )
+    return (
+        "Adjusted means are estimated marginal means with numeric covariates at their mean in the model "
+        "sample and every combination of levels of the categorical covariates weighted equally, whatever "
+        "its size (emmeans default; SPSS EMMEANS with the factors as BY): they are not the means at the "
+        "observed covariate distribution (for those: statistics.adjusted_means_weights: proportional)."
+    )
 
 
 def _posthoc_name(key: str) -> str:
@@ -154,6 +182,13 @@ class ReportInputs:
     inputs: list[dict]
     config_path: str
     config_sha256: str
+    # issue 14: what synthetic data can show (calibration.calibration_statement) and the link to the
+    # calibration report, relative to the report's folder
+    calibration: dict | None = None
+    calibration_link: str | None = None
+    # issue 14: the statistics files shown as compact tables (name -> frame) and outcome labels
+    stats: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -201,7 +236,7 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
             f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
-        text = f"{spec.label} as published, redrawn from the regenerated data. " + text
+        text = f"The paper's {spec.label}, redrawn from the regenerated data. " + text
     return text
 
 
@@ -254,18 +289,99 @@ def _match_text(match: pd.Series) -> pd.Series:
     return match.map(lambda v: str(v).lower() if not pd.isna(v) else "")
 
 
+def _text(value: object) -> str:
+    """A text cell of the audit as text: empty (never ``nan``) when missing."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _regenerated_text(r) -> str:
+    """The regenerated value to two more decimals than printed; a count printed as an integer stays an
+    integer (``70``, not ``70.0000``); missing is an em dash."""
+    x = r.regenerated
+    if int(r.printed_decimals) == 0 and not pd.isna(x) and float(x).is_integer() and r.quantity != "p":
+        return str(int(x))
+    return fmt_num(x, max(int(r.printed_decimals), 2) + 2)
+
+
 def _printed_and_regenerated(r) -> list[str]:
     """Where a printed number stands, as printed, and the regenerated value to two more decimals."""
     return [
-        r.table,
-        r.group,
-        r.instrument,
-        r.scale,
-        r.site,
-        r.quantity,
-        str(r.printed),
-        fmt_num(r.regenerated, max(int(r.printed_decimals), 2) + 2),
+        _text(r.table),
+        _text(r.group),
+        _text(r.instrument),
+        _text(r.scale),
+        _text(r.site),
+        _text(r.quantity),
+        _text(r.printed),
+        _regenerated_text(r),
     ]
+
+
+def evidence_sentences(comparison: pd.DataFrame | None, statement: dict | None) -> list[str]:
+    """What the match with the paper can show, from the audit's ``evidence`` column and the calibration
+    statement (:func:`cocapp.presentation.calibration.calibration_statement`): how many matched numbers
+    were calibration targets (matched by construction) and which results are illustrative. Empty for
+    data that are not synthetic and no calibration claimed."""
+    out: list[str] = []
+    if comparison is not None and "evidence" in comparison.columns:
+        match = _match_text(comparison["match"])
+        ev = comparison["evidence"].map(_text)
+        n_target = int((ev == "calibration target").sum())
+        n_target_ok = int(((ev == "calibration target") & (match == "true")).sum())
+        n_ill = int((ev == "illustrative").sum())
+        n_ill_ok = int(((ev == "illustrative") & (match == "true")).sum())
+        if n_target:
+            out.append(
+                f"{n_target} of the {len(comparison)} printed numbers were calibration targets of the "
+                f"synthetic data ({n_target_ok} of them match): they match by construction, because the "
+                "data were tuned until they came back out, and are no independent confirmation of the paper."
+            )
+        if n_ill:
+            out.append(
+                f"{n_ill} printed numbers were not calibration targets at the configured settings "
+                f"({n_ill_ok} of them match): on synthetic data these comparisons are illustrative."
+            )
+        if (ev == "independent").all() and len(ev):
+            out.append("The data are not synthetic: every match is a reproduction from the study's data.")
+    if statement and statement.get("synthetic") and not statement.get("declared"):
+        out.append(
+            "The data are synthetic and their calibration is not declared (study.calibration): which "
+            "published numbers they were tuned to is unknown, so no match is evidence."
+        )
+    return out
+
+
+def calibration_block(statement: dict | None, link: str | None) -> dict | None:
+    """The report's 'What these data can show' block (None for data that are not synthetic)."""
+    if not statement or not statement.get("synthetic"):
+        return None
+    families = [f"{f['family']} ({f['n_targets']})" for f in statement.get("families", [])]
+    lead = (
+        f"The data are synthetic, tuned to {statement['n_targets']} calibration targets taken from the "
+        f"paper ({statement['n_passed']} met) at the {fmt_percent(statement['threshold'])} threshold. "
+        "Numbers that were targets match the paper by construction: " + ", ".join(families) + "."
+        if statement.get("declared")
+        else "The data are synthetic and their calibration is not declared (study.calibration)."
+    )
+    notes = []
+    if statement.get("declared") and not statement.get("primary_is_calibrated"):
+        notes.append(
+            f"The configured primary threshold is not the calibration threshold "
+            f"({fmt_percent(statement['threshold'])}): the primary analysis's numbers were not targets."
+        )
+    if statement.get("anova_thresholds"):
+        notes.append(
+            "The one-way ANOVA's conclusion (significant or not) was a target at every threshold "
+            f"({', '.join(fmt_percent(t) for t in statement['anova_thresholds'])}): its robustness "
+            "across thresholds is by construction."
+        )
+    return dict(
+        lead=lead,
+        notes=notes,
+        illustrative=statement.get("illustrative", []),
+        link=link,
+        link_text=statement.get("report") or statement.get("targets"),
+    )
 
 
 def comparison_section(
@@ -283,6 +399,8 @@ def comparison_section(
         f"{n_ok} of {n_cmp} printed numbers with a regenerated value match within printed precision "
         f"({n_all} printed numbers in all)."
     )
+    has_reason = "reason" in comparison.columns
+    has_evidence = "evidence" in comparison.columns
     by = _tables.DisplayTable(
         "published-summary",
         "Table C1",
@@ -318,6 +436,7 @@ def comparison_section(
             "Printed",
             "Regenerated",
             "Check of the print",
+            *(["Reason"] if has_reason else []),
         ],
         notes=notes,
         synthetic=synthetic,
@@ -326,11 +445,12 @@ def comparison_section(
         mis.add(
             [
                 *_printed_and_regenerated(r),
-                "" if pd.isna(r.consistency_flag) else str(r.consistency_flag),
+                _text(r.consistency_flag),
+                *([_text(r.reason)] if has_reason else []),
             ]
         )
     if not len(bad):
-        mis.add(["(none)", "", "", "", "", "", "", "", ""])
+        mis.add(["(none)", "", "", "", "", "", "", "", "", *([""] if has_reason else [])])
     tables.append(mis)
     if consistency is not None:
         flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
@@ -360,16 +480,16 @@ def comparison_section(
         for r in flagged.itertuples():
             ct.add(
                 [
-                    r.check,
-                    r.table,
-                    r.instrument,
-                    r.scale,
-                    r.site,
-                    r.quantity,
-                    str(r.printed),
+                    _text(r.check),
+                    _text(r.table),
+                    _text(r.instrument),
+                    _text(r.scale),
+                    _text(r.site),
+                    _text(r.quantity),
+                    _text(r.printed),
                     "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
-                    "" if pd.isna(r.suggested_value) else str(r.suggested_value),
-                    "" if pd.isna(r.note) else str(r.note),
+                    _text(r.suggested_value),
+                    _text(r.note),
                 ]
             )
         if not len(flagged):
@@ -379,7 +499,18 @@ def comparison_section(
         "published-comparison",
         "Table C4",
         "Every printed number beside the regenerated value",
-        ["Table", "Group", "Instrument", "Scale", "Site", "Quantity", "Printed", "Regenerated", "Match"],
+        [
+            "Table",
+            "Group",
+            "Instrument",
+            "Scale",
+            "Site",
+            "Quantity",
+            "Printed",
+            "Regenerated",
+            "Match",
+            *(["Evidence"] if has_evidence else []),
+        ],
         notes=notes,
         synthetic=synthetic,
     )
@@ -388,6 +519,7 @@ def comparison_section(
             [
                 *_printed_and_regenerated(r),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
+                *([_text(r.evidence)] if has_evidence else []),
             ]
         )
     tables.append(full)
@@ -395,6 +527,168 @@ def comparison_section(
 
 
 MISSING = MISSING_TEXT
+
+
+# Which calibration families (calibration.calibration_statement) touch each analysis block.
+_BLOCK_FAMILIES = {
+    "normality": ("normality", "the count of outcomes beyond the conservative limit"),
+    "correlations": ("correlations (all sites pooled)", "r and n with all sites pooled"),
+    "tukey": ("Tukey p against the reference site", "the Tukey p of each site against the reference site"),
+}
+
+
+def _block_evidence(key: str, statement: dict | None) -> str:
+    """``illustrative`` (synthetic data not tuned to the block's numbers), or which of its numbers were
+    calibration targets; empty for data that are not synthetic."""
+    if not statement or not statement.get("synthetic"):
+        return ""
+    if not statement.get("declared"):
+        return "synthetic data, calibration not declared"
+    fams = {f["family"] for f in statement.get("families", [])}
+    family, what = _BLOCK_FAMILIES.get(key, (None, None))
+    if family in fams:
+        return f"illustrative, except {what} (a calibration target)"
+    return "illustrative: not a calibration target"
+
+
+def analyses_section(inputs: ReportInputs, config: dict) -> list[dict]:
+    """The compact tables of every statistics family given to the report (:mod:`.analyses`)."""
+    from cocapp.presentation.analyses import analysis_blocks
+
+    out = []
+    published_missing = _published_missing(inputs.comparison)
+    for b in analysis_blocks(inputs.stats, config, inputs.labels, published_missing):
+        out.append(
+            dict(
+                key=b.key,
+                title=b.title,
+                finding=b.finding,
+                evidence=_block_evidence(b.key, inputs.calibration),
+                shown=[Markup(_tables.to_html_fragment(t)) for t in b.shown],
+                folded=[Markup(_tables.to_html_fragment(t)) for t in b.folded],
+                folded_summary=b.folded_summary,
+                source=[f"data/derived/stats/{n}.csv" for n in b.source],
+            )
+        )
+    return out
+
+
+def _published_missing(comparison: pd.DataFrame | None) -> dict | None:
+    """The paper's missing-data statement as the audit holds it (rows of table ``Missing data``)."""
+    if comparison is None or "table" not in comparison.columns:
+        return None
+    rows = comparison[comparison["table"].astype(str) == "Missing data"]
+    if rows.empty:
+        return None
+    return {str(r.quantity).replace("percent_incomplete_", ""): str(r.printed) for r in rows.itertuples()}
+
+
+def glance(inputs: ReportInputs, config: dict) -> dict:
+    """The one-screen summary at the top of the report: what was found and what to worry about, each
+    line taken from a derived file the report already shows (nothing recomputed)."""
+    from cocapp.presentation.verdict import changed_labels
+
+    alpha = float(config["statistics"]["significance_level"])
+    primary = format_threshold(config["scoring"]["primary_threshold"])
+    found: list[str] = []
+    worries: list[str] = []
+    data_line = ""
+    statement = inputs.calibration or {}
+    if statement.get("synthetic"):
+        data_line = "Synthetic data: every number below describes data generated to match the paper" + (
+            f" ({statement['n_targets']} calibration targets); matches with the paper are by construction "
+            "and everything not calibrated is illustrative."
+            if statement.get("declared")
+            else "; which numbers were calibrated is not declared."
+        )
+    anova = inputs.stats.get("anova")
+    if anova is not None and len(anova):
+        a = anova[anova["threshold"].astype(str) == primary]
+        for g, spec in config["groups"].items():
+            ga = a[a["group"].astype(str) == g]
+            sig = ga[ga["p"].astype(float) < alpha]
+            label = spec.get("label") or g
+            names = ", ".join(
+                f"{inputs.labels.get((r.instrument, r.scale), f'{r.instrument} {r.scale}')} "
+                f"(p {fmt_p_glance(r.p)})"
+                for r in sig.itertuples()
+            )
+            found.append(
+                f"{label}: sites differ (one-way ANOVA, p < {fmt_g(alpha)}) on {len(sig)} of {len(ga)} "
+                f"outcomes" + (f": {names}." if names else ".")
+            )
+        lev = int((a["levene_median_p"].astype(float) < alpha).sum())
+        if lev:
+            worries.append(f"Unequal variances (Levene, median-centred) for {lev} of {len(a)} outcomes.")
+        dis = a[
+            ((a["p"].astype(float) < alpha) != (a["welch_p"].astype(float) < alpha))
+            & a["p"].notna()
+            & a["welch_p"].notna()
+        ]
+        if len(dis):
+            worries.append(f"Welch's F disagrees with the F test on significance for {len(dis)} outcome(s).")
+    if inputs.verdict:
+        for g in inputs.verdict.get("groups", []):
+            changed = changed_labels(g)
+            moving = {
+                a.get("evidence")
+                for a in g["analyses"]
+                if any(o["status"] in ("loses_significance", "gains_significance") for o in a["outcomes"])
+            }
+            if changed and moving == {"illustrative"}:
+                changed = [
+                    *changed[:-1],
+                    f"{changed[-1]}; only in analyses that are illustrative on synthetic data",
+                ]
+            if changed:
+                worries.append(
+                    f"{g['label']}: the conclusion depends on the missing-item threshold for "
+                    f"{len(changed)} of "
+                    f"{g['n_outcomes']} outcomes ({', '.join(changed)})."
+                )
+    slopes = inputs.stats.get("ancova_slopes")
+    if slopes is not None and len(slopes):
+        sl = slopes[slopes["threshold"].astype(str) == primary]
+        n = int((sl["p"].astype(float) < alpha).sum())
+        if n:
+            worries.append(
+                f"ANCOVA slopes not parallel (site x covariate p < {fmt_g(alpha)}) in {n} of {len(sl)} "
+                "checks."
+            )
+    mcar = inputs.stats.get("mcar")
+    if mcar is not None and len(mcar):
+        n = int((mcar["p"].astype(float) < alpha).sum())
+        if n:
+            worries.append(f"Little's test rejects MCAR for {n} of {len(mcar)} instruments.")
+    if inputs.comparison is not None:
+        match = _match_text(inputs.comparison["match"])
+        found.append(
+            f"Published numbers: {int((match == 'true').sum())} of {int((match != '').sum())} match "
+            "within printed "
+            "precision"
+            + (
+                f" ({int((inputs.comparison['evidence'].map(_text) == 'calibration target').sum())} were "
+                "calibration targets)."
+                if "evidence" in inputs.comparison.columns and statement.get("declared")
+                else "."
+            )
+        )
+        bad = int((match == "false").sum())
+        if bad:
+            worries.append(f"{bad} printed number(s) not reproduced; each has its reason in Table C2.")
+    if inputs.consistency is not None:
+        n = int(inputs.consistency["cannot_be_consistent"].map(lambda v: str(v).lower() == "true").sum())
+        if n:
+            worries.append(f"{n} printed value(s) cannot be consistent with any data (Table C3).")
+    return dict(data=data_line, found=found, worries=worries)
+
+
+def fmt_p_glance(p: float) -> str:
+    """``= 0.002`` or ``< 0.001`` for the summary lines."""
+    from cocapp.formatting import fmt_p
+
+    t = fmt_p(p)
+    return t if t.startswith("<") else f"= {t}"
 
 
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
@@ -435,6 +729,10 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         sensitivity_html=sens_html,
         sensitivity_figures=sens_figs,
         comparison=comparison_section(inputs.comparison, inputs.consistency, config),
+        evidence=evidence_sentences(inputs.comparison, inputs.calibration),
+        calibration=calibration_block(inputs.calibration, inputs.calibration_link),
+        analyses=analyses_section(inputs, config),
+        glance=glance(inputs, config),
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

@@ -49,6 +49,7 @@ def run(args, settings, log) -> dict:
                 confidence=float(st["confidence_level"]),
                 posthoc=st["post_hoc"]["ancova"],
                 respondents_source=respondents[group],
+                emm_weights=st.get("adjusted_means_weights", "equal"),
             )
             for name in TABLES:
                 parts[name].append(tables[name])

@@ -5,17 +5,23 @@ checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``publishe
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, read_named
+from cocapp.stages.common import by_group, file_options, group_files, load_calibration, read_named
 
 __all__ = ["add_arguments", "run"]
 
 STATS = ("anova", "descriptives", "reliability", "correlations")
+STATEMENT_STATS = ("missingness", "normality")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    for name in STATEMENT_STATS:  # optional: the paper's missing-data and normality statements
+        parser.add_argument(f"--{name}", help=f"stats/{name}.csv (checks the paper's {name} statement)")
+    parser.add_argument(
+        "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
     parser.add_argument("--comparison", required=True, help="published_comparison.csv")
     parser.add_argument("--consistency", required=True, help="published_consistency.csv")
 
@@ -39,13 +45,17 @@ def run(args, settings, log) -> dict:
     pub = load_published(args.published)
     log.read(args.published)
     stats = read_named(args, STATS, log)
+    stats.update(read_named(args, [n for n in STATEMENT_STATS if getattr(args, n)], log))
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     checks = consistency_checks(pub, settings)
-    comparison = compare(pub, settings, stats, recon, checks)
+    targets = load_calibration(args.calibration, settings, log)
+    comparison = compare(pub, settings, stats, recon, checks, targets)
     n_match = int((comparison["match"] == True).sum())  # noqa: E712
     n_compared = int(comparison["match"].notna().sum())
     log.info(f"{n_match} of {n_compared} printed numbers matched within printed precision")
+    for evidence, n in comparison["evidence"].value_counts(sort=False).items():
+        log.info(f"  evidence {evidence}: {n} printed numbers")
     flagged = checks[checks["cannot_be_consistent"]]
     log.info(f"{len(flagged)} printed value(s) that cannot be consistent")
     for r in flagged.itertuples():

@@ -6,6 +6,7 @@ import argparse
 
 __all__ = [
     "by_group",
+    "load_calibration",
     "concat_outputs",
     "concat_parts",
     "file_options",
@@ -95,3 +96,28 @@ def match_outputs(declared: list[str], rendered: dict, option: str) -> dict:
     if unmatched:
         raise ValueError(f"--{option}: declared but not produced: {unmatched[:5]}")
     return out
+
+
+def load_calibration(path: str | None, settings, log):
+    """The calibration targets (``study.calibration.targets``) as text, or None when the study declares
+    no calibration. A declared calibration whose file is not given is an error (the audit would
+    otherwise call calibration targets illustrative)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from cocapp.presentation.calibration import parse_targets
+
+    study = settings["study"]
+    declared = study.get("synthetic") and study.get("calibration")
+    if not declared:
+        if path:
+            raise ValueError(f"--calibration {path}: given, but the config declares no study.calibration")
+        return None
+    if not path:
+        raise ValueError("study.calibration is configured but --calibration was not given")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: calibration targets file not found (study.calibration.targets)")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    log.read(path, len(df))
+    return parse_targets(df, path)

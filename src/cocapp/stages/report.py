@@ -11,7 +11,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["REPORT_STATS", "add_arguments", "run"]
+
+# The statistics files the report shows as compact tables (issue 14), by contract name.
+REPORT_STATS = (
+    "missingness",
+    "mcar",
+    "normality",
+    "anova",
+    "correlations",
+    "tukey",
+    "games_howell",
+    "ancova_slopes",
+    "ancova_posthoc",
+)
 
 
 def add_arguments(parser) -> None:
@@ -24,6 +37,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--qualitative-section", help="qualitative/qualitative_section.html")
     parser.add_argument("--raw", nargs="+", required=True, help="raw input files (SHA-256 in provenance)")
     parser.add_argument("--config-file", nargs="+", required=True, help="the config file(s) of the run")
+    parser.add_argument(
+        "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
+    parser.add_argument(
+        "--stats",
+        nargs="*",
+        default=[],
+        help="statistics files shown as compact tables (stats/<name>.csv: " + ", ".join(REPORT_STATS) + ")",
+    )
     parser.add_argument("--out", required=True, help="reports/report.html")
 
 
@@ -74,6 +96,8 @@ def read_inputs(args, config: dict, log):
     raw = [Path(p) for p in args.raw]
     config_path = Path(args.config_file[0])
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
+    calibration, calibration_link = _calibration(args, config, log)
+    stats, labels = _stats(args, config, log)
     return ReportInputs(
         tables=tables,
         table_files=table_files,
@@ -90,7 +114,54 @@ def read_inputs(args, config: dict, log):
         inputs=[dict(path=str(p), size=p.stat().st_size, sha256=sha256_of(p.read_bytes())) for p in raw],
         config_path=str(config_path),
         config_sha256=sha256_of(config_path.read_bytes()),
+        calibration=calibration,
+        calibration_link=calibration_link,
+        stats=stats,
+        labels=labels,
     )
+
+
+def _stats(args, config: dict, log) -> tuple[dict, dict]:
+    """The statistics files given with ``--stats`` (each read under its contract; a name outside
+    :data:`REPORT_STATS` is an error) and the outcome labels of the configured instruments."""
+    from cocapp.contracts import read
+    from cocapp.instruments import load_instruments
+    from cocapp.stats.sensitivity import outcome_label
+
+    stats = {}
+    for f in getattr(args, "stats", None) or []:
+        name = Path(f).stem
+        if name not in REPORT_STATS:
+            raise ValueError(
+                f"--stats {f}: not a statistics file the report shows ({', '.join(REPORT_STATS)})"
+            )
+        stats[name] = read(name, f, log)
+    keys: list[str] = []
+    for g in config["groups"].values():
+        keys += [k for k in g["instruments"] if k not in keys]
+    instruments = load_instruments(keys, config.get("instrument_paths") or [])
+    labels = {
+        (k, sc.key): outcome_label(k, sc.key, instruments)
+        for k, inst in instruments.items()
+        for sc in inst.scales
+    }
+    return stats, labels
+
+
+def _calibration(args, config: dict, log) -> tuple[dict, str | None]:
+    """The calibration statement of the study (synthetic data) and the calibration report's path
+    relative to the report's folder (a local link; None when no report is configured)."""
+    from cocapp.presentation.calibration import calibration_statement
+    from cocapp.stages.common import load_calibration
+
+    statement = calibration_statement(
+        config, load_calibration(getattr(args, "calibration", None), config, log)
+    )
+    link = None
+    if statement.get("declared") and statement.get("report"):
+        out_dir = Path(args.out).parent
+        link = Path(os.path.relpath(Path(statement["report"]).resolve(), out_dir.resolve())).as_posix()
+    return statement, link
 
 
 def _format_order(name: str) -> int:

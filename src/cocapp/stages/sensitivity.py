@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from cocapp.stages.common import file_options, match_outputs, read_named
+from cocapp.stages.common import file_options, load_calibration, match_outputs, read_named
 
 __all__ = ["add_arguments", "run"]
 
@@ -27,12 +27,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
     file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
+    parser.add_argument(
+        "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
+    )
 
 
 def run(args, settings, log) -> dict:
     import pandas as pd
 
     from cocapp.instruments import load_instruments
+    from cocapp.presentation.calibration import add_verdict_calibration, calibration_statement
     from cocapp.presentation.mi_figures import comparison_files
     from cocapp.presentation.sensitivity_figures import figure_files
     from cocapp.presentation.verdict import render_verdict
@@ -89,6 +93,9 @@ def run(args, settings, log) -> dict:
         comparison = comparison_table(
             stats["descriptives"], mi["mi_means"], settings["scoring"]["primary_threshold"]
         )
+    # what the data can show: calibration targets (by construction) against illustrative results
+    targets = load_calibration(args.calibration, settings, log)
+    add_verdict_calibration(facts, calibration_statement(settings, targets))
     facts_json = json.dumps(facts, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     for message in checks_df["message"]:
         log.warning(message)

@@ -18,13 +18,15 @@ from cocapp.stats.ancova import (
     SLOPES_COLUMNS,
     ancova,
     coded_labels,
+    model_formula,
 )
 from cocapp.stats.outcomes import KEYS, outcomes, threshold_rows
 
 __all__ = ["OUTPUT_COLUMNS", "compare_adjusted"]
 
 OUTPUT_COLUMNS: dict[str, list[str]] = {
-    "ancova": KEYS + ["model", "covariates"] + ANCOVA_COLUMNS,
+    # the model stated exactly (issue 14): formula, coding and how the adjusted means weight levels
+    "ancova": KEYS + ["model", "covariates"] + ANCOVA_COLUMNS + ["formula", "coding", "emm_weights"],
     "ancova_means": KEYS + ["model"] + MEANS_COLUMNS,
     "ancova_posthoc": KEYS + ["model"] + POSTHOC_COLUMNS,
     "ancova_slopes": KEYS + ["model"] + SLOPES_COLUMNS,
@@ -71,11 +73,14 @@ def compare_adjusted(
     posthoc: str,
     respondents_source: str = "respondents",
     slopes: bool = True,
+    emm_weights: str = "equal",
 ) -> dict[str, pd.DataFrame]:
     """ANCOVA of one group at one threshold for every covariate model (:func:`cocapp.stats.ancova.ancova`).
 
     ``respondents`` is ``ingest/{group}_respondents.csv`` (id, site, covariates); ``covariates`` the
-    group's covariate specs, ``models`` name -> covariate list. Returns ``ancova``, ``ancova_means``,
+    group's covariate specs, ``models`` name -> covariate list; ``emm_weights`` how adjusted means
+    weight the levels of categorical covariates (:func:`cocapp.stats.ancova.ancova`), stated with the
+    fitted formula and coding in ``ancova``'s last columns. Returns ``ancova``, ``ancova_means``,
     ``ancova_posthoc`` and ``ancova_slopes`` (no rows when ``slopes`` is False).
     """
     t = format_threshold(threshold)
@@ -109,10 +114,14 @@ def compare_adjusted(
                 confidence=confidence,
                 posthoc=posthoc,
                 slopes=slopes,
+                emm_weights=emm_weights,
             )
             mkeys = {**keys, "model": mname}
             terms = res.terms.copy()
             terms.insert(0, "covariates", "+".join(mcovs))
+            stated = model_formula({c: kinds[c] for c in mcovs}, res.used, emm_weights)
+            for column in ("formula", "coding", "emm_weights"):
+                terms[column] = stated[column]
             parts["ancova"].append((mkeys, terms))
             parts["ancova_means"].append((mkeys, res.means))
             parts["ancova_posthoc"].append((mkeys, res.posthoc))

@@ -47,6 +47,8 @@ __all__ = [
     "MEANS_COLUMNS",
     "POSTHOC_COLUMNS",
     "POSTHOC_METHODS",
+    "EMM_WEIGHTS",
+    "model_formula",
     "SLOPES_COLUMNS",
     "AncovaResult",
     "SiteEstimates",
@@ -54,6 +56,8 @@ __all__ = [
     "site_estimates",
     "adjust_pvalues",
 ]
+
+EMM_WEIGHTS = ("equal", "proportional")
 
 ANCOVA_COLUMNS = ["term", "ss", "df", "F", "p", "partial_eta2", "n", "note"]
 MEANS_COLUMNS = ["site", "n", "adj_mean", "se", "df", "ci_low", "ci_high", "note"]
@@ -85,6 +89,42 @@ class AncovaResult:
     posthoc: pd.DataFrame
     slopes: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    used: list[str] | None = None  # covariates in the fitted model (constant ones dropped); None: all
+
+
+def model_formula(
+    covariates: Mapping[str, str], used: Sequence[str] | None = None, weights: str = "equal"
+) -> dict:
+    """The fitted model stated exactly, for ``ancova.csv`` and the report.
+
+    ``formula``: R notation of the model fitted (covariates constant in the sample left out, as fitted);
+    ``coding``: the contrasts and sums of squares; ``emm_weights``: how the adjusted means average over
+    categorical covariates and where the numeric ones are held.
+
+    >>> f = model_formula({"age": "numeric", "gender": "categorical"})
+    >>> f["formula"]
+    'score ~ site + age + gender'
+    >>> f["coding"]
+    'site, gender: sum-to-zero (contr.sum); age: numeric, linear; Type III sums of squares'
+    """
+    used = list(covariates) if used is None else [c for c in covariates if c in used]
+    factors = ["site", *[c for c in used if _is_categorical(covariates[c])]]
+    numeric = [c for c in used if not _is_categorical(covariates[c])]
+    coding = f"{', '.join(factors)}: sum-to-zero (contr.sum)"
+    if numeric:
+        coding += f"; {', '.join(numeric)}: numeric, linear"
+    coding += "; Type III sums of squares"
+    held = "numeric covariates at their mean in the model sample" if numeric else ""
+    cat = [c for c in used if _is_categorical(covariates[c])]
+    if cat:
+        how = (
+            "levels of categorical covariates weighted equally (emmeans default; SPSS EMMEANS)"
+            if weights == "equal"
+            else "levels of categorical covariates weighted by their frequency in the model sample "
+            '(emmeans weights = "proportional")'
+        )
+        held = f"{held}; {how}" if held else how
+    return dict(formula="score ~ " + " + ".join(["site", *used]), coding=coding, emm_weights=held or "none")
 
 
 def adjust_pvalues(p_raw: np.ndarray, method: str, m: int) -> np.ndarray:
@@ -536,9 +576,15 @@ def _nan_row(table: str, note: str) -> dict:
 
 
 # -- 5. estimated marginal means ------------------------------------------------------------------------
-def _emm_weights(sample: _Sample) -> np.ndarray:
+def _emm_weights(sample: _Sample, weights: str = "equal") -> np.ndarray:
     """Rows L of the reference grid averaged per site: numeric covariates at their mean in the model
-    sample, every combination of factor-covariate levels weighted equally (``emmeans``; SPSS EMMEANS)."""
+    sample; the combinations of factor-covariate levels weighted equally (``weights="equal"``:
+    ``emmeans`` default, SPSS EMMEANS with the factors as BY) or in proportion to how often each
+    combination occurs in the model sample, all sites together (``weights="proportional"``:
+    ``emmeans(..., weights = "proportional")``; for this additive model the same as SPSS with the
+    dummy-coded factors as WITH covariates at their means)."""
+    if weights not in EMM_WEIGHTS:
+        raise ValueError(f"statistics.adjusted_means_weights must be one of {EMM_WEIGHTS}, got {weights!r}")
     factor_covs = [c for c in sample.used if sample.cats[c]]
     levels = [list(sample.frame[sample.internal[c]].cat.categories) for c in factor_covs]
     combos = list(product(*levels)) if factor_covs else [()]
@@ -549,7 +595,14 @@ def _emm_weights(sample: _Sample) -> np.ndarray:
     for c, m in means.items():
         grid[sample.internal[c]] = np.full(len(sample.present) * len(combos), m)
     D = np.ascontiguousarray(_design(sample, rows=pd.DataFrame(grid)).X)  # row-major, as patsy builds it
-    return D.reshape(len(sample.present), len(combos), D.shape[1]).mean(axis=1)
+    D = D.reshape(len(sample.present), len(combos), D.shape[1])
+    if weights == "equal" or not factor_covs:
+        return D.mean(axis=1)
+    # frequency of each combination (in ``combos`` order) among the model sample's respondents
+    codes = [sample.frame[sample.internal[c]].cat.codes.to_numpy() for c in factor_covs]
+    flat = np.ravel_multi_index(codes, [len(lv) for lv in levels])
+    w = np.bincount(flat, minlength=len(combos)).astype(np.float64)
+    return np.einsum("scp,c->sp", D, w / w.sum())
 
 
 def _emm(res, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -702,6 +755,7 @@ def ancova(
     confidence: float = 0.95,
     posthoc: str = "tukey",
     slopes: bool = True,
+    emm_weights: str = "equal",
 ) -> AncovaResult:
     """ANCOVA of ``outcome`` by site adjusted for ``covariates`` (Type III SS, sum-to-zero contrasts).
 
@@ -721,6 +775,10 @@ def ancova(
     slopes
         False skips the homogeneity-of-slopes models (``slopes`` has no rows); the pooled analyses of
         multiply imputed data (:mod:`cocapp.stats.mi`) do not use them and they take most of the time.
+    emm_weights
+        How the adjusted means average over the levels of categorical covariates: ``equal`` (every
+        combination of levels alike: ``emmeans`` default, SPSS EMMEANS) or ``proportional`` (by their
+        frequency in the model sample: ``emmeans(weights = "proportional")``).
 
     Returns
     -------
@@ -741,6 +799,10 @@ def ancova(
     """
     if posthoc not in POSTHOC_METHODS:
         raise ValueError(f"statistics.post_hoc.ancova must be one of {POSTHOC_METHODS}, got {posthoc!r}")
+    if emm_weights not in EMM_WEIGHTS:
+        raise ValueError(
+            f"statistics.adjusted_means_weights must be one of {EMM_WEIGHTS}, got {emm_weights!r}"
+        )
     levels = list(levels)
     covs = list(covariates)
     kinds = {c: covariates[c] for c in covs}
@@ -755,7 +817,7 @@ def ancova(
     terms = _type3_table(res, design, sample, covs, note_text)
     site_p = float(terms.loc[terms["term"] == "site", "p"].iloc[0])
     omnibus = bool(site_p < alpha) if np.isfinite(site_p) else None
-    L = _emm_weights(sample)
+    L = _emm_weights(sample, emm_weights)
     means = _adjusted_means(res, L, sample, levels, confidence, note_text)
     post = _pairwise(res, L, sample, levels, posthoc, alpha, confidence, omnibus, note_text)
     slope_tests = (
@@ -763,7 +825,7 @@ def ancova(
         if slopes
         else pd.DataFrame(columns=SLOPES_COLUMNS)
     )
-    return AncovaResult(terms, means, post, slope_tests, notes)
+    return AncovaResult(terms, means, post, slope_tests, notes, used=list(sample.used))
 
 
 @dataclass

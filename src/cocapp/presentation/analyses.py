@@ -1,0 +1,538 @@
+"""Every derived statistic family as a compact display table for the report (issue 14).
+
+Nothing is recomputed here: each table shows rows of one statistics file of the run
+(``data/derived/stats/<name>.csv``) at the primary threshold, rounded only for display, and names
+that file in its notes. Flags mark where an assumption check fails: Levene's test significant,
+Welch's F disagreeing with the one-way ANOVA, site x covariate interactions (slopes not parallel),
+skewness or kurtosis beyond the configured limits. Pairs tables put significant pairs first; the
+report shows the significant ones and folds the full list (``<details>``).
+
+Each builder returns :class:`AnalysisBlock`: a heading, a one-line finding, the display tables (first
+shown, the rest folded) and the derived file behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cocapp.config import format_threshold
+from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p
+from cocapp.presentation.tables import DisplayTable
+
+__all__ = [
+    "AnalysisBlock",
+    "analysis_blocks",
+    "assumption_block",
+    "mcar_block",
+    "missing_block",
+    "normality_block",
+    "pairs_block",
+    "slopes_block",
+]
+
+STATS_FOLDER = "data/derived/stats"
+
+
+@dataclass
+class AnalysisBlock:
+    """One family of results in the report: ``shown`` tables open, ``folded`` inside ``<details>``."""
+
+    key: str
+    title: str
+    finding: str
+    source: list[str]
+    shown: list[DisplayTable] = field(default_factory=list)
+    folded: list[DisplayTable] = field(default_factory=list)
+    folded_summary: str = ""
+    evidence: str = ""
+
+
+def _label(instrument: str, scale: str, labels: Mapping) -> str:
+    return labels.get((instrument, scale), f"{instrument} {scale}")
+
+
+def _group_label(config: Mapping, group: str) -> str:
+    return (config["groups"].get(group) or {}).get("label") or group
+
+
+def _primary(config: Mapping) -> str:
+    return format_threshold(config["scoring"]["primary_threshold"])
+
+
+def _at_primary(df: pd.DataFrame, config: Mapping) -> pd.DataFrame:
+    if "threshold" not in df.columns:
+        return df
+    return df[df["threshold"].astype(str) == _primary(config)]
+
+
+def _flag(v: object) -> bool:
+    return str(v).lower() == "true"
+
+
+def _num(x: object, dp: int = 2) -> str:
+    return fmt_num(x, dp)
+
+
+def _notes(config: Mapping, name: str, extra: list[str] | None = None, primary: bool = True) -> list[str]:
+    notes = list(extra or [])
+    where = f"{STATS_FOLDER}/{name}.csv"
+    notes.append(
+        f"Source: {where}" + (f", rows at the primary threshold {_primary(config)}." if primary else ".")
+    )
+    study = config.get("study") or {}
+    if study.get("synthetic"):
+        notes.append(" ".join(str(study.get("data_note") or "SYNTHETIC DATA.").split()))
+    return notes
+
+
+def _synthetic(config: Mapping) -> bool:
+    return bool((config.get("study") or {}).get("synthetic"))
+
+
+def _percent(x: object, dp: int = 1) -> str:
+    return MISSING_TEXT if pd.isna(x) else f"{float(x):.{dp}f} %"
+
+
+# -- missing data ----------------------------------------------------------------------------------
+def missing_summary(missingness: pd.DataFrame) -> dict:
+    """Mean and range over the outcomes of the percent of returned questionnaires incomplete on the
+    scale (``pct_incomplete``: at least one item missing), and of missing item cells."""
+    pct = missingness["pct_incomplete"].astype(float)
+    cells = missingness["pct_cells_missing"].astype(float)
+    return dict(
+        n_outcomes=len(missingness),
+        mean_incomplete=float(pct.mean()),
+        min_incomplete=float(pct.min()),
+        max_incomplete=float(pct.max()),
+        mean_cells=float(cells.mean()),
+        min_cells=float(cells.min()),
+        max_cells=float(cells.max()),
+    )
+
+
+def missing_block(
+    missingness: pd.DataFrame, config: Mapping, labels: Mapping, published: Mapping | None
+) -> AnalysisBlock:
+    """Missing data per scale and over all outcomes, beside the paper's statement when the audit has
+    it (``published``: ``mean``, ``min``, ``max`` as printed)."""
+    s = missing_summary(missingness)
+    finding = (
+        f"Across the {s['n_outcomes']} outcomes, {s['mean_incomplete']:.1f} % of returned questionnaires "
+        f"miss at least one item of the scale on average (range {s['min_incomplete']:.1f}–"
+        f"{s['max_incomplete']:.1f} %); {s['mean_cells']:.1f} % of item answers are missing "
+        f"(range {s['min_cells']:.1f}–{s['max_cells']:.1f} %)."
+    )
+    if published:
+        finding += (
+            f" The paper reports {published.get('mean', MISSING_TEXT)} % on average, range "
+            f"{published.get('min', MISSING_TEXT)}–{published.get('max', MISSING_TEXT)} %."
+        )
+    t = DisplayTable(
+        "analysis-missing",
+        "Table A1",
+        "Missing data by scale (before any replacement)",
+        ["Group", "Outcome", "Items", "Returned", "Incomplete", "Incomplete %", "Item cells missing %"],
+        notes=_notes(config, "missingness", primary=False),
+        synthetic=_synthetic(config),
+    )
+    for r in missingness.itertuples():
+        t.add(
+            [
+                _group_label(config, r.group),
+                _label(r.instrument, r.scale, labels),
+                str(r.k_items),
+                str(r.n_returned),
+                str(r.n_incomplete),
+                _percent(r.pct_incomplete),
+                _percent(r.pct_cells_missing),
+            ]
+        )
+    return AnalysisBlock("missing", "Missing data", finding, ["missingness"], shown=[t])
+
+
+def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
+    """Little's MCAR test per group and instrument."""
+    alpha = float(config["statistics"]["significance_level"])
+    done = mcar[mcar["computable"].map(_flag)]
+    rejected = int((done["p"].astype(float) < alpha).sum())
+    finding = (
+        f"Little's test rejects missing completely at random for {rejected} of {len(done)} instruments "
+        f"(p < {fmt_g(alpha)})."
+    )
+    t = DisplayTable(
+        "analysis-mcar",
+        "Table A2",
+        "Little's MCAR test (item answers of each instrument)",
+        ["Group", "Instrument", "Items", "Respondents", "Patterns", "Chi-square", "df", "p", "Note"],
+        notes=_notes(config, "mcar", primary=False),
+        synthetic=_synthetic(config),
+    )
+    for r in mcar.itertuples():
+        t.add(
+            [
+                _group_label(config, r.group),
+                r.instrument,
+                str(r.n_items),
+                str(r.n_respondents),
+                MISSING_TEXT if pd.isna(r.n_patterns) else str(int(r.n_patterns)),
+                _num(r.chi2, 1),
+                MISSING_TEXT if pd.isna(r.df) else fmt_g(float(r.df)),
+                fmt_p(r.p),
+                "" if pd.isna(r.reason) else str(r.reason),
+            ]
+        )
+    return AnalysisBlock("mcar", "Little's MCAR test", finding, ["mcar"], shown=[t])
+
+
+# -- normality -------------------------------------------------------------------------------------
+def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -> AnalysisBlock:
+    d = _at_primary(normality, config)
+    lim = config["statistics"].get("normality_limits") or {}
+    cons, lib = lim.get("conservative", 1.0), lim.get("liberal", 2.0)
+    n_cons = int(d["beyond_conservative"].map(_flag).sum())
+    n_lib = int(d["beyond_liberal"].map(_flag).sum())
+    finding = (
+        f"{n_cons} of {len(d)} outcomes have skewness or kurtosis beyond ±{fmt_g(cons)}; "
+        f"{n_lib} beyond ±{fmt_g(lib)}."
+    )
+    t = DisplayTable(
+        "analysis-normality",
+        "Table A3",
+        "Skewness and kurtosis of the scores",
+        [
+            "Group",
+            "Outcome",
+            "n",
+            "Skewness (SE)",
+            "Kurtosis (SE)",
+            f"Beyond ±{fmt_g(cons)}",
+            f"Beyond ±{fmt_g(lib)}",
+        ],
+        notes=_notes(config, "normality"),
+        synthetic=_synthetic(config),
+    )
+    for r in d.itertuples():
+        t.add(
+            [
+                _group_label(config, r.group),
+                _label(r.instrument, r.scale, labels),
+                str(r.n),
+                f"{_num(r.skewness)} ({_num(r.skewness_se)})",
+                f"{_num(r.kurtosis)} ({_num(r.kurtosis_se)})",
+                "yes" if _flag(r.beyond_conservative) else "no",
+                "yes" if _flag(r.beyond_liberal) else "no",
+            ]
+        )
+    return AnalysisBlock("normality", "Normality", finding, ["normality"], shown=[t])
+
+
+# -- ANOVA assumptions and effect sizes -----------------------------------------------------------
+def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> AnalysisBlock:
+    """Per outcome: the F test, eta² and omega² (effect sizes), Levene's tests and Welch's F, with flags
+    where Levene is significant or Welch's conclusion differs from the F test's."""
+    alpha = float(config["statistics"]["significance_level"])
+    d = _at_primary(anova, config)
+    lev = d["levene_median_p"].astype(float) < alpha
+    lev_mean = d["levene_mean_p"].astype(float) < alpha
+    f_sig = d["p"].astype(float) < alpha
+    w_sig = d["welch_p"].astype(float) < alpha
+    disagree = (f_sig != w_sig) & d["welch_p"].notna() & d["p"].notna()
+    finding = (
+        f"Levene's test (median) p < {fmt_g(alpha)} for {int(lev.sum())} of {len(d)} outcomes (mean-centred: "
+        f"{int(lev_mean.sum())}); Welch's F and the one-way ANOVA disagree on significance for "
+        f"{int(disagree.sum())}"
+        + (
+            ": "
+            + ", ".join(
+                f"{_group_label(config, r.group)} {_label(r.instrument, r.scale, labels)} "
+                f"(F p = {fmt_p(r.p)}, Welch p = {fmt_p(r.welch_p)})"
+                for r in d[disagree].itertuples()
+            )
+            if disagree.any()
+            else ""
+        )
+        + "."
+    )
+    t = DisplayTable(
+        "analysis-assumptions",
+        "Table A4",
+        "One-way ANOVA: effect sizes and assumption checks",
+        ["Group", "Outcome", "F test", "eta²", "omega²", "Levene p (mean / median)", "Welch F test", "Flags"],
+        notes=_notes(
+            config,
+            "anova",
+            [
+                "eta² and omega² are point estimates (no confidence interval is computed). Flags: "
+                "'unequal variances' when Levene's test (median-centred, Brown-Forsythe) has "
+                f"p < {fmt_g(alpha)}; "
+                "'Welch disagrees' when Welch's F and the F test differ on significance."
+            ],
+        ),
+        synthetic=_synthetic(config),
+    )
+    for r, lv, dis in zip(d.itertuples(), lev, disagree, strict=True):
+        flags = [x for x, on in (("unequal variances", lv), ("Welch disagrees", dis)) if on]
+        t.add(
+            [
+                _group_label(config, r.group),
+                _label(r.instrument, r.scale, labels),
+                _f_text(r.F, r.df1, r.df2, r.p),
+                _num(r.eta2, 3),
+                _num(r.omega2, 3),
+                f"{fmt_p(r.levene_mean_p)} / {fmt_p(r.levene_median_p)}",
+                _f_text(r.welch_F, r.welch_df1, r.welch_df2, r.welch_p),
+                "; ".join(flags),
+            ]
+        )
+    return AnalysisBlock("assumptions", "Effect sizes and assumption checks", finding, ["anova"], shown=[t])
+
+
+def _df(x: object) -> str:
+    if pd.isna(x):
+        return MISSING_TEXT
+    x = float(x)
+    return str(int(x)) if x.is_integer() else f"{x:.1f}"
+
+
+def _f_text(F: object, df1: object, df2: object, p: object) -> str:
+    if pd.isna(F):
+        return MISSING_TEXT
+    return f"F({_df(df1)}, {_df(df2)}) = {_num(F)}, p = {fmt_p(p)}".replace("p = < ", "p < ")
+
+
+# -- equal slopes ----------------------------------------------------------------------------------
+def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> AnalysisBlock:
+    """The ANCOVA equal-slopes checks (site x covariate interaction): significant ones shown, all folded."""
+    alpha = float(config["statistics"]["significance_level"])
+    d = _at_primary(slopes, config)
+    sig = d["p"].astype(float) < alpha
+    finding = (
+        f"{int(sig.sum())} of {len(d)} site x covariate interactions have p < {fmt_g(alpha)}: for those "
+        "outcomes and covariates the slopes are not parallel across sites and the adjusted means assume "
+        "what the data do not support."
+    )
+
+    def table(key: str, number: str, title: str, rows: pd.DataFrame) -> DisplayTable:
+        t = DisplayTable(
+            key,
+            number,
+            title,
+            ["Group", "Outcome", "Model", "Covariate", "Interaction F", "p", "Note"],
+            notes=_notes(config, "ancova_slopes"),
+            synthetic=_synthetic(config),
+        )
+        for r in rows.itertuples():
+            t.add(
+                [
+                    _group_label(config, r.group),
+                    _label(r.instrument, r.scale, labels),
+                    str(r.model),
+                    f"{r.covariate} ({r.covariate_type})",
+                    MISSING_TEXT if pd.isna(r.F) else f"F({_df(r.df1)}, {_df(r.df2)}) = {_num(r.F)}",
+                    fmt_p(r.p),
+                    "" if pd.isna(r.note) else str(r.note),
+                ]
+            )
+        if not len(rows):
+            t.add(["(none)", "", "", "", "", "", ""])
+        return t
+
+    return AnalysisBlock(
+        "slopes",
+        "ANCOVA equal-slopes checks",
+        finding,
+        ["ancova_slopes"],
+        shown=[
+            table(
+                "analysis-slopes-significant",
+                "Table A5",
+                f"Site x covariate interactions with p < {fmt_g(alpha)} (slopes not parallel)",
+                d[sig],
+            )
+        ],
+        folded=[table("analysis-slopes-all", "Table A5b", "Every equal-slopes check", d)],
+        folded_summary=f"All {len(d)} equal-slopes checks",
+    )
+
+
+# -- pairs -----------------------------------------------------------------------------------------
+def pairs_block(
+    pairs: pd.DataFrame, name: str, config: Mapping, labels: Mapping, number: str, title: str, key: str
+) -> AnalysisBlock:
+    """Pairwise comparisons (Tukey-Kramer, Games-Howell or ANCOVA adjusted means): significant pairs
+    (p_adj < significance level) shown, strongest first; every pair folded, significant first."""
+    alpha = float(config["statistics"]["significance_level"])
+    d = _at_primary(pairs, config).copy()
+    d["_sig"] = d["p_adj"].astype(float) < alpha
+    d = d.sort_values(["_sig", "p_adj"], ascending=[False, True], kind="mergesort")
+    sig = d[d["_sig"]]
+    stat = "t" if "t" in d.columns else "q"
+    finding = f"{len(sig)} of {len(d)} site pairs have adjusted p < {fmt_g(alpha)}"
+    if len(sig):
+        r = sig.iloc[0]
+        finding += (
+            f"; the strongest: {_group_label(config, r['group'])} "
+            f"{_label(r['instrument'], r['scale'], labels)}, "
+            f"{r['site_a']}–{r['site_b']} (difference {_num(r['diff'])}, p_adj = {fmt_p(r['p_adj'])})"
+        )
+    finding += "."
+
+    def table(k: str, num: str, ttl: str, rows: pd.DataFrame) -> DisplayTable:
+        level = config["statistics"].get("confidence_level", 0.95)
+        t = DisplayTable(
+            k,
+            num,
+            ttl,
+            [
+                "Group",
+                "Outcome",
+                "Pair",
+                "Difference",
+                f"{fmt_g(level * 100)}% CI",
+                stat,
+                "p (adjusted)",
+                "Omnibus significant",
+            ],
+            notes=_notes(config, name, ["Difference = first site minus second site."]),
+            synthetic=_synthetic(config),
+        )
+        for r in rows.itertuples():
+            t.add(
+                [
+                    _group_label(config, r.group),
+                    _label(r.instrument, r.scale, labels)
+                    + (f" ({r.model} model)" if "model" in rows.columns else ""),
+                    f"{r.site_a}–{r.site_b}",
+                    _num(r.diff),
+                    f"{_num(r.ci_low)} to {_num(r.ci_high)}",
+                    _num(getattr(r, stat)),
+                    fmt_p(r.p_adj),
+                    {"true": "yes", "false": "no"}.get(str(r.omnibus_significant).lower(), MISSING_TEXT),
+                ]
+            )
+        if not len(rows):
+            t.add(["(none)", "", "", "", "", "", "", ""])
+        return t
+
+    return AnalysisBlock(
+        key,
+        title,
+        finding,
+        [name],
+        shown=[
+            table(
+                f"analysis-{key}-significant", number, f"{title}: pairs with adjusted p < {fmt_g(alpha)}", sig
+            )
+        ],
+        folded=[table(f"analysis-{key}-all", f"{number}b", f"{title}: every pair, significant first", d)],
+        folded_summary=f"All {len(d)} pairs",
+    )
+
+
+# -- correlations with confidence intervals -------------------------------------------------------
+def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisBlock:
+    """Correlations of total scores with their confidence intervals: all sites pooled shown, per site
+    folded (``correlations.csv``)."""
+    d = _at_primary(correlations, config)
+    level = config["statistics"].get("confidence_level", 0.95)
+    ci = f"{fmt_g(level * 100)}% CI"
+
+    def table(key: str, number: str, title: str, rows: pd.DataFrame) -> DisplayTable:
+        t = DisplayTable(
+            key,
+            number,
+            title,
+            ["Group", "Site", "Pair", "n", "r", ci, "p", "Effect size"],
+            notes=_notes(config, "correlations"),
+            synthetic=_synthetic(config),
+        )
+        for r in rows.itertuples():
+            t.add(
+                [
+                    _group_label(config, r.group),
+                    str(r.site),
+                    f"{r.x} and {r.y}",
+                    str(r.n),
+                    _num(r.r, 3),
+                    f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
+                    fmt_p(r.p),
+                    "" if pd.isna(r.effect_size) else str(r.effect_size),
+                ]
+            )
+        if not len(rows):
+            t.add(["(none)", "", "", "", "", "", "", ""])
+        return t
+
+    pooled = d[d["site"].astype(str) == "All"]
+    sites = d[d["site"].astype(str) != "All"]
+    finding = "; ".join(
+        f"{_group_label(config, r.group)} {r.x} and {r.y}: r = {_num(r.r, 3)} "
+        f"({ci} {_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}, n = {r.n})"
+        for r in pooled.itertuples()
+    )
+    return AnalysisBlock(
+        "correlations",
+        "Correlations with confidence intervals",
+        (finding + ".") if finding else "No correlations were computed.",
+        ["correlations"],
+        shown=[
+            table(
+                "analysis-correlations", "Table A9", "Correlations of total scores, all sites pooled", pooled
+            )
+        ],
+        folded=[table("analysis-correlations-sites", "Table A9b", "Correlations within each site", sites)],
+        folded_summary="Correlations within each site",
+    )
+
+
+def analysis_blocks(
+    stats: Mapping[str, pd.DataFrame],
+    config: Mapping,
+    labels: Mapping,
+    published_missing: Mapping | None = None,
+) -> list[AnalysisBlock]:
+    """The blocks of every statistics file given (``stats``: name -> frame), in report order."""
+    out: list[AnalysisBlock] = []
+    if "missingness" in stats:
+        out.append(missing_block(stats["missingness"], config, labels, published_missing))
+    if "mcar" in stats:
+        out.append(mcar_block(stats["mcar"], config))
+    if "normality" in stats:
+        out.append(normality_block(stats["normality"], config, labels))
+    if "anova" in stats:
+        out.append(assumption_block(stats["anova"], config, labels))
+    if "correlations" in stats:
+        out.append(correlations_block(stats["correlations"], config))
+    if "tukey" in stats:
+        out.append(
+            pairs_block(stats["tukey"], "tukey", config, labels, "Table A6", "Tukey-Kramer pairs", "tukey")
+        )
+    if "games_howell" in stats:
+        out.append(
+            pairs_block(
+                stats["games_howell"],
+                "games_howell",
+                config,
+                labels,
+                "Table A7",
+                "Games-Howell pairs",
+                "games-howell",
+            )
+        )
+    if "ancova_slopes" in stats:
+        out.append(slopes_block(stats["ancova_slopes"], config, labels))
+    if "ancova_posthoc" in stats:
+        b = pairs_block(
+            stats["ancova_posthoc"],
+            "ancova_posthoc",
+            config,
+            labels,
+            "Table A8",
+            "ANCOVA adjusted-mean pairs",
+            "ancova-pairs",
+        )
+        out.append(b)
+    return out
