@@ -154,3 +154,22 @@ def test_stage_writes_the_same_bytes_with_any_number_of_workers(tmp_path, worker
     assert outs["a"] == outs["b"]
     tests = pd.read_csv(tmp_path / f"a{workers}" / "mi_tests.csv")
     assert set(tests["delta"]) == {0.0, -0.5} and (tests["m"] == 3).all()
+
+
+def test_pooled_adjusted_means_follow_the_configured_weighting(complete):
+    """statistics.adjusted_means_weights reaches the pooled ANCOVA means: with identical imputations
+    they equal the complete-data ANCOVA's proportional-weight means (not the equal-weight ones)."""
+    items, resp, inst = complete
+    one = analyse(
+        items, resp, inst, "cc", SPEC, SITES, alpha=0.05, confidence=0.95, emm_weights="proportional"
+    )
+    pooled = pool_analyses([one, one], SITES, 0.0, alpha=0.05, confidence=0.95)
+    scores = score_group(items, inst, [0.0])
+    kw = dict(
+        covariates=COVARIATES, models=SPEC["ancova_models"], alpha=0.05, confidence=0.95, posthoc="tukey"
+    )
+    prop = compare_adjusted(scores, resp, ["RSA"], SITES, "cc", "0.0", emm_weights="proportional", **kw)
+    equal = compare_adjusted(scores, resp, ["RSA"], SITES, "cc", "0.0", **kw)
+    adjm = pooled["means"][pooled["means"]["analysis"] == "ANCOVA: demographic"].reset_index(drop=True)
+    np.testing.assert_allclose(adjm["estimate"], prop["ancova_means"]["adj_mean"], rtol=1e-9)
+    assert not np.allclose(adjm["estimate"], equal["ancova_means"]["adj_mean"], rtol=1e-9)

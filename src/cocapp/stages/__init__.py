@@ -168,6 +168,7 @@ STAGES: dict[str, StageSpec] = {
             *_GROUP_ITEMS,
             "statistics.significance_level",
             "statistics.confidence_level",
+            "statistics.adjusted_means_weights",
             "imputation",
         ),
         ("instruments", "schemas"),

@@ -37,7 +37,11 @@ def _analysis_settings(settings) -> dict:
     st = settings["statistics"]
     # pooled pairs are always referred to the studentized range (cocapp.stats.mi), so the ANCOVA post hoc
     # family of the complete-data analysis is not a setting of this stage
-    return {"alpha": float(st["significance_level"]), "confidence": float(st["confidence_level"])}
+    return {
+        "alpha": float(st["significance_level"]),
+        "confidence": float(st["confidence_level"]),
+        "emm_weights": st.get("adjusted_means_weights", "equal"),
+    }
 
 
 def _task(task):

@@ -845,7 +845,13 @@ class SiteEstimates:
 
 
 def site_estimates(
-    data, covariates: Mapping[str, str], levels: Sequence[str], *, outcome: str = "score", site: str = "site"
+    data,
+    covariates: Mapping[str, str],
+    levels: Sequence[str],
+    *,
+    outcome: str = "score",
+    site: str = "site",
+    emm_weights: str = "equal",
 ) -> SiteEstimates:
     """The estimates of :func:`ancova` (same sample, design, fit and reference grid) without its
     inference: adjusted site means and standard errors, the differences of every site pair with their
@@ -853,6 +859,7 @@ def site_estimates(
     first row of ``ancova(...).means``), and the site term's Type III F and df. The pooled analyses of
     multiply imputed data (:mod:`cocapp.stats.mi`, Rubin's rules and D1) need nothing else, and the p
     values and simultaneous intervals (studentized range) of every model took most of their time.
+    ``emm_weights`` as in :func:`ancova`.
     """
     levels = list(levels)
     covs = list(covariates)
@@ -865,7 +872,7 @@ def site_estimates(
         return SiteEstimates(
             nan_sites, nan_sites.copy(), nan_sites.copy(), np.nan, nan_pairs, nan_pairs.copy(), np.nan, np.nan
         )
-    L = _emm_weights(sample)
+    L = _emm_weights(sample, emm_weights)
     emm, emm_se = _emm(res, L)
     where = {s: i for i, s in enumerate(sample.present)}
     pos = np.array([where.get(s, -1) for s in levels])

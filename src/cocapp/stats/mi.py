@@ -135,6 +135,7 @@ def analyse(
     confidence: float,
     full: bool = True,
     adjusted: bool = True,
+    emm_weights: str = "equal",
     covariate_frame: pd.DataFrame | None = None,
 ) -> dict[str, object]:
     """The per-dataset analyses of one completed items table (one imputation, one δ).
@@ -143,8 +144,8 @@ def analyse(
     ``score_group``); per outcome the site summaries (:func:`summarise_groups`), the one-way ANOVA
     (:func:`anova_from_summary`, the F test of ``oneway_anova``) and the estimates of every ANCOVA model
     (:func:`cocapp.stats.ancova.site_estimates`: the adjusted means, pair differences and site F of
-    ``ancova``); when ``full`` also the Tukey–Kramer differences and standard errors
-    (:func:`tukey_differences`) and the correlations of the totals
+    ``ancova``, adjusted means weighted by ``emm_weights``); when ``full`` also the Tukey–Kramer
+    differences and standard errors (:func:`tukey_differences`) and the correlations of the totals
     (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out.
     The p values of each dataset are not computed: pooling needs estimates and variances only.
     Returns arrays in outcome order, ready for :func:`pool_analyses`: ``keys`` (list of outcome keys),
@@ -215,7 +216,10 @@ def analyse(
             base = {"site": pd.Categorical.from_codes(codes, categories=levels), "score": y}
             for mname, mcovs in models.items():
                 est = site_estimates(
-                    base | {c: coded[c][rows] for c in mcovs}, {c: kinds[c] for c in mcovs}, levels
+                    base | {c: coded[c][rows] for c in mcovs},
+                    {c: kinds[c] for c in mcovs},
+                    levels,
+                    emm_weights=emm_weights,
                 )
                 a = adj[mname]
                 a["q"].append(est.adj_mean)
