@@ -100,21 +100,24 @@ def _key_path(err: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in err.absolute_path) or "(top level)"
 
 
-def validate_config(config: Any, source: str = "config") -> dict:
-    """Validate a config mapping; return it. Raises ConfigError naming every offending key."""
+def validate_config(config: Any, source: str = "config", base: str | Path | None = None) -> dict:
+    """Validate a config mapping; return it. Raises ConfigError naming every offending key.
+
+    Relative paths (``instrument_paths``) are looked up under ``base`` (the config file's folder, a
+    study's folder; default: the working directory, where the workflow runs)."""
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
     validator = _validator()
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [f"key {_key_path(e)}: {e.message}" for e in errors]
     if not problems:
-        problems = _cross_checks(config)
+        problems = _cross_checks(config, base)
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
     return config
 
 
-def _cross_checks(config: dict) -> list[str]:
+def _cross_checks(config: dict, base: str | Path | None = None) -> list[str]:
     problems: list[str] = []
     scoring = config["scoring"]
     thresholds = [format_threshold(t) for t in scoring["thresholds"]]
@@ -131,7 +134,7 @@ def _cross_checks(config: dict) -> list[str]:
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     if ref is not None and ref not in names:
         problems.append(f"key statistics.post_hoc.reference_site: {ref!r} is not a configured site {names}")
-    paths = config.get("instrument_paths", [])
+    paths = [Path(base or ".") / p for p in config.get("instrument_paths", [])]
     for gname, group in config["groups"].items():
         for inst in group["instruments"]:
             try:
@@ -178,7 +181,7 @@ def load_config(path: str | Path) -> dict:
         config = read_yaml_file(path, "config file")
     except YamlFileError as err:
         raise ConfigError(str(err)) from None
-    validate_config(config, str(path))
+    validate_config(config, str(path), path.parent)
     return with_defaults(config)
 
 

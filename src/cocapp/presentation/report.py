@@ -426,7 +426,8 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         ),
         synthetic=synthetic,
         data_note=" ".join(str(study.get("data_note") or "SYNTHETIC DATA").split()),
-        sites=config["sites"],
+        # every site attribute beyond ``name`` is optional (the schema's): absent is None, never an error
+        sites=[dict(name=s["name"], code=s.get("code"), country=s.get("country")) for s in config["sites"]],
         groups=groups,
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         methods=methods_text(config),
