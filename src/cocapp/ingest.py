@@ -30,6 +30,7 @@ from cocapp.validate import (
     to_number,
     validate_raw,
 )
+from cocapp.words import grouping_words, unknown_groups
 
 __all__ = [
     "IngestResult",
@@ -63,6 +64,8 @@ def group_spec(config: dict, group: str) -> GroupSpec:
         covariates=g.get("covariates", {}),
         # the config's item missing codes serve every format that cannot declare them itself
         extra_missing_codes=extra if raw_format(g["raw"]) not in DECLARES_MISSING else {},
+        unknown_sites=unknown_groups(config),
+        site_word=grouping_words(config).noun,
     )
 
 
@@ -101,7 +104,10 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     data = table.data
     rows = np.arange(1, len(data) + 1)
     ids = ids_of(data[spec.id_column]).to_numpy()
-    sites = site_names_of(data[spec.site_column], table.value_labels.get(spec.site_column, {})).to_numpy()
+    sites = site_names_of(data[spec.site_column], table.value_labels.get(spec.site_column, {}))
+    sites = sites.where(sites.astype("string").str.strip().fillna("") != "", None).to_numpy()
+    # rows without a configured site (grouping.unknown: exclude; else validation refused them)
+    unknown = ~pd.Series(sites).isin(spec.sites).to_numpy()
     base = pd.DataFrame({"row": rows, "id": ids, "site": sites})
 
     item_frames = [base]
@@ -144,6 +150,11 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     n_inst = len(spec.instruments)
     status, reason = [], []
     for i in range(len(rows)):
+        if unknown[i]:
+            what = "empty" if sites[i] is None else f"{sites[i]!r}, not a configured {spec.site_word}"
+            status.append("excluded")
+            reason.append(f"{spec.site_word} {what} (excluded from every analysis: grouping.unknown)")
+            continue
         parts = []
         if excluded_from[i]:
             parts.append("answered no item of " + ", ".join(excluded_from[i]) + " (excluded from it)")
@@ -152,6 +163,9 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
         reason.append("; ".join(parts))
     recon.insert(3, "status", status)
     recon.insert(4, "reason", reason)
+    if unknown.any():
+        keep = ~unknown
+        items, resp = items[keep].reset_index(drop=True), resp[keep].reset_index(drop=True)
     return IngestResult(items=items, respondents=resp, reconciliation=recon)
 
 

@@ -51,6 +51,7 @@ from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
 from cocapp.presentation.outputs import correlation_groups, table_specs
+from cocapp.words import grouping_words
 
 __all__ = [
     "MISSING_TEXT",
@@ -419,6 +420,16 @@ def table_returns(
             totals[g][0] += ret
             totals[g][1] += ana
             cells += [str(ret), str(ana)]
+        table.add(cells)
+    # rows without a configured site (grouping.unknown: exclude): returned, never analysed
+    unplaced = {g: int((~rec["site"].astype(str).isin(sites)).sum()) for g, rec in reconciliation.items()}
+    if any(unplaced.values()):
+        cells = [f"No or unknown {grouping_words(config).noun} (excluded)"]
+        for g in config["groups"]:
+            n = unplaced.get(g)
+            cells += [MISSING_TEXT, MISSING_TEXT] if n is None else [str(n), "0"]
+            if n is not None:
+                totals[g][0] += n
         table.add(cells)
     cells = ["Total"]
     for g in config["groups"]:

@@ -31,6 +31,7 @@ class StageSpec:
 _ALL = (
     "study",
     "sites",
+    "grouping",
     "input",
     "groups",
     "instrument_paths",
@@ -46,6 +47,7 @@ _ALL = (
 _DISPLAY = (
     "study.synthetic",
     "sites",
+    "grouping",
     "groups.*.instruments",
     "groups.*.label",
     "instrument_paths",
@@ -66,6 +68,7 @@ STAGES: dict[str, StageSpec] = {
         "read and validate the raw questionnaires; write items, respondents and reconciliation",
         (
             "sites",
+            "grouping",
             "input.missing_codes",
             "groups.*.raw",
             "groups.*.codebook",
