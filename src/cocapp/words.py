@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GroupingWords", "grouping_words", "in_sentence", "unknown_groups"]
+__all__ = ["GroupingWords", "group_in_sentence", "grouping_words", "in_sentence", "unknown_groups"]
 
 
 def in_sentence(text: str) -> str:
@@ -54,3 +54,10 @@ def grouping_words(config) -> GroupingWords:
 def unknown_groups(config) -> str:
     """``grouping.unknown``: ``error`` (default) or ``exclude`` rows whose group value is empty or unknown."""
     return (config.get("grouping") or {}).get("unknown") or "error"
+
+
+def group_in_sentence(config, group: str) -> str:
+    """A respondent group's name inside a sentence: ``groups.<group>.label_in_sentence``, else its
+    ``label`` as written (never lower-cased: "Web respondents" stays), else its key with spaces."""
+    spec = config["groups"][group]
+    return spec.get("label_in_sentence") or spec.get("label") or group.replace("_", " ")

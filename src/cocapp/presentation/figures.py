@@ -33,6 +33,7 @@ from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percen
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs  # noqa: E402
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "FigureSpec",
@@ -63,8 +64,10 @@ def site_plot(
     title: str,
     alpha: float = 0.05,
     confidence_level: float = 0.95,
+    site_word: str = "site",
 ) -> Figure:
-    """Site means ± CI on the scale's theoretical range, reference site ``#``, Tukey marks vs reference.
+    """Site means ± CI on the scale's theoretical range, reference site ``#``, Tukey marks vs reference
+    (``site_word``: the grouping's name inside a sentence, :mod:`cocapp.words`).
 
     ``descriptives``: rows of one outcome (``site``, ``mean``, ``ci_low``, ``ci_high``); ``tukey``: its
     site pairs (``site_a``, ``site_b``, ``p_adj``). Sites without a row are left empty.
@@ -108,7 +111,7 @@ def site_plot(
     note = f"Mean ± {fmt_percent(confidence_level)} CI"
     if reference_site:
         note += (
-            f"; # reference site; Tukey vs reference: * p < {fmt_g(alpha)}, "
+            f"; # reference {site_word}; Tukey vs reference: * p < {fmt_g(alpha)}, "
             f"** p < {fmt_g(min(alpha, STRICT_LEVEL))}"
         )
     fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
@@ -184,6 +187,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
     for spec in figure_specs(config):
         g = spec.group
         glabel = config["groups"][g].get("label") or g
+        gsentence = group_in_sentence(config, g)
         if spec.kind == "sites":
             inst = load_instrument(spec.instrument, paths)
             scale = inst.scale(spec.scale)
@@ -208,7 +212,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 ]
             what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
             lo, hi = inst.scale_range(scale)
-            title = f"Mean {what} score for {glabel.lower()} ± {fmt_percent(level)} CI"
+            title = f"Mean {what} score for {gsentence} ± {fmt_percent(level)} CI"
             if spec.label:
                 title = f"{spec.label} {title}"
             fig = site_plot(
@@ -221,6 +225,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 title,
                 alpha,
                 level,
+                grouping_words(config).noun,
             )
         else:
             xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)

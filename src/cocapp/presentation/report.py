@@ -33,6 +33,7 @@ from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_pe
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
 from cocapp.presentation.verdict import render_verdict
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "ReportInputs",
@@ -69,6 +70,7 @@ def methods_text(config: dict) -> list[str]:
     ts = [format_threshold(t) for t in sc["thresholds"]]
     primary = format_threshold(sc["primary_threshold"])
     alpha = st["significance_level"]
+    words = grouping_words(config)
     post = st.get("post_hoc", {})
     corr = st.get("correlations", {})
     ss = int(st.get("ancova_ss_type", 3))
@@ -82,12 +84,12 @@ def methods_text(config: dict) -> list[str]:
         "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
         f"mean replacement), with {fmt_percent(st.get('confidence_level', 0.95))} confidence intervals; "
         f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable.",
-        f"Sites ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
+        f"{words.plural} ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
         f"subscale, significance level {fmt_g(alpha)}. Post hoc comparisons after ANOVA: "
-        f"{_posthoc_name(post.get('anova', 'tukey'))} for every site pair (reported whether or not the "
-        "omnibus test is significant; flagged only where it is)"
+        f"{_posthoc_name(post.get('anova', 'tukey'))} for every {words.noun} pair (reported whether or "
+        "not the omnibus test is significant; flagged only where it is)"
         + (
-            f"; figures mark differences from the reference site {post['reference_site']}."
+            f"; figures mark differences from the reference {words.noun} {post['reference_site']}."
             if post.get("reference_site")
             else "."
         ),
@@ -100,8 +102,8 @@ def methods_text(config: dict) -> list[str]:
             models.append(f"{label}, {m} model: {', '.join(names)}")
     if models:
         paras.append(
-            f"Site effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
-            f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
+            f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares "
+            f"and sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
             f"{st.get('categorical_covariates', 'factor')}s. Covariate models: " + "; ".join(models) + ". "
             f"Adjusted means are estimated marginal means at the covariate means; pairwise comparisons of "
             f"adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}."
@@ -183,6 +185,7 @@ def _versions() -> dict[str, str]:
 # -- sections --------------------------------------------------------------------------------------
 def _figure_caption(spec: FigureSpec, config: dict) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
+    in_text = group_in_sentence(config, spec.group)
     level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     alpha = config["statistics"]["significance_level"]
@@ -192,17 +195,24 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
             "with "
             "the least-squares line."
         )
-    what = "total" if spec.scale == "total" else spec.scale.replace("_", " ")
-    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {fmt_percent(level)} CI"
+    what = "total" if spec.scale == "total" else _scale_label(spec, config).lower()
+    text = f"Mean {spec.instrument} {what} score for {in_text} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:
         text += (
-            f" # marks the reference site ({ref}); * p < {fmt_g(alpha)} and "
+            f" # marks the reference {grouping_words(config).noun} ({ref}); * p < {fmt_g(alpha)} and "
             f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
         text = f"{spec.label} as published, redrawn from the regenerated data. " + text
     return text
+
+
+def _scale_label(spec: FigureSpec, config: dict) -> str:
+    """The scale's label from its instrument file (captions use names, never file names or keys)."""
+    from cocapp.instruments import load_instrument
+
+    return load_instrument(spec.instrument, config.get("instrument_paths", [])).scale(spec.scale).label
 
 
 def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
@@ -229,12 +239,36 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
     return out
 
 
-def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
-    """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``."""
+SENSITIVITY_CAPTIONS = {
+    "n_p": "{group}: n and p of the {noun} effect of every outcome and analysis by replacement threshold.",
+    "site_means": "{group}: {noun} means by replacement threshold, for the outcomes whose conclusion changes.",
+    "mi_site_means": (
+        "{group}: {noun} means with confidence intervals by complete cases, person-mean replacement "
+        "(primary threshold) and multiple imputation."
+    ),
+    "mi_convergence": "{group}: convergence of the imputation chains (mean and SD of the imputed answers).",
+}
+
+
+def _sensitivity_caption(stem: str, config: dict | None) -> str:
+    """A sensitivity figure's caption from the group's label and the grouping's name (file names are
+    ``{group}_{kind}``); the file name only for a figure of no known kind."""
+    if config is not None:
+        for group in config["groups"]:
+            kind = stem.removeprefix(f"{group}_") if stem.startswith(f"{group}_") else None
+            if kind in SENSITIVITY_CAPTIONS:
+                label = config["groups"][group].get("label") or group
+                return SENSITIVITY_CAPTIONS[kind].format(group=label, noun=grouping_words(config).noun)
+    return f"Sensitivity analysis: {stem.replace('_', ' ')}."
+
+
+def sensitivity_figures(figures: dict[str, bytes], start: int, config: dict | None = None) -> list[dict]:
+    """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``, captioned
+    from the config's labels (:func:`_sensitivity_caption`)."""
     out = []
     for stem in sorted(figures):
         data, w, h = _png(figures[stem], f"{stem}.png")
-        name = stem.replace("_", " ")
+        caption = _sensitivity_caption(stem, config)
         out.append(
             dict(
                 id=f"sensitivity-{re.sub(r'[^A-Za-z0-9_-]+', '-', stem)}",
@@ -242,8 +276,8 @@ def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
                 width=w,
                 height=h,
                 number=f"Figure {start + len(out)}",
-                caption=f"Sensitivity analysis: {name}.",
-                alt=f"Sensitivity analysis: {name}",
+                caption=caption,
+                alt=caption.rstrip("."),
             )
         )
     return out
@@ -408,8 +442,13 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         frag = _tables.html_fragment_from_document(inputs.tables[key])
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     figs = figure_entries(config, inputs.figures)
-    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1)
-    sens_html = Markup(render_verdict(inputs.verdict, fmt="html")) if inputs.verdict is not None else None
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config)
+    words = grouping_words(config)
+    sens_html = (
+        Markup(render_verdict(inputs.verdict, fmt="html", words=words))
+        if inputs.verdict is not None
+        else None
+    )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -426,6 +465,8 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         ),
         synthetic=synthetic,
         data_note=" ".join(str(study.get("data_note") or "SYNTHETIC DATA").split()),
+        note=" ".join(str(study.get("data_note") or "").split()),
+        grouping=words,
         # every site attribute beyond ``name`` is optional (the schema's): absent is None, never an error
         sites=[dict(name=s["name"], code=s.get("code"), country=s.get("country")) for s in config["sites"]],
         groups=groups,

@@ -51,7 +51,7 @@ from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
 from cocapp.presentation.outputs import correlation_groups, table_specs
-from cocapp.words import grouping_words
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "MISSING_TEXT",
@@ -340,8 +340,10 @@ def _instrument_heading(inst: Instrument) -> str:
 
 
 def _base_notes(config: dict) -> list[str]:
+    """The study's data note (``study.data_note``) whenever it is set; "SYNTHETIC DATA." for synthetic
+    data without one."""
     study = config.get("study", {})
-    if study.get("synthetic"):
+    if study.get("synthetic") or study.get("data_note"):
         return [" ".join(str(study.get("data_note") or "SYNTHETIC DATA.").split())]
     return []
 
@@ -393,14 +395,15 @@ def table_returns(
     """
     sites = site_names(config)
     countries = {s["name"]: s.get("country") for s in config["sites"]}
-    cols = ["Site"]
+    words = grouping_words(config)
+    cols = [words.label]
     for g in config["groups"]:
         label = _group_label(config, g)
         cols += [f"{label}: returned", f"{label}: analysed"]
     table = DisplayTable(
         key="table1_returns",
         number=number,
-        title="Questionnaire returns by site",
+        title=f"Questionnaire returns by {words.noun}",
         columns=cols,
         notes=_base_notes(config)
         + ["Returned: rows of the raw file; analysed: rows contributing to at least one instrument."],
@@ -424,7 +427,7 @@ def table_returns(
     # rows without a configured site (grouping.unknown: exclude): returned, never analysed
     unplaced = {g: int((~rec["site"].astype(str).isin(sites)).sum()) for g, rec in reconciliation.items()}
     if any(unplaced.values()):
-        cells = [f"No or unknown {grouping_words(config).noun} (excluded)"]
+        cells = [f"No or unknown {words.noun} (excluded)"]
         for g in config["groups"]:
             n = unplaced.get(g)
             cells += [MISSING_TEXT, MISSING_TEXT] if n is None else [str(n), "0"]
@@ -451,9 +454,10 @@ def table_site_comparison(
     table = DisplayTable(
         key=key,
         number=number,
-        title=f"Summary scores of {_group_label(config, group).lower()} on the "
+        title=f"Summary scores of {group_in_sentence(config, group)} on the "
         f"{_join(config['groups'][group]['instruments'])} "
-        f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, by site",
+        f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, "
+        f"by {grouping_words(config).noun}",
         columns=["Scale", "One-way ANOVA parameters", *[f"{s} Mean (SEM)" for s in sites]],
         section_header="Instrument",
         notes=_base_notes(config)
@@ -491,7 +495,7 @@ def table_correlations(
     table = DisplayTable(
         key=key,
         number=number,
-        title=f"Correlation analysis of the responses of {_group_label(config, group).lower()} "
+        title=f"Correlation analysis of the responses of {group_in_sentence(config, group)} "
         "to the outcome scales",
         columns=["Parameter", "Total sample", *sites],
         section_header="Measures",
@@ -585,16 +589,18 @@ def table_ancova_means(
     One row per group x instrument x scale x covariate model, at the primary threshold.
     """
     sites = site_names(config)
+    words = grouping_words(config)
     alpha, t = _alpha(config), _primary(config)
     ss = config["statistics"].get("ancova_ss_type", 3)
     table = DisplayTable(
         key="ancova_means",
         number=number,
-        title="Site effect adjusted for covariates (one-way ANCOVA) and adjusted site means",
+        title=f"{words.label} effect adjusted for covariates (one-way ANCOVA) and adjusted "
+        f"{words.noun} means",
         columns=[
             "Scale",
             "Covariate model",
-            "Site effect",
+            f"{words.label} effect",
             "Partial eta squared",
             *[f"{s} Adj. mean (SE)" for s in sites],
         ],
