@@ -425,7 +425,7 @@ def test_instrument_subscale_items_wrong_type(tmp_path):
         spec["subscales"][first]["items"] = ["one", 2]
 
     folder = instrument_with(tmp_path, edit)
-    with pytest.raises(InstrumentError, match=r"key subscales/\w+/items: 'one' is not one of the instrument's"):
+    with pytest.raises(InstrumentError, match=r"key subscales/\w+/items: 'one' is not one of the instrum"):
         load_instrument("RSA", [folder])
 
 

@@ -22,6 +22,7 @@ from cocapp.instruments import (
     InstrumentError,
     YamlFileError,
     instrument_file,
+    load_instrument,
     pattern_problem,
     read_yaml_file,
 )
@@ -29,6 +30,7 @@ from cocapp.instruments import (
 __all__ = [
     "ConfigError",
     "config_schema",
+    "correlation_measures",
     "format_threshold",
     "group_config",
     "load_config",
@@ -89,6 +91,19 @@ def group_config(config: dict, group: str) -> dict:
     if group not in config["groups"]:
         raise ConfigError(f"group {group!r} is not configured (groups: {list(config['groups'])})")
     return config["groups"][group]
+
+
+def correlation_measures(config: dict, group: str) -> list[tuple[str, str, str]]:
+    """``(name, instrument, scale)`` of the scales correlated for ``group``, in display order:
+    ``groups.<group>.correlations`` (each ``{instrument, scale}``), else every instrument's total. A
+    total is named by its instrument's key (``RSA``), a subscale ``<key>.<scale>`` (``RSA.choice``)."""
+    spec = config["groups"][group]
+    chosen = spec.get("correlations") or [{"instrument": i, "scale": "total"} for i in spec["instruments"]]
+    out = []
+    for m in chosen:
+        name = m["instrument"] if m["scale"] == "total" else f"{m['instrument']}.{m['scale']}"
+        out.append((name, m["instrument"], m["scale"]))
+    return out
 
 
 def site_names(config: dict) -> list[str]:
@@ -156,6 +171,22 @@ def _cross_checks(config: dict, base: str | Path | None = None) -> list[str]:
             problem = pattern_problem(pattern)
             if problem:
                 problems.append(f"key groups.{gname}.item_columns.{inst}: {problem}")
+        for k, m in enumerate(group.get("correlations") or []):
+            if m["instrument"] not in group["instruments"]:
+                problems.append(
+                    f"key groups.{gname}.correlations.{k}.instrument: {m['instrument']!r} is not one of the "
+                    f"group's instruments {group['instruments']}"
+                )
+                continue
+            try:
+                scales = load_instrument(m["instrument"], paths).scale_keys
+            except InstrumentError:
+                continue  # reported above
+            if m["scale"] not in scales:
+                problems.append(
+                    f"key groups.{gname}.correlations.{k}.scale: {m['instrument']} has no scale "
+                    f"{m['scale']!r} (scales: {scales})"
+                )
         covs = group.get("covariates", {})
         for mname, model in group.get("ancova_models", {}).items():
             for cov in model:

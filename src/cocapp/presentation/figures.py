@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cocapp.config import at_threshold, format_threshold, site_names  # noqa: E402
+from cocapp.config import at_threshold, correlation_measures, format_threshold, site_names  # noqa: E402
 from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
@@ -163,6 +163,16 @@ def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:
     return sub.pivot_table(index="id", columns="instrument", values="score", aggfunc="first")
 
 
+def _wide_measures(scores: pd.DataFrame, threshold: str, measures) -> pd.DataFrame:
+    """One column per correlated scale (``(name, instrument, scale)``), one row per respondent."""
+    at_t = scores[at_threshold(scores["threshold"], threshold)]
+    cols = {}
+    for name, inst, scale in measures:
+        sub = at_t[(at_t["instrument"].astype(str) == inst) & (at_t["scale"].astype(str) == scale)]
+        cols[name] = sub.groupby("id")["score"].first()
+    return pd.DataFrame(cols)
+
+
 def draw_all(
     config: dict,
     stats_: dict[str, pd.DataFrame],
@@ -227,6 +237,8 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 level,
                 grouping_words(config).noun,
             )
+        elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
+            fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
             xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
             wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
@@ -258,6 +270,41 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
             )
         written.update(plotting.figure_files(plotting.stamp_data_note(fig, config), spec.stem, FORMATS))
     return written
+
+
+def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
+    """Scatter of two chosen scales (``groups.<g>.correlations``), on their theoretical ranges."""
+    g = spec.group
+    paths = config.get("instrument_paths", [])
+    measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, g)}
+    picked = [(name, *measures[name]) for name in (spec.instrument, spec.scale)]
+    wide = _wide_measures(scores[g], t, picked) if g in scores else pd.DataFrame()
+    both = wide.dropna() if not wide.empty else pd.DataFrame(columns=[spec.instrument, spec.scale])
+    xv, yv = both[spec.instrument].to_numpy(float), both[spec.scale].to_numpy(float)
+    r, n, p = _corr_row(corr, g, t, spec.instrument, spec.scale)
+    if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
+        from scipy import stats as _st
+
+        res = _st.pearsonr(xv, yv)
+        r, n, p = float(res.statistic), len(xv), float(res.pvalue)
+    labels, ranges = [], []
+    for _, inst_key, scale_key in picked:
+        inst = load_instrument(inst_key, paths)
+        scale = inst.scale(scale_key)
+        labels.append(f"{inst.key} {scale.label}")
+        ranges.append(inst.scale_range(scale))
+    return scatter_plot(
+        xv,
+        yv,
+        labels[0],
+        labels[1],
+        f"{glabel}: {labels[0]} and {labels[1]}",
+        r,
+        int(n) if np.isfinite(n) else len(xv),
+        p,
+        ranges[0],
+        ranges[1],
+    )
 
 
 def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tuple[float, float, float]:

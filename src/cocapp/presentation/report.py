@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 from markupsafe import Markup
 
-from cocapp.config import format_threshold, site_names
+from cocapp.config import correlation_measures, format_threshold, site_names
 from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
@@ -189,6 +189,10 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
     level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     alpha = config["statistics"]["significance_level"]
+    measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, spec.group)}
+    if spec.kind == "scatter" and any(measures[m][1] != "total" for m in (spec.instrument, spec.scale)):
+        x, y = (_tables._measure_label(config, *measures[m]) for m in (spec.instrument, spec.scale))
+        return f"{g}: {x} and {y} scores (primary threshold, pairwise complete) with the least-squares line."
     if spec.kind == "scatter":
         return (
             f"{g}: {spec.instrument} and {spec.scale} total scores (primary threshold, pairwise complete) "
@@ -241,7 +245,8 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
 
 SENSITIVITY_CAPTIONS = {
     "n_p": "{group}: n and p of the {noun} effect of every outcome and analysis by replacement threshold.",
-    "site_means": "{group}: {noun} means by replacement threshold, for the outcomes whose conclusion changes.",
+    "site_means": "{group}: {noun} means by replacement threshold, for the outcomes whose conclusion "
+    "changes.",
     "mi_site_means": (
         "{group}: {noun} means with confidence intervals by complete cases, person-mean replacement "
         "(primary threshold) and multiple imputation."

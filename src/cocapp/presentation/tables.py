@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cocapp.config import format_threshold, site_names
+from cocapp.config import correlation_measures, format_threshold, site_names
 from cocapp.formatting import (
     MISSING_TEXT,
     STRICT_LEVEL,
@@ -379,6 +379,14 @@ def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
     return df.iloc[0]
 
 
+def _measure_label(config: dict, instrument: str, scale: str) -> str:
+    """A correlated scale as shown: the instrument's key for its total, else ``<key> <scale label>``."""
+    if scale == "total":
+        return instrument
+    inst = load_instrument(instrument, config.get("instrument_paths", []))
+    return f"{instrument} {inst.scale(scale).label}"
+
+
 def _join(names: list[str]) -> str:
     """``["RSA", "STAR-P", "ES"]`` -> ``"RSA, STAR-P and ES"``."""
     names = [str(n) for n in names]
@@ -492,6 +500,10 @@ def table_correlations(
     t = _primary(config)
     method = config["statistics"].get("correlations", {}).get("method", "pearson")
     deletion = config["statistics"].get("correlations", {}).get("deletion", "pairwise")
+    measures = correlation_measures(config, group)
+    shown = {name: _measure_label(config, inst, scale) for name, inst, scale in measures}
+    totals_only = all(scale == "total" for _, _, scale in measures)
+    what = "total scores" if totals_only else "scale scores"
     table = DisplayTable(
         key=key,
         number=number,
@@ -501,15 +513,14 @@ def table_correlations(
         section_header="Measures",
         notes=_base_notes(config)
         + [
-            f"{method.capitalize()} correlations of total scores, {deletion} deletion; "
-            "Sig. is the two-sided p.",
+            f"{method.capitalize()} correlations of {what}, {deletion} deletion; Sig. is the two-sided p.",
             _threshold_note(config),
         ],
         synthetic=bool(config["study"].get("synthetic")),
     )
-    insts = config["groups"][group]["instruments"]
-    for i, x in enumerate(insts):
-        for y in insts[i + 1 :]:
+    names = [name for name, _, _ in measures]
+    for i, x in enumerate(names):
+        for y in names[i + 1 :]:
             cells = {"r": ["r"], "p": ["Sig."], "n": ["N"]}
             for site in ["All", *sites]:
                 sub = _select(correlations, group=group, threshold=t, site=site, x=x, y=y)
@@ -521,7 +532,7 @@ def table_correlations(
                 n_text = str(int(r["n"])) if r is not None and not is_missing(r["n"]) else MISSING_TEXT
                 cells["n"].append(n_text)
             for k in ("r", "p", "n"):
-                table.add(cells[k], f"{x} and {y}")
+                table.add(cells[k], f"{shown[x]} and {shown[y]}")
     return table
 
 

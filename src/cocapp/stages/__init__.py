@@ -49,6 +49,7 @@ _DISPLAY = (
     "sites",
     "grouping",
     "groups.*.instruments",
+    "groups.*.correlations",
     "groups.*.label",
     "groups.*.label_in_sentence",
     "instrument_paths",
@@ -122,6 +123,7 @@ STAGES: dict[str, StageSpec] = {
             "statistics.confidence_level",
             "statistics.correlations.effect_size_labels",
             "groups.*.instruments",
+            "groups.*.correlations",
         ),
     ),
     "ancova": StageSpec(
