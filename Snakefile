@@ -73,6 +73,7 @@ rule all:
 rule ingest:
     input:
         raw=W.raw_files(),
+        copies=W.raw_copies(),  # other copies beside a raw file: checked to hold the same data
         instruments=W.instrument_files(),
     output:
         answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),

@@ -3,6 +3,7 @@
 Run as the workflow runs the stages, in a copy of the tiny fixture study (the ``study`` fixture).
 """
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -102,3 +103,26 @@ def test_grouping_words():
     w = grouping_words({"grouping": {"label": "NHS trust", "plural": "NHS trusts"}})
     assert (w.noun, w.nouns) == ("NHS trust", "NHS trusts")
     assert in_sentence("A") == "a"
+
+
+# -- one raw copy per group ------------------------------------------------------------------------
+def test_a_second_copy_of_a_raw_file_must_hold_the_same_data(study, cocapp_stage):
+    """data/raw/users.txt beside users.csv: checked (same data: fine, logged); an edit to it that the
+    workflow would silently ignore is refused, naming both files, the column, row and values."""
+    from cocapp.workflow import Workflow
+
+    copy = study / "data/raw/users.txt"
+    copy.write_bytes((study / "data/raw/users.csv").read_bytes())
+    config = load_config("config.yaml")
+    assert Workflow(config).raw_copies() == ["data/raw/users.txt"]
+    code, log = ingest(cocapp_stage, config)
+    assert code == 0, log
+    assert "data/raw/users.txt: a copy of data/raw/users.csv, checked: same data" in log
+    d = pd.read_csv(copy, dtype=str, keep_default_na=False)
+    d.loc[d.id == "U04", "rsa_02"] = "1" if d.loc[d.id == "U04", "rsa_02"].item() != "1" else "2"
+    d.to_csv(copy, index=False, lineterminator="\n")
+    shutil.rmtree("data/derived")
+    code, log = ingest(cocapp_stage, config)
+    assert code != 0 and not Path("data/derived").exists()
+    assert "data/raw/users.txt: another copy of data/raw/users.csv (groups.users.raw) with different" in log
+    assert "column 'rsa_02', data row 4:" in log

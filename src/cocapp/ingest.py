@@ -13,6 +13,7 @@ a missing covariate is noted (the respondent leaves only the ANCOVA models that 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,33 @@ def group_spec(config: dict, group: str) -> GroupSpec:
         unknown_sites=unknown_groups(config),
         site_word=grouping_words(config).noun,
     )
+
+
+def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) -> str | None:
+    """Why the other copy ``copy`` of ``group``'s raw file (:func:`cocapp.rawformats.raw_copies`)
+    holds different data than the configured file, or None when both give the same validated items
+    and respondents. The copy is read and validated as its format is (its own missing codes, the
+    group's codebook for a format without labels)."""
+    g = config["groups"][group]
+    spec = group_spec(config, group)
+    extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
+    spec = replace(spec, extra_missing_codes=extra if raw_format(copy) not in DECLARES_MISSING else {})
+    try:
+        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=ReadOptions()))
+    except (DataValidationError, ValueError) as err:
+        return f"it does not pass the checks the configured file passes ({str(err).splitlines()[0]})"
+    for kind in ("items", "respondents"):
+        a, b = getattr(result, kind), getattr(other, kind)
+        if list(a.columns) != list(b.columns) or len(a) != len(b):
+            return f"its {kind} differ in columns or rows ({len(b)} rows here, {len(a)} there)"
+        for col in a.columns:
+            x, y = a[col].astype(object), b[col].astype(object)
+            same = (x == y) | (pd.isna(x) & pd.isna(y))
+            if not same.all():
+                i = int(np.flatnonzero(~same.to_numpy())[0])
+                row = int(a["row"].iloc[i])
+                return f"column {col!r}, data row {row}: {y.iloc[i]!r} here, {x.iloc[i]!r} there"
+    return None
 
 
 def read_options(config: dict, group: str) -> ReadOptions:
