@@ -40,7 +40,8 @@ def main(seed: int = 20261203) -> None:
         c_shift, n_shift, s_shift = SHIFT.get(level, (0.0, 0.0, 0.0))
         latent = rng.normal(0, 1, 5) + np.array([0, c_shift, 0, n_shift, 0])
         age = int(np.clip(rng.normal(42, 14), 18, 85))
-        row = {"resp_id": f"E{i + 1:04d}", "education": level, "age": age, "gender": int(rng.choice([1, 2, 3, 9], p=[0.49, 0.46, 0.02, 0.03]))}
+        gender = int(rng.choice([1, 2, 3, 9], p=[0.49, 0.46, 0.02, 0.03]))
+        row = {"resp_id": f"E{i + 1:04d}", "education": level, "age": age, "gender": gender}
         for f, z in zip(FACTORS, latent, strict=True):
             for j in (1, 2, 3):
                 col = f"{f}{j}"
@@ -54,8 +55,11 @@ def main(seed: int = 20261203) -> None:
     items = [f"{f}{j}" for f in FACTORS for j in (1, 2, 3)] + [f"swls_{j}" for j in range(1, 6)]
     data = data[["resp_id", "education", "age", "gender", *items]].astype(object)
     # item non-response: more with age, more in Primary and Vocational
-    p_miss = 0.02 + 0.0012 * (data["age"].astype(float) - 18) + data["education"].map(
-        {"Primary": 0.03, "Vocational": 0.02}).fillna(0.0)
+    p_miss = (
+        0.02
+        + 0.0012 * (data["age"].astype(float) - 18)
+        + data["education"].map({"Primary": 0.03, "Vocational": 0.02}).fillna(0.0)
+    )
     for col in items:
         hit = rng.random(len(data)) < p_miss
         code9 = rng.random(len(data)) < 0.25
