@@ -15,7 +15,12 @@ from cocapp.workflow import Workflow
 min_version("8.0")
 
 
-configfile: "config.yaml"
+# The study's config is config.yaml in the folder snakemake runs in (-d/--directory), or the file(s)
+# given by --configfile instead of it: never the two merged (a study's --configfile run from the clone
+# would otherwise inherit the repository's groups and published reference).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 # An invalid config is one message naming each offending key (no Python traceback), exit code 1.
@@ -68,6 +73,7 @@ rule all:
 rule ingest:
     input:
         raw=W.raw_files(),
+        copies=W.raw_copies(),  # other copies beside a raw file: checked to hold the same data
         instruments=W.instrument_files(),
     output:
         answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),

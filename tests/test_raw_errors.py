@@ -400,7 +400,9 @@ WRONG_TYPES = [
     ("score", "mean", "key score: 'mean' is not of type 'object'"),
     ("score/kind", "median", "key score/kind: 'median' is not one of ['mean', 'sum']"),
     ("reverse_keyed", "none", "key reverse_keyed: 'none' is not of type 'array'"),
-    ("reverse_keyed", ["1"], "key reverse_keyed/0: '1' is not of type 'integer'"),
+    # items are named by position or by column name: "1" is a column name, and not one of RSA's
+    ("reverse_keyed", ["1"], "key reverse_keyed: '1' is not one of the instrument's columns"),
+    ("reverse_keyed", [1.5], "key reverse_keyed/0: 1.5 is not valid under any of the given schemas"),
     ("subscales", [1, 2], "key subscales: [1, 2] is not of type 'object'"),
     ("total/items", "some", "key total/items: 'some' is not valid under any of the given schemas"),
     ("key_source/verified", "no", "key key_source/verified: 'no' is not of type 'boolean'"),
@@ -423,7 +425,7 @@ def test_instrument_subscale_items_wrong_type(tmp_path):
         spec["subscales"][first]["items"] = ["one", 2]
 
     folder = instrument_with(tmp_path, edit)
-    with pytest.raises(InstrumentError, match=r"key subscales/\w+/items/0: 'one' is not of type 'integer'"):
+    with pytest.raises(InstrumentError, match=r"key subscales/\w+/items: 'one' is not one of the instrum"):
         load_instrument("RSA", [folder])
 
 

@@ -200,11 +200,23 @@ def test_missing_rows_are_dashes(config, publication_stats):
 def test_not_synthetic_has_no_label(config, publication_stats):
     cfg = copy.deepcopy(config)
     cfg["study"]["synthetic"] = False
+    del cfg["study"]["data_note"]
     stats = publication_stats
     t = T.table_site_comparison(stats["anova"], stats["descriptives"], cfg, "service_users", "Table 2", "t2")
     assert "SYNTHETIC" not in t.caption
     assert not any("SYNTHETIC" in n for n in t.notes)
     assert "SYNTHETIC" not in T.to_markdown(t) + T.to_html_fragment(t)
+
+
+def test_data_note_is_shown_whenever_set(config, publication_stats):
+    """study.data_note is the study's note on its data: shown also when the data are not synthetic."""
+    cfg = copy.deepcopy(config)
+    cfg["study"]["synthetic"] = False
+    cfg["study"]["data_note"] = "Pilot wave; weights not applied."
+    stats = publication_stats
+    t = T.table_site_comparison(stats["anova"], stats["descriptives"], cfg, "service_users", "Table 2", "t2")
+    assert "SYNTHETIC" not in t.caption
+    assert t.notes[0] == "Pilot wave; weights not applied."
 
 
 # -- writers ---------------------------------------------------------------------------------------

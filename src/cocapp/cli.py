@@ -2,20 +2,23 @@
 
 ``cocapp <stage> --settings JSON <files>`` runs one stage of the workflow (the Snakefile's rules call
 these; :mod:`cocapp.stages`). Besides the stages: ``cocapp run`` runs the whole workflow with
-Snakemake, ``cocapp check-config`` validates a config file, ``cocapp synthesize`` regenerates the
-embedded synthetic dataset.
+Snakemake on a study folder, ``cocapp init`` creates a study folder, ``cocapp check-config``
+validates a config file, ``cocapp synthesize`` regenerates the embedded synthetic dataset.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from cocapp.stages import STAGES
 
 TOOLS: dict[str, str] = {
-    "run": "run the whole workflow (snakemake) in the current folder",
+    "init": "create a study folder (config, data/raw, instruments, README); --from FILE drafts it from data",
+    "run": "run the whole workflow (snakemake) on a study folder (default: the current folder)",
     "check-config": "validate a config file against the schema",
     "synthesize": "regenerate the embedded synthetic COCAPP dataset (data/raw) and its calibration report",
 }
@@ -31,10 +34,86 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def workflow_root() -> Path:
+    """The checkout holding the Snakefile of this cocapp (``src/cocapp`` -> the repository)."""
+    return Path(__file__).resolve().parents[2]
+
+
+CORES_OPTION = re.compile(r"--cores|--jobs|--cores=.*|--jobs=.*|-[cj](\d+|all)?")
+
+
+def snakemake_command(study: Path, options: list[str]) -> list[str]:
+    """``snakemake`` on the study folder ``study`` with the repository's Snakefile and profile: the
+    jobs run in the folder (its relative paths), whose config.yaml is the Snakefile's ``configfile``
+    (relative to the folder, so the report names it ``config.yaml`` as in the default study). Nothing
+    is merged into it but ``--config`` overrides; a ``--configfile`` in ``options`` replaces it."""
+    root = workflow_root()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "--directory", str(study)]
+    profile = root / "profiles" / "default"
+    if profile.is_dir() and "--workflow-profile" not in options:
+        cmd += ["--workflow-profile", str(profile)]
+    if not any(CORES_OPTION.fullmatch(o) for o in options):
+        cmd += ["--cores", "all"]
+    return cmd + options
+
+
 def run_workflow(argv: list[str]) -> int:
-    """``cocapp run [snakemake options]``: ``snakemake --cores <all>`` plus the given options."""
-    cmd = [sys.executable, "-m", "snakemake", *(argv or ["--cores", "all"])]
-    return subprocess.call(cmd)
+    """``cocapp run [DIR] [snakemake options]``: the workflow on the study folder DIR (default: the
+    current folder), ``--cores all`` unless the options set the cores."""
+    if argv and argv[0] in {"-h", "--help"}:
+        print(
+            "usage: cocapp run [DIR] [snakemake options]\n\n"
+            + TOOLS["run"]
+            + ": snakemake -s <cocapp>/Snakefile -d DIR [options], DIR/config.yaml the only config\n"
+            "(--cores all unless given; e.g. cocapp run my-study --cores 2, cocapp run my-study -n)"
+        )
+        return 0
+    study = Path(".")
+    if argv and not argv[0].startswith("-"):
+        study, argv = Path(argv[0]), argv[1:]
+    if not study.is_dir():
+        print(
+            f"cocapp run: error: {study}: no such folder (cocapp init {study} creates a study)",
+            file=sys.stderr,
+        )
+        return 2
+    if not (study / "config.yaml").is_file() and "--configfile" not in argv:
+        print(
+            f"cocapp run: error: {study / 'config.yaml'}: no config file (cocapp init {study} creates one)",
+            file=sys.stderr,
+        )
+        return 2
+    if not (workflow_root() / "Snakefile").is_file():
+        print(
+            f"cocapp run: error: no Snakefile in {workflow_root()} (run cocapp from its checkout)",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call(snakemake_command(study.resolve(), argv))
+
+
+def init(argv: list[str]) -> int:
+    from cocapp.init_study import InitError, init_study
+
+    parser = argparse.ArgumentParser(prog="cocapp init", description=TOOLS["init"])
+    parser.add_argument("folder", help="the study folder to create (may exist, but not hold a config.yaml)")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="a raw data file (.sav, .csv, ...): copied to data/raw/, codebook and instruments drafted",
+    )
+    parser.add_argument("--name", help="the study's short name (default: the folder's name)")
+    args = parser.parse_args(argv)
+    try:
+        notes = init_study(args.folder, args.source, args.name)
+    except InitError as err:
+        print(f"cocapp init: error: {err}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"cocapp init: {note}", file=sys.stderr)
+    print(f"{args.folder}: study folder made; edit {args.folder}/config.yaml, then: cocapp run {args.folder}")
+    return 0
 
 
 def check_config(argv: list[str]) -> int:
@@ -81,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    tools = {"run": run_workflow, "check-config": check_config, "synthesize": synthesize}
+    tools = {"init": init, "run": run_workflow, "check-config": check_config, "synthesize": synthesize}
     if command in tools:
         return tools[command](rest)
     if command not in STAGES:

@@ -22,6 +22,7 @@ from cocapp.instruments import (
     InstrumentError,
     YamlFileError,
     instrument_file,
+    load_instrument,
     pattern_problem,
     read_yaml_file,
 )
@@ -29,6 +30,7 @@ from cocapp.instruments import (
 __all__ = [
     "ConfigError",
     "config_schema",
+    "correlation_measures",
     "format_threshold",
     "group_config",
     "load_config",
@@ -91,6 +93,19 @@ def group_config(config: dict, group: str) -> dict:
     return config["groups"][group]
 
 
+def correlation_measures(config: dict, group: str) -> list[tuple[str, str, str]]:
+    """``(name, instrument, scale)`` of the scales correlated for ``group``, in display order:
+    ``groups.<group>.correlations`` (each ``{instrument, scale}``), else every instrument's total. A
+    total is named by its instrument's key (``RSA``), a subscale ``<key>.<scale>`` (``RSA.choice``)."""
+    spec = config["groups"][group]
+    chosen = spec.get("correlations") or [{"instrument": i, "scale": "total"} for i in spec["instruments"]]
+    out = []
+    for m in chosen:
+        name = m["instrument"] if m["scale"] == "total" else f"{m['instrument']}.{m['scale']}"
+        out.append((name, m["instrument"], m["scale"]))
+    return out
+
+
 def site_names(config: dict) -> list[str]:
     """Site names in display order."""
     return [s["name"] for s in config["sites"]]
@@ -100,21 +115,24 @@ def _key_path(err: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in err.absolute_path) or "(top level)"
 
 
-def validate_config(config: Any, source: str = "config") -> dict:
-    """Validate a config mapping; return it. Raises ConfigError naming every offending key."""
+def validate_config(config: Any, source: str = "config", base: str | Path | None = None) -> dict:
+    """Validate a config mapping; return it. Raises ConfigError naming every offending key.
+
+    Relative paths (``instrument_paths``) are looked up under ``base`` (the config file's folder, a
+    study's folder; default: the working directory, where the workflow runs)."""
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
     validator = _validator()
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [f"key {_key_path(e)}: {e.message}" for e in errors]
     if not problems:
-        problems = _cross_checks(config)
+        problems = _cross_checks(config, base)
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
     return config
 
 
-def _cross_checks(config: dict) -> list[str]:
+def _cross_checks(config: dict, base: str | Path | None = None) -> list[str]:
     problems: list[str] = []
     scoring = config["scoring"]
     thresholds = [format_threshold(t) for t in scoring["thresholds"]]
@@ -136,7 +154,7 @@ def _cross_checks(config: dict) -> list[str]:
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     if ref is not None and ref not in names:
         problems.append(f"key statistics.post_hoc.reference_site: {ref!r} is not a configured site {names}")
-    paths = config.get("instrument_paths", [])
+    paths = [Path(base or ".") / p for p in config.get("instrument_paths", [])]
     for gname, group in config["groups"].items():
         for inst in group["instruments"]:
             try:
@@ -158,6 +176,22 @@ def _cross_checks(config: dict) -> list[str]:
             problem = pattern_problem(pattern)
             if problem:
                 problems.append(f"key groups.{gname}.item_columns.{inst}: {problem}")
+        for k, m in enumerate(group.get("correlations") or []):
+            if m["instrument"] not in group["instruments"]:
+                problems.append(
+                    f"key groups.{gname}.correlations.{k}.instrument: {m['instrument']!r} is not one of the "
+                    f"group's instruments {group['instruments']}"
+                )
+                continue
+            try:
+                scales = load_instrument(m["instrument"], paths).scale_keys
+            except InstrumentError:
+                continue  # reported above
+            if m["scale"] not in scales:
+                problems.append(
+                    f"key groups.{gname}.correlations.{k}.scale: {m['instrument']} has no scale "
+                    f"{m['scale']!r} (scales: {scales})"
+                )
         covs = group.get("covariates", {})
         for mname, model in group.get("ancova_models", {}).items():
             for cov in model:
@@ -183,7 +217,7 @@ def load_config(path: str | Path) -> dict:
         config = read_yaml_file(path, "config file")
     except YamlFileError as err:
         raise ConfigError(str(err)) from None
-    validate_config(config, str(path))
+    validate_config(config, str(path), path.parent)
     return with_defaults(config)
 
 

@@ -68,7 +68,7 @@ CONTRACTS: dict[str, Contract] = {
     "respondents": _c("ingest/{group}_respondents.csv", "row:int id:str site:str", r".+", "any?"),
     "reconciliation": _c(
         "ingest/{group}_reconciliation.csv",
-        "row:int id:str site:str status:str reason:str?",
+        "row:int id:str site:str? status:str reason:str?",
         r".+_(items_answered|status)",
         "any",
     ),

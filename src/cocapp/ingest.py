@@ -13,6 +13,7 @@ a missing covariate is noted (the respondent leaves only the ANCOVA models that 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from cocapp.validate import (
     to_number,
     validate_raw,
 )
+from cocapp.words import grouping_words, unknown_groups
 
 __all__ = [
     "IngestResult",
@@ -63,7 +65,36 @@ def group_spec(config: dict, group: str) -> GroupSpec:
         covariates=g.get("covariates", {}),
         # the config's item missing codes serve every format that cannot declare them itself
         extra_missing_codes=extra if raw_format(g["raw"]) not in DECLARES_MISSING else {},
+        unknown_sites=unknown_groups(config),
+        site_word=grouping_words(config).noun,
     )
+
+
+def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) -> str | None:
+    """Why the other copy ``copy`` of ``group``'s raw file (:func:`cocapp.rawformats.raw_copies`)
+    holds different data than the configured file, or None when both give the same validated items
+    and respondents. The copy is read and validated as its format is (its own missing codes, the
+    group's codebook for a format without labels)."""
+    g = config["groups"][group]
+    spec = group_spec(config, group)
+    extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
+    spec = replace(spec, extra_missing_codes=extra if raw_format(copy) not in DECLARES_MISSING else {})
+    try:
+        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=ReadOptions()))
+    except (DataValidationError, ValueError) as err:
+        return f"it does not pass the checks the configured file passes ({str(err).splitlines()[0]})"
+    for kind in ("items", "respondents"):
+        a, b = getattr(result, kind), getattr(other, kind)
+        if list(a.columns) != list(b.columns) or len(a) != len(b):
+            return f"its {kind} differ in columns or rows ({len(b)} rows here, {len(a)} there)"
+        for col in a.columns:
+            x, y = a[col].astype(object), b[col].astype(object)
+            same = (x == y) | (pd.isna(x) & pd.isna(y))
+            if not same.all():
+                i = int(np.flatnonzero(~same.to_numpy())[0])
+                row = int(a["row"].iloc[i])
+                return f"column {col!r}, data row {row}: {y.iloc[i]!r} here, {x.iloc[i]!r} there"
+    return None
 
 
 def read_options(config: dict, group: str) -> ReadOptions:
@@ -101,7 +132,10 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     data = table.data
     rows = np.arange(1, len(data) + 1)
     ids = ids_of(data[spec.id_column]).to_numpy()
-    sites = site_names_of(data[spec.site_column], table.value_labels.get(spec.site_column, {})).to_numpy()
+    sites = site_names_of(data[spec.site_column], table.value_labels.get(spec.site_column, {}))
+    sites = sites.where(sites.astype("string").str.strip().fillna("") != "", None).to_numpy()
+    # rows without a configured site (grouping.unknown: exclude; else validation refused them)
+    unknown = ~pd.Series(sites).isin(spec.sites).to_numpy()
     base = pd.DataFrame({"row": rows, "id": ids, "site": sites})
 
     item_frames = [base]
@@ -148,6 +182,11 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
     n_inst = len(spec.instruments)
     status, reason = [], []
     for i in range(len(rows)):
+        if unknown[i]:
+            what = "empty" if sites[i] is None else f"{sites[i]!r}, not a configured {spec.site_word}"
+            status.append("excluded")
+            reason.append(f"{spec.site_word} {what} (excluded from every analysis: grouping.unknown)")
+            continue
         parts = []
         if excluded_from[i]:
             parts.append("answered no item of " + ", ".join(excluded_from[i]) + " (excluded from it)")
@@ -156,6 +195,9 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
         reason.append("; ".join(parts))
     recon.insert(3, "status", status)
     recon.insert(4, "reason", reason)
+    if unknown.any():
+        keep = ~unknown
+        items, resp = items[keep].reset_index(drop=True), resp[keep].reset_index(drop=True)
     return IngestResult(items=items, respondents=resp, reconciliation=recon)
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "METADATA_FORMATS",
     "RAW_FORMATS",
     "format_of",
+    "raw_copies",
 ]
 
 # Everything SPSS, Stata and SAS write is read by pyreadstat (ReadStat); Excel workbooks by openpyxl;
@@ -48,3 +49,19 @@ CASE_INSENSITIVE = frozenset({"sav", "por", "sas7bdat", "xport"})
 def format_of(path: str | Path) -> str | None:
     """The format key of a raw file from its suffix (None when unsupported)."""
     return RAW_FORMATS.get(Path(path).suffix.lower())
+
+
+def raw_copies(path: str | Path) -> list[str]:
+    """Other copies of a raw file beside it: the same name with another raw-file suffix
+    (``data/raw/users.csv`` next to ``data/raw/users.sav``), sorted. The workflow reads only the
+    configured one; ingest refuses to run while a copy holds different data (an edit to the other
+    copy would otherwise be silently ignored)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    own = path.name.lower()
+    return sorted(
+        str(path.parent / p.name)
+        for p in path.parent.iterdir()
+        if p.is_file() and p.stem == path.stem and p.name.lower() != own and format_of(p) is not None
+    )

@@ -92,6 +92,9 @@ class GroupSpec:
     item_patterns: dict[str, str]
     covariates: dict[str, dict]
     extra_missing_codes: dict[float, str]
+    # rows whose site is empty or not configured: "error", or "exclude" (config grouping.unknown)
+    unknown_sites: str = "error"
+    site_word: str = "site"  # the grouping's name inside a sentence (config grouping.label)
 
     def item_columns(self, key: str) -> list[str]:
         return self.instruments[key].columns(pattern=self.item_patterns.get(key))
@@ -183,13 +186,24 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
         report_duplicates="all",
         title="respondent id",
     )
-    site_rule = f"site must be one of the configured sites {known_sites}"
+    site_rule = f"{spec.site_word} must be one of the configured sites {known_sites}"
     if site_labels:
         site_rule += f" (codes are read through their value labels {_labels_text(site_labels)})"
-    columns[spec.site_column] = pa.Column(
-        nullable=False,
-        checks=[_check(lambda s: site_names_of(s, site_labels).isin(known_sites), "site_known", site_rule)],
-    )
+    if spec.unknown_sites == "exclude":  # such rows are excluded with their reason (cocapp.ingest)
+        columns[spec.site_column] = pa.Column(nullable=True)
+    else:
+        site_rule += "; or set grouping.unknown: exclude to leave such rows out with the reason"
+        columns[spec.site_column] = pa.Column(
+            nullable=False,
+            # an empty cell is one problem ("must not be empty"), not also an unknown site
+            checks=[
+                _check(
+                    lambda s: s.isna() | site_names_of(s, site_labels).isin(known_sites),
+                    "site_known",
+                    site_rule,
+                )
+            ],
+        )
     # Columns under the same rule share their Check objects (schema_holds checks them together).
     shared: dict[tuple, list[pa.Check]] = {}
     for key, inst in spec.instruments.items():

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from cocapp.instruments import instrument_file
-from cocapp.rawformats import METADATA_FORMATS, format_of
+from cocapp.rawformats import METADATA_FORMATS, format_of, raw_copies
 from cocapp.stages import STAGES
 from cocapp.stages.settings import settings_json
 
@@ -158,6 +158,12 @@ class Workflow:
                 files.append(g["codebook"])
             if (g.get("read") or {}).get("catalog"):
                 files.append(g["read"]["catalog"])
+        return sorted(set(files), key=files.index)
+
+    def raw_copies(self) -> list[str]:
+        """Other copies beside the raw files (same name, another format): ingest checks that they hold
+        the same data, so an edit to one reruns it (:func:`cocapp.rawformats.raw_copies`)."""
+        files = [c for g in self.config["groups"].values() for c in raw_copies(g["raw"])]
         return sorted(set(files), key=files.index)
 
     def instrument_files(self, group: str | None = None) -> list[str]:

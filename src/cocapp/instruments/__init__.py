@@ -172,10 +172,14 @@ class Instrument:
     key_note: str
     reference: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    item_columns: tuple[str, ...] = ()  # explicit column names (key ``columns``), item 1 first
 
     # -- columns -------------------------------------------------------------------------------
     def column(self, item: int, pattern: str | None = None) -> str:
-        """Raw column name of item number ``item`` (1-based)."""
+        """Raw column name of item number ``item`` (1-based): ``pattern`` (the config's
+        ``item_columns``) when given, else the file's explicit ``columns``, else its ``column_pattern``."""
+        if pattern is None and self.item_columns:
+            return self.item_columns[item - 1]
         return (pattern or self.column_pattern).format(item=item)
 
     def columns(self, items: Iterable[int] | None = None, pattern: str | None = None) -> list[str]:
@@ -265,10 +269,13 @@ def _parse(spec: dict, source: str) -> Instrument:
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise InstrumentError(f"{source}: key {where}: {err.message}") from None
-    n = spec["items"]
-    problem = pattern_problem(spec["column_pattern"])
-    if problem:
-        raise InstrumentError(f"{source}: key column_pattern: {problem}")
+    columns = tuple(str(c) for c in spec.get("columns") or ())
+    n = _item_count(spec, columns, source)
+    if not columns:
+        problem = pattern_problem(spec["column_pattern"])
+        if problem:
+            raise InstrumentError(f"{source}: key column_pattern: {problem}")
+    names = columns or tuple(spec["column_pattern"].format(item=i) for i in range(1, n + 1))
     for code in spec.get("missing_codes") or {}:
         if not _is_number(code):
             raise InstrumentError(f"{source}: key missing_codes: {code!r} is not a numeric code")
@@ -284,15 +291,19 @@ def _parse(spec: dict, source: str) -> Instrument:
             raise InstrumentError(
                 f"{source}: key missing_codes: code {code:g} lies inside the response range {lo:g}-{hi:g}"
             )
-    reverse = frozenset(spec.get("reverse_keyed") or [])
+    reverse = frozenset(_positions(spec.get("reverse_keyed") or [], names, f"{source}: key reverse_keyed"))
     scales: list[Scale] = []
     for skey, sspec in (spec.get("subscales") or {}).items():
-        items = tuple(sspec["items"])
+        items = tuple(_positions(sspec["items"], names, f"{source}: key subscales/{skey}/items"))
         scales.append(Scale(skey, sspec.get("label", skey), items))
     total = spec.get("total")
     if total is not None:
         t_items = total["items"]
-        items = tuple(range(1, n + 1)) if t_items == "all" else tuple(t_items)
+        items = (
+            tuple(range(1, n + 1))
+            if t_items == "all"
+            else tuple(_positions(t_items, names, f"{source}: key total/items"))
+        )
         scales.append(Scale("total", total.get("label", "Total"), items))
     for s in scales:
         bad = [i for i in s.items if not 1 <= i <= n]
@@ -309,7 +320,7 @@ def _parse(spec: dict, source: str) -> Instrument:
         name=spec["name"],
         citation=" ".join(spec.get("citation", "").split()),
         n_items=n,
-        column_pattern=spec["column_pattern"],
+        column_pattern=spec.get("column_pattern") or "",
         response_min=lo,
         response_max=hi,
         response_labels={int(k): v for k, v in (spec["response"].get("labels") or {}).items()},
@@ -321,7 +332,41 @@ def _parse(spec: dict, source: str) -> Instrument:
         key_note=" ".join(str(ks.get("note", "")).split()),
         reference=spec.get("reference") or {},
         source=source,
+        item_columns=columns,
     )
+
+
+def _item_count(spec: dict, columns: tuple[str, ...], source: str) -> int:
+    """Number of items: ``items``, or the length of the explicit ``columns`` (which must agree)."""
+    if columns and spec.get("column_pattern"):
+        raise InstrumentError(f"{source}: key columns: give either columns or column_pattern, not both")
+    if columns:
+        if len(set(columns)) != len(columns):
+            twice = sorted({c for c in columns if columns.count(c) > 1})
+            raise InstrumentError(f"{source}: key columns: {twice} listed twice")
+        if spec.get("items") is not None and spec["items"] != len(columns):
+            raise InstrumentError(
+                f"{source}: key items: {spec['items']} items, but columns lists {len(columns)} columns"
+            )
+        return len(columns)
+    if spec.get("column_pattern") is None:
+        raise InstrumentError(f"{source}: key column_pattern: needed (or an explicit list under columns)")
+    if spec.get("items") is None:
+        raise InstrumentError(f"{source}: key items: the number of items is needed with a column_pattern")
+    return int(spec["items"])
+
+
+def _positions(items: Iterable, names: tuple[str, ...], where: str) -> list[int]:
+    """Item positions (1-based) of ``items`` given by position or by column name."""
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                raise InstrumentError(f"{where}: {item!r} is not one of the instrument's columns")
+            out.append(names.index(item) + 1)
+        else:
+            out.append(item)
+    return out
 
 
 def _is_number(value: object) -> bool:

@@ -28,11 +28,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cocapp.config import at_threshold, format_threshold, site_names  # noqa: E402
+from cocapp.config import at_threshold, correlation_measures, format_threshold, site_names  # noqa: E402
 from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs  # noqa: E402
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "FigureSpec",
@@ -63,8 +64,10 @@ def site_plot(
     title: str,
     alpha: float = 0.05,
     confidence_level: float = 0.95,
+    site_word: str = "site",
 ) -> Figure:
-    """Site means ± CI on the scale's theoretical range, reference site ``#``, Tukey marks vs reference.
+    """Site means ± CI on the scale's theoretical range, reference site ``#``, Tukey marks vs reference
+    (``site_word``: the grouping's name inside a sentence, :mod:`cocapp.words`).
 
     ``descriptives``: rows of one outcome (``site``, ``mean``, ``ci_low``, ``ci_high``); ``tukey``: its
     site pairs (``site_a``, ``site_b``, ``p_adj``). Sites without a row are left empty.
@@ -108,7 +111,7 @@ def site_plot(
     note = f"Mean ± {fmt_percent(confidence_level)} CI"
     if reference_site:
         note += (
-            f"; # reference site; Tukey vs reference: * p < {fmt_g(alpha)}, "
+            f"; # reference {site_word}; Tukey vs reference: * p < {fmt_g(alpha)}, "
             f"** p < {fmt_g(min(alpha, STRICT_LEVEL))}"
         )
     fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
@@ -160,6 +163,16 @@ def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:
     return sub.pivot_table(index="id", columns="instrument", values="score", aggfunc="first")
 
 
+def _wide_measures(scores: pd.DataFrame, threshold: str, measures) -> pd.DataFrame:
+    """One column per correlated scale (``(name, instrument, scale)``), one row per respondent."""
+    at_t = scores[at_threshold(scores["threshold"], threshold)]
+    cols = {}
+    for name, inst, scale in measures:
+        sub = at_t[(at_t["instrument"].astype(str) == inst) & (at_t["scale"].astype(str) == scale)]
+        cols[name] = sub.groupby("id")["score"].first()
+    return pd.DataFrame(cols)
+
+
 def draw_all(
     config: dict,
     stats_: dict[str, pd.DataFrame],
@@ -184,6 +197,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
     for spec in figure_specs(config):
         g = spec.group
         glabel = config["groups"][g].get("label") or g
+        gsentence = group_in_sentence(config, g)
         if spec.kind == "sites":
             inst = load_instrument(spec.instrument, paths)
             scale = inst.scale(spec.scale)
@@ -208,7 +222,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 ]
             what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
             lo, hi = inst.scale_range(scale)
-            title = f"Mean {what} score for {glabel.lower()} ± {fmt_percent(level)} CI"
+            title = f"Mean {what} score for {gsentence} ± {fmt_percent(level)} CI"
             if spec.label:
                 title = f"{spec.label} {title}"
             fig = site_plot(
@@ -221,7 +235,10 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 title,
                 alpha,
                 level,
+                grouping_words(config).noun,
             )
+        elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
+            fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
             xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
             wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
@@ -253,6 +270,41 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
             )
         written.update(plotting.figure_files(plotting.stamp_data_note(fig, config), spec.stem, FORMATS))
     return written
+
+
+def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
+    """Scatter of two chosen scales (``groups.<g>.correlations``), on their theoretical ranges."""
+    g = spec.group
+    paths = config.get("instrument_paths", [])
+    measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, g)}
+    picked = [(name, *measures[name]) for name in (spec.instrument, spec.scale)]
+    wide = _wide_measures(scores[g], t, picked) if g in scores else pd.DataFrame()
+    both = wide.dropna() if not wide.empty else pd.DataFrame(columns=[spec.instrument, spec.scale])
+    xv, yv = both[spec.instrument].to_numpy(float), both[spec.scale].to_numpy(float)
+    r, n, p = _corr_row(corr, g, t, spec.instrument, spec.scale)
+    if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
+        from scipy import stats as _st
+
+        res = _st.pearsonr(xv, yv)
+        r, n, p = float(res.statistic), len(xv), float(res.pvalue)
+    labels, ranges = [], []
+    for _, inst_key, scale_key in picked:
+        inst = load_instrument(inst_key, paths)
+        scale = inst.scale(scale_key)
+        labels.append(f"{inst.key} {scale.label}")
+        ranges.append(inst.scale_range(scale))
+    return scatter_plot(
+        xv,
+        yv,
+        labels[0],
+        labels[1],
+        f"{glabel}: {labels[0]} and {labels[1]}",
+        r,
+        int(n) if np.isfinite(n) else len(xv),
+        p,
+        ranges[0],
+        ranges[1],
+    )
 
 
 def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tuple[float, float, float]:

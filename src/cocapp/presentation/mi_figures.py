@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from cocapp.config import site_names  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.sensitivity_figures import DPI, RC, _label  # noqa: E402
+from cocapp.words import grouping_words  # noqa: E402
 
 __all__ = ["convergence_figure", "convergence_files", "site_means_comparison", "comparison_files"]
 
@@ -87,7 +88,8 @@ def site_means_comparison(table: pd.DataFrame, config: Mapping, group: str, inst
     fig = Figure(figsize=(3.0 * ncols, 0.9 + 2.5 * nrows), dpi=DPI)
     FigureCanvasAgg(fig)
     fig.suptitle(
-        f"{label}: site means with {round(100 * config['statistics']['confidence_level'])} % CI "
+        f"{label}: {grouping_words(config).noun} means with "
+        f"{round(100 * config['statistics']['confidence_level'])} % CI "
         "— complete cases, person-mean replacement (primary threshold), multiple imputation",
         fontsize=9,
     )

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cocapp.config import correlation_measures
 from cocapp.instruments import load_instrument
 
 __all__ = [
@@ -42,7 +43,7 @@ class FigureSpec:
     kind: str  # "sites" | "scatter"
     group: str
     instrument: str
-    scale: str  # for a scatter: the y instrument
+    scale: str  # for a scatter: the y measure (an instrument key, or <key>.<scale> for a subscale)
     label: str = ""  # published label, e.g. "Fig. 3"
 
 
@@ -59,10 +60,10 @@ def figure_specs(config: dict) -> list[FigureSpec]:
             inst = load_instrument(ikey, paths)
             for scale in inst.scales:
                 specs.append(FigureSpec(f"sites/{g}/{ikey}_{scale.key}", "sites", g, ikey, scale.key))
-    for g, spec in config["groups"].items():
-        insts = spec["instruments"]
-        for i, x in enumerate(insts):
-            for y in insts[i + 1 :]:
+    for g in config["groups"]:
+        names = [name for name, _, _ in correlation_measures(config, g)]
+        for i, x in enumerate(names):
+            for y in names[i + 1 :]:
                 specs.append(FigureSpec(f"correlations/{g}/{x}_{y}", "scatter", g, x, y))
     for fig in config.get("published", {}).get("figures", []) or []:
         specs.append(
@@ -79,8 +80,9 @@ def figure_specs(config: dict) -> list[FigureSpec]:
 
 
 def correlation_groups(config: dict) -> list[str]:
-    """Groups answering two or more instruments (they get a correlation table and scatter plots)."""
-    return [g for g, spec in config["groups"].items() if len(spec["instruments"]) >= 2]
+    """Groups with two or more scales to correlate (they get a correlation table and scatter plots):
+    by default those answering two or more instruments (:func:`cocapp.config.correlation_measures`)."""
+    return [g for g in config["groups"] if len(correlation_measures(config, g)) >= 2]
 
 
 def table_specs(config: dict) -> list[tuple[str, str]]:

@@ -29,12 +29,13 @@ import pandas as pd
 import yaml
 from markupsafe import Markup
 
-from cocapp.config import format_threshold, site_names
+from cocapp.config import correlation_measures, format_threshold, site_names
 from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
 from cocapp.presentation.verdict import render_verdict
 from cocapp.stats.ancova import model_formula
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "ReportInputs",
@@ -71,6 +72,7 @@ def methods_text(config: dict) -> list[str]:
     ts = [format_threshold(t) for t in sc["thresholds"]]
     primary = format_threshold(sc["primary_threshold"])
     alpha = st["significance_level"]
+    words = grouping_words(config)
     post = st.get("post_hoc", {})
     corr = st.get("correlations", {})
     ss = int(st.get("ancova_ss_type", 3))
@@ -84,12 +86,12 @@ def methods_text(config: dict) -> list[str]:
         "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
         f"mean replacement), with {fmt_percent(st.get('confidence_level', 0.95))} confidence intervals; "
         f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable.",
-        f"Sites ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
+        f"{words.plural} ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
         f"subscale, significance level {fmt_g(alpha)}. Post hoc comparisons after ANOVA: "
-        f"{_posthoc_name(post.get('anova', 'tukey'))} for every site pair (reported whether or not the "
-        "omnibus test is significant; flagged only where it is)"
+        f"{_posthoc_name(post.get('anova', 'tukey'))} for every {words.noun} pair (reported whether or "
+        "not the omnibus test is significant; flagged only where it is)"
         + (
-            f"; figures mark differences from the reference site {post['reference_site']}."
+            f"; figures mark differences from the reference {words.noun} {post['reference_site']}."
             if post.get("reference_site")
             else "."
         ),
@@ -107,7 +109,7 @@ def methods_text(config: dict) -> list[str]:
             formulas.append(f"{label}, {m}: {stated['formula']} ({stated['coding']})")
     if models:
         paras.append(
-            f"Site effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
+            f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
             f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
             f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
             + "; ".join(models)
@@ -218,26 +220,38 @@ def _versions() -> dict[str, str]:
 # -- sections --------------------------------------------------------------------------------------
 def _figure_caption(spec: FigureSpec, config: dict) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
+    in_text = group_in_sentence(config, spec.group)
     level = config["statistics"].get("confidence_level", 0.95)
     ref = config["statistics"].get("post_hoc", {}).get("reference_site")
     alpha = config["statistics"]["significance_level"]
+    measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, spec.group)}
+    if spec.kind == "scatter" and any(measures[m][1] != "total" for m in (spec.instrument, spec.scale)):
+        x, y = (_tables._measure_label(config, *measures[m]) for m in (spec.instrument, spec.scale))
+        return f"{g}: {x} and {y} scores (primary threshold, pairwise complete) with the least-squares line."
     if spec.kind == "scatter":
         return (
             f"{g}: {spec.instrument} and {spec.scale} total scores (primary threshold, pairwise complete) "
             "with "
             "the least-squares line."
         )
-    what = "total" if spec.scale == "total" else spec.scale.replace("_", " ")
-    text = f"Mean {spec.instrument} {what} score for {g.lower()} ± {fmt_percent(level)} CI"
+    what = "total" if spec.scale == "total" else _scale_label(spec, config).lower()
+    text = f"Mean {spec.instrument} {what} score for {in_text} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:
         text += (
-            f" # marks the reference site ({ref}); * p < {fmt_g(alpha)} and "
+            f" # marks the reference {grouping_words(config).noun} ({ref}); * p < {fmt_g(alpha)} and "
             f"** p < {fmt_g(STRICT_LEVEL)} mark Tukey-Kramer differences from it."
         )
     if spec.label:
         text = f"The paper's {spec.label}, redrawn from the regenerated data. " + text
     return text
+
+
+def _scale_label(spec: FigureSpec, config: dict) -> str:
+    """The scale's label from its instrument file (captions use names, never file names or keys)."""
+    from cocapp.instruments import load_instrument
+
+    return load_instrument(spec.instrument, config.get("instrument_paths", [])).scale(spec.scale).label
 
 
 def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
@@ -264,12 +278,37 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
     return out
 
 
-def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
-    """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``."""
+SENSITIVITY_CAPTIONS = {
+    "n_p": "{group}: n and p of the {noun} effect of every outcome and analysis by replacement threshold.",
+    "site_means": "{group}: {noun} means by replacement threshold, for the outcomes whose conclusion "
+    "changes.",
+    "mi_site_means": (
+        "{group}: {noun} means with confidence intervals by complete cases, person-mean replacement "
+        "(primary threshold) and multiple imputation."
+    ),
+    "mi_convergence": "{group}: convergence of the imputation chains (mean and SD of the imputed answers).",
+}
+
+
+def _sensitivity_caption(stem: str, config: dict | None) -> str:
+    """A sensitivity figure's caption from the group's label and the grouping's name (file names are
+    ``{group}_{kind}``); the file name only for a figure of no known kind."""
+    if config is not None:
+        for group in config["groups"]:
+            kind = stem.removeprefix(f"{group}_") if stem.startswith(f"{group}_") else None
+            if kind in SENSITIVITY_CAPTIONS:
+                label = config["groups"][group].get("label") or group
+                return SENSITIVITY_CAPTIONS[kind].format(group=label, noun=grouping_words(config).noun)
+    return f"Sensitivity analysis: {stem.replace('_', ' ')}."
+
+
+def sensitivity_figures(figures: dict[str, bytes], start: int, config: dict | None = None) -> list[dict]:
+    """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``, captioned
+    from the config's labels (:func:`_sensitivity_caption`)."""
     out = []
     for stem in sorted(figures):
         data, w, h = _png(figures[stem], f"{stem}.png")
-        name = stem.replace("_", " ")
+        caption = _sensitivity_caption(stem, config)
         out.append(
             dict(
                 id=f"sensitivity-{re.sub(r'[^A-Za-z0-9_-]+', '-', stem)}",
@@ -277,8 +316,8 @@ def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
                 width=w,
                 height=h,
                 number=f"Figure {start + len(out)}",
-                caption=f"Sensitivity analysis: {name}.",
-                alt=f"Sensitivity analysis: {name}",
+                caption=caption,
+                alt=caption.rstrip("."),
             )
         )
     return out
@@ -702,8 +741,13 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         frag = _tables.html_fragment_from_document(inputs.tables[key])
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     figs = figure_entries(config, inputs.figures)
-    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1)
-    sens_html = Markup(render_verdict(inputs.verdict, fmt="html")) if inputs.verdict is not None else None
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config)
+    words = grouping_words(config)
+    sens_html = (
+        Markup(render_verdict(inputs.verdict, fmt="html", words=words))
+        if inputs.verdict is not None
+        else None
+    )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -720,7 +764,10 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         ),
         synthetic=synthetic,
         data_note=" ".join(str(study.get("data_note") or "SYNTHETIC DATA").split()),
-        sites=config["sites"],
+        note=" ".join(str(study.get("data_note") or "").split()),
+        grouping=words,
+        # every site attribute beyond ``name`` is optional (the schema's): absent is None, never an error
+        sites=[dict(name=s["name"], code=s.get("code"), country=s.get("country")) for s in config["sites"]],
         groups=groups,
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         methods=methods_text(config),

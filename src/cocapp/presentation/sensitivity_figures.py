@@ -36,7 +36,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from cocapp.config import format_threshold, site_names, threshold_fraction  # noqa: E402
 from cocapp.formatting import fmt_g, fmt_percent  # noqa: E402
 from cocapp.instruments import Instrument  # noqa: E402
-from cocapp.presentation import plotting  # noqa: E402
+from cocapp.presentation import plotting
+from cocapp.words import grouping_words  # noqa: E402
 
 __all__ = ["RC", "figure_bytes", "n_p_figure", "figure_files", "site_means_figure"]
 
@@ -145,7 +146,9 @@ def n_p_figure(
     fig = Figure(figsize=frame["size"], dpi=DPI)
     FigureCanvasAgg(fig)
     label = config["groups"][group].get("label") or group
-    fig.suptitle(f"{label}: n and p of the site effect by replacement threshold", fontsize=10)
+    fig.suptitle(
+        f"{label}: n and p of the {grouping_words(config).noun} effect by replacement threshold", fontsize=10
+    )
     outer = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.32, wspace=0.35)
     pvals = pd.concat([pd.to_numeric(g[f"{pre}p"], errors="coerce") for _, pre in analyses])
     pvals = pvals[np.isfinite(pvals)]
@@ -249,8 +252,8 @@ def site_means_figure(
         fig.text(
             0.5,
             0.5,
-            f"{label}: no outcome changes its conclusion about site differences\n"
-            "between replacement thresholds, so there are no site means to show.",
+            f"{label}: no outcome changes its conclusion about {grouping_words(config).noun} differences\n"
+            f"between replacement thresholds, so there are no {grouping_words(config).noun} means to show.",
             ha="center",
             va="center",
             fontsize=9,
@@ -263,7 +266,9 @@ def site_means_figure(
     fig = Figure(figsize=frame["size"], dpi=DPI)
     FigureCanvasAgg(fig)
     fig.suptitle(
-        f"{label}: site means by replacement threshold (outcomes whose inference changes)", fontsize=10
+        f"{label}: {grouping_words(config).noun} means by replacement threshold "
+        "(outcomes whose inference changes)",
+        fontsize=10,
     )
     gs = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.5, wspace=0.3)
     s = shifts[shifts["group"] == group]
@@ -299,7 +304,16 @@ def site_means_figure(
         for j, site in enumerate(sites)
     ]
     handles += [
-        Line2D([], [], color="black", ls="--", lw=1.8, marker="o", ms=3, label="All sites"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            ls="--",
+            lw=1.8,
+            marker="o",
+            ms=3,
+            label=f"All {grouping_words(config).nouns}",
+        ),
         Line2D([], [], color="0.4", ls=":", label="primary threshold"),
     ]
     fig.legend(

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cocapp.config import format_threshold, site_names
+from cocapp.config import correlation_measures, format_threshold, site_names
 from cocapp.formatting import (
     MISSING_TEXT,
     STRICT_LEVEL,
@@ -51,6 +51,7 @@ from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
 from cocapp.presentation.outputs import correlation_groups, table_specs
+from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "MISSING_TEXT",
@@ -339,8 +340,10 @@ def _instrument_heading(inst: Instrument) -> str:
 
 
 def _base_notes(config: dict) -> list[str]:
+    """The study's data note (``study.data_note``) whenever it is set; "SYNTHETIC DATA." for synthetic
+    data without one."""
     study = config.get("study", {})
-    if study.get("synthetic"):
+    if study.get("synthetic") or study.get("data_note"):
         return [" ".join(str(study.get("data_note") or "SYNTHETIC DATA.").split())]
     return []
 
@@ -376,6 +379,14 @@ def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
     return df.iloc[0]
 
 
+def _measure_label(config: dict, instrument: str, scale: str) -> str:
+    """A correlated scale as shown: the instrument's key for its total, else ``<key> <scale label>``."""
+    if scale == "total":
+        return instrument
+    inst = load_instrument(instrument, config.get("instrument_paths", []))
+    return f"{instrument} {inst.scale(scale).label}"
+
+
 def _join(names: list[str]) -> str:
     """``["RSA", "STAR-P", "ES"]`` -> ``"RSA, STAR-P and ES"``."""
     names = [str(n) for n in names]
@@ -392,14 +403,15 @@ def table_returns(
     """
     sites = site_names(config)
     countries = {s["name"]: s.get("country") for s in config["sites"]}
-    cols = ["Site"]
+    words = grouping_words(config)
+    cols = [words.label]
     for g in config["groups"]:
         label = _group_label(config, g)
         cols += [f"{label}: returned", f"{label}: analysed"]
     table = DisplayTable(
         key="table1_returns",
         number=number,
-        title="Questionnaire returns by site",
+        title=f"Questionnaire returns by {words.noun}",
         columns=cols,
         notes=_base_notes(config)
         + ["Returned: rows of the raw file; analysed: rows contributing to at least one instrument."],
@@ -419,6 +431,16 @@ def table_returns(
             totals[g][0] += ret
             totals[g][1] += ana
             cells += [str(ret), str(ana)]
+        table.add(cells)
+    # rows without a configured site (grouping.unknown: exclude): returned, never analysed
+    unplaced = {g: int((~rec["site"].astype(str).isin(sites)).sum()) for g, rec in reconciliation.items()}
+    if any(unplaced.values()):
+        cells = [f"No or unknown {words.noun} (excluded)"]
+        for g in config["groups"]:
+            n = unplaced.get(g)
+            cells += [MISSING_TEXT, MISSING_TEXT] if n is None else [str(n), "0"]
+            if n is not None:
+                totals[g][0] += n
         table.add(cells)
     cells = ["Total"]
     for g in config["groups"]:
@@ -440,9 +462,10 @@ def table_site_comparison(
     table = DisplayTable(
         key=key,
         number=number,
-        title=f"Summary scores of {_group_label(config, group).lower()} on the "
+        title=f"Summary scores of {group_in_sentence(config, group)} on the "
         f"{_join(config['groups'][group]['instruments'])} "
-        f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, by site",
+        f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, "
+        f"by {grouping_words(config).noun}",
         columns=["Scale", "One-way ANOVA parameters", *[f"{s} Mean (SEM)" for s in sites]],
         section_header="Instrument",
         notes=_base_notes(config)
@@ -477,24 +500,27 @@ def table_correlations(
     t = _primary(config)
     method = config["statistics"].get("correlations", {}).get("method", "pearson")
     deletion = config["statistics"].get("correlations", {}).get("deletion", "pairwise")
+    measures = correlation_measures(config, group)
+    shown = {name: _measure_label(config, inst, scale) for name, inst, scale in measures}
+    totals_only = all(scale == "total" for _, _, scale in measures)
+    what = "total scores" if totals_only else "scale scores"
     table = DisplayTable(
         key=key,
         number=number,
-        title=f"Correlation analysis of the responses of {_group_label(config, group).lower()} "
+        title=f"Correlation analysis of the responses of {group_in_sentence(config, group)} "
         "to the outcome scales",
         columns=["Parameter", "Total sample", *sites],
         section_header="Measures",
         notes=_base_notes(config)
         + [
-            f"{method.capitalize()} correlations of total scores, {deletion} deletion; "
-            "Sig. is the two-sided p.",
+            f"{method.capitalize()} correlations of {what}, {deletion} deletion; Sig. is the two-sided p.",
             _threshold_note(config),
         ],
         synthetic=bool(config["study"].get("synthetic")),
     )
-    insts = config["groups"][group]["instruments"]
-    for i, x in enumerate(insts):
-        for y in insts[i + 1 :]:
+    names = [name for name, _, _ in measures]
+    for i, x in enumerate(names):
+        for y in names[i + 1 :]:
             cells = {"r": ["r"], "p": ["Sig."], "n": ["N"]}
             for site in ["All", *sites]:
                 sub = _select(correlations, group=group, threshold=t, site=site, x=x, y=y)
@@ -506,7 +532,7 @@ def table_correlations(
                 n_text = str(int(r["n"])) if r is not None and not is_missing(r["n"]) else MISSING_TEXT
                 cells["n"].append(n_text)
             for k in ("r", "p", "n"):
-                table.add(cells[k], f"{x} and {y}")
+                table.add(cells[k], f"{shown[x]} and {shown[y]}")
     return table
 
 
@@ -574,16 +600,18 @@ def table_ancova_means(
     One row per group x instrument x scale x covariate model, at the primary threshold.
     """
     sites = site_names(config)
+    words = grouping_words(config)
     alpha, t = _alpha(config), _primary(config)
     ss = config["statistics"].get("ancova_ss_type", 3)
     table = DisplayTable(
         key="ancova_means",
         number=number,
-        title="Site effect adjusted for covariates (one-way ANCOVA) and adjusted site means",
+        title=f"{words.label} effect adjusted for covariates (one-way ANCOVA) and adjusted "
+        f"{words.noun} means",
         columns=[
             "Scale",
             "Covariate model",
-            "Site effect",
+            f"{words.label} effect",
             "Partial eta squared",
             *[f"{s} Adj. mean (SE)" for s in sites],
         ],

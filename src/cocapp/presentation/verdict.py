@@ -18,6 +18,7 @@ from markupsafe import Markup
 from cocapp.config import threshold_fraction
 from cocapp.formatting import fmt_g, fmt_num, fmt_p_text, fmt_signed
 from cocapp.stats.sensitivity import _join, _where, _where_list, threshold_label
+from cocapp.words import GroupingWords
 
 __all__ = ["VERDICT_TEMPLATE", "changed_labels", "render_verdict"]
 
@@ -82,7 +83,9 @@ def _verdict_environment(as_html: bool) -> jinja2.Environment:
     return env
 
 
-def render_verdict(facts: dict, max_pairs: int = 10, fmt: str = "md") -> str:
+def render_verdict(
+    facts: dict, max_pairs: int = 10, fmt: str = "md", words: GroupingWords | None = None
+) -> str:
     """The verdict from :func:`verdict_facts` (or ``verdict.json``), one section per group.
 
     Rendered by the template ``templates/verdict.j2``: ``fmt="md"`` gives the Markdown of
@@ -91,7 +94,7 @@ def render_verdict(facts: dict, max_pairs: int = 10, fmt: str = "md") -> str:
     :func:`cocapp.formatting.fmt_p_text` (three decimals, more when needed to show which side of the
     significance level it is on; ``p < 0.001`` below that); every other number is the count or the shift
     as stored, rounded to two decimals for the mean shift. At most ``max_pairs`` changing Tukey pairs
-    are listed.
+    are listed. ``words``: the grouping's name (config ``grouping``, :mod:`cocapp.words`; default "site").
     """
     if fmt not in ("md", "html"):
         raise ValueError(f"render_verdict: fmt must be 'md' or 'html', not {fmt!r}")
@@ -102,6 +105,7 @@ def render_verdict(facts: dict, max_pairs: int = 10, fmt: str = "md") -> str:
         .get_template(VERDICT_TEMPLATE)
         .render(
             facts=facts,
+            w=words or GroupingWords(),
             html=as_html,
             max_pairs=max_pairs,
             threshold_label=threshold_label,

@@ -31,6 +31,7 @@ class StageSpec:
 _ALL = (
     "study",
     "sites",
+    "grouping",
     "input",
     "groups",
     "instrument_paths",
@@ -46,8 +47,11 @@ _ALL = (
 _DISPLAY = (
     "study.synthetic",
     "sites",
+    "grouping",
     "groups.*.instruments",
+    "groups.*.correlations",
     "groups.*.label",
+    "groups.*.label_in_sentence",
     "instrument_paths",
     "scoring.primary_threshold",
     "statistics.significance_level",
@@ -66,6 +70,7 @@ STAGES: dict[str, StageSpec] = {
         "read and validate the raw questionnaires; write items, respondents and reconciliation",
         (
             "sites",
+            "grouping",
             "input.missing_codes",
             "groups.*.raw",
             "groups.*.codebook",
@@ -118,6 +123,7 @@ STAGES: dict[str, StageSpec] = {
             "statistics.confidence_level",
             "statistics.correlations.effect_size_labels",
             "groups.*.instruments",
+            "groups.*.correlations",
         ),
     ),
     "ancova": StageSpec(
@@ -144,6 +150,7 @@ STAGES: dict[str, StageSpec] = {
             "study.data_note",
             "study.calibration",
             "sites",
+            "grouping",
             "groups.*.instruments",
             "groups.*.label",
             "groups.*.ancova_models",

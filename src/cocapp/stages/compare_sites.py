@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.config import site_names
+    from cocapp.config import correlation_measures, site_names
     from cocapp.contracts import read
     from cocapp.stats.compare import compare_sites
     from cocapp.stats.outcomes import by_threshold
@@ -40,6 +40,7 @@ def run(args, settings, log) -> dict:
                 alpha=float(st["significance_level"]),
                 confidence=float(st["confidence_level"]),
                 effect_size_labels=st["correlations"]["effect_size_labels"],
+                measures=correlation_measures(settings, group),
             )
             for name in TABLES:
                 parts[name].append(tables[name])

@@ -21,8 +21,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.ingest import group_spec, ingest_group, read_group
+    from cocapp.ingest import compare_raw_copy, group_spec, ingest_group, read_group
     from cocapp.io import RawReadError
+    from cocapp.rawformats import raw_copies
     from cocapp.validate import DataValidationError, format_problems
 
     outputs: dict = {}
@@ -46,6 +47,16 @@ def run(args, settings, log) -> dict:
         except DataValidationError as err:
             problems.extend(err.problems)
             continue
+        for copy in raw_copies(g["raw"]):
+            problem = compare_raw_copy(settings, group, result, copy)
+            if problem:
+                unreadable.append(
+                    f"{copy}: another copy of {g['raw']} (groups.{group}.raw) with different data: "
+                    f"{problem}; keep one copy in its folder, or make them agree (the workflow reads "
+                    "only the configured one)"
+                )
+            else:
+                log.info(f"{copy}: a copy of {g['raw']}, checked: same data")
         rec = result.reconciliation
         n_ex = int((rec["status"] == "excluded").sum())
         log.info(f"{group}: {len(rec)} raw rows, {len(rec) - n_ex} analysed, {n_ex} excluded")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from cocapp.stages.common import file_options, load_calibration, match_outputs, read_named
+from cocapp.words import grouping_words
 
 __all__ = ["add_arguments", "run"]
 
@@ -111,7 +112,7 @@ def run(args, settings, log) -> dict:
         args.pairs: pairs,
         args.checks: checks_df,
         # the Markdown is rendered from the facts as written, exactly as the report renders them
-        args.verdict: render_verdict(json.loads(facts_json)),
+        args.verdict: render_verdict(json.loads(facts_json), words=grouping_words(settings)),
         args.facts: facts_json,
         **figures,
     }

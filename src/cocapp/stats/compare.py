@@ -38,12 +38,15 @@ def compare_sites(
     alpha: float,
     confidence: float,
     effect_size_labels: dict | None = None,
+    measures: list[tuple[str, str, str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """ANOVA (+ Levene, Welch), Tukey–Kramer, Games–Howell and correlations of one group, one threshold.
 
     ``scores`` is the long scores table (rows of other thresholds are ignored). Returns the tables
     ``anova``, ``tukey``, ``games_howell`` and ``correlations`` (columns: :data:`OUTPUT_COLUMNS`).
     The omnibus flag beside each pair is the ANOVA's for Tukey and Welch's for Games–Howell.
+    ``measures`` (``(name, instrument, scale)``, :func:`cocapp.config.correlation_measures`) are the
+    scales correlated; default every instrument's total.
     """
     t = format_threshold(threshold)
     sc = threshold_rows(scores, t, levels)
@@ -65,12 +68,49 @@ def compare_sites(
         out["games_howell"].append(with_keys(gh, keys))
     if anova_rows:
         out["anova"] = [pd.DataFrame(anova_rows)]
-    corr = total_correlations(sc, instruments, levels, alpha, confidence, effect_size_labels)
+    if measures is None or all(scale == "total" and name == inst for name, inst, scale in measures):
+        chosen = instruments if measures is None else [inst for _, inst, _ in measures]
+        corr = total_correlations(sc, chosen, levels, alpha, confidence, effect_size_labels)
+    else:
+        corr = scale_correlations(sc, measures, levels, alpha, confidence, effect_size_labels)
     if corr is not None:
         corr.insert(0, "threshold", t)
         corr.insert(0, "group", group)
         out["correlations"].append(corr)
     return concat_tables(out, OUTPUT_COLUMNS)
+
+
+def scale_correlations(
+    sc: pd.DataFrame,
+    measures: list[tuple[str, str, str]],
+    levels: list[str],
+    alpha: float,
+    confidence: float,
+    labels,
+) -> pd.DataFrame | None:
+    """Pearson correlations among the chosen scales (``(name, instrument, scale)``; totals and/or
+    subscales, across or within instruments), pooled and per site, pairwise deletion; columns ``x`` and
+    ``y`` hold the measures' names. None when fewer than two of them have a score."""
+    present = [
+        (name, inst, scale)
+        for name, inst, scale in measures
+        if ((sc["instrument"] == inst) & (sc["scale"] == scale)).any()
+    ]
+    if len(present) < 2:
+        return None
+    parts = []
+    for name, inst, scale in present:
+        rows = sc[(sc["instrument"] == inst) & (sc["scale"] == scale)]
+        parts.append(rows.assign(measure=name))
+    long = pd.concat(parts)
+    wide = long.pivot(index="id", columns="measure", values="score")
+    site_of = long.drop_duplicates("id").set_index("id")["site"]
+    names = [name for name, _, _ in present]
+    wide = wide.reindex(columns=names)
+    wide["site"] = site_of.reindex(wide.index).to_numpy()
+    return pearson_table(
+        wide.reset_index(drop=True), names, levels, alpha=alpha, confidence=confidence, labels=labels
+    )
 
 
 def total_correlations(
