@@ -112,7 +112,9 @@ def funnel_sites(
     )[FUNNEL_COLUMNS]
 
 
-def funnel_curve(target: float, precision: np.ndarray, levels: Sequence[float] = (0.95, 0.998)) -> pd.DataFrame:
+def funnel_curve(
+    target: float, precision: np.ndarray, levels: Sequence[float] = (0.95, 0.998)
+) -> pd.DataFrame:
     """Control limits θ₀ ± z_p/√ρ along a grid of precisions ρ (for drawing the funnel): columns
     ``precision``, ``level``, ``lower``, ``upper``, one row per precision and level."""
     precision = np.asarray(precision, dtype=np.float64)
