@@ -442,7 +442,14 @@ def _evaluate(kind: str, q, k, df):
             continue
         lsf = _log_dist("sf", qq, float(kv), dd)
         if kind == "sf":
-            out[idx] = np.exp(lsf)
+            res = np.exp(lsf)
+            # many means (k > 20), finite ν: where P(Q > q) > ½ the range's lower tail rises like w^(k−1),
+            # a step in u far narrower than the χ density's scale; 1 − (the lower tail, integrated on its
+            # own grid) keeps 1e-13 there (k ≤ 20: the direct upper tail is that accurate; unchanged)
+            upper = (lsf > -_LN2) & np.isfinite(dd) if kv > 20 else np.zeros(len(idx), dtype=bool)
+            if upper.any():
+                res[upper] = -np.expm1(_log_dist("cdf", qq[upper], float(kv), dd[upper]))
+            out[idx] = res
             continue
         res = -np.expm1(lsf)  # cdf = 1 − sf where the cdf is the larger tail
         lower = lsf > -_LN2
