@@ -76,8 +76,12 @@ rule ingest:
         copies=W.raw_copies(),  # other copies beside a raw file: checked to hold the same data
         instruments=W.instrument_files(),
     output:
-        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
-        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        answers=expand(
+            W.intermediate("data/derived/ingest/{group}_items.csv"), group=GROUPS
+        ),
+        respondents=expand(
+            W.intermediate("data/derived/ingest/{group}_respondents.csv"), group=GROUPS
+        ),
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
@@ -96,10 +100,10 @@ rule ingest:
 # -- 2. Scale scores: person-mean replacement at every threshold, per group ------------------------
 rule score:
     input:
-        answers="data/derived/ingest/{group}_items.csv",
+        answers=W.intermediate("data/derived/ingest/{group}_items.csv"),
         instruments=W.group_instrument_files(),
     output:
-        "data/derived/scores/{group}.csv",
+        W.intermediate("data/derived/scores/{group}.csv"),
     log:
         "data/derived/logs/score_{group}.log",
     priority: 40
@@ -116,7 +120,9 @@ rule score:
 # -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
 rule reliability:
     input:
-        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        answers=expand(
+            W.intermediate("data/derived/ingest/{group}_items.csv"), group=GROUPS
+        ),
         instruments=W.instrument_files(),
     output:
         alpha="data/derived/stats/reliability.csv",
@@ -136,7 +142,9 @@ rule reliability:
 
 rule missingness:
     input:
-        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
+        answers=expand(
+            W.intermediate("data/derived/ingest/{group}_items.csv"), group=GROUPS
+        ),
         instruments=W.instrument_files(),
     output:
         by_scale="data/derived/stats/missingness.csv",
@@ -159,7 +167,7 @@ rule missingness:
 # -- 4. Distributions: descriptives by site, skewness and kurtosis, reference values --------------
 rule distributions:
     input:
-        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+        scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
         instruments=W.instrument_files(),
     output:
         descriptives="data/derived/stats/descriptives.csv",
@@ -182,7 +190,7 @@ rule distributions:
 # -- 5. Site comparisons: one-way ANOVA, Tukey-Kramer and Games-Howell, correlations --------------
 rule compare_sites:
     input:
-        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+        scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
     output:
         anova="data/derived/stats/anova.csv",
         tukey="data/derived/stats/tukey.csv",
@@ -205,8 +213,10 @@ rule compare_sites:
 # -- 6. ANCOVA: site differences adjusted for the demographic and service covariates --------------
 rule ancova:
     input:
-        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
-        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
+        respondents=expand(
+            W.intermediate("data/derived/ingest/{group}_respondents.csv"), group=GROUPS
+        ),
     output:
         ancova="data/derived/stats/ancova.csv",
         means="data/derived/stats/ancova_means.csv",
@@ -272,8 +282,12 @@ rule sensitivity:
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
 rule impute:
     input:
-        answers=expand("data/derived/ingest/{group}_items.csv", group=GROUPS),
-        respondents=expand("data/derived/ingest/{group}_respondents.csv", group=GROUPS),
+        answers=expand(
+            W.intermediate("data/derived/ingest/{group}_items.csv"), group=GROUPS
+        ),
+        respondents=expand(
+            W.intermediate("data/derived/ingest/{group}_respondents.csv"), group=GROUPS
+        ),
         instruments=W.instrument_files(),
     output:
         means="data/derived/sensitivity/mi_means.csv",
@@ -435,7 +449,7 @@ rule figures:
         descriptives="data/derived/stats/descriptives.csv",
         tukey="data/derived/stats/tukey.csv",
         correlations="data/derived/stats/correlations.csv",
-        scores=expand("data/derived/scores/{group}.csv", group=GROUPS),
+        scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
         instruments=W.instrument_files(),
     output:
         W.registered(W.figure_files()),

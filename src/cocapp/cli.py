@@ -20,7 +20,8 @@ TOOLS: dict[str, str] = {
     "init": "create a study folder (config, data/raw, instruments, README); --from FILE drafts it from data",
     "run": "run the whole workflow (snakemake) on a study folder (default: the current folder)",
     "check-config": "validate a config file against the schema",
-    "synthesize": "regenerate the embedded synthetic COCAPP dataset (data/raw) and its calibration report",
+    "synthesize": "regenerate the embedded synthetic COCAPP dataset (data/raw) and its calibration report;"
+    " with --sites/--respondents: a generated national study folder",
 }
 
 
@@ -143,13 +144,34 @@ def synthesize(argv: list[str]) -> int:
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
     )
+    parser.add_argument("--sites", type=int, help="national study: number of sites (study folder in --out)")
+    parser.add_argument("--respondents", type=int, help="national study: number of service users")
     args = parser.parse_args(argv)
+    if args.sites is not None or args.respondents is not None:
+        return synthesize_national(parser, args)
     summary = generate(args.config, args.out, args.reports or None, args.seed, args.published)
     if summary["failing"]:
         failing = summary["failing"]
         print(
             f"cocapp synthesize: {len(failing)} calibration target(s) fail: {failing[:10]}", file=sys.stderr
         )
+        return 1
+    return 0
+
+
+def synthesize_national(parser, args) -> int:
+    """``cocapp synthesize --sites K --respondents N --out DIR [--seed S]``: a generated study folder
+    (:mod:`cocapp.synthetic.national`)."""
+    from cocapp.synthetic.national import write_national_study
+
+    if args.sites is None or args.respondents is None:
+        parser.error("--sites and --respondents go together")
+    if args.sites < 2 or args.respondents < 1:
+        parser.error("--sites must be at least 2 and --respondents positive")
+    try:
+        write_national_study(args.out, args.sites, args.respondents, args.seed, args.config)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"cocapp synthesize: error: {err}", file=sys.stderr)
         return 1
     return 0
 

@@ -299,6 +299,47 @@ def _read_csv(path: Path, dtype: dict, exact: dict):
     return pd.read_csv(path, **options)
 
 
+def _read_parquet(path: Path, text_columns: list[str]):
+    """A Parquet intermediate file (``intermediate_format: parquet``) read to the same frame the CSV
+    reader gives: text columns as text with empty text missing, and other columns that were written
+    as text (study-specific extra columns of type ``any``) typed as the CSV reader would type them
+    (all whole numbers -> int, numbers -> float, True/False -> bool)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        df = pq.read_table(path).to_pandas()
+    except Exception as err:  # noqa: BLE001 - pyarrow's many error types: one message naming the file
+        raise ContractError(f"{path}: not a readable Parquet file ({err})") from None
+    for col in df.columns:
+        series = df[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        series = series.astype("str").where(series.notna() & (series.astype("str") != ""))
+        if col not in text_columns:
+            series = _as_csv_would(series)
+        df[col] = series
+    return df
+
+
+def _as_csv_would(series):
+    """The type pandas' CSV reader infers for a text column (no declared dtype)."""
+    import pandas as pd
+
+    values = series.dropna()
+    if values.empty:
+        return pd.Series(float("nan"), index=series.index, dtype="float64")
+    if values.isin(["True", "False"]).all() and series.notna().all():
+        return series == "True"
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        return series
+    whole = values.str.fullmatch(r"[+-]?\d+").all()
+    if whole and series.notna().all():
+        return pd.to_numeric(series).astype("int64")
+    return pd.to_numeric(series).astype("float64")
+
+
 def read(name: str, path: str | Path, log=None):
     """Read ``path`` under contract ``name``: text columns as text, every column checked.
 
@@ -316,7 +357,11 @@ def read(name: str, path: str | Path, log=None):
     # floats exactly as written: pandas 3 parses them exactly by default, pandas 2 needs round_trip
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     try:
-        df = _read_csv(path, dtype, exact)
+        df = (
+            _read_parquet(path, contract.text_columns)
+            if path.suffix == ".parquet"
+            else _read_csv(path, dtype, exact)
+        )
     except pd.errors.EmptyDataError:
         raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
     missing = [c for c in contract.names if c not in df.columns]

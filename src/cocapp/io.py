@@ -40,6 +40,7 @@ __all__ = [
     "RAW_FORMATS",
     "RawTable",
     "RawReadError",
+    "TableChunks",
     "ReadOptions",
     "apply_codebook",
     "atomic_path",
@@ -56,6 +57,7 @@ __all__ = [
     "read_xlsx_table",
     "write_csv_atomic",
     "write_outputs_atomic",
+    "write_parquet",
     "write_text_atomic",
 ]
 
@@ -145,18 +147,71 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | str | bytes]) -> None:
+class TableChunks:
+    """A table returned in parts (same columns, in row order) so that it is never whole in memory:
+    :func:`write_outputs_atomic` writes the parts one after the other (CSV: the header once; Parquet:
+    one row group each). ``parts`` is an iterable of DataFrames, consumed once."""
+
+    def __init__(self, parts):
+        self.parts = parts
+        self.rows = 0
+
+    def __len__(self) -> int:  # rows written so far (for the log)
+        return self.rows
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as Parquet (pyarrow; zstd, dictionary-encoded text; no index), the columnar format
+    of large per-respondent intermediate files (``intermediate_format: parquet``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
+
+
+def _write_chunks(content: TableChunks, tmp: Path, parquet: bool) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for part in content.parts:
+            part = neutralise_formulas(part)
+            content.rows += len(part)
+            if parquet:
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
+            elif writer is None:
+                write_csv(part, tmp)
+                writer = open(tmp, "a", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+            else:
+                buffer = io.StringIO()
+                part.to_csv(buffer, index=False, header=False, lineterminator="\n")
+                writer.write(buffer.getvalue())
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def write_outputs_atomic(outputs: Mapping[str | Path, pd.DataFrame | TableChunks | str | bytes]) -> None:
     """Write several outputs all-or-nothing: each goes to a temporary file first, and all are renamed
     only once every one was written, so a failure leaves no new output behind. DataFrames are written
-    as by :func:`write_csv_atomic` (formula-like text cells neutralised), strings as UTF-8 text, bytes
-    as they are."""
+    as by :func:`write_csv_atomic` (formula-like text cells neutralised), or as Parquet when the path
+    ends in ``.parquet`` (text cells neutralised too, so both formats hold the same values);
+    :class:`TableChunks` part by part; strings as UTF-8 text, bytes as they are."""
     staged: list[tuple[Path, Path]] = []
     try:
         for path, content in outputs.items():
             path = Path(path)
             tmp = _temp_beside(path)
             staged.append((tmp, path))
-            if isinstance(content, pd.DataFrame):
+            if isinstance(content, TableChunks):
+                _write_chunks(content, tmp, path.suffix == ".parquet")
+            elif isinstance(content, pd.DataFrame) and path.suffix == ".parquet":
+                write_parquet(neutralise_formulas(content), tmp)
+            elif isinstance(content, pd.DataFrame):
                 write_csv(neutralise_formulas(content), tmp)
             elif isinstance(content, bytes):
                 tmp.write_bytes(content)

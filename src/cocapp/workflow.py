@@ -121,6 +121,14 @@ class Workflow:
     def groups(self) -> list[str]:
         return list(self.config["groups"])
 
+    def intermediate(self, path: str) -> str:
+        """A per-respondent intermediate file's path in the configured ``intermediate_format``:
+        ``path`` itself (CSV, the default) or with ``.parquet`` instead of ``.csv`` (large studies;
+        every stage reads both through :func:`cocapp.contracts.read` and writes by the extension)."""
+        if self.config.get("intermediate_format", "csv") == "parquet":
+            return path[: -len(".csv")] + ".parquet" if path.endswith(".csv") else path
+        return path
+
     # -- rerun parameters -----------------------------------------------------------------------
     def settings(self, stage: str, per_group: bool = False):
         """``params: settings``: JSON of the config values ``stage`` reads (a function of the

@@ -13,6 +13,12 @@ range (``Instrument.scale_range``), the reference site (``statistics.post_hoc.re
 or ``**`` (p_adj < 0.01) above the bar. One such plot is drawn for every outcome; the outcomes listed
 under ``published.figures`` are also written under their published label (e.g. ``published_fig3``).
 
+Many sites (more than ``statistics.funnel.site_threshold``): instead of the site plot, a funnel plot
+(Spiegelhalter 2005, Stat Med 24:1185: each site's mean against its precision n/σ², with the control
+limits θ₀ ± z_p/√precision of :mod:`cocapp.stats.funnel` at ``statistics.funnel.levels``, sites outside
+the widest limit labelled) and a caterpillar plot (site means with their CIs, ranked, the overall mean
+as a line), both readable with hundreds of sites.
+
 Scatter plot: total scores of two instruments at the primary threshold, pairwise complete, with the
 least-squares line and the r, n and p of ``correlations.csv`` (computed from the plotted points when
 that file lacks the pair).
@@ -37,7 +43,9 @@ from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
     "FigureSpec",
+    "caterpillar_plot",
     "figure_specs",
+    "funnel_plot",
     "scatter_plot",
     "site_plot",
 ]
@@ -116,6 +124,118 @@ def site_plot(
         )
     fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
+    return fig
+
+
+_OUTSIDE_COLOURS = ("#c00000", "#e07b00")  # outside the widest limit, outside a narrower one
+_LIMIT_STYLES = ("-", "--", ":")
+_MAX_LABELS = 12  # sites named in a funnel plot (the most extreme outside the widest limit)
+
+
+def _outside_colours(outside: pd.Series, levels: list[float]) -> list[str]:
+    from cocapp.stats.funnel import level_label
+
+    widest = level_label(max(levels))
+    return [
+        _OUTSIDE_COLOURS[0] if o == widest else (_OUTSIDE_COLOURS[1] if o else "#1f4e79") for o in outside
+    ]
+
+
+def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: str) -> Figure:
+    """Site means against precision with the control limits of every level (Spiegelhalter 2005).
+
+    ``funnel``: :func:`cocapp.stats.funnel.funnel_sites` of one outcome. Sites outside the widest
+    limit are red (the most extreme named), outside a narrower one orange.
+    """
+    from cocapp.stats.funnel import funnel_curve, level_label
+
+    fig = Figure(figsize=(6.4, 4.4), dpi=150)
+    ax = fig.add_subplot()
+    ok = funnel[np.isfinite(funnel["precision"]) & np.isfinite(funnel["mean"])]
+    if not ok.empty:
+        target = float(ok["target"].iloc[0])
+        lo, hi = float(ok["precision"].min()), float(ok["precision"].max())
+        grid = np.geomspace(lo * 0.9, hi * 1.1, 200) if hi > 0 else np.array([])
+        curve = funnel_curve(target, grid, levels)
+        for i, level in enumerate(sorted(levels, reverse=True)):
+            part = curve[curve["level"] == level]
+            style = _LIMIT_STYLES[min(i, len(_LIMIT_STYLES) - 1)]
+            ax.plot(
+                part["precision"], part["lower"], style, color="#555555", lw=0.9, label=level_label(level)
+            )
+            ax.plot(part["precision"], part["upper"], style, color="#555555", lw=0.9)
+        ax.axhline(target, color="#555555", lw=0.7)
+        ax.scatter(
+            ok["precision"],
+            ok["mean"],
+            s=12,
+            c=_outside_colours(ok["outside"], levels),
+            linewidths=0,
+            zorder=3,
+        )
+        widest = ok[ok["outside"] == level_label(max(levels))]
+        named = widest.reindex(widest["z"].abs().sort_values(ascending=False).index)[:_MAX_LABELS]
+        for _, r in named.iterrows():
+            ax.annotate(
+                str(r["site"]),
+                (r["precision"], r["mean"]),
+                fontsize=6,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.legend(title="Control limits", fontsize=7, title_fontsize=7, loc="upper right", frameon=False)
+    ax.set_xlabel("Precision (n / pooled within-site variance)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9.5)
+    n_out = int((funnel["outside"] != "").sum())
+    fig.text(
+        0.01,
+        0.01,
+        f"{len(ok)} sites; target = overall mean; {n_out} outside a limit "
+        f"(red: outside {level_label(max(levels))}); Spiegelhalter 2005",
+        fontsize=7,
+        color="#444444",
+    )
+    fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
+    return fig
+
+
+def caterpillar_plot(
+    descriptives: pd.DataFrame,
+    funnel: pd.DataFrame,
+    levels: list[float],
+    ylabel: str,
+    title: str,
+    confidence_level: float = 0.95,
+) -> Figure:
+    """Site means ± CI (``descriptives`` rows of one outcome) ranked by mean, the overall mean as a line,
+    coloured by the funnel's ``outside`` label (same colours as :func:`funnel_plot`)."""
+    fig = Figure(figsize=(6.4, 3.8), dpi=150)
+    ax = fig.add_subplot()
+    merged = funnel.merge(descriptives[["site", "ci_low", "ci_high"]], on="site", how="left")
+    merged = merged[np.isfinite(merged["mean"])].sort_values(["mean", "site"], kind="mergesort")
+    x = np.arange(len(merged))
+    if len(merged):
+        colours = _outside_colours(merged["outside"], levels)
+        mean = merged["mean"].to_numpy(float)
+        err = np.vstack([mean - merged["ci_low"].to_numpy(float), merged["ci_high"].to_numpy(float) - mean])
+        ax.vlines(x, mean - err[0], mean + err[1], colors=colours, lw=0.6)
+        ax.scatter(x, mean, s=6, c=colours, linewidths=0, zorder=3)
+        ax.axhline(float(merged["target"].iloc[0]), color="#555555", lw=0.7)
+    ax.set_xlim(-1, max(len(merged), 1))
+    ax.set_xticks([])
+    ax.set_xlabel(f"Sites ranked by mean ({len(merged)})")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9.5)
+    fig.text(
+        0.01,
+        0.01,
+        f"Mean ± {fmt_percent(confidence_level)} CI; line: overall mean; colours: outside the funnel limits",
+        fontsize=7,
+        color="#444444",
+    )
+    fig.subplots_adjust(bottom=0.15, top=0.9, left=0.11, right=0.98)
     return fig
 
 
@@ -237,6 +357,8 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 level,
                 grouping_words(config).noun,
             )
+        elif spec.kind in ("funnel", "caterpillar"):
+            fig = _many_sites_figure(spec, config, desc, sites, t, glabel, level)
         elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
             fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
@@ -304,6 +426,50 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
         p,
         ranges[0],
         ranges[1],
+    )
+
+
+def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: str, t: str, sites, levels):
+    """The descriptives rows (by site) and :func:`cocapp.stats.funnel.funnel_sites` of one outcome at
+    threshold ``t``; sites without a row have n = 0."""
+    from cocapp.stats.funnel import funnel_sites
+
+    cols = ["site", "n", "mean", "sd", "ci_low", "ci_high"]
+    if desc is None:
+        rows = pd.DataFrame(columns=cols)
+    else:
+        rows = desc[
+            (desc["group"].astype(str) == g)
+            & (desc["instrument"].astype(str) == instrument)
+            & (desc["scale"].astype(str) == scale)
+            & (desc["threshold"] == t)
+        ]
+    by_site = rows[cols].set_index(rows["site"].astype(str).rename("site_key"))
+    by_site = by_site[~by_site.index.duplicated()].reindex(list(sites))
+    by_site["site"] = list(sites)
+    f = funnel_sites(
+        list(sites),
+        by_site["n"].fillna(0).to_numpy(float),
+        by_site["mean"].to_numpy(float),
+        by_site["sd"].to_numpy(float),
+        levels,
+    )
+    return by_site.reset_index(drop=True)[cols], f
+
+
+def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, glabel, level) -> Figure:
+    paths = config.get("instrument_paths", [])
+    levels = [float(x) for x in config["statistics"]["funnel"]["levels"]]
+    inst = load_instrument(spec.instrument, paths)
+    scale = inst.scale(spec.scale)
+    rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels)
+    what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+    lo, hi = inst.scale_range(scale)
+    ylabel = f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})"
+    if spec.kind == "funnel":
+        return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {glabel.lower()}")
+    return caterpillar_plot(
+        rows, funnel, levels, ylabel, f"Mean {what} score for {glabel.lower()} by site, ranked", level
     )
 
 

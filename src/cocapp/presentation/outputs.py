@@ -24,6 +24,7 @@ __all__ = [
     "caption_path",
     "figure_files",
     "figure_specs",
+    "many_sites",
     "report_items",
     "table_files",
     "table_specs",
@@ -40,7 +41,7 @@ class FigureSpec:
     """One figure: its file stem (relative to the figures folder), kind and what it shows."""
 
     stem: str
-    kind: str  # "sites" | "scatter"
+    kind: str  # "sites" | "scatter" | "funnel" | "caterpillar" (many sites: :func:`many_sites`)
     group: str
     instrument: str
     scale: str  # for a scatter: the y measure (an instrument key, or <key>.<scale> for a subscale)
@@ -51,15 +52,28 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", text).lower()
 
 
+def many_sites(config: dict) -> bool:
+    """More sites than ``statistics.funnel.site_threshold`` (default 30): each outcome's per-site figure
+    is then a funnel plot and a caterpillar plot, and a table lists the sites outside the limits."""
+    funnel = config["statistics"].get("funnel") or {}
+    return len(config["sites"]) > int(funnel.get("site_threshold", 30))
+
+
 def figure_specs(config: dict) -> list[FigureSpec]:
     """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
     specs: list[FigureSpec] = []
     paths = config.get("instrument_paths", [])
+    many = many_sites(config)
     for g, spec in config["groups"].items():
         for ikey in spec["instruments"]:
             inst = load_instrument(ikey, paths)
             for scale in inst.scales:
-                specs.append(FigureSpec(f"sites/{g}/{ikey}_{scale.key}", "sites", g, ikey, scale.key))
+                stem = f"sites/{g}/{ikey}_{scale.key}"
+                if many:
+                    specs.append(FigureSpec(f"{stem}_funnel", "funnel", g, ikey, scale.key))
+                    specs.append(FigureSpec(f"{stem}_caterpillar", "caterpillar", g, ikey, scale.key))
+                else:
+                    specs.append(FigureSpec(stem, "sites", g, ikey, scale.key))
     for g in config["groups"]:
         names = [name for name, _, _ in correlation_measures(config, g)]
         for i, x in enumerate(names):
@@ -101,6 +115,8 @@ def table_specs(config: dict) -> list[tuple[str, str]]:
         n += 1
     specs.append(("reliability", "Supplementary table S1"))
     specs.append(("ancova_means", "Supplementary table S2"))
+    if many_sites(config):
+        specs.append(("outlying_sites", "Supplementary table S3"))
     return specs
 
 
@@ -155,7 +171,11 @@ def report_items(config: dict) -> list[dict]:
             )
         )
     for spec in figure_specs(config):
-        cap = "published_figure" if spec.label else ("site_figure" if spec.kind == "sites" else "scatter")
+        cap = (
+            "published_figure"
+            if spec.label
+            else {"sites": "site_figure", "scatter": "scatter"}.get(spec.kind, "funnel_figure")
+        )
         sub = "Published" if spec.label else config["groups"][spec.group].get("label") or spec.group
         items.append(
             dict(

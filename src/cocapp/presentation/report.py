@@ -32,7 +32,14 @@ from markupsafe import Markup
 from cocapp.config import correlation_measures, format_threshold, site_names
 from cocapp.formatting import MISSING_TEXT, STRICT_LEVEL, fmt_g, fmt_num, fmt_percent
 from cocapp.presentation import tables as _tables
-from cocapp.presentation.outputs import FigureSpec, caption_path, figure_specs, report_items, templates_dir
+from cocapp.presentation.outputs import (
+    FigureSpec,
+    caption_path,
+    figure_specs,
+    many_sites,
+    report_items,
+    templates_dir,
+)
 from cocapp.presentation.verdict import render_verdict
 from cocapp.stats.ancova import model_formula
 from cocapp.words import group_in_sentence, grouping_words
@@ -96,6 +103,17 @@ def methods_text(config: dict) -> list[str]:
             else "."
         ),
     ]
+    if many_sites(config):
+        levels = [float(x) for x in st["funnel"]["levels"]]
+        paras[2] = paras[2].replace(", ".join(site_names(config)), f"{len(site_names(config))} sites", 1)
+        paras.append(
+            f"With more than {st['funnel']['site_threshold']} sites, every site pair is computed "
+            "(tukey.csv, games_howell.csv) but not listed here: each outcome is shown as a funnel plot of "
+            "site means against precision with "
+            f"{' and '.join(fmt_percent(v) for v in sorted(levels))} control limits around the overall "
+            "mean (Spiegelhalter 2005, Stat Med 24:1185) and a caterpillar plot, and Supplementary "
+            "table S3 lists the sites outside the limits."
+        )
     models = []
     formulas = []
     weights = st.get("adjusted_means_weights", "equal")
@@ -235,6 +253,18 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
             "the least-squares line."
         )
     what = "total" if spec.scale == "total" else _scale_label(spec, config).lower()
+    if spec.kind == "funnel":
+        return (
+            f"Funnel plot: mean {spec.instrument} {what} score of each {grouping_words(config).noun} for "
+            f"{in_text} against its precision (n / pooled within-{grouping_words(config).noun} variance), "
+            "with control limits around the overall mean (Spiegelhalter 2005); those outside the widest "
+            "limit are red and the most extreme named."
+        )
+    if spec.kind == "caterpillar":
+        return (
+            f"Mean {spec.instrument} {what} score for {in_text} at every {grouping_words(config).noun} "
+            f"± {fmt_percent(level)} CI, ranked, coloured as in the funnel plot."
+        )
     text = f"Mean {spec.instrument} {what} score for {in_text} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:

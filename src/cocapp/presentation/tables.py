@@ -66,6 +66,7 @@ __all__ = [
     "significance_stars",
     "table_ancova_means",
     "table_correlations",
+    "table_outlying_sites",
     "table_reliability",
     "table_returns",
     "table_site_comparison",
@@ -662,6 +663,58 @@ def table_ancova_means(
     return table
 
 
+def table_outlying_sites(
+    descriptives: pd.DataFrame | None, config: dict, number: str = "Supplementary table S3"
+) -> DisplayTable:
+    """Many sites: the sites whose mean lies outside the funnel plot's control limits (Spiegelhalter
+    2005; :func:`cocapp.stats.funnel.funnel_sites`), per group and outcome at the primary threshold,
+    most extreme first -- instead of every one of the k(k − 1)/2 site pairs."""
+    from cocapp.presentation.figures import outcome_funnel
+    from cocapp.stats.funnel import level_label, z_for
+
+    levels = [float(x) for x in config["statistics"]["funnel"]["levels"]]
+    sites = site_names(config)
+    t = _primary(config)
+    limits = ", ".join(f"{level_label(v)} (|z| > {fmt_num(z_for(v), 2)})" for v in sorted(levels))
+    table = DisplayTable(
+        key="outlying_sites",
+        number=number,
+        title="Sites outside the funnel plot control limits",
+        columns=["Scale", "Site", "n", "Mean", "Overall mean", "z", "Outside", "Direction"],
+        section_header="Group / instrument",
+        notes=_base_notes(config)
+        + [
+            f"{len(sites)} sites. Control limits: overall mean ± z · σ/√n, σ the pooled within-site SD "
+            f"(Spiegelhalter 2005, Stat Med 24:1185); limits {limits}. Sites within every limit are not "
+            "listed; each site's mean and CI is in descriptives.csv, every site pair in tukey.csv and "
+            "games_howell.csv."
+        ],
+        synthetic=bool(config["study"].get("synthetic")),
+    )
+    for g in config["groups"]:
+        for ikey, inst in _instruments(config, g).items():
+            for scale in inst.scales:
+                _, f = outcome_funnel(descriptives, g, ikey, scale.key, t, sites, levels)
+                out = f[f["outside"] != ""]
+                out = out.reindex(out["z"].abs().sort_values(ascending=False, kind="mergesort").index)
+                section = f"{_group_label(config, g)}: {_instrument_heading(inst)}"
+                if out.empty:
+                    table.add([scale.label, "none", "", "", "", "", "", ""], section)
+                for _, r in out.iterrows():
+                    cells = [
+                        scale.label,
+                        str(r["site"]),
+                        str(int(r["n"])),
+                        fmt_num(r["mean"]),
+                        fmt_num(r["target"]),
+                        fmt_num(r["z"]),
+                        str(r["outside"]),
+                        str(r["direction"]),
+                    ]
+                    table.add(cells, section)
+    return table
+
+
 def build_tables(
     stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
 ) -> list[DisplayTable]:
@@ -689,4 +742,6 @@ def _build_tables(
     tables.append(
         table_ancova_means(stats.get("ancova"), stats.get("ancova_means"), config, specs["ancova_means"])
     )
+    if "outlying_sites" in specs:
+        tables.append(table_outlying_sites(stats.get("descriptives"), config, specs["outlying_sites"]))
     return tables

@@ -232,13 +232,14 @@ STAGES: dict[str, StageSpec] = {
             "statistics.ancova_ss_type",
             "statistics.correlations.method",
             "statistics.correlations.deletion",
+            "statistics.funnel",
         ),
         ("instruments", "schemas", "presentation/templates"),
     ),
     "figures": StageSpec(
         "cocapp.stages.figures",
         "site means +/- CI for every outcome (Fig. 3 layout), correlation scatter plots",
-        (*_DISPLAY, "published.figures", "statistics.post_hoc.reference_site"),
+        (*_DISPLAY, "published.figures", "statistics.post_hoc.reference_site", "statistics.funnel"),
         ("instruments", "schemas"),
     ),
     "audit": StageSpec(

@@ -77,6 +77,8 @@ def _describe(content) -> str:
     rows = getattr(content, "shape", None)
     if rows is not None:
         return f"{rows[0]} rows"
+    if hasattr(content, "parts"):  # cocapp.io.TableChunks, written part by part
+        return f"{content.rows} rows, in parts"
     return f"{len(content)} bytes" if isinstance(content, bytes) else f"{len(str(content))} characters"
 
 

@@ -20,14 +20,18 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.contracts import read
-    from cocapp.stats.scoring import score_group
+    from cocapp.io import TableChunks
+    from cocapp.stats.scoring import score_group, score_group_blocks
 
     items = read("items", args.items, log)
     group = settings["groups"][args.group]
     thresholds = settings["scoring"]["thresholds"]
-    scores = score_group(
-        items, group_instruments(settings, args.group), thresholds, group.get("item_columns")
-    )
+    instruments = group_instruments(settings, args.group)
+    if args.out.endswith(".parquet"):  # a national study: one block per threshold and instrument
+        blocks = score_group_blocks(items, instruments, thresholds, group.get("item_columns"))
+        log.info(f"{args.group}: {len(items)} respondents, {len(thresholds)} thresholds, written in blocks")
+        return {args.out: TableChunks(blocks)}
+    scores = score_group(items, instruments, thresholds, group.get("item_columns"))
     n_scored = scores["score"].notna().sum()
     log.info(f"{args.group}: {len(items)} respondents, {len(thresholds)} thresholds, {n_scored} scores")
     return {args.out: scores}

@@ -15,7 +15,7 @@ in the data.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -31,6 +31,7 @@ __all__ = [
     "allowed_missing",
     "person_means",
     "score_group",
+    "score_group_blocks",
     "score_instrument",
 ]
 
@@ -196,3 +197,19 @@ def score_group(
     rank = np.concatenate([np.repeat(per_threshold, len(p["score"]) // len(thresholds)) for p in parts])
     rows = np.argsort(rank, kind="stable")  # threshold first, then instrument, scale and respondent
     return pd.DataFrame({c: np.concatenate([p[c] for p in parts])[rows] for c in SCORE_COLUMNS})
+
+
+def score_group_blocks(
+    items: pd.DataFrame,
+    instruments: dict[str, Instrument],
+    thresholds: Iterable[float],
+    patterns: dict[str, str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`score_group` in blocks (one per threshold and instrument, in its row order), so that a
+    national study's scores table (respondents × scales × thresholds rows) is never whole in memory:
+    concatenated, the blocks are exactly :func:`score_group`'s table."""
+    thresholds = list(thresholds)
+    patterns = patterns or {}
+    for t in thresholds:
+        for key, inst in instruments.items():
+            yield pd.DataFrame(_long_scores(items, inst, [t], patterns.get(key)))[SCORE_COLUMNS]

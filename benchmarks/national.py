@@ -1,0 +1,204 @@
+"""Benchmark: a national study end to end -- 250 sites, 1,000,000 service users -- and its site
+comparisons side by side with R on the same data (issue 16).
+
+1. Clones the repository (HEAD: uncommitted changes are not measured) into a temporary folder and
+   generates the study there: ``cocapp synthesize --sites K --respondents N`` (illustrative data:
+   the default's answers, missing codes and covariates resampled into K sites of skewed sizes with
+   site effects; cocapp.synthetic.national), with ``intermediate_format: parquet``.
+2. Times ``snakemake --cores C`` there (wall, CPU, peak resident memory of any process of the run;
+   not counting the generation) and lists each stage's own time from its log.
+3. R on the same scores: for every scale at every threshold, one-way ANOVA (``aov`` + ``summary``),
+   Tukey–Kramer (``TukeyHSD``), Games–Howell (base R, vectorised over the pairs, ``ptukey``/``qtukey``)
+   and the Pearson correlations of the instrument totals pooled and per site (``cor.test``) -- the
+   work of cocapp's ``compare-sites`` stage, whose own time (reading its input included) is set beside
+   R's (reading excluded).
+
+Targets (issue 16): 1M x 250 sites end to end < 10 min and < 8 GB; the analysis stages >= 5x faster
+than R. Do not run the full size on a shared machine: it takes the machine for many minutes.
+
+    python benchmarks/national.py [--sites 250] [--respondents 1000000] [--cores 2] [--no-r] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import clone, measure  # noqa: E402
+
+R_SCRIPT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+dir <- args[1]; conf <- 0.95
+files <- sort(list.files(dir, pattern = "^scores_.*\\.csv$", full.names = TRUE))
+totals <- strsplit(args[2], ",")[[1]]
+elapsed <- 0; n_pairs <- 0
+for (f in files) {
+  d <- read.csv(f, check.names = FALSE)
+  d$site <- factor(d$site)
+  t0 <- proc.time()[["elapsed"]]
+  for (o in setdiff(names(d), c("id", "site"))) {
+    x <- d[!is.na(d[[o]]), c("site", o)]
+    x$site <- droplevels(x$site)
+    names(x) <- c("site", "score")
+    fit <- aov(score ~ site, data = x)
+    tab <- summary(fit)
+    hsd <- TukeyHSD(fit, "site", conf.level = conf)
+    k <- nlevels(x$site)
+    m <- tapply(x$score, x$site, mean); v <- tapply(x$score, x$site, var)
+    nn <- tapply(x$score, x$site, length)
+    p <- which(upper.tri(matrix(0, k, k)), arr.ind = TRUE)
+    a <- p[, 1]; b <- p[, 2]
+    ua <- v[a] / nn[a]; ub <- v[b] / nn[b]
+    se <- sqrt(ua + ub); df <- (ua + ub)^2 / (ua^2 / (nn[a] - 1) + ub^2 / (nn[b] - 1))
+    q <- abs(m[a] - m[b]) / (se / sqrt(2))
+    gh_p <- ptukey(q, k, df, lower.tail = FALSE)
+    gh_crit <- qtukey(conf, k, df) / sqrt(2)
+    n_pairs <- n_pairs + 2 * length(a)
+  }
+  have <- intersect(totals, names(d))
+  for (s in c("All", levels(d$site))) {
+    w <- if (s == "All") d else d[d$site == s, ]
+    if (length(have) >= 2) for (i in 1:(length(have) - 1)) for (j in (i + 1):length(have)) {
+      ok <- complete.cases(w[[have[i]]], w[[have[j]]])
+      if (sum(ok) >= 3) ct <- cor.test(w[[have[i]]][ok], w[[have[j]]][ok])
+    }
+  }
+  elapsed <- elapsed + proc.time()[["elapsed"]] - t0
+}
+cat(sprintf("R_COMPARE_SITES %.3f\nR_PAIRS %d\n", elapsed, n_pairs))
+"""
+
+
+def make_study(work: Path, sites: int, respondents: int, fmt: str, seed: int) -> float:
+    """Generate the study in the clone ``work`` (its config.yaml is the template); seconds taken."""
+    t = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cocapp",
+            "synthesize",
+            "--sites",
+            str(sites),
+            "--respondents",
+            str(respondents),
+        ]
+        + ["--out", str(work), "--config", str(work / "config.yaml"), "--seed", str(seed)],
+        cwd=work,
+        env={"PYTHONPATH": str(work / "src"), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    cfg_path = work / "config.yaml"
+    text = cfg_path.read_text("utf-8")
+    cfg = yaml.safe_load(text)
+    cfg["intermediate_format"] = fmt
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
+    return time.perf_counter() - t
+
+
+def stage_times(work: Path) -> dict[str, float]:
+    """Each stage's own time from its log (``cocapp <stage>: done in X s``)."""
+    out = {}
+    for log in sorted((work / "data" / "derived" / "logs").glob("*.log")):
+        m = re.search(r"cocapp ([\w-]+): done in ([0-9.]+) s", log.read_text("utf-8", "replace"))
+        if m:
+            out[log.stem] = float(m.group(2))
+    return out
+
+
+def export_for_r(work: Path, out: Path) -> list[str]:
+    """The scores table as one wide CSV per threshold (id, site, one column per instrument_scale), not
+    timed; returns the names of the instrument totals (for the correlations)."""
+    sys.path.insert(0, str(work / "src"))
+    from cocapp.contracts import read
+
+    path = next((work / "data" / "derived" / "scores").glob("service_users.*"))
+    scores = read("scores", path)
+    scores["outcome"] = scores["instrument"].astype(str) + "_" + scores["scale"].astype(str)
+    for t, part in scores.groupby("threshold", sort=True):
+        wide = part.pivot(index=["id", "site"], columns="outcome", values="score").reset_index()
+        wide.to_csv(out / f"scores_{t}.csv", index=False)
+    return sorted(o for o in scores["outcome"].unique() if o.endswith("_total"))
+
+
+def run_r(work: Path, tmp: Path) -> dict[str, float] | None:
+    if shutil.which("Rscript") is None:
+        print("Rscript not found: R timing skipped")
+        return None
+    totals = export_for_r(work, tmp)
+    (tmp / "national.R").write_text(R_SCRIPT)
+    proc = subprocess.run(
+        ["Rscript", str(tmp / "national.R"), str(tmp), ",".join(totals)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {k: float(v) for k, v in re.findall(r"^(R_\w+) ([0-9.]+)$", proc.stdout, re.M)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=250)
+    parser.add_argument("--respondents", type=int, default=1_000_000)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="intermediate_format")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--no-r", action="store_true", help="skip the R comparison")
+    parser.add_argument("--keep", type=Path, help="copy the study folder (with its outputs) here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cocapp-national-") as tmp:
+        tmp = Path(tmp)
+        work = clone(tmp / "study")
+        made = make_study(work, args.sites, args.respondents, args.format, args.seed)
+        cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+        run = measure(cmd, work)
+        stages = stage_times(work)
+        r = None if args.no_r else run_r(work, tmp)
+        result = {
+            "sites": args.sites,
+            "respondents": args.respondents,
+            "intermediate_format": args.format,
+            "generate_s": round(made, 1),
+            "pipeline_wall_s": round(run["wall"], 1),
+            "pipeline_cpu_s": round(run["cpu"], 1),
+            "pipeline_peak_mb": round(run["peak_mb"]),
+            "stages_s": stages,
+        }
+        print(f"national study: {args.respondents:,} service users in {args.sites} sites ({args.format})")
+        print(f"  generated in {made:.1f} s (not included)")
+        print(
+            f"  pipeline end to end: {run['wall']:.1f} s wall, {run['cpu']:.1f} s CPU, "
+            f"{run['peak_mb']:.0f} MB peak"
+        )
+        for name, secs in sorted(stages.items(), key=lambda kv: -kv[1]):
+            print(f"    {name:<28} {secs:8.1f} s")
+        if r:
+            ours = stages.get("compare_sites", float("nan"))
+            result |= {
+                "r_compare_sites_s": r["R_COMPARE_SITES"],
+                "compare_sites_ratio": r["R_COMPARE_SITES"] / ours,
+            }
+            print(
+                "  site comparisons (ANOVA, Tukey, Games-Howell, correlations; "
+                f"{int(r['R_PAIRS']):,} pairs): "
+                f"cocapp {ours:.1f} s, R {r['R_COMPARE_SITES']:.1f} s -> {r['R_COMPARE_SITES'] / ours:.1f}x"
+            )
+        print("targets: end to end < 600 s and < 8 GB at 1M x 250; analysis stages >= 5x faster than R")
+        print(json.dumps(result))
+        if args.keep:
+            shutil.copytree(work, args.keep, dirs_exist_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
