@@ -127,8 +127,8 @@ def methods_text(config: dict) -> list[str]:
             formulas.append(f"{label}, {m}: {stated['formula']} ({stated['coding']})")
     if models:
         paras.append(
-            f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares and "
-            f"sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
+            f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares "
+            f"and sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
             f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
             + "; ".join(models)
             + ". "
