@@ -80,7 +80,10 @@ def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) 
     extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
     spec = replace(spec, extra_missing_codes=extra if raw_format(copy) not in DECLARES_MISSING else {})
     try:
-        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=ReadOptions()))
+        # the group's read options (encoding, delimiter, sheet) fit a copy of the same format only
+        same_format = raw_format(copy) == raw_format(g["raw"])
+        options = read_options(config, group) if same_format else ReadOptions()
+        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=options))
     except (DataValidationError, ValueError) as err:
         return f"it does not pass the checks the configured file passes ({str(err).splitlines()[0]})"
     for kind in ("items", "respondents"):
