@@ -74,7 +74,9 @@ def test_threshold_switches_to_funnel_and_caterpillar(default_config):
     assert "sites/service_users/STAR-P_total_caterpillar" in stems
     assert not any(s.kind == "sites" and not s.label for s in specs)
     assert dict(table_specs(cfg))["outlying_sites"] == "Supplementary table S3"
-    cfg["statistics"]["funnel"]["site_threshold"] = N_SITES  # "exceeds": 40 sites, threshold 40
+    cfg["statistics"].setdefault("funnel", {})["site_threshold"] = (
+        N_SITES  # "exceeds": 40 sites, threshold 40
+    )
     assert not many_sites(cfg)
 
 

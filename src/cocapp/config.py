@@ -233,9 +233,6 @@ IMPUTATION_DEFAULTS = {
 }
 
 
-FUNNEL_SITE_THRESHOLD = 30  # more sites than this: funnel and caterpillar plots
-
-
 def with_defaults(config: dict) -> dict:
     """Fill the optional keys with their documented defaults (explicit values always win)."""
     stats = config["statistics"]
@@ -252,9 +249,6 @@ def with_defaults(config: dict) -> dict:
     corr.setdefault("method", "pearson")
     corr.setdefault("deletion", "pairwise")
     corr.setdefault("effect_size_labels", {"small": 0.1, "medium": 0.3, "large": 0.5})
-    funnel = stats.setdefault("funnel", {})
-    funnel.setdefault("site_threshold", FUNNEL_SITE_THRESHOLD)
-    funnel.setdefault("levels", [0.95, 0.998])
     imp = config.setdefault("imputation", {})
     for key, value in IMPUTATION_DEFAULTS.items():
         imp.setdefault(key, list(value) if isinstance(value, list) else value)

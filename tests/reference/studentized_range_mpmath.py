@@ -9,7 +9,8 @@ both by Gauss–Legendre on panels: inner 24 points on unit panels over z ∈ [�
 16 points on panels around the mode of the χ density (cut at −45/ν − 1, where it is below e⁻⁴⁰).
 The column ``p_upper_coarse`` repeats the computation with 20/12-point panels: the two agree to
 ``rel_change`` (the reference's own error is below it). Independent of cocapp's code (no shared
-function, a different variable and rule in z). Slow (about a minute per finite-ν point).
+function, a different variable and rule in z). Slow: several minutes per finite-ν point (about an
+hour in all on a loaded 2-core machine).
 
 Run from the repository root: python tests/reference/studentized_range_mpmath.py
 """
@@ -29,13 +30,10 @@ POINTS = [  # (k, df, q)
     (250, 10.0, 6.0),
     (250, 30.0, 7.0),
     (250, 100.0, 8.0),
-    (250, 1000.0, 6.7),
-    (250, 1e5, 7.0),
     (250, np.inf, 5.0),
     (250, np.inf, 6.6),
     (250, np.inf, 8.0),
     (250, np.inf, 11.0),
-    (100, 10.0, 5.0),
     (50, np.inf, 9.0),
 ]
 
@@ -84,6 +82,8 @@ def main() -> None:
     for k, df, q in POINTS:
         fine = studentized_sf(q, k, df)
         coarse = studentized_sf(q, k, df, 20, 12)
+        with mp.workdps(20):
+            change = abs(coarse / fine - 1)
         rows.append(
             {
                 "k": k,
@@ -91,7 +91,7 @@ def main() -> None:
                 "q": repr(q),
                 "p_upper": mp.nstr(fine, 20),
                 "p_upper_coarse": mp.nstr(coarse, 20),
-                "rel_change": mp.nstr(abs(coarse / fine - 1), 3),
+                "rel_change": mp.nstr(change, 3),
             }
         )
         print(rows[-1], flush=True)

@@ -38,7 +38,7 @@ from cocapp.config import at_threshold, correlation_measures, format_threshold, 
 from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
-from cocapp.presentation.outputs import FigureSpec, figure_specs  # noqa: E402
+from cocapp.presentation.outputs import FigureSpec, figure_specs, funnel_settings  # noqa: E402
 from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
@@ -459,7 +459,7 @@ def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: st
 
 def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, glabel, level) -> Figure:
     paths = config.get("instrument_paths", [])
-    levels = [float(x) for x in config["statistics"]["funnel"]["levels"]]
+    levels = funnel_settings(config)[1]
     inst = load_instrument(spec.instrument, paths)
     scale = inst.scale(spec.scale)
     rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels)

@@ -24,6 +24,7 @@ __all__ = [
     "caption_path",
     "figure_files",
     "figure_specs",
+    "funnel_settings",
     "many_sites",
     "report_items",
     "table_files",
@@ -52,11 +53,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", text).lower()
 
 
+FUNNEL_DEFAULTS = {"site_threshold": 30, "levels": (0.95, 0.998)}
+
+
+def funnel_settings(config: dict) -> tuple[int, list[float]]:
+    """``statistics.funnel``: the site threshold and the control-limit levels, defaults filled in here
+    (not by ``with_defaults``, so that a config without the key is shown in the report as written)."""
+    funnel = config["statistics"].get("funnel") or {}
+    threshold = int(funnel.get("site_threshold", FUNNEL_DEFAULTS["site_threshold"]))
+    return threshold, [float(x) for x in funnel.get("levels", FUNNEL_DEFAULTS["levels"])]
+
+
 def many_sites(config: dict) -> bool:
     """More sites than ``statistics.funnel.site_threshold`` (default 30): each outcome's per-site figure
     is then a funnel plot and a caterpillar plot, and a table lists the sites outside the limits."""
-    funnel = config["statistics"].get("funnel") or {}
-    return len(config["sites"]) > int(funnel.get("site_threshold", 30))
+    return len(config["sites"]) > funnel_settings(config)[0]
 
 
 def figure_specs(config: dict) -> list[FigureSpec]:

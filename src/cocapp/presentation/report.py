@@ -36,6 +36,7 @@ from cocapp.presentation.outputs import (
     FigureSpec,
     caption_path,
     figure_specs,
+    funnel_settings,
     many_sites,
     report_items,
     templates_dir,
@@ -104,10 +105,10 @@ def methods_text(config: dict) -> list[str]:
         ),
     ]
     if many_sites(config):
-        levels = [float(x) for x in st["funnel"]["levels"]]
+        threshold, levels = funnel_settings(config)
         paras[2] = paras[2].replace(", ".join(site_names(config)), f"{len(site_names(config))} sites", 1)
         paras.append(
-            f"With more than {st['funnel']['site_threshold']} sites, every site pair is computed "
+            f"With more than {threshold} sites, every site pair is computed "
             "(tukey.csv, games_howell.csv) but not listed here: each outcome is shown as a funnel plot of "
             "site means against precision with "
             f"{' and '.join(fmt_percent(v) for v in sorted(levels))} control limits around the overall "

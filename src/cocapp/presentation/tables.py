@@ -50,7 +50,7 @@ from cocapp.formatting import (
 from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
-from cocapp.presentation.outputs import correlation_groups, table_specs
+from cocapp.presentation.outputs import correlation_groups, funnel_settings, table_specs
 from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
@@ -672,7 +672,7 @@ def table_outlying_sites(
     from cocapp.presentation.figures import outcome_funnel
     from cocapp.stats.funnel import level_label, z_for
 
-    levels = [float(x) for x in config["statistics"]["funnel"]["levels"]]
+    levels = funnel_settings(config)[1]
     sites = site_names(config)
     t = _primary(config)
     limits = ", ".join(f"{level_label(v)} (|z| > {fmt_num(z_for(v), 2)})" for v in sorted(levels))
