@@ -189,6 +189,9 @@ class ReportInputs:
     # issue 14: the statistics files shown as compact tables (name -> frame) and outcome labels
     stats: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    # issue 14: the stage manifests of the run and what makes its results stale
+    manifests: list = field(default_factory=list)
+    manifest_issues: list = field(default_factory=list)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -691,6 +694,28 @@ def fmt_p_glance(p: float) -> str:
     return t if t.startswith("<") else f"= {t}"
 
 
+def _all_inputs(manifests: list[dict]) -> list[dict]:
+    """Every distinct input file of the run's stages (path, bytes, SHA-256, the rules that read it)."""
+    seen: dict[str, dict] = {}
+    for m in manifests:
+        for f in m.get("inputs", []):
+            entry = seen.setdefault(
+                f["path"], dict(path=f["path"], bytes=f.get("bytes"), sha256=f.get("sha256"), rules=[])
+            )
+            entry["rules"].append(m["rule"])
+    return sorted(seen.values(), key=lambda e: (e["path"].startswith("cocapp/"), e["path"]))
+
+
+def _code_state() -> str:
+    """The cocapp checkout's commit and whether it has uncommitted changes."""
+    from cocapp.provenance import git_state
+
+    g = git_state()
+    if not g["commit"]:
+        return "not a git checkout"
+    return g["commit"] + (" with uncommitted changes" if g["dirty"] else " (clean)")
+
+
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
     """The report's HTML text (see module docstring) from what the report stage read."""
     study = config["study"]
@@ -733,6 +758,10 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         calibration=calibration_block(inputs.calibration, inputs.calibration_link),
         analyses=analyses_section(inputs, config),
         glance=glance(inputs, config),
+        manifests=inputs.manifests,
+        manifest_issues=inputs.manifest_issues,
+        all_inputs=_all_inputs(inputs.manifests),
+        code_state=_code_state(),
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),
