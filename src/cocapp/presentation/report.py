@@ -192,6 +192,9 @@ class ReportInputs:
     # issue 14: the stage manifests of the run and what makes its results stale
     manifests: list = field(default_factory=list)
     manifest_issues: list = field(default_factory=list)
+    # links (relative to the report) to the statistics files and to the folder of the table files
+    stats_links: dict = field(default_factory=dict)
+    table_link_base: str = ""
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -570,7 +573,10 @@ def analyses_section(inputs: ReportInputs, config: dict) -> list[dict]:
                 shown=[Markup(_tables.to_html_fragment(t)) for t in b.shown],
                 folded=[Markup(_tables.to_html_fragment(t)) for t in b.folded],
                 folded_summary=b.folded_summary,
-                source=[f"data/derived/stats/{n}.csv" for n in b.source],
+                source=[
+                    dict(path=f"data/derived/stats/{n}.csv", link=(inputs.stats_links or {}).get(n))
+                    for n in b.source
+                ],
             )
         )
     return out
@@ -762,6 +768,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         manifest_issues=inputs.manifest_issues,
         all_inputs=_all_inputs(inputs.manifests),
         code_state=_code_state(),
+        table_link_base=inputs.table_link_base,
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

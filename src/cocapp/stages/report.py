@@ -124,7 +124,23 @@ def read_inputs(args, config: dict, log):
         labels=labels,
         manifests=manifests,
         manifest_issues=manifest_issues,
+        stats_links={Path(f).stem: _link(f, args.out) for f in getattr(args, "stats", None) or []},
+        table_link_base=_table_link_base(args.tables, args.out),
     )
+
+
+def _link(path: str, out: str) -> str:
+    """``path`` relative to the report's folder (a local link that survives moving the run folder)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve().parent)).as_posix()
+
+
+def _table_link_base(tables: list[str], out: str) -> str:
+    """The folder of the table files relative to the report, with a trailing slash ('' when beside it)."""
+    folders = {str(Path(t).resolve().parent) for t in tables}
+    if len(folders) != 1:
+        return ""
+    rel = Path(os.path.relpath(folders.pop(), Path(out).resolve().parent)).as_posix()
+    return "" if rel == "." else rel + "/"
 
 
 def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[str]]:
