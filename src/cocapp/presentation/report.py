@@ -195,6 +195,7 @@ class ReportInputs:
     # links (relative to the report) to the statistics files and to the folder of the table files
     stats_links: dict = field(default_factory=dict)
     table_link_base: str = ""
+    figure_link_base: str | None = None
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -204,6 +205,31 @@ def _png(data: bytes, name: str) -> tuple[str, int, int]:
         raise ValueError(f"{name}: not a PNG file")
     width, height = struct.unpack(">II", data[16:24])
     return base64.b64encode(data).decode("ascii"), width, height
+
+
+# Figures are embedded at report resolution (the PNG files keep full resolution and are linked): at most
+# this wide, as a palette PNG (issue 14: the default report under 1.5 MB).
+REPORT_FIGURE_WIDTH = 760
+REPORT_FIGURE_COLOURS = 64
+
+
+def compact_png(
+    data: bytes, max_width: int = REPORT_FIGURE_WIDTH, colours: int = REPORT_FIGURE_COLOURS
+) -> bytes:
+    """A smaller copy of a figure for embedding: scaled (Lanczos) to at most ``max_width`` pixels wide and
+    quantised to ``colours`` (median cut, no dithering). Deterministic: the same bytes in, the same out."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+    if rgb.width > max_width:
+        rgb = rgb.resize((max_width, round(rgb.height * max_width / rgb.width)), Image.Resampling.LANCZOS)
+    pal = rgb.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    pal.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def sha256_of(data: bytes) -> str:
@@ -255,7 +281,8 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
     for spec in specs:
         if spec.stem not in figures:
             raise ValueError(f"figure {spec.stem}.png was not given to the report")
-        data, w, h = _png(figures[spec.stem], f"{spec.stem}.png")
+        _png(figures[spec.stem], f"{spec.stem}.png")  # checks the file given is a PNG
+        data, w, h = _png(compact_png(figures[spec.stem]), f"{spec.stem}.png")
         out.append(
             dict(
                 id=re.sub(r"[^A-Za-z0-9_-]+", "-", spec.stem),
@@ -263,6 +290,7 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
                 width=w,
                 height=h,
                 number=f"Figure {len(out) + 1}",
+                stem=spec.stem,
                 caption=_figure_caption(spec, config),
                 alt=_figure_caption(spec, config),
             )
@@ -274,7 +302,8 @@ def sensitivity_figures(figures: dict[str, bytes], start: int) -> list[dict]:
     """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``."""
     out = []
     for stem in sorted(figures):
-        data, w, h = _png(figures[stem], f"{stem}.png")
+        _png(figures[stem], f"{stem}.png")
+        data, w, h = _png(compact_png(figures[stem]), f"{stem}.png")
         name = stem.replace("_", " ")
         out.append(
             dict(
@@ -769,6 +798,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         all_inputs=_all_inputs(inputs.manifests),
         code_state=_code_state(),
         table_link_base=inputs.table_link_base,
+        figure_link_base=inputs.figure_link_base,
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

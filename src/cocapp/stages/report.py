@@ -126,12 +126,20 @@ def read_inputs(args, config: dict, log):
         manifest_issues=manifest_issues,
         stats_links={Path(f).stem: _link(f, args.out) for f in getattr(args, "stats", None) or []},
         table_link_base=_table_link_base(args.tables, args.out),
+        figure_link_base=_figure_link_base(args.figures, args.out),
     )
 
 
 def _link(path: str, out: str) -> str:
     """``path`` relative to the report's folder (a local link that survives moving the run folder)."""
     return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve().parent)).as_posix()
+
+
+def _figure_link_base(figures: list[str], out: str) -> str:
+    """The root of the figure files (their common folder) relative to the report, with a trailing slash."""
+    root = Path(os.path.commonpath([str(Path(f).resolve()) for f in figures]))
+    rel = Path(os.path.relpath(root, Path(out).resolve().parent)).as_posix()
+    return "" if rel == "." else rel + "/"
 
 
 def _table_link_base(tables: list[str], out: str) -> str:
