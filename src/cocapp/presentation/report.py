@@ -209,23 +209,30 @@ def _png(data: bytes, name: str) -> tuple[str, int, int]:
 
 # Figures are embedded at report resolution (the PNG files keep full resolution and are linked): at most
 # this wide, as a palette PNG (issue 14: the default report under 1.5 MB).
-REPORT_FIGURE_WIDTH = 760
-REPORT_FIGURE_COLOURS = 64
+REPORT_FIGURE_WIDTH = 700
+REPORT_FIGURE_PIXELS = 700 * 600  # tall multi-panel figures are scaled to this area
+REPORT_FIGURE_COLOURS = 48
 
 
 def compact_png(
-    data: bytes, max_width: int = REPORT_FIGURE_WIDTH, colours: int = REPORT_FIGURE_COLOURS
+    data: bytes,
+    max_width: int = REPORT_FIGURE_WIDTH,
+    colours: int = REPORT_FIGURE_COLOURS,
+    max_pixels: int = REPORT_FIGURE_PIXELS,
 ) -> bytes:
     """A smaller copy of a figure for embedding: scaled (Lanczos) to at most ``max_width`` pixels wide and
-    quantised to ``colours`` (median cut, no dithering). Deterministic: the same bytes in, the same out."""
+    ``max_pixels`` in area, quantised to ``colours`` (median cut, no dithering). Deterministic: the same
+    bytes in, the same bytes out."""
     import io
 
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
         rgb = im.convert("RGB")
-    if rgb.width > max_width:
-        rgb = rgb.resize((max_width, round(rgb.height * max_width / rgb.width)), Image.Resampling.LANCZOS)
+    scale = min(1.0, max_width / rgb.width, (max_pixels / (rgb.width * rgb.height)) ** 0.5)
+    if scale < 1.0:
+        size = (round(rgb.width * scale), round(rgb.height * scale))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
     pal = rgb.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
     pal.save(out, "PNG", optimize=True)
