@@ -114,3 +114,18 @@ def test_display_table_docx_holds_text_escaped_in_xml():
     assert f"=cmd|' /C calc'!A0 {EVIL}" in texts  # Word shows the text as it is (it runs no formulas)
     assert "North\ufffdbell" in texts  # a control character XML cannot hold becomes U+FFFD
     assert doc.paragraphs[0].text == f"Table 9. Sites {EVIL}"
+
+
+def test_committed_report_csvs_hold_no_cell_a_spreadsheet_would_run():
+    """The CSVs shipped in reports/ (the synthetic calibration report is written by ``cocapp
+    synthesize``, not by a pipeline run) pass :func:`neutralise_formula` unchanged in every cell."""
+    import csv
+
+    root = Path(__file__).resolve().parents[1] / "reports"
+    files = sorted(root.rglob("*.csv"))
+    assert files, "reports/ ships at least the synthetic calibration CSV"
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as fh:
+            for row_no, row in enumerate(csv.reader(fh), start=1):
+                for cell in row:
+                    assert neutralise_formula(cell) == cell, f"{path.name} row {row_no}: {cell!r}"

@@ -18,6 +18,7 @@ from scipy import stats
 from cocapp.stats.ancova import ancova
 from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
 from cocapp.stats.correlation import pearson
+from cocapp.stats.mi import _pool_pairs
 from cocapp.stats.pooling import (
     barnard_rubin_df,
     d1,
@@ -84,6 +85,24 @@ def test_site_differences_match_mice_pool(oneway):
         close(res[col], gold[col])
 
 
+def test_pooled_tukey_p_matches_r_ptukey(oneway):
+    """The pooled pairs' p_adj (cocapp.stats.mi._pool_pairs: studentized range on the pooled |t|·√2 with
+    the Barnard–Rubin df) against R's ptukey on mice's pooled estimates. Tolerance: 1e-9 relative plus
+    1e-8 absolute, R's own ptukey accuracy at these df (80-140; tests/test_studentized_range.py measures
+    R's absolute error at about 3e-9 for df 30-1000)."""
+    gold = pd.read_csv(GOLD / "site_diffs.csv")
+    q = np.array([t["diff"].to_numpy() for _, _, t in oneway])
+    u = np.array([t["se"].to_numpy() ** 2 for _, _, t in oneway])
+    a, b = np.triu_indices(len(SITES), k=1)
+    rows = _pool_pairs({}, "oneway", SITES, a, b, q, u, oneway[0][1]["df2"], len(oneway), 0.05, 0.95)
+    got = np.array([r["p_adj"] for r in rows])
+    assert [(r["site_a"], r["site_b"]) for r in rows] == list(
+        zip(gold["site_a"], gold["site_b"], strict=True)
+    )
+    np.testing.assert_allclose(got, gold["p_tukey"], rtol=1e-9, atol=1e-8)
+    close([r["df"] for r in rows], gold["df"])
+
+
 def _check_omnibus(res, gold_row):
     close(
         [res["F"], res["df1"], res["df2"], res["p"], res["riv"]],
@@ -145,7 +164,9 @@ def test_relative_efficiency_and_hand_computed_rubin():
 
 
 def test_barnard_rubin_floor_and_infinite_dfcom():
-    # no between-imputation variance: lambda floored at 1e-4 (mice:::barnard.rubin)
-    assert barnard_rubin_df(5, 0.0, 1.0) == pytest.approx(4 / 1e-8)
+    # no between-imputation variance: lambda floored at 1e-4 (mice:::barnard.rubin), so with an
+    # infinite complete-data df the old df (m - 1) / lambda^2 = 4 / 1e-8; 1e-12 relative allows for
+    # the floating-point rounding of 1e-4 squared
+    assert barnard_rubin_df(5, 0.0, 1.0) == pytest.approx(4 / 1e-8, rel=1e-12)
     dfobs = 11 / 13 * 10 * (1 - 1e-4)
     assert barnard_rubin_df(5, 0.0, 1.0, 10) == pytest.approx(4e8 * dfobs / (4e8 + dfobs), rel=1e-12)

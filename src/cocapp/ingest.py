@@ -132,6 +132,10 @@ def ingest_group(spec: GroupSpec, table: RawTable) -> IngestResult:
             labels = categorical_labels(cov, table, col)
             x = to_number(raw)
             text = raw.astype("string").str.strip()
+            text = text.mask(text == "")  # empty text is missing (SPSS string columns hold "")
+            text_labels = {k: v for k, v in labels.items() if isinstance(k, str)}  # a labelled text column
+            if text_labels:
+                text = text.map(lambda v, t=text_labels: t.get(v, v) if isinstance(v, str) else v)
             as_label = x.map(labels).astype(object)
             values = as_label.where(as_label.notna(), text.where(x.isna()).astype(object))
             if not labels:

@@ -77,7 +77,7 @@ class RawTable:
 
     path: str
     data: pd.DataFrame
-    value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
+    value_labels: dict[str, dict] = field(default_factory=dict)  # numeric codes as float, text codes as str
     variable_labels: dict[str, str] = field(default_factory=dict)
     missing_codes: dict[str, dict[float, str]] = field(default_factory=dict)
     file_label: str = ""
@@ -667,10 +667,14 @@ def read_stat_file(path: str | Path, fmt: str | None = None, options: ReadOption
     fmt = fmt or raw_format(path)
     df, meta = _read_stat_file(path, fmt, options)
     value_labels_raw = dict(meta.variable_value_labels or {})
-    labels: dict[str, dict[float, str]] = {}
+    types = getattr(meta, "readstat_variable_types", {}) or {}
+    labels: dict[str, dict] = {}
     for col, vl in value_labels_raw.items():
-        codes = {_float_key(k): str(v) for k, v in (vl or {}).items()}
-        codes = {k: v for k, v in codes.items() if k is not None}
+        if types.get(col) == "string":  # a text column labelled by text codes (SPSS, SAS $formats)
+            codes = {str(k).strip(): str(v) for k, v in (vl or {}).items()}
+        else:
+            codes = {_float_key(k): str(v) for k, v in (vl or {}).items()}
+            codes = {k: v for k, v in codes.items() if k is not None}
         if codes:
             labels[col] = codes
     missing: dict[str, dict[float, str]] = {}
@@ -786,13 +790,15 @@ def apply_codebook(table: RawTable, codebook: str | Path, dataset: str | None = 
         var = str(var).strip()
         if rec.get("label") is not None and not pd.isna(rec.get("label")):
             table.variable_labels[var] = str(rec["label"])
+        # the codebook fills the gaps of the file's own labels and missing codes; where both label a
+        # code, the codebook's word wins
         if str(rec["type"]) in {"categorical", "item"}:
             labels = parse_code_labels(rec.get("valid_values"))
             if labels:
-                table.value_labels[var] = labels
+                table.value_labels[var] = {**table.value_labels.get(var, {}), **labels}
         miss = parse_code_labels(rec.get("missing_codes"))
         if miss:
-            table.missing_codes[var] = miss
+            table.missing_codes[var] = {**table.missing_codes.get(var, {}), **miss}
 
 
 def read_raw(

@@ -125,13 +125,18 @@ def _not_number(series: pd.Series) -> pd.Series:
     return series.notna() & to_number(series).isna()
 
 
-def site_names_of(series: pd.Series, labels: dict[float, str]) -> pd.Series:
-    """Site names: labelled codes (SPSS) become their labels; text stays text (stripped)."""
+def site_names_of(series: pd.Series, labels: dict) -> pd.Series:
+    """Site names: labelled codes become their labels (numeric SPSS/Stata codes, and text codes of a
+    labelled text column: SPSS string value labels, SAS character formats); text stays text (stripped)."""
     if labels and pd.api.types.is_numeric_dtype(series):
         return series.map(lambda v: labels.get(float(v), v) if pd.notna(v) else v)
     if pd.api.types.is_numeric_dtype(series):
         return series
-    return series.astype("string").str.strip().astype(object)
+    text = series.astype("string").str.strip().astype(object)
+    text_labels = {k: v for k, v in (labels or {}).items() if isinstance(k, str)}
+    if text_labels:
+        return text.map(lambda v: text_labels.get(v, v) if isinstance(v, str) else v)
+    return text
 
 
 def ids_of(series: pd.Series) -> pd.Series:
@@ -180,7 +185,7 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
     )
     site_rule = f"site must be one of the configured sites {known_sites}"
     if site_labels:
-        site_rule += f" (SPSS codes are read through their value labels {_labels_text(site_labels)})"
+        site_rule += f" (codes are read through their value labels {_labels_text(site_labels)})"
     columns[spec.site_column] = pa.Column(
         nullable=False,
         checks=[_check(lambda s: site_names_of(s, site_labels).isin(known_sites), "site_known", site_rule)],
@@ -223,13 +228,14 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
         else:
             labels = categorical_labels(cov, table, col)
             if labels:
-                allowed = sorted(labels)
+                allowed = sorted(k for k in labels if not isinstance(k, str))
                 allowed_text = _labels_text(labels)
+                words = [*labels.values(), *(k for k in labels if isinstance(k, str)), ""]  # "": empty text
 
-                def labelled(s: pd.Series, allowed=allowed, codes=codes, labels=labels) -> pd.Series:
+                def labelled(s: pd.Series, allowed=allowed, codes=codes, words=words) -> pd.Series:
                     x = to_number(s)
                     as_text = s.astype("string").str.strip()
-                    return s.isna() | x.isin(allowed) | x.isin(codes) | as_text.isin(list(labels.values()))
+                    return s.isna() | x.isin(allowed) | x.isin(codes) | as_text.isin(words)
 
                 columns[col] = pa.Column(
                     nullable=True,
@@ -253,8 +259,21 @@ def categorical_labels(cov: dict, table: RawTable, column: str) -> dict[float, s
     return dict(table.value_labels.get(column, {}))
 
 
-def _labels_text(labels: dict[float, str]) -> str:
-    return "{" + ", ".join(f"{k:g}={v}" for k, v in sorted(labels.items())) + "}"
+def _labels_text(labels: dict) -> str:
+    def code(k) -> str:
+        return k if isinstance(k, str) else f"{k:g}"
+
+    return (
+        "{"
+        + ", ".join(
+            f"{code(k)}={v}"
+            for k, v in sorted(
+                labels.items(),
+                key=lambda kv: (isinstance(kv[0], str), str(kv[0]) if isinstance(kv[0], str) else kv[0]),
+            )
+        )
+        + "}"
+    )
 
 
 # -- running -------------------------------------------------------------------------------------

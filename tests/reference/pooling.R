@@ -2,7 +2,8 @@
 # (and mitml, which mice::D1/D2 call) on the committed imputed datasets inputs/pooling_imputed.csv
 # (read back with as.mids). Writes golden/pooling/*.csv with 17 significant digits.
 #   site_means.csv   mice::pool of lm(y ~ 1) per site (mean, SEM, dfcom = n_site - 1)
-#   site_diffs.csv   mice::pool of lm(y ~ site) with the second site as reference: mean(a) - mean(b)
+#   site_diffs.csv   mice::pool of lm(y ~ site) with the second site as reference: mean(a) - mean(b),
+#                    and p_tukey = ptukey(|estimate| / sqrt(t) * sqrt(2), 3, df) (the pooled Tukey p)
 #   omnibus.csv      mice::D1 and mice::D2 (use = "wald") of site: one-way (y ~ site vs y ~ 1) and
 #                    ANCOVA (y ~ site + x + g vs y ~ x + g)
 #   ancova_means.csv emmeans::emmeans(fit, "site") per imputation pooled by mice::pool.scalar
@@ -47,8 +48,12 @@ rows <- list()
 for (a in 1:2) for (b in (a + 1):3) {
   p <- pool(fits(function(d) lm(y ~ relevel(site, ref = sites[b]), data = d)))$pooled
   term <- paste0("relevel(site, ref = sites[b])", sites[a])
-  rows[[length(rows) + 1]] <- data.frame(site_a = sites[a], site_b = sites[b],
-                                         p[as.character(p$term) == term, cols])
+  r <- p[as.character(p$term) == term, cols]
+  # Tukey-adjusted p of the pooled difference: the studentized range at |estimate / sqrt(t)| * sqrt(2)
+  # with the Barnard-Rubin df (what cocapp's pooled pairs report as p_adj)
+  r$p_tukey <- ptukey(abs(r$estimate) / sqrt(r$t) * sqrt(2), nmeans = length(sites), df = r$df,
+                      lower.tail = FALSE)
+  rows[[length(rows) + 1]] <- data.frame(site_a = sites[a], site_b = sites[b], r)
 }
 write_golden(do.call(rbind, rows), "site_diffs.csv")
 

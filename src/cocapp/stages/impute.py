@@ -37,11 +37,7 @@ def _analysis_settings(settings) -> dict:
     st = settings["statistics"]
     # pooled pairs are always referred to the studentized range (cocapp.stats.mi), so the ANCOVA post hoc
     # family of the complete-data analysis is not a setting of this stage
-    return {
-        "alpha": float(st["significance_level"]),
-        "confidence": float(st["confidence_level"]),
-        "posthoc": "tukey",
-    }
+    return {"alpha": float(st["significance_level"]), "confidence": float(st["confidence_level"])}
 
 
 def _task(task):
@@ -65,14 +61,34 @@ def _task(task):
     )
 
 
-def _run_tasks(tasks: list, workers: int) -> list:
+def _impute_task(group: str):
+    """Impute ``group``'s item answers (runs in a worker)."""
+    from cocapp.stats.imputation import impute_group
+
+    ctx = _IMPUTED[group]
+    return impute_group(
+        group,
+        ctx["items"],
+        ctx["respondents"],
+        ctx["instruments"],
+        ctx["sites"],
+        ctx["covariate_specs"],
+        patterns=ctx["spec"].get("item_columns"),
+        **ctx["engine"],
+    )
+
+
+def _run(function, tasks: list, workers: int) -> list:
+    """``function`` over ``tasks`` in ``workers`` forked processes (they inherit :data:`_IMPUTED`),
+    results in task order."""
+    workers = max(1, int(workers))
     if workers <= 1 or len(tasks) < 2:
-        return [_task(t) for t in tasks]
+        return [function(t) for t in tasks]
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-        return list(pool.map(_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("fork")) as pool:
+        return list(pool.map(function, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
 
 
 def run(args, settings, log) -> dict:
@@ -83,7 +99,6 @@ def run(args, settings, log) -> dict:
     from cocapp.presentation.mi_figures import convergence_files
     from cocapp.stages.common import match_outputs
     from cocapp.stats.adjusted import _covariate_frame
-    from cocapp.stats.imputation import impute_group
     from cocapp.stats.mi import pool_analyses, tipping_points
 
     sites = site_names(settings)
@@ -103,45 +118,40 @@ def run(args, settings, log) -> dict:
     started = time.perf_counter()
     for group, path in items_files.items():
         spec = settings["groups"][group]
-        items = read("items", path, log)
         respondents = read("respondents", resp_files[group], log)
-        instruments = group_instruments(settings, group)
         covs = {c: spec["covariates"][c] for model in spec["ancova_models"].values() for c in model}
-        imputed = impute_group(
-            group,
-            items,
-            respondents,
-            instruments,
-            sites,
-            covs,
-            m=m,
-            iterations=iterations,
-            seed=int(cfg["seed"]),
-            min_correlation=float(cfg["min_correlation"]),
-            donors=int(cfg["donors"]),
-            patterns=spec.get("item_columns"),
-        )
-        log.info(
-            f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
-            f"({iterations} iterations, {int(imputed.imputed.any(axis=1).sum())} respondents)"
-        )
         _IMPUTED[group] = {
+            "items": read("items", path, log),
+            "covariate_specs": covs,
             "covariates": _covariate_frame(respondents, covs, resp_files[group]),
-            "imputed": imputed,
             "respondents": respondents,
-            "instruments": instruments,
+            "instruments": group_instruments(settings, group),
             "spec": spec,
             "sites": sites,
             "delta_sites": delta_sites,
             "analysis": analysis,
+            "engine": {
+                "m": m,
+                "iterations": iterations,
+                "seed": int(cfg["seed"]),
+                "min_correlation": float(cfg["min_correlation"]),
+                "donors": int(cfg["donors"]),
+            },
         }
+    # the groups are imputed independently (one random stream each), in parallel when workers allow
+    for group, imputed in zip(_IMPUTED, _run(_impute_task, list(_IMPUTED), args.workers), strict=True):
+        _IMPUTED[group]["imputed"] = imputed
+        log.info(
+            f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
+            f"({iterations} iterations, {int(imputed.imputed.any(axis=1).sum())} respondents)"
+        )
     delta_ancova = bool(cfg["delta_ancova"])
     tasks = [
         (g, i, d, d == 0.0, d == 0.0 or delta_ancova) for g in _IMPUTED for d in deltas for i in range(m)
     ]
     log.info(f"imputed in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    results = _run_tasks(tasks, max(1, int(args.workers)))
+    results = _run(_task, tasks, args.workers)
     log.info(
         f"{len(tasks)} completed datasets analysed in {time.perf_counter() - started:.1f} s "
         f"({args.workers} worker(s))"

@@ -51,7 +51,9 @@ __all__ = [
     "model_formula",
     "SLOPES_COLUMNS",
     "AncovaResult",
+    "SiteEstimates",
     "ancova",
+    "site_estimates",
     "adjust_pvalues",
 ]
 
@@ -495,6 +497,25 @@ def _rank(res, design: _Design) -> int:
     return int(np.count_nonzero(s > tol))
 
 
+def _fit_model(sample: _Sample) -> tuple[_Design | None, object, str]:
+    """The design and least-squares fit of the model sample, or why the model cannot be fitted (the
+    statistics are then NaN with that note): a constant outcome, fewer than two sites with complete
+    cases, no residual df, or collinear columns (rank-deficient design; the aliased columns named)."""
+    if sample.n and float(np.ptp(sample.frame["y"].to_numpy())) == 0.0:
+        return None, None, "outcome is constant: F undefined"
+    if len(sample.present) < 2:
+        return None, None, "fewer than two sites with complete cases"
+    design = _design(sample)
+    res = _fit(sample.frame["y"].to_numpy(dtype=np.float64), design)
+    p_cols = design.X.shape[1]
+    if res.df_resid < 1:
+        return None, None, f"no residual degrees of freedom (n = {sample.n}, {p_cols} parameters)"
+    rank = _rank(res, design)
+    if rank < p_cols:
+        return None, None, _collinearity_note(design, sample, rank)
+    return design, res, ""
+
+
 # -- 4. Type III table ------------------------------------------------------------------------------------
 def _type3_table(res, design: _Design, sample: _Sample, covs: list[str], note_text: str) -> pd.DataFrame:
     """Type III sums of squares: for each term, the Wald F test that all its coefficients are 0 given
@@ -515,9 +536,7 @@ def _type3_table(res, design: _Design, sample: _Sample, covs: list[str], note_te
             rows.append(base | row | {"note": note_text})
             continue
         L = eye[design.terms[t]]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            f = res.f_test(L, cov_p=cov)
+        f = _wald(res, L, cov)
         r = float(L.shape[0])
         ss = float(f.fvalue * r * res.ssr / res.df_resid)  # the expression of anova_lm(typ=3)
         row = {"ss": ss, "df": r, "F": float(f.fvalue), "p": float(f.pvalue)}
@@ -527,6 +546,14 @@ def _type3_table(res, design: _Design, sample: _Sample, covs: list[str], note_te
             | {"partial_eta2": ss / (ss + ss_res) if ss + ss_res > 0 else np.nan, "note": note_text}
         )
     return pd.DataFrame(rows, columns=ANCOVA_COLUMNS)
+
+
+def _wald(res, L: np.ndarray, cov: np.ndarray):
+    """Wald F test that the coefficients selected by the rows of ``L`` are all 0 (statsmodels
+    ``f_test``; for one term, the Type III test of :func:`_type3_table`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return res.f_test(L, cov_p=cov)
 
 
 _STATISTICS = {
@@ -578,14 +605,22 @@ def _emm_weights(sample: _Sample, weights: str = "equal") -> np.ndarray:
     return np.einsum("scp,c->sp", D, w / w.sum())
 
 
+def _emm(res, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted means Lβ and their standard errors √diag(L V Lᵀ)."""
+    V = _covariance(res)
+    return L @ np.asarray(res.params), np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+
+
+def _pair_difference(res, ld: np.ndarray, V: np.ndarray) -> tuple[float, float]:
+    """One contrast of adjusted means: d β and its standard error √(d V dᵀ)."""
+    return float(ld @ np.asarray(res.params)), float(math.sqrt(ld @ V @ ld))
+
+
 def _adjusted_means(
     res, L: np.ndarray, sample: _Sample, levels: list[str], confidence: float, note_text: str
 ) -> pd.DataFrame:
     """Adjusted site means Lβ with standard errors √(L V Lᵀ) and t intervals on the residual df."""
-    beta = np.asarray(res.params)
-    V = _covariance(res)
-    emm = L @ beta
-    emm_se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+    emm, emm_se = _emm(res, L)
     df_res = float(res.df_resid)
     tcrit = stats.t.ppf(0.5 + confidence / 2, df_res)
     where = dict(zip(sample.present, range(len(sample.present)), strict=True))
@@ -619,7 +654,6 @@ def _pairwise(
     ``tukey`` P(Q_{k,df} > |t|√2) and diff ± q_{1−α}(k, df)/√2 · se (studentized range,
     :mod:`cocapp.stats.studentized_range`; ``emmeans::pairs(adjust = "tukey")``), ``bonferroni`` min(1, m·p),
     ``sidak`` 1 − (1 − p)^m with t critical values at α/m and 1 − confidence^(1/m)."""
-    beta = np.asarray(res.params)
     V = _covariance(res)
     df_res = float(res.df_resid)
     k = len(sample.present)
@@ -639,9 +673,7 @@ def _pairwise(
             miss = [s for s in (sa, sb) if s not in where]
             rows.append(base | _nan_row("posthoc", f"no complete cases at site(s) {', '.join(miss)}"))
             continue
-        ld = L[where[sa]] - L[where[sb]]
-        diff = float(ld @ beta)
-        se = float(math.sqrt(ld @ V @ ld))
+        diff, se = _pair_difference(res, L[where[sa]] - L[where[sb]], V)
         t = diff / se if se > 0 else np.nan
         rows.append(base | {"diff": diff, "se": se, "df": df_res, "t": t, "ci_low": diff - crit * se})
         rows[-1] |= {"ci_high": diff + crit * se, "note": note_text}
@@ -778,24 +810,9 @@ def ancova(
     sample = _model_sample(data, covs, cats, levels, outcome, site)
     n, notes = sample.n, sample.notes
     note_text = "; ".join(notes)
-    if n and float(np.ptp(sample.frame["y"].to_numpy())) == 0.0:
-        return _nan_tables(
-            covs, levels, kinds, n, "; ".join([*notes, "outcome is constant: F undefined"]), posthoc
-        )
-    if len(sample.present) < 2:
-        note = "; ".join([*notes, "fewer than two sites with complete cases"])
-        return _nan_tables(covs, levels, kinds, n, note, posthoc)
-
-    design = _design(sample)
-    res = _fit(sample.frame["y"].to_numpy(dtype=np.float64), design)
-    p_cols = design.X.shape[1]
-    if res.df_resid < 1:
-        note = f"no residual degrees of freedom (n = {n}, {p_cols} parameters)"
-        return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
-    rank = _rank(res, design)
-    if rank < p_cols:
-        note = _collinearity_note(design, sample, rank)
-        return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, note]), posthoc)
+    design, res, failure = _fit_model(sample)
+    if failure:
+        return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, failure]), posthoc)
 
     terms = _type3_table(res, design, sample, covs, note_text)
     site_p = float(terms.loc[terms["term"] == "site", "p"].iloc[0])
@@ -809,3 +826,59 @@ def ancova(
         else pd.DataFrame(columns=SLOPES_COLUMNS)
     )
     return AncovaResult(terms, means, post, slope_tests, notes, used=list(sample.used))
+
+
+@dataclass
+class SiteEstimates:
+    """What pooling across imputations takes from one ANCOVA model (:func:`site_estimates`), as arrays
+    over the configured sites (``adj_mean``, ``se``, ``n``) and site pairs (``diff``, ``pair_se``, in
+    the order of :func:`ancova`'s ``posthoc`` table); NaN where :func:`ancova` has NaN."""
+
+    adj_mean: np.ndarray
+    se: np.ndarray
+    n: np.ndarray
+    df: float
+    diff: np.ndarray
+    pair_se: np.ndarray
+    F: float
+    df1: float
+
+
+def site_estimates(
+    data, covariates: Mapping[str, str], levels: Sequence[str], *, outcome: str = "score", site: str = "site"
+) -> SiteEstimates:
+    """The estimates of :func:`ancova` (same sample, design, fit and reference grid) without its
+    inference: adjusted site means and standard errors, the differences of every site pair with their
+    standard errors, the residual df (NaN when the first configured site has no complete cases, as the
+    first row of ``ancova(...).means``), and the site term's Type III F and df. The pooled analyses of
+    multiply imputed data (:mod:`cocapp.stats.mi`, Rubin's rules and D1) need nothing else, and the p
+    values and simultaneous intervals (studentized range) of every model took most of their time.
+    """
+    levels = list(levels)
+    covs = list(covariates)
+    cats = {c: _is_categorical(covariates[c]) for c in covs}
+    sample = _model_sample(data, covs, cats, levels, outcome, site)
+    a, b = np.triu_indices(len(levels), k=1)
+    nan_sites, nan_pairs = np.full(len(levels), np.nan), np.full(len(a), np.nan)
+    design, res, failure = _fit_model(sample)
+    if failure:
+        return SiteEstimates(
+            nan_sites, nan_sites.copy(), nan_sites.copy(), np.nan, nan_pairs, nan_pairs.copy(), np.nan, np.nan
+        )
+    L = _emm_weights(sample)
+    emm, emm_se = _emm(res, L)
+    where = {s: i for i, s in enumerate(sample.present)}
+    pos = np.array([where.get(s, -1) for s in levels])
+    ok = pos >= 0
+    adj_mean, se = nan_sites.copy(), nan_sites.copy()
+    adj_mean[ok], se[ok] = emm[pos[ok]], emm_se[pos[ok]]
+    n = np.where(ok, sample.site_n.reindex(levels).to_numpy(dtype=np.float64), 0.0)
+    V = _covariance(res)
+    diff, pair_se = nan_pairs.copy(), nan_pairs.copy()
+    for r, (i, j) in enumerate(zip(a, b, strict=True)):
+        if ok[i] and ok[j]:
+            diff[r], pair_se[r] = _pair_difference(res, L[pos[i]] - L[pos[j]], V)
+    L_site = np.eye(design.X.shape[1])[design.terms["site"]]
+    f = _wald(res, L_site, V)
+    df = float(res.df_resid) if ok[0] else np.nan
+    return SiteEstimates(adj_mean, se, n, df, diff, pair_se, float(f.fvalue), float(L_site.shape[0]))

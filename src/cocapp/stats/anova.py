@@ -25,6 +25,7 @@ __all__ = [
     "GroupSummary",
     "anova_frame",
     "levene_tests",
+    "anova_from_summary",
     "oneway_anova",
     "site_codes",
     "summarise_groups",
@@ -123,8 +124,9 @@ def summarise_groups(y: np.ndarray, codes: np.ndarray, levels: Sequence[str]) ->
     return GroupSummary(tuple(levels), n, mean_d, ss, grand)
 
 
-def _anova_from_summary(s: GroupSummary) -> dict[str, float]:
-    """Classic F test from group summaries (centred between-site SS)."""
+def anova_from_summary(s: GroupSummary) -> dict[str, float]:
+    """Classic one-way F test from group summaries (centred between-site SS): the ANOVA columns of
+    :func:`oneway_anova` (``n`` … ``omega2``) without its robustness checks and notes."""
     keep = s.present
     n_g, m_g = s.n[keep], s.centred_mean[keep]
     n = float(n_g.sum())
@@ -251,7 +253,7 @@ def oneway_anova(
     if not np.all(np.isfinite(y)):
         raise ValueError("oneway_anova: outcome values must be finite (drop missing values first)")
     s = summarise_groups(y, codes, levels)
-    out: dict[str, object] = _anova_from_summary(s)
+    out: dict[str, object] = anova_from_summary(s)
     out.update(levene_tests(y, codes, s))
     out.update(welch_anova(s))
     notes = []

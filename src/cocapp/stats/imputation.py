@@ -116,6 +116,7 @@ def pmm_chained(
     fixed1 = np.column_stack([np.ones(n), np.asarray(fixed, dtype=np.float64)])
     chain_mean = np.full((m, iterations, p), np.nan)
     chain_sd = np.full((m, iterations, p), np.nan)
+    means = _BlockMeans(state, summaries, in_scope_block)
     for it in range(iterations):
         for j in range(p):
             if not impute[:, j].any():
@@ -124,24 +125,42 @@ def pmm_chained(
             obs = np.flatnonzero(scope[:, j] & observed[:, j])
             mis = np.flatnonzero(impute[:, j])
             rows = np.concatenate([obs, mis])
-            x = _design(state, rows, fixed1, predictors[j], summaries, summary_use[j], in_scope_block)
+            x = _design(state, rows, fixed1, predictors[j], means, summary_use[j])
             imp = _pmm_draw(x, values[obs, j], len(obs), rng, donors, ridge)
             state[:, mis, j] = imp
+            means.changed(block_of[j])
             chain_mean[:, it, j] = imp.mean(axis=1)
             chain_sd[:, it, j] = imp.std(axis=1, ddof=1) if len(mis) > 1 else np.nan
     return state, chain_mean, chain_sd
 
 
-def _design(state, rows, fixed1, preds, summaries, use, in_scope_block) -> np.ndarray:
+class _BlockMeans:
+    """Each instrument's mean answer per chain and respondent (the summary predictors), recomputed only
+    after one of its items was imputed again: each respondent's mean is the same expression over the
+    same values whichever rows a model takes, so caching it changes no bit."""
+
+    def __init__(self, state: np.ndarray, summaries, in_scope_block):
+        self.state, self.summaries, self.in_scope = state, summaries, in_scope_block
+        self.cache: dict[int, np.ndarray] = {}
+
+    def changed(self, block: int) -> None:
+        self.cache.pop(int(block), None)
+
+    def __call__(self, block: int) -> np.ndarray:
+        if block not in self.cache:
+            cols = self.summaries[block]
+            self.cache[block] = self.state[:, :, cols[0] : cols[-1] + 1].mean(axis=2)  # blocks are contiguous
+        return self.cache[block]
+
+
+def _design(state, rows, fixed1, preds, means: _BlockMeans, use) -> np.ndarray:
     """(m, len(rows), d) predictors of one column on its in-scope rows: intercept + fixed, other items,
     each other instrument's mean answer (mean-filled, + indicator, where that instrument is unanswered)."""
     m = state.shape[0]
-    sub = state[:, rows, :]
-    parts = [np.broadcast_to(fixed1[rows], (m, len(rows), fixed1.shape[1])), sub[:, :, preds]]
+    parts = [np.broadcast_to(fixed1[rows], (m, len(rows), fixed1.shape[1])), state[:, rows[:, None], preds]]
     for b in use:
-        cols = summaries[b]
-        ok = in_scope_block[b][rows]
-        mean = sub[:, :, cols[0] : cols[-1] + 1].mean(axis=2)  # blocks are contiguous
+        ok = means.in_scope[b][rows]
+        mean = means(int(b))[:, rows]
         if not ok.all():
             fill = mean[:, ok].mean(axis=1, keepdims=True) if ok.any() else np.zeros((m, 1))
             mean = np.where(ok[None, :], mean, fill)

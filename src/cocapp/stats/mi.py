@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from cocapp.stats import studentized_range
-from cocapp.stats.anova import oneway_anova, site_codes, summarise_groups
+from cocapp.stats.anova import anova_from_summary, site_codes, summarise_groups
 from cocapp.stats.compare import total_correlations
 from cocapp.stats.pooling import d1, d2, emm_contrasts, oneway_contrasts, pool_correlation, rubin
-from cocapp.stats.posthoc import tukey_kramer
+from cocapp.stats.posthoc import tukey_differences
 from cocapp.stats.scoring import person_means
 
 __all__ = [
@@ -133,7 +133,6 @@ def analyse(
     *,
     alpha: float,
     confidence: float,
-    posthoc: str = "tukey",
     full: bool = True,
     adjusted: bool = True,
     covariate_frame: pd.DataFrame | None = None,
@@ -142,28 +141,37 @@ def analyse(
 
     Scores every scale at threshold 0 (:func:`cocapp.stats.scoring.person_means`, the core of
     ``score_group``); per outcome the site summaries (:func:`summarise_groups`), the one-way ANOVA
-    (:func:`oneway_anova`) and every ANCOVA model (:func:`cocapp.stats.ancova.ancova`, no slopes check);
-    when ``full`` also the Tukey–Kramer pairs (:func:`tukey_kramer`) and the correlations of the totals
+    (:func:`anova_from_summary`, the F test of ``oneway_anova``) and the estimates of every ANCOVA model
+    (:func:`cocapp.stats.ancova.site_estimates`: the adjusted means, pair differences and site F of
+    ``ancova``); when ``full`` also the Tukey–Kramer differences and standard errors
+    (:func:`tukey_differences`) and the correlations of the totals
     (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out.
+    The p values of each dataset are not computed: pooling needs estimates and variances only.
     Returns arrays in outcome order, ready for :func:`pool_analyses`: ``keys`` (list of outcome keys),
     ``n``/``mean``/``var`` (outcomes × sites),
     ``F``/``df1``/``df2``/``ms_within`` (outcomes), per model ``ancova`` dicts of arrays, and when
-    ``full`` the ``tukey`` and ``correlations`` tables.
+    ``full`` ``tukey_diff``/``tukey_se`` (outcomes × pairs) and the ``correlations`` table.
     """
     from cocapp.stats.adjusted import _covariate_frame
-    from cocapp.stats.ancova import ancova
+    from cocapp.stats.ancova import coded_labels, site_estimates
 
     levels = list(sites)
     patterns = spec.get("item_columns") or {}
     models = spec["ancova_models"] if adjusted else {}
     needed = {c: spec["covariates"][c] for mm in models.values() for c in mm}
-    if not models:
-        cov = None
-    elif covariate_frame is not None:
-        cov = covariate_frame
-    else:
-        cov = _covariate_frame(respondents, needed, "respondents")
-    keys, n, mean, var, anova, tukey, totals = [], [], [], [], [], [], []
+    kinds = {c: needed[c]["type"] for c in needed}
+    if models:
+        cov = (
+            covariate_frame
+            if covariate_frame is not None
+            else _covariate_frame(respondents, needed, "respondents")
+        )
+        # factors coded once per dataset, then taken row by row for every outcome and model
+        coded = {
+            c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy()
+            for c in needed
+        }
+    keys, n, mean, var, anova, tk_diff, tk_se, totals = [], [], [], [], [], [], [], []
     adj: dict[str, dict[str, list]] = {
         mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [], "F": [], "df1": [], "n": []}
         for mname in models
@@ -177,7 +185,10 @@ def analyse(
         keep = pm.keep
         ids, site = all_ids[keep], all_sites[keep]
         codes_all = site_codes(site, levels, "items: column 'site'")
-        covs = cov.loc[ids].reset_index(drop=True) if models else None
+        rows_all = cov.index.get_indexer(ids) if models else None
+        if models and (rows_all < 0).any():
+            missing = sorted(set(ids[rows_all < 0].tolist()))[:5]
+            raise ValueError(f"respondents: id(s) {missing} have item answers but no respondent row")
         for j, scale in enumerate(pm.scales):
             y_all = sc[keep, j]
             ok = np.isfinite(y_all)
@@ -187,9 +198,11 @@ def analyse(
             n.append(s.n)
             mean.append(s.mean)
             var.append(s.var)
-            anova.append(oneway_anova(y, codes, levels, alpha))
+            anova.append(anova_from_summary(s))
             if full:
-                tukey.append(tukey_kramer(s, alpha, confidence))
+                d, se = tukey_differences(s)
+                tk_diff.append(d)
+                tk_se.append(se)
                 if scale.key == "total":
                     totals.append(
                         pd.DataFrame(
@@ -198,30 +211,21 @@ def analyse(
                     )
             if not models:
                 continue
-            data = pd.concat(
-                [pd.DataFrame({"site": site[ok], "score": y}), covs[ok].reset_index(drop=True)], axis=1
-            )
+            rows = rows_all[ok]
+            base = {"site": pd.Categorical.from_codes(codes, categories=levels), "score": y}
             for mname, mcovs in models.items():
-                res = ancova(
-                    data[["site", "score", *mcovs]],
-                    {c: needed[c]["type"] for c in mcovs},
-                    levels,
-                    alpha=alpha,
-                    confidence=confidence,
-                    posthoc=posthoc,
-                    slopes=False,
+                est = site_estimates(
+                    base | {c: coded[c][rows] for c in mcovs}, {c: kinds[c] for c in mcovs}, levels
                 )
                 a = adj[mname]
-                site_term = res.terms.set_index("term").loc["site"]
-                means = res.means.set_index("site").reindex(levels)
-                a["q"].append(means["adj_mean"].to_numpy(dtype=np.float64))
-                a["se"].append(means["se"].to_numpy(dtype=np.float64))
-                a["n"].append(means["n"].to_numpy(dtype=np.float64))
-                a["df"].append(float(res.means["df"].iloc[0]))
-                a["pair_se"].append(res.posthoc["se"].to_numpy(dtype=np.float64))
-                a["diff"].append(res.posthoc["diff"].to_numpy(dtype=np.float64))
-                a["F"].append(float(site_term["F"]))
-                a["df1"].append(float(site_term["df"]))
+                a["q"].append(est.adj_mean)
+                a["se"].append(est.se)
+                a["n"].append(est.n)
+                a["df"].append(est.df)
+                a["pair_se"].append(est.pair_se)
+                a["diff"].append(est.diff)
+                a["F"].append(est.F)
+                a["df1"].append(est.df1)
     out: dict[str, object] = {
         "keys": keys,
         "n": np.array(n),
@@ -234,7 +238,8 @@ def analyse(
         "ancova": {mname: {c: np.array(v) for c, v in a.items()} for mname, a in adj.items()},
     }
     if full:
-        out["tukey"] = pd.concat(tukey, ignore_index=True)
+        out["tukey_diff"] = np.array(tk_diff)
+        out["tukey_se"] = np.array(tk_se)
         sc_tot = (
             pd.concat(totals, ignore_index=True)
             if totals
@@ -334,9 +339,8 @@ def pool_analyses(
         "tests": pd.DataFrame(tests, columns=COLUMNS["tests"]),
     }
     if full:
-        tk = [r["tukey"] for r in results]
-        diff = np.stack([f["diff"].to_numpy(dtype=np.float64) for f in tk])
-        u = np.stack([f["se"].to_numpy(dtype=np.float64) ** 2 for f in tk])
+        diff = np.stack([r["tukey_diff"].ravel() for r in results])
+        u = np.stack([r["tukey_se"].ravel() ** 2 for r in results])
         npairs = len(a_idx)
         oneway_pairs = []
         for o, key in enumerate(keys):

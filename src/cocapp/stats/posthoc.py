@@ -23,6 +23,7 @@ __all__ = [
     "PAIR_COLUMNS",
     "games_howell",
     "site_pairs",
+    "tukey_differences",
     "tukey_kramer",
 ]
 
@@ -115,6 +116,26 @@ def _finish(
     return df[PAIR_COLUMNS]
 
 
+def _tukey_se(s: GroupSummary, a: np.ndarray, b: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+    """Sites with values k, error df n − k, pooled MS within and the pair standard errors
+    √(MS_within (1/n_a + 1/n_b)) of :func:`tukey_kramer`."""
+    keep = s.present
+    k = int(keep.sum())
+    dfree = float(s.n[keep].sum()) - k
+    ms_w = float(s.ss[keep].sum() / dfree) if dfree > 0 else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(ms_w * (1.0 / s.n[a] + 1.0 / s.n[b]))
+    return k, dfree, ms_w, se
+
+
+def tukey_differences(s: GroupSummary) -> tuple[np.ndarray, np.ndarray]:
+    """The differences of site means and their standard errors of :func:`tukey_kramer` (every config
+    pair, in its row order), without the studentized-range p values and intervals: what the pooling of
+    multiply imputed analyses (:mod:`cocapp.stats.mi`) takes from each completed dataset."""
+    a, b = site_pairs(s.levels)
+    return s.centred_mean[a] - s.centred_mean[b], _tukey_se(s, a, b)[3]
+
+
 def tukey_kramer(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95) -> pd.DataFrame:
     """Tukey–Kramer honestly significant differences for unequal n (R ``TukeyHSD``, SPSS ONEWAY TUKEY).
 
@@ -130,13 +151,8 @@ def tukey_kramer(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95)
         :data:`PAIR_COLUMNS`; ``df`` = n − k, ``method`` = ``tukey-kramer``.
     """
     df, a, b = _pairs_frame(s, "tukey-kramer")
-    keep = s.present
-    k = int(keep.sum())
-    n = float(s.n[keep].sum())
-    dfree = n - k
-    ms_w = float(s.ss[keep].sum() / dfree) if dfree > 0 else np.nan
+    k, dfree, ms_w, se = _tukey_se(s, a, b)
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(ms_w * (1.0 / s.n[a] + 1.0 / s.n[b]))
         stat = np.abs(df["diff"].to_numpy()) / (se / math.sqrt(2.0))
     notes = _empty_notes(s, a, b)
     if k < 2:

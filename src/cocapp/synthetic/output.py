@@ -305,7 +305,7 @@ def count_targets(results: dict, published: dict, sites: list[str]) -> list[Targ
                 n_pub,
                 n_pub,
                 n_pub,
-                "== Table 1",
+                "equals Table 1",
                 exact=True,
             )
             t.achieved = int((res.data["site"] == s_name).sum())
@@ -326,7 +326,7 @@ def count_targets(results: dict, published: dict, sites: list[str]) -> list[Targ
             n_tot,
             n_tot,
             n_tot,
-            "== Table 1 total",
+            "equals Table 1 total",
             exact=True,
             note=note,
         )
