@@ -36,6 +36,11 @@ GROUPS = W.groups
 shell.prefix(W.shell_prefix(workflow.basedir))
 
 
+# A failed run leaves the previous report in place: mark it STALE (issue 14).
+onerror:
+    W.mark_stale(log)
+
+
 wildcard_constraints:
     group="|".join(GROUPS),
 
@@ -549,7 +554,9 @@ rule report:
         calibration=lambda wildcards, input: (
             f"--calibration {input.calibration}" if input.calibration else ""
         ),
+        manifests="data/derived/logs",
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} {params.calibration} --stats {input.stats} --out {output} 2> {log}"
+        " --config-file {input.config} {params.calibration} --stats {input.stats}"
+        " --manifests {params.manifests} --out {output} 2> {log}"

@@ -122,3 +122,22 @@ def test_report_is_labelled_synthetic(run):
     assert "SYNTHETIC DATA" in html
     verdict = (run / "data/derived/sensitivity/verdict.md").read_text()
     assert "SYNTHETIC DATA" in verdict
+
+
+def test_report_is_honest_compact_and_traceable(run):
+    """Issue 14 on the default run: under 1.5 MB, calibration stated, every rule has an ok manifest."""
+    import json
+
+    report = run / "reports/report.html"
+    assert report.stat().st_size < 1_500_000
+    html = report.read_text()
+    assert 'id="what-data-show"' in html and 'id="glance"' in html and 'id="all-analyses"' in html
+    comp = pd.read_csv(run / "reports/tables/published_comparison.csv", keep_default_na=False)
+    assert set(comp["evidence"]) <= {"calibration target", "illustrative"}
+    assert (comp.loc[comp["match"].astype(str) == "False", "reason"] != "").all()
+    missing = comp[comp["table"] == "Missing data"].set_index("quantity")
+    assert missing.loc["percent_incomplete_mean", "printed"] == "19.9"
+    manifests = sorted((run / "data/derived/logs").glob("*.manifest.json"))
+    logs = sorted((run / "data/derived/logs").glob("*.log"))
+    assert len(manifests) == len(logs)
+    assert all(json.loads(m.read_text())["status"] == "ok" for m in manifests)

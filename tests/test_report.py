@@ -377,7 +377,9 @@ def test_every_analysis_given_is_shown_compactly(run):
         assert f'id="{key}"' in html, key
     folded = html.split('id="analysis-tukey"', 1)[1].split("</details>", 1)[0]
     assert "<details>" in folded and 'id="analysis-tukey-all"' in folded
-    assert "Derived file: <code>data/derived/stats/tukey.csv</code>" in html
+    # the derived file, linked relative to the report (the fixture's file lives in tests/fixtures)
+    link = re.search(r'Derived file: <a href="([^"]+)"><code>data/derived/stats/tukey.csv</code></a>', html)
+    assert link and (run["out"].parent / link.group(1)).resolve() == (FIX / "stats" / "tukey.csv").resolve()
     # synthetic data, calibration not declared in the fixture config: every block says so
     assert "(synthetic data, calibration not declared)" in html
 
@@ -390,6 +392,13 @@ def test_stats_file_outside_the_list_is_refused(run, config, cocapp_stage, tmp_p
     code, log = cocapp_stage("report", config, *args)
     assert code == 1 and "descriptives.csv: not a statistics file the report shows" in log
     assert not (tmp_path / "r.html").exists()
+
+
+def test_table_files_are_linked_and_print_stylesheet_present(run):
+    html = run["html"]
+    # the tables stage writes reports/tables/<key>.<fmt>; the report (reports/report.html) links them
+    assert '<a href="tables/table1_returns.csv"><code>table1_returns.csv</code></a>' in html
+    assert "@media print{" in html and "@page{size:A4" in html
 
 
 def test_at_a_glance_summarises_findings_and_worries(run):

@@ -164,3 +164,18 @@ def test_correlations_pooled_shown_sites_folded():
     assert b.finding == "Users X and Y: r = 0.607 (95% CI 0.543 to 0.664, n = 409)."
     assert [r[1] for r in b.shown[0].rows] == ["All"] and [r[1] for r in b.folded[0].rows] == ["A"]
     assert b.shown[0].rows[0][6] == "< 0.001"
+
+
+def test_compact_png_is_smaller_bounded_and_deterministic():
+    import io
+
+    from PIL import Image
+
+    from cocapp.presentation.report import REPORT_FIGURE_PIXELS, REPORT_FIGURE_WIDTH, compact_png
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1800, 2400), "white").save(buf, "PNG")
+    small = compact_png(buf.getvalue())
+    with Image.open(io.BytesIO(small)) as im:
+        assert im.width <= REPORT_FIGURE_WIDTH and im.width * im.height <= REPORT_FIGURE_PIXELS * 1.01
+    assert compact_png(buf.getvalue()) == small

@@ -5,6 +5,7 @@ the repository's workflow profile (``profiles/default``: a failed stage's log on
 stages it calls (``cocapp <stage>``) import this checkout's package.
 """
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -98,7 +99,14 @@ def test_every_stage_writes_its_outputs(run):
     assert not (run / "config").exists()
     # one log per job: ingest, score x 2, reliability, missingness, distributions, compare_sites,
     # ancova, sensitivity, impute, tables, figures, report
-    logs = sorted(p.name for p in (run / "data/derived/logs").iterdir())
+    entries = sorted(p.name for p in (run / "data/derived/logs").iterdir())
+    logs = [n for n in entries if n.endswith(".log")]
+    # and beside each log the job's provenance manifest, status ok (issue 14)
+    manifests = [n for n in entries if n.endswith(".manifest.json")]
+    assert sorted(logs + manifests) == entries
+    assert manifests == sorted(n[: -len(".log")] + ".manifest.json" for n in logs)
+    for n in manifests:
+        assert json.loads((run / "data/derived/logs" / n).read_text())["status"] == "ok", n
     assert logs == sorted(
         [
             "ingest.log",

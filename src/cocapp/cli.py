@@ -22,6 +22,7 @@ TOOLS: dict[str, str] = {
     "check-config": "validate a config file against the schema",
     "synthesize": "regenerate the embedded synthetic COCAPP dataset (data/raw) and its calibration report;"
     " with --sites/--respondents: a generated national study folder",
+    "trace": 'where a report number comes from: cocapp trace "<table> <row> <column>"',
 }
 
 
@@ -176,13 +177,42 @@ def synthesize_national(parser, args) -> int:
     return 0
 
 
+def trace(argv: list[str]) -> int:
+    """``cocapp trace "<table> <row> <column>"``: derived file and row, rule, function and config keys
+    of a number in the report (:mod:`cocapp.presentation.trace`)."""
+    parser = argparse.ArgumentParser(prog="cocapp trace", description=TOOLS["trace"])
+    parser.add_argument(
+        "query", nargs="+", help='e.g. "Table 2 RSA Life goals Artois" (parts may be split by |)'
+    )
+    parser.add_argument("--config", default="config.yaml", help="the run's config (default config.yaml)")
+    parser.add_argument("--directory", default=".", help="the folder the workflow ran in (default .)")
+    args = parser.parse_args(argv)
+    from cocapp.config import ConfigError, load_config
+    from cocapp.presentation.trace import TraceError, format_trace
+    from cocapp.presentation.trace import trace as trace_query
+
+    try:
+        config = load_config(args.config)
+        print(format_trace(trace_query(" ".join(args.query), config, args.directory)))
+    except (TraceError, ConfigError, FileNotFoundError) as err:
+        print(f"cocapp trace: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help"}:
         print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    tools = {"init": init, "run": run_workflow, "check-config": check_config, "synthesize": synthesize}
+    tools = {
+        "init": init,
+        "run": run_workflow,
+        "check-config": check_config,
+        "synthesize": synthesize,
+        "trace": trace,
+    }
     if command in tools:
         return tools[command](rest)
     if command not in STAGES:

@@ -203,6 +203,15 @@ class Workflow:
         study = self.config.get("study") or {}
         return (study.get("calibration") or {}).get("targets") if study.get("synthetic") else None
 
+    @staticmethod
+    def mark_stale(log: str, report: str = "reports/report.html") -> None:
+        """After a failed run (the Snakefile's ``onerror``): banner the report of an earlier run as
+        stale (:func:`cocapp.provenance.mark_stale`)."""
+        from cocapp.provenance import mark_stale
+
+        if mark_stale(report, f"see {log}"):
+            print(f"cocapp: {report} marked STALE (the run failed; it shows an earlier run)")
+
     def config_files(self, workflow) -> list[str]:
         """The config file(s) Snakemake read (``configfile:`` and ``--configfile``)."""
         return [str(p) for p in workflow.configfiles]

@@ -360,10 +360,18 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
 
 # -- pairs -----------------------------------------------------------------------------------------
 def pairs_block(
-    pairs: pd.DataFrame, name: str, config: Mapping, labels: Mapping, number: str, title: str, key: str
+    pairs: pd.DataFrame,
+    name: str,
+    config: Mapping,
+    labels: Mapping,
+    number: str,
+    title: str,
+    key: str,
+    fold_all: bool = True,
 ) -> AnalysisBlock:
     """Pairwise comparisons (Tukey-Kramer, Games-Howell or ANCOVA adjusted means): significant pairs
-    (p_adj < significance level) shown, strongest first; every pair folded, significant first."""
+    (p_adj < significance level) shown, strongest first; every pair folded, significant first (unless
+    ``fold_all`` is False: then the derived file, linked from the report, holds the full list)."""
     alpha = float(config["statistics"]["significance_level"])
     d = _at_primary(pairs, config).copy()
     d["_sig"] = d["p_adj"].astype(float) < alpha
@@ -427,8 +435,10 @@ def pairs_block(
                 f"analysis-{key}-significant", number, f"{title}: pairs with adjusted p < {fmt_g(alpha)}", sig
             )
         ],
-        folded=[table(f"analysis-{key}-all", f"{number}b", f"{title}: every pair, significant first", d)],
-        folded_summary=f"All {len(d)} pairs",
+        folded=[table(f"analysis-{key}-all", f"{number}b", f"{title}: every pair, significant first", d)]
+        if fold_all
+        else [],
+        folded_summary=f"All {len(d)} pairs" if fold_all else "",
     )
 
 
@@ -520,6 +530,8 @@ def analysis_blocks(
                 "Table A7",
                 "Games-Howell pairs",
                 "games-howell",
+                # the same pairs as Tukey's (folded above); the full list stays in the linked CSV
+                fold_all=False,
             )
         )
     if "ancova_slopes" in stats:
@@ -533,6 +545,7 @@ def analysis_blocks(
             "Table A8",
             "ANCOVA adjusted-mean pairs",
             "ancova-pairs",
+            fold_all=False,  # 2 models x every pair: the full list stays in the (linked) CSV
         )
         out.append(b)
     return out

@@ -210,6 +210,13 @@ class ReportInputs:
     # issue 14: the statistics files shown as compact tables (name -> frame) and outcome labels
     stats: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    # issue 14: the stage manifests of the run and what makes its results stale
+    manifests: list = field(default_factory=list)
+    manifest_issues: list = field(default_factory=list)
+    # links (relative to the report) to the statistics files and to the folder of the table files
+    stats_links: dict = field(default_factory=dict)
+    table_link_base: str = ""
+    figure_link_base: str | None = None
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -219,6 +226,38 @@ def _png(data: bytes, name: str) -> tuple[str, int, int]:
         raise ValueError(f"{name}: not a PNG file")
     width, height = struct.unpack(">II", data[16:24])
     return base64.b64encode(data).decode("ascii"), width, height
+
+
+# Figures are embedded at report resolution (the PNG files keep full resolution and are linked): at most
+# this wide, as a palette PNG (issue 14: the default report under 1.5 MB).
+REPORT_FIGURE_WIDTH = 700
+REPORT_FIGURE_PIXELS = 700 * 600  # tall multi-panel figures are scaled to this area
+REPORT_FIGURE_COLOURS = 48
+
+
+def compact_png(
+    data: bytes,
+    max_width: int = REPORT_FIGURE_WIDTH,
+    colours: int = REPORT_FIGURE_COLOURS,
+    max_pixels: int = REPORT_FIGURE_PIXELS,
+) -> bytes:
+    """A smaller copy of a figure for embedding: scaled (Lanczos) to at most ``max_width`` pixels wide and
+    ``max_pixels`` in area, quantised to ``colours`` (median cut, no dithering). Deterministic: the same
+    bytes in, the same bytes out."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+    scale = min(1.0, max_width / rgb.width, (max_pixels / (rgb.width * rgb.height)) ** 0.5)
+    if scale < 1.0:
+        size = (round(rgb.width * scale), round(rgb.height * scale))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    pal = rgb.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    pal.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def sha256_of(data: bytes) -> str:
@@ -294,7 +333,8 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
     for spec in specs:
         if spec.stem not in figures:
             raise ValueError(f"figure {spec.stem}.png was not given to the report")
-        data, w, h = _png(figures[spec.stem], f"{spec.stem}.png")
+        _png(figures[spec.stem], f"{spec.stem}.png")  # checks the file given is a PNG
+        data, w, h = _png(compact_png(figures[spec.stem]), f"{spec.stem}.png")
         out.append(
             dict(
                 id=re.sub(r"[^A-Za-z0-9_-]+", "-", spec.stem),
@@ -302,6 +342,7 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
                 width=w,
                 height=h,
                 number=f"Figure {len(out) + 1}",
+                stem=spec.stem,
                 caption=_figure_caption(spec, config),
                 alt=_figure_caption(spec, config),
             )
@@ -338,7 +379,8 @@ def sensitivity_figures(figures: dict[str, bytes], start: int, config: dict | No
     from the config's labels (:func:`_sensitivity_caption`)."""
     out = []
     for stem in sorted(figures):
-        data, w, h = _png(figures[stem], f"{stem}.png")
+        _png(figures[stem], f"{stem}.png")
+        data, w, h = _png(compact_png(figures[stem]), f"{stem}.png")
         caption = _sensitivity_caption(stem, config)
         out.append(
             dict(
@@ -637,7 +679,10 @@ def analyses_section(inputs: ReportInputs, config: dict) -> list[dict]:
                 shown=[Markup(_tables.to_html_fragment(t)) for t in b.shown],
                 folded=[Markup(_tables.to_html_fragment(t)) for t in b.folded],
                 folded_summary=b.folded_summary,
-                source=[f"data/derived/stats/{n}.csv" for n in b.source],
+                source=[
+                    dict(path=f"data/derived/stats/{n}.csv", link=(inputs.stats_links or {}).get(n))
+                    for n in b.source
+                ],
             )
         )
     return out
@@ -761,6 +806,28 @@ def fmt_p_glance(p: float) -> str:
     return t if t.startswith("<") else f"= {t}"
 
 
+def _all_inputs(manifests: list[dict]) -> list[dict]:
+    """Every distinct input file of the run's stages (path, bytes, SHA-256, the rules that read it)."""
+    seen: dict[str, dict] = {}
+    for m in manifests:
+        for f in m.get("inputs", []):
+            entry = seen.setdefault(
+                f["path"], dict(path=f["path"], bytes=f.get("bytes"), sha256=f.get("sha256"), rules=[])
+            )
+            entry["rules"].append(m["rule"])
+    return sorted(seen.values(), key=lambda e: (e["path"].startswith("cocapp/"), e["path"]))
+
+
+def _code_state() -> str:
+    """The cocapp checkout's commit and whether it has uncommitted changes."""
+    from cocapp.provenance import git_state
+
+    g = git_state()
+    if not g["commit"]:
+        return "not a git checkout"
+    return g["commit"] + (" with uncommitted changes" if g["dirty"] else " (clean)")
+
+
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
     """The report's HTML text (see module docstring) from what the report stage read."""
     study = config["study"]
@@ -811,6 +878,12 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         calibration=calibration_block(inputs.calibration, inputs.calibration_link),
         analyses=analyses_section(inputs, config),
         glance=glance(inputs, config),
+        manifests=inputs.manifests,
+        manifest_issues=inputs.manifest_issues,
+        all_inputs=_all_inputs(inputs.manifests),
+        code_state=_code_state(),
+        table_link_base=inputs.table_link_base,
+        figure_link_base=inputs.figure_link_base,
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
         versions=_versions(),

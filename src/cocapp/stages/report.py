@@ -46,6 +46,9 @@ def add_arguments(parser) -> None:
         default=[],
         help="statistics files shown as compact tables (stats/<name>.csv: " + ", ".join(REPORT_STATS) + ")",
     )
+    parser.add_argument(
+        "--manifests", help="folder of the stage manifests (*.manifest.json, beside the logs)"
+    )
     parser.add_argument("--out", required=True, help="reports/report.html")
 
 
@@ -98,6 +101,7 @@ def read_inputs(args, config: dict, log):
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
     calibration, calibration_link = _calibration(args, config, log)
     stats, labels = _stats(args, config, log)
+    manifests, manifest_issues = read_manifests(getattr(args, "manifests", None), args.out, log)
     return ReportInputs(
         tables=tables,
         table_files=table_files,
@@ -118,7 +122,85 @@ def read_inputs(args, config: dict, log):
         calibration_link=calibration_link,
         stats=stats,
         labels=labels,
+        manifests=manifests,
+        manifest_issues=manifest_issues,
+        stats_links={Path(f).stem: _link(f, args.out) for f in getattr(args, "stats", None) or []},
+        table_link_base=_table_link_base(args.tables, args.out),
+        figure_link_base=_figure_link_base(args.figures, args.out),
     )
+
+
+def _link(path: str, out: str) -> str:
+    """``path`` relative to the report's folder (a local link that survives moving the run folder)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve().parent)).as_posix()
+
+
+def _figure_link_base(figures: list[str], out: str) -> str:
+    """The root of the figure files (their common folder) relative to the report, with a trailing slash."""
+    root = Path(os.path.commonpath([str(Path(f).resolve()) for f in figures]))
+    rel = Path(os.path.relpath(root, Path(out).resolve().parent)).as_posix()
+    return "" if rel == "." else rel + "/"
+
+
+def _table_link_base(tables: list[str], out: str) -> str:
+    """The folder of the table files relative to the report, with a trailing slash ('' when beside it)."""
+    folders = {str(Path(t).resolve().parent) for t in tables}
+    if len(folders) != 1:
+        return ""
+    rel = Path(os.path.relpath(folders.pop(), Path(out).resolve().parent)).as_posix()
+    return "" if rel == "." else rel + "/"
+
+
+def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[str]]:
+    """The stage manifests of the run (``<folder>/*.manifest.json``, :mod:`cocapp.provenance`) in name
+    order, each with a link relative to the report, and what makes the results stale: a stage whose
+    last run failed, an output that changed (or went missing) after its stage wrote it. The report's
+    own manifest is left out (it is written after the report)."""
+    import json
+
+    from cocapp.provenance import sha256_file
+
+    if not folder or not Path(folder).is_dir():
+        return [], []
+    out_dir = Path(out).resolve().parent
+    rows, issues = [], []
+    for path in sorted(Path(folder).glob("*.manifest.json")):
+        try:
+            m = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            issues.append(f"{path}: unreadable manifest ({err})")
+            continue
+        if m.get("stage") == "report":
+            continue
+        if m.get("status") != "ok":
+            issues.append(f"stage {m.get('rule') or m.get('stage')} failed in its last run: {m.get('error')}")
+        for o in m.get("outputs", []):
+            p = Path(o["path"])
+            if not p.is_file():
+                issues.append(f"{o['path']} (written by {m.get('rule')}) is missing")
+            elif "sha256" in o and sha256_file(p) != o["sha256"]:
+                issues.append(f"{o['path']} changed after {m.get('rule')} wrote it")
+        code = m.get("code") or {}
+        rows.append(
+            dict(
+                rule=m.get("rule") or m.get("stage"),
+                stage=m.get("stage"),
+                status=m.get("status"),
+                finished=m.get("finished"),
+                seconds=m.get("seconds"),
+                n_inputs=len(m.get("inputs", [])) + len(m.get("package_data", [])),
+                n_outputs=len(m.get("outputs", [])),
+                rows_read=sum(r.get("rows") or 0 for r in m.get("rows_read", [])),
+                rows_written=sum(o.get("rows") or 0 for o in m.get("outputs", [])),
+                commit=(code.get("commit") or "unknown")[:12]
+                + (" (uncommitted changes)" if code.get("dirty") else ""),
+                link=Path(os.path.relpath(path.resolve(), out_dir)).as_posix(),
+                inputs=m.get("inputs", [])
+                + [dict(p, path=f"cocapp/{p['path']}") for p in m.get("package_data", [])],
+            )
+        )
+    log.info(f"{len(rows)} stage manifests, {len(issues)} staleness issue(s)")
+    return rows, issues
 
 
 def _stats(args, config: dict, log) -> tuple[dict, dict]:

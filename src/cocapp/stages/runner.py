@@ -11,6 +11,7 @@ keep their traceback in the log. The exit code is 0 or 1.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import importlib
 import json
 import os
@@ -44,6 +45,7 @@ class StageLog:
         self.stage = stage
         self.stream = stream or sys.stderr
         self.warnings: list[str] = []
+        self.reads: list[tuple[str, int | None]] = []  # (file, rows) for the run's manifest
 
     def info(self, message: str) -> None:
         print(f"cocapp {self.stage}: {message}", file=self.stream, flush=True)
@@ -54,6 +56,7 @@ class StageLog:
 
     def read(self, path: str | Path, n_rows: int | None = None) -> None:
         """Log one input file (and its row count)."""
+        self.reads.append((str(path), n_rows))
         self.info(f"read {path}" + ("" if n_rows is None else f" ({n_rows} rows)"))
 
 
@@ -102,10 +105,14 @@ def run_stage(
     args = parser.parse_args(argv)
     log = StageLog(stage, stream)
     started = time.perf_counter()
+    started_at = _dt.datetime.now(_dt.UTC)
+    record = dict(values={}, settings=None, outputs=None)
     try:
         values = json.loads(args.settings)
+        record["values"] = values
         declared = expand_keys(values, spec.settings, getattr(args, "group", None))
         settings = Settings(values, declared)
+        record["settings"] = settings
         try:
             with _single_threaded_blas():
                 outputs: Mapping = module.run(args, settings, log)
@@ -113,12 +120,46 @@ def run_stage(
             if read_settings is not None:
                 read_settings.update(settings.read_paths)
         write_outputs_atomic(outputs)
+        record["outputs"] = outputs
         for path, content in outputs.items():
             log.info(f"wrote {path} ({_describe(content)})")
     except Exception as err:  # noqa: BLE001 - every failure becomes a message and exit code 1
         if type(err).__name__ not in _DATA_ERRORS:
             traceback.print_exc(file=log.stream)
         log.info(f"error: {err}")
+        _manifest(stage, argv, args, spec, record, log, started_at, str(err))
         return 1
     log.info(f"done in {time.perf_counter() - started:.2f} s, {len(log.warnings)} warning(s)")
+    _manifest(stage, argv, args, spec, record, log, started_at, None)
     return 0
+
+
+def _manifest(stage, argv, args, spec, record, log, started_at, error) -> None:
+    """Write the run's provenance manifest beside its log (:mod:`cocapp.provenance`) when stderr goes to
+    a log file; a manifest that cannot be written is a warning in the log, never a failed stage."""
+    from cocapp import provenance
+
+    path = provenance.manifest_path(log.stream)
+    if path is None:
+        return
+    try:
+        settings = record["settings"]
+        manifest = provenance.stage_manifest(
+            stage=stage,
+            argv=list(sys.argv[2:] if argv is None else argv),
+            args=vars(args),
+            settings=record["values"],
+            settings_read=settings.read_paths if settings is not None else (),
+            package_data=spec.data,
+            outputs=record["outputs"],
+            reads=log.reads,
+            warnings=log.warnings,
+            started=started_at,
+            finished=_dt.datetime.now(_dt.UTC),
+            error=error,
+            rule=path.name[: -len(".manifest.json")],
+        )
+        provenance.write_manifest(path, manifest)
+        log.info(f"manifest {path}")
+    except Exception as err:  # noqa: BLE001 - provenance must not turn a result into a failure
+        log.warning(f"manifest {path} not written: {err}")

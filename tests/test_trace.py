@@ -1,0 +1,117 @@
+"""``cocapp trace``: from a number in the report to its derived file and row, rule, function and config
+keys (issue 14). The test samples the numbers of every display table and follows each trace back to a
+derived row whose full-precision values round to what the table shows."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cocapp.presentation.trace import TraceError, trace
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).parent / "fixtures" / "publication"
+
+
+@pytest.fixture(scope="module")
+def run_dir(publication_reports, tmp_path_factory) -> Path:
+    """The publication fixture laid out as a run: reports/tables and data/derived."""
+    root = tmp_path_factory.mktemp("traced")
+    shutil.copytree(publication_reports / "reports" / "tables", root / "reports" / "tables")
+    shutil.copytree(FIX / "stats", root / "data" / "derived" / "stats")
+    shutil.copytree(FIX / "ingest", root / "data" / "derived" / "ingest")
+    return root
+
+
+def _cells(root: Path, key: str, label_cols: int) -> list[tuple[str, str, str]]:
+    df = pd.read_csv(root / "reports" / "tables" / f"{key}.csv", dtype=str, keep_default_na=False)
+    out = []
+    for _, row in df.iterrows():
+        label = " | ".join(row[c] for c in df.columns[:label_cols])
+        for c in df.columns[label_cols:]:
+            out.append((label, c, row[c]))
+    return out
+
+
+def _two(x: str) -> str:
+    return f"{float(x):.2f}".replace("-0.00", "0.00")
+
+
+def test_sampled_numbers_trace_to_rows_that_round_to_them(run_dir, publication_config):
+    rng = random.Random(14)
+    checked = 0
+    for key, number in (("table2_service_users", "Table 2"), ("table3_care_coordinators", "Table 3")):
+        cells = _cells(run_dir, key, 2)
+        for label, column, shown in rng.sample(cells, 12):
+            t = trace(f"{number} | {label} | {column}", publication_config, run_dir)
+            v = t["derived"]["values"]
+            assert t["derived"]["file"].endswith(("descriptives.csv", "anova.csv"))
+            if t["derived"]["file"].endswith("descriptives.csv"):
+                assert shown == f"{_two(v['mean'])} ({_two(v['sem'])})", (label, column)
+                assert t["rule"] == "distributions" and "describe" in t["function"]
+                assert v["site"] in column
+            else:
+                assert shown.startswith(f"F({int(float(v['df1']))}, {int(float(v['df2']))}) = {_two(v['F'])}")
+                assert t["rule"] == "compare_sites" and "oneway_anova" in t["function"]
+            assert v["threshold"] == str(float(publication_config["scoring"]["primary_threshold"]))
+            assert "scoring" in t["config_keys"]
+            # the line number points at that row of the file
+            lines = Path(t["derived"]["file"]).read_text().splitlines()
+            assert lines[t["derived"]["line"] - 1].startswith(
+                ",".join([v["group"], v["instrument"], v["scale"]])
+            )
+            checked += 1
+    for label, column, shown in rng.sample(_cells(run_dir, "reliability", 2), 10):
+        if column != "Cronbach's alpha":
+            continue
+        t = trace(f"Supplementary table S1 | {label} | {column}", publication_config, run_dir)
+        assert shown == _two(t["derived"]["values"]["alpha"]) and t["rule"] == "reliability"
+        checked += 1
+    corr = [c for c in _cells(run_dir, "table4_correlations_service_users", 2) if c[0].endswith("| r")]
+    for label, column, shown in rng.sample(corr, 5):
+        t = trace(f"Table 4 | {label} | {column}", publication_config, run_dir)
+        assert shown == f"{float(t['derived']['values']['r']):.3f}"
+        checked += 1
+    means = [c for c in _cells(run_dir, "ancova_means", 3) if c[1].endswith("Adj. mean (SE)")]
+    for label, column, shown in rng.sample(means, 6):
+        t = trace(f"Supplementary table S2 | {label} | {column}", publication_config, run_dir)
+        v = t["derived"]["values"]
+        assert shown == f"{_two(v['adj_mean'])} ({_two(v['se'])})" and t["rule"] == "ancova"
+        assert "adjusted_means_weights" in t["config_keys"]["statistics"]
+        checked += 1
+    t = trace("Table 1 | Artois | Service users: returned", publication_config, run_dir)
+    assert t["shown"] == re.search(r"(\d+) rows", t["derived"]["rows"]).group(1)
+    assert checked >= 30
+
+
+def test_ambiguous_or_unknown_queries_say_what_exists(run_dir, publication_config):
+    with pytest.raises(TraceError, match="matches 3 rows .* name the section too"):
+        trace("Table 2 Total Artois", publication_config, run_dir)
+    with pytest.raises(TraceError, match="no report table starts the query"):
+        trace("Table 9 RSA Total Artois", publication_config, run_dir)
+    with pytest.raises(TraceError, match="not in the table"):
+        trace("Table 2 | RSA | Total | Atlantis", publication_config, run_dir)
+
+
+def test_console_command(run_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cocapp", "trace", "Table 2 | RSA | Life goals | Artois",
+         "--config", str(FIX / "config.yaml"), "--directory", str(run_dir)],
+        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "derived file :" in proc.stdout and "stats/descriptives.csv, line" in proc.stdout
+    assert "rule         : distributions" in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "cocapp", "trace", "Table 2 Total Artois",
+         "--config", str(FIX / "config.yaml"), "--directory", str(run_dir)],
+        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert bad.returncode == 1 and "cocapp trace: error:" in bad.stderr
