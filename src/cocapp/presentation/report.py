@@ -20,9 +20,7 @@ import hashlib
 import math
 import re
 import struct
-import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 
 import jinja2
 import pandas as pd
@@ -42,6 +40,7 @@ from cocapp.presentation.outputs import (
     templates_dir,
 )
 from cocapp.presentation.verdict import render_verdict
+from cocapp.provenance import package_versions
 from cocapp.stats.ancova import model_formula
 from cocapp.words import group_in_sentence, grouping_words
 
@@ -56,20 +55,6 @@ __all__ = [
 ]
 
 TEMPLATE = "report.html.j2"
-PACKAGES = (
-    "cocapp",
-    "pandas",
-    "numpy",
-    "scipy",
-    "statsmodels",
-    "pingouin",
-    "matplotlib",
-    "jinja2",
-    "python-docx",
-    "pyreadstat",
-    "pandera",
-    "snakemake",
-)
 
 
 # -- methods from the config -----------------------------------------------------------------------
@@ -263,16 +248,6 @@ def compact_png(
 def sha256_of(data: bytes) -> str:
     """SHA-256 hex digest of ``data`` (provenance of the input files)."""
     return hashlib.sha256(data).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # -- sections --------------------------------------------------------------------------------------
@@ -886,7 +861,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         figure_link_base=inputs.figure_link_base,
         qualitative_html=Markup(inputs.qualitative_html) if inputs.qualitative_html else None,
         inputs=inputs.inputs,
-        versions=_versions(),
+        versions=package_versions(),
         config_path=inputs.config_path,
         config_sha256=inputs.config_sha256,
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
