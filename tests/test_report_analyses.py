@@ -27,7 +27,8 @@ def _anova_row(
 ) -> dict:
     return dict(
         group="g", instrument="X", scale=scale, threshold=threshold, n=30, k_sites=3, df1=2, df2=27,
-        F=3.0, p=p, eta2=0.18, omega2=0.11, levene_mean_p=lev_mean, levene_median_p=lev_med,
+        F=3.0, p=p, eta2=0.18, eta2_ci_low=0.01, eta2_ci_high=0.37, omega2=0.11,
+        levene_mean_p=lev_mean, levene_median_p=lev_med,
         welch_F=4.0, welch_df1=2.0, welch_df2=17.3, welch_p=welch_p,
     )  # fmt: skip
 

@@ -136,7 +136,8 @@ CONTRACTS: dict[str, Contract] = {
     "anova": _c(
         "stats/anova.csv",
         f"{_KEYS} n:int k_sites:int df1:int? df2:int? ss_between:float? ss_within:float? ms_between:float? "
-        "ms_within:float? F:float? p:float? eta2:float? omega2:float? levene_mean_F:float? "
+        "ms_within:float? F:float? p:float? eta2:float? eta2_ci_low:float? eta2_ci_high:float? omega2:float? "
+        "levene_mean_F:float? "
         "levene_mean_p:float? levene_median_F:float? levene_median_p:float? welch_F:float? "
         "welch_df1:float? welch_df2:float? welch_p:float? significant:bool? note:str?",
     ),

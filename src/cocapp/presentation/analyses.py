@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cocapp.config import format_threshold
-from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p
+from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent
 from cocapp.presentation.tables import DisplayTable
 
 __all__ = [
@@ -231,9 +231,11 @@ def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -
 
 # -- ANOVA assumptions and effect sizes -----------------------------------------------------------
 def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> AnalysisBlock:
-    """Per outcome: the F test, eta² and omega² (effect sizes), Levene's tests and Welch's F, with flags
-    where Levene is significant or Welch's conclusion differs from the F test's."""
+    """Per outcome: the F test, eta² with its confidence interval and omega² (effect sizes), Levene's
+    tests and Welch's F, with flags where Levene is significant or Welch's conclusion differs from the
+    F test's."""
     alpha = float(config["statistics"]["significance_level"])
+    level = float(config["statistics"].get("confidence_level", 0.95))
     d = _at_primary(anova, config)
     lev = d["levene_median_p"].astype(float) < alpha
     lev_mean = d["levene_mean_p"].astype(float) < alpha
@@ -260,12 +262,22 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
         "analysis-assumptions",
         "Table A4",
         "One-way ANOVA: effect sizes and assumption checks",
-        ["Group", "Outcome", "F test", "eta²", "omega²", "Levene p (mean / median)", "Welch F test", "Flags"],
+        [
+            "Group",
+            "Outcome",
+            "F test",
+            f"eta² [{fmt_percent(level)} CI]",
+            "omega²",
+            "Levene p (mean / median)",
+            "Welch F test",
+            "Flags",
+        ],
         notes=_notes(
             config,
             "anova",
             [
-                "eta² and omega² are point estimates (no confidence interval is computed). Flags: "
+                "eta² with its confidence interval from the noncentral F (Steiger 2004); omega² is a "
+                "point estimate. Flags: "
                 "'unequal variances' when Levene's test (median-centred, Brown-Forsythe) has "
                 f"p < {fmt_g(alpha)}; "
                 "'Welch disagrees' when Welch's F and the F test differ on significance."
@@ -280,7 +292,7 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
                 _group_label(config, r.group),
                 _label(r.instrument, r.scale, labels),
                 _f_text(r.F, r.df1, r.df2, r.p),
-                _num(r.eta2, 3),
+                f"{_num(r.eta2, 3)} [{_num(r.eta2_ci_low, 3)}, {_num(r.eta2_ci_high, 3)}]",
                 _num(r.omega2, 3),
                 f"{fmt_p(r.levene_mean_p)} / {fmt_p(r.levene_median_p)}",
                 _f_text(r.welch_F, r.welch_df1, r.welch_df2, r.welch_p),

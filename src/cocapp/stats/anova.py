@@ -26,6 +26,7 @@ __all__ = [
     "anova_frame",
     "levene_tests",
     "anova_from_summary",
+    "eta2_interval",
     "oneway_anova",
     "site_codes",
     "summarise_groups",
@@ -44,6 +45,8 @@ ANOVA_COLUMNS = [
     "F",
     "p",
     "eta2",
+    "eta2_ci_low",
+    "eta2_ci_high",
     "omega2",
     "levene_mean_F",
     "levene_mean_p",
@@ -217,8 +220,42 @@ def levene_tests(y: np.ndarray, codes: np.ndarray, s: GroupSummary) -> dict[str,
     return out
 
 
+def _noncentrality_bound(F: float, df1: float, df2: float, prob: float) -> float:
+    """The noncentrality λ ≥ 0 at which P(F' ≤ F; df1, df2, λ) = prob (0 when even λ = 0 gives less):
+    the CDF falls as λ grows, so the root is bracketed by doubling an upper end (brentq)."""
+    from scipy import optimize, special
+
+    def f(lam: float) -> float:
+        return float(special.ncfdtr(df1, df2, lam, F)) - prob
+
+    if f(0.0) <= 0.0:
+        return 0.0
+    hi = max(1.0, F * df1)
+    while f(hi) > 0.0:
+        hi *= 2.0
+        if hi > 1e9:
+            return float("nan")
+    return float(optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500))
+
+
+def eta2_interval(F: float, df1: float, df2: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of η² in a fixed-effects one-way ANOVA by inverting the noncentral F
+    (Steiger 2004, Psychol Methods 9:164; MBESS ``ci.pvaf``): the noncentrality bounds λ_L, λ_U with
+    P(F' ≤ F_obs; λ_L) = (1 + confidence)/2 and P(F' ≤ F_obs; λ_U) = (1 − confidence)/2 (each floored
+    at 0), mapped to η² = λ/(λ + N) with N = df1 + df2 + 1. NaN when F is not finite.
+    Checked against a base-R inversion of ``pf(F, df1, df2, ncp)`` by ``uniroot``
+    (tests/reference/effect_size.R)."""
+    if not (np.isfinite(F) and df1 >= 1 and df2 >= 1):
+        return float("nan"), float("nan")
+    n = df1 + df2 + 1.0
+    tail = (1.0 - confidence) / 2.0
+    lo = _noncentrality_bound(F, df1, df2, 1.0 - tail)
+    hi = _noncentrality_bound(F, df1, df2, tail)
+    return lo / (lo + n), hi / (hi + n)
+
+
 def oneway_anova(
-    y: np.ndarray, codes: np.ndarray, levels: Sequence[str], alpha: float = 0.05
+    y: np.ndarray, codes: np.ndarray, levels: Sequence[str], alpha: float = 0.05, confidence: float = 0.95
 ) -> dict[str, object]:
     """One-way ANOVA of ``y`` by site, as SPSS ONEWAY / R ``aov``, with robustness columns.
 
@@ -232,6 +269,8 @@ def oneway_anova(
         Site names in config order.
     alpha
         Significance level for the ``significant`` flag (p < alpha).
+    confidence
+        Level of the η² interval (``eta2_ci_low``/``eta2_ci_high``, :func:`eta2_interval`).
 
     Returns
     -------
@@ -254,6 +293,9 @@ def oneway_anova(
         raise ValueError("oneway_anova: outcome values must be finite (drop missing values first)")
     s = summarise_groups(y, codes, levels)
     out: dict[str, object] = anova_from_summary(s)
+    out["eta2_ci_low"], out["eta2_ci_high"] = eta2_interval(
+        float(out["F"]), float(out["df1"]), float(out["df2"]), confidence
+    )
     out.update(levene_tests(y, codes, s))
     out.update(welch_anova(s))
     notes = []

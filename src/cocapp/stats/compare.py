@@ -55,7 +55,7 @@ def compare_sites(
     for keys, d in outcomes(sc, instruments, group, t):
         y = d["score"].to_numpy(dtype=np.float64)
         codes = site_codes(d["site"].astype(str), levels, "scores: column 'site'")
-        row = oneway_anova(y, codes, levels, alpha)
+        row = oneway_anova(y, codes, levels, alpha, confidence)
         anova_rows.append({**keys, **row})
         summary = summarise_groups(y, codes, levels)
         tk = tukey_kramer(summary, alpha, confidence)
