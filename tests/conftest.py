@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,27 @@ def study(tmp_path, monkeypatch):
     shutil.copytree(TINY, root)
     monkeypatch.chdir(root)
     return root
+
+
+def _comparable_outputs(work: Path, skip: Callable[[str], bool] | None = None) -> dict[str, bytes]:
+    """Every output of a finished run (data/derived and reports) as {relative path: bytes}, for
+    comparing two runs of one study: logs and stage manifests left out, the report without its run time
+    and its provenance section (the hashes, names and timings of that run's own files: a Parquet run's
+    inputs are other files than a CSV run's, a cluster run's stages ran elsewhere)."""
+    out = {}
+    for p in sorted([*(work / "data" / "derived").rglob("*"), *(work / "reports").rglob("*")]):
+        rel = p.relative_to(work).as_posix()
+        if not p.is_file() or "/logs/" in rel or (skip is not None and skip(rel)):
+            continue
+        data = p.read_bytes()
+        if rel == "reports/report.html":
+            data = re.sub(rb"<dt>Generated</dt><dd>[^<]*", b"", data)
+            data = re.sub(rb'<section id="provenance">.*?</section>', b"", data, flags=re.S)
+        out[rel] = data
+    return out
+
+
+@pytest.fixture(scope="session")
+def comparable_outputs():
+    """:func:`_comparable_outputs`, for tests that compare two runs of the same study."""
+    return _comparable_outputs

@@ -132,7 +132,9 @@ def test_report_is_honest_compact_and_traceable(run):
     assert report.stat().st_size < 1_500_000
     html = report.read_text()
     assert 'id="what-data-show"' in html and 'id="glance"' in html and 'id="all-analyses"' in html
-    comp = pd.read_csv(run / "reports/tables/published_comparison.csv", keep_default_na=False)
+    comp = pd.read_csv(
+        run / "reports/tables/published_comparison.csv", keep_default_na=False, dtype={"printed": str}
+    )
     assert set(comp["evidence"]) <= {"calibration target", "illustrative"}
     assert (comp.loc[comp["match"].astype(str) == "False", "reason"] != "").all()
     missing = comp[comp["table"] == "Missing data"].set_index("quantity")

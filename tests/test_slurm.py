@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,18 +43,6 @@ def _missing() -> str | None:
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
 
 
-def _outputs(work: Path) -> dict[str, bytes]:
-    out = {}
-    for p in sorted([*(work / "data" / "derived").rglob("*"), *(work / "reports").rglob("*")]):
-        rel = p.relative_to(work).as_posix()
-        if p.is_file() and "/logs/" not in rel:
-            data = p.read_bytes()
-            if rel == "reports/report.html":
-                data = re.sub(rb"<dt>Generated</dt><dd>[^<]*", b"", data)
-            out[rel] = data
-    return out
-
-
 def _small_resources() -> list[str]:
     """--set-resources for every rule of the profile, within a 2-core test machine."""
     rules = yaml.safe_load((PROFILE / "config.yaml").read_text("utf-8"))["set-resources"]
@@ -77,7 +64,9 @@ def cluster(tmp_path_factory):
         subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=60)
 
 
-def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path, run_snakemake, monkeypatch):
+def test_tiny_study_on_slurm_equals_a_local_run(
+    cluster, tmp_path, run_snakemake, monkeypatch, comparable_outputs
+):
     local, remote = tmp_path / "local", tmp_path / "slurm"
     shutil.copytree(TINY, local)
     shutil.copytree(TINY, remote)
@@ -99,6 +88,6 @@ def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path, run_snakemake
     proc = run_snakemake(remote, *cmd, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     assert "SLURM jobid" in proc.stderr + proc.stdout  # the jobs went through sbatch
-    a, b = _outputs(local), _outputs(remote)
+    a, b = comparable_outputs(local), comparable_outputs(remote)
     assert sorted(a) == sorted(b)
     assert [name for name in a if a[name] != b[name]] == []

@@ -21,6 +21,7 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent
 from cocapp.presentation.tables import DisplayTable
+from cocapp.words import grouping_words
 
 __all__ = [
     "AnalysisBlock",
@@ -317,13 +318,14 @@ def _f_text(F: object, df1: object, df2: object, p: object) -> str:
 
 # -- equal slopes ----------------------------------------------------------------------------------
 def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> AnalysisBlock:
-    """The ANCOVA equal-slopes checks (site x covariate interaction): significant ones shown, all folded."""
+    """The ANCOVA equal-slopes checks (group x covariate interaction): significant ones shown, all folded."""
+    w = grouping_words(config)
     alpha = float(config["statistics"]["significance_level"])
     d = _at_primary(slopes, config)
     sig = d["p"].astype(float) < alpha
     finding = (
-        f"{int(sig.sum())} of {len(d)} site x covariate interactions have p < {fmt_g(alpha)}: for those "
-        "outcomes and covariates the slopes are not parallel across sites and the adjusted means assume "
+        f"{int(sig.sum())} of {len(d)} {w.noun} x covariate interactions have p < {fmt_g(alpha)}: for those "
+        f"outcomes and covariates the slopes are not parallel across {w.nouns} and the adjusted means assume "
         "what the data do not support."
     )
 
@@ -361,7 +363,7 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
             table(
                 "analysis-slopes-significant",
                 "Table A5",
-                f"Site x covariate interactions with p < {fmt_g(alpha)} (slopes not parallel)",
+                f"{w.label} x covariate interactions with p < {fmt_g(alpha)} (slopes not parallel)",
                 d[sig],
             )
         ],
@@ -390,7 +392,7 @@ def pairs_block(
     d = d.sort_values(["_sig", "p_adj"], ascending=[False, True], kind="mergesort")
     sig = d[d["_sig"]]
     stat = "t" if "t" in d.columns else "q"
-    finding = f"{len(sig)} of {len(d)} site pairs have adjusted p < {fmt_g(alpha)}"
+    finding = f"{len(sig)} of {len(d)} {grouping_words(config).noun} pairs have adjusted p < {fmt_g(alpha)}"
     if len(sig):
         r = sig.iloc[0]
         finding += (
@@ -416,7 +418,11 @@ def pairs_block(
                 "p (adjusted)",
                 "Omnibus significant",
             ],
-            notes=_notes(config, name, ["Difference = first site minus second site."]),
+            notes=_notes(
+                config,
+                name,
+                ["Difference = first {0} minus second {0}.".format(grouping_words(config).noun)],
+            ),
             synthetic=_synthetic(config),
         )
         for r in rows.itertuples():
@@ -467,7 +473,7 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
             key,
             number,
             title,
-            ["Group", "Site", "Pair", "n", "r", ci, "p", "Effect size"],
+            ["Group", grouping_words(config).label, "Pair", "n", "r", ci, "p", "Effect size"],
             notes=_notes(config, "correlations"),
             synthetic=_synthetic(config),
         )
@@ -502,11 +508,21 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
         ["correlations"],
         shown=[
             table(
-                "analysis-correlations", "Table A9", "Correlations of total scores, all sites pooled", pooled
+                "analysis-correlations",
+                "Table A9",
+                f"Correlations of total scores, all {grouping_words(config).nouns} pooled",
+                pooled,
             )
         ],
-        folded=[table("analysis-correlations-sites", "Table A9b", "Correlations within each site", sites)],
-        folded_summary="Correlations within each site",
+        folded=[
+            table(
+                "analysis-correlations-sites",
+                "Table A9b",
+                f"Correlations within each {grouping_words(config).noun}",
+                sites,
+            )
+        ],
+        folded_summary=f"Correlations within each {grouping_words(config).noun}",
     )
 
 

@@ -704,7 +704,8 @@ def glance(inputs: ReportInputs, config: dict) -> dict:
                 for r in sig.itertuples()
             )
             found.append(
-                f"{label}: sites differ (one-way ANOVA, p < {fmt_g(alpha)}) on {len(sig)} of {len(ga)} "
+                f"{label}: {grouping_words(config).nouns} differ (one-way ANOVA, p < {fmt_g(alpha)}) on "
+                f"{len(sig)} of {len(ga)} "
                 f"outcomes" + (f": {names}." if names else ".")
             )
         lev = int((a["levene_median_p"].astype(float) < alpha).sum())
@@ -742,8 +743,8 @@ def glance(inputs: ReportInputs, config: dict) -> dict:
         n = int((sl["p"].astype(float) < alpha).sum())
         if n:
             worries.append(
-                f"ANCOVA slopes not parallel (site x covariate p < {fmt_g(alpha)}) in {n} of {len(sl)} "
-                "checks."
+                f"ANCOVA slopes not parallel ({grouping_words(config).noun} x covariate "
+                f"p < {fmt_g(alpha)}) in {n} of {len(sl)} checks."
             )
     mcar = inputs.stats.get("mcar")
     if mcar is not None and len(mcar):
