@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GroupingWords", "group_in_sentence", "grouping_words", "in_sentence", "unknown_groups"]
+__all__ = ["GroupingWords", "group_in_sentence", "grouping_words", "in_sentence", "reword", "unknown_groups"]
 
 
 def in_sentence(text: str) -> str:
@@ -61,3 +61,18 @@ def group_in_sentence(config, group: str) -> str:
     ``label`` as written (never lower-cased: "Web respondents" stays), else its key with spaces."""
     spec = config["groups"][group]
     return spec.get("label_in_sentence") or spec.get("label") or group.replace("_", " ")
+
+
+def reword(text: str, config) -> str:
+    """``text`` written with the statistics layer's word for the grouping ("site", as in its column
+    names, notes and model formulas) in the study's words: site/sites/Site/Sites become the grouping's
+    noun/nouns/label/plural. The default's words are "site"/"sites", so its text is unchanged.
+
+    >>> reword("some site x covariate cells are empty; Sites differ", {"grouping": {"label": "School"}})
+    'some school x covariate cells are empty; Schools differ'
+    """
+    import re
+
+    w = grouping_words(config)
+    words = {"site": w.noun, "sites": w.nouns, "Site": w.label, "Sites": w.plural}
+    return re.sub(r"\b(site|sites|Site|Sites)\b", lambda m: words[m.group(1)], text)

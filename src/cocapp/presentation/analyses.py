@@ -21,7 +21,7 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent
 from cocapp.presentation.tables import DisplayTable
-from cocapp.words import grouping_words
+from cocapp.words import grouping_words, reword
 
 __all__ = [
     "AnalysisBlock",
@@ -347,7 +347,7 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
                     f"{r.covariate} ({r.covariate_type})",
                     MISSING_TEXT if pd.isna(r.F) else f"F({_df(r.df1)}, {_df(r.df2)}) = {_num(r.F)}",
                     fmt_p(r.p),
-                    "" if pd.isna(r.note) else str(r.note),
+                    "" if pd.isna(r.note) else reword(str(r.note), config),
                 ]
             )
         if not len(rows):

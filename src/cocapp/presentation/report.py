@@ -42,7 +42,7 @@ from cocapp.presentation.outputs import (
 from cocapp.presentation.verdict import render_verdict
 from cocapp.provenance import package_versions
 from cocapp.stats.ancova import model_formula
-from cocapp.words import group_in_sentence, grouping_words
+from cocapp.words import group_in_sentence, grouping_words, reword
 
 __all__ = [
     "ReportInputs",
@@ -110,7 +110,7 @@ def methods_text(config: dict) -> list[str]:
             models.append(f"{label}, {m} model: {', '.join(names)}")
             kinds = {c: spec["covariates"].get(c, {}).get("type", "numeric") for c in covs}
             stated = model_formula(kinds, weights=weights)
-            formulas.append(f"{label}, {m}: {stated['formula']} ({stated['coding']})")
+            formulas.append(reword(f"{label}, {m}: {stated['formula']} ({stated['coding']})", config))
     if models:
         paras.append(
             f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares "
@@ -438,8 +438,9 @@ def evidence_sentences(comparison: pd.DataFrame | None, statement: dict | None) 
     return out
 
 
-def calibration_block(statement: dict | None, link: str | None) -> dict | None:
-    """The report's 'What these data can show' block (None for data that are not synthetic)."""
+def calibration_block(statement: dict | None, link: str | None, config: dict | None = None) -> dict | None:
+    """The report's 'What these data can show' block (None for data that are not synthetic), in the
+    study's words for its grouping."""
     if not statement or not statement.get("synthetic"):
         return None
     families = [f"{f['family']} ({f['n_targets']})" for f in statement.get("families", [])]
@@ -465,7 +466,7 @@ def calibration_block(statement: dict | None, link: str | None) -> dict | None:
     return dict(
         lead=lead,
         notes=notes,
-        illustrative=statement.get("illustrative", []),
+        illustrative=[reword(f, config or {}) for f in statement.get("illustrative", [])],
         link=link,
         link_text=statement.get("report") or statement.get("targets"),
     )
@@ -851,7 +852,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         sensitivity_figures=sens_figs,
         comparison=comparison_section(inputs.comparison, inputs.consistency, config),
         evidence=evidence_sentences(inputs.comparison, inputs.calibration),
-        calibration=calibration_block(inputs.calibration, inputs.calibration_link),
+        calibration=calibration_block(inputs.calibration, inputs.calibration_link, config),
         analyses=analyses_section(inputs, config),
         glance=glance(inputs, config),
         manifests=inputs.manifests,
