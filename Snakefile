@@ -5,7 +5,11 @@
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
 # code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
 # the console (profiles/default: show-failed-logs). Priorities start the longest chain first
-# (scores -> ANCOVA -> sensitivity -> report) when two jobs could run.
+# (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation takes one
+# core and runs beside the other stages (a two-core job would wait until both cores are free, which
+# on a small machine happens only when nothing else is left); the last two stages, which run alone,
+# draw and scale their figures in two processes. On a bigger machine `--set-threads impute=N` gives
+# the imputation N processes.
 
 from snakemake.utils import min_version
 
@@ -265,6 +269,7 @@ rule sensitivity:
     priority: 10
     conda:
         "envs/cocapp.yaml"
+    threads: 2
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
@@ -281,7 +286,8 @@ rule sensitivity:
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
-        " --facts {output.facts} --figures {output.figures} {params.calibration} 2> {log}"
+        " --facts {output.facts} --figures {output.figures} {params.calibration}"
+        " --workers {threads} 2> {log}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
@@ -308,7 +314,7 @@ rule impute:
     priority: 50
     conda:
         "envs/cocapp.yaml"
-    threads: 2
+    threads: 1
     params:
         settings=W.settings("impute"),
         code=W.code("impute"),
@@ -544,6 +550,7 @@ rule report:
         "data/derived/logs/report.log",
     conda:
         "envs/cocapp.yaml"
+    threads: 2
     params:
         settings=W.settings("report"),
         code=W.code("report"),
@@ -559,4 +566,4 @@ rule report:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
         " --config-file {input.config} {params.calibration} --stats {input.stats}"
-        " --manifests {params.manifests} --out {output} 2> {log}"
+        " --manifests {params.manifests} --out {output} --workers {threads} 2> {log}"

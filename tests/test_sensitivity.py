@@ -491,8 +491,11 @@ def stage_args(config: dict, outdir: Path, **inputs: Path) -> list:
 
 
 def test_stage_writes_every_output_deterministically(tmp_path, config, cocapp_stage, read):
-    for run in ("a", "b"):
-        code, log = cocapp_stage("sensitivity", config, *stage_args(config, tmp_path / run))
+    # run b draws the figures in two processes (the workflow's threads): the same bytes as one process
+    for run, workers in (("a", "1"), ("b", "2")):
+        code, log = cocapp_stage(
+            "sensitivity", config, *stage_args(config, tmp_path / run), "--workers", workers
+        )
         assert code == 0, log
     # README: 2 ANOVA rows change (users RSA choice and STAR-P positive collaboration at 0.0); 2 pairs x 3
     assert "18 outcome x threshold rows, 2 change the inference; 6 pairs" in log

@@ -30,7 +30,13 @@ from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.sensitivity_figures import DPI, RC, _label  # noqa: E402
 from cocapp.words import grouping_words  # noqa: E402
 
-__all__ = ["convergence_figure", "convergence_files", "site_means_comparison", "comparison_files"]
+__all__ = [
+    "convergence_figure",
+    "convergence_files",
+    "site_means_comparison",
+    "comparison_files",
+    "comparison_tasks",
+]
 
 
 def convergence_figure(diagnostics: pd.DataFrame, config: Mapping, group: str) -> Figure:
@@ -129,12 +135,25 @@ def site_means_comparison(table: pd.DataFrame, config: Mapping, group: str, inst
     return fig
 
 
+def comparison_tasks(table: pd.DataFrame, config: Mapping, instruments: Mapping) -> list:
+    """``{group}_mi_site_means`` for every configured group, one render task each
+    (:func:`cocapp.presentation.plotting.render_task`)."""
+    return [
+        plotting.render_task(
+            site_means_comparison,
+            (table, config, group, instruments),
+            f"{group}_mi_site_means",
+            config,
+            RC,
+            DPI,
+        )
+        for group in config["groups"]
+    ]
+
+
 def comparison_files(table: pd.DataFrame, config: Mapping, instruments: Mapping) -> dict[str, bytes]:
     """``{group}_mi_site_means`` PNG and SVG bytes for every configured group."""
     out: dict[str, bytes] = {}
-    with rc_context(RC):
-        for group in config["groups"]:
-            fig = site_means_comparison(table, config, group, instruments)
-            plotting.stamp_data_note(fig, config)
-            out.update(plotting.figure_files(fig, f"{group}_mi_site_means", dpi=DPI))
+    for task in comparison_tasks(table, config, instruments):
+        out.update(task())
     return out

@@ -7,8 +7,9 @@ the same file on every run.
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +19,15 @@ matplotlib.use("Agg")
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["FORMATS", "METADATA", "STABLE_RC", "figure_bytes", "figure_files", "stamp_data_note"]
+__all__ = [
+    "FORMATS",
+    "METADATA",
+    "STABLE_RC",
+    "figure_bytes",
+    "figure_files",
+    "render_task",
+    "stamp_data_note",
+]
 
 FORMATS = ("png", "svg")
 METADATA = {"png": {"Software": None, "Creation Time": None}, "svg": {"Date": None, "Creator": None}}
@@ -58,3 +67,23 @@ def stamp_data_note(fig: Figure, config: Mapping) -> Figure:
             color="#b00020",
         )
     return fig
+
+
+def _render(
+    make: Callable[..., Figure], args: tuple, stem: str, config: Mapping, rc, dpi
+) -> dict[str, bytes]:
+    with rc_context(rc or {}):
+        fig = stamp_data_note(make(*args), config)
+        return figure_files(fig, stem, dpi=dpi)
+
+
+def render_task(
+    make: Callable[..., Figure], args: tuple, stem: str, config: Mapping, rc: Mapping | None = None, dpi=None
+) -> Callable[[], dict[str, bytes]]:
+    """A no-argument callable that draws ``make(*args)`` under the style ``rc``, stamps the data note
+    and returns ``{"<stem>.png": bytes, "<stem>.svg": bytes}``.
+
+    Figures are independent of each other, so a stage may call these tasks in parallel processes
+    (:func:`cocapp.stages.common.run_thunks`); the bytes are the same in any process.
+    """
+    return functools.partial(_render, make, args, stem, config, rc, dpi)

@@ -198,6 +198,9 @@ class ReportInputs:
     # issue 14: the stage manifests of the run and what makes its results stale
     manifests: list = field(default_factory=list)
     manifest_issues: list = field(default_factory=list)
+    # the embedded copies of the figures (PNG bytes -> compact_png of them), when the stage made them
+    # beforehand (in parallel); any figure missing here is compacted while the report is rendered
+    compacted: dict = field(default_factory=dict)
     # links (relative to the report) to the statistics files and to the folder of the table files
     stats_links: dict = field(default_factory=dict)
     table_link_base: str = ""
@@ -299,9 +302,14 @@ def _scale_label(spec: FigureSpec, config: dict) -> str:
     return load_instrument(spec.instrument, config.get("instrument_paths", [])).scale(spec.scale).label
 
 
-def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
+def _compact(data: bytes, compacted: dict | None) -> bytes:
+    return (compacted or {}).get(data) or compact_png(data)
+
+
+def figure_entries(config: dict, figures: dict[str, bytes], compacted: dict | None = None) -> list[dict]:
     """Embedded figures in report order (published labels first, then site plots, then scatters);
-    ``figures`` maps each figure's stem to its PNG bytes, and every figure of the config must be there."""
+    ``figures`` maps each figure's stem to its PNG bytes, and every figure of the config must be there;
+    ``compacted`` (optional) holds their :func:`compact_png` copies made beforehand."""
     specs = figure_specs(config)
     specs = [s for s in specs if s.label] + [s for s in specs if not s.label]
     out = []
@@ -309,7 +317,7 @@ def figure_entries(config: dict, figures: dict[str, bytes]) -> list[dict]:
         if spec.stem not in figures:
             raise ValueError(f"figure {spec.stem}.png was not given to the report")
         _png(figures[spec.stem], f"{spec.stem}.png")  # checks the file given is a PNG
-        data, w, h = _png(compact_png(figures[spec.stem]), f"{spec.stem}.png")
+        data, w, h = _png(_compact(figures[spec.stem], compacted), f"{spec.stem}.png")
         out.append(
             dict(
                 id=re.sub(r"[^A-Za-z0-9_-]+", "-", spec.stem),
@@ -349,13 +357,15 @@ def _sensitivity_caption(stem: str, config: dict | None) -> str:
     return f"Sensitivity analysis: {stem.replace('_', ' ')}."
 
 
-def sensitivity_figures(figures: dict[str, bytes], start: int, config: dict | None = None) -> list[dict]:
+def sensitivity_figures(
+    figures: dict[str, bytes], start: int, config: dict | None = None, compacted: dict | None = None
+) -> list[dict]:
     """The sensitivity figures (stem -> PNG bytes) in name order, numbered from ``start``, captioned
-    from the config's labels (:func:`_sensitivity_caption`)."""
+    from the config's labels (:func:`_sensitivity_caption`); ``compacted`` as for :func:`figure_entries`."""
     out = []
     for stem in sorted(figures):
         _png(figures[stem], f"{stem}.png")
-        data, w, h = _png(compact_png(figures[stem]), f"{stem}.png")
+        data, w, h = _png(_compact(figures[stem], compacted), f"{stem}.png")
         caption = _sensitivity_caption(stem, config)
         out.append(
             dict(
@@ -815,8 +825,8 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
             raise ValueError(f"table {key}.html was not given to the report")
         frag = _tables.html_fragment_from_document(inputs.tables[key])
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
-    figs = figure_entries(config, inputs.figures)
-    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config)
+    figs = figure_entries(config, inputs.figures, inputs.compacted)
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
     words = grouping_words(config)
     sens_html = (
         Markup(render_verdict(inputs.verdict, fmt="html", words=words))

@@ -39,7 +39,7 @@ from cocapp.instruments import Instrument  # noqa: E402
 from cocapp.presentation import plotting
 from cocapp.words import grouping_words  # noqa: E402
 
-__all__ = ["RC", "figure_bytes", "n_p_figure", "figure_files", "site_means_figure"]
+__all__ = ["RC", "figure_bytes", "n_p_figure", "figure_files", "figure_tasks", "site_means_figure"]
 
 DPI = 150
 CELL_W, CELL_H = 3.1, 3.6
@@ -341,6 +341,34 @@ def figure_bytes(fig: Figure, fmt: str) -> bytes:
         return plotting.figure_bytes(fig, fmt, DPI)
 
 
+def figure_tasks(
+    summary: pd.DataFrame,
+    shifts: pd.DataFrame,
+    config: Mapping,
+    instruments: Mapping[str, Instrument],
+) -> list:
+    """``{group}_n_p`` and ``{group}_site_means`` for every configured group, one render task each
+    (:func:`cocapp.presentation.plotting.render_task`)."""
+    tasks = []
+    for group in config["groups"]:
+        tasks.append(
+            plotting.render_task(
+                n_p_figure, (summary, config, group, instruments), f"{group}_n_p", config, RC, DPI
+            )
+        )
+        tasks.append(
+            plotting.render_task(
+                site_means_figure,
+                (summary, shifts, config, group, instruments),
+                f"{group}_site_means",
+                config,
+                RC,
+                DPI,
+            )
+        )
+    return tasks
+
+
 def figure_files(
     summary: pd.DataFrame,
     shifts: pd.DataFrame,
@@ -349,13 +377,6 @@ def figure_files(
 ) -> dict[str, bytes]:
     """``{group}_n_p`` and ``{group}_site_means`` as PNG and SVG bytes for every configured group."""
     written: dict[str, bytes] = {}
-    with rc_context(RC):
-        for group in config["groups"]:
-            figs = {
-                "n_p": n_p_figure(summary, config, group, instruments),
-                "site_means": site_means_figure(summary, shifts, config, group, instruments),
-            }
-            for stem, fig in figs.items():
-                plotting.stamp_data_note(fig, config)
-                written.update(plotting.figure_files(fig, f"{group}_{stem}", dpi=DPI))
+    for task in figure_tasks(summary, shifts, config, instruments):
+        written.update(task())
     return written

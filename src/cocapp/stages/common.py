@@ -13,8 +13,11 @@ __all__ = [
     "group_files",
     "group_instruments",
     "match_outputs",
+    "parallel_map",
     "read_named",
+    "run_thunks",
     "thresholds_of",
+    "workers_option",
 ]
 
 
@@ -77,6 +80,49 @@ def concat_parts(frames: list) -> pd.DataFrame:  # noqa: F821 - pandas imported 
 def concat_outputs(args, parts: dict[str, list]) -> dict:
     """``{path of --<name>: the name's parts row-bound}`` for each named table (:func:`concat_parts`)."""
     return {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
+
+
+def workers_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N``: processes for ``what`` (the rule's ``threads``; default 1, this process)."""
+    parser.add_argument("--workers", type=int, default=1, help=f"processes for {what} (default 1)")
+
+
+def parallel_map(function, tasks: list, workers: int) -> list:
+    """``function`` over ``tasks`` in ``workers`` forked processes, results in task order.
+
+    One worker (or fewer than two tasks) runs in this process. Forked workers inherit the parent's
+    module state, so large inputs can be left in a module global instead of being pickled per task.
+    """
+    workers = max(1, int(workers))
+    if workers <= 1 or len(tasks) < 2:
+        return [function(t) for t in tasks]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("fork")) as pool:
+        return list(pool.map(function, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+
+
+_THUNKS: list = []
+
+
+def _call_thunk(i: int):
+    return _THUNKS[i]()
+
+
+def run_thunks(thunks: list, workers: int) -> list:
+    """Call each no-argument callable of ``thunks`` -- in ``workers`` forked processes, which inherit
+    the callables (closures need not pickle; only their results travel back) -- results in order.
+
+    Used for work that is independent and heavy, e.g. rendering figures (a figure's bytes do not
+    depend on the process that renders it: metadata cleared, SVG ids salted by a fixed string).
+    """
+    global _THUNKS
+    _THUNKS = list(thunks)
+    try:
+        return parallel_map(_call_thunk, list(range(len(_THUNKS))), workers)
+    finally:
+        _THUNKS = []
 
 
 def match_outputs(declared: list[str], rendered: dict, option: str) -> dict:

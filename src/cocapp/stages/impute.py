@@ -15,7 +15,15 @@ convergence figure of every group. ``--workers N`` analyses the completed datase
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, file_options, group_files, group_instruments
+from cocapp.stages.common import (
+    by_group,
+    concat_parts,
+    file_options,
+    group_files,
+    group_instruments,
+    parallel_map,
+    workers_option,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -30,7 +38,7 @@ def add_arguments(parser) -> None:
     group_files(parser, "respondents", "ingest/{group}_respondents.csv, one per group")
     file_options(parser, OUTPUTS, "sensitivity/mi_")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*_mi_convergence.*")
-    parser.add_argument("--workers", type=int, default=1, help="processes for the analyses (default 1)")
+    workers_option(parser, "imputing the groups and analysing the completed datasets")
 
 
 def _analysis_settings(settings) -> dict:
@@ -82,19 +90,6 @@ def _impute_task(group: str):
     )
 
 
-def _run(function, tasks: list, workers: int) -> list:
-    """``function`` over ``tasks`` in ``workers`` forked processes (they inherit :data:`_IMPUTED`),
-    results in task order."""
-    workers = max(1, int(workers))
-    if workers <= 1 or len(tasks) < 2:
-        return [function(t) for t in tasks]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("fork")) as pool:
-        return list(pool.map(function, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
-
-
 def run(args, settings, log) -> dict:
     import time
 
@@ -143,7 +138,9 @@ def run(args, settings, log) -> dict:
             },
         }
     # the groups are imputed independently (one random stream each), in parallel when workers allow
-    for group, imputed in zip(_IMPUTED, _run(_impute_task, list(_IMPUTED), args.workers), strict=True):
+    for group, imputed in zip(
+        _IMPUTED, parallel_map(_impute_task, list(_IMPUTED), args.workers), strict=True
+    ):
         _IMPUTED[group]["imputed"] = imputed
         log.info(
             f"{group}: {int(imputed.imputed.sum())} item answers imputed {m} times "
@@ -155,7 +152,7 @@ def run(args, settings, log) -> dict:
     ]
     log.info(f"imputed in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    results = _run(_task, tasks, args.workers)
+    results = parallel_map(_task, tasks, args.workers)
     log.info(
         f"{len(tasks)} completed datasets analysed in {time.perf_counter() - started:.1f} s "
         f"({args.workers} worker(s))"

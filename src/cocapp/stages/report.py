@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cocapp.stages.common import parallel_map, workers_option
+
 __all__ = ["REPORT_STATS", "add_arguments", "run"]
 
 # The statistics files the report shows as compact tables (issue 14), by contract name.
@@ -50,6 +52,7 @@ def add_arguments(parser) -> None:
         "--manifests", help="folder of the stage manifests (*.manifest.json, beside the logs)"
     )
     parser.add_argument("--out", required=True, help="reports/report.html")
+    workers_option(parser, "scaling the figures down for embedding")
 
 
 def _check_given(expected: list[str], given: list[str], option: str) -> None:
@@ -253,8 +256,11 @@ def _format_order(name: str) -> int:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.presentation.report import render_report
+    from cocapp.presentation.report import compact_png, render_report
 
     config = settings.plain()
-    text = render_report(config, read_inputs(args, config, log))
+    inputs = read_inputs(args, config, log)
+    pngs = list(dict.fromkeys([*inputs.figures.values(), *inputs.sensitivity_figures.values()]))
+    inputs.compacted = dict(zip(pngs, parallel_map(compact_png, pngs, args.workers), strict=True))
+    text = render_report(config, inputs)
     return {args.out: text}

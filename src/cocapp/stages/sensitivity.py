@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import json
 
-from cocapp.stages.common import file_options, load_calibration, match_outputs, read_named
+from cocapp.stages.common import (
+    file_options,
+    load_calibration,
+    match_outputs,
+    read_named,
+    run_thunks,
+    workers_option,
+)
 from cocapp.words import grouping_words
 
 __all__ = ["add_arguments", "run"]
@@ -31,6 +38,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
     )
+    workers_option(parser, "drawing the figures")
 
 
 def run(args, settings, log) -> dict:
@@ -38,8 +46,8 @@ def run(args, settings, log) -> dict:
 
     from cocapp.instruments import load_instruments
     from cocapp.presentation.calibration import add_verdict_calibration, calibration_statement
-    from cocapp.presentation.mi_figures import comparison_files
-    from cocapp.presentation.sensitivity_figures import figure_files
+    from cocapp.presentation.mi_figures import comparison_tasks
+    from cocapp.presentation.sensitivity_figures import figure_tasks
     from cocapp.presentation.verdict import render_verdict
     from cocapp.stats.mi_summary import add_mi_columns, comparison_table, mi_facts
     from cocapp.stats.sensitivity import (
@@ -102,9 +110,12 @@ def run(args, settings, log) -> dict:
         log.warning(message)
     n_change = int((summary["changes_inference"] == True).sum())  # noqa: E712
     log.info(f"{len(summary)} outcome x threshold rows, {n_change} change the inference; {len(pairs)} pairs")
-    rendered = figure_files(summary, shifts, settings, instruments)
+    tasks = figure_tasks(summary, shifts, settings, instruments)
     if comparison is not None:
-        rendered.update(comparison_files(comparison, settings, instruments))
+        tasks += comparison_tasks(comparison, settings, instruments)
+    rendered: dict = {}
+    for files in run_thunks(tasks, args.workers):
+        rendered.update(files)
     figures = match_outputs(args.figures, rendered, "figures")
     return {
         args.summary: summary,

@@ -38,7 +38,6 @@ from itertools import product
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.regression.linear_model import OLS
 
 from cocapp.stats import studentized_range
 
@@ -464,6 +463,9 @@ def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str 
 def _fit(y: np.ndarray, design: _Design):
     """Ordinary least squares through the Moore–Penrose pseudo-inverse (statsmodels ``OLS.fit()``,
     ``method="pinv"``): coefficients, residual SS and df, and the coefficient covariance σ̂²(XᵀX)⁺."""
+    # imported here: the report and trace read this module's model_formula without fitting anything
+    from statsmodels.regression.linear_model import OLS
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return OLS(y, design.X).fit()
