@@ -30,6 +30,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import textwrap  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -39,7 +41,7 @@ from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percen
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs, funnel_settings  # noqa: E402
-from cocapp.words import group_in_sentence, grouping_words
+from cocapp.words import group_in_sentence, grouping_words, in_sentence  # noqa: E402
 
 __all__ = [
     "FigureSpec",
@@ -62,6 +64,14 @@ RC = {
 
 
 # -- drawing ---------------------------------------------------------------------------------------
+def _wrap(text: str, width: int) -> str:
+    """``text`` on lines of at most ``width`` characters (at spaces, never at a hyphen: STAR-P stays
+    whole); text that fits is returned unchanged. Instrument names from the files can be long."""
+    if len(text) <= width:
+        return text
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False))
+
+
 def site_plot(
     descriptives: pd.DataFrame,
     tukey: pd.DataFrame | None,
@@ -97,8 +107,8 @@ def site_plot(
     ymin, ymax = y_range
     span = ymax - ymin
     ax.set_ylim(ymin, ymax)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
     if tukey is not None and reference_site is not None and not tukey.empty:
         for i, s in enumerate(sites):
             if s == reference_site:
@@ -186,8 +196,8 @@ def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: s
         ax.set_xscale("log")
         ax.legend(title="Control limits", fontsize=7, title_fontsize=7, loc="upper right", frameon=False)
     ax.set_xlabel("Precision (n / pooled within-site variance)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
     n_out = int((funnel["outside"] != "").sum())
     fig.text(
         0.01,
@@ -226,8 +236,8 @@ def caterpillar_plot(
     ax.set_xlim(-1, max(len(merged), 1))
     ax.set_xticks([])
     ax.set_xlabel(f"Sites ranked by mean ({len(merged)})")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
     fig.text(
         0.01,
         0.01,
@@ -263,9 +273,9 @@ def scatter_plot(
         ax.set_xlim(*x_range)
     if y_range is not None:
         ax.set_ylim(*y_range)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_xlabel(_wrap(xlabel, 60))
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 60), fontsize=9.5)
     ax.text(
         0.02,
         0.98,
@@ -340,7 +350,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                     & (tukey["scale"].astype(str) == spec.scale)
                     & (tukey["threshold"] == t)
                 ]
-            what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+            what = inst.scale_phrase(spec.scale)
             lo, hi = inst.scale_range(scale)
             title = f"Mean {what} score for {gsentence} ± {fmt_percent(level)} CI"
             if spec.label:
@@ -351,14 +361,14 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 sites,
                 ref,
                 (lo, hi),
-                f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})",
+                f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})",
                 title,
                 alpha,
                 level,
                 grouping_words(config).noun,
             )
         elif spec.kind in ("funnel", "caterpillar"):
-            fig = _many_sites_figure(spec, config, desc, sites, t, glabel, level)
+            fig = _many_sites_figure(spec, config, desc, sites, t, level)
         elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
             fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
@@ -381,9 +391,9 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
             fig = scatter_plot(
                 xv,
                 yv,
-                f"{xi.key} total",
-                f"{yi.key} total",
-                f"{glabel}: {xi.key} and {yi.key} total scores",
+                f"{xi.display_name} {in_sentence(xs.label)}",
+                f"{yi.display_name} {in_sentence(ys.label)}",
+                f"{glabel}: {xi.display_name} and {yi.display_name} total scores",
                 r,
                 int(n) if np.isfinite(n) else len(xv),
                 p,
@@ -413,7 +423,7 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
     for _, inst_key, scale_key in picked:
         inst = load_instrument(inst_key, paths)
         scale = inst.scale(scale_key)
-        labels.append(f"{inst.key} {scale.label}")
+        labels.append(inst.scale_title(scale_key))
         ranges.append(inst.scale_range(scale))
     return scatter_plot(
         xv,
@@ -457,15 +467,16 @@ def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: st
     return by_site.reset_index(drop=True)[cols], f
 
 
-def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, glabel, level) -> Figure:
+def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, level) -> Figure:
     paths = config.get("instrument_paths", [])
     levels = funnel_settings(config)[1]
     inst = load_instrument(spec.instrument, paths)
     scale = inst.scale(spec.scale)
     rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels)
-    what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+    what = inst.scale_phrase(spec.scale)
     lo, hi = inst.scale_range(scale)
-    ylabel = f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})"
+    ylabel = f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})"
+    glabel = config["groups"][spec.group].get("label") or spec.group
     if spec.kind == "funnel":
         return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {glabel.lower()}")
     return caterpillar_plot(
