@@ -218,3 +218,29 @@ def test_sensitivity_and_mi_figures_show_names_not_keys(example_config):
     joined = "\n".join(words)
     assert "Five-factor personality short form (example): mean of imputed answers" in joined
     assert "Life satisfaction (example, 5 items)" in joined
+
+
+def test_many_groups_figures_speak_the_grouping_words(example_config, capture):
+    """Funnel and caterpillar plots name the grouping from config (here: education levels), not sites."""
+    example_config["statistics"]["funnel"] = {"site_threshold": 2}
+    FG.draw_all(example_config, {"descriptives": _desc(example_config)}, {})
+    funnel = texts(capture["sites/respondents/SWLS_total_funnel"])
+    caterpillar = texts(capture["sites/respondents/SWLS_total_caterpillar"])
+    for words in (funnel, caterpillar):
+        assert not [w for w in words if re.search(r"\bsites?\b", w, re.I)], words
+    assert "Precision (n / pooled within-education level variance)" in funnel
+    assert any(w.startswith("4 education levels; target = overall mean; ") for w in funnel), funnel
+    assert "Education levels ranked by mean (4)" in caterpillar
+    assert any(w.endswith("score for Respondents by education level, ranked") for w in caterpillar)
+
+
+def test_many_groups_figures_keep_the_default_words(example_config, capture):
+    """Without ``grouping`` in the config the words are the default's: sites."""
+    example_config["statistics"]["funnel"] = {"site_threshold": 2}
+    del example_config["grouping"]
+    FG.draw_all(example_config, {"descriptives": _desc(example_config)}, {})
+    funnel = texts(capture["sites/respondents/SWLS_total_funnel"])
+    caterpillar = texts(capture["sites/respondents/SWLS_total_caterpillar"])
+    assert "Precision (n / pooled within-site variance)" in funnel
+    assert any(w.startswith("4 sites; target = overall mean; ") for w in funnel), funnel
+    assert "Sites ranked by mean (4)" in caterpillar

@@ -41,7 +41,7 @@ from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percen
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs, funnel_settings  # noqa: E402
-from cocapp.words import group_in_sentence, grouping_words, in_sentence  # noqa: E402
+from cocapp.words import GroupingWords, group_in_sentence, grouping_words, in_sentence  # noqa: E402
 
 __all__ = [
     "FigureSpec",
@@ -132,11 +132,17 @@ def site_plot(
             f"; # reference {site_word}; Tukey vs reference: * p < {fmt_g(alpha)}, "
             f"** p < {fmt_g(min(alpha, STRICT_LEVEL))}"
         )
-    fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+    _footer(fig, note)
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
     return fig
 
 
+def _footer(fig: Figure, text: str) -> None:
+    """The small grey note at the figure's bottom left (legend, method, reference)."""
+    fig.text(0.01, 0.01, text, fontsize=7, color="#444444")
+
+
+_SITE_WORDS = GroupingWords()  # the default grouping's words (Site, Sites)
 _OUTSIDE_COLOURS = ("#c00000", "#e07b00")  # outside the widest limit, outside a narrower one
 _LIMIT_STYLES = ("-", "--", ":")
 _MAX_LABELS = 12  # sites named in a funnel plot (the most extreme outside the widest limit)
@@ -151,11 +157,18 @@ def _outside_colours(outside: pd.Series, levels: list[float]) -> list[str]:
     ]
 
 
-def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: str) -> Figure:
+def funnel_plot(
+    funnel: pd.DataFrame,
+    levels: list[float],
+    ylabel: str,
+    title: str,
+    words: GroupingWords = _SITE_WORDS,
+) -> Figure:
     """Site means against precision with the control limits of every level (Spiegelhalter 2005).
 
     ``funnel``: :func:`cocapp.stats.funnel.funnel_sites` of one outcome. Sites outside the widest
-    limit are red (the most extreme named), outside a narrower one orange.
+    limit are red (the most extreme named), outside a narrower one orange. ``words``: the grouping's
+    name (:func:`cocapp.words.grouping_words`) in the axis label and footer.
     """
     from cocapp.stats.funnel import funnel_curve, level_label
 
@@ -195,17 +208,14 @@ def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: s
             )
         ax.set_xscale("log")
         ax.legend(title="Control limits", fontsize=7, title_fontsize=7, loc="upper right", frameon=False)
-    ax.set_xlabel("Precision (n / pooled within-site variance)")
+    ax.set_xlabel(f"Precision (n / pooled within-{words.noun} variance)")
     ax.set_ylabel(_wrap(ylabel, 50))
     ax.set_title(_wrap(title, 85), fontsize=9.5)
     n_out = int((funnel["outside"] != "").sum())
-    fig.text(
-        0.01,
-        0.01,
-        f"{len(ok)} sites; target = overall mean; {n_out} outside a limit "
+    _footer(
+        fig,
+        f"{len(ok)} {words.nouns}; target = overall mean; {n_out} outside a limit "
         f"(red: outside {level_label(max(levels))}); Spiegelhalter 2005",
-        fontsize=7,
-        color="#444444",
     )
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
     return fig
@@ -218,9 +228,11 @@ def caterpillar_plot(
     ylabel: str,
     title: str,
     confidence_level: float = 0.95,
+    words: GroupingWords = _SITE_WORDS,
 ) -> Figure:
     """Site means ± CI (``descriptives`` rows of one outcome) ranked by mean, the overall mean as a line,
-    coloured by the funnel's ``outside`` label (same colours as :func:`funnel_plot`)."""
+    coloured by the funnel's ``outside`` label (same colours as :func:`funnel_plot`); ``words``: the
+    grouping's name in the axis label."""
     fig = Figure(figsize=(6.4, 3.8), dpi=150)
     ax = fig.add_subplot()
     merged = funnel.merge(descriptives[["site", "ci_low", "ci_high"]], on="site", how="left")
@@ -235,16 +247,11 @@ def caterpillar_plot(
         ax.axhline(float(merged["target"].iloc[0]), color="#555555", lw=0.7)
     ax.set_xlim(-1, max(len(merged), 1))
     ax.set_xticks([])
-    ax.set_xlabel(f"Sites ranked by mean ({len(merged)})")
+    ax.set_xlabel(f"{words.plural} ranked by mean ({len(merged)})")
     ax.set_ylabel(_wrap(ylabel, 50))
     ax.set_title(_wrap(title, 85), fontsize=9.5)
-    fig.text(
-        0.01,
-        0.01,
-        f"Mean ± {fmt_percent(confidence_level)} CI; line: overall mean; colours: outside the funnel limits",
-        fontsize=7,
-        color="#444444",
-    )
+    level = fmt_percent(confidence_level)
+    _footer(fig, f"Mean ± {level} CI; line: overall mean; colours: outside the funnel limits")
     fig.subplots_adjust(bottom=0.15, top=0.9, left=0.11, right=0.98)
     return fig
 
@@ -476,12 +483,12 @@ def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, level) -> Figur
     what = inst.scale_phrase(spec.scale)
     lo, hi = inst.scale_range(scale)
     ylabel = f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})"
-    glabel = config["groups"][spec.group].get("label") or spec.group
+    who = group_in_sentence(config, spec.group)
+    words = grouping_words(config)
     if spec.kind == "funnel":
-        return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {glabel.lower()}")
-    return caterpillar_plot(
-        rows, funnel, levels, ylabel, f"Mean {what} score for {glabel.lower()} by site, ranked", level
-    )
+        return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {who}", words)
+    title = f"Mean {what} score for {who} by {words.noun}, ranked"
+    return caterpillar_plot(rows, funnel, levels, ylabel, title, level, words)
 
 
 def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tuple[float, float, float]:
