@@ -41,8 +41,7 @@ def study(tmp_path_factory):
     # the edit a user makes after reading docs/study.md: the drafts checked against the manual
     for name in ("config.yaml", "data/raw/codebook.csv", "instruments/PERS.yaml", "instruments/SWLS.yaml"):
         shutil.copyfile(EXAMPLE / name, work / name)
-    for draft in ("A", "C", "E", "N", "O"):
-        (work / "instruments" / f"{draft}.yaml").unlink()
+    (work / "instruments" / "ACENO.yaml").unlink()  # the draft of PERS (items A1 ... O3, five subscales)
     run = subprocess.run(
         [*cocapp, "run", str(work), "--cores", "1"], capture_output=True, text=True, env=env, timeout=1800
     )
@@ -54,7 +53,7 @@ def test_init_drafted_the_study_from_the_raw_file(study):
     work, drafted = study
     group = drafted["groups"]["survey"]
     assert (group["id_column"], group["site_column"]) == ("resp_id", "education")
-    assert group["instruments"] == ["A", "C", "E", "N", "O", "SWLS"]
+    assert group["instruments"] == ["ACENO", "SWLS"]
     assert [s["name"] for s in drafted["sites"]] == ["Primary", "Secondary", "University", "Vocational"]
 
 

@@ -117,8 +117,8 @@ def test_funnel_and_caterpillar_figures_are_drawn_and_byte_stable(default_config
     figs = []
     for kind in ("funnel", "caterpillar"):
         s = spec.__class__(spec.stem.replace("funnel", kind), kind, spec.group, spec.instrument, spec.scale)
-        first = FG._many_sites_figure(s, cfg, desc, sites, t, "Service users", 0.95)
-        second = FG._many_sites_figure(s, cfg, desc, sites, t, "Service users", 0.95)
+        first = FG._many_sites_figure(s, cfg, desc, sites, t, 0.95)
+        second = FG._many_sites_figure(s, cfg, desc, sites, t, 0.95)
         a = plotting.figure_files(first, s.stem, ("png",))
         b = plotting.figure_files(second, s.stem, ("png",))
         assert a == b

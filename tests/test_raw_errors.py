@@ -495,3 +495,75 @@ def test_a_reader_that_crashes_the_process_is_a_message_naming_the_file(tmp_path
         RawReadError, match=r"damaged\.sav: not a readable .*reader crashed on it \(signal 11\)"
     ):
         read_stat_file(path)
+
+
+# -- codebook types (schemas/codebook.schema.yaml: string, site, item, numeric, categorical) ---------
+CODEBOOK = "data/raw/codebook.csv"
+
+
+def add_column(study: Path, name: str, values: list[str], codebook_row: str) -> None:
+    """Append column ``name`` (one value per data row, repeated) to users.csv, and its codebook row."""
+    rows = lines(study / USERS)
+    rows = [rows[0] + f",{name}"] + [r + f",{values[i % len(values)]}" for i, r in enumerate(rows[1:])]
+    (study / USERS).write_text("\n".join(rows) + "\n")
+    with open(study / CODEBOOK, "a") as f:
+        f.write(codebook_row + "\n")
+
+
+def test_unknown_codebook_type_names_file_row_and_value(study, refused):
+    rows = lines(study / CODEBOOK)
+    at = next(i for i, r in enumerate(rows) if r.startswith("users,rsa_03,"))
+    rows[at] = rows[at].replace(",item,", ",integer,")
+    (study / CODEBOOK).write_text("\n".join(rows) + "\n")
+    assert refused() == (
+        f"{CODEBOOK}: column 'type', data row {at}: value 'integer' (variable 'rsa_03'): "
+        "must be one of string, site, item, numeric, categorical\n"
+    )
+
+
+def test_codebook_types_are_case_sensitive_and_every_bad_row_is_listed(study, refused):
+    """'Categorical' was accepted and its value labels silently ignored; now every such row is named."""
+    rows = lines(study / CODEBOOK)
+    gender = [i for i, r in enumerate(rows) if ",gender," in r]
+    for i in gender:
+        rows[i] = rows[i].replace(",categorical,", ",Categorical,")
+    (study / CODEBOOK).write_text("\n".join(rows) + "\n")
+    err = refused()
+    assert err.startswith(f"{len(gender)} codebook row(s) of unknown type:\n")
+    for i in gender:
+        assert f"{CODEBOOK}: column 'type', data row {i}: value 'Categorical' (variable 'gender')" in err
+
+
+def test_value_not_fitting_its_declared_numeric_type(study, refused):
+    add_column(study, "weight", ["70", "81.5", "", "heavy"], "users,weight,Body weight (kg),numeric,,")
+    err = refused()
+    n = len(lines(study / USERS)) - 1
+    assert err.startswith(f"{len(range(3, n, 4))} problems found in the raw data:\n")  # every 4th row
+    assert (
+        f"{USERS}: column 'weight', data row 4: value 'heavy': the codebook {CODEBOOK} declares it numeric: "
+        "must be a number" in err
+    )
+
+
+def test_value_not_fitting_its_declared_categorical_labels(study, refused):
+    add_column(
+        study, "smoker", ["1", "2", "Yes", "7", "9"], "users,smoker,Smoker,categorical,1=Yes; 2=No,9=refused"
+    )
+    err = refused()
+    n = len(lines(study / USERS)) - 1
+    bad = [i + 1 for i in range(n) if i % 5 == 3]  # the 7s; codes, labels and the missing code 9 fit
+    assert err.startswith(f"{len(bad)} problem{'s' if len(bad) > 1 else ''} found in the raw data:\n")
+    assert (
+        f"{USERS}: column 'smoker', data row {bad[0]}: value '7': the codebook {CODEBOOK} declares it "
+        "categorical: must be one of its labelled codes {1=Yes, 2=No}" in err
+    )
+
+
+def test_values_fitting_their_declared_types_are_ingested(study, cocapp_stage):
+    add_column(study, "weight", ["70", "81.5", ""], "users,weight,Body weight (kg),numeric,,")
+    add_column(study, "note", ["fine", "12", ""], "users,note,Free text,string,,")
+    config = load_config("config.yaml")
+    args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
+    code, log = cocapp_stage("ingest", config, *args)
+    assert code == 0, log
+    assert len(pd.read_csv("out/users_respondents.csv")) == len(lines(study / USERS)) - 1

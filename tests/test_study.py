@@ -122,6 +122,47 @@ def test_init_from_csv_drafts_a_config_that_validates(tmp_path):
     assert len(codebook) == len(pd.read_csv(TINY / "data/raw/users.csv", nrows=0).columns)
 
 
+def test_init_from_named_items_drafts_one_instrument_with_a_subscale_per_prefix(tmp_path):
+    """examples/education's survey (items A1 ... O3 and swls_1 ... swls_5): A/C/E/N/O become one
+    instrument with the columns listed and five subscales; every drafted file validates."""
+    from cocapp.instruments import load_instrument
+    from cocapp.io import read_codebook
+
+    study = tmp_path / "named"
+    survey = ROOT / "examples" / "education" / "data" / "raw" / "survey.csv"
+    assert main(["init", str(study), "--from", str(survey)]) == 0
+    assert sorted(p.name for p in (study / "instruments").iterdir()) == ["ACENO.yaml", "SWLS.yaml"]
+    config = load_config(study / "config.yaml")  # schema and cross checks
+    assert config["groups"]["survey"]["instruments"] == ["ACENO", "SWLS"]
+    assert main(["check-config", str(study / "config.yaml")]) == 0
+    paths = [study / "instruments"]
+    aceno, swls = load_instrument("ACENO", paths), load_instrument("SWLS", paths)  # schema-validated
+    columns = [f"{c}{i}" for c in "ACENO" for i in (1, 2, 3)]
+    assert aceno.columns() == columns and aceno.n_items == 15
+    assert [(s.key, s.label, aceno.columns(s.items)) for s in aceno.scales] == [
+        *((c.lower(), c, [f"{c}{i}" for i in (1, 2, 3)]) for c in "ACENO"),
+        ("total", "Total", columns),
+    ]
+    assert (aceno.response_min, aceno.response_max, aceno.missing_codes) == (1, 5, {9.0: "no_response"})
+    assert (swls.columns(), swls.response_max) == ([f"swls_{i}" for i in range(1, 6)], 7)
+    codebook = read_codebook(study / "data" / "raw" / "codebook.csv")  # every type is a schema type
+    assert set(codebook.set_index("variable").loc[columns, "type"]) == {"item"}
+
+
+def test_named_families_with_different_ranges_stay_apart():
+    from cocapp.init_study import find_item_families
+    from cocapp.io import RawTable
+
+    def families(b_max: int) -> list[tuple[str, list[str], dict]]:
+        answers = {"A": [1, 2, 3, 4, 5, 5, 5], "B": list(range(1, b_max + 1)) + [1] * (7 - b_max)}
+        data = pd.DataFrame({f"{p}{i}": answers[p] for p in "AB" for i in (1, 2, 3)})
+        return [(f.key, f.columns, f.subscales) for f in find_item_families(RawTable("x.csv", data))]
+
+    a, b = [f"A{i}" for i in (1, 2, 3)], [f"B{i}" for i in (1, 2, 3)]
+    assert families(5) == [("AB", a + b, {"A": a, "B": b})]
+    assert families(7) == [("A", a, {}), ("B", b, {})]
+
+
 def test_init_from_sav_reads_labels_and_user_missing_codes(tmp_path):
     import pyreadstat
 

@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "config_schema",
     "correlation_measures",
+    "group_correlation_measures",
     "format_threshold",
     "group_config",
     "load_config",
@@ -97,7 +98,12 @@ def correlation_measures(config: dict, group: str) -> list[tuple[str, str, str]]
     """``(name, instrument, scale)`` of the scales correlated for ``group``, in display order:
     ``groups.<group>.correlations`` (each ``{instrument, scale}``), else every instrument's total. A
     total is named by its instrument's key (``RSA``), a subscale ``<key>.<scale>`` (``RSA.choice``)."""
-    spec = config["groups"][group]
+    return group_correlation_measures(config["groups"][group])
+
+
+def group_correlation_measures(spec: dict) -> list[tuple[str, str, str]]:
+    """:func:`correlation_measures` of one group's config block ``spec`` (``correlations``, else the
+    totals of ``instruments``)."""
     chosen = spec.get("correlations") or [{"instrument": i, "scale": "total"} for i in spec["instruments"]]
     out = []
     for m in chosen:

@@ -84,6 +84,8 @@ class RawTable:
     missing_codes: dict[str, dict[float, str]] = field(default_factory=dict)
     file_label: str = ""
     kind: str = "csv"
+    # column -> (its codebook type, the codebook's path): declared types the data must fit (validate.py)
+    declared_types: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # how it was read (encoding, sheet), for the log
 
 
@@ -813,7 +815,30 @@ def read_codebook(path: str | Path, options: ReadOptions | None = None) -> pd.Da
     for col in ["dataset", "label", "valid_values", "missing_codes"]:
         if col not in cb.columns:
             cb[col] = pd.NA
+    allowed = codebook_types()
+    bad = [
+        f"{path}: column 'type', data row {row}: value {'(empty)' if _isna(kind) else repr(str(kind))}"
+        f" (variable {str(var)!r}): must be one of {', '.join(allowed)}"
+        for row, (var, kind) in enumerate(zip(cb["variable"], cb["type"], strict=True), start=1)
+        if _isna(kind) or str(kind).strip() not in allowed
+    ]
+    if bad:
+        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise RawReadError(
+            f"{len(bad)} codebook row(s) of unknown type:\n  " + "\n  ".join(bad[:20]) + more
+            if len(bad) > 1
+            else bad[0]
+        )
+    cb["type"] = cb["type"].astype(str).str.strip()
     return cb
+
+
+def codebook_types() -> list[str]:
+    """The allowed values of a codebook's ``type`` column, from the codebook schema (one source for
+    the generated docs and the check at ingest)."""
+    from cocapp.schemadoc import schema
+
+    return list(schema("codebook")["properties"]["type"]["enum"])
 
 
 def parse_code_labels(text: object) -> dict[float, str]:
@@ -845,6 +870,7 @@ def apply_codebook(table: RawTable, codebook: str | Path, dataset: str | None = 
         var = str(var).strip()
         if rec.get("label") is not None and not pd.isna(rec.get("label")):
             table.variable_labels[var] = str(rec["label"])
+        table.declared_types[var] = (str(rec["type"]), str(codebook))
         # the codebook fills the gaps of the file's own labels and missing codes; where both label a
         # code, the codebook's word wins
         if str(rec["type"]) in {"categorical", "item"}:
@@ -913,6 +939,7 @@ def match_column_case(table: RawTable, wanted: list[str]) -> RawTable:
         file_label=table.file_label,
         kind=table.kind,
         notes=table.notes,
+        declared_types=keyed(table.declared_types),
     )
 
 

@@ -263,7 +263,48 @@ def build_schema(spec: GroupSpec, table: RawTable) -> pa.DataFrameSchema:
                 )
             else:
                 columns[col] = pa.Column(nullable=True)
+    columns.update(declared_type_columns(spec, table))
     return pa.DataFrameSchema(columns, strict=False, name=spec.name)
+
+
+def declared_type_columns(spec: GroupSpec, table: RawTable) -> dict[str, pa.Column]:
+    """Rules for the columns the group does not read but its codebook declares (``type``, see
+    schemas/codebook.schema.yaml): ``numeric`` and ``item`` hold numbers, ``categorical`` with value
+    labels one of its labelled codes (or their labels), empty or a declared missing code always
+    allowed; ``string`` and ``site`` hold any text. The columns the group reads have the config's and
+    the instrument files' rules instead."""
+    read = set(spec.required_columns())
+    columns: dict[str, pa.Column] = {}
+    for col, (kind, codebook) in table.declared_types.items():
+        if col in read or col not in table.data.columns:
+            continue
+        where = f"the codebook {codebook} declares it {kind}"
+        if kind in ("numeric", "item"):
+            columns[col] = pa.Column(
+                nullable=True,
+                checks=[_check(lambda s: ~_not_number(s), "declared_numeric", f"{where}: must be a number")],
+            )
+        elif kind == "categorical" and table.value_labels.get(col):
+            labels = table.value_labels[col]
+            codes = sorted(table.missing_codes.get(col, {}))
+            allowed = sorted(k for k in labels if not isinstance(k, str))
+            words = [*map(str, labels.values()), *(k for k in labels if isinstance(k, str)), ""]
+
+            def labelled(s: pd.Series, allowed=allowed, codes=codes, words=words) -> pd.Series:
+                x = to_number(s)
+                return s.isna() | x.isin(allowed) | x.isin(codes) | s.astype("string").str.strip().isin(words)
+
+            columns[col] = pa.Column(
+                nullable=True,
+                checks=[
+                    _check(
+                        labelled,
+                        "declared_categorical",
+                        f"{where}: must be one of its labelled codes {_labels_text(labels)}",
+                    )
+                ],
+            )
+    return columns
 
 
 def categorical_labels(cov: dict, table: RawTable, column: str) -> dict[float, str]:

@@ -10,6 +10,7 @@ shown as written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["GroupingWords", "group_in_sentence", "grouping_words", "in_sentence", "reword", "unknown_groups"]
@@ -71,8 +72,6 @@ def reword(text: str, config) -> str:
     >>> reword("some site x covariate cells are empty; Sites differ", {"grouping": {"label": "School"}})
     'some school x covariate cells are empty; Schools differ'
     """
-    import re
-
     w = grouping_words(config)
     words = {"site": w.noun, "sites": w.nouns, "Site": w.label, "Sites": w.plural}
     return re.sub(r"\b(site|sites|Site|Sites)\b", lambda m: words[m.group(1)], text)

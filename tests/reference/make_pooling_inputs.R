@@ -22,3 +22,18 @@ d <- data.frame(site = site, y = y, z = z, x = x, g = g)
 imp <- mice(d, m = 5, method = c("", "pmm", "pmm", "", ""), seed = 7, printFlag = FALSE)
 long <- complete(imp, "long", include = TRUE)
 write.csv(long, file.path(here, "inputs", "pooling_imputed.csv"), row.names = FALSE, na = "")
+
+# -- items of an instrument with subscales, for the pooled correlations between chosen scales --------
+# inputs/imputation_items.csv (care coordinators' RSA answers of the default synthetic study; 8 and 9 are
+# missing codes) imputed m = 5 times by R mice (pmm, every other item a predictor, maxit = 5); written as
+# the completed datasets (.imp = 1 ... 5) of the respondents with any RSA answer.
+items_d <- read.csv(file.path(here, "inputs", "imputation_items.csv"), stringsAsFactors = FALSE,
+                    na.strings = "")
+rsa <- grep("^rsa_", names(items_d), value = TRUE)
+for (it in rsa) items_d[[it]][!(items_d[[it]] %in% 1:5)] <- NA
+items_d <- items_d[rowSums(!is.na(items_d[rsa])) > 0, c("id", "site", rsa)]
+imp2 <- mice(items_d[rsa], m = 5, maxit = 5, method = "pmm", seed = 11, printFlag = FALSE)
+done <- do.call(rbind, lapply(seq_len(5), function(i) {
+  data.frame(.imp = i, id = items_d$id, site = items_d$site, complete(imp2, i), check.names = FALSE)
+}))
+write.csv(done, file.path(here, "inputs", "pooling_items_imputed.csv"), row.names = FALSE, na = "")

@@ -10,6 +10,11 @@
 #                    (n = residual df + 1, k = 1, i.e. dfcom = residual df)
 #   correlation.csv  mice::pool.r.squared of lm(z ~ y) (Fisher z of sqrt(R^2); 1.96 intervals), and
 #                    mice::pool.scalar(atanh(r), 1/(n - 3)) of cor(y, z)
+#   scale_correlations.csv  correlations between chosen scales of an instrument (RSA life goals, RSA
+#                    choice, RSA total: person means of their items, as src/cocapp/instruments/RSA.yaml
+#                    defines them) in the completed datasets inputs/pooling_items_imputed.csv, all sites
+#                    and per site, pooled by mice::pool.scalar(atanh(r), 1/(n - 3)) (Rubin's rules on
+#                    Fisher's z; miceadds::micombine.cor is not installed), interval tanh(qbar +- t_df sqrt(T))
 # Run from the repository root: Rscript tests/reference/pooling.R
 suppressMessages({
   library(mice)
@@ -93,3 +98,32 @@ ps <- pool.scalar(atanh(r), rep(1 / (nrow(long[long$.imp == 0, ]) - 3), m))
 write_golden(data.frame(r2_est = r2[1, "est"], r2_lo = r2[1, "lo 95"], r2_hi = r2[1, "hi 95"],
                         r2_fmi = r2[1, "fmi"], z = ps$qbar, t = ps$t, df = ps$df, riv = ps$r,
                         fmi = ps$fmi), "correlation.csv")
+
+# -- correlations between chosen scales (totals and subscales) of the imputed RSA answers ------------
+done <- read.csv(file.path(here, "inputs", "pooling_items_imputed.csv"), stringsAsFactors = FALSE,
+                 check.names = FALSE)
+rsa_item <- function(k) sprintf("rsa_%02d", k)
+scales <- list(  # name as in correlations.csv -> items (src/cocapp/instruments/RSA.yaml)
+  "RSA.life_goals" = rsa_item(c(10, 11, 14, 16, 17, 18, 19, 20, 21, 22)),
+  "RSA.choice" = rsa_item(c(3, 6, 7, 13, 29)),
+  "RSA" = rsa_item(1:36)
+)
+cc_sites <- c("All", "Artois", "Burgundy", "Champagne", "Dauphine", "Languedoc", "Provence")
+m2 <- max(done$.imp)
+rows <- list()
+for (s in cc_sites) for (a in 1:2) for (b in (a + 1):3) {
+  x <- names(scales)[a]
+  y <- names(scales)[b]
+  rn <- t(sapply(seq_len(m2), function(i) {
+    d <- done[done$.imp == i & (s == "All" | done$site == s), ]
+    c(r = cor(rowMeans(d[scales[[x]]]), rowMeans(d[scales[[y]]])), n = nrow(d))
+  }))
+  ps <- pool.scalar(atanh(rn[, "r"]), 1 / (rn[, "n"] - 3))
+  half <- qt(0.975, ps$df) * sqrt(ps$t)
+  rows[[length(rows) + 1]] <- data.frame(
+    site = s, x = x, y = y, n = rn[1, "n"], m = m2, r = tanh(ps$qbar), ci_low = tanh(ps$qbar - half),
+    ci_high = tanh(ps$qbar + half), p = 2 * pt(abs(ps$qbar) / sqrt(ps$t), ps$df, lower.tail = FALSE),
+    df = ps$df, riv = ps$r, fmi = ps$fmi, re = 1 / (1 + ps$fmi / m2)
+  )
+}
+write_golden(do.call(rbind, rows), "scale_correlations.csv")

@@ -9,7 +9,10 @@ questionnaire) and a ``README.md``; a run writes ``data/derived/`` and ``reports
 * the codebook (``data/raw/codebook.csv``): every column with its variable label, value labels and
   user-missing codes (read from an SPSS/Stata/SAS file; for a CSV only what the values show);
 * one instrument skeleton per family of item columns: three or more columns named by one prefix and
-  a number (``rsa_01`` ... ``rsa_36``, ``A1`` ... ``A5``) holding small integers;
+  a number (``rsa_01`` ... ``rsa_36``) holding small integers; families named by a short code and a
+  number without separator (``A1`` ... ``A5``, ``C1`` ... ``C5``, as a five-factor short form names its
+  items) that share their response range are drafted as one instrument with the columns listed and a
+  subscale per prefix (:func:`merge_named_families`);
 * the config's group block (raw file, id and grouping column, instruments) and the list of groups.
 
 Drafts are guesses from the data, marked ``EDIT``/``CHECK`` where a person must decide (the response
@@ -26,7 +29,15 @@ from pathlib import Path
 
 import jinja2
 
-__all__ = ["InitError", "ItemFamily", "draft_from_table", "find_item_families", "init_study", "render_config"]
+__all__ = [
+    "InitError",
+    "ItemFamily",
+    "draft_from_table",
+    "find_item_families",
+    "init_study",
+    "merge_named_families",
+    "render_config",
+]
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,6 +66,7 @@ class ItemFamily:
     values: list[float]  # distinct non-missing values found
     labels: dict[float, str] = field(default_factory=dict)  # value labels (SPSS/Stata/SAS)
     missing: dict[float, str] = field(default_factory=dict)  # declared user-missing codes
+    subscales: dict[str, list[str]] = field(default_factory=dict)  # prefix -> its columns (merged)
 
 
 def _yaml_scalar(value) -> str:
@@ -136,7 +148,42 @@ def find_item_families(table) -> list[ItemFamily]:
                 missing=missing,
             )
         )
-    return families
+    return merge_named_families(families, table)
+
+
+NAMED_PREFIX = 2  # prefixes of at most this many letters, without separator, name subscales (A1, EX3)
+
+
+def merge_named_families(families: list[ItemFamily], table) -> list[ItemFamily]:
+    """Families whose columns are a short code and a number without separator (``A1``, ``C1``, ...) and
+    whose response ranges agree become one instrument: its columns listed in file order, one subscale
+    per code (the draft of a questionnaire whose items are named, like examples/education's PERS).
+    Other families are returned unchanged; nothing is merged when fewer than two families qualify."""
+    named = [
+        f
+        for f in families
+        if f.subscales == {} and re.fullmatch(rf"[A-Za-z]{{1,{NAMED_PREFIX}}}\{{item\}}", f.pattern)
+    ]
+    if len(named) < 2 or len({_response_range(f)[:2] for f in named}) != 1:
+        return families
+    order = {str(c): i for i, c in enumerate(table.data.columns)}
+    columns = sorted((c for f in named for c in f.columns), key=order.__getitem__)
+    used = {f.key for f in families if f not in named}
+    key = "".join(f.pattern.removesuffix("{item}") for f in named).upper()
+    while key in used:
+        key += "_"
+    merged = ItemFamily(
+        key=key,
+        columns=columns,
+        pattern="",
+        values=sorted({v for f in named for v in f.values}),
+        labels={k: v for f in named for k, v in f.labels.items()},
+        missing={k: v for f in named for k, v in f.missing.items()},
+        subscales={f.pattern.removesuffix("{item}"): f.columns for f in named},
+    )
+    first = families.index(named[0])
+    rest = [f for f in families if f not in named]
+    return rest[:first] + [merged] + rest[first:]
 
 
 def _response_range(family: ItemFamily) -> tuple[float, float, list[float]]:
@@ -168,8 +215,15 @@ def instrument_text(family: ItemFamily, source: str) -> str:
         "# check every key against the questionnaire's manual (docs/instruments.md describes them).",
         f"key: {_yaml_scalar(family.key)}",
         f"name: {_yaml_scalar(family.key)}          # EDIT: the instrument's name, shown in captions",
-        f"items: {len(family.columns)}",
-        f"column_pattern: {_yaml_scalar(family.pattern)}",
+        *(
+            [
+                "# EDIT: drafted as one instrument with a subscale per column prefix; split it into one",
+                "# file per prefix if these are separate questionnaires",
+                f"columns: [{', '.join(_yaml_scalar(c) for c in family.columns)}]",
+            ]
+            if family.subscales
+            else [f"items: {len(family.columns)}", f"column_pattern: {_yaml_scalar(family.pattern)}"]
+        ),
         "response:",
         f"  min: {_num(lo)}          # CHECK: values found in the data: {found}",
         f"  max: {_num(hi)}",
@@ -190,8 +244,16 @@ def instrument_text(family: ItemFamily, source: str) -> str:
     lines += [
         "score:",
         "  kind: mean          # mean (person mean of the answered items) or sum (prorated: mean x items)",
-        "reverse_keyed: []     # EDIT: item numbers scored in reverse, (min + max) - answer",
-        "subscales: {}         # EDIT: e.g. {name: {label: Name, items: [1, 2, 3]}}",
+        "reverse_keyed: []     # EDIT: items scored in reverse, (min + max) - answer (number or column)",
+        *(
+            ["subscales:            # EDIT: names and labels; items by column name"]
+            + [
+                f"  {_yaml_scalar(code.lower())}: {{label: {_yaml_scalar(code)}, items: [{', '.join(cols)}]}}"
+                for code, cols in family.subscales.items()
+            ]
+            if family.subscales
+            else ["subscales: {}         # EDIT: e.g. {name: {label: Name, items: [1, 2, 3]}}"]
+        ),
         "total:",
         "  label: Total",
         "  items: all",

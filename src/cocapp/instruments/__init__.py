@@ -173,6 +173,26 @@ class Instrument:
     reference: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     item_columns: tuple[str, ...] = ()  # explicit column names (key ``columns``), item 1 first
+    short_name: str = ""  # key ``short_name``: the name in figures (default: ``name``)
+
+    @property
+    def display_name(self) -> str:
+        """The instrument's name in figures and their captions: ``short_name``, else ``name`` (never
+        the key, which is an identifier)."""
+        return self.short_name or self.name
+
+    def scale_phrase(self, key: str) -> str:
+        """A scale inside a sentence, e.g. ``"total STAR-P"``, ``"positive collaboration STAR-P"``:
+        the scale's label (first letter lower-cased, :func:`cocapp.words.in_sentence`) and
+        :attr:`display_name`."""
+        from cocapp.words import in_sentence
+
+        return f"{in_sentence(self.scale(key).label)} {self.display_name}"
+
+    def scale_title(self, key: str) -> str:
+        """A scale as an axis label or heading, e.g. ``"STAR-P Total"``: :attr:`display_name` and the
+        scale's label."""
+        return f"{self.display_name} {self.scale(key).label}"
 
     # -- columns -------------------------------------------------------------------------------
     def column(self, item: int, pattern: str | None = None) -> str:
@@ -333,6 +353,7 @@ def _parse(spec: dict, source: str) -> Instrument:
         reference=spec.get("reference") or {},
         source=source,
         item_columns=columns,
+        short_name=spec.get("short_name") or "",
     )
 
 

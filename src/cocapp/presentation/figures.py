@@ -30,6 +30,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import textwrap  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -39,7 +41,7 @@ from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percen
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import FigureSpec, figure_specs, funnel_settings  # noqa: E402
-from cocapp.words import group_in_sentence, grouping_words
+from cocapp.words import GroupingWords, group_in_sentence, grouping_words, in_sentence  # noqa: E402
 
 __all__ = [
     "FigureSpec",
@@ -62,6 +64,14 @@ RC = {
 
 
 # -- drawing ---------------------------------------------------------------------------------------
+def _wrap(text: str, width: int) -> str:
+    """``text`` on lines of at most ``width`` characters (at spaces, never at a hyphen: STAR-P stays
+    whole); text that fits is returned unchanged. Instrument names from the files can be long."""
+    if len(text) <= width:
+        return text
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False))
+
+
 def site_plot(
     descriptives: pd.DataFrame,
     tukey: pd.DataFrame | None,
@@ -97,8 +107,8 @@ def site_plot(
     ymin, ymax = y_range
     span = ymax - ymin
     ax.set_ylim(ymin, ymax)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
     if tukey is not None and reference_site is not None and not tukey.empty:
         for i, s in enumerate(sites):
             if s == reference_site:
@@ -122,11 +132,17 @@ def site_plot(
             f"; # reference {site_word}; Tukey vs reference: * p < {fmt_g(alpha)}, "
             f"** p < {fmt_g(min(alpha, STRICT_LEVEL))}"
         )
-    fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+    _footer(fig, note)
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
     return fig
 
 
+def _footer(fig: Figure, text: str) -> None:
+    """The small grey note at the figure's bottom left (legend, method, reference)."""
+    fig.text(0.01, 0.01, text, fontsize=7, color="#444444")
+
+
+_SITE_WORDS = GroupingWords()  # the default grouping's words (Site, Sites)
 _OUTSIDE_COLOURS = ("#c00000", "#e07b00")  # outside the widest limit, outside a narrower one
 _LIMIT_STYLES = ("-", "--", ":")
 _MAX_LABELS = 12  # sites named in a funnel plot (the most extreme outside the widest limit)
@@ -141,11 +157,18 @@ def _outside_colours(outside: pd.Series, levels: list[float]) -> list[str]:
     ]
 
 
-def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: str) -> Figure:
+def funnel_plot(
+    funnel: pd.DataFrame,
+    levels: list[float],
+    ylabel: str,
+    title: str,
+    words: GroupingWords = _SITE_WORDS,
+) -> Figure:
     """Site means against precision with the control limits of every level (Spiegelhalter 2005).
 
     ``funnel``: :func:`cocapp.stats.funnel.funnel_sites` of one outcome. Sites outside the widest
-    limit are red (the most extreme named), outside a narrower one orange.
+    limit are red (the most extreme named), outside a narrower one orange. ``words``: the grouping's
+    name (:func:`cocapp.words.grouping_words`) in the axis label and footer.
     """
     from cocapp.stats.funnel import funnel_curve, level_label
 
@@ -185,17 +208,14 @@ def funnel_plot(funnel: pd.DataFrame, levels: list[float], ylabel: str, title: s
             )
         ax.set_xscale("log")
         ax.legend(title="Control limits", fontsize=7, title_fontsize=7, loc="upper right", frameon=False)
-    ax.set_xlabel("Precision (n / pooled within-site variance)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_xlabel(f"Precision (n / pooled within-{words.noun} variance)")
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
     n_out = int((funnel["outside"] != "").sum())
-    fig.text(
-        0.01,
-        0.01,
-        f"{len(ok)} sites; target = overall mean; {n_out} outside a limit "
+    _footer(
+        fig,
+        f"{len(ok)} {words.nouns}; target = overall mean; {n_out} outside a limit "
         f"(red: outside {level_label(max(levels))}); Spiegelhalter 2005",
-        fontsize=7,
-        color="#444444",
     )
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
     return fig
@@ -208,9 +228,11 @@ def caterpillar_plot(
     ylabel: str,
     title: str,
     confidence_level: float = 0.95,
+    words: GroupingWords = _SITE_WORDS,
 ) -> Figure:
     """Site means ± CI (``descriptives`` rows of one outcome) ranked by mean, the overall mean as a line,
-    coloured by the funnel's ``outside`` label (same colours as :func:`funnel_plot`)."""
+    coloured by the funnel's ``outside`` label (same colours as :func:`funnel_plot`); ``words``: the
+    grouping's name in the axis label."""
     fig = Figure(figsize=(6.4, 3.8), dpi=150)
     ax = fig.add_subplot()
     merged = funnel.merge(descriptives[["site", "ci_low", "ci_high"]], on="site", how="left")
@@ -225,16 +247,11 @@ def caterpillar_plot(
         ax.axhline(float(merged["target"].iloc[0]), color="#555555", lw=0.7)
     ax.set_xlim(-1, max(len(merged), 1))
     ax.set_xticks([])
-    ax.set_xlabel(f"Sites ranked by mean ({len(merged)})")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
-    fig.text(
-        0.01,
-        0.01,
-        f"Mean ± {fmt_percent(confidence_level)} CI; line: overall mean; colours: outside the funnel limits",
-        fontsize=7,
-        color="#444444",
-    )
+    ax.set_xlabel(f"{words.plural} ranked by mean ({len(merged)})")
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 85), fontsize=9.5)
+    level = fmt_percent(confidence_level)
+    _footer(fig, f"Mean ± {level} CI; line: overall mean; colours: outside the funnel limits")
     fig.subplots_adjust(bottom=0.15, top=0.9, left=0.11, right=0.98)
     return fig
 
@@ -263,9 +280,9 @@ def scatter_plot(
         ax.set_xlim(*x_range)
     if y_range is not None:
         ax.set_ylim(*y_range)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9.5)
+    ax.set_xlabel(_wrap(xlabel, 60))
+    ax.set_ylabel(_wrap(ylabel, 50))
+    ax.set_title(_wrap(title, 60), fontsize=9.5)
     ax.text(
         0.02,
         0.98,
@@ -340,7 +357,7 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                     & (tukey["scale"].astype(str) == spec.scale)
                     & (tukey["threshold"] == t)
                 ]
-            what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+            what = inst.scale_phrase(spec.scale)
             lo, hi = inst.scale_range(scale)
             title = f"Mean {what} score for {gsentence} ± {fmt_percent(level)} CI"
             if spec.label:
@@ -351,14 +368,14 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
                 sites,
                 ref,
                 (lo, hi),
-                f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})",
+                f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})",
                 title,
                 alpha,
                 level,
                 grouping_words(config).noun,
             )
         elif spec.kind in ("funnel", "caterpillar"):
-            fig = _many_sites_figure(spec, config, desc, sites, t, glabel, level)
+            fig = _many_sites_figure(spec, config, desc, sites, t, level)
         elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
             fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
@@ -381,9 +398,9 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
             fig = scatter_plot(
                 xv,
                 yv,
-                f"{xi.key} total",
-                f"{yi.key} total",
-                f"{glabel}: {xi.key} and {yi.key} total scores",
+                f"{xi.display_name} {in_sentence(xs.label)}",
+                f"{yi.display_name} {in_sentence(ys.label)}",
+                f"{glabel}: {xi.display_name} and {yi.display_name} total scores",
                 r,
                 int(n) if np.isfinite(n) else len(xv),
                 p,
@@ -413,7 +430,7 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
     for _, inst_key, scale_key in picked:
         inst = load_instrument(inst_key, paths)
         scale = inst.scale(scale_key)
-        labels.append(f"{inst.key} {scale.label}")
+        labels.append(inst.scale_title(scale_key))
         ranges.append(inst.scale_range(scale))
     return scatter_plot(
         xv,
@@ -457,20 +474,21 @@ def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: st
     return by_site.reset_index(drop=True)[cols], f
 
 
-def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, glabel, level) -> Figure:
+def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, level) -> Figure:
     paths = config.get("instrument_paths", [])
     levels = funnel_settings(config)[1]
     inst = load_instrument(spec.instrument, paths)
     scale = inst.scale(spec.scale)
     rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels)
-    what = f"{scale.label.lower()} {inst.key}" if spec.scale != "total" else f"total {inst.key}"
+    what = inst.scale_phrase(spec.scale)
     lo, hi = inst.scale_range(scale)
-    ylabel = f"{inst.key} {scale.label} ({fmt_g(lo)}–{fmt_g(hi)})"
+    ylabel = f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})"
+    who = group_in_sentence(config, spec.group)
+    words = grouping_words(config)
     if spec.kind == "funnel":
-        return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {glabel.lower()}")
-    return caterpillar_plot(
-        rows, funnel, levels, ylabel, f"Mean {what} score for {glabel.lower()} by site, ranked", level
-    )
+        return funnel_plot(funnel, levels, ylabel, f"Funnel plot: mean {what} score for {who}", words)
+    title = f"Mean {what} score for {who} by {words.noun}, ranked"
+    return caterpillar_plot(rows, funnel, levels, ylabel, title, level, words)
 
 
 def _corr_row(corr: pd.DataFrame | None, g: str, t: str, x: str, y: str) -> tuple[float, float, float]:

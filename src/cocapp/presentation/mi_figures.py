@@ -39,8 +39,12 @@ __all__ = [
 ]
 
 
-def convergence_figure(diagnostics: pd.DataFrame, config: Mapping, group: str) -> Figure:
-    """Chain means and SDs of the imputed answers per iteration, one row per instrument of ``group``."""
+def convergence_figure(
+    diagnostics: pd.DataFrame, config: Mapping, group: str, instruments: Mapping | None = None
+) -> Figure:
+    """Chain means and SDs of the imputed answers per iteration, one row per instrument of ``group``;
+    panels are titled with the instrument's display name (``instruments``: key -> Instrument, loaded
+    from the config's instrument files when not given)."""
     label = config["groups"][group].get("label") or group
     d = diagnostics[diagnostics["group"] == group]
     insts = list(pd.unique(d["instrument"]))
@@ -59,14 +63,24 @@ def convergence_figure(diagnostics: pd.DataFrame, config: Mapping, group: str) -
         di = d[d["instrument"] == inst]
         avg = di.groupby(["chain", "iteration"], sort=True)[["mean", "sd"]].mean().reset_index()
         for c, stat in enumerate(("mean", "sd")):
+            stat_word = "mean" if stat == "mean" else "SD"
             ax = axes[r][c]
             for chain, g in avg.groupby("chain", sort=True):
                 ax.plot(g["iteration"], g[stat], lw=0.8, color=f"C{(int(chain) - 1) % 10}")
-            ax.set_title(f"{inst}: {'mean' if stat == 'mean' else 'SD'} of imputed answers")
+            ax.set_title(f"{_display_name(instruments, config, inst)}: {stat_word} of imputed answers")
             ax.set_xlabel("iteration")
             ax.grid(True, color="0.92", lw=0.6)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
+
+
+def _display_name(instruments: Mapping | None, config: Mapping, key: str) -> str:
+    """The instrument's name in figures (:attr:`cocapp.instruments.Instrument.display_name`)."""
+    if instruments is not None and key in instruments:
+        return instruments[key].display_name
+    from cocapp.instruments import load_instrument
+
+    return load_instrument(key, config.get("instrument_paths", [])).display_name
 
 
 def convergence_files(diagnostics: pd.DataFrame, config: Mapping) -> dict[str, bytes]:

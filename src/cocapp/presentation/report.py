@@ -42,7 +42,7 @@ from cocapp.presentation.outputs import (
 from cocapp.presentation.verdict import render_verdict
 from cocapp.provenance import package_versions
 from cocapp.stats.ancova import model_formula
-from cocapp.words import group_in_sentence, grouping_words, reword
+from cocapp.words import group_in_sentence, grouping_words, in_sentence, reword
 
 __all__ = [
     "ReportInputs",
@@ -262,28 +262,31 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
     alpha = config["statistics"]["significance_level"]
     measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, spec.group)}
     if spec.kind == "scatter" and any(measures[m][1] != "total" for m in (spec.instrument, spec.scale)):
-        x, y = (_tables._measure_label(config, *measures[m]) for m in (spec.instrument, spec.scale))
+        picked = (measures[m] for m in (spec.instrument, spec.scale))
+        x, y = (_instrument(config, inst).scale_title(scale) for inst, scale in picked)
         return f"{g}: {x} and {y} scores (primary threshold, pairwise complete) with the least-squares line."
     if spec.kind == "scatter":
+        x, y = (_instrument(config, k).display_name for k in (spec.instrument, spec.scale))
         return (
-            f"{g}: {spec.instrument} and {spec.scale} total scores (primary threshold, pairwise complete) "
+            f"{g}: {x} and {y} total scores (primary threshold, pairwise complete) "
             "with "
             "the least-squares line."
         )
-    what = "total" if spec.scale == "total" else _scale_label(spec, config).lower()
+    inst = _instrument(config, spec.instrument)
+    what = f"{inst.display_name} {in_sentence(inst.scale(spec.scale).label)}"
     if spec.kind == "funnel":
         return (
-            f"Funnel plot: mean {spec.instrument} {what} score of each {grouping_words(config).noun} for "
+            f"Funnel plot: mean {what} score of each {grouping_words(config).noun} for "
             f"{in_text} against its precision (n / pooled within-{grouping_words(config).noun} variance), "
             "with control limits around the overall mean (Spiegelhalter 2005); those outside the widest "
             "limit are red and the most extreme named."
         )
     if spec.kind == "caterpillar":
         return (
-            f"Mean {spec.instrument} {what} score for {in_text} at every {grouping_words(config).noun} "
+            f"Mean {what} score for {in_text} at every {grouping_words(config).noun} "
             f"± {fmt_percent(level)} CI, ranked, coloured as in the funnel plot."
         )
-    text = f"Mean {spec.instrument} {what} score for {in_text} ± {fmt_percent(level)} CI"
+    text = f"Mean {what} score for {in_text} ± {fmt_percent(level)} CI"
     text += ", on the scale's theoretical range."
     if ref:
         text += (
@@ -295,11 +298,11 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
     return text
 
 
-def _scale_label(spec: FigureSpec, config: dict) -> str:
-    """The scale's label from its instrument file (captions use names, never file names or keys)."""
+def _instrument(config: dict, key: str):
+    """The instrument ``key`` of the config (captions use its names, never file names or keys)."""
     from cocapp.instruments import load_instrument
 
-    return load_instrument(spec.instrument, config.get("instrument_paths", [])).scale(spec.scale).label
+    return load_instrument(key, config.get("instrument_paths", []))
 
 
 def _compact(data: bytes, compacted: dict | None) -> bytes:

@@ -76,8 +76,10 @@ def _tick_label(t: str) -> str:
 
 
 def _label(instruments: Mapping[str, Instrument], inst: str, scale: str) -> str:
+    """An outcome's title: the instrument's display name and the scale's label from its file
+    (:meth:`Instrument.scale_title`); the raw names only for an instrument or scale not given."""
     try:
-        return f"{inst} {instruments[inst].scale(scale).label}"
+        return instruments[inst].scale_title(scale)
     except KeyError:
         return f"{inst} {scale}"
 

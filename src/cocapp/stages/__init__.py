@@ -173,6 +173,7 @@ STAGES: dict[str, StageSpec] = {
             "groups.*.covariates",
             "groups.*.ancova_models",
             *_GROUP_ITEMS,
+            "groups.*.correlations",
             "statistics.significance_level",
             "statistics.confidence_level",
             "statistics.adjusted_means_weights",

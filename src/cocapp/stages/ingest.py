@@ -37,7 +37,8 @@ def run(args, settings, log) -> dict:
         try:
             table = read_group(settings, group)
         except RawReadError as err:
-            unreadable.append(str(err))
+            if str(err) not in unreadable:  # a codebook shared by the groups is reported once
+                unreadable.append(str(err))
             continue
         log.read(g["raw"], len(table.data))
         for note in table.notes:

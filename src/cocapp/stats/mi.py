@@ -15,7 +15,8 @@ by :mod:`cocapp.stats.pooling`:
 * the omnibus site test: D1 on the k − 1 site contrasts (one-way: covariance from MS_within and n;
   ANCOVA: from the SEs of the adjusted means and of their differences) with the complete-data df, and
   D2 on the m statistics χ² = df1·F;
-* correlations among instrument totals: Fisher z (``mice::pool.r.squared``'s rule).
+* correlations among the scales chosen by ``groups.<g>.correlations`` (default the instrument totals),
+  the pairs and names of ``correlations.csv``: Fisher z (``mice::pool.r.squared``'s rule).
 
 For the MNAR sensitivity (δ adjustment) only the omnibus tests are recomputed per δ — the one-way ANOVA
 always, the ANCOVA models when asked (``imputation.delta_ancova``: m × δ × outcomes × models more
@@ -30,9 +31,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cocapp.config import group_correlation_measures
 from cocapp.stats import studentized_range
 from cocapp.stats.anova import anova_from_summary, site_codes, summarise_groups
-from cocapp.stats.compare import total_correlations
+from cocapp.stats.compare import scale_correlations
 from cocapp.stats.pooling import d1, d2, emm_contrasts, oneway_contrasts, pool_correlation, rubin
 from cocapp.stats.posthoc import tukey_differences
 from cocapp.stats.scoring import person_means
@@ -145,8 +147,10 @@ def analyse(
     (:func:`anova_from_summary`, the F test of ``oneway_anova``) and the estimates of every ANCOVA model
     (:func:`cocapp.stats.ancova.site_estimates`: the adjusted means, pair differences and site F of
     ``ancova``, adjusted means weighted by ``emm_weights``); when ``full`` also the Tukey–Kramer
-    differences and standard errors (:func:`tukey_differences`) and the correlations of the totals
-    (:func:`cocapp.stats.compare.total_correlations`); ``adjusted`` False leaves the ANCOVA models out.
+    differences and standard errors (:func:`tukey_differences`) and the correlations among the scales
+    chosen by ``spec["correlations"]`` (totals and/or subscales; default every instrument's total),
+    named as in ``correlations.csv`` (:func:`cocapp.stats.compare.scale_correlations`, the complete-case
+    code); ``adjusted`` False leaves the ANCOVA models out.
     The p values of each dataset are not computed: pooling needs estimates and variances only.
     Returns arrays in outcome order, ready for :func:`pool_analyses`: ``keys`` (list of outcome keys),
     ``n``/``mean``/``var`` (outcomes × sites),
@@ -172,7 +176,9 @@ def analyse(
             c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy()
             for c in needed
         }
-    keys, n, mean, var, anova, tk_diff, tk_se, totals = [], [], [], [], [], [], [], []
+    keys, n, mean, var, anova, tk_diff, tk_se, chosen = [], [], [], [], [], [], [], []
+    measures = group_correlation_measures({"instruments": list(instruments)} | dict(spec))
+    correlated = {(inst, scale) for _, inst, scale in measures}
     adj: dict[str, dict[str, list]] = {
         mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [], "F": [], "df1": [], "n": []}
         for mname in models
@@ -204,12 +210,9 @@ def analyse(
                 d, se = tukey_differences(s)
                 tk_diff.append(d)
                 tk_se.append(se)
-                if scale.key == "total":
-                    totals.append(
-                        pd.DataFrame(
-                            {"id": ids[ok], "site": site[ok], "instrument": key, "scale": "total", "score": y}
-                        )
-                    )
+                if (key, scale.key) in correlated:
+                    scores = {"id": ids[ok], "site": site[ok], "instrument": key, "scale": scale.key}
+                    chosen.append(pd.DataFrame(scores | {"score": y}))
             if not models:
                 continue
             rows = rows_all[ok]
@@ -244,12 +247,12 @@ def analyse(
     if full:
         out["tukey_diff"] = np.array(tk_diff)
         out["tukey_se"] = np.array(tk_se)
-        sc_tot = (
-            pd.concat(totals, ignore_index=True)
-            if totals
+        sc_chosen = (
+            pd.concat(chosen, ignore_index=True)
+            if chosen
             else pd.DataFrame(columns=["id", "site", "instrument", "scale", "score"])
         )
-        corr = total_correlations(sc_tot, list(instruments), levels, alpha, confidence, None)
+        corr = scale_correlations(sc_chosen, measures, levels, alpha, confidence, None)
         out["correlations"] = corr if corr is not None else pd.DataFrame(columns=["site", "x", "y", "n", "r"])
         if corr is not None:
             out["correlations"].insert(0, "group", group)
