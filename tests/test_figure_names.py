@@ -244,3 +244,31 @@ def test_many_groups_figures_keep_the_default_words(example_config, capture):
     assert "Precision (n / pooled within-site variance)" in funnel
     assert any(w.startswith("4 sites; target = overall mean; ") for w in funnel), funnel
     assert "Sites ranked by mean (4)" in caterpillar
+
+
+def test_table_and_verdict_labels_use_names_not_keys(example_config):
+    """The correlation table's row labels and the verdict's outcome labels (also the report's analysis
+    tables) come from the instrument files as well."""
+    from cocapp.presentation.tables import _measure_label
+    from cocapp.stats.sensitivity import outcome_label
+
+    paths = example_config["instrument_paths"]
+    instruments = {k: load_instrument(k, paths) for k in ("PERS", "SWLS")}
+    swls = instruments["SWLS"]
+    assert _measure_label(example_config, "SWLS", "total") == swls.display_name == swls.name
+    labels = [
+        _measure_label(example_config, "PERS", "extraversion"),
+        outcome_label("SWLS", "total", instruments),
+    ]
+    labels.append(outcome_label("PERS", "extraversion", instruments))
+    assert labels[1] == f"{swls.name} {swls.scale('total').label}"
+    assert (
+        labels[0]
+        == labels[2]
+        == f"{instruments['PERS'].name} {instruments['PERS'].scale('extraversion').label}"
+    )
+    assert not [x for x in labels if KEYS.search(x)]
+    # the default's instruments name themselves by their short names, which are the paper's (unchanged)
+    rsa = {"RSA": load_instrument("RSA", [])}
+    assert outcome_label("RSA", "choice", rsa) == "RSA Choice"
+    assert outcome_label("XYZ", "total", rsa) == "XYZ total"  # not given: the raw names

@@ -381,11 +381,10 @@ def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
 
 
 def _measure_label(config: dict, instrument: str, scale: str) -> str:
-    """A correlated scale as shown: the instrument's key for its total, else ``<key> <scale label>``."""
-    if scale == "total":
-        return instrument
+    """A correlated scale as shown: the instrument's display name (``short_name``, else ``name``, from
+    its file) for its total, else ``<display name> <scale label>`` (:meth:`Instrument.scale_title`)."""
     inst = load_instrument(instrument, config.get("instrument_paths", []))
-    return f"{instrument} {inst.scale(scale).label}"
+    return inst.display_name if scale == "total" else inst.scale_title(scale)
 
 
 def _join(names: list[str]) -> str:

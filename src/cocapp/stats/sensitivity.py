@@ -240,9 +240,10 @@ def _outcomes(anova: pd.DataFrame, config: Mapping, instruments: Mapping[str, In
 
 
 def outcome_label(instrument: str, scale: str, instruments: Mapping[str, Instrument]) -> str:
-    """``"RSA Choice"``: instrument key and the scale label from the instrument file."""
+    """``"RSA Choice"``: the instrument's display name and the scale's label, both from the instrument
+    file (:meth:`Instrument.scale_title`; the key only for an instrument or scale not given)."""
     try:
-        return f"{instrument} {instruments[instrument].scale(scale).label}"
+        return instruments[instrument].scale_title(scale)
     except KeyError:
         return f"{instrument} {scale}"
 
