@@ -180,6 +180,17 @@ CONTRACTS: dict[str, Contract] = {
         "group:str instrument:str scale:str delta:float analysis:str method:str m:int F:float? df1:float? "
         "df2:float? p:float? riv:float? fmi:float? significant:bool?",
     ),
+    "mi_pairs": _c(
+        "sensitivity/mi_pairs.csv",
+        "group:str instrument:str scale:str delta:float analysis:str site_a:str site_b:str m:int diff:float? "
+        "se:float? df:float? t:float? p:float? p_adj:float? ci_low:float? ci_high:float? riv:float? "
+        "fmi:float? re:float? significant:bool?",
+    ),
+    "mi_correlations": _c(
+        "sensitivity/mi_correlations.csv",
+        "group:str site:str x:str y:str n:int m:int r:float? ci_low:float? ci_high:float? p:float? "
+        "df:float? riv:float? fmi:float? re:float? significant:bool?",
+    ),
     "mi_tipping": _c(
         "sensitivity/mi_tipping.csv",
         "group:str instrument:str scale:str analysis:str method:str p_mar:float? significant_mar:bool? "
