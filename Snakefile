@@ -544,6 +544,7 @@ rule report:
                 "ancova_posthoc",
             ],
         ),
+        mi_stats=W.mi_results(("correlations", "pairs")),
     output:
         W.registered(["reports/report.html"]),
     log:
@@ -565,5 +566,5 @@ rule report:
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} {params.calibration} --stats {input.stats}"
+        " --config-file {input.config} {params.calibration} --stats {input.stats} {input.mi_stats}"
         " --manifests {params.manifests} --out {output} --workers {threads} 2> {log}"

@@ -180,3 +180,58 @@ def test_compact_png_is_smaller_bounded_and_deterministic():
     with Image.open(io.BytesIO(small)) as im:
         assert im.width <= REPORT_FIGURE_WIDTH and im.width * im.height <= REPORT_FIGURE_PIXELS * 1.01
     assert compact_png(buf.getvalue()) == small
+
+
+def test_mi_correlations_beside_complete_cases_and_significant_pooled_pairs():
+    cc = pd.DataFrame(
+        [
+            dict(group="g", threshold=t, site="All", x="X", y="Y", n=n, r=r, p=0.01, ci_low=lo, ci_high=hi,
+                 effect_size="medium", significant=True, note=None)
+            for t, n, r, lo, hi in (("0.5", 126, 0.403, 0.245, 0.540), ("0.0", 90, 0.9, 0.8, 0.95))
+        ]
+    )  # fmt: skip
+    mi_cor = pd.DataFrame(
+        [
+            dict(group="g", site=s, x="X", y="Y", n=n, m=20, r=r, ci_low=lo, ci_high=hi, p=p, df=3600.9,
+                 riv=0.08, fmi=0.07, re=0.996, significant=True)
+            for s, n, r, lo, hi, p in (
+                ("All", 448, 0.6141, 0.5504, 0.6707, 1.5e-46), ("A", 70, 0.5, 0.3, 0.66, 2e-5)
+            )
+        ]
+    )  # fmt: skip
+    mi_pairs = pd.DataFrame(
+        [
+            dict(group="g", instrument="X", scale="a", delta=d, analysis="one-way ANOVA", site_a="A",
+                 site_b=b, m=20, diff=diff, se=0.1, df=400.0, t=2.0, p=p / 2, p_adj=p, ci_low=diff - 0.3,
+                 ci_high=diff + 0.3, riv=0.03, fmi=0.04, re=0.998, significant=p < 0.05)
+            for d, b, diff, p in ((0.0, "B", 0.51, 0.0094), (0.0, "C", 0.1, 0.7), (0.0, "D", -0.6, 0.001),
+                                  (-0.5, "B", 0.9, 0.0001))
+        ]
+    )  # fmt: skip
+    b = AN.mi_block(mi_cor, mi_pairs, cc, CONFIG, LABELS)
+    assert b.source == ["mi_correlations", "mi_pairs"]
+    assert b.finding == (
+        "Multiple imputation (m = 20, missing at random): 1 pooled correlation(s); "
+        "2 of 3 pooled site pairs with adjusted p < 0.05."
+    )
+    t = b.shown[0]
+    # the pooled ("All") row only, the complete-case columns from the primary threshold (0.5), not 0.0
+    assert t.rows == [
+        ["Users", "X and Y", "126", "0.403 (0.245 to 0.540)", "448", "0.614 (0.550 to 0.671)", "< 0.001"]
+    ]
+    assert any("data/derived/sensitivity/mi_correlations.csv" in n for n in t.notes)
+    pairs = b.folded[0]
+    # δ = 0 only, significant only, strongest first
+    assert [(r[3], r[4], r[6]) for r in pairs.rows] == [("A–D", "-0.60", "0.001"), ("A–B", "0.51", "0.009")]
+    assert pairs.rows[0][1] == "X Alpha"
+    # a study without imputation shows no block; one without correlations shows the pairs only
+    assert "mi_correlations" not in [x.key for x in AN.analysis_blocks({}, CONFIG, LABELS)]
+    only_pairs = AN.mi_block(None, mi_pairs, None, CONFIG, LABELS)
+    assert only_pairs.shown == [] and len(only_pairs.folded[0].rows) == 2
+    # synthetic data were not calibrated to any imputation result: both tables say so
+    synthetic = AN.mi_block(
+        mi_cor, mi_pairs, cc, {**CONFIG, "study": {"name": "T", "synthetic": True}}, LABELS
+    )
+    for t in (synthetic.shown[0], synthetic.folded[0]):
+        assert any(n.startswith("Illustrative only: not a calibration target") for n in t.notes)
+    assert not any("Illustrative" in n for n in b.shown[0].notes)

@@ -239,11 +239,12 @@ class Workflow:
     def imputation_enabled(self) -> bool:
         return bool((self.config.get("imputation") or {}).get("enabled", True))
 
-    def mi_results(self) -> list[str]:
-        """The pooled results the sensitivity stage reads from stage impute (none when it is off)."""
+    def mi_results(self, names: tuple[str, ...] = ("means", "tests", "tipping")) -> list[str]:
+        """Pooled results of stage impute (none when it is off): by default those the sensitivity stage
+        reads; the report reads ``("correlations", "pairs")``."""
         if not self.imputation_enabled:
             return []
-        return [f"data/derived/sensitivity/mi_{name}.csv" for name in ("means", "tests", "tipping")]
+        return [f"data/derived/sensitivity/mi_{name}.csv" for name in names]
 
     def mi_figures(self, kind: str = "mi_convergence") -> list[str]:
         """Figures of the multiple imputation: ``mi_convergence`` (stage impute) or ``mi_site_means``

@@ -26,6 +26,8 @@ REPORT_STATS = (
     "games_howell",
     "ancova_slopes",
     "ancova_posthoc",
+    "mi_correlations",  # sensitivity/, stage impute (when imputation is on)
+    "mi_pairs",
 )
 
 
