@@ -12,6 +12,7 @@ the run; nothing is specific to one study.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.presentation.outputs import table_specs
 
-__all__ = ["TraceError", "format_trace", "trace"]
+__all__ = ["SOURCES", "TraceError", "cell_traces", "format_trace", "source_info", "trace"]
 
 
 class TraceError(ValueError):
@@ -134,9 +135,22 @@ def _pick_column(columns: list[str], rest: str) -> str:
     )
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """``path`` as text cells, read once per version of the file (traces look up many rows of it)."""
+    st = Path(path).stat()
+    return _read_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def _derived_row(path: Path, **keys: object) -> tuple[int, dict]:
     """(CSV line number, row values) of the one row of ``path`` with these key values (as text)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not Path(path).is_file():
+        raise TraceError(f"{path}: derived file not found (run the workflow first)")
+    df = _read(path)
     mask = pd.Series(True, index=df.index)
     for k, v in keys.items():
         mask &= df[k] == str(v)
@@ -154,6 +168,177 @@ def _config_keys(stage: str, config: Mapping, group: str | None) -> dict:
     return pick(dict(config), STAGES[name].settings, group)
 
 
+# Every file a traced report cell points at: short name -> (rule that writes it, function that computes
+# it). The short name is the file's stem; :func:`source_paths` gives its place in a run.
+SOURCES = {
+    "descriptives": ("distributions", _FUNCTIONS["descriptives"]),
+    "normality": ("distributions", "cocapp.stats.normality.normality_table"),
+    "anova": ("compare_sites", _FUNCTIONS["anova"]),
+    "tukey": ("compare_sites", "cocapp.stats.posthoc.tukey_kramer (via cocapp.stats.compare.compare_sites)"),
+    "games_howell": (
+        "compare_sites",
+        "cocapp.stats.posthoc.games_howell (via cocapp.stats.compare.compare_sites)",
+    ),
+    "correlations": ("compare_sites", _FUNCTIONS["correlations"]),
+    "reliability": ("reliability", _FUNCTIONS["reliability"]),
+    "missingness": ("missingness", "cocapp.stats.missingness.scale_missingness"),
+    "mcar": ("missingness", "cocapp.stats.missingness.little_mcar (via mcar_table)"),
+    "ancova": ("ancova", _FUNCTIONS["ancova"]),
+    "ancova_means": ("ancova", _FUNCTIONS["ancova_means"]),
+    "ancova_slopes": ("ancova", "cocapp.stats.ancova.ancova (site x covariate interaction; equal slopes)"),
+    "ancova_posthoc": ("ancova", "cocapp.stats.ancova.site_estimates (pairs of adjusted means)"),
+    "published_comparison": ("audit", "cocapp.presentation.audit.compare"),
+    "published_consistency": ("audit", "cocapp.presentation.audit.consistency_checks"),
+}
+_RECONCILIATION = "_reconciliation"
+
+
+def source_info(name: str) -> tuple[str, str]:
+    """(rule, function) behind the derived file with short name ``name`` (its stem)."""
+    if name.endswith(_RECONCILIATION):
+        return _RULES["reconciliation"], _FUNCTIONS["reconciliation"]
+    if name not in SOURCES:
+        raise TraceError(f"{name}: no known derived file of that name")
+    return SOURCES[name]
+
+
+def source_group(name: str, config: Mapping) -> str | None:
+    """The group whose settings the rule read for ``name`` (only the ingest's files are per group)."""
+    g = name.removesuffix(_RECONCILIATION)
+    return g if name.endswith(_RECONCILIATION) and g in config["groups"] else None
+
+
+_LABEL_COLUMNS = {"table1_returns": 1, "ancova_means": 3}
+
+
+def _label_count(key: str) -> int:
+    return _LABEL_COLUMNS.get(key, 2)
+
+
+def _resolve(
+    key: str, number: str, display: pd.DataFrame, i: int, column: str, config: Mapping, derived: Path
+) -> tuple[str, str | None, dict]:
+    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``.
+
+    ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
+    of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
+    cell shows, comma-separated; ``#`` = the number of rows matching ``filter``)."""
+    cols = list(display.columns)
+    primary = format_threshold(config["scoring"]["primary_threshold"])
+    sites = [s["name"] for s in config["sites"]]
+    groups = {g: (spec.get("label") or g) for g, spec in config["groups"].items()}
+
+    def site_of(column: str) -> str | None:
+        for s in sites:
+            if column == s or column.startswith(f"{s} "):
+                return s
+        return "All" if _norm(column) == "total sample" else None
+
+    if key == "table1_returns":
+        # a site's row, or the total over every site (a row whose label names no site)
+        site = next((s for s in sites if display.loc[i, cols[0]].startswith(s)), None)
+        g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
+        path = derived / "ingest" / f"{g}_reconciliation.csv"
+        recon = _read(path)
+        analysed = column.endswith("analysed")
+        conds = ([("site", site)] if site is not None else []) + (
+            [("status", "analysed")] if analysed else []
+        )
+        mask = pd.Series(True, index=recon.index)
+        for k, v in conds:
+            mask &= recon[k] == v
+        rows = recon.index[mask]
+        which = ", ".join(f"{k} = {v}" for k, v in conds) or "every row"
+        flt = "&".join(f"{k}={v}" for k, v in conds)
+        where = dict(
+            file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
+        )
+        return "reconciliation", g, where
+    if re.fullmatch(r"table\d+_correlations_.+", key):
+        group = key.split("_correlations_", 1)[1]
+        x, y = display.loc[i, cols[0]].split(" and ", 1)
+        path = derived / "stats" / "correlations.csv"
+        line, values = _derived_row(path, group=group, threshold=primary, site=site_of(column), x=x, y=y)
+        param = display.loc[i, cols[1]]
+        c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
+        return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    if re.fullmatch(r"table\d+_.+", key):
+        group = key.split("_", 1)[1]
+        inst = _instrument_key(display.loc[i, cols[0]])
+        scale = _scale_key(inst, display.loc[i, cols[1]], config)
+        site = site_of(column)
+        if site is None:
+            path = derived / "stats" / "anova.csv"
+            line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
+            c = "F,df1,df2,p"
+            return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        path = derived / "stats" / "descriptives.csv"
+        line, values = _derived_row(
+            path, group=group, instrument=inst, scale=scale, threshold=primary, site=site
+        )
+        c = "mean,sem"
+        return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    if key in ("reliability", "ancova_means"):
+        section = display.loc[i, cols[0]]
+        group = next(g for g, lab in groups.items() if section.startswith(f"{lab}:"))
+        inst = _instrument_key(section)
+        scale = _scale_key(inst, display.loc[i, cols[1]], config)
+        if key == "reliability":
+            path = derived / "stats" / "reliability.csv"
+            line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
+            c = {
+                "Items": "k_items",
+                "N (complete cases)": "n_complete",
+                "Cronbach's alpha": "alpha",
+                "95% CI": "ci_low,ci_high",
+            }.get(column, column)
+            return "reliability", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        model = display.loc[i, cols[2]]
+        site = site_of(column)
+        if site is None:
+            path = derived / "stats" / "ancova.csv"
+            line, values = _derived_row(
+                path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
+            )
+            c = "partial_eta2" if "eta" in _norm(column) else "F,df,p"
+            return (
+                "ancova",
+                group,
+                dict(
+                    file=str(path),
+                    line=line,
+                    values=values,
+                    column="F, df, p, partial_eta2 (df_resid: the Residuals row)",
+                    columns=c,
+                ),
+            )
+        path = derived / "stats" / "ancova_means.csv"
+        line, values = _derived_row(
+            path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
+        )
+        c = "adj_mean,se"
+        return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    raise TraceError(f"{number}: no trace for this table")  # pragma: no cover - table_specs lists the kinds
+
+
+def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str | Path) -> list[list[str]]:
+    """Per row of the display table ``key``, per column, the cell's trace as the report writes it
+    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number)."""
+    number = dict((k, n) for k, n in table_specs(dict(config)))[key]
+    n_labels = _label_count(key)
+    out = []
+    for i in range(len(display)):
+        row = [""] * len(display.columns)
+        for j, column in enumerate(display.columns[n_labels:], start=n_labels):
+            if not any(ch.isdigit() for ch in str(display.iloc[i, j])):
+                continue
+            _kind, _group, w = _resolve(key, number, display, i, column, config, Path(derived))
+            where = w["filter"] if w.get("line") is None else str(w["line"])
+            row[j] = f"{Path(w['file']).stem}|{where}|{w['columns']}"
+        out.append(row)
+    return out
+
+
 def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
     """Where the number at ``<table> <row> <column>`` of the report comes from (module docstring).
 
@@ -165,110 +350,16 @@ def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
         raise TraceError(f"{display_path}: display table not found (run the workflow first)")
     display = pd.read_csv(display_path, dtype=str, keep_default_na=False)
     cols = list(display.columns)
-    primary = format_threshold(config["scoring"]["primary_threshold"])
-    sites = [s["name"] for s in config["sites"]]
-    groups = {g: (spec.get("label") or g) for g, spec in config["groups"].items()}
-    derived = root / "data" / "derived"
-
-    def site_of(column: str) -> str | None:
-        for s in sites:
-            if column == s or column.startswith(f"{s} "):
-                return s
-        return "All" if _norm(column) == "total sample" else None
-
-    if key == "table1_returns":
-        i, rest = _pick_row(display, [cols[0]], rest)
-        column = _pick_column(cols[1:], rest)
-        site = next(s for s in sites if display.loc[i, cols[0]].startswith(s))
-        g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
-        path = derived / "ingest" / f"{g}_reconciliation.csv"
-        recon = pd.read_csv(path, dtype=str, keep_default_na=False)
-        analysed = column.endswith("analysed")
-        rows = recon.index[(recon["site"] == site) & ((recon["status"] == "analysed") | (not analysed))]
-        which = f"site = {site}" + (", status = analysed" if analysed else "")
-        where = dict(file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={})
-        kind, group = "reconciliation", g
-    elif re.fullmatch(r"table\d+_correlations_.+", key):
-        group = key.split("_correlations_", 1)[1]
-        i, rest = _pick_row(display, cols[:2], rest)
-        column = _pick_column(cols[2:], rest)
-        x, y = display.loc[i, cols[0]].split(" and ", 1)
-        path = derived / "stats" / "correlations.csv"
-        line, values = _derived_row(path, group=group, threshold=primary, site=site_of(column), x=x, y=y)
-        param = display.loc[i, cols[1]]
-        where = dict(
-            file=str(path),
-            line=line,
-            values=values,
-            column={"r": "r", "Sig.": "p", "N": "n"}.get(param, param),
-        )
-        kind = "correlations"
-    elif re.fullmatch(r"table\d+_.+", key):
-        group = key.split("_", 1)[1]
-        i, rest = _pick_row(display, cols[:2], rest)
-        column = _pick_column(cols[2:], rest)
-        inst = _instrument_key(display.loc[i, cols[0]])
-        scale = _scale_key(inst, display.loc[i, cols[1]], config)
-        site = site_of(column)
-        if site is None:
-            kind, path = "anova", derived / "stats" / "anova.csv"
-            line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
-            col = "F, df1, df2, p"
-        else:
-            kind, path = "descriptives", derived / "stats" / "descriptives.csv"
-            line, values = _derived_row(
-                path, group=group, instrument=inst, scale=scale, threshold=primary, site=site
-            )
-            col = "mean, sem"
-        where = dict(file=str(path), line=line, values=values, column=col)
-    elif key in ("reliability", "ancova_means"):
-        label_cols = cols[:3] if key == "ancova_means" else cols[:2]
-        i, rest = _pick_row(display, label_cols, rest)
-        column = _pick_column(cols[len(label_cols) :], rest)
-        section = display.loc[i, cols[0]]
-        group = next(g for g, lab in groups.items() if section.startswith(f"{lab}:"))
-        inst = _instrument_key(section)
-        scale = _scale_key(inst, display.loc[i, cols[1]], config)
-        if key == "reliability":
-            kind, path = "reliability", derived / "stats" / "reliability.csv"
-            line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
-            col = {
-                "N (complete cases)": "n_complete",
-                "Cronbach's alpha": "alpha",
-                "95% CI": "ci_low, ci_high",
-            }.get(column, column)
-        else:
-            model = display.loc[i, cols[2]]
-            site = site_of(column)
-            if site is None:
-                kind, path = "ancova", derived / "stats" / "ancova.csv"
-                line, values = _derived_row(
-                    path,
-                    group=group,
-                    instrument=inst,
-                    scale=scale,
-                    threshold=primary,
-                    model=model,
-                    term="site",
-                )
-                col = "F, df, p, partial_eta2 (df_resid: the Residuals row)"
-            else:
-                kind, path = "ancova_means", derived / "stats" / "ancova_means.csv"
-                line, values = _derived_row(
-                    path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
-                )
-                col = "adj_mean, se"
-        where = dict(file=str(path), line=line, values=values, column=col)
-    else:  # pragma: no cover - table_specs lists only the kinds above
-        raise TraceError(f"{number}: no trace for this table")
+    n_labels = _label_count(key)
+    i, rest = _pick_row(display, cols[:n_labels], rest)
+    column = _pick_column(cols[n_labels:], rest)
+    kind, group, where = _resolve(key, number, display, i, column, config, root / "data" / "derived")
     rule = _RULES[kind]
+    derived = root / "data" / "derived"
     return dict(
         table=number,
         table_key=key,
-        row=" / ".join(
-            display.loc[i, c]
-            for c in cols[: (3 if key == "ancova_means" else 2 if key != "table1_returns" else 1)]
-        ),
+        row=" / ".join(display.loc[i, c] for c in cols[:n_labels]),
         column=column,
         shown=display.loc[i, column],
         display_file=str(display_path),
