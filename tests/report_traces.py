@@ -32,6 +32,7 @@ class _Tables(HTMLParser):
         self._cell: dict | None = None
         self._part = ""
         self._script: str | None = None
+        self._caption = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -39,10 +40,14 @@ class _Tables(HTMLParser):
             self._script = a.get("id") or ""
             self.scripts[self._script] = ""
         elif tag == "table":
-            self._t = dict(id=a.get("id"), cls=a.get("class"), source=a.get("data-s"), header=[], rows=[])
+            self._t = dict(
+                id=a.get("id"), cls=a.get("class"), source=a.get("data-s"), caption="", header=[], rows=[]
+            )
             self.tables.append(self._t)
         elif self._t is None:
             return
+        elif tag == "caption":
+            self._caption = True
         elif tag in ("thead", "tbody", "tfoot"):
             self._part = tag
         elif tag == "tr" and self._part in ("thead", "tbody"):
@@ -59,12 +64,16 @@ class _Tables(HTMLParser):
             self._script = None
         elif tag == "table":
             self._t = None
+        elif tag == "caption":
+            self._caption = False
         elif tag in ("th", "td"):
             self._cell = None
 
     def handle_data(self, data):
         if self._script is not None:
             self.scripts[self._script] += data
+        if self._caption and self._t is not None:
+            self._t["caption"] += data
         if self._cell is not None:
             self._cell["text"] += data
 

@@ -201,3 +201,38 @@ def test_report_without_trace_files_still_traces_the_statistics_it_reads(traced_
     by_id = {t["id"]: t for t in tables}
     assert not any(c["trace"] for r in by_id["table2_service_users"]["rows"] for c in r["cells"])
     assert by_id["analysis-assumptions"]["source"] == "anova" and "descriptives" not in sources["src"]
+
+
+def test_console_trace_of_the_analyses_and_audit_tables(traced_report, publication_config):
+    """``cocapp trace`` answers for the A* and C* tables too, from the report's own traces: sampled
+    cells of each, named by their row labels and column header, lead to the line showing the number."""
+    from report_traces import parse, shows
+
+    rng = random.Random(1414)
+    tables, _ = parse(traced_report["html"])
+    checked = 0
+    for t in tables:
+        if not t["id"].startswith(("analysis-", "published-")):
+            continue
+        number = t["caption"].split(". ", 1)[0]
+        heads = [c["text"] for c in t["header"][0]["cells"]]
+        traced = [j for j, c in enumerate(t["header"][0]["cells"]) if c["column"]]
+        traced += [j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]]
+        first = min(traced)
+        rows = [r for r in t["rows"] if any(ch.isdigit() for c in r["cells"][first:] for ch in c["text"])]
+        for r in rng.sample(rows, min(3, len(rows))):
+            j = rng.choice(sorted({k for k in traced if any(ch.isdigit() for ch in r["cells"][k]["text"])}))
+            labels = [c["text"].strip() for c in r["cells"][:first] if c["text"].strip()]
+            query = " | ".join([number, *labels, heads[j]])
+            got = trace(query, publication_config, traced_report["root"])
+            assert got["table_key"] == t["id"] and got["shown"] == r["cells"][j]["text"].strip(), query
+            d = got["derived"]
+            if d.get("line"):
+                assert all(
+                    shows(got["shown"], d["values"][c]) for c in d["column"].split(",") if d["values"][c]
+                )
+            else:
+                assert "(counted)" in d["rows"]
+            assert got["rule"] in ("compare_sites", "audit") and got["function"] and got["config_keys"]
+            checked += 1
+    assert checked >= 15

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,15 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.presentation.outputs import table_specs
 
-__all__ = ["SOURCES", "TraceError", "cell_traces", "format_trace", "source_info", "trace"]
+__all__ = [
+    "SOURCES",
+    "TraceError",
+    "cell_traces",
+    "format_trace",
+    "source_info",
+    "trace",
+    "trace_report",
+]
 
 
 class TraceError(ValueError):
@@ -339,12 +348,193 @@ def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str |
     return out
 
 
+# -- the other tables of the report (A*, C*): traced from the report's own hover data ---------------
+class _ReportTables(HTMLParser):
+    """Tables of the report: id, number (caption up to the first '. '), data-s, header cells (text,
+    data-c), rows (data-t; cells: tag, data-t, text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[dict] = []
+        self.sources = ""
+        self._t: dict | None = None
+        self._cell: dict | None = None
+        self._part = ""
+        self._in_sources = False
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("id") == "cocapp-trace-sources":
+            self._in_sources = True
+        elif tag == "table":
+            self._t = dict(id=a.get("id") or "", caption="", source=a.get("data-s"), header=[], rows=[])
+            self.tables.append(self._t)
+        elif self._t is None:
+            return
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._part = tag
+        elif tag == "tr" and self._part == "tbody" and a.get("class") != "section":
+            self._t["rows"].append(dict(trace=a.get("data-t"), cells=[]))
+        elif tag in ("th", "td") and self._part in ("thead", "tbody"):
+            self._cell = dict(tag=tag, trace=a.get("data-t"), column=a.get("data-c"), text="")
+            if self._part == "thead":
+                self._t["header"].append(self._cell)
+            elif self._t["rows"]:
+                self._t["rows"][-1]["cells"].append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_sources = False
+        elif tag == "caption":
+            self._in_caption = False
+        elif tag == "table":
+            self._t = None
+        elif tag in ("th", "td"):
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._in_sources:
+            self.sources += data
+        elif self._in_caption and self._t is not None:
+            self._t["caption"] += data
+        elif self._cell is not None:
+            self._cell["text"] += data
+
+
+def _dash(text: str) -> str:
+    return _norm(str(text).replace("–", "-").replace("−", "-"))
+
+
+def _named(label: str, query: str) -> bool:
+    """Whether ``label`` stands in ``query`` as a whole part (bounded by spaces, ``|`` or the ends)."""
+    return re.search(rf"(?:^|[\s|]){re.escape(label)}(?=$|[\s|])", query) is not None
+
+
+def _cell_trace(table: dict, row: dict, j: int) -> str | None:
+    """``source|line-or-filter|columns`` of cell ``j`` (its own, or its row's with the column's)."""
+    cell = row["cells"][j]
+    if cell["trace"]:
+        return cell["trace"]
+    head = table["header"]
+    col = head[j]["column"] if j < len(head) else None
+    if not row["trace"] or not col:
+        return None
+    where = row["trace"] if "|" in row["trace"] else f"{table['source']}|{row['trace']}"
+    return f"{where}|{col}"
+
+
+def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
+    """The trace of a number of any traced table of the report (``Table A4``, ``Table C4``, ... or the
+    table's id), read from the report's own hover data: the row is the one whose label cells the query
+    names most fully, the column the header the query names (the longest found)."""
+    import json
+
+    report = Path(report)
+    if not report.is_file():
+        raise TraceError(f"{report}: report not found (run the workflow first)")
+    p = _ReportTables()
+    p.feed(report.read_text("utf-8"))
+    sources = json.loads(p.sources or "{}")
+    q = _dash(query)
+    best = None
+    for t in p.tables:
+        number = t["caption"].split(". ", 1)[0].strip()
+        for name in (number, t["id"]):
+            n = _dash(name)
+            if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
+                best = (t, n, number or t["id"])
+    if best is None:
+        names = ", ".join(t["caption"].split(". ", 1)[0] for t in p.tables if t["caption"])
+        raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
+    t, n, number = best
+    rest = q[len(n) :].strip(" |")
+    heads = [_dash(h["text"]) for h in t["header"]]
+    traced_cols = {j for j, h in enumerate(t["header"]) if h["column"]}
+    traced_cols |= {j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]}
+    # the column: the header named nearest the end of the query (the longest on a tie)
+    found = []
+    for k in sorted(traced_cols):
+        hits = list(re.finditer(rf"(?:^|[\s|]){re.escape(heads[k])}(?=$|[\s|])", rest)) if heads[k] else []
+        if hits:
+            found.append((hits[-1].end(), len(heads[k]), k, hits[-1]))
+    if not found:
+        raise TraceError(
+            f"no column of {number} named in {query!r}; columns: {[h['text'] for h in t['header']]}"
+        )
+    _, _, j, m = max(found)
+    rest = rest[: m.start()] + " " + rest[m.end() :]
+    # the row's labels: its cells before the first traced column (group, outcome, pair, ...)
+    first = min(traced_cols)
+    scores = []
+    for r in t["rows"]:
+        labels = [_dash(c["text"]) for c in r["cells"][:first] if c["text"].strip()]
+        if labels and all(_named(lab, rest) for lab in labels):
+            scores.append((sum(map(len, labels)), r))
+        elif labels:
+            hit = [lab for lab in labels if _named(lab, rest)]
+            scores.append((sum(map(len, hit)) - 10_000, r))
+    top = max((sc for sc, _ in scores), default=None)
+    rows = [r for sc, r in scores if sc == top] if top is not None and top > 0 else []
+    if len(rows) != 1:
+        raise TraceError(
+            f"{rest!r} matches {len(rows)} rows of {number}: name every label cell of the row "
+            "(group, outcome, pair, ...)"
+        )
+    row = rows[0]
+    cell = _cell_trace(t, row, j)
+    if not cell:
+        raise TraceError(f"{number}: that cell carries no trace")
+    name, where, cols = cell.split("|")
+    path, rule_key, function = sources["src"][name]
+    rule, _, group = rule_key.partition(":")
+    if cols == "#":
+        derived = dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
+    else:
+        line, values = _csv_line(
+            Path(path) if Path(path).is_absolute() else report.parent.parent / path, int(where)
+        )
+        derived = dict(file=path, line=line, values=values, column=cols)
+    logs = Path("data") / "derived" / "logs"
+    return dict(
+        table=number,
+        table_key=t["id"],
+        row=" / ".join(c["text"].strip() for c in row["cells"][:first] if c["text"].strip()),
+        column=t["header"][j]["text"],
+        shown=row["cells"][j]["text"].strip(),
+        display_file=str(report),
+        derived=derived,
+        rule=rule + (f" (group {group})" if group else ""),
+        log=str(logs / f"{rule}.log"),
+        manifest=str(logs / f"{rule}.manifest.json"),
+        function=function,
+        config_keys=_config_keys(rule, config, group or None),
+    )
+
+
+def _csv_line(path: Path, line: int) -> tuple[int, dict]:
+    df = _read(path)
+    if not 2 <= line <= len(df) + 1:
+        raise TraceError(f"{path}: no line {line} (the run changed since the report was written?)")
+    return line, df.iloc[line - 2].to_dict()
+
+
 def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
     """Where the number at ``<table> <row> <column>`` of the report comes from (module docstring).
 
-    ``root`` is the folder the workflow ran in (``reports/tables`` and ``data/derived`` under it)."""
+    ``root`` is the folder the workflow ran in (``reports/tables`` and ``data/derived`` under it).
+    Tables 1-4 and S1-S2 are resolved from their display files; every other table of the report from
+    the report's own traces (:func:`trace_report`)."""
     root = Path(root)
-    key, number, rest = _table(query, config)
+    try:
+        key, number, rest = _table(query, config)
+    except TraceError as err:
+        try:
+            return trace_report(query, config, root / "reports" / "report.html")
+        except TraceError as err2:
+            raise TraceError(f"{err}; {err2}") from None
     display_path = root / "reports" / "tables" / f"{key}.csv"
     if not display_path.is_file():
         raise TraceError(f"{display_path}: display table not found (run the workflow first)")
