@@ -902,9 +902,9 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         if key not in inputs.tables:
             raise ValueError(f"table {key}.html was not given to the report")
         frag = _tables.html_fragment_from_document(inputs.tables[key])
-        if key in inputs.displays and inputs.derived_root:
-            from cocapp.presentation.trace import cell_traces
+        from cocapp.presentation.trace import cell_traces, traceable
 
+        if key in inputs.displays and inputs.derived_root and traceable(key):
             frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     figs = figure_entries(config, inputs.figures)

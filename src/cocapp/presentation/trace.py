@@ -31,6 +31,7 @@ __all__ = [
     "source_info",
     "trace",
     "trace_report",
+    "traceable",
 ]
 
 
@@ -328,6 +329,12 @@ def _resolve(
         c = "adj_mean,se"
         return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
     raise TraceError(f"{number}: no trace for this table")  # pragma: no cover - table_specs lists the kinds
+
+
+def traceable(key: str) -> bool:
+    """Whether :func:`cell_traces` knows the display table ``key`` (Tables 1-4 and S1-S2; not the
+    many-sites table S3 of outlying sites)."""
+    return key in ("table1_returns", "reliability", "ancova_means") or bool(re.fullmatch(r"table\d+_.+", key))
 
 
 def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str | Path) -> list[list[str]]:
