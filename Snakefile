@@ -545,6 +545,14 @@ rule report:
             ],
         ),
         mi_stats=W.mi_results(("correlations", "pairs")),
+        # the derived files behind Tables 1-4 and S1-S2: every number of the report carries its trace
+        traced=[
+            "data/derived/stats/descriptives.csv",
+            "data/derived/stats/reliability.csv",
+            "data/derived/stats/ancova.csv",
+            "data/derived/stats/ancova_means.csv",
+            *expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+        ],
     output:
         W.registered(["reports/report.html"]),
     log:
@@ -567,4 +575,5 @@ rule report:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
         " --config-file {input.config} {params.calibration} --stats {input.stats} {input.mi_stats}"
-        " --manifests {params.manifests} --out {output} --workers {threads} 2> {log}"
+        " --manifests {params.manifests} --trace-files {input.traced} --out {output}"
+        " --workers {threads} 2> {log}"

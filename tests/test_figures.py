@@ -120,3 +120,33 @@ def test_scatter_line_is_the_least_squares_fit():
     xs, ys = line.get_data()
     assert np.allclose(ys, 2 * np.asarray(xs) + 1)
     assert "r = 1.000, n = 4, p < 0.001" in fig.axes[0].texts[0].get_text()
+
+
+def test_scatter_shows_points_at_the_scale_maximum_and_keeps_the_label_off_the_data():
+    """Issue 14: points at the scale's maximum (and minimum) are drawn whole (limits = the scale's range
+    plus a margin), and the r/n/p label is drawn above the axes, outside the area holding the points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    x = np.array([1.0, 5.0, 5.0, 3.0, 1.0])  # scale 1-5: points on both limits and in the top-left corner
+    y = np.array([60.0, 60.0, 12.0, 40.0, 12.0])  # scale 12-60
+    fig = FG.scatter_plot(x, y, "x", "y", "t", 0.5, 5, 0.2, (1.0, 5.0), (12.0, 60.0))
+    ax = fig.axes[0]
+    assert ax.get_xlim() == pytest.approx((1.0 - 0.16, 5.0 + 0.16))
+    assert ax.get_ylim() == pytest.approx((12.0 - 1.92, 60.0 + 1.92))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    label = ax.texts[0].get_window_extent(renderer)
+    axes_box = ax.get_window_extent(renderer)
+    assert label.y0 >= axes_box.y1  # above the axes: cannot cover a point
+    title = ax.title.get_window_extent(renderer)
+    assert not label.overlaps(title)
+    # every point's marker lies inside the axes (not clipped at the edge)
+    pts = ax.transData.transform(np.column_stack([x, y]))
+    assert (pts[:, 0] > axes_box.x0 + 2).all() and (pts[:, 0] < axes_box.x1 - 2).all()
+    assert (pts[:, 1] > axes_box.y0 + 2).all() and (pts[:, 1] < axes_box.y1 - 2).all()
+    # a point outside the scale's range widens the axes instead of vanishing
+    fig2 = FG.scatter_plot(
+        np.array([1.0, 6.0]), np.array([12.0, 61.0]), "x", "y", "t", 1.0, 2, 0.5, (1.0, 5.0), (12.0, 60.0)
+    )
+    assert fig2.axes[0].get_xlim()[1] > 6.0 and fig2.axes[0].get_ylim()[1] > 61.0

@@ -669,10 +669,41 @@ def test_joint_display_stage(tmp_path, cocapp_stage):
     assert "Fixture extracts, not real interview data" in html
     assert "The survey numbers here come from synthetic data" in html
     assert "<cite>[Care coordinator 3, Burgundy (Wales)]</cite>" in html
-    assert "<cite>[D-SM-002]</cite>" in html
-    assert "&lt;3" in html and "extracts withheld: single-case cell" in html
+    # issue 14: the report withholds the extracts of every small cell alike (Dauphine x T1 holds two
+    # cases: quoting it would tell it from a single-case cell) and never counts a small cell's extracts;
+    # D-SM-002 is still quoted in the larger participant-group cell
+    assert html.count("<cite>[D-SM-002]</cite>") == 1
+    assert "&lt;3" in html and "single-case" not in html
+    _check_small_cells_reveal_nothing(html)
     assert "31.25 (30.25 to 32.25), 41" in html
     _check_balanced(html)
+
+
+def _check_small_cells_reveal_nothing(html: str) -> None:
+    """Every framework cell whose case count is suppressed ("<3") carries the same note and no extract;
+    a summary counts extracts only where the segment count is shown; no joint-display extract comes from
+    a theme whose count at the site is suppressed."""
+    cells = re.findall(r'<td><span class="counts">(.*?) cases, (.*?) segments</span>(.*?)</td>', html, re.S)
+    assert cells
+    small = [c for c in cells if c[0] == "&lt;3"]
+    assert small and all(
+        "extracts withheld: fewer than 3 cases" in rest and "<blockquote" not in rest for _, _, rest in small
+    )
+    for _, n_seg, rest in cells:
+        for summary in re.findall(r"<summary>(.*?)</summary>", rest):
+            assert (summary == "extracts") == (n_seg == "&lt;3"), (n_seg, summary)
+    joint = html.split('<table class="joint-display">', 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r"<th>(.*?)</th>", joint.split("</thead>")[0])
+    themes = [h.removeprefix("Cases: ") for h in heads if h.startswith("Cases: ")]
+    first = heads.index(f"Cases: {themes[0]}")
+    rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", joint.split("<tbody>")[1], re.S)
+    assert rows and themes
+    for row in rows:
+        tds = re.findall(r"<td>(.*?)</td>", row, re.S)
+        counts = dict(zip(themes, tds[first - 1 : first - 1 + len(themes)], strict=True))
+        m = re.search(r'<span class="theme">\((.*?)\)</span>', row)
+        if m:
+            assert counts[m.group(1).replace("&amp;", "&")] != "&lt;3", row[:200]
 
 
 def _check_balanced(html: str) -> None:

@@ -90,7 +90,12 @@ def test_report_is_self_contained(run):
         assert attr.startswith("data:"), attr
     for attr in re.findall(r'href="([^"]*)"', html):
         assert attr.startswith(("data:", "#")) or not re.match(r"^([a-z][a-z0-9+.-]*:|//|/)", attr), attr
-    assert "<script" not in html
+    # the one script: the hover that composes each number's trace (issue 14) from the inline JSON of
+    # its sources; nothing loaded from anywhere
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script type="application/json" id="cocapp-trace-sources">',
+        "<script>",
+    ]
 
 
 def test_banner_and_sections(run, config):
@@ -268,6 +273,13 @@ def test_report_opens_in_headless_chromium(run):
                 "return arguments[0].complete && arguments[0].naturalWidth > 0;", img
             )
             assert loaded, img.get_attribute("alt")
+        # hovering a number shows its trace (issue 14): derived file and line, rule, function, config
+        cell = driver.find_element(By.CSS_SELECTOR, "#analysis-assumptions tbody tr[data-t] td")
+        cell = cell.find_element(By.XPATH, "following-sibling::td")  # the F test column
+        webdriver.ActionChains(driver).move_to_element(cell).perform()
+        title = cell.get_attribute("title")
+        assert re.search(r"stats/anova\.csv, line \d+, column\(s\) F,df1,df2,p\nrule: compare_sites\n", title)
+        assert "function: cocapp.stats.anova.oneway_anova" in title and "config keys: " in title
         severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         assert severe == []
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cocapp.config import load_config
 from cocapp.presentation.trace import TraceError, trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +116,123 @@ def test_console_command(run_dir):
         capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert bad.returncode == 1 and "cocapp trace: error:" in bad.stderr
+
+
+# -- the report's hover traces (issue 14): every number of every table, followed back ------------------
+@pytest.fixture(scope="module")
+def traced_report(publication_reports, publication_config, run_cocapp, tmp_path_factory) -> dict:
+    """The report stage on the publication fixture, given the derived files behind every table."""
+    from cocapp.presentation import outputs
+
+    base, config = publication_reports, publication_config
+    root = tmp_path_factory.mktemp("traced-report")
+    (root / "verdict.json").write_text(
+        (Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_facts.json").read_text("utf-8")
+    )
+    out = root / "reports" / "report.html"
+    stats = [FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]
+    traced = [FIX / "stats" / f"{n}.csv" for n in ("descriptives", "reliability", "ancova", "ancova_means")]
+    traced += [FIX / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
+    args = [
+        *("--tables", *[base / f for f in outputs.table_files(config)]),
+        *("--figures", *[base / f for f in outputs.figure_files(config)]),
+        *("--sensitivity", root / "verdict.json"),
+        *("--audit", *[base / f for f in outputs.audit_files()]),
+        *("--raw", FIX / "ingest" / "service_users_reconciliation.csv"),
+        *("--config-file", FIX / "config.yaml"),
+        *("--stats", *stats),
+        *("--trace-files", *traced),
+        *("--out", out),
+    ]
+    assert run_cocapp("report", config, *args) == 0
+    return dict(html=out.read_text("utf-8"), root=root, args=args)
+
+
+def test_every_number_of_the_report_traces_to_a_derived_row_showing_it(traced_report):
+    """Each number of each table of the report (hover: ``data-t`` on the cell, or on its row with the
+    column's ``data-c``) leads to a derived file and line whose value, rounded as displayed, is the
+    number shown (or to a count of rows); the sources name the rule, function and config keys."""
+    from report_traces import check_report, parse
+
+    checked, untraced = check_report(traced_report["html"], traced_report["root"])
+    expected = {
+        "table1_returns", "table2_service_users", "table3_care_coordinators",
+        "table4_correlations_service_users", "reliability", "ancova_means", "analysis-assumptions",
+        "analysis-correlations", "analysis-correlations-sites", "analysis-tukey-significant",
+        "analysis-tukey-all", "published-summary", "published-comparison", "published-consistency",
+    }  # fmt: skip
+    assert expected <= set(checked), expected - set(checked)
+    assert sum(checked.values()) > 1000
+    assert {u for u in untraced if not u.startswith("provenance-")} == set()
+    _, sources = parse(traced_report["html"])
+    assert sources["src"]["descriptives"][1:] == ["distributions", sources["src"]["descriptives"][2]]
+    assert "scoring.thresholds=[0.0,0.2,0.3,0.4,0.5]" in sources["rules"]["distributions"]
+    assert sources["src"]["service_users_reconciliation"][1] == "ingest:service_users"
+    assert "describe" in sources["src"]["descriptives"][2]
+
+
+def test_a_trace_that_leads_to_another_value_fails(traced_report, tmp_path):
+    """The check is real: one derived value changed beyond the displayed rounding (a copy of the files)
+    is caught at the table that shows it."""
+    from report_traces import check_report
+
+    html = traced_report["html"]
+    src = FIX / "stats" / "descriptives.csv"
+    copy = tmp_path / "descriptives.csv"
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    df.loc[5, "mean"] = str(float(df.loc[5, "mean"]) + 0.02)
+    df.to_csv(copy, index=False)
+    tampered = html.replace(f'"{src}"', f'"{copy}"')
+    assert tampered != html
+    with pytest.raises(AssertionError, match=r"descriptives\|7\|mean,sem"):
+        check_report(tampered, traced_report["root"])
+
+
+def test_report_without_trace_files_still_traces_the_statistics_it_reads(traced_report, run_cocapp):
+    """Without --trace-files the analyses and audit tables keep their traces; Tables 1-4 and S1-S2
+    carry none (their derived files were not given), and the report says nothing it cannot back."""
+    from report_traces import parse
+
+    args = list(traced_report["args"])
+    out = traced_report["root"] / "reports" / "untraced.html"
+    args = args[: args.index("--trace-files")] + ["--out", out]
+    assert run_cocapp("report", load_config(FIX / "config.yaml"), *args) == 0
+    tables, sources = parse(out.read_text("utf-8"))
+    by_id = {t["id"]: t for t in tables}
+    assert not any(c["trace"] for r in by_id["table2_service_users"]["rows"] for c in r["cells"])
+    assert by_id["analysis-assumptions"]["source"] == "anova" and "descriptives" not in sources["src"]
+
+
+def test_console_trace_of_the_analyses_and_audit_tables(traced_report, publication_config):
+    """``cocapp trace`` answers for the A* and C* tables too, from the report's own traces: sampled
+    cells of each, named by their row labels and column header, lead to the line showing the number."""
+    from report_traces import parse, shows
+
+    rng = random.Random(1414)
+    tables, _ = parse(traced_report["html"])
+    checked = 0
+    for t in tables:
+        if not t["id"].startswith(("analysis-", "published-")):
+            continue
+        number = t["caption"].split(". ", 1)[0]
+        heads = [c["text"] for c in t["header"][0]["cells"]]
+        traced = [j for j, c in enumerate(t["header"][0]["cells"]) if c["column"]]
+        traced += [j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]]
+        first = min(traced)
+        rows = [r for r in t["rows"] if any(ch.isdigit() for c in r["cells"][first:] for ch in c["text"])]
+        for r in rng.sample(rows, min(3, len(rows))):
+            j = rng.choice(sorted({k for k in traced if any(ch.isdigit() for ch in r["cells"][k]["text"])}))
+            labels = [c["text"].strip() for c in r["cells"][:first] if c["text"].strip()]
+            query = " | ".join([number, *labels, heads[j]])
+            got = trace(query, publication_config, traced_report["root"])
+            assert got["table_key"] == t["id"] and got["shown"] == r["cells"][j]["text"].strip(), query
+            d = got["derived"]
+            if d.get("line"):
+                assert all(
+                    shows(got["shown"], d["values"][c]) for c in d["column"].split(",") if d["values"][c]
+                )
+            else:
+                assert "(counted)" in d["rows"]
+            assert got["rule"] in ("compare_sites", "audit") and got["function"] and got["config_keys"]
+            checked += 1
+    assert checked >= 15

@@ -103,6 +103,12 @@ def _synthetic(config: Mapping) -> bool:
     return bool((config.get("study") or {}).get("synthetic"))
 
 
+def _row(name: str, r) -> str:
+    """The trace of a display row made from row ``r`` (``itertuples``) of ``stats/<name>.csv``: the
+    file's short name and the CSV line of that row (header = line 1; the frames keep the file's order)."""
+    return f"{name}|{int(r.Index) + 2}"
+
+
 def _percent(x: object, dp: int = 1) -> str:
     return MISSING_TEXT if pd.isna(x) else f"{float(x):.{dp}f} %"
 
@@ -148,6 +154,15 @@ def missing_block(
         ["Group", "Outcome", "Items", "Returned", "Incomplete", "Incomplete %", "Item cells missing %"],
         notes=_notes(config, "missingness", primary=False),
         synthetic=_synthetic(config),
+        trace_columns=[
+            "",
+            "",
+            "k_items",
+            "n_returned",
+            "n_incomplete",
+            "pct_incomplete",
+            "pct_cells_missing",
+        ],
     )
     for r in missingness.itertuples():
         t.add(
@@ -159,7 +174,8 @@ def missing_block(
                 str(r.n_incomplete),
                 _percent(r.pct_incomplete),
                 _percent(r.pct_cells_missing),
-            ]
+            ],
+            trace=_row("missingness", r),
         )
     return AnalysisBlock("missing", "Missing data", finding, ["missingness"], shown=[t])
 
@@ -180,6 +196,7 @@ def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
         ["Group", "Instrument", "Items", "Respondents", "Patterns", "Chi-square", "df", "p", "Note"],
         notes=_notes(config, "mcar", primary=False),
         synthetic=_synthetic(config),
+        trace_columns=["", "", "n_items", "n_respondents", "n_patterns", "chi2", "df", "p", ""],
     )
     for r in mcar.itertuples():
         t.add(
@@ -193,7 +210,8 @@ def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
                 MISSING_TEXT if pd.isna(r.df) else fmt_g(float(r.df)),
                 fmt_p(r.p),
                 "" if pd.isna(r.reason) else str(r.reason),
-            ]
+            ],
+            trace=_row("mcar", r),
         )
     return AnalysisBlock("mcar", "Little's MCAR test", finding, ["mcar"], shown=[t])
 
@@ -224,6 +242,7 @@ def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -
         ],
         notes=_notes(config, "normality"),
         synthetic=_synthetic(config),
+        trace_columns=["", "", "n", "skewness,skewness_se", "kurtosis,kurtosis_se", "", ""],
     )
     for r in d.itertuples():
         t.add(
@@ -235,7 +254,8 @@ def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -
                 f"{_num(r.kurtosis)} ({_num(r.kurtosis_se)})",
                 "yes" if _flag(r.beyond_conservative) else "no",
                 "yes" if _flag(r.beyond_liberal) else "no",
-            ]
+            ],
+            trace=_row("normality", r),
         )
     return AnalysisBlock("normality", "Normality", finding, ["normality"], shown=[t])
 
@@ -295,6 +315,16 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
             ],
         ),
         synthetic=_synthetic(config),
+        trace_columns=[
+            "",
+            "",
+            "F,df1,df2,p",
+            "eta2,eta2_ci_low,eta2_ci_high",
+            "omega2",
+            "levene_mean_p,levene_median_p",
+            "welch_F,welch_df1,welch_df2,welch_p",
+            "",
+        ],
     )
     for r, lv, dis in zip(d.itertuples(), lev, disagree, strict=True):
         flags = [x for x, on in (("unequal variances", lv), ("Welch disagrees", dis)) if on]
@@ -308,7 +338,8 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
                 f"{fmt_p(r.levene_mean_p)} / {fmt_p(r.levene_median_p)}",
                 _f_text(r.welch_F, r.welch_df1, r.welch_df2, r.welch_p),
                 "; ".join(flags),
-            ]
+            ],
+            trace=_row("anova", r),
         )
     return AnalysisBlock("assumptions", "Effect sizes and assumption checks", finding, ["anova"], shown=[t])
 
@@ -347,6 +378,7 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
             ["Group", "Outcome", "Model", "Covariate", "Interaction F", "p", "Note"],
             notes=_notes(config, "ancova_slopes"),
             synthetic=_synthetic(config),
+            trace_columns=["", "", "", "", "F,df1,df2", "p", ""],
         )
         for r in rows.itertuples():
             t.add(
@@ -358,7 +390,8 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
                     MISSING_TEXT if pd.isna(r.F) else f"F({_df(r.df1)}, {_df(r.df2)}) = {_num(r.F)}",
                     fmt_p(r.p),
                     "" if pd.isna(r.note) else reword(str(r.note), config),
-                ]
+                ],
+                trace=_row("ancova_slopes", r),
             )
         if not len(rows):
             t.add(["(none)", "", "", "", "", "", ""])
@@ -434,6 +467,7 @@ def pairs_block(
                 ["Difference = first {0} minus second {0}.".format(grouping_words(config).noun)],
             ),
             synthetic=_synthetic(config),
+            trace_columns=["", "", "", "diff", "ci_low,ci_high", stat, "p_adj", ""],
         )
         for r in rows.itertuples():
             t.add(
@@ -447,7 +481,8 @@ def pairs_block(
                     _num(getattr(r, stat)),
                     fmt_p(r.p_adj),
                     {"true": "yes", "false": "no"}.get(str(r.omnibus_significant).lower(), MISSING_TEXT),
-                ]
+                ],
+                trace=_row(name, r),
             )
         if not len(rows):
             t.add(["(none)", "", "", "", "", "", "", ""])
@@ -486,6 +521,7 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
             ["Group", grouping_words(config).label, "Pair", "n", "r", ci, "p", "Effect size"],
             notes=_notes(config, "correlations"),
             synthetic=_synthetic(config),
+            trace_columns=["", "", "", "n", "r", "ci_low,ci_high", "p", ""],
         )
         for r in rows.itertuples():
             t.add(
@@ -498,7 +534,8 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
                     f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
                     fmt_p(r.p),
                     "" if pd.isna(r.effect_size) else str(r.effect_size),
-                ]
+                ],
+                trace=_row("correlations", r),
             )
         if not len(rows):
             t.add(["(none)", "", "", "", "", "", "", ""])

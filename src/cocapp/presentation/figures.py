@@ -268,7 +268,11 @@ def scatter_plot(
     x_range: tuple[float, float] | None = None,
     y_range: tuple[float, float] | None = None,
 ) -> Figure:
-    """Scatter of pairwise-complete scores with the least-squares line and ``r``, ``n``, ``p`` annotated."""
+    """Scatter of pairwise-complete scores with the least-squares line and ``r``, ``n``, ``p`` annotated.
+
+    The axes span the scale's possible range (``x_range``, ``y_range``; widened to any point outside
+    it) plus a margin of :data:`SCATTER_MARGIN` of the span, so points at the scale's minimum or
+    maximum are drawn whole; the ``r``, ``n``, ``p`` label stands above the axes, never on the data."""
     fig = Figure(figsize=(4.6, 4.0), dpi=150)
     ax = fig.add_subplot()
     ax.scatter(x, y, s=10, color="#1f4e79", alpha=0.45, linewidths=0)
@@ -277,22 +281,38 @@ def scatter_plot(
         xs = np.array([np.min(x), np.max(x)])
         ax.plot(xs, intercept + slope * xs, color="#c00000", lw=1.4)
     if x_range is not None:
-        ax.set_xlim(*x_range)
+        ax.set_xlim(*_with_margin(x_range, x))
     if y_range is not None:
-        ax.set_ylim(*y_range)
+        ax.set_ylim(*_with_margin(y_range, y))
     ax.set_xlabel(_wrap(xlabel, 60))
     ax.set_ylabel(_wrap(ylabel, 50))
-    ax.set_title(_wrap(title, 60), fontsize=9.5)
+    ax.set_title(_wrap(title, 60), fontsize=9.5, pad=15)
     ax.text(
-        0.02,
-        0.98,
+        0.0,
+        1.015,
         f"r = {fmt_num(r, 3)}, n = {n}, {fmt_p_eq(p)}",
         transform=ax.transAxes,
-        va="top",
+        va="bottom",
+        ha="left",
         fontsize=8,
     )
-    fig.subplots_adjust(bottom=0.13, top=0.9, left=0.14, right=0.97)
+    fig.subplots_adjust(bottom=0.13, top=0.86, left=0.14, right=0.97)
     return fig
+
+
+SCATTER_MARGIN = 0.04
+
+
+def _with_margin(scale_range: tuple[float, float], values: np.ndarray) -> tuple[float, float]:
+    """The scale's possible range, widened to every finite value, plus :data:`SCATTER_MARGIN` of its span
+    on each side."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo, hi = float(scale_range[0]), float(scale_range[1])
+    if finite.size:
+        lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    pad = (hi - lo) * SCATTER_MARGIN if hi > lo else 0.5
+    return lo - pad, hi + pad
 
 
 def _wide_totals(scores: pd.DataFrame, threshold: str) -> pd.DataFrame:

@@ -205,6 +205,11 @@ class ReportInputs:
     stats_links: dict = field(default_factory=dict)
     table_link_base: str = ""
     figure_link_base: str | None = None
+    # issue 14, traces: short name (file stem) -> path of every derived file a report number comes from,
+    # the display tables (key -> the cells of reports/tables/<key>.csv) and the folder data/derived
+    trace_sources: dict = field(default_factory=dict)
+    displays: dict = field(default_factory=dict)
+    derived_root: str | None = None
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -251,6 +256,73 @@ def compact_png(
 def sha256_of(data: bytes) -> str:
     """SHA-256 hex digest of ``data`` (provenance of the input files)."""
     return hashlib.sha256(data).hexdigest()
+
+
+# -- traces (issue 14) ------------------------------------------------------------------------------
+def _flat_settings(d: object, prefix: str = "") -> list[str]:
+    """``a.b=value`` for every scalar setting (lists and mappings of values shortened)."""
+    import json
+
+    if isinstance(d, dict):
+        out: list[str] = []
+        for k, v in d.items():
+            out += _flat_settings(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    text = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    return [f"{prefix}={text if len(text) <= 60 else text[:57] + '...'}"]
+
+
+def trace_sources(paths: dict, config: dict) -> dict:
+    """For the report's hover: ``src``: short name -> [derived file, rule, function]; ``rules``: rule
+    (``ingest:<group>`` for a group's ingest) -> the config keys, with their values, it read
+    (:data:`cocapp.stages.STAGES`), each rule's once."""
+    from cocapp.presentation.trace import _config_keys, source_group, source_info
+
+    src: dict = {}
+    rules: dict = {}
+    for name in sorted(paths):
+        rule, function = source_info(name)
+        group = source_group(name, config)
+        rkey = f"{rule}:{group}" if group else rule
+        if rkey not in rules:
+            rules[rkey] = "; ".join(_flat_settings(_config_keys(rule, config, group)))
+        src[name] = [str(paths[name]), rkey, function]
+    return dict(src=src, rules=rules) if src else {}
+
+
+_ROW = re.compile(r"<tr(?![^>]*class=\"section\")[^>]*>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<(th|td)\b([^>]*)>")
+
+
+def with_traces(fragment: str, traces: list[list[str]]) -> str:
+    """The table fragment of a display table with ``data-t`` on the cells that ``traces`` names (one
+    list per data row of the display CSV, one entry per CSV column; a section column of the CSV is a
+    section row in HTML, so the row's cells are the CSV's last ones)."""
+    import html as _html
+
+    head, sep, rest = fragment.partition("<tbody>")
+    body, sep2, tail = rest.partition("</tbody>")
+    rows = iter(traces)
+
+    def one_row(m: re.Match) -> str:
+        tr = next(rows)
+        cells = list(_CELL.finditer(m.group(0)))
+        offset = len(tr) - len(cells)
+        text, out, pos = m.group(0), [], 0
+        for j, c in enumerate(cells):
+            t = tr[j + offset] if 0 <= j + offset < len(tr) else ""
+            out.append(text[pos : c.end() - 1])
+            if t:
+                out.append(f' data-t="{_html.escape(t)}"')
+            pos = c.end() - 1
+        out.append(text[pos:])
+        return "".join(out)
+
+    body = _ROW.sub(one_row, body)
+    left = next(rows, None)
+    if left is not None:
+        raise ValueError("display table has more rows than its HTML fragment")
+    return head + sep + body + sep2 + tail
 
 
 # -- sections --------------------------------------------------------------------------------------
@@ -510,8 +582,10 @@ def comparison_section(
         notes=notes,
         synthetic=synthetic,
     )
+    src = "published_comparison"
     for table, sub in comparison.groupby("table", sort=False):
         m = _match_text(sub["match"])
+        where = f"{src}|table={table}"
         by.add(
             [
                 str(table),
@@ -519,7 +593,15 @@ def comparison_section(
                 str(int((m != "").sum())),
                 str(int((m == "true").sum())),
                 str(int((m == "false").sum())),
-            ]
+            ],
+            # counts of rows of the audit file: ``#`` = the number of rows matching the filter
+            cell_traces=[
+                "",
+                f"{where}|#",
+                f"{where}&match!=|#",
+                f"{where}&match=True|#",
+                f"{where}&match=False|#",
+            ],
         )
     tables = [by]
     bad = comparison[match == "false"]
@@ -541,6 +623,7 @@ def comparison_section(
         ],
         notes=notes,
         synthetic=synthetic,
+        trace_columns=["", "", "", "", "", "", "printed", "regenerated", "", *([""] if has_reason else [])],
     )
     for r in bad.itertuples():
         mis.add(
@@ -548,7 +631,8 @@ def comparison_section(
                 *_printed_and_regenerated(r),
                 _text(r.consistency_flag),
                 *([_text(r.reason)] if has_reason else []),
-            ]
+            ],
+            trace=f"{src}|{int(r.Index) + 2}",
         )
     if not len(bad):
         mis.add(["(none)", "", "", "", "", "", "", "", "", *([""] if has_reason else [])])
@@ -577,6 +661,7 @@ def comparison_section(
                 "SEM bounds (Bhatia-Davis), F implied by site means and SEMs."
             ],
             synthetic=synthetic,
+            trace_columns=["", "", "", "", "", "", "printed", "", "suggested_value", ""],
         )
         for r in flagged.itertuples():
             ct.add(
@@ -591,7 +676,8 @@ def comparison_section(
                     "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
                     _text(r.suggested_value),
                     _text(r.note),
-                ]
+                ],
+                trace=f"published_consistency|{int(r.Index) + 2}",
             )
         if not len(flagged):
             ct.add(["(none)", "", "", "", "", "", "", "", "", ""])
@@ -614,6 +700,7 @@ def comparison_section(
         ],
         notes=notes,
         synthetic=synthetic,
+        trace_columns=["", "", "", "", "", "", "printed", "regenerated", "", *([""] if has_evidence else [])],
     )
     for r in comparison.itertuples():
         full.add(
@@ -621,7 +708,8 @@ def comparison_section(
                 *_printed_and_regenerated(r),
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
                 *([_text(r.evidence)] if has_evidence else []),
-            ]
+            ],
+            trace=f"{src}|{int(r.Index) + 2}",
         )
     tables.append(full)
     return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
@@ -827,6 +915,10 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         if key not in inputs.tables:
             raise ValueError(f"table {key}.html was not given to the report")
         frag = _tables.html_fragment_from_document(inputs.tables[key])
+        from cocapp.presentation.trace import cell_traces, traceable
+
+        if key in inputs.displays and inputs.derived_root and traceable(key):
+            frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     figs = figure_entries(config, inputs.figures, inputs.compacted)
     sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
@@ -879,5 +971,6 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         versions=package_versions(),
         config_path=inputs.config_path,
         config_sha256=inputs.config_sha256,
+        trace_sources=trace_sources(inputs.trace_sources, config),
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )

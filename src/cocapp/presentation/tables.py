@@ -103,6 +103,13 @@ class DisplayTable:
     section_header: str = "Section"
     notes: list[str] = field(default_factory=list)
     synthetic: bool = False
+    # issue 14, the trace of each number (HTML only; see :func:`to_html_fragment`): per column the derived
+    # column(s) its cells show (``""`` = not traced), per row ``"<source>|<line>"`` (the derived file's
+    # short name and the CSV line, header = line 1) and, where a row's cells come from different derived
+    # rows, per cell ``"<source>|<line or filter>|<columns>"``.
+    trace_columns: list[str] = field(default_factory=list)
+    traces: list[str | None] = field(default_factory=list)
+    cell_traces: list[list[str] | None] = field(default_factory=list)
 
     @property
     def caption(self) -> str:
@@ -110,11 +117,22 @@ class DisplayTable:
         tag = " [SYNTHETIC DATA]" if self.synthetic else ""
         return f"{lead}{self.title}{tag}"
 
-    def add(self, cells: list[str], section: str | None = None) -> None:
+    def add(
+        self,
+        cells: list[str],
+        section: str | None = None,
+        trace: str | None = None,
+        cell_traces: list[str] | None = None,
+    ) -> None:
+        """Append a row; ``trace`` (``"<source>|<line>"``) and ``cell_traces`` as in the class notes."""
         if len(cells) != len(self.columns):
             raise ValueError(f"{self.key}: row has {len(cells)} cells for {len(self.columns)} columns")
+        if cell_traces is not None and len(cell_traces) != len(self.columns):
+            raise ValueError(f"{self.key}: {len(cell_traces)} cell traces for {len(self.columns)} columns")
         self.rows.append([str(c) for c in cells])
         self.sections.append(section)
+        self.traces.append(trace)
+        self.cell_traces.append(cell_traces)
 
     @property
     def has_sections(self) -> bool:
@@ -164,27 +182,52 @@ def to_markdown(table: DisplayTable) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _has_number(text: str) -> bool:
+    return any(ch.isdigit() for ch in str(text))
+
+
 def to_html_fragment(table: DisplayTable) -> str:
-    """A ``<table>`` with ``<caption>``, ``<thead>``, section rows and notes in ``<tfoot>``."""
+    """A ``<table>`` with ``<caption>``, ``<thead>``, section rows and notes in ``<tfoot>``.
+
+    Traces (issue 14) become attributes: ``data-c`` on a column header (the derived columns), ``data-t``
+    on a row (``source|line``) and on a cell (``source|line|columns``), only on cells showing a number.
+    When every row trace names the same source, the table carries it once (``data-s``) and the rows
+    only their line. A table without traces gives the same HTML as before traces existed."""
     e = html.escape
     n = len(table.columns)
+    tcols = table.trace_columns or [""] * n
+    sources = {t.split("|", 1)[0] for t in table.traces if t}
+    source = sources.pop() if len(sources) == 1 else None
     out = [
-        f'<table class="cocapp-table" id="{e(table.key)}">',
+        f'<table class="cocapp-table" id="{e(table.key)}"' + (f' data-s="{e(source)}">' if source else ">"),
         f"<caption>{e(table.caption)}</caption>",
         "<thead><tr>",
     ]
-    out += [f'<th scope="col">{e(c)}</th>' for c in table.columns]
+    out += [
+        f'<th scope="col" data-c="{e(tc)}">{e(c)}</th>' if tc else f'<th scope="col">{e(c)}</th>'
+        for c, tc in zip(table.columns, tcols, strict=True)
+    ]
     out.append("</tr></thead>")
     out.append("<tbody>")
-    for sec, rows in table.blocks():
-        if sec is not None:
+    traces = table.traces or [None] * len(table.rows)
+    cell_traces = table.cell_traces or [None] * len(table.rows)
+    previous: object = object()
+    for sec, row, rt, ct in zip(table.sections, table.rows, traces, cell_traces, strict=True):
+        # a section row wherever the section changes (as :meth:`DisplayTable.blocks` groups them)
+        if sec is not None and sec != previous:
             out.append(f'<tr class="section"><th colspan="{n}" scope="rowgroup">{e(sec)}</th></tr>')
-        for row in rows:
-            # short cells (numbers, "F(5, 394) = 0.65, p = 0.659") stay on one line; long notes wrap
-            cells = [f'<th scope="row">{e(row[0])}</th>'] + [
-                f'<td class="nw">{e(c)}</td>' if len(c) <= NOWRAP_MAX else f"<td>{e(c)}</td>" for c in row[1:]
-            ]
-            out.append("<tr>" + "".join(cells) + "</tr>")
+        previous = sec
+        # short cells (numbers, "F(5, 394) = 0.65, p = 0.659") stay on one line; long notes wrap
+        cells = [f'<th scope="row">{e(row[0])}</th>']
+        for j, c in enumerate(row[1:], start=1):
+            attrs = ' class="nw"' if len(c) <= NOWRAP_MAX else ""
+            if ct and ct[j] and _has_number(c):
+                attrs += f' data-t="{e(ct[j])}"'
+            cells.append(f"<td{attrs}>{e(c)}</td>")
+        traced_row = rt and any(tc and _has_number(c) for tc, c in zip(tcols, row, strict=True))
+        if traced_row and source:
+            rt = rt.split("|", 1)[1]
+        out.append((f'<tr data-t="{e(rt)}">' if traced_row else "<tr>") + "".join(cells) + "</tr>")
     out.append("</tbody>")
     if table.notes:
         out.append("<tfoot>")

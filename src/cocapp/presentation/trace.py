@@ -12,8 +12,10 @@ the run; nothing is specific to one study.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +23,16 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.presentation.outputs import table_specs
 
-__all__ = ["TraceError", "format_trace", "trace"]
+__all__ = [
+    "SOURCES",
+    "TraceError",
+    "cell_traces",
+    "format_trace",
+    "source_info",
+    "trace",
+    "trace_report",
+    "traceable",
+]
 
 
 class TraceError(ValueError):
@@ -134,9 +145,22 @@ def _pick_column(columns: list[str], rest: str) -> str:
     )
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """``path`` as text cells, read once per version of the file (traces look up many rows of it)."""
+    st = Path(path).stat()
+    return _read_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def _derived_row(path: Path, **keys: object) -> tuple[int, dict]:
     """(CSV line number, row values) of the one row of ``path`` with these key values (as text)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not Path(path).is_file():
+        raise TraceError(f"{path}: derived file not found (run the workflow first)")
+    df = _read(path)
     mask = pd.Series(True, index=df.index)
     for k, v in keys.items():
         mask &= df[k] == str(v)
@@ -154,21 +178,65 @@ def _config_keys(stage: str, config: Mapping, group: str | None) -> dict:
     return pick(dict(config), STAGES[name].settings, group)
 
 
-def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
-    """Where the number at ``<table> <row> <column>`` of the report comes from (module docstring).
+# Every file a traced report cell points at: short name -> (rule that writes it, function that computes
+# it). The short name is the file's stem; :func:`source_paths` gives its place in a run.
+SOURCES = {
+    "descriptives": ("distributions", _FUNCTIONS["descriptives"]),
+    "normality": ("distributions", "cocapp.stats.normality.normality_table"),
+    "anova": ("compare_sites", _FUNCTIONS["anova"]),
+    "tukey": ("compare_sites", "cocapp.stats.posthoc.tukey_kramer (via cocapp.stats.compare.compare_sites)"),
+    "games_howell": (
+        "compare_sites",
+        "cocapp.stats.posthoc.games_howell (via cocapp.stats.compare.compare_sites)",
+    ),
+    "correlations": ("compare_sites", _FUNCTIONS["correlations"]),
+    "reliability": ("reliability", _FUNCTIONS["reliability"]),
+    "missingness": ("missingness", "cocapp.stats.missingness.scale_missingness"),
+    "mcar": ("missingness", "cocapp.stats.missingness.little_mcar (via mcar_table)"),
+    "ancova": ("ancova", _FUNCTIONS["ancova"]),
+    "ancova_means": ("ancova", _FUNCTIONS["ancova_means"]),
+    "ancova_slopes": ("ancova", "cocapp.stats.ancova.ancova (site x covariate interaction; equal slopes)"),
+    "ancova_posthoc": ("ancova", "cocapp.stats.ancova.site_estimates (pairs of adjusted means)"),
+    "published_comparison": ("audit", "cocapp.presentation.audit.compare"),
+    "published_consistency": ("audit", "cocapp.presentation.audit.consistency_checks"),
+}
+_RECONCILIATION = "_reconciliation"
 
-    ``root`` is the folder the workflow ran in (``reports/tables`` and ``data/derived`` under it)."""
-    root = Path(root)
-    key, number, rest = _table(query, config)
-    display_path = root / "reports" / "tables" / f"{key}.csv"
-    if not display_path.is_file():
-        raise TraceError(f"{display_path}: display table not found (run the workflow first)")
-    display = pd.read_csv(display_path, dtype=str, keep_default_na=False)
+
+def source_info(name: str) -> tuple[str, str]:
+    """(rule, function) behind the derived file with short name ``name`` (its stem)."""
+    if name.endswith(_RECONCILIATION):
+        return _RULES["reconciliation"], _FUNCTIONS["reconciliation"]
+    if name not in SOURCES:
+        raise TraceError(f"{name}: no known derived file of that name")
+    return SOURCES[name]
+
+
+def source_group(name: str, config: Mapping) -> str | None:
+    """The group whose settings the rule read for ``name`` (only the ingest's files are per group)."""
+    g = name.removesuffix(_RECONCILIATION)
+    return g if name.endswith(_RECONCILIATION) and g in config["groups"] else None
+
+
+_LABEL_COLUMNS = {"table1_returns": 1, "ancova_means": 3}
+
+
+def _label_count(key: str) -> int:
+    return _LABEL_COLUMNS.get(key, 2)
+
+
+def _resolve(
+    key: str, number: str, display: pd.DataFrame, i: int, column: str, config: Mapping, derived: Path
+) -> tuple[str, str | None, dict]:
+    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``.
+
+    ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
+    of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
+    cell shows, comma-separated; ``#`` = the number of rows matching ``filter``)."""
     cols = list(display.columns)
     primary = format_threshold(config["scoring"]["primary_threshold"])
     sites = [s["name"] for s in config["sites"]]
     groups = {g: (spec.get("label") or g) for g, spec in config["groups"].items()}
-    derived = root / "data" / "derived"
 
     def site_of(column: str) -> str | None:
         for s in sites:
@@ -177,98 +245,318 @@ def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
         return "All" if _norm(column) == "total sample" else None
 
     if key == "table1_returns":
-        i, rest = _pick_row(display, [cols[0]], rest)
-        column = _pick_column(cols[1:], rest)
-        site = next(s for s in sites if display.loc[i, cols[0]].startswith(s))
+        # a site's row, or the total over every site (a row whose label names no site)
+        site = next((s for s in sites if display.loc[i, cols[0]].startswith(s)), None)
         g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
         path = derived / "ingest" / f"{g}_reconciliation.csv"
-        recon = pd.read_csv(path, dtype=str, keep_default_na=False)
+        recon = _read(path)
         analysed = column.endswith("analysed")
-        rows = recon.index[(recon["site"] == site) & ((recon["status"] == "analysed") | (not analysed))]
-        which = f"site = {site}" + (", status = analysed" if analysed else "")
-        where = dict(file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={})
-        kind, group = "reconciliation", g
-    elif re.fullmatch(r"table\d+_correlations_.+", key):
+        conds = ([("site", site)] if site is not None else []) + (
+            [("status", "analysed")] if analysed else []
+        )
+        mask = pd.Series(True, index=recon.index)
+        for k, v in conds:
+            mask &= recon[k] == v
+        rows = recon.index[mask]
+        which = ", ".join(f"{k} = {v}" for k, v in conds) or "every row"
+        flt = "&".join(f"{k}={v}" for k, v in conds)
+        where = dict(
+            file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
+        )
+        return "reconciliation", g, where
+    if re.fullmatch(r"table\d+_correlations_.+", key):
         group = key.split("_correlations_", 1)[1]
-        i, rest = _pick_row(display, cols[:2], rest)
-        column = _pick_column(cols[2:], rest)
         x, y = display.loc[i, cols[0]].split(" and ", 1)
         path = derived / "stats" / "correlations.csv"
         line, values = _derived_row(path, group=group, threshold=primary, site=site_of(column), x=x, y=y)
         param = display.loc[i, cols[1]]
-        where = dict(
-            file=str(path),
-            line=line,
-            values=values,
-            column={"r": "r", "Sig.": "p", "N": "n"}.get(param, param),
-        )
-        kind = "correlations"
-    elif re.fullmatch(r"table\d+_.+", key):
+        c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
+        return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    if re.fullmatch(r"table\d+_.+", key):
         group = key.split("_", 1)[1]
-        i, rest = _pick_row(display, cols[:2], rest)
-        column = _pick_column(cols[2:], rest)
         inst = _instrument_key(display.loc[i, cols[0]])
         scale = _scale_key(inst, display.loc[i, cols[1]], config)
         site = site_of(column)
         if site is None:
-            kind, path = "anova", derived / "stats" / "anova.csv"
+            path = derived / "stats" / "anova.csv"
             line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
-            col = "F, df1, df2, p"
-        else:
-            kind, path = "descriptives", derived / "stats" / "descriptives.csv"
-            line, values = _derived_row(
-                path, group=group, instrument=inst, scale=scale, threshold=primary, site=site
-            )
-            col = "mean, sem"
-        where = dict(file=str(path), line=line, values=values, column=col)
-    elif key in ("reliability", "ancova_means"):
-        label_cols = cols[:3] if key == "ancova_means" else cols[:2]
-        i, rest = _pick_row(display, label_cols, rest)
-        column = _pick_column(cols[len(label_cols) :], rest)
+            c = "F,df1,df2,p"
+            return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        path = derived / "stats" / "descriptives.csv"
+        line, values = _derived_row(
+            path, group=group, instrument=inst, scale=scale, threshold=primary, site=site
+        )
+        c = "mean,sem"
+        return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    if key in ("reliability", "ancova_means"):
         section = display.loc[i, cols[0]]
         group = next(g for g, lab in groups.items() if section.startswith(f"{lab}:"))
         inst = _instrument_key(section)
         scale = _scale_key(inst, display.loc[i, cols[1]], config)
         if key == "reliability":
-            kind, path = "reliability", derived / "stats" / "reliability.csv"
+            path = derived / "stats" / "reliability.csv"
             line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
-            col = {
+            c = {
+                "Items": "k_items",
                 "N (complete cases)": "n_complete",
                 "Cronbach's alpha": "alpha",
-                "95% CI": "ci_low, ci_high",
+                "95% CI": "ci_low,ci_high",
             }.get(column, column)
-        else:
-            model = display.loc[i, cols[2]]
-            site = site_of(column)
-            if site is None:
-                kind, path = "ancova", derived / "stats" / "ancova.csv"
-                line, values = _derived_row(
-                    path,
-                    group=group,
-                    instrument=inst,
-                    scale=scale,
-                    threshold=primary,
-                    model=model,
-                    term="site",
-                )
-                col = "F, df, p, partial_eta2 (df_resid: the Residuals row)"
-            else:
-                kind, path = "ancova_means", derived / "stats" / "ancova_means.csv"
-                line, values = _derived_row(
-                    path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
-                )
-                col = "adj_mean, se"
-        where = dict(file=str(path), line=line, values=values, column=col)
-    else:  # pragma: no cover - table_specs lists only the kinds above
-        raise TraceError(f"{number}: no trace for this table")
+            return "reliability", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        model = display.loc[i, cols[2]]
+        site = site_of(column)
+        if site is None:
+            path = derived / "stats" / "ancova.csv"
+            line, values = _derived_row(
+                path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
+            )
+            c = "partial_eta2" if "eta" in _norm(column) else "F,df,p"
+            return (
+                "ancova",
+                group,
+                dict(
+                    file=str(path),
+                    line=line,
+                    values=values,
+                    column="F, df, p, partial_eta2 (df_resid: the Residuals row)",
+                    columns=c,
+                ),
+            )
+        path = derived / "stats" / "ancova_means.csv"
+        line, values = _derived_row(
+            path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
+        )
+        c = "adj_mean,se"
+        return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    raise TraceError(f"{number}: no trace for this table")  # pragma: no cover - table_specs lists the kinds
+
+
+def traceable(key: str) -> bool:
+    """Whether :func:`cell_traces` knows the display table ``key`` (Tables 1-4 and S1-S2; not the
+    many-sites table S3 of outlying sites)."""
+    return key in ("table1_returns", "reliability", "ancova_means") or bool(re.fullmatch(r"table\d+_.+", key))
+
+
+def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str | Path) -> list[list[str]]:
+    """Per row of the display table ``key``, per column, the cell's trace as the report writes it
+    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number)."""
+    number = dict((k, n) for k, n in table_specs(dict(config)))[key]
+    n_labels = _label_count(key)
+    out = []
+    for i in range(len(display)):
+        row = [""] * len(display.columns)
+        for j, column in enumerate(display.columns[n_labels:], start=n_labels):
+            if not any(ch.isdigit() for ch in str(display.iloc[i, j])):
+                continue
+            _kind, _group, w = _resolve(key, number, display, i, column, config, Path(derived))
+            where = w["filter"] if w.get("line") is None else str(w["line"])
+            row[j] = f"{Path(w['file']).stem}|{where}|{w['columns']}"
+        out.append(row)
+    return out
+
+
+# -- the other tables of the report (A*, C*): traced from the report's own hover data ---------------
+class _ReportTables(HTMLParser):
+    """Tables of the report: id, number (caption up to the first '. '), data-s, header cells (text,
+    data-c), rows (data-t; cells: tag, data-t, text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[dict] = []
+        self.sources = ""
+        self._t: dict | None = None
+        self._cell: dict | None = None
+        self._part = ""
+        self._in_sources = False
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("id") == "cocapp-trace-sources":
+            self._in_sources = True
+        elif tag == "table":
+            self._t = dict(id=a.get("id") or "", caption="", source=a.get("data-s"), header=[], rows=[])
+            self.tables.append(self._t)
+        elif self._t is None:
+            return
+        elif tag == "caption":
+            self._in_caption = True
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._part = tag
+        elif tag == "tr" and self._part == "tbody" and a.get("class") != "section":
+            self._t["rows"].append(dict(trace=a.get("data-t"), cells=[]))
+        elif tag in ("th", "td") and self._part in ("thead", "tbody"):
+            self._cell = dict(tag=tag, trace=a.get("data-t"), column=a.get("data-c"), text="")
+            if self._part == "thead":
+                self._t["header"].append(self._cell)
+            elif self._t["rows"]:
+                self._t["rows"][-1]["cells"].append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_sources = False
+        elif tag == "caption":
+            self._in_caption = False
+        elif tag == "table":
+            self._t = None
+        elif tag in ("th", "td"):
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._in_sources:
+            self.sources += data
+        elif self._in_caption and self._t is not None:
+            self._t["caption"] += data
+        elif self._cell is not None:
+            self._cell["text"] += data
+
+
+def _dash(text: str) -> str:
+    return _norm(str(text).replace("–", "-").replace("−", "-"))
+
+
+def _named(label: str, query: str) -> bool:
+    """Whether ``label`` stands in ``query`` as a whole part (bounded by spaces, ``|`` or the ends)."""
+    return re.search(rf"(?:^|[\s|]){re.escape(label)}(?=$|[\s|])", query) is not None
+
+
+def _cell_trace(table: dict, row: dict, j: int) -> str | None:
+    """``source|line-or-filter|columns`` of cell ``j`` (its own, or its row's with the column's)."""
+    cell = row["cells"][j]
+    if cell["trace"]:
+        return cell["trace"]
+    head = table["header"]
+    col = head[j]["column"] if j < len(head) else None
+    if not row["trace"] or not col:
+        return None
+    where = row["trace"] if "|" in row["trace"] else f"{table['source']}|{row['trace']}"
+    return f"{where}|{col}"
+
+
+def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
+    """The trace of a number of any traced table of the report (``Table A4``, ``Table C4``, ... or the
+    table's id), read from the report's own hover data: the row is the one whose label cells the query
+    names most fully, the column the header the query names (the longest found)."""
+    import json
+
+    report = Path(report)
+    if not report.is_file():
+        raise TraceError(f"{report}: report not found (run the workflow first)")
+    p = _ReportTables()
+    p.feed(report.read_text("utf-8"))
+    sources = json.loads(p.sources or "{}")
+    q = _dash(query)
+    best = None
+    for t in p.tables:
+        number = t["caption"].split(". ", 1)[0].strip()
+        for name in (number, t["id"]):
+            n = _dash(name)
+            if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
+                best = (t, n, number or t["id"])
+    if best is None:
+        names = ", ".join(t["caption"].split(". ", 1)[0] for t in p.tables if t["caption"])
+        raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
+    t, n, number = best
+    rest = q[len(n) :].strip(" |")
+    heads = [_dash(h["text"]) for h in t["header"]]
+    traced_cols = {j for j, h in enumerate(t["header"]) if h["column"]}
+    traced_cols |= {j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]}
+    # the column: the header named nearest the end of the query (the longest on a tie)
+    found = []
+    for k in sorted(traced_cols):
+        hits = list(re.finditer(rf"(?:^|[\s|]){re.escape(heads[k])}(?=$|[\s|])", rest)) if heads[k] else []
+        if hits:
+            found.append((hits[-1].end(), len(heads[k]), k, hits[-1]))
+    if not found:
+        raise TraceError(
+            f"no column of {number} named in {query!r}; columns: {[h['text'] for h in t['header']]}"
+        )
+    _, _, j, m = max(found)
+    rest = rest[: m.start()] + " " + rest[m.end() :]
+    # the row's labels: its cells before the first traced column (group, outcome, pair, ...)
+    first = min(traced_cols)
+    scores = []
+    for r in t["rows"]:
+        labels = [_dash(c["text"]) for c in r["cells"][:first] if c["text"].strip()]
+        if labels and all(_named(lab, rest) for lab in labels):
+            scores.append((sum(map(len, labels)), r))
+        elif labels:
+            hit = [lab for lab in labels if _named(lab, rest)]
+            scores.append((sum(map(len, hit)) - 10_000, r))
+    top = max((sc for sc, _ in scores), default=None)
+    rows = [r for sc, r in scores if sc == top] if top is not None and top > 0 else []
+    if len(rows) != 1:
+        raise TraceError(
+            f"{rest!r} matches {len(rows)} rows of {number}: name every label cell of the row "
+            "(group, outcome, pair, ...)"
+        )
+    row = rows[0]
+    cell = _cell_trace(t, row, j)
+    if not cell:
+        raise TraceError(f"{number}: that cell carries no trace")
+    name, where, cols = cell.split("|")
+    path, rule_key, function = sources["src"][name]
+    rule, _, group = rule_key.partition(":")
+    if cols == "#":
+        derived = dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
+    else:
+        line, values = _csv_line(
+            Path(path) if Path(path).is_absolute() else report.parent.parent / path, int(where)
+        )
+        derived = dict(file=path, line=line, values=values, column=cols)
+    logs = Path("data") / "derived" / "logs"
+    return dict(
+        table=number,
+        table_key=t["id"],
+        row=" / ".join(c["text"].strip() for c in row["cells"][:first] if c["text"].strip()),
+        column=t["header"][j]["text"],
+        shown=row["cells"][j]["text"].strip(),
+        display_file=str(report),
+        derived=derived,
+        rule=rule + (f" (group {group})" if group else ""),
+        log=str(logs / f"{rule}.log"),
+        manifest=str(logs / f"{rule}.manifest.json"),
+        function=function,
+        config_keys=_config_keys(rule, config, group or None),
+    )
+
+
+def _csv_line(path: Path, line: int) -> tuple[int, dict]:
+    df = _read(path)
+    if not 2 <= line <= len(df) + 1:
+        raise TraceError(f"{path}: no line {line} (the run changed since the report was written?)")
+    return line, df.iloc[line - 2].to_dict()
+
+
+def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
+    """Where the number at ``<table> <row> <column>`` of the report comes from (module docstring).
+
+    ``root`` is the folder the workflow ran in (``reports/tables`` and ``data/derived`` under it).
+    Tables 1-4 and S1-S2 are resolved from their display files; every other table of the report from
+    the report's own traces (:func:`trace_report`)."""
+    root = Path(root)
+    try:
+        key, number, rest = _table(query, config)
+    except TraceError as err:
+        try:
+            return trace_report(query, config, root / "reports" / "report.html")
+        except TraceError as err2:
+            raise TraceError(f"{err}; {err2}") from None
+    display_path = root / "reports" / "tables" / f"{key}.csv"
+    if not display_path.is_file():
+        raise TraceError(f"{display_path}: display table not found (run the workflow first)")
+    display = pd.read_csv(display_path, dtype=str, keep_default_na=False)
+    cols = list(display.columns)
+    n_labels = _label_count(key)
+    i, rest = _pick_row(display, cols[:n_labels], rest)
+    column = _pick_column(cols[n_labels:], rest)
+    kind, group, where = _resolve(key, number, display, i, column, config, root / "data" / "derived")
     rule = _RULES[kind]
+    derived = root / "data" / "derived"
     return dict(
         table=number,
         table_key=key,
-        row=" / ".join(
-            display.loc[i, c]
-            for c in cols[: (3 if key == "ancova_means" else 2 if key != "table1_returns" else 1)]
-        ),
+        row=" / ".join(display.loc[i, c] for c in cols[:n_labels]),
         column=column,
         shown=display.loc[i, column],
         display_file=str(display_path),

@@ -199,6 +199,32 @@ def suppress_joint(table: pd.DataFrame, qual_config: dict) -> pd.DataFrame:
     return suppress(table, threshold, count_columns=cols, suppress_single_case_extracts=False)
 
 
+WITHHELD_SMALL = "extracts withheld: fewer than {threshold} cases"
+
+
+def _is_small(count: object) -> bool:
+    """Whether a count was suppressed by the small-cell rule (written ``"<threshold"``)."""
+    return str(count).startswith("<")
+
+
+def _joint_rows(joint: pd.DataFrame, threshold: int, single: bool, themes: list[str]) -> list[dict]:
+    """The joint display's rows for the report: a representative extract from a theme whose case count
+    at the site is suppressed is withheld (showing it would say the cell holds more than one case), and
+    the reason given never depends on the count."""
+    rows = joint.to_dict("records")
+    for r in rows:
+        theme = r.get("representative_theme")
+        n = r.get("n_cases_" + theme_slug(theme)) if isinstance(theme, str) and theme else None
+        if single and r.get("representative_extract") and _is_small(n):
+            r["representative_extract"] = ""
+        r["no_extract_note"] = (
+            f"no extract shown (small-cell rule: themes with fewer than {threshold} cases are not quoted)"
+            if single
+            else "no extract"
+        )
+    return rows
+
+
 def render_section(
     segments: pd.DataFrame,
     cases: pd.DataFrame,
@@ -231,7 +257,11 @@ def render_section(
             for theme in themes:
                 rec = table[(table[unit_col] == unit) & (table["theme"] == theme)].iloc[0]
                 quotes = []
-                if rec["note"] != WITHHELD_SINGLE_CASE:
+                # issue 14: in the report, extracts of every small cell (1 <= cases < threshold) are
+                # withheld alike, so the note cannot tell a single-case cell from a two-case one
+                small = _is_small(rec["n_cases"])
+                note = WITHHELD_SMALL.format(threshold=threshold) if single and small else ""
+                if not note and rec["note"] != WITHHELD_SINGLE_CASE:
                     seg = segments[(segments[unit_col] == unit) & (segments["theme"] == theme)]
                     seg = seg.drop_duplicates(["source_id", "start", "end", "text"])
                     quotes = [
@@ -242,8 +272,10 @@ def render_section(
                     {
                         "n_cases": rec["n_cases"],
                         "n_segments": rec["n_segments"],
-                        "note": rec["note"],
+                        "note": note,
                         "quotes": quotes,
+                        # the number of extracts only where the segment count is shown too
+                        "n_quotes_shown": not _is_small(rec["n_segments"]),
                     }
                 )
             out.append(row)
@@ -295,7 +327,7 @@ def render_section(
         alpha=config["statistics"]["significance_level"],
         confidence_pct=f"{conf * 100:g}",
         outcomes=outcomes,
-        joint=suppress_joint(joint, qual).to_dict("records"),
+        joint=_joint_rows(suppress_joint(joint, qual), threshold, single, themes),
         theme_slugs={t: theme_slug(t) for t in themes},
         site_matrix=cells("site", "framework_site_theme.csv"),
         group_matrix=cells("participant_group", "framework_group_theme.csv"),

@@ -53,6 +53,14 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--manifests", help="folder of the stage manifests (*.manifest.json, beside the logs)"
     )
+    parser.add_argument(
+        "--trace-files",
+        nargs="*",
+        default=[],
+        help="the further derived files the numbers of Tables 1-4 and S1-S2 come from (data/derived/"
+        "stats/{descriptives,reliability,ancova,ancova_means}.csv, data/derived/ingest/<group>_"
+        "reconciliation.csv): each number of the report then carries its trace (issue 14)",
+    )
     parser.add_argument("--out", required=True, help="reports/report.html")
     workers_option(parser, "scaling the figures down for embedding")
 
@@ -132,7 +140,33 @@ def read_inputs(args, config: dict, log):
         stats_links={Path(f).stem: _link(f, args.out) for f in getattr(args, "stats", None) or []},
         table_link_base=_table_link_base(args.tables, args.out),
         figure_link_base=_figure_link_base(args.figures, args.out),
+        **_traces(args, config, keys),
     )
+
+
+def _traces(args, config: dict, keys: list[str]) -> dict:
+    """What the report needs to trace its numbers: the files behind them by short name (stem), the
+    display tables' cells and the derived folder (``--trace-files``; without them only the numbers of
+    the statistics and audit files given are traced)."""
+    import pandas as pd
+
+    given = [*(getattr(args, "stats", None) or []), *args.audit]
+    trace_files = getattr(args, "trace_files", None) or []
+    _check_given([], trace_files, "trace-files")
+    sources = {Path(f).stem: Path(f).as_posix() for f in given + trace_files}
+    if not trace_files:
+        return dict(trace_sources=sources)
+    roots = {Path(f).resolve().parent.parent for f in trace_files}
+    if len(roots) != 1:
+        raise ValueError(
+            f"--trace-files: not all in one derived folder (<folder>/stats, <folder>/ingest): {roots}"
+        )
+    displays = {
+        Path(f).stem: pd.read_csv(f, dtype=str, keep_default_na=False)
+        for f in args.tables
+        if f.endswith(".csv") and Path(f).stem in keys
+    }
+    return dict(trace_sources=sources, displays=displays, derived_root=str(roots.pop()))
 
 
 def _link(path: str, out: str) -> str:
