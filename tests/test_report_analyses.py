@@ -235,3 +235,17 @@ def test_mi_correlations_beside_complete_cases_and_significant_pooled_pairs():
     for t in (synthetic.shown[0], synthetic.folded[0]):
         assert any(n.startswith("Illustrative only: not a calibration target") for n in t.notes)
     assert not any("Illustrative" in n for n in b.shown[0].notes)
+    # traces (issue 14): each cell of Table A10 its own file and line, Table A11's rows their mi_pairs line
+    assert b.shown[0].cell_traces == [
+        [
+            "",
+            "",
+            "correlations|2|n",
+            "correlations|2|r,ci_low,ci_high",
+            "mi_correlations|2|n",
+            "mi_correlations|2|r,ci_low,ci_high",
+            "mi_correlations|2|p",
+        ]
+    ]
+    assert pairs.traces == ["mi_pairs|4", "mi_pairs|2"]
+    assert pairs.trace_columns[4:] == ["diff", "ci_low,ci_high", "p_adj"]

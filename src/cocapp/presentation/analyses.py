@@ -608,7 +608,8 @@ def mi_block(
             if correlations is not None
             else pd.DataFrame(columns=["group", "site", "x", "y"])
         )
-        cc = cc[cc["site"].astype(str) == "All"].set_index(["group", "x", "y"])
+        cc = cc[cc["site"].astype(str) == "All"]
+        cc = cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
         t = DisplayTable(
             "analysis-mi-correlations",
             "Table A10",
@@ -638,6 +639,8 @@ def mi_block(
         )
         for r in mi.itertuples():
             c = cc.loc[(r.group, r.x, r.y)] if (r.group, r.x, r.y) in cc.index else None
+            at_cc = "" if c is None else f"correlations|{int(c['_line'])}"
+            at_mi = f"mi_correlations|{int(r.Index) + 2}"
             t.add(
                 [
                     _group_label(config, r.group),
@@ -647,7 +650,17 @@ def mi_block(
                     str(r.n),
                     f"{_num(r.r, 3)} ({_ci(r.ci_low, r.ci_high, 3)})",
                     fmt_p(r.p),
-                ]
+                ],
+                # each cell its own file: the threshold columns correlations.csv, the rest mi_correlations.csv
+                cell_traces=[
+                    "",
+                    "",
+                    at_cc and f"{at_cc}|n",
+                    at_cc and f"{at_cc}|r,ci_low,ci_high",
+                    f"{at_mi}|n",
+                    f"{at_mi}|r,ci_low,ci_high",
+                    f"{at_mi}|p",
+                ],
             )
         if not len(mi):
             t.add(["(none)", "", "", "", "", "", ""])
@@ -662,8 +675,10 @@ def mi_block(
         t = DisplayTable(
             "analysis-mi-pairs",
             "Table A11",
-            f"{words.noun.capitalize()} pairs after multiple imputation with adjusted p < {fmt_g(alpha)}",
+            f"{words.noun[:1].upper()}{words.noun[1:]} pairs after multiple imputation with adjusted "
+            f"p < {fmt_g(alpha)}",
             ["Group", "Outcome", "Analysis", "Pair", "Difference", ci, "p (adjusted)"],
+            trace_columns=["", "", "", "", "diff", "ci_low,ci_high", "p_adj"],
             notes=_notes(
                 config,
                 "mi_pairs",
@@ -687,7 +702,8 @@ def mi_block(
                     _num(r.diff),
                     _ci(r.ci_low, r.ci_high, 2),
                     fmt_p(r.p_adj),
-                ]
+                ],
+                trace=_row("mi_pairs", r),
             )
         if not len(sig):
             t.add(["(none)", "", "", "", "", "", ""])

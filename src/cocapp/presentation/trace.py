@@ -197,6 +197,8 @@ SOURCES = {
     "ancova_means": ("ancova", _FUNCTIONS["ancova_means"]),
     "ancova_slopes": ("ancova", "cocapp.stats.ancova.ancova (site x covariate interaction; equal slopes)"),
     "ancova_posthoc": ("ancova", "cocapp.stats.ancova.site_estimates (pairs of adjusted means)"),
+    "mi_correlations": ("impute", "cocapp.stats.mi.pool_analyses (Rubin's rules on Fisher's z)"),
+    "mi_pairs": ("impute", "cocapp.stats.mi.pool_analyses (pooled site differences, Rubin's rules)"),
     "published_comparison": ("audit", "cocapp.presentation.audit.compare"),
     "published_consistency": ("audit", "cocapp.presentation.audit.consistency_checks"),
 }
