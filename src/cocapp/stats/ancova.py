@@ -794,8 +794,9 @@ def _pair_estimates(
     res: CompressedFit, L: np.ndarray, sample: _Sample, levels: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every config site pair (upper triangle, config order): whether both sites are in the model,
-    diff = (L_a − L_b) β and se = σ̂ ‖(L_a − L_b) R⁻¹‖ (= √(d V dᵀ) without forming V; all pairs at
-    once, for the 31,125 pairs of 250 sites); NaN where a site is not in the model."""
+    diff = L_a β − L_b β and se = σ̂ ‖(L_a − L_b) R⁻¹‖ (= √(d V dᵀ) without forming V; all pairs at
+    once from the k × k Gram matrix of the rows of L R⁻¹ centred over sites, for the 31,125 pairs of
+    250 sites); NaN where a site is not in the model."""
     where = {s: i for i, s in enumerate(sample.present)}
     pos = np.array([where.get(s, -1) for s in levels])
     a, b = np.triu_indices(len(levels), k=1)
@@ -803,8 +804,11 @@ def _pair_estimates(
     pa, pb = pos[a[ok]], pos[b[ok]]
     diff, se = np.full(len(a), np.nan), np.full(len(a), np.nan)
     G = res.whitened(L)
-    diff[ok] = (L[pa] - L[pb]) @ res.params
-    se[ok] = np.sqrt(res.scale * np.einsum("ij,ij->i", G[pa] - G[pb], G[pa] - G[pb]))
+    G = G - G.mean(axis=0)  # differences unchanged; the part common to all sites no longer cancels below
+    S = G @ G.T  # ‖G_a − G_b‖² = S_aa + S_bb − 2 S_ab: k × k products instead of one row per pair
+    emm = L @ res.params
+    diff[ok] = emm[pa] - emm[pb]
+    se[ok] = np.sqrt(res.scale * np.maximum(S[pa, pa] + S[pb, pb] - 2.0 * S[pa, pb], 0.0))
     return ok, diff, se
 
 

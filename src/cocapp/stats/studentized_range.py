@@ -254,6 +254,11 @@ def _log_range_outside(kind, w, k, far, out, slope):
     slopes = np.full(len(idx), 0.0 if kind == "cdf" else -np.inf)
     if finite.any():
         wv = wf[finite]
+        if kind == "sf" and slope is None:  # the values only: the density is not needed
+            vals[finite] = _range_quadrature(wv, k, ("sf",))["sf"]
+            out = out.copy()
+            out[idx] = vals
+            return out, slope
         d = _range_quadrature(wv, k, ("sf", "pdf"))
         log_pdf = d["pdf"] + (k - 2.0) * np.log(wv)
         if kind == "sf":
@@ -490,10 +495,32 @@ def _sf_table(k: float, df: float) -> np.ndarray:
     return _RangeTable._fit(values, n)
 
 
+_FAR_PIECE = 0.5  # pieces of log2 w beyond the table (w ≥ _W_MAX)
+_LOG_TINY = -746.0  # below log of the smallest subnormal double (e^-744.4): exp gives 0
+
+
+@lru_cache(maxsize=256)
+def _sf_far_table(k: float, df: float, piece: int) -> np.ndarray | None:
+    """Chebyshev coefficients of log P(Q_{k,ν} > w) on log2 w in log2(``_W_MAX``) + [piece, piece + 1]
+    · ``_FAR_PIECE`` (13 quadratures; constant −∞ where the piece's start already underflows to 0),
+    or None where some nodes underflow or the tail is not the smaller one (direct computation there).
+    Beyond w = 40 each direct value integrates the range distribution at every node (no table of the
+    range reaches there): the costly ones at national size, where many pairs of large sites differ by
+    dozens of standard errors."""
+    w = _W_MAX * 2.0 ** ((piece + np.concatenate([[0.0], (_CHEB_X + 1) / 2])) * _FAR_PIECE)
+    values = _log_dist("sf", w, k, np.full(len(w), df))
+    if values[0] < _LOG_TINY:  # P(Q > w) decreases: zero in double precision on the whole piece
+        return np.concatenate([[-np.inf], np.zeros(_DEG)])
+    if not np.all(np.isfinite(values)) or values.max() > -1.0:
+        return None
+    return np.linalg.solve(_cheb.chebvander(_CHEB_X, _DEG), values[1:])
+
+
 def _sf_batch(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
     """:func:`_sf_direct`, with the values of a finite ν shared by at least :data:`BATCH` of them (one
-    df per family: Tukey–Kramer, Tukey-adjusted adjusted means) and below ``_W_MAX`` from
-    :func:`_sf_table` (the pipeline's small families keep the direct quadrature, bit for bit)."""
+    df per family: Tukey–Kramer, Tukey-adjusted adjusted means) from :func:`_sf_table` below
+    ``_W_MAX`` and :func:`_sf_far_table` beyond (the pipeline's small families keep the direct
+    quadrature, bit for bit)."""
     out = np.empty(len(q))
     todo = np.ones(len(q), dtype=bool)
     values, inverse, counts = np.unique(df, return_inverse=True, return_counts=True)
@@ -501,6 +528,15 @@ def _sf_batch(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
         sel = (inverse == j) & (q < _W_MAX)
         out[sel] = np.exp(_clenshaw(_sf_table(k, float(values[j])), q[sel]))
         todo &= ~sel
+        far = np.flatnonzero((inverse == j) & (q >= _W_MAX) & np.isfinite(q))
+        x = (np.log2(q[far]) - np.log2(_W_MAX)) / _FAR_PIECE
+        piece = np.floor(x).astype(np.intp)
+        for p in np.unique(piece):
+            coef = _sf_far_table(k, float(values[j]), int(p))
+            if coef is not None:
+                sel = piece == p
+                out[far[sel]] = np.exp(_cheb.chebval(2.0 * (x[sel] - p) - 1.0, coef))
+                todo[far[sel]] = False
     if todo.any():
         out[todo] = _sf_direct(q[todo], k, df[todo])
     return out
