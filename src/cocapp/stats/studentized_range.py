@@ -499,21 +499,49 @@ _FAR_PIECE = 0.5  # pieces of log2 w beyond the table (w ≥ _W_MAX)
 _LOG_TINY = -746.0  # below log of the smallest subnormal double (e^-744.4): exp gives 0
 
 
-@lru_cache(maxsize=256)
-def _sf_far_table(k: float, df: float, piece: int) -> np.ndarray | None:
-    """Chebyshev coefficients of log P(Q_{k,ν} > w) on log2 w in log2(``_W_MAX``) + [piece, piece + 1]
-    · ``_FAR_PIECE`` (13 quadratures; constant −∞ where the piece's start already underflows to 0),
-    or None where some nodes underflow or the tail is not the smaller one (direct computation there).
-    Beyond w = 40 each direct value integrates the range distribution at every node (no table of the
-    range reaches there): the costly ones at national size, where many pairs of large sites differ by
-    dozens of standard errors."""
-    w = _W_MAX * 2.0 ** ((piece + np.concatenate([[0.0], (_CHEB_X + 1) / 2])) * _FAR_PIECE)
+_FAR_SPLITS = 5  # a piece where the tail underflows part-way is halved up to this many times
+
+
+@lru_cache(maxsize=1024)
+def _sf_far_table(k: float, df: float, start: float, width: float) -> np.ndarray | str | None:
+    """Chebyshev coefficients of log P(Q_{k,ν} > w) on log2(w/``_W_MAX``) in [start, start + width]
+    (13 quadratures); ``"zero"`` where the piece's start already underflows to 0 (P decreases),
+    ``"split"`` where the tail underflows part-way through the piece, None where the tail is not the
+    smaller one (direct computation there). Beyond w = 40 each direct value integrates the range
+    distribution at every node (no table of the range reaches there): the costly ones at national
+    size, where many pairs of large sites differ by dozens of standard errors."""
+    w = _W_MAX * 2.0 ** (start + np.concatenate([[0.0], (_CHEB_X + 1) / 2]) * width)
     values = _log_dist("sf", w, k, np.full(len(w), df))
-    if values[0] < _LOG_TINY:  # P(Q > w) decreases: zero in double precision on the whole piece
-        return np.concatenate([[-np.inf], np.zeros(_DEG)])
-    if not np.all(np.isfinite(values)) or values.max() > -1.0:
+    if values[0] < _LOG_TINY:
+        return "zero"
+    if not np.all(np.isfinite(values)):
+        return "split"
+    if values.max() > -1.0:
         return None
     return np.linalg.solve(_cheb.chebvander(_CHEB_X, _DEG), values[1:])
+
+
+def _sf_far(
+    q: np.ndarray, k: float, df: float, start: float, width: float, out: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """P(Q > q) for q in one piece beyond ``_W_MAX`` (:func:`_sf_far_table`) written to ``out[rows]``;
+    a piece where the tail underflows part-way is halved (up to ``_FAR_SPLITS`` times). Returns which
+    of ``q`` were done (the others are left to the direct computation)."""
+    done = np.zeros(len(q), dtype=bool)
+    table = _sf_far_table(k, df, start, width)
+    if isinstance(table, np.ndarray):
+        x = np.log2(q / _W_MAX)
+        out[rows] = np.exp(_cheb.chebval(2.0 * (x - start) / width - 1.0, table))
+        done[:] = True
+    elif table == "zero":
+        out[rows] = 0.0
+        done[:] = True
+    elif table == "split" and width > _FAR_PIECE / 2**_FAR_SPLITS:
+        upper = np.log2(q / _W_MAX) >= start + width / 2
+        for half, part in ((0.0, ~upper), (width / 2, upper)):
+            if part.any():
+                done[part] = _sf_far(q[part], k, df, start + half, width / 2, out, rows[part])
+    return done
 
 
 def _sf_batch(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
@@ -529,14 +557,12 @@ def _sf_batch(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
         out[sel] = np.exp(_clenshaw(_sf_table(k, float(values[j])), q[sel]))
         todo &= ~sel
         far = np.flatnonzero((inverse == j) & (q >= _W_MAX) & np.isfinite(q))
-        x = (np.log2(q[far]) - np.log2(_W_MAX)) / _FAR_PIECE
+        x = np.log2(q[far] / _W_MAX) / _FAR_PIECE
         piece = np.floor(x).astype(np.intp)
         for p in np.unique(piece):
-            coef = _sf_far_table(k, float(values[j]), int(p))
-            if coef is not None:
-                sel = piece == p
-                out[far[sel]] = np.exp(_cheb.chebval(2.0 * (x[sel] - p) - 1.0, coef))
-                todo[far[sel]] = False
+            sel = far[piece == p]
+            done = _sf_far(q[sel], k, float(values[j]), float(p * _FAR_PIECE), _FAR_PIECE, out, sel)
+            todo[sel[done]] = False
     if todo.any():
         out[todo] = _sf_direct(q[todo], k, df[todo])
     return out
