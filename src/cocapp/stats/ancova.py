@@ -402,8 +402,10 @@ def _factors(sample: _Sample, rows: pd.DataFrame | None) -> dict[str, tuple]:
     def codes(name: str, categories: list) -> np.ndarray:
         if rows is None:  # the sample's own categoricals
             return frame[name].cat.codes.to_numpy()
-        index = {v: i for i, v in enumerate(categories)}
-        return np.array([index[v] for v in frame[name]], dtype=np.intp)
+        codes = pd.Index(categories).get_indexer(np.asarray(frame[name], dtype=object))
+        if (codes < 0).any():
+            raise KeyError(f"{name}: values outside the model's levels")
+        return codes.astype(np.intp)
 
     out = {"site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)}
     for c in sample.used:
@@ -514,8 +516,12 @@ def _blocks(sample: _Sample) -> _Blocks:
     cols.append(sample.frame["y"].to_numpy(dtype=np.float64))
     codes = np.asarray(factors["site"][1], dtype=np.intp)
     k = len(sample.present)
-    u = np.column_stack(cols)
-    return _Blocks(group_factors(u, codes, k), base, len(cols) - 1, np.bincount(codes, minlength=k))
+    order = np.argsort(codes, kind="stable")  # rows of a site together: each site's block a slice
+    u = np.empty((sample.n, len(cols)), order="F")
+    for j, col in enumerate(cols):
+        u[:, j] = np.broadcast_to(col, (sample.n,))[order]
+    counts = np.bincount(codes, minlength=k)
+    return _Blocks(group_factors(u, counts), base, len(cols) - 1, counts)
 
 
 def _compressed_design(sample: _Sample, blocks: _Blocks) -> tuple[_Design, np.ndarray]:
@@ -786,7 +792,10 @@ def _pairwise(
         else:
             p[ok] = adjust_pvalues(2 * stats.t.sf(np.abs(t[ok]), df_res), posthoc, m)
     post["p_adj"] = p
-    post["significant"] = [bool(x < alpha) if np.isfinite(x) else None for x in p]
+    significant = np.full(len(p), None, dtype=object)  # True/False, None where p is NaN
+    finite = np.isfinite(p)
+    significant[finite] = (p[finite] < alpha).tolist()
+    post["significant"] = significant
     return post
 
 

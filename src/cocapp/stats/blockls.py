@@ -33,16 +33,17 @@ from scipy import linalg, stats
 __all__ = ["group_factors", "compressed", "CompressedFit", "within_group_ssr"]
 
 
-def group_factors(u: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group g, the upper-triangular QR factor of the rows of ``u`` with ``codes == g``
-    (Householder QR, LAPACK ``dgeqrf``), zero-padded to ``(n_groups, q, q)`` (a group with fewer rows
-    than columns has a trapezoidal factor; rows of zeros change no cross-product)."""
+def group_factors(u: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per group g, the upper-triangular QR factor of its rows of ``u`` (Householder QR, LAPACK
+    ``dgeqrf``), zero-padded to ``(groups, q, q)`` (a group with fewer rows than columns has a
+    trapezoidal factor; rows of zeros change no cross-product). ``u`` holds the groups' rows one group
+    after the other, ``counts[g]`` rows of group g."""
     n, q = u.shape
+    n_groups = len(counts)
     out = np.zeros((n_groups, q, q))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_groups))])
+    bounds = np.concatenate([[0], np.cumsum(counts)])
     for g in range(n_groups):
-        rows = u[order[bounds[g] : bounds[g + 1]]]
+        rows = u[bounds[g] : bounds[g + 1]]
         if len(rows):
             r = np.linalg.qr(rows, mode="r")
             out[g, : r.shape[0]] = r
