@@ -102,6 +102,13 @@ def make_study(work: Path, sites: int, respondents: int, fmt: str, seed: int) ->
     text = cfg_path.read_text("utf-8")
     cfg = yaml.safe_load(text)
     cfg["intermediate_format"] = fmt
+    # the clone's default raw files beside the generated ones (data/raw/service_users.sav next to the
+    # generated service_users.csv): ingest rightly refuses a second copy with different data
+    for spec in cfg["groups"].values():
+        raw = work / spec["raw"]
+        for sibling in raw.parent.glob(f"{raw.stem}.*"):
+            if sibling != raw and sibling.suffix in (".sav", ".dta", ".sas7bdat", ".csv"):
+                sibling.unlink()
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
     return time.perf_counter() - t
 

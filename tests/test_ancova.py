@@ -49,10 +49,12 @@ def model_data(instrument: str, scale: str) -> pd.DataFrame:
 _cache: dict = {}
 
 
-def fitted(instrument: str, scale: str, model: str, posthoc: str = "tukey"):
-    key = (instrument, scale, model, posthoc)
+def fitted(instrument: str, scale: str, model: str, posthoc: str = "tukey", method: str = "auto"):
+    key = (instrument, scale, model, posthoc, method)
     if key not in _cache:
-        _cache[key] = ancova(model_data(instrument, scale), MODELS[model], SITES, posthoc=posthoc)
+        _cache[key] = ancova(
+            model_data(instrument, scale), MODELS[model], SITES, posthoc=posthoc, method=method
+        )
     return _cache[key]
 
 
@@ -62,11 +64,15 @@ def golden(name: str, instrument: str, scale: str, model: str) -> pd.DataFrame:
 
 
 CASES = [(i, s, m) for i, s in OUTCOMES for m in MODELS]
+# both least-squares routes against R: the dense design (what "auto" picks here) and the per-site
+# QR factors used at national size (cocapp.stats.blockls)
+METHODS = pytest.mark.parametrize("method", ["dense", "sufficient"])
 
 
+@METHODS
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
-def test_type3_table_matches_car_anova(instrument, scale, model):
-    res = fitted(instrument, scale, model)
+def test_type3_table_matches_car_anova(instrument, scale, model, method):
+    res = fitted(instrument, scale, model, method=method)
     g = golden("ancova", instrument, scale, model)
     m = g.merge(res.terms, on="term", suffixes=("_r", ""), validate="1:1")
     assert list(res.terms.term) == ["(Intercept)", "site", *MODELS[model], "Residuals"]
@@ -75,9 +81,10 @@ def test_type3_table_matches_car_anova(instrument, scale, model):
         np.testing.assert_allclose(m[c].astype(float), m[c + "_r"].astype(float), rtol=1e-9, err_msg=c)
 
 
+@METHODS
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
-def test_adjusted_means_match_emmeans(instrument, scale, model):
-    res = fitted(instrument, scale, model)
+def test_adjusted_means_match_emmeans(instrument, scale, model, method):
+    res = fitted(instrument, scale, model, method=method)
     g = golden("ancova_means", instrument, scale, model)
     m = g.merge(res.means, on="site", suffixes=("_r", ""), validate="1:1")
     assert len(m) == len(g)
@@ -86,10 +93,11 @@ def test_adjusted_means_match_emmeans(instrument, scale, model):
     assert list(res.means.site) == SITES
 
 
+@pytest.mark.parametrize("route", ["dense", "sufficient"])
 @pytest.mark.parametrize("method", ["tukey", "bonferroni", "sidak"])
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
-def test_pairs_of_adjusted_means_match_emmeans(instrument, scale, model, method):
-    res = fitted(instrument, scale, model, method)
+def test_pairs_of_adjusted_means_match_emmeans(instrument, scale, model, method, route):
+    res = fitted(instrument, scale, model, method, route)
     g = golden("ancova_posthoc", instrument, scale, model)
     g = g[g.method == method].drop(columns="method")
     m = g.merge(res.posthoc, on=["site_a", "site_b"], suffixes=("_r", ""), validate="1:1")
@@ -104,9 +112,10 @@ def test_pairs_of_adjusted_means_match_emmeans(instrument, scale, model, method)
         np.testing.assert_allclose(m[["ci_low", "ci_high"]], m[["ci_low_r", "ci_high_r"]], rtol=1e-9)
 
 
+@METHODS
 @pytest.mark.parametrize(("instrument", "scale", "model"), CASES)
-def test_homogeneity_of_slopes_matches_r_anova(instrument, scale, model):
-    res = fitted(instrument, scale, model)
+def test_homogeneity_of_slopes_matches_r_anova(instrument, scale, model, method):
+    res = fitted(instrument, scale, model, method=method)
     g = golden("ancova_slopes", instrument, scale, model)
     m = g.merge(res.slopes, on="covariate", suffixes=("_r", ""), validate="1:1")
     assert len(m) == len(g) == len(MODELS[model])
@@ -276,3 +285,53 @@ def test_listwise_n_and_factor_labels_as_text():
 def test_unknown_post_hoc_family_rejected():
     with pytest.raises(ValueError, match="post_hoc"):
         ancova(small_data(), {"age": "numeric"}, ["A", "B", "C"], posthoc="scheffe")
+
+
+# -- the per-site QR route (national size) gives the dense route's tables on awkward samples ----------------
+def _edge_samples():
+    d = small_data(n=90)
+    d["eth"] = np.random.default_rng(3).choice(["a", "b", "c"], len(d))
+    d.loc[d.site == "A", "eth"] = "a"  # site x level cells empty: slopes df reduced to the estimable part
+    one = pd.DataFrame({"site": ["D"], "age": [50.0], "sex": ["F"], "score": [2.0], "eth": ["b"]})
+    collinear = small_data().assign(age_months=lambda x: x.age * 12)
+    return {
+        "empty cells": (d, {"age": "numeric", "sex": "categorical", "eth": "categorical"}, ["A", "B", "C"]),
+        "one respondent": (pd.concat([d, one]), {"age": "numeric", "eth": "categorical"}, list("ABCD")),
+        "absent site": (d, {"age": "numeric", "sex": "categorical"}, ["A", "B", "C", "Z"]),
+        "constant covariate": (d.assign(k="x"), {"age": "numeric", "k": "categorical"}, ["A", "B", "C"]),
+        "collinear": (collinear, {"age": "numeric", "age_months": "numeric"}, ["A", "B", "C"]),
+        "no covariates": (d, {}, ["A", "B", "C"]),
+    }
+
+
+@pytest.mark.parametrize("case", list(_edge_samples()))
+@pytest.mark.parametrize("posthoc", ["tukey", "sidak"])
+def test_sufficient_route_equals_dense_route(case, posthoc):
+    d, covs, levels = _edge_samples()[case]
+    dense = ancova(d, covs, levels, posthoc=posthoc, method="dense")
+    fast = ancova(d, covs, levels, posthoc=posthoc, method="sufficient")
+    for table in ("terms", "means", "posthoc", "slopes"):
+        a, b = getattr(dense, table), getattr(fast, table)
+        assert list(a.columns) == list(b.columns) and len(a) == len(b), table
+        for c in a.columns:
+            if a[c].dtype.kind == "f":
+                np.testing.assert_allclose(b[c], a[c], rtol=1e-9, atol=1e-12, err_msg=f"{table}.{c}")
+            else:
+                assert a[c].astype(str).tolist() == b[c].astype(str).tolist(), f"{table}.{c}"
+
+
+def test_auto_route_is_dense_for_small_samples_and_sufficient_for_many_sites():
+    from cocapp.stats import ancova as anc
+
+    d = small_data()
+    sample = anc._model_sample(d, ["age"], {"age": False}, ["A", "B", "C"], "score", "site")
+    assert anc._method(sample, "auto") == "dense"
+    rng = np.random.default_rng(1)
+    n, k = 20_000, 60
+    big = pd.DataFrame({"site": rng.integers(0, k, n).astype(str), "age": rng.normal(40, 9, n)})
+    big["score"] = rng.normal(0, 1, n)
+    levels = sorted(big.site.unique())
+    sample = anc._model_sample(big, ["age"], {"age": False}, levels, "score", "site")
+    assert anc._method(sample, "auto") == "sufficient"
+    with pytest.raises(ValueError, match="method"):
+        ancova(d, {"age": "numeric"}, ["A", "B", "C"], method="normal")

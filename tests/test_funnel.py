@@ -67,3 +67,54 @@ def test_levels():
     assert level_label(0.998) == "99.8%" and level_label(0.95) == "95%"
     with pytest.raises(ValueError, match="between 0 and 1"):
         z_for(1.0)
+
+
+# -- over-dispersion (Spiegelhalter 2005, section 6): base R goldens (tests/reference/funnel.R) ------------
+@pytest.mark.parametrize("method", ["multiplicative", "additive"])
+@pytest.mark.parametrize("input_name", ["funnel_sites.csv", "funnel_overdispersed.csv"])
+def test_overdispersion_matches_r(input_name, method):
+    d = pd.read_csv(REF / "inputs" / input_name)
+    g = pd.read_csv(REF / "golden" / "funnel" / "overdispersion.csv")
+    g = g[(g["input"] == input_name) & (g["method"] == method)].reset_index(drop=True)
+    assert len(g) == len(d)
+    f = funnel_sites(d["site"], d["n"], d["mean"], d["sd"], overdispersion=method)
+    assert (f["overdispersion"] == method).all()
+    np.testing.assert_allclose(f["phi"], g["phi"], rtol=1e-9)
+    np.testing.assert_allclose(f["tau2"], g["tau2"], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(f["z_adjusted"], g["z_adjusted"], rtol=1e-9)
+    for level, tag in ((0.95, "95"), (0.998, "998")):
+        phi, tau2 = float(f["phi"].iloc[0]), float(f["tau2"].iloc[0])
+        curve = funnel_curve(float(f["target"].iloc[0]), f["precision"].to_numpy(), [level], phi, tau2)
+        np.testing.assert_allclose(curve["lower"], g[f"lower_{tag}"], rtol=1e-9)
+        np.testing.assert_allclose(curve["upper"], g[f"upper_{tag}"], rtol=1e-9)
+        beyond = (d["mean"] < g[f"lower_{tag}"]) | (d["mean"] > g[f"upper_{tag}"])
+        assert ((f["outside"] != "") >= beyond).all()
+
+
+def test_overdispersion_reduces_the_sites_flagged_in_a_national_sized_study():
+    """40 sites of 200-20,000 respondents with real between-site spread: nearly all outside the plain
+    limits, few after either adjustment; φ̂ > 1 here (R: 48.8)."""
+    d = pd.read_csv(REF / "inputs" / "funnel_overdispersed.csv")
+    plain = funnel_sites(d["site"], d["n"], d["mean"], d["sd"])
+    counts = {
+        m: int((funnel_sites(d["site"], d["n"], d["mean"], d["sd"], overdispersion=m)["outside"] != "").sum())
+        for m in ("multiplicative", "additive")
+    }
+    assert (plain["outside"] != "").sum() >= 30
+    assert all(c <= 8 for c in counts.values()), counts
+    assert (
+        (plain["z_adjusted"] == plain["z"]).all() and (plain["phi"] == 1).all() and (plain["tau2"] == 0).all()
+    )
+
+
+def test_hand_computed_additive_tau2():
+    """Four sites, se = 1 each (w = 1): z = −3, −1, 1, 3 Winsorised at 10/90 % (type 7: ±2.4) give
+    φ̂ = (2·2.4² + 2)/4 = 3.38; τ² = (4·3.38 − 3)/(4 − 4/4) = 10.52/3."""
+    from cocapp.stats.funnel import overdispersion
+
+    phi, tau2 = overdispersion(np.array([-3.0, -1.0, 1.0, 3.0]), np.ones(4), "additive")
+    assert phi == 1.0 and tau2 == pytest.approx(10.52 / 3, rel=1e-12)
+    assert overdispersion(np.array([-0.1, 0.1, 0.0]), np.ones(3), "additive") == (1.0, 0.0)
+    assert overdispersion(np.array([-0.1, 0.1, 0.0]), np.ones(3), "multiplicative") == (1.0, 0.0)
+    with pytest.raises(ValueError, match="overdispersion"):
+        overdispersion(np.zeros(3), np.ones(3), "quadratic")

@@ -183,3 +183,29 @@ def test_cli_writes_a_valid_study_folder(tmp_path):
     assert book.loc[book["variable"] == "site", "valid_values"].item().count(";") == 34
     with pytest.raises(SystemExit):  # argparse error: --sites without --respondents
         cli_main(["synthesize", "--sites", "3", "--out", str(out)])
+
+
+@pytest.mark.parametrize("method", ["multiplicative", "additive"])
+def test_overdispersion_setting_widens_limits_in_table_and_figure(default_config, method):
+    """statistics.funnel.overdispersion: validated; the outlying-sites table and the funnel figure use
+    the adjusted limits and say so (the statistics themselves: tests/test_funnel.py against R)."""
+    cfg = _many(default_config)
+    raw = yaml.safe_load(yaml.safe_dump(cfg))
+    raw["statistics"]["funnel"] = {"overdispersion": "quadratic"}
+    with pytest.raises(Exception, match="overdispersion"):
+        validate_config(raw, "config")
+    desc = _descriptives(cfg, np.random.default_rng(1))
+    rng = np.random.default_rng(3)
+    desc["n"] = rng.integers(2000, 20000, len(desc))  # national sizes, real spread between sites
+    desc["mean"] = 30 + rng.normal(0, 1.0, len(desc))
+    plain = table_outlying_sites(desc, cfg)
+    cfg["statistics"]["funnel"] = {"overdispersion": method}
+    adjusted = table_outlying_sites(desc, cfg)
+    assert len(adjusted.rows) < len(plain.rows)
+    assert "over-dispersion" in " ".join(adjusted.notes)
+    assert "over-dispersion" not in " ".join(plain.notes)
+    assert "over-dispersion" in " ".join(methods_text(cfg))
+    spec = next(s for s in figure_specs(cfg) if s.stem.endswith("STAR-P_total_funnel"))
+    sites = [s["name"] for s in cfg["sites"]]
+    fig = FG._many_sites_figure(spec, cfg, desc, sites, str(cfg["scoring"]["primary_threshold"]), "X", 0.95)
+    assert any("over-dispersion" in t.get_text() for t in fig.texts)

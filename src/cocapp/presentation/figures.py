@@ -40,7 +40,12 @@ from cocapp.config import at_threshold, correlation_measures, format_threshold, 
 from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
-from cocapp.presentation.outputs import FigureSpec, figure_specs, funnel_settings  # noqa: E402
+from cocapp.presentation.outputs import (  # noqa: E402
+    FigureSpec,
+    figure_specs,
+    funnel_overdispersion,
+    funnel_settings,
+)
 from cocapp.words import GroupingWords, group_in_sentence, grouping_words, in_sentence  # noqa: E402
 
 __all__ = [
@@ -157,6 +162,15 @@ def _outside_colours(outside: pd.Series, levels: list[float]) -> list[str]:
     ]
 
 
+def _adjustment_note(funnel: pd.DataFrame) -> str:
+    """'; limits widened for over-dispersion (φ = …)' or '' when the limits are plain."""
+    if funnel.empty or funnel["overdispersion"].iloc[0] == "none":
+        return ""
+    if funnel["overdispersion"].iloc[0] == "multiplicative":
+        return f"; limits × √φ, φ = {float(funnel['phi'].iloc[0]):.3g} (over-dispersion)"
+    return f"; limits with τ² = {float(funnel['tau2'].iloc[0]):.3g} (over-dispersion)"
+
+
 def funnel_plot(
     funnel: pd.DataFrame,
     levels: list[float],
@@ -179,7 +193,8 @@ def funnel_plot(
         target = float(ok["target"].iloc[0])
         lo, hi = float(ok["precision"].min()), float(ok["precision"].max())
         grid = np.geomspace(lo * 0.9, hi * 1.1, 200) if hi > 0 else np.array([])
-        curve = funnel_curve(target, grid, levels)
+        phi, tau2 = float(ok["phi"].iloc[0]), float(ok["tau2"].iloc[0])
+        curve = funnel_curve(target, grid, levels, phi, tau2)
         for i, level in enumerate(sorted(levels, reverse=True)):
             part = curve[curve["level"] == level]
             style = _LIMIT_STYLES[min(i, len(_LIMIT_STYLES) - 1)]
@@ -215,7 +230,7 @@ def funnel_plot(
     _footer(
         fig,
         f"{len(ok)} {words.nouns}; target = overall mean; {n_out} outside a limit "
-        f"(red: outside {level_label(max(levels))}); Spiegelhalter 2005",
+        f"(red: outside {level_label(max(levels))}){_adjustment_note(funnel)}; Spiegelhalter 2005",
     )
     fig.subplots_adjust(bottom=0.17, top=0.9, left=0.11, right=0.98)
     return fig
@@ -466,9 +481,19 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
     )
 
 
-def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: str, t: str, sites, levels):
+def outcome_funnel(
+    desc: pd.DataFrame | None,
+    g: str,
+    instrument: str,
+    scale: str,
+    t: str,
+    sites,
+    levels,
+    overdispersion: str = "none",
+):
     """The descriptives rows (by site) and :func:`cocapp.stats.funnel.funnel_sites` of one outcome at
-    threshold ``t``; sites without a row have n = 0."""
+    threshold ``t`` (with the ``overdispersion`` adjustment of the limits); sites without a row have
+    n = 0."""
     from cocapp.stats.funnel import funnel_sites
 
     cols = ["site", "n", "mean", "sd", "ci_low", "ci_high"]
@@ -490,6 +515,7 @@ def outcome_funnel(desc: pd.DataFrame | None, g: str, instrument: str, scale: st
         by_site["mean"].to_numpy(float),
         by_site["sd"].to_numpy(float),
         levels,
+        overdispersion,
     )
     return by_site.reset_index(drop=True)[cols], f
 
@@ -499,7 +525,8 @@ def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, level) -> Figur
     levels = funnel_settings(config)[1]
     inst = load_instrument(spec.instrument, paths)
     scale = inst.scale(spec.scale)
-    rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels)
+    method = funnel_overdispersion(config)
+    rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels, method)
     what = inst.scale_phrase(spec.scale)
     lo, hi = inst.scale_range(scale)
     ylabel = f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})"

@@ -24,8 +24,10 @@ __all__ = [
     "caption_path",
     "figure_files",
     "figure_specs",
+    "funnel_overdispersion",
     "funnel_settings",
     "many_sites",
+    "overdispersion_text",
     "report_items",
     "table_files",
     "table_specs",
@@ -62,6 +64,25 @@ def funnel_settings(config: dict) -> tuple[int, list[float]]:
     funnel = config["statistics"].get("funnel") or {}
     threshold = int(funnel.get("site_threshold", FUNNEL_DEFAULTS["site_threshold"]))
     return threshold, [float(x) for x in funnel.get("levels", FUNNEL_DEFAULTS["levels"])]
+
+
+_OVERDISPERSION_TEXT = {
+    "multiplicative": "widened for over-dispersion by a multiplicative factor (Spiegelhalter 2005, "
+    "section 6: √φ, φ the mean squared z-score Winsorised at 10%/90%, when above 1)",
+    "additive": "widened for over-dispersion by an additive between-site variance τ² (Spiegelhalter 2005, "
+    "section 6: random effects, τ² by the DerSimonian–Laird moment estimator on the z-scores Winsorised "
+    "at 10%/90%)",
+}
+
+
+def overdispersion_text(method: str) -> str:
+    """The sentence part saying how the control limits allow for over-dispersion ('' for ``none``)."""
+    return _OVERDISPERSION_TEXT.get(method, "")
+
+
+def funnel_overdispersion(config: dict) -> str:
+    """``statistics.funnel.overdispersion`` (default ``none``; :func:`cocapp.stats.funnel.overdispersion`)."""
+    return str((config["statistics"].get("funnel") or {}).get("overdispersion", "none"))
 
 
 def many_sites(config: dict) -> bool:

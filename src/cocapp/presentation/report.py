@@ -34,8 +34,10 @@ from cocapp.presentation.outputs import (
     FigureSpec,
     caption_path,
     figure_specs,
+    funnel_overdispersion,
     funnel_settings,
     many_sites,
+    overdispersion_text,
     report_items,
     templates_dir,
 )
@@ -97,8 +99,13 @@ def methods_text(config: dict) -> list[str]:
             "(tukey.csv, games_howell.csv) but not listed here: each outcome is shown as a funnel plot of "
             "site means against precision with "
             f"{' and '.join(fmt_percent(v) for v in sorted(levels))} control limits around the overall "
-            "mean (Spiegelhalter 2005, Stat Med 24:1185) and a caterpillar plot, and Supplementary "
-            "table S3 lists the sites outside the limits."
+            "mean (Spiegelhalter 2005, Stat Med 24:1185)"
+            + (
+                f", {overdispersion_text(funnel_overdispersion(config))},"
+                if funnel_overdispersion(config) != "none"
+                else ""
+            )
+            + " and a caterpillar plot, and Supplementary table S3 lists the sites outside the limits."
         )
     models = []
     formulas = []

@@ -50,7 +50,13 @@ from cocapp.formatting import (
 from cocapp.instruments import Instrument, load_instrument
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
-from cocapp.presentation.outputs import correlation_groups, funnel_settings, table_specs
+from cocapp.presentation.outputs import (
+    correlation_groups,
+    funnel_overdispersion,
+    funnel_settings,
+    overdispersion_text,
+    table_specs,
+)
 from cocapp.words import group_in_sentence, grouping_words
 
 __all__ = [
@@ -715,6 +721,8 @@ def table_outlying_sites(
     from cocapp.stats.funnel import level_label, z_for
 
     levels = funnel_settings(config)[1]
+    method = funnel_overdispersion(config)
+    adjusted = f"; limits {overdispersion_text(method)}, z the adjusted z-score" if method != "none" else ""
     sites = site_names(config)
     t = _primary(config)
     limits = ", ".join(f"{level_label(v)} (|z| > {fmt_num(z_for(v), 2)})" for v in sorted(levels))
@@ -727,18 +735,20 @@ def table_outlying_sites(
         notes=_base_notes(config)
         + [
             f"{len(sites)} sites. Control limits: overall mean ± z · σ/√n, σ the pooled within-site SD "
-            f"(Spiegelhalter 2005, Stat Med 24:1185); limits {limits}. Sites within every limit are not "
-            "listed; each site's mean and CI is in descriptives.csv, every site pair in tukey.csv and "
-            "games_howell.csv."
+            f"(Spiegelhalter 2005, Stat Med 24:1185); limits {limits}{adjusted}. Sites within every limit "
+            "are not listed; each site's mean and CI is in descriptives.csv, every site pair in tukey.csv "
+            "and games_howell.csv."
         ],
         synthetic=bool(config["study"].get("synthetic")),
     )
     for g in config["groups"]:
         for ikey, inst in _instruments(config, g).items():
             for scale in inst.scales:
-                _, f = outcome_funnel(descriptives, g, ikey, scale.key, t, sites, levels)
+                _, f = outcome_funnel(descriptives, g, ikey, scale.key, t, sites, levels, method)
                 out = f[f["outside"] != ""]
-                out = out.reindex(out["z"].abs().sort_values(ascending=False, kind="mergesort").index)
+                out = out.reindex(
+                    out["z_adjusted"].abs().sort_values(ascending=False, kind="mergesort").index
+                )
                 section = f"{_group_label(config, g)}: {_instrument_heading(inst)}"
                 if out.empty:
                     table.add([scale.label, "none", "", "", "", "", "", ""], section)
@@ -749,7 +759,7 @@ def table_outlying_sites(
                         str(int(r["n"])),
                         fmt_num(r["mean"]),
                         fmt_num(r["target"]),
-                        fmt_num(r["z"]),
+                        fmt_num(r["z_adjusted"]),
                         str(r["outside"]),
                         str(r["direction"]),
                     ]

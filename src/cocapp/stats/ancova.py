@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from cocapp.stats import studentized_range
+from cocapp.stats.blockls import CompressedFit, compressed, group_factors, within_group_ssr
 
 __all__ = [
     "ANCOVA_COLUMNS",
@@ -175,6 +176,7 @@ class _Design:
     X: np.ndarray
     names: list[str]
     terms: dict[str, slice]
+    rows: int | None = None  # data rows when X is the compressed matrix of blockls (not n × p)
 
 
 def _is_categorical(kind: str) -> bool:
@@ -183,10 +185,12 @@ def _is_categorical(kind: str) -> bool:
     return kind == "categorical"
 
 
-def _aliased(X: np.ndarray, names: Sequence[str]) -> list[str]:
-    """Columns that are linear combinations of earlier ones (R's ``alias``), by a greedy rank scan."""
+def _aliased(X: np.ndarray, names: Sequence[str], rows: int | None = None) -> list[str]:
+    """Columns that are linear combinations of earlier ones (R's ``alias``), by a greedy rank scan.
+    ``rows``: the data rows when ``X`` is a compressed matrix with the design's cross-product."""
     out, kept = [], []
-    tol = max(X.shape) * np.finfo(float).eps * (np.linalg.norm(X, 2) if X.size else 1.0)
+    size = max(X.shape) if rows is None else max(rows, X.shape[1])
+    tol = size * np.finfo(float).eps * (np.linalg.norm(X, 2) if X.size else 1.0)
     for j, name in enumerate(names):
         cand = kept + [j]
         s = np.linalg.svd(X[:, cand], compute_uv=False)
@@ -397,8 +401,10 @@ def _factors(sample: _Sample, rows: pd.DataFrame | None) -> dict[str, tuple]:
     def codes(name: str, categories: list) -> np.ndarray:
         if rows is None:  # the sample's own categoricals
             return frame[name].cat.codes.to_numpy()
-        index = {v: i for i, v in enumerate(categories)}
-        return np.array([index[v] for v in frame[name]], dtype=np.intp)
+        codes = pd.Index(categories).get_indexer(np.asarray(frame[name], dtype=object))
+        if (codes < 0).any():
+            raise KeyError(f"{name}: values outside the model's levels")
+        return codes.astype(np.intp)
 
     out = {"site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)}
     for c in sample.used:
@@ -421,6 +427,20 @@ def _term_order(terms: list[tuple[str, list[str]]], factors: dict[str, tuple]) -
     return [t for b in buckets.values() for t in sorted(b, key=lambda t: len(t[1]))]
 
 
+def _layout(sample: _Sample, factors: dict[str, tuple], interaction: str | None) -> list[tuple]:
+    """The design's columns as (term label, factors, one tuple of level-column indices per column), in
+    patsy's order (:func:`_term_order`; within a term the first factor varies fastest)."""
+    terms: list[tuple[str, list[str]]] = [("(Intercept)", []), ("site", ["site"])]
+    terms += [(c, [c]) for c in sample.used]
+    if interaction is not None:
+        terms.append((f"site:{interaction}", ["site", interaction]))
+    layout = []  # (term label, factors, column combos), in patsy's order
+    for label, fs in _term_order(terms, factors):
+        widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
+        layout.append((label, fs, [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]))
+    return layout
+
+
 def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str | None = None) -> _Design:
     """Design matrix of ``y ~ C(site, Sum) + C(factor, Sum) + numeric [+ C(site, Sum):covariate]`` for the
     model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels).
@@ -432,14 +452,7 @@ def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str 
     """
     factors = _factors(sample, rows)
     n = len(factors["site"][1])
-    terms: list[tuple[str, list[str]]] = [("(Intercept)", []), ("site", ["site"])]
-    terms += [(c, [c]) for c in sample.used]
-    if interaction is not None:
-        terms.append((f"site:{interaction}", ["site", interaction]))
-    layout = []  # (term label, factors, column combos), in patsy's order
-    for label, fs in _term_order(terms, factors):
-        widths = [1 if factors[f][2] is None else factors[f][2].shape[1] for f in fs]
-        layout.append((label, fs, [c[::-1] for c in product(*[range(w) for w in reversed(widths)])]))
+    layout = _layout(sample, factors, interaction)
     # column-major, as patsy returns it: BLAS takes other code paths (other rounding) for other layouts;
     # each column is 1 multiplied by its factors' codes in turn, as patsy computes it
     X = np.empty((n, sum(len(combos) for _, _, combos in layout)), order="F")
@@ -457,6 +470,85 @@ def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str 
             names.append(":".join(parts) or "Intercept")
             k += 1
     return _Design(X, names, slices)
+
+
+# -- 2b. the same designs from per-site QR factors (national size) ------------------------------------------
+METHODS = ("auto", "dense", "sufficient")
+DENSE_CELLS = 200_000  # "auto": dense design (statsmodels route, bit for bit) up to n × p cells, then blockls
+
+
+def _method(sample: _Sample, method: str) -> str:
+    """``dense`` (the n × p design fitted by statsmodels, as the formula route: the default study's
+    bytes) or ``sufficient`` (per-site QR factors, :mod:`cocapp.stats.blockls`); ``auto`` picks dense
+    while the main design has at most :data:`DENSE_CELLS` cells."""
+    if method not in METHODS:
+        raise ValueError(f"ANCOVA method must be one of {METHODS}, got {method!r}")
+    if method != "auto":
+        return method
+    widths = [
+        len(sample.frame[sample.internal[c]].cat.categories) - 1 if sample.cats[c] else 1 for c in sample.used
+    ]
+    p = len(sample.present) + sum(widths)
+    return "dense" if sample.n * p <= DENSE_CELLS else "sufficient"
+
+
+@dataclass
+class _Blocks:
+    """Per-site QR factors of u = [1, covariate columns (as in the design), y] (blockls.group_factors):
+    ``base`` maps () (intercept) and (covariate, level column) to u's columns, ``y`` is y's column."""
+
+    factors: np.ndarray
+    base: dict
+    y: int
+    site_n: np.ndarray
+
+
+def _blocks(sample: _Sample) -> _Blocks:
+    """The per-site factors of the model sample's non-site columns and outcome (one pass over the rows)."""
+    factors = _factors(sample, None)
+    cols, base = [np.ones(sample.n)], {(): 0}
+    for c in sample.used:
+        _, values, contrast, _ = factors[c]
+        for j in range(1 if contrast is None else contrast.shape[1]):
+            base[(c, j)] = len(cols)
+            cols.append(values if contrast is None else contrast[values, j])
+    cols.append(sample.frame["y"].to_numpy(dtype=np.float64))
+    codes = np.asarray(factors["site"][1], dtype=np.intp)
+    k = len(sample.present)
+    order = np.argsort(codes, kind="stable")  # rows of a site together: each site's block a slice
+    u = np.empty((sample.n, len(cols)), order="F")
+    for j, col in enumerate(cols):
+        u[:, j] = np.broadcast_to(col, (sample.n,))[order]
+    counts = np.bincount(codes, minlength=k)
+    return _Blocks(group_factors(u, counts), base, len(cols) - 1, counts)
+
+
+def _compressed_design(sample: _Sample, blocks: _Blocks) -> tuple[_Design, np.ndarray]:
+    """The main model's design as the stacked ``R_s A_s`` (:func:`blockls.compressed`; same columns,
+    names and term slices as :func:`_design`, same cross-product), and that matrix with y appended."""
+    factors = _factors(sample, None)
+    layout = _layout(sample, factors, None)
+    k, q = len(sample.present), blocks.factors.shape[1]
+    p = sum(len(combos) for _, _, combos in layout)
+    maps = np.zeros((k, q, p + 1))
+    names, slices, col = [], {}, 0
+    for label, fs, combos in layout:
+        slices[label] = slice(col, col + len(combos))
+        for combo in combos:
+            coef, key, parts = np.ones(k), (), []
+            for f, j in zip(fs, combo, strict=True):
+                name, _, contrast, lv = factors[f]
+                if f == "site":
+                    coef = coef * contrast[:, j]
+                else:
+                    key = (f, j)
+                parts.append(name if contrast is None else f"C({name}, Sum)[S.{lv[j]}]")
+            maps[:, blocks.base[key], col] = coef
+            names.append(":".join(parts) or "Intercept")
+            col += 1
+    maps[:, blocks.y, p] = 1.0
+    xy = compressed(blocks.factors, maps)
+    return _Design(xy[:, :p], names, slices, rows=sample.n), xy
 
 
 # -- 3. fit -----------------------------------------------------------------------------------------------
@@ -494,21 +586,31 @@ def _residual(y: np.ndarray, design: _Design) -> tuple[float, float, bool]:
 def _rank(res, design: _Design) -> int:
     """Numerical rank of the design matrix with NumPy's ``matrix_rank`` rule (singular values above
     σ_max · max(n, p) · ε), from the singular values the fit already computed (one SVD less per model)."""
+    if isinstance(res, CompressedFit):
+        return res.rank
     s = np.asarray(res.model.wexog_singular_values)
     tol = s.max(initial=0.0) * max(design.X.shape) * np.finfo(s.dtype).eps
     return int(np.count_nonzero(s > tol))
 
 
-def _fit_model(sample: _Sample) -> tuple[_Design | None, object, str]:
+def _fit_model(sample: _Sample, method: str = "dense") -> tuple[_Design | None, object, str]:
     """The design and least-squares fit of the model sample, or why the model cannot be fitted (the
     statistics are then NaN with that note): a constant outcome, fewer than two sites with complete
-    cases, no residual df, or collinear columns (rank-deficient design; the aliased columns named)."""
+    cases, no residual df, or collinear columns (rank-deficient design; the aliased columns named).
+    ``method`` ``sufficient``: the compressed design and its QR fit (:class:`blockls.CompressedFit`,
+    carrying the per-site factors as ``blocks`` for the slopes check) instead of statsmodels OLS."""
     if sample.n and float(np.ptp(sample.frame["y"].to_numpy())) == 0.0:
         return None, None, "outcome is constant: F undefined"
     if len(sample.present) < 2:
         return None, None, "fewer than two sites with complete cases"
-    design = _design(sample)
-    res = _fit(sample.frame["y"].to_numpy(dtype=np.float64), design)
+    if method == "sufficient":
+        blocks = _blocks(sample)
+        design, xy = _compressed_design(sample, blocks)
+        res = CompressedFit(xy, sample.n)
+        res.blocks = blocks
+    else:
+        design = _design(sample)
+        res = _fit(sample.frame["y"].to_numpy(dtype=np.float64), design)
     p_cols = design.X.shape[1]
     if res.df_resid < 1:
         return None, None, f"no residual degrees of freedom (n = {sample.n}, {p_cols} parameters)"
@@ -667,19 +769,22 @@ def _pairwise(
     else:  # Šidák: each interval at level confidence^(1/m)
         crit = stats.t.ppf(0.5 + confidence ** (1.0 / m) / 2, df_res)
     where = dict(zip(sample.present, range(len(sample.present)), strict=True))
-    rows = []
-    for i, j in zip(*np.triu_indices(len(levels), k=1), strict=True):
-        sa, sb = levels[i], levels[j]
-        base = {"site_a": sa, "site_b": sb, "method": posthoc, "omnibus_significant": omnibus}
-        if sa not in where or sb not in where:
-            miss = [s for s in (sa, sb) if s not in where]
-            rows.append(base | _nan_row("posthoc", f"no complete cases at site(s) {', '.join(miss)}"))
-            continue
-        diff, se = _pair_difference(res, L[where[sa]] - L[where[sb]], V)
-        t = diff / se if se > 0 else np.nan
-        rows.append(base | {"diff": diff, "se": se, "df": df_res, "t": t, "ci_low": diff - crit * se})
-        rows[-1] |= {"ci_high": diff + crit * se, "note": note_text}
-    post = pd.DataFrame(rows, columns=POSTHOC_COLUMNS)
+    if isinstance(res, CompressedFit):
+        post = _pairs_vectorised(res, L, sample, levels, posthoc, crit, omnibus, note_text)
+    else:
+        rows = []
+        for i, j in zip(*np.triu_indices(len(levels), k=1), strict=True):
+            sa, sb = levels[i], levels[j]
+            base = {"site_a": sa, "site_b": sb, "method": posthoc, "omnibus_significant": omnibus}
+            if sa not in where or sb not in where:
+                miss = [s for s in (sa, sb) if s not in where]
+                rows.append(base | _nan_row("posthoc", f"no complete cases at site(s) {', '.join(miss)}"))
+                continue
+            diff, se = _pair_difference(res, L[where[sa]] - L[where[sb]], V)
+            t = diff / se if se > 0 else np.nan
+            rows.append(base | {"diff": diff, "se": se, "df": df_res, "t": t, "ci_low": diff - crit * se})
+            rows[-1] |= {"ci_high": diff + crit * se, "note": note_text}
+        post = pd.DataFrame(rows, columns=POSTHOC_COLUMNS)
     t = post["t"].to_numpy(dtype=np.float64)
     p = np.full(len(t), np.nan)
     ok = np.isfinite(t)
@@ -689,8 +794,77 @@ def _pairwise(
         else:
             p[ok] = adjust_pvalues(2 * stats.t.sf(np.abs(t[ok]), df_res), posthoc, m)
     post["p_adj"] = p
-    post["significant"] = [bool(x < alpha) if np.isfinite(x) else None for x in p]
+    significant = np.full(len(p), None, dtype=object)  # True/False, None where p is NaN
+    finite = np.isfinite(p)
+    significant[finite] = (p[finite] < alpha).tolist()
+    post["significant"] = significant
     return post
+
+
+def _pair_estimates(
+    res: CompressedFit, L: np.ndarray, sample: _Sample, levels: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every config site pair (upper triangle, config order): whether both sites are in the model,
+    diff = L_a β − L_b β and se = σ̂ ‖(L_a − L_b) R⁻¹‖ (= √(d V dᵀ) without forming V; all pairs at
+    once from the k × k Gram matrix of the rows of L R⁻¹ centred over sites, for the 31,125 pairs of
+    250 sites); NaN where a site is not in the model."""
+    where = {s: i for i, s in enumerate(sample.present)}
+    pos = np.array([where.get(s, -1) for s in levels])
+    a, b = np.triu_indices(len(levels), k=1)
+    ok = (pos[a] >= 0) & (pos[b] >= 0)
+    pa, pb = pos[a[ok]], pos[b[ok]]
+    diff, se = np.full(len(a), np.nan), np.full(len(a), np.nan)
+    G = res.whitened(L)
+    G = G - G.mean(axis=0)  # differences unchanged; the part common to all sites no longer cancels below
+    S = G @ G.T  # ‖G_a − G_b‖² = S_aa + S_bb − 2 S_ab: k × k products instead of one row per pair
+    emm = L @ res.params
+    diff[ok] = emm[pa] - emm[pb]
+    se[ok] = np.sqrt(res.scale * np.maximum(S[pa, pa] + S[pb, pb] - 2.0 * S[pa, pb], 0.0))
+    return ok, diff, se
+
+
+def _pairs_vectorised(
+    res: CompressedFit,
+    L: np.ndarray,
+    sample: _Sample,
+    levels: list[str],
+    posthoc: str,
+    crit: float,
+    omnibus: bool | None,
+    note_text: str,
+) -> pd.DataFrame:
+    """The pairs table of :func:`_pairwise` (without p values) built column-wise from
+    :func:`_pair_estimates`, for compressed fits."""
+    ok, diff, se = _pair_estimates(res, L, sample, levels)
+    a, b = np.triu_indices(len(levels), k=1)
+    names = np.asarray(levels, dtype=object)
+    present = set(sample.present)
+    notes = np.full(len(a), note_text, dtype=object)
+    for r in np.flatnonzero(~ok):
+        miss = [s for s in (levels[a[r]], levels[b[r]]) if s not in present]
+        notes[r] = f"no complete cases at site(s) {', '.join(miss)}"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, diff / se, np.nan)
+    omni = np.empty(len(a), dtype=object)
+    omni[:] = omnibus
+    return pd.DataFrame(
+        {
+            "site_a": names[a],
+            "site_b": names[b],
+            "diff": diff,
+            "se": se,
+            "df": np.where(ok, float(res.df_resid), np.nan),
+            "t": t,
+            "ci_low": diff - crit * se,
+            "ci_high": diff + crit * se,
+            "p_adj": np.nan,
+            "significant": None,
+            "omnibus_significant": omni,
+            "method": posthoc,
+            "note": notes,
+        },
+        columns=POSTHOC_COLUMNS,
+    )
 
 
 # -- 7. homogeneity of regression slopes -------------------------------------------------------------------
@@ -707,8 +881,11 @@ def _slopes(
         if c in sample.dropped:
             rows.append(base | _nan_row("slopes", sample.dropped[c]))
             continue
-        design = _design(sample, interaction=c)
-        ssr1, df2, full_rank = _residual(y, design)
+        if isinstance(res, CompressedFit):
+            ssr1, df2, full_rank = _within_site_residual(res.blocks, sample, c)
+        else:
+            design = _design(sample, interaction=c)
+            ssr1, df2, full_rank = _residual(y, design)
         df1 = float(res.df_resid - df2)
         if df1 < 1 or df2 < 1:
             note = "interaction not estimable (no extra or no residual degrees of freedom)"
@@ -732,13 +909,25 @@ def _slopes(
     return pd.DataFrame(rows, columns=SLOPES_COLUMNS)
 
 
+def _within_site_residual(blocks: _Blocks, sample: _Sample, c: str) -> tuple[float, float, bool]:
+    """Residual SS, df and full rank of the site × ``c`` interaction model from the per-site factors:
+    site, ``c`` and their interaction span "every site its own intercept and ``c`` coefficients", so
+    the model is the within-site projection on [1, c] plus common coefficients of the other covariates
+    (:func:`blockls.within_group_ssr`); its design has k·(1 + width of c) + (other widths) columns."""
+    lead = [0, *[i for key, i in blocks.base.items() if key and key[0] == c]]
+    rest = [i for key, i in blocks.base.items() if key and key[0] != c]
+    ssr, rank = within_group_ssr(blocks.factors, lead, rest, blocks.y, blocks.site_n)
+    p = len(sample.present) * len(lead) + len(rest)
+    return ssr, float(sample.n - rank), rank == p
+
+
 def _collinearity_note(design: _Design, sample: _Sample, rank: int) -> str:
     """The note for a rank-deficient design, naming the aliased columns with config covariate names."""
     names = list(design.names)
     for c in sample.used:  # internal names back to config keys ("C(c1, Sum)[S.x]" -> "gender[S.x]")
         pattern = re.compile(rf"C\({sample.internal[c]}, Sum\)|\b{sample.internal[c]}\b")
         names = [pattern.sub(c, nm) for nm in names]
-    alias = _aliased(design.X, names)
+    alias = _aliased(design.X, names, design.rows)
     return (
         f"collinear covariates: design matrix rank {rank} < {design.X.shape[1]} columns "
         f"(aliased: {', '.join(alias)}); model not estimable"
@@ -758,6 +947,7 @@ def ancova(
     posthoc: str = "tukey",
     slopes: bool = True,
     emm_weights: str = "equal",
+    method: str = "auto",
 ) -> AncovaResult:
     """ANCOVA of ``outcome`` by site adjusted for ``covariates`` (Type III SS, sum-to-zero contrasts).
 
@@ -781,6 +971,12 @@ def ancova(
         How the adjusted means average over the levels of categorical covariates: ``equal`` (every
         combination of levels alike: ``emmeans`` default, SPSS EMMEANS) or ``proportional`` (by their
         frequency in the model sample: ``emmeans(weights = "proportional")``).
+    method
+        How the least squares are computed (the results agree to ~1e-12): ``dense`` builds the n × p
+        design and fits it as statsmodels' formula route does; ``sufficient`` works from per-site QR
+        factors of the rows' covariates and outcome (:mod:`cocapp.stats.blockls`; memory and time
+        independent of n × p, the slopes models by within-site projection), for hundreds of sites and
+        millions of respondents; ``auto`` (default) uses dense up to :data:`DENSE_CELLS` cells.
 
     Returns
     -------
@@ -812,7 +1008,7 @@ def ancova(
     sample = _model_sample(data, covs, cats, levels, outcome, site)
     n, notes = sample.n, sample.notes
     note_text = "; ".join(notes)
-    design, res, failure = _fit_model(sample)
+    design, res, failure = _fit_model(sample, _method(sample, method))
     if failure:
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, failure]), posthoc)
 
@@ -854,6 +1050,7 @@ def site_estimates(
     outcome: str = "score",
     site: str = "site",
     emm_weights: str = "equal",
+    method: str = "auto",
 ) -> SiteEstimates:
     """The estimates of :func:`ancova` (same sample, design, fit and reference grid) without its
     inference: adjusted site means and standard errors, the differences of every site pair with their
@@ -861,7 +1058,7 @@ def site_estimates(
     first row of ``ancova(...).means``), and the site term's Type III F and df. The pooled analyses of
     multiply imputed data (:mod:`cocapp.stats.mi`, Rubin's rules and D1) need nothing else, and the p
     values and simultaneous intervals (studentized range) of every model took most of their time.
-    ``emm_weights`` as in :func:`ancova`.
+    ``emm_weights`` and ``method`` as in :func:`ancova`.
     """
     levels = list(levels)
     covs = list(covariates)
@@ -869,7 +1066,7 @@ def site_estimates(
     sample = _model_sample(data, covs, cats, levels, outcome, site)
     a, b = np.triu_indices(len(levels), k=1)
     nan_sites, nan_pairs = np.full(len(levels), np.nan), np.full(len(a), np.nan)
-    design, res, failure = _fit_model(sample)
+    design, res, failure = _fit_model(sample, _method(sample, method))
     if failure:
         return SiteEstimates(
             nan_sites, nan_sites.copy(), nan_sites.copy(), np.nan, nan_pairs, nan_pairs.copy(), np.nan, np.nan
@@ -883,10 +1080,13 @@ def site_estimates(
     adj_mean[ok], se[ok] = emm[pos[ok]], emm_se[pos[ok]]
     n = np.where(ok, sample.site_n.reindex(levels).to_numpy(dtype=np.float64), 0.0)
     V = _covariance(res)
-    diff, pair_se = nan_pairs.copy(), nan_pairs.copy()
-    for r, (i, j) in enumerate(zip(a, b, strict=True)):
-        if ok[i] and ok[j]:
-            diff[r], pair_se[r] = _pair_difference(res, L[pos[i]] - L[pos[j]], V)
+    if isinstance(res, CompressedFit):
+        _, diff, pair_se = _pair_estimates(res, L, sample, levels)
+    else:
+        diff, pair_se = nan_pairs.copy(), nan_pairs.copy()
+        for r, (i, j) in enumerate(zip(a, b, strict=True)):
+            if ok[i] and ok[j]:
+                diff[r], pair_se[r] = _pair_difference(res, L[pos[i]] - L[pos[j]], V)
     L_site = np.eye(design.X.shape[1])[design.terms["site"]]
     f = _wald(res, L_site, V)
     df = float(res.df_resid) if ok[0] else np.nan

@@ -16,6 +16,22 @@ strictly beyond it (|zᵢ| > z_p, zᵢ = (ȳᵢ − θ₀)/(σ/√nᵢ)).
 
 In R: ``theta0 <- weighted.mean(mean, n); s <- sqrt(sum((n - 1) * sd^2) / (sum(n) - length(n)));
 theta0 + c(-1, 1) * qnorm(1 - (1 - p) / 2) * s / sqrt(n)`` (tests/reference/funnel.R).
+
+*Over-dispersion* (Spiegelhalter 2005, section 6; ``statistics.funnel.overdispersion``). With
+thousands of respondents per site the limits are so narrow that nearly every site lies outside them:
+real between-site variation beyond sampling error. Both of the paper's adjustments start from the
+z-scores Winsorised at 10 % / 90 % (each z below the 10th percentile set to it, each above the 90th
+set to it; percentiles as R's ``quantile`` default, type 7), so that the outliers being looked for do
+not inflate the estimate: φ̂ = (1/I) Σ z_W² over the I sites with a mean.
+
+* ``multiplicative``: limits θ₀ ± z_p √φ · sᵢ, φ = max(φ̂, 1) (a φ̂ below 1 would narrow the limits;
+  none is applied then).
+* ``additive`` (random effects): τ̂² = [I φ̂ − (I − 1)] / [Σ wᵢ − Σ wᵢ² / Σ wᵢ], wᵢ = 1/sᵢ² (the
+  DerSimonian–Laird moment estimator on the Winsorised z), taken as 0 when negative; limits
+  θ₀ ± z_p √(sᵢ² + τ̂²).
+
+A site is then outside a limit when its *adjusted* z, (ȳᵢ − θ₀)/√(φ sᵢ²) or (ȳᵢ − θ₀)/√(sᵢ² + τ̂²),
+exceeds z_p. ``none`` (default): φ = 1, τ̂² = 0, the plain limits above.
 """
 
 from __future__ import annotations
@@ -26,7 +42,18 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-__all__ = ["FUNNEL_COLUMNS", "funnel_curve", "funnel_sites", "level_label", "z_for"]
+__all__ = [
+    "FUNNEL_COLUMNS",
+    "OVERDISPERSION",
+    "funnel_curve",
+    "funnel_sites",
+    "level_label",
+    "overdispersion",
+    "winsorised",
+    "z_for",
+]
+
+OVERDISPERSION = ("none", "multiplicative", "additive")
 
 FUNNEL_COLUMNS = [
     "site",
@@ -39,7 +66,50 @@ FUNNEL_COLUMNS = [
     "z",
     "outside",
     "direction",
+    "overdispersion",
+    "phi",
+    "tau2",
+    "z_adjusted",
 ]
+
+
+def winsorised(z: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """``z`` with values below its ``fraction`` quantile set to it and above its 1 − ``fraction``
+    quantile set to that (quantiles by linear interpolation, R ``quantile(type = 7)``).
+
+    >>> winsorised(np.arange(11.0)).tolist()
+    [1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 9.0]
+    """
+    z = np.asarray(z, dtype=np.float64)
+    lo, hi = np.quantile(z, [fraction, 1.0 - fraction])
+    return np.clip(z, lo, hi)
+
+
+def overdispersion(z: np.ndarray, se: np.ndarray, method: str) -> tuple[float, float]:
+    """(φ, τ²) of Spiegelhalter's (2005) over-dispersion adjustment ``method`` (module docstring) from
+    the sites' z-scores and standard errors (sites with finite z only): ``none`` (1, 0);
+    ``multiplicative`` (max(φ̂, 1), 0); ``additive`` (1, max(0, [Iφ̂ − (I − 1)] / [Σw − Σw²/Σw])),
+    φ̂ the mean squared z after Winsorising at 10 % / 90 %.
+
+    >>> phi, tau2 = overdispersion(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]), np.ones(5), "multiplicative")
+    >>> round(phi, 12), tau2  # Winsorised z: -2.2, -1, 0, 1, 2.2; (2·2.2² + 2)/5
+    (2.336, 0.0)
+    """
+    if method not in OVERDISPERSION:
+        raise ValueError(f"statistics.funnel.overdispersion must be one of {OVERDISPERSION}, got {method!r}")
+    z = np.asarray(z, dtype=np.float64)
+    se = np.asarray(se, dtype=np.float64)
+    ok = np.isfinite(z) & np.isfinite(se) & (se > 0)
+    if method == "none" or ok.sum() < 2:
+        return 1.0, 0.0
+    zw = winsorised(z[ok])
+    n_sites = len(zw)
+    phi_hat = float(np.mean(zw * zw))
+    if method == "multiplicative":
+        return max(phi_hat, 1.0), 0.0
+    w = 1.0 / se[ok] ** 2
+    tau2 = (n_sites * phi_hat - (n_sites - 1)) / (w.sum() - (w * w).sum() / w.sum())
+    return 1.0, max(float(tau2), 0.0)
 
 
 def z_for(level: float) -> float:
@@ -64,9 +134,14 @@ def funnel_sites(
     mean: Sequence[float],
     sd: Sequence[float],
     levels: Sequence[float] = (0.95, 0.998),
+    overdispersion: str = "none",
 ) -> pd.DataFrame:
     """Each site's position in the funnel: target, pooled σ, its standard error, precision and z, and
     the widest control limit (of ``levels``) it lies outside.
+
+    ``overdispersion`` (``none``, ``multiplicative``, ``additive``; module docstring): the columns
+    ``phi`` and ``tau2`` hold the adjustment (1 and 0 for ``none``), ``z_adjusted`` the z that is
+    compared with the limits' z_p ((ȳ − θ₀)/√(φ se² + τ²); = ``z`` for ``none``).
 
     Sites with n = 0 or no mean are kept (in order) with empty values and no ``outside`` label. Columns
     :data:`FUNNEL_COLUMNS`: ``outside`` = label of the widest level whose limits the site's mean lies
@@ -91,11 +166,13 @@ def funnel_sites(
         se = np.where(ok, sigma / np.sqrt(n), np.nan)
         precision = np.where(ok, n / sigma**2, np.nan)
         z = np.where(ok, (mean - target) / se, np.nan)
+    phi, tau2 = _overdispersion(z, se, overdispersion)
+    z_adj = z if overdispersion == "none" else (mean - target) / np.sqrt(phi * se**2 + tau2)
     outside = np.full(len(n), "", dtype=object)
     for level in sorted(levels):  # the widest level last, so it wins
-        beyond = np.isfinite(z) & (np.abs(z) > z_for(level))
+        beyond = np.isfinite(z_adj) & (np.abs(z_adj) > z_for(level))
         outside[beyond] = level_label(level)
-    direction = np.where(outside != "", np.where(z > 0, "above", "below"), "")
+    direction = np.where(outside != "", np.where(z_adj > 0, "above", "below"), "")
     return pd.DataFrame(
         {
             "site": list(sites),
@@ -108,19 +185,34 @@ def funnel_sites(
             "z": z,
             "outside": outside,
             "direction": direction.astype(object),
+            "overdispersion": overdispersion,
+            "phi": phi,
+            "tau2": tau2,
+            "z_adjusted": z_adj,
         }
     )[FUNNEL_COLUMNS]
 
 
+_overdispersion = overdispersion  # the function, where a parameter of that name shadows it
+
+
 def funnel_curve(
-    target: float, precision: np.ndarray, levels: Sequence[float] = (0.95, 0.998)
+    target: float,
+    precision: np.ndarray,
+    levels: Sequence[float] = (0.95, 0.998),
+    phi: float = 1.0,
+    tau2: float = 0.0,
 ) -> pd.DataFrame:
-    """Control limits θ₀ ± z_p/√ρ along a grid of precisions ρ (for drawing the funnel): columns
-    ``precision``, ``level``, ``lower``, ``upper``, one row per precision and level."""
+    """Control limits θ₀ ± z_p/√ρ along a grid of precisions ρ (for drawing the funnel), with an
+    over-dispersion adjustment θ₀ ± z_p √(φ/ρ + τ²) (``phi``, ``tau2`` from :func:`funnel_sites`):
+    columns ``precision``, ``level``, ``lower``, ``upper``, one row per precision and level."""
     precision = np.asarray(precision, dtype=np.float64)
     rows = []
     for level in levels:
-        half = z_for(level) / np.sqrt(precision)
+        if phi == 1.0 and tau2 == 0.0:
+            half = z_for(level) / np.sqrt(precision)
+        else:
+            half = z_for(level) * np.sqrt(phi / precision + tau2)
         rows.append(
             pd.DataFrame(
                 {"precision": precision, "level": level, "lower": target - half, "upper": target + half}
