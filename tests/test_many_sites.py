@@ -207,5 +207,5 @@ def test_overdispersion_setting_widens_limits_in_table_and_figure(default_config
     assert "over-dispersion" in " ".join(methods_text(cfg))
     spec = next(s for s in figure_specs(cfg) if s.stem.endswith("STAR-P_total_funnel"))
     sites = [s["name"] for s in cfg["sites"]]
-    fig = FG._many_sites_figure(spec, cfg, desc, sites, str(cfg["scoring"]["primary_threshold"]), "X", 0.95)
+    fig = FG._many_sites_figure(spec, cfg, desc, sites, str(cfg["scoring"]["primary_threshold"]), 0.95)
     assert any("over-dispersion" in t.get_text() for t in fig.texts)
