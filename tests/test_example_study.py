@@ -147,3 +147,24 @@ def test_outputs_speak_the_study_words(study):
     assert "Education levels (Primary, Secondary, Vocational, University) are compared" in text
     assert "Reproduced versus published" not in text  # no published reference: no empty section
     assert "Table 1. Questionnaire returns by education level" in tables
+
+
+def test_every_number_traces_back_and_no_instrument_key_is_shown(study):
+    """Issue 14's traces on a study unlike COCAPP (measures named by subscale, an excluded-level row in
+    Table 1), and issue 13's names: the instrument keys PERS and SWLS never reach what a reader sees."""
+    from report_traces import check_report
+
+    work, _ = study
+    html = (work / "reports/report.html").read_text("utf-8")
+    checked, untraced = check_report(html, work)
+    assert "table1_returns" in checked and sum(checked.values()) > 300
+    assert {u for u in untraced if not u.startswith("provenance-")} == set()
+    text = re.sub(
+        r"<pre>.*?</pre>|<code>.*?</code>|<script.*?</script>|data:image/png;base64,[^\"]+|"
+        r"(id|href|data-[a-z]+)=\"[^\"]*\"",
+        "",
+        html,
+        flags=re.S,
+    )
+    text = re.sub(r"<[^>]+>", " ", text)
+    assert not re.search(r"\b(PERS|SWLS)\b", text), re.search(r".{60}\b(PERS|SWLS)\b.{40}", text)

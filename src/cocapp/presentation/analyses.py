@@ -506,12 +506,32 @@ def pairs_block(
 
 
 # -- correlations with confidence intervals -------------------------------------------------------
+def _pair_label(config: Mapping):
+    """``pair(group, x, y)``: ``"<x> and <y>"`` with the measures' names as the tables show them
+    (:func:`cocapp.presentation.tables.measure_labels`; the raw name for a measure not configured)."""
+    from cocapp.instruments import InstrumentError
+    from cocapp.presentation.tables import measure_labels
+
+    labels: dict = {}
+
+    def pair(group: str, x: str, y: str) -> str:
+        if group not in labels:
+            try:
+                labels[group] = measure_labels(dict(config), group) if group in config["groups"] else {}
+            except InstrumentError:  # no instrument file (a hand-made config): the measures' own names
+                labels[group] = {}
+        return f"{labels[group].get(x, x)} and {labels[group].get(y, y)}"
+
+    return pair
+
+
 def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisBlock:
     """Correlations of total scores with their confidence intervals: all sites pooled shown, per site
     folded (``correlations.csv``)."""
     d = _at_primary(correlations, config)
     level = config["statistics"].get("confidence_level", 0.95)
     ci = f"{fmt_g(level * 100)}% CI"
+    pair = _pair_label(config)
 
     def table(key: str, number: str, title: str, rows: pd.DataFrame) -> DisplayTable:
         t = DisplayTable(
@@ -528,7 +548,7 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
                 [
                     _group_label(config, r.group),
                     str(r.site),
-                    f"{r.x} and {r.y}",
+                    pair(r.group, r.x, r.y),
                     str(r.n),
                     _num(r.r, 3),
                     f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
@@ -544,7 +564,7 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
     pooled = d[d["site"].astype(str) == "All"]
     sites = d[d["site"].astype(str) != "All"]
     finding = "; ".join(
-        f"{_group_label(config, r.group)} {r.x} and {r.y}: r = {_num(r.r, 3)} "
+        f"{_group_label(config, r.group)} {pair(r.group, r.x, r.y)}: r = {_num(r.r, 3)} "
         f"({ci} {_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}, n = {r.n})"
         for r in pooled.itertuples()
     )
@@ -644,7 +664,7 @@ def mi_block(
             t.add(
                 [
                     _group_label(config, r.group),
-                    f"{r.x} and {r.y}",
+                    _pair_label(config)(r.group, r.x, r.y),
                     MISSING_TEXT if c is None else str(c["n"]),
                     MISSING_TEXT if c is None else f"{_num(c['r'], 3)} ({_ci(c['ci_low'], c['ci_high'], 3)})",
                     str(r.n),

@@ -436,6 +436,21 @@ def _measure_label(config: dict, instrument: str, scale: str) -> str:
     return inst.display_name if scale == "total" else inst.scale_title(scale)
 
 
+def measure_labels(config: dict, group: str) -> dict[str, str]:
+    """Correlated measure name (``RSA``, ``RSA.choice``; :func:`cocapp.config.correlation_measures`)
+    -> its label as shown (:func:`_measure_label`: names from the instrument files)."""
+    from cocapp.config import correlation_measures
+
+    return {
+        name: _measure_label(config, inst, scale) for name, inst, scale in correlation_measures(config, group)
+    }
+
+
+def _display_names(config: dict, keys: list[str]) -> list[str]:
+    """The instruments' names as shown (``short_name``, else ``name``, from their files)."""
+    return [load_instrument(k, config.get("instrument_paths", [])).display_name for k in keys]
+
+
 def _join(names: list[str]) -> str:
     """``["RSA", "STAR-P", "ES"]`` -> ``"RSA, STAR-P and ES"``."""
     names = [str(n) for n in names]
@@ -512,7 +527,7 @@ def table_site_comparison(
         key=key,
         number=number,
         title=f"Summary scores of {group_in_sentence(config, group)} on the "
-        f"{_join(config['groups'][group]['instruments'])} "
+        f"{_join(_display_names(config, config['groups'][group]['instruments']))} "
         f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, "
         f"by {grouping_words(config).noun}",
         columns=["Scale", "One-way ANOVA parameters", *[f"{s} Mean (SEM)" for s in sites]],

@@ -227,6 +227,19 @@ def _label_count(key: str) -> int:
     return _LABEL_COLUMNS.get(key, 2)
 
 
+def _correlated_pair(label: str, config: Mapping, group: str) -> tuple[str, str]:
+    """The measure names (x, y in ``correlations.csv``) of a correlation table's row label
+    ``"<shown x> and <shown y>"``, the shown names being the instrument files' (tables._measure_label)."""
+    from cocapp.presentation.tables import measure_labels
+
+    shown = measure_labels(dict(config), group)
+    for x, sx in shown.items():
+        for y, sy in shown.items():
+            if label == f"{sx} and {sy}":
+                return x, y
+    raise TraceError(f"correlation row {label!r}: not a pair of the measures {sorted(shown.values())}")
+
+
 def _resolve(
     key: str, number: str, display: pd.DataFrame, i: int, column: str, config: Mapping, derived: Path
 ) -> tuple[str, str | None, dict]:
@@ -248,27 +261,35 @@ def _resolve(
 
     if key == "table1_returns":
         # a site's row, or the total over every site (a row whose label names no site)
-        site = next((s for s in sites if display.loc[i, cols[0]].startswith(s)), None)
+        label = display.loc[i, cols[0]]
+        site = next((s for s in sites if label.startswith(s)), None)
         g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
         path = derived / "ingest" / f"{g}_reconciliation.csv"
         recon = _read(path)
         analysed = column.endswith("analysed")
-        conds = ([("site", site)] if site is not None else []) + (
-            [("status", "analysed")] if analysed else []
-        )
+        # the row of respondents without a configured site (grouping.unknown: exclude) is neither a
+        # site's row nor the total: its site is none of the configured ones
+        unplaced = site is None and label != "Total"
+        conds = (
+            [("site", "=", site)]
+            if site is not None
+            else [("site", "!=", s) for s in sites]
+            if unplaced
+            else []
+        ) + ([("status", "=", "analysed")] if analysed else [])
         mask = pd.Series(True, index=recon.index)
-        for k, v in conds:
-            mask &= recon[k] == v
+        for k, op, v in conds:
+            mask &= (recon[k] == v) if op == "=" else (recon[k] != v)
         rows = recon.index[mask]
-        which = ", ".join(f"{k} = {v}" for k, v in conds) or "every row"
-        flt = "&".join(f"{k}={v}" for k, v in conds)
+        which = ", ".join(f"{k} {op} {v}" for k, op, v in conds) or "every row"
+        flt = "&".join(f"{k}{op}{v}" for k, op, v in conds)
         where = dict(
             file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
         )
         return "reconciliation", g, where
     if re.fullmatch(r"table\d+_correlations_.+", key):
         group = key.split("_correlations_", 1)[1]
-        x, y = display.loc[i, cols[0]].split(" and ", 1)
+        x, y = _correlated_pair(display.loc[i, cols[0]], config, group)
         path = derived / "stats" / "correlations.csv"
         line, values = _derived_row(path, group=group, threshold=primary, site=site_of(column), x=x, y=y)
         param = display.loc[i, cols[1]]
