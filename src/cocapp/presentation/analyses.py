@@ -180,6 +180,17 @@ def missing_block(
     return AnalysisBlock("missing", "Missing data", finding, ["missingness"], shown=[t])
 
 
+def _instrument_name(config: Mapping, key: str) -> str:
+    """The instrument's name as shown (``short_name``, else ``name``, from its file); the key itself
+    only when no file is found (a hand-made config)."""
+    from cocapp.instruments import InstrumentError, load_instrument
+
+    try:
+        return load_instrument(key, config.get("instrument_paths") or []).display_name
+    except InstrumentError:
+        return key
+
+
 def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
     """Little's MCAR test per group and instrument."""
     alpha = float(config["statistics"]["significance_level"])
@@ -202,7 +213,7 @@ def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
         t.add(
             [
                 _group_label(config, r.group),
-                r.instrument,
+                _instrument_name(config, r.instrument),
                 str(r.n_items),
                 str(r.n_respondents),
                 MISSING_TEXT if pd.isna(r.n_patterns) else str(int(r.n_patterns)),

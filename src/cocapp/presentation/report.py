@@ -942,7 +942,12 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         keep_trailing_newline=True,
     )
     groups = [
-        dict(key=g, label=spec.get("label") or g, instruments=spec["instruments"])
+        # instruments by the names of their files (short_name, else name), never their keys
+        dict(
+            key=g,
+            label=spec.get("label") or g,
+            instruments=_tables._display_names(config, spec["instruments"]),
+        )
         for g, spec in config["groups"].items()
     ]
     return env.get_template(TEMPLATE).render(
