@@ -130,18 +130,23 @@ def test_rows_without_a_level_are_excluded_listed_and_counted(study):
     assert "| Total | 412 | 400 |" in table1
 
 
-def test_outputs_speak_the_study_words(study):
-    """Neither COCAPP nor "site" in what a reader sees (the config echo and file names aside)."""
-    work, _ = study
-    html = (work / "reports/report.html").read_text("utf-8")
-    text = re.sub(
-        # trace attributes (data-t) name the derived files' own columns (e.g. site), not reader text
+def reader_html(html: str) -> str:
+    """The report without what a reader does not read as text: the config echo (pre, code), images,
+    ids and links, and the trace data (data-t, the JSON script), which name the config's keys and the
+    derived files' columns (e.g. ``sites``, ``site``)."""
+    return re.sub(
         r"<pre>.*?</pre>|<code>.*?</code>|<script.*?</script>|data:image/png;base64,[^\"]+|"
         r"(id|href|data-[a-z]+)=\"[^\"]*\"",
         "",
         html,
         flags=re.S,
-    )  # the trace data (script, data-t) name the config's keys and the files' columns, e.g. sites
+    )
+
+
+def test_outputs_speak_the_study_words(study):
+    """Neither COCAPP nor "site" in what a reader sees (the config echo and file names aside)."""
+    work, _ = study
+    text = reader_html((work / "reports/report.html").read_text("utf-8"))
     tables = "".join(p.read_text("utf-8") for p in (work / "reports/tables").glob("*.md"))
     for where in (text, tables):
         assert not re.search(r"\bsites?\b", where, re.I), re.search(r".{60}\bsites?\b.{60}", where, re.I)
@@ -161,14 +166,7 @@ def test_every_number_traces_back_and_no_instrument_key_is_shown(study):
     checked, untraced = check_report(html, work)
     assert "table1_returns" in checked and sum(checked.values()) > 300
     assert {u for u in untraced if not u.startswith("provenance-")} == set()
-    text = re.sub(
-        r"<pre>.*?</pre>|<code>.*?</code>|<script.*?</script>|data:image/png;base64,[^\"]+|"
-        r"(id|href|data-[a-z]+)=\"[^\"]*\"",
-        "",
-        html,
-        flags=re.S,
-    )
-    text = re.sub(r"<[^>]+>|\S+\.yaml", " ", text)  # tags; the provenance's file names
+    text = re.sub(r"<[^>]+>|\S+\.yaml", " ", reader_html(html))  # tags; the provenance's file names
     # a table's section row names an instrument "<name> (<key>)": the key only as the name's abbreviation
     for key, name in (
         ("PERS", "Five-factor personality short form (example)"),
