@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cocapp.config import format_threshold
+from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import table_specs
 
 __all__ = [
@@ -251,7 +252,8 @@ def _resolve(
     cols = list(display.columns)
     primary = format_threshold(config["scoring"]["primary_threshold"])
     sites = [s["name"] for s in config["sites"]]
-    groups = {g: (spec.get("label") or g) for g, spec in config["groups"].items()}
+    # the groups as the tables label them (a group without a label: its key, capitalised)
+    groups = {g: _tables._group_label(dict(config), g) for g in config["groups"]}
 
     def site_of(column: str) -> str | None:
         for s in sites:
