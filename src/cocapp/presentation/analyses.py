@@ -183,10 +183,11 @@ def missing_block(
 def _instrument_name(config: Mapping, key: str) -> str:
     """The instrument's name as shown (``short_name``, else ``name``, from its file); the key itself
     only when no file is found (a hand-made config)."""
-    from cocapp.instruments import InstrumentError, load_instrument
+    from cocapp.instruments import InstrumentError
+    from cocapp.presentation.tables import _display_names
 
     try:
-        return load_instrument(key, config.get("instrument_paths") or []).display_name
+        return _display_names(dict(config), [key])[0]
     except InstrumentError:
         return key
 
