@@ -53,13 +53,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import optimize, stats
+from scipy import optimize
 
 from cocapp.config import format_threshold
 from cocapp.formatting import fmt_g, fmt_num
 from cocapp.instruments import load_instrument
 from cocapp.presentation import calibration as _calibration
 from cocapp.presentation import lookup
+from cocapp.stats.distributions import f_sf, t_sf
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -880,10 +881,10 @@ def _check_p_from_f(row: SiteRow) -> dict:
     """statcheck: the p of the printed F and df (F over its rounding interval) against the printed p."""
     df1, df2 = float(row.df1), float(row.df2)
     f_lo, f_hi = row.F.interval()
-    p_lo, p_hi = float(stats.f.sf(f_hi, df1, df2)), float(stats.f.sf(max(f_lo, 0.0), df1, df2))
+    p_lo, p_hi = float(f_sf(f_hi, df1, df2)), float(f_sf(max(f_lo, 0.0), df1, df2))
     pp_lo, pp_hi = row.p.interval()
     ok = p_lo <= pp_hi and pp_lo <= p_hi
-    p_exact = float(stats.f.sf(float(row.F), df1, df2))
+    p_exact = float(f_sf(float(row.F), df1, df2))
     return _check_row(
         check="p_from_F",
         **_row_key(row),
@@ -911,7 +912,7 @@ def _check_stars(row: SiteRow, significant: list[str], alpha: float) -> dict:
         site="All",
         quantity="p",
         printed=row.p.text,
-        recomputed=float(stats.f.sf(float(row.F), float(row.df1), float(row.df2))),
+        recomputed=float(f_sf(float(row.F), float(row.df1), float(row.df2))),
         consistent=sig == listed,
         cannot_be_consistent=sig != listed,
         suggested_value="" if sig == listed else ("significant" if sig else "not significant"),
@@ -1053,7 +1054,7 @@ def _p_of_r(r: float, n: int) -> float:
     """
     r = min(max(r, -0.999999999), 0.999999999)
     t = r * math.sqrt(n - 2) / math.sqrt(1 - r * r)
-    return float(2 * stats.t.sf(abs(t), n - 2))
+    return float(2 * t_sf(abs(t), n - 2))
 
 
 def _check_p_from_r(table: str, group: str, pair: dict) -> dict:

@@ -37,10 +37,10 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cocapp.stats import studentized_range
 from cocapp.stats.blockls import CompressedFit, compressed, group_factors, within_group_ssr
+from cocapp.stats.distributions import f_sf, t_ppf, t_sf
 
 __all__ = [
     "ANCOVA_COLUMNS",
@@ -726,7 +726,7 @@ def _adjusted_means(
     """Adjusted site means Lβ with standard errors √(L V Lᵀ) and t intervals on the residual df."""
     emm, emm_se = _emm(res, L)
     df_res = float(res.df_resid)
-    tcrit = stats.t.ppf(0.5 + confidence / 2, df_res)
+    tcrit = t_ppf(0.5 + confidence / 2, df_res)
     where = dict(zip(sample.present, range(len(sample.present)), strict=True))
     rows = []
     for s in levels:
@@ -765,9 +765,9 @@ def _pairwise(
     if posthoc == "tukey":
         crit = float(studentized_range.ppf(confidence, k, df_res)) / math.sqrt(2.0)
     elif posthoc == "bonferroni":
-        crit = stats.t.ppf(1 - (1 - confidence) / (2 * m), df_res)
+        crit = t_ppf(1 - (1 - confidence) / (2 * m), df_res)
     else:  # Šidák: each interval at level confidence^(1/m)
-        crit = stats.t.ppf(0.5 + confidence ** (1.0 / m) / 2, df_res)
+        crit = t_ppf(0.5 + confidence ** (1.0 / m) / 2, df_res)
     where = dict(zip(sample.present, range(len(sample.present)), strict=True))
     if isinstance(res, CompressedFit):
         post = _pairs_vectorised(res, L, sample, levels, posthoc, crit, omnibus, note_text)
@@ -792,7 +792,7 @@ def _pairwise(
         if posthoc == "tukey":
             p[ok] = studentized_range.sf(np.abs(t[ok]) * math.sqrt(2.0), k, df_res)
         else:
-            p[ok] = adjust_pvalues(2 * stats.t.sf(np.abs(t[ok]), df_res), posthoc, m)
+            p[ok] = adjust_pvalues(2 * t_sf(np.abs(t[ok]), df_res), posthoc, m)
     post["p_adj"] = p
     significant = np.full(len(p), None, dtype=object)  # True/False, None where p is NaN
     finite = np.isfinite(p)
@@ -892,7 +892,7 @@ def _slopes(
             rows.append(base | _nan_row("slopes", note) | {"df1": df1, "df2": df2})
             continue
         F = ((res.ssr - ssr1) / df1) / (ssr1 / df2)
-        p = float(stats.f.sf(F, df1, df2))
+        p = float(f_sf(F, df1, df2))
         extra = []
         if not full_rank:
             extra.append(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from cocapp.stats.distributions import f_sf, levene
 
 __all__ = [
     "ANOVA_COLUMNS",
@@ -155,7 +156,7 @@ def anova_from_summary(s: GroupSummary) -> dict[str, float]:
     ss_t = ss_b + ss_w
     with np.errstate(invalid="ignore", divide="ignore"):
         F = ms_b / ms_w if ms_w > 0 else (np.inf if ms_b > 0 else nan)
-    p = float(stats.f.sf(F, df1, df2)) if np.isfinite(F) else (0.0 if F == np.inf else nan)
+    p = float(f_sf(F, df1, df2)) if np.isfinite(F) else (0.0 if F == np.inf else nan)
     eta2 = ss_b / ss_t if ss_t > 0 else nan
     omega2 = (ss_b - df1 * ms_w) / (ss_t + ms_w) if ss_t > 0 else nan
     out.update(ms_between=ms_b, ms_within=ms_w, F=float(F), p=p, eta2=eta2, omega2=omega2)
@@ -189,7 +190,7 @@ def welch_anova(s: GroupSummary) -> dict[str, float]:
         "welch_F": float(F),
         "welch_df1": float(k - 1),
         "welch_df2": float(df2),
-        "welch_p": float(stats.f.sf(F, k - 1, df2)),
+        "welch_p": float(f_sf(F, k - 1, df2)),
     }
 
 
@@ -214,9 +215,9 @@ def levene_tests(y: np.ndarray, codes: np.ndarray, s: GroupSummary) -> dict[str,
     for center in ("mean", "median"):
         with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore")  # constant deviations: NaN is the documented result
-            res = stats.levene(*parts, center=center)
-        out[f"levene_{center}_F"] = float(res.statistic)
-        out[f"levene_{center}_p"] = float(res.pvalue)
+            statistic, pvalue = levene(*parts, center=center)
+        out[f"levene_{center}_F"] = float(statistic)
+        out[f"levene_{center}_p"] = float(pvalue)
     return out
 
 

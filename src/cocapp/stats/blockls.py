@@ -28,7 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg
+
+from cocapp.stats.distributions import f_sf
 
 __all__ = ["group_factors", "compressed", "CompressedFit", "within_group_ssr"]
 
@@ -112,7 +114,7 @@ class CompressedFit:
         V = self.cov_params() if cov_p is None else cov_p
         b = L @ self.params
         F = float(b @ np.linalg.pinv(L @ V @ L.T) @ b) / L.shape[0]
-        return _Wald(F, float(stats.f.sf(F, L.shape[0], self.df_resid)))
+        return _Wald(F, float(f_sf(F, L.shape[0], self.df_resid)))
 
 
 def within_group_ssr(

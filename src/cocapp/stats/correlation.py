@@ -10,12 +10,12 @@ as R ``cor.test``. Effect sizes are labelled with Cohen's thresholds from config
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from cocapp.stats.distributions import pearson_fisher_ci, pearsonr
 
 __all__ = ["CORRELATION_COLUMNS", "effect_size_label", "pearson", "pearson_table"]
 
@@ -78,16 +78,14 @@ def pearson(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict[str,
     if np.all(x == x[0]) or np.all(y == y[0]):
         out["note"] = "a measure is constant: r undefined"
         return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = stats.pearsonr(x, y)
-    out["r"] = float(res.statistic)
-    out["p"] = float(res.pvalue)
+    r, p = pearsonr(x, y)
+    out["r"] = float(r)
+    out["p"] = float(p)
     if n < 4:
         out["note"] = "n = 3: Fisher-z interval needs n >= 4"
     else:
-        ci = res.confidence_interval(confidence_level=confidence)
-        out["ci_low"], out["ci_high"] = float(ci.low), float(ci.high)
+        low, high = pearson_fisher_ci(r, n, confidence)
+        out["ci_low"], out["ci_high"] = float(low), float(high)
     return out
 
 

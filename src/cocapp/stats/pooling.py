@@ -23,7 +23,8 @@ Pure functions on arrays (one entry per imputation). Conventions and formulas ar
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from cocapp.stats.distributions import f_sf, t_ppf, t_sf
 
 __all__ = ["barnard_rubin_df", "d1", "d2", "emm_contrasts", "oneway_contrasts", "pool_correlation", "rubin"]
 
@@ -69,8 +70,8 @@ def rubin(q, u, dfcom=np.inf, confidence: float = 0.95) -> dict[str, np.ndarray]
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
         se = np.sqrt(t)
         stat = qbar / se
-    p = 2.0 * stats.t.sf(np.abs(stat), df)
-    half = stats.t.ppf(0.5 + confidence / 2.0, df) * se
+    p = 2.0 * t_sf(np.abs(stat), df)
+    half = t_ppf(0.5 + confidence / 2.0, df) * se
     return {
         "estimate": qbar,
         "ubar": ubar,
@@ -96,7 +97,7 @@ def _pooled_f(f: float, k: int, v: float, r: float) -> dict[str, float]:
         "F": f,
         "df1": float(k),
         "df2": float(v),
-        "p": float(stats.f.sf(f, k, v)),
+        "p": float(f_sf(f, k, v)),
         "riv": r,
         "fmi": r / (1 + r),
     }
