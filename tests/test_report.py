@@ -144,7 +144,7 @@ def test_sensitivity_verdict_comparison_and_qualitative(run):
     assert "417 of 419 printed numbers" in html
     assert 'id="qual-table"' in html
     assert "value that fits: 0.12" in html
-    assert '<td class="nw">1.00</td>' in html  # printed text kept as printed (not 1.0)
+    assert "<td>1.00</td>" in html  # printed text kept as printed (not 1.0)
     assert "<blockquote><p>Synthetic fixture: hand-written verdict facts.</p></blockquote>" in html
 
 
