@@ -513,13 +513,21 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     q = _dash(query)
     best = None
     for t in p.tables:
-        number = t["caption"].split(". ", 1)[0].strip()
+        # the table's number ("Table A4"), or its id when its caption carries none (provenance tables)
+        numbered = re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"].strip())
+        number = numbered.group(1) if numbered else ""
         for name in (number, t["id"]):
             n = _dash(name)
             if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
                 best = (t, n, number or t["id"])
     if best is None:
-        names = ", ".join(t["caption"].split(". ", 1)[0] for t in p.tables if t["caption"])
+        names = ", ".join(
+            m.group(1)
+            if (m := re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"]))
+            else t["id"]
+            for t in p.tables
+            if t["caption"] or t["id"]
+        )
         raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
     t, n, number = best
     rest = q[len(n) :].strip(" |")
