@@ -176,7 +176,7 @@ class Files:
             return [str(sum(len(node[k]) for k in cols[1:].split("+")))]
         if cols.startswith("+"):
             key, field = cols[1:].split(".")
-            return [str(sum(e[field] or 0 for e in node[key]))]
+            return [str(sum(e.get(field) or 0 for e in node[key]))]  # an entry without it: 0
         return [str(node[c]) for c in cols.split(",") if node[c] is not None]
 
     def count(self, name: str, flt: str) -> int:
@@ -229,6 +229,7 @@ def check_report(html: str, root: Path) -> tuple[dict, set]:
     assert sources and sources["src"], "the report carries no trace sources"
     for name, (_file, rule, function) in sources["src"].items():
         assert rule and function and rule in sources["rules"], name
+        assert all(0 <= i < len(sources["keys"]) for i in sources["rules"][rule]), rule
     files = Files(root, sources)
     checked: dict[str, int] = {}
     untraced: set[str] = set()
