@@ -179,7 +179,8 @@ def test_every_number_of_the_report_traces_to_a_derived_row_showing_it(traced_re
     assert untraced == set()
     _, sources = parse(traced_report["html"])
     assert sources["src"]["descriptives"][1:] == ["distributions", sources["src"]["descriptives"][2]]
-    assert "scoring.thresholds=[0.0,0.2,0.3,0.4,0.5]" in sources["rules"]["distributions"]
+    keys = [sources["keys"][i] for i in sources["rules"]["distributions"]]  # shared key=value list
+    assert "scoring.thresholds=[0.0,0.2,0.3,0.4,0.5]" in keys
     assert sources["src"]["service_users_reconciliation"][1] == "ingest:service_users"
     assert "describe" in sources["src"]["descriptives"][2]
 

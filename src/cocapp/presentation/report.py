@@ -285,8 +285,10 @@ def _flat_settings(d: object, prefix: str = "") -> list[str]:
 def trace_sources(paths: dict, config: dict, extra: dict | None = None) -> dict:
     """For the report's hover: ``src``: short name -> [derived file, rule, function]; ``rules``: rule
     (``ingest:<group>`` for a group's ingest) -> the config keys, with their values, it read
-    (:data:`cocapp.stages.STAGES`), each rule's once. ``extra``: further sources (the provenance
-    tables' manifests and input files), short name -> (file, rule, group or None, function)."""
+    (:data:`cocapp.stages.STAGES`), each rule's once, as positions in ``keys``, the list of every
+    distinct ``key=value`` (rules share most of their settings: written once, the block is a third the
+    size). ``extra``: further sources (the provenance tables' manifests and input files), short name ->
+    (file, rule, group or None, function)."""
     from cocapp.presentation.trace import _config_keys, source_group, source_info
 
     entries = {}
@@ -296,13 +298,15 @@ def trace_sources(paths: dict, config: dict, extra: dict | None = None) -> dict:
     entries.update(extra or {})
     src: dict = {}
     rules: dict = {}
+    keys: dict[str, int] = {}
     for name in sorted(entries):
         path, rule, group, function = entries[name]
         rkey = f"{rule}:{group}" if group else rule
         if rkey not in rules:
-            rules[rkey] = "; ".join(_flat_settings(_config_keys(rule, config, group)))
+            flat = _flat_settings(_config_keys(rule, config, group))
+            rules[rkey] = [keys.setdefault(k, len(keys)) for k in flat]
         src[name] = [path, rkey, function]
-    return dict(src=src, rules=rules) if src else {}
+    return dict(src=src, rules=rules, keys=list(keys)) if src else {}
 
 
 def provenance_sources(inputs: ReportInputs, config: dict) -> dict:
