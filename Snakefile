@@ -34,6 +34,14 @@ except ConfigError as err:
     raise SystemExit(f"cocapp: error: {err}") from None
 W = Workflow(config)
 GROUPS = W.groups
+# the files the numbers of the report's qualitative section come from (issue 14: traced)
+QUALITATIVE_TRACED = [
+    "data/derived/qualitative/joint_display.csv",
+    "data/derived/qualitative/framework_site_theme.csv",
+    "data/derived/qualitative/framework_group_theme.csv",
+    "data/derived/qualitative/code_frequencies_by_site.csv",
+    "data/derived/qualitative/codebook.csv",
+]
 
 # Every job runs the cocapp of this checkout (src/ first on PYTHONPATH), also in the conda
 # environment of `--use-conda`, which holds only the dependencies (envs/cocapp.yaml).
@@ -410,6 +418,8 @@ rule joint_display:
         descriptives="data/derived/stats/descriptives.csv",
         tukey="data/derived/stats/tukey.csv",
         raw=W.qualitative_files(),
+        # the section shows (and traces) the counts of the published framework tables
+        framework=QUALITATIVE_TRACED[1:],
     output:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
@@ -423,7 +433,8 @@ rule joint_display:
     shell:
         "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
-        " --tukey {input.tukey} --joint {output.joint} --section {output.section} 2> {log}"
+        " --tukey {input.tukey} --framework {input.framework} --joint {output.joint}"
+        " --section {output.section} 2> {log}"
 
 
 # -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
@@ -552,6 +563,7 @@ rule report:
             "data/derived/stats/ancova.csv",
             "data/derived/stats/ancova_means.csv",
             *expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
+            *(QUALITATIVE_TRACED if W.qualitative_enabled else []),
         ],
     output:
         W.registered(["reports/report.html"]),

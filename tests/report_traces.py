@@ -143,13 +143,41 @@ class Files:
         return self._cache[name]
 
     def line(self, name: str, line: int) -> dict:
-        """Row at CSV ``line`` (header = 1), also checked against the file's text at that line."""
+        """The record starting on ``line`` of the CSV file (header = 1; a quoted cell with line breaks
+        makes a record span lines), also checked against the file's text at that line."""
+        import csv
+        import io
+
         df = self.frame(name)
-        row = df.iloc[line - 2].to_dict()
-        text = self.path(name).read_text("utf-8").splitlines()[line - 1]
+        text = self.path(name).read_text("utf-8")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        next(reader)
+        starts, at = [], reader.line_num
+        for _ in reader:
+            starts.append(at + 1)
+            at = reader.line_num
+        assert line in starts, f"{name}: no record starts on line {line}"
+        row = df.iloc[starts.index(line)].to_dict()
         first = next(v for v in row.values() if v)
-        assert first in text, (name, line, first, text)
+        assert first.split("\n")[0] in text.splitlines()[line - 1], (name, line, first)
         return row
+
+    def json(self, name: str, where: str, cols: str) -> list[str]:
+        """What a trace into a JSON file (a JSON pointer and keys, ``#a+b`` = entries of the lists a and
+        b, ``+a.k`` = the sum of k over the list a) or into the file itself (``@``, its bytes) names."""
+        path = self.path(name)
+        if where == "@":
+            assert cols == "bytes", (name, cols)
+            return [str(path.stat().st_size)]
+        node = json.loads(path.read_text("utf-8"))
+        for part in filter(None, where.split("/")):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if cols.startswith("#"):
+            return [str(sum(len(node[k]) for k in cols[1:].split("+")))]
+        if cols.startswith("+"):
+            key, field = cols[1:].split(".")
+            return [str(sum(e.get(field) or 0 for e in node[key]))]  # an entry without it: 0
+        return [str(node[c]) for c in cols.split(",") if node[c] is not None]
 
     def count(self, name: str, flt: str) -> int:
         df = self.frame(name)
@@ -168,6 +196,12 @@ def follow(trace: str, shown: str, files: Files) -> list[str]:
     """Follow one trace; the derived values it names (checked to be shown), as text."""
     name, where, cols = trace.split("|")
     assert name in files.src, f"{trace}: source {name!r} not among the report's trace sources"
+    if where == "@" or where.startswith("/"):
+        values = files.json(name, where, cols)
+        assert values, trace
+        for v in values:
+            assert shows(shown, v), f"{trace}: shown {shown!r} does not show {v!r}"
+        return values
     if cols == "#":
         n = files.count(name, where)
         assert shown.strip() == str(n), (trace, shown, n)
@@ -181,20 +215,21 @@ def follow(trace: str, shown: str, files: Files) -> list[str]:
     return values
 
 
-# Tables whose numbers carry no trace yet (issue 14's remaining gap): the provenance tables (their numbers
-# are the manifests' own, each row links its manifest) and the qualitative section's tables (a fragment
-# written by the qualitative stages).
-UNTRACED = ("provenance-", "joint-display", "framework-matrix", "code-frequencies", "codebook")
+# Tables whose numbers carry no trace (none since issue 14 traced the provenance and qualitative tables).
+UNTRACED: tuple[str, ...] = ()
 
 
 def check_report(html: str, root: Path) -> tuple[dict, set]:
-    """Every number of every table carries a trace that leads to a derived row (or a count of rows)
-    showing it, except the tables :data:`UNTRACED` names. Returns ({table: cells checked}, the
-    untraced tables that hold numbers). The trace sources name a rule, a function and config keys."""
+    """Every number of every table carries a trace that leads to a derived row (or a count of rows, or a
+    manifest's entry, or the size of an input file) showing it, and every other cell that carries a
+    trace ("5 cases, 7 segments") leads to values it shows too. Returns ({table: cells checked}, the
+    untraced tables that hold numbers: those :data:`UNTRACED` names). The trace sources name a rule, a
+    function and config keys."""
     tables, sources = parse(html)
     assert sources and sources["src"], "the report carries no trace sources"
     for name, (_file, rule, function) in sources["src"].items():
         assert rule and function and rule in sources["rules"], name
+        assert all(0 <= i < len(sources["keys"]) for i in sources["rules"][rule]), rule
     files = Files(root, sources)
     checked: dict[str, int] = {}
     untraced: set[str] = set()
@@ -204,12 +239,15 @@ def check_report(html: str, root: Path) -> tuple[dict, set]:
             if row["cls"] == "section":
                 continue
             for j, cell in enumerate(row["cells"]):
-                if cell["tag"] != "td" or not is_number(cell["text"].strip()):
+                if cell["tag"] != "td":
                     continue
-                if name.startswith(UNTRACED):
+                number = is_number(cell["text"].strip())
+                if number and UNTRACED and name.startswith(UNTRACED):
                     untraced.add(name)
                     continue
                 trace = cell_trace(t, row, j)
+                if not number and not (trace and any(ch.isdigit() for ch in cell["text"])):
+                    continue
                 assert trace, f"table {name}: number {cell['text']!r} (column {j}) has no trace"
                 follow(trace, cell["text"].strip(), files)
                 checked[name] = checked.get(name, 0) + 1

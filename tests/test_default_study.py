@@ -147,19 +147,46 @@ def test_report_is_honest_compact_and_traceable(run):
 
 def test_every_number_of_the_default_report_traces_back(run):
     """Issue 14's done-when on the default run: every number of every table of the report (Tables 1-4,
-    S1-S2, A1-A9b, C1-C4) follows its hover trace to a derived file and line (or a count of rows) whose
-    value, rounded as displayed, is the number shown; only the provenance and qualitative tables carry
-    no trace yet."""
+    S1-S2, A1-A9b, C1-C4, the qualitative section's tables and the provenance tables) follows its hover
+    trace to a derived file and line (or a count of rows, a stage manifest's entry, an input file's size)
+    whose value, rounded as displayed, is the number shown."""
     from report_traces import check_report
 
     checked, untraced = check_report((run / "reports/report.html").read_text(), run)
     for key in ("table1_returns", "table2_service_users", "ancova_means", "analysis-missing",
                 "analysis-mcar", "analysis-normality", "analysis-assumptions", "analysis-slopes-all",
                 "analysis-games-howell-significant", "analysis-ancova-pairs-significant",
-                "published-summary", "published-comparison"):  # fmt: skip
+                "published-summary", "published-comparison", "joint-display", "framework-site-theme",
+                "framework-group-theme", "code-frequencies", "codebook", "provenance-manifests",
+                "provenance-all-inputs", "provenance-inputs", "provenance-versions"):  # fmt: skip
         assert checked.get(key, 0) > 0, key
     assert sum(checked.values()) > 3000
-    assert untraced <= {
-        "joint-display", "framework-matrix", "code-frequencies", "codebook", "provenance-manifests",
-        "provenance-all-inputs", "provenance-inputs", "provenance-versions",
-    }  # fmt: skip
+    assert untraced == set()
+
+
+def test_console_trace_of_the_qualitative_and_provenance_tables(run):
+    """``cocapp trace`` answers for the tables traced last (issue 14): a joint-display count leads to
+    its line of joint_display.csv, a framework cell to the line its record starts on (extracts with
+    line breaks before it), a stage's seconds to its manifest; each names rule, function, config keys."""
+    import json
+
+    from cocapp.config import load_config
+    from cocapp.presentation.trace import trace
+
+    config = load_config(run / "config.yaml")
+    joint = pd.read_csv(run / "data/derived/qualitative/joint_display.csv", dtype=str, keep_default_na=False)
+    got = trace("joint-display | Burgundy | Segments", config, run)
+    line = joint.index[joint["site"] == "Burgundy"][0] + 2
+    assert got["derived"]["line"] == line and got["shown"] == joint.loc[line - 2, "n_segments"]
+    assert got["rule"] == "joint_display" and "qualitative" in got["config_keys"]
+    got = trace("framework-site-theme | Provence | Accommodating and adjusting", config, run)
+    v = got["derived"]["values"]
+    assert (v["site"], v["theme"]) == ("Provence", "Accommodating and adjusting")
+    assert got["shown"].startswith(f"{v['n_cases']} cases, {v['n_segments']} segments")
+    text = (run / "data/derived/qualitative/framework_site_theme.csv").read_text("utf-8").splitlines()
+    assert text[got["derived"]["line"] - 1].startswith("Provence,")
+    assert got["rule"] == "qualitative_framework" and "site_theme_matrix" in got["function"]
+    got = trace("provenance-manifests | ancova | Seconds", config, run)
+    manifest = json.loads((run / "data/derived/logs/ancova.manifest.json").read_text("utf-8"))
+    assert got["shown"] == str(manifest["seconds"]) and got["derived"]["rows"] == "JSON /"
+    assert got["rule"] == "ancova" and "adjusted_means_weights" in got["config_keys"]["statistics"]

@@ -600,10 +600,12 @@ def test_small_cell_rule_on_published_matrix(tmp_path, cocapp_stage):
     assert site["qualitative_dataset"].eq("Fixture extracts, not real interview data").all()
     burgundy_t2 = site[(site["site"] == "Burgundy") & (site["theme"] == T2)].iloc[0]
     assert (burgundy_t2["n_cases"], burgundy_t2["n_segments"], burgundy_t2["extracts"]) == ("<3", "<3", "")
-    assert burgundy_t2["note"] == "extracts withheld: single-case cell"
+    assert burgundy_t2["note"] == "extracts withheld: fewer than 3 cases"
     dauphine_t1 = site[(site["site"] == "Dauphine") & (site["theme"] == T1)].iloc[0]
     assert (dauphine_t1["n_cases"], dauphine_t1["n_segments"]) == ("<3", "<3")
-    assert "[D-SM-002]" in dauphine_t1["extracts"]  # two cases: extracts shown
+    # issue 14: a two-case cell is withheld like a one-case cell, with the same note (the note of the old
+    # rule, "single-case cell", told the two apart and so revealed the count)
+    assert (dauphine_t1["extracts"], dauphine_t1["note"]) == ("", burgundy_t2["note"])
     artois_t2 = site[(site["site"] == "Artois") & (site["theme"] == T2)].iloc[0]
     assert (artois_t2["n_cases"], artois_t2["n_segments"]) == ("0", "0")
     artois_t3 = site[(site["site"] == "Artois") & (site["theme"] == T3)].iloc[0]
@@ -614,6 +616,23 @@ def test_small_cell_rule_on_published_matrix(tmp_path, cocapp_stage):
         t = pd.read_csv(out / name, dtype=str, keep_default_na=False)
         for col in [c for c in t.columns if c.startswith("n_")]:
             assert not t[col].isin(["1", "2"]).any(), (name, col)
+    _check_framework_files_reveal_nothing(out)
+
+
+def _check_framework_files_reveal_nothing(out: Path) -> None:
+    """The published framework CSVs follow the report's small-cell rule (issue 14): every cell whose
+    case count is suppressed shows no extract and one and the same note, a cell with a shown count
+    carries no note, and no file mentions single cases."""
+    notes = set()
+    for name in ("framework_case_theme.csv", "framework_site_theme.csv", "framework_group_theme.csv"):
+        t = pd.read_csv(out / name, dtype=str, keep_default_na=False)
+        small = t["n_cases"].str.startswith("<")
+        assert small.any() and (t.loc[small, "extracts"] == "").all(), name
+        assert (t.loc[~small, "note"] == "").all(), name
+        notes |= set(t.loc[small, "note"])
+    assert notes == {"extracts withheld: fewer than 3 cases"}
+    for f in out.glob("*.csv"):
+        assert "single-case" not in f.read_text("utf-8"), f.name
 
 
 def test_suppress_threshold_and_switch():
@@ -679,11 +698,68 @@ def test_joint_display_stage(tmp_path, cocapp_stage):
     _check_balanced(html)
 
 
+def test_section_numbers_trace_to_the_lines_of_the_published_files(tmp_path, cocapp_stage):
+    """Issue 14: the joint-display stage, given the framework files as the workflow gives them, shows
+    their counts, and every count of the section's tables carries a trace (file stem, line, columns)
+    that leads to a record of joint_display.csv or of a framework file showing it; records with
+    line breaks (extracts) are counted by the line they start on."""
+    from report_traces import Files, cell_trace, follow, is_number, parse
+
+    cfg = qual_config(
+        segments=str(RAW / "segments.csv"),
+        cases=str(RAW / "cases.csv"),
+        codebook=str(RAW / "codebook.csv"),
+        interviews=str(RAW / "interviews.csv"),
+    )
+    out = tmp_path / "derived" / "qualitative"
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    assert cocapp_stage("qualitative-framework", cfg, *framework_args(out))[0] == 0
+    shown = [out / f for k, f in FRAMEWORK.items() if k != "case_theme"]
+    code, log = cocapp_stage("joint-display", cfg, *joint_args(out), "--framework", *shown)
+    assert code == 0, log
+    html = (out / "qualitative_section.html").read_text("utf-8")
+    tables, _ = parse(html)
+    names = [f.stem for f in shown] + ["joint_display"]
+    files = Files(out, {"src": {n: [f"{n}.csv", "", ""] for n in names}})
+    site_csv = (out / "framework_site_theme.csv").read_text("utf-8")
+    assert site_csv.count("\n") > len(pd.read_csv(out / "framework_site_theme.csv")) + 1  # multi-line
+    checked: dict[str, int] = {}
+    for t in tables:
+        for row in t["rows"]:
+            for j, cell in enumerate(row["cells"]):
+                text = cell["text"].strip()
+                if cell["tag"] != "td" or not any(ch.isdigit() for ch in text):
+                    continue
+                trace = cell_trace(t, row, j)
+                if trace is None:  # only text that quotes numbers (Tukey contrasts, extracts) is untraced
+                    assert not is_number(text) and not text[:1].isdigit(), (t["id"], text)
+                    continue
+                follow(trace, text, files)
+                checked[t["id"]] = checked.get(t["id"], 0) + 1
+    assert set(checked) == {
+        "joint-display", "framework-site-theme", "framework-group-theme", "code-frequencies", "codebook",
+    }  # fmt: skip
+    # a changed count in a file is caught at the cell that shows it
+    site = pd.read_csv(out / "framework_site_theme.csv", dtype=str, keep_default_na=False)
+    i = site.index[site["n_cases"] == "5"][0]
+    site.loc[i, "n_cases"] = "6"
+    site.to_csv(out / "framework_site_theme.csv", index=False, lineterminator="\n")
+    with pytest.raises(AssertionError, match="framework_site_theme"):
+        for t in tables:
+            for row in t["rows"]:
+                for j, cell in enumerate(row["cells"]):
+                    trace = cell_trace(t, row, j)
+                    if trace and trace.startswith("framework_site_theme|"):
+                        follow(trace, cell["text"].strip(), Files(out, {"src": files.src}))
+
+
 def _check_small_cells_reveal_nothing(html: str) -> None:
     """Every framework cell whose case count is suppressed ("<3") carries the same note and no extract;
     a summary counts extracts only where the segment count is shown; no joint-display extract comes from
     a theme whose count at the site is suppressed."""
-    cells = re.findall(r'<td><span class="counts">(.*?) cases, (.*?) segments</span>(.*?)</td>', html, re.S)
+    cells = re.findall(
+        r'<td[^>]*><span class="counts">(.*?) cases, (.*?) segments</span>(.*?)</td>', html, re.S
+    )
     assert cells
     small = [c for c in cells if c[0] == "&lt;3"]
     assert small and all(
@@ -692,11 +768,11 @@ def _check_small_cells_reveal_nothing(html: str) -> None:
     for _, n_seg, rest in cells:
         for summary in re.findall(r"<summary>(.*?)</summary>", rest):
             assert (summary == "extracts") == (n_seg == "&lt;3"), (n_seg, summary)
-    joint = html.split('<table class="joint-display">', 1)[1].split("</table>", 1)[0]
-    heads = re.findall(r"<th>(.*?)</th>", joint.split("</thead>")[0])
+    joint = html.split('<table class="joint-display"', 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r"<th[^>]*>(.*?)</th>", joint.split("</thead>")[0])
     themes = [h.removeprefix("Cases: ") for h in heads if h.startswith("Cases: ")]
     first = heads.index(f"Cases: {themes[0]}")
-    rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", joint.split("<tbody>")[1], re.S)
+    rows = re.findall(r"<tr[^>]*><th scope=\"row\">.*?</tr>", joint.split("<tbody>")[1], re.S)
     assert rows and themes
     for row in rows:
         tds = re.findall(r"<td>(.*?)</td>", row, re.S)
@@ -818,7 +894,15 @@ def test_the_three_stages_through_the_command_line(tmp_path):
     # fixture: Burgundy cases P2, P3; Relationships: P2 (listening + trust on one passage), P3 (trust)
     b = site[(site["site"] == "Burgundy") & (site["theme"] == "Relationships")].iloc[0]
     assert (b["n_cases"], b["n_segments"]) == ("<3", "3")
-    assert b["extracts"] == "“I listen first.” [int_P2]\n“Trust is earned slowly.” [int_P3]"
+    # two cases: a small cell, its extracts withheld in the published file (issue 14); unsuppressed, the
+    # passage coded twice in the theme is quoted once
+    assert (b["extracts"], b["note"]) == ("", "extracts withheld: fewer than 3 cases")
+    seg = pd.read_csv(out / "segments.csv", dtype=str, keep_default_na=False)
+    cases = pd.read_csv(out / "cases.csv", dtype=str, keep_default_na=False)
+    codes = pd.read_csv(out / "codes.csv", dtype=str, keep_default_na=False)
+    raw = framework.site_theme_matrix(seg, cases, codes, ["Burgundy"])
+    rel = raw[raw["theme"] == "Relationships"].iloc[0]
+    assert rel["extracts"] == "“I listen first.” [int_P2]\n“Trust is earned slowly.” [int_P3]"
 
 
 def test_qualcoder_export_by_file(tmp_path):

@@ -97,7 +97,7 @@ def test_framework_chart_unsuppressed_while_published_table_keeps_the_rule(workb
     assert chart.loc["P3", "profession"] == "not reported"  # case attributes beside the chart
     published = pd.read_csv(workbook / "framework_case_theme.csv", dtype=str, keep_default_na=False)
     p3 = published[(published["case_id"] == "P3") & (published["theme"] == "Relationships")].iloc[0]
-    assert (p3["n_cases"], p3["extracts"], p3["note"]) == ("<3", "", "extracts withheld: single-case cell")
+    assert (p3["n_cases"], p3["extracts"], p3["note"]) == ("<3", "", "extracts withheld: fewer than 3 cases")
     counts = sheet(xlsx, "case x code").set_index("case_id")
     assert counts.loc[
         "P2", ["Relationships/trust", "Relationships/listening", "System/paperwork"]

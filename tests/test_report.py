@@ -144,7 +144,7 @@ def test_sensitivity_verdict_comparison_and_qualitative(run):
     assert "417 of 419 printed numbers" in html
     assert 'id="qual-table"' in html
     assert "value that fits: 0.12" in html
-    assert '<td class="nw">1.00</td>' in html  # printed text kept as printed (not 1.0)
+    assert "<td>1.00</td>" in html  # printed text kept as printed (not 1.0)
     assert "<blockquote><p>Synthetic fixture: hand-written verdict facts.</p></blockquote>" in html
 
 
@@ -280,6 +280,13 @@ def test_report_opens_in_headless_chromium(run):
         title = cell.get_attribute("title")
         assert re.search(r"stats/anova\.csv, line \d+, column\(s\) F,df1,df2,p\nrule: compare_sites\n", title)
         assert "function: cocapp.stats.anova.oneway_anova" in title and "config keys: " in title
+        assert "statistics.significance_level=0.05" in title  # from the shared key=value list
+        # a provenance number: an input file's size, traced to the file itself (issue 14)
+        cell = driver.find_element(By.CSS_SELECTOR, "#provenance-inputs tbody td[data-t]")
+        driver.execute_script("arguments[0].scrollIntoView();", cell)
+        webdriver.ActionChains(driver).move_to_element(cell).perform()
+        title = cell.get_attribute("title")
+        assert "(the file itself), key(s) bytes\nrule: report\nfunction: cocapp.stages.report" in title
         severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         assert severe == []
     finally:

@@ -4,6 +4,7 @@ derived row whose full-precision values round to what the table shows."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -144,7 +145,18 @@ def traced_report(publication_reports, publication_config, run_cocapp, tmp_path_
         *("--trace-files", *traced),
         *("--out", out),
     ]
-    assert run_cocapp("report", config, *args) == 0
+    # the report's own manifest (as beside its log in a workflow run): the versions shown trace to it
+    logs = root / "data" / "derived" / "logs"
+    logs.mkdir(parents=True)
+    before = os.environ.get("COCAPP_MANIFEST")
+    os.environ["COCAPP_MANIFEST"] = str(logs / "report.manifest.json")
+    try:
+        assert run_cocapp("report", config, *args) == 0
+    finally:
+        if before is None:
+            del os.environ["COCAPP_MANIFEST"]
+        else:
+            os.environ["COCAPP_MANIFEST"] = before
     return dict(html=out.read_text("utf-8"), root=root, args=args)
 
 
@@ -160,13 +172,15 @@ def test_every_number_of_the_report_traces_to_a_derived_row_showing_it(traced_re
         "table4_correlations_service_users", "reliability", "ancova_means", "analysis-assumptions",
         "analysis-correlations", "analysis-correlations-sites", "analysis-tukey-significant",
         "analysis-tukey-all", "published-summary", "published-comparison", "published-consistency",
+        "provenance-inputs", "provenance-versions",
     }  # fmt: skip
     assert expected <= set(checked), expected - set(checked)
     assert sum(checked.values()) > 1000
-    assert {u for u in untraced if not u.startswith("provenance-")} == set()
+    assert untraced == set()
     _, sources = parse(traced_report["html"])
     assert sources["src"]["descriptives"][1:] == ["distributions", sources["src"]["descriptives"][2]]
-    assert "scoring.thresholds=[0.0,0.2,0.3,0.4,0.5]" in sources["rules"]["distributions"]
+    keys = [sources["keys"][i] for i in sources["rules"]["distributions"]]  # shared key=value list
+    assert "scoring.thresholds=[0.0,0.2,0.3,0.4,0.5]" in keys
     assert sources["src"]["service_users_reconciliation"][1] == "ingest:service_users"
     assert "describe" in sources["src"]["descriptives"][2]
 
@@ -236,3 +250,24 @@ def test_console_trace_of_the_analyses_and_audit_tables(traced_report, publicati
             assert got["rule"] in ("compare_sites", "audit") and got["function"] and got["config_keys"]
             checked += 1
     assert checked >= 15
+
+
+def test_console_trace_of_the_provenance_tables(traced_report, publication_config):
+    """``cocapp trace`` answers for the provenance tables too: an input file's size leads to the file
+    itself, a package version to the report's own manifest (JSON entry and key), each with its rule,
+    function and config keys."""
+    import json
+
+    from cocapp.presentation.trace import format_trace
+
+    root = traced_report["root"]
+    got = trace("provenance-versions | pandas | Version", publication_config, root)
+    manifest = json.loads((root / "data" / "derived" / "logs" / "report.manifest.json").read_text())
+    assert got["shown"] == manifest["software"]["pandas"] == got["derived"]["values"]["pandas"]
+    assert got["derived"]["rows"] == "JSON /software" and got["rule"] == "report"
+    assert "stage_manifest" in got["function"] and "study" in got["config_keys"]
+    raw = FIX / "ingest" / "service_users_reconciliation.csv"
+    got = trace(f"provenance-inputs | {raw} | Bytes", publication_config, root)
+    assert got["shown"] == str(raw.stat().st_size) == got["derived"]["values"]["bytes"]
+    assert got["derived"]["rows"] == "the file itself" and "read_inputs" in got["function"]
+    assert "the file itself" in format_trace(got)

@@ -202,7 +202,31 @@ SOURCES = {
     "mi_pairs": ("impute", "cocapp.stats.mi.pool_analyses (pooled site differences, Rubin's rules)"),
     "published_comparison": ("audit", "cocapp.presentation.audit.compare"),
     "published_consistency": ("audit", "cocapp.presentation.audit.consistency_checks"),
+    # the report's qualitative section (written by the qualitative stages, small cells suppressed)
+    "joint_display": (
+        "joint_display",
+        "cocapp.qualitative.joint.joint_display (small cells: cocapp.qualitative.joint.suppress_joint)",
+    ),
+    "framework_site_theme": (
+        "qualitative_framework",
+        "cocapp.qualitative.framework.site_theme_matrix (small cells: framework.suppress)",
+    ),
+    "framework_group_theme": (
+        "qualitative_framework",
+        "cocapp.qualitative.framework.group_theme_matrix (small cells: framework.suppress)",
+    ),
+    "code_frequencies_by_site": (
+        "qualitative_framework",
+        "cocapp.qualitative.framework.code_frequencies_by_site (small cells: framework.suppress)",
+    ),
+    "codebook": (
+        "qualitative_framework",
+        "cocapp.qualitative.framework.codebook_table (small cells: framework.suppress)",
+    ),
 }
+# the provenance tables: a stage manifest (JSON) and the report's own input files
+MANIFEST_FUNCTION = "cocapp.provenance.stage_manifest (written by cocapp.stages.runner after the stage)"
+INPUT_FUNCTION = "cocapp.stages.report.read_inputs (size of the file; SHA-256 by report.sha256_of)"
 _RECONCILIATION = "_reconciliation"
 
 
@@ -458,6 +482,22 @@ def _cell_trace(table: dict, row: dict, j: int) -> str | None:
     return f"{where}|{col}"
 
 
+def _rows_named(rows: list[dict], first: int, rest: str, headers_only: bool) -> list[dict]:
+    """The rows whose label cells (before column ``first``; only the row headers when
+    ``headers_only``) the query names most fully."""
+    scores = []
+    for r in rows:
+        cells = [c for c in r["cells"][:first] if c["tag"] == "th" or not headers_only]
+        labels = [_dash(c["text"]) for c in cells if c["text"].strip()]
+        if labels and all(_named(lab, rest) for lab in labels):
+            scores.append((sum(map(len, labels)), r))
+        elif labels:
+            hit = [lab for lab in labels if _named(lab, rest)]
+            scores.append((sum(map(len, hit)) - 10_000, r))
+    top = max((sc for sc, _ in scores), default=None)
+    return [r for sc, r in scores if sc == top] if top is not None and top > 0 else []
+
+
 def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     """The trace of a number of any traced table of the report (``Table A4``, ``Table C4``, ... or the
     table's id), read from the report's own hover data: the row is the one whose label cells the query
@@ -473,13 +513,21 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     q = _dash(query)
     best = None
     for t in p.tables:
-        number = t["caption"].split(". ", 1)[0].strip()
+        # the table's number ("Table A4"), or its id when its caption carries none (provenance tables)
+        numbered = re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"].strip())
+        number = numbered.group(1) if numbered else ""
         for name in (number, t["id"]):
             n = _dash(name)
             if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
                 best = (t, n, number or t["id"])
     if best is None:
-        names = ", ".join(t["caption"].split(". ", 1)[0] for t in p.tables if t["caption"])
+        names = ", ".join(
+            m.group(1)
+            if (m := re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"]))
+            else t["id"]
+            for t in p.tables
+            if t["caption"] or t["id"]
+        )
         raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
     t, n, number = best
     rest = q[len(n) :].strip(" |")
@@ -500,16 +548,12 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     rest = rest[: m.start()] + " " + rest[m.end() :]
     # the row's labels: its cells before the first traced column (group, outcome, pair, ...)
     first = min(traced_cols)
-    scores = []
-    for r in t["rows"]:
-        labels = [_dash(c["text"]) for c in r["cells"][:first] if c["text"].strip()]
-        if labels and all(_named(lab, rest) for lab in labels):
-            scores.append((sum(map(len, labels)), r))
-        elif labels:
-            hit = [lab for lab in labels if _named(lab, rest)]
-            scores.append((sum(map(len, hit)) - 10_000, r))
-    top = max((sc for sc, _ in scores), default=None)
-    rows = [r for sc, r in scores if sc == top] if top is not None and top > 0 else []
+    rows = _rows_named(t["rows"], first, rest, headers_only=False)
+    if len(rows) != 1:
+        # a row header (<th scope="row">: a site, a code, a file) may name the row on its own, without
+        # the descriptive cells beside it (a code's definition)
+        by_header = _rows_named(t["rows"], first, rest, headers_only=True)
+        rows = by_header if len(by_header) == 1 else rows
     if len(rows) != 1:
         raise TraceError(
             f"{rest!r} matches {len(rows)} rows of {number}: name every label cell of the row "
@@ -522,7 +566,12 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     name, where, cols = cell.split("|")
     path, rule_key, function = sources["src"][name]
     rule, _, group = rule_key.partition(":")
-    if cols == "#":
+    full = Path(path) if Path(path).is_absolute() else report.parent.parent / path
+    if where == "@" or where.startswith("/"):
+        values = json_value(full, where, cols)
+        at = "the file itself" if where == "@" else f"JSON {where}"
+        derived = dict(file=path, line=None, rows=at, values=values, column=cols)
+    elif cols == "#":
         derived = dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
     else:
         line, values = _csv_line(
@@ -547,10 +596,46 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
 
 
 def _csv_line(path: Path, line: int) -> tuple[int, dict]:
+    """(line, values) of the record of ``path`` starting on ``line`` (header = 1; a quoted cell with line
+    breaks makes a record span lines, :func:`cocapp.csvout.record_lines`)."""
+    from cocapp.csvout import record_lines
+
     df = _read(path)
-    if not 2 <= line <= len(df) + 1:
-        raise TraceError(f"{path}: no line {line} (the run changed since the report was written?)")
-    return line, df.iloc[line - 2].to_dict()
+    starts = record_lines(Path(path).read_text("utf-8")) if len(df) else []
+    if line not in starts:
+        raise TraceError(f"{path}: no record starts on line {line} (the run changed since the report?)")
+    return line, df.iloc[starts.index(line)].to_dict()
+
+
+def json_value(path: str | Path, where: str, columns: str) -> dict:
+    """What a trace into a JSON file (a stage manifest) or into a file itself names.
+
+    ``where`` is a JSON pointer (RFC 6901: ``/`` the whole document, ``/inputs/3`` an entry) or ``@``
+    (the file itself: ``bytes`` is its size). ``columns``: keys of the object found, comma-separated;
+    ``#a+b`` = the number of entries of the lists ``a`` and ``b``; ``+a.k`` = the sum of ``k`` over the
+    entries of the list ``a``. Returns ``{column: value as text}``."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise TraceError(f"{path}: file not found (run the workflow first)")
+    if where == "@":
+        if columns != "bytes":
+            raise TraceError(f"{path}: a trace to the file itself names its bytes, not {columns!r}")
+        return {"bytes": str(path.stat().st_size)}
+    node = json.loads(path.read_text("utf-8"))
+    for part in filter(None, where.split("/")):
+        part = part.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise TraceError(f"{path}: nothing at {where} (the run changed since the report?)") from None
+    if columns.startswith("#"):
+        return {columns: str(sum(len(node.get(k) or []) for k in columns[1:].split("+")))}
+    if columns.startswith("+"):
+        key, _, field = columns[1:].partition(".")
+        return {columns: str(sum((e.get(field) or 0) for e in node.get(key) or []))}
+    return {c: "" if node.get(c) is None else str(node.get(c)) for c in columns.split(",")}
 
 
 def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:

@@ -15,8 +15,10 @@ Small cells
 -----------
 Tables that leave the pipeline go through :func:`suppress`: a count ``1 <= n < threshold`` is written
 ``"<threshold"`` (e.g. ``"<3"``; zero is shown as 0, since it discloses no one), and when
-``suppress_single_case_extracts`` is true a cell with exactly one case shows no extract (``note`` says
-so). The canonical ``segments.csv`` written by the ingest stage keeps everything, unsuppressed.
+``suppress_single_case_extracts`` is true a cell with ``1 <= n_cases < threshold`` shows no extract and
+its ``note`` says so in words that do not depend on the count (issue 14: a note "single-case cell" would
+tell a one-case cell from a two-case one and undo the rule). The report's qualitative section applies
+the same rule. The canonical ``segments.csv`` written by the ingest stage keeps everything, unsuppressed.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 EXTRACT_SEPARATOR = "\n"
-WITHHELD_SINGLE_CASE = "extracts withheld: single-case cell"
+WITHHELD_SMALL = "extracts withheld: fewer than {threshold} cases"
 
 
 def theme_order(codebook: pd.DataFrame) -> list[str]:
@@ -170,20 +172,25 @@ def suppress(
     """Apply the small-cell rule to a table that leaves the pipeline.
 
     Counts ``1 <= n < threshold`` become the text ``"<threshold"``; zero and counts at or above the
-    threshold are kept. When ``suppress_single_case_extracts`` is true, ``extracts`` is emptied in rows
-    whose ``case_column`` is exactly 1 and ``note`` says why.
+    threshold are kept. When ``suppress_single_case_extracts`` is true, ``extracts`` is emptied in every
+    small cell (``1 <= case_column < threshold``, not only single-case ones: withholding only those would
+    show which small cells hold one case) and ``note`` says why, the same words for every small cell.
 
     >>> t = pd.DataFrame({"n_cases": [0, 1, 2, 3], "extracts": ["", "a", "b", "c"]})
-    >>> suppress(t, 3)[["n_cases", "extracts", "note"]].values.tolist()
-    [['0', '', ''], ['<3', '', 'extracts withheld: single-case cell'], ['<3', 'b', ''], ['3', 'c', '']]
+    >>> for row in suppress(t, 3)[["n_cases", "extracts", "note"]].values.tolist():
+    ...     print(row)
+    ['0', '', '']
+    ['<3', '', 'extracts withheld: fewer than 3 cases']
+    ['<3', '', 'extracts withheld: fewer than 3 cases']
+    ['3', 'c', '']
     """
     out = table.copy()
     if "extracts" in out.columns:
         note = pd.Series("", index=out.index, dtype="object")
         if suppress_single_case_extracts and case_column in out.columns:
-            single = out[case_column] == 1
-            out.loc[single, "extracts"] = ""
-            note[single] = WITHHELD_SINGLE_CASE
+            small = (out[case_column] >= 1) & (out[case_column] < threshold)
+            out.loc[small, "extracts"] = ""
+            note[small] = WITHHELD_SMALL.format(threshold=threshold)
         out["note"] = note
     cols = count_columns if count_columns is not None else [c for c in out.columns if c.startswith("n_")]
     for col in cols:

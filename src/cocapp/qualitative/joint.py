@@ -28,10 +28,10 @@ from importlib import resources
 import pandas as pd
 
 from cocapp.config import at_threshold, format_threshold
+from cocapp.csvout import record_lines
 from cocapp.qualitative.framework import (
-    WITHHELD_SINGLE_CASE,
-    framework_tables,
     suppress,
+    suppressed_framework_tables,
     theme_order,
 )
 
@@ -193,13 +193,19 @@ def joint_display(
 
 
 def suppress_joint(table: pd.DataFrame, qual_config: dict) -> pd.DataFrame:
-    """The small-cell rule for the joint display: qualitative ``n_*`` counts only."""
+    """The small-cell rule for the joint display: qualitative ``n_*`` counts suppressed, and (with
+    ``suppress_single_case_extracts``) no representative extract, source or theme where the theme's case
+    count at the site is suppressed: quoting it would say the cell holds more than one case (the same
+    rule as the framework matrices, :func:`cocapp.qualitative.framework.suppress`)."""
     threshold = int(qual_config.get("small_cell_threshold", 3))
     cols = [c for c in table.columns if c.startswith("n_")]
-    return suppress(table, threshold, count_columns=cols, suppress_single_case_extracts=False)
-
-
-WITHHELD_SMALL = "extracts withheld: fewer than {threshold} cases"
+    out = suppress(table, threshold, count_columns=cols, suppress_single_case_extracts=False)
+    if bool(qual_config.get("suppress_single_case_extracts", True)) and "representative_theme" in out:
+        for i, theme in out["representative_theme"].items():
+            n = out.at[i, "n_cases_" + theme_slug(theme)] if isinstance(theme, str) and theme else None
+            if _is_small(n):
+                out.loc[i, ["representative_theme", "representative_extract", "representative_source"]] = ""
+    return out
 
 
 def _is_small(count: object) -> bool:
@@ -207,16 +213,11 @@ def _is_small(count: object) -> bool:
     return str(count).startswith("<")
 
 
-def _joint_rows(joint: pd.DataFrame, threshold: int, single: bool, themes: list[str]) -> list[dict]:
-    """The joint display's rows for the report: a representative extract from a theme whose case count
-    at the site is suppressed is withheld (showing it would say the cell holds more than one case), and
-    the reason given never depends on the count."""
+def _joint_rows(joint: pd.DataFrame, threshold: int, single: bool) -> list[dict]:
+    """The rows of the published joint display (:func:`suppress_joint`) for the report, with the note
+    shown where no extract is quoted (its words never depend on a count)."""
     rows = joint.to_dict("records")
     for r in rows:
-        theme = r.get("representative_theme")
-        n = r.get("n_cases_" + theme_slug(theme)) if isinstance(theme, str) and theme else None
-        if single and r.get("representative_extract") and _is_small(n):
-            r["representative_extract"] = ""
         r["no_extract_note"] = (
             f"no extract shown (small-cell rule: themes with fewer than {threshold} cases are not quoted)"
             if single
@@ -225,18 +226,32 @@ def _joint_rows(joint: pd.DataFrame, threshold: int, single: bool, themes: list[
     return rows
 
 
+def csv_lines(table: pd.DataFrame) -> list[int]:
+    """The line (header = 1) of each row of ``table`` in its CSV file as the stages write it
+    (:func:`cocapp.csvout.write_csv`; a cell with line breaks spans lines)."""
+    return record_lines(table.to_csv(index=False, lineterminator="\n"))
+
+
 def render_section(
     segments: pd.DataFrame,
     cases: pd.DataFrame,
     codebook: pd.DataFrame,
     joint: pd.DataFrame,
     config: dict,
+    framework: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """The qualitative section of the HTML report (an HTML fragment, ``<section>`` ... ``</section>``).
 
     Shows the dataset label, the small-cell rule, the joint display, the site x theme and participant
     group x theme matrices (counts, and extracts quoted with their source labels where the rule allows),
-    code frequencies by site and the codebook. Numbers are rounded here for reading only.
+    code frequencies by site and the codebook. ``framework`` holds the published framework tables as
+    written by ``qualitative-framework`` (file name -> cells as text; computed with
+    :func:`cocapp.qualitative.framework.suppressed_framework_tables` when not given), so every count
+    shown is the one of a file. Numbers are rounded here for reading only.
+
+    Traces (issue 14): each count carries ``data-t="<file stem>|<line>|<columns>"`` (on the cell, or
+    ``<line>`` on the row with the table's ``data-s`` and the column header's ``data-c``), the line of
+    ``joint_display.csv`` or of the framework file that holds it; the report names the files.
     """
     import jinja2
 
@@ -245,23 +260,22 @@ def render_section(
     single = bool(qual.get("suppress_single_case_extracts", True))
     sites = [s["name"] for s in config["sites"]]
     themes = theme_order(codebook)
-    raw = framework_tables(segments, cases, codebook, sites)
-    pub = {k: suppress(v, threshold, suppress_single_case_extracts=single) for k, v in raw.items()}
+    pub = framework or suppressed_framework_tables(segments, cases, codebook, sites, qual)
+    lines = {name: csv_lines(t) for name, t in pub.items()}
 
     def cells(unit_col: str, name: str) -> list[dict]:
         """Matrix rows for the template: unit, and per theme counts + extracts (or the withheld note)."""
         table = pub[name]
+        stem = name.removesuffix(".csv")
         out = []
         for unit in dict.fromkeys(table[unit_col]):
             row = {"unit": unit, "cells": []}
             for theme in themes:
-                rec = table[(table[unit_col] == unit) & (table["theme"] == theme)].iloc[0]
+                hit = table.index[(table[unit_col] == unit) & (table["theme"] == theme)]
+                rec = table.loc[hit[0]]
                 quotes = []
-                # issue 14: in the report, extracts of every small cell (1 <= cases < threshold) are
-                # withheld alike, so the note cannot tell a single-case cell from a two-case one
-                small = _is_small(rec["n_cases"])
-                note = WITHHELD_SMALL.format(threshold=threshold) if single and small else ""
-                if not note and rec["note"] != WITHHELD_SINGLE_CASE:
+                # extracts as the file publishes them (none for a small cell when the rule is on)
+                if rec["extracts"]:
                     seg = segments[(segments[unit_col] == unit) & (segments["theme"] == theme)]
                     seg = seg.drop_duplicates(["source_id", "start", "end", "text"])
                     quotes = [
@@ -272,10 +286,11 @@ def render_section(
                     {
                         "n_cases": rec["n_cases"],
                         "n_segments": rec["n_segments"],
-                        "note": note,
+                        "note": rec["note"],
                         "quotes": quotes,
                         # the number of extracts only where the segment count is shown too
                         "n_quotes_shown": not _is_small(rec["n_segments"]),
+                        "trace": f"{stem}|{lines[name][table.index.get_loc(hit[0])]}|n_cases,n_segments",
                     }
                 )
             out.append(row)
@@ -288,16 +303,16 @@ def render_section(
         outcomes.append({"label": f"{oc['instrument']} {oc['scale']}", "slug": slug})
     conf = float(config["statistics"].get("confidence_level", 0.95))
     freq = pub["code_frequencies_by_site.csv"]
-    freq_rows = [
-        {
-            "code": rec["code"],
-            "theme": rec["theme"],
-            "counts": [
-                freq[(freq["site"] == s) & (freq["code"] == rec["code"])].iloc[0]["n_cases"] for s in sites
-            ],
-        }
-        for rec in codebook.to_dict("records")
-    ]
+    freq_lines = lines["code_frequencies_by_site.csv"]
+    freq_rows = []
+    for rec in codebook.to_dict("records"):
+        counts = []
+        for site in sites:
+            i = freq.index.get_loc(freq.index[(freq["site"] == site) & (freq["code"] == rec["code"])][0])
+            trace = f"code_frequencies_by_site|{freq_lines[i]}|n_cases"
+            counts.append({"n": freq.iloc[i]["n_cases"], "trace": trace})
+        freq_rows.append({"code": rec["code"], "theme": rec["theme"], "counts": counts})
+    published_joint = suppress_joint(joint, qual)
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: resources.files("cocapp.qualitative").joinpath("templates", name).read_text("utf-8")
@@ -327,10 +342,12 @@ def render_section(
         alpha=config["statistics"]["significance_level"],
         confidence_pct=f"{conf * 100:g}",
         outcomes=outcomes,
-        joint=_joint_rows(suppress_joint(joint, qual), threshold, single, themes),
+        joint=_joint_rows(published_joint, threshold, single),
+        joint_lines=csv_lines(published_joint),
         theme_slugs={t: theme_slug(t) for t in themes},
         site_matrix=cells("site", "framework_site_theme.csv"),
         group_matrix=cells("participant_group", "framework_group_theme.csv"),
         codebook=pub["codebook.csv"].to_dict("records"),
+        codebook_lines=lines["codebook.csv"],
         freq_rows=freq_rows,
     )

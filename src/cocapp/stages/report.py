@@ -141,7 +141,22 @@ def read_inputs(args, config: dict, log):
         table_link_base=_table_link_base(args.tables, args.out),
         figure_link_base=_figure_link_base(args.figures, args.out),
         **_traces(args, config, keys),
+        own_manifest=_own_manifest(log),
     )
+
+
+def _own_manifest(log) -> str | None:
+    """Where the runner will write this stage's manifest (relative to the working folder when inside
+    it), or None when it writes none (:func:`cocapp.provenance.manifest_path`)."""
+    from cocapp.provenance import manifest_path
+
+    path = manifest_path(getattr(log, "stream", None))
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _traces(args, config: dict, keys: list[str]) -> dict:
@@ -222,6 +237,9 @@ def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[
         code = m.get("code") or {}
         rows.append(
             dict(
+                # the manifest as a trace source (issue 14): short name and path as given
+                src=path.name.removesuffix(".json"),
+                path=path.as_posix(),
                 rule=m.get("rule") or m.get("stage"),
                 stage=m.get("stage"),
                 status=m.get("status"),
@@ -234,8 +252,11 @@ def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[
                 commit=(code.get("commit") or "unknown")[:12]
                 + (" (uncommitted changes)" if code.get("dirty") else ""),
                 link=Path(os.path.relpath(path.resolve(), out_dir)).as_posix(),
-                inputs=m.get("inputs", [])
-                + [dict(p, path=f"cocapp/{p['path']}") for p in m.get("package_data", [])],
+                inputs=[dict(f, pointer=f"/inputs/{i}") for i, f in enumerate(m.get("inputs", []))]
+                + [
+                    dict(p, path=f"cocapp/{p['path']}", pointer=f"/package_data/{i}")
+                    for i, p in enumerate(m.get("package_data", []))
+                ],
             )
         )
     log.info(f"{len(rows)} stage manifests, {len(issues)} staleness issue(s)")
