@@ -571,7 +571,7 @@ def _sf_batch(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
     rest = np.flatnonzero(todo)
     # a large remainder (pairs far in the tail at many df) in chunks: each direct value holds its
     # nodes × the range quadrature's grid in memory (gigabytes for thousands of values at once)
-    step = len(rest) if len(rest) <= BATCH else _DIRECT_CHUNK
+    step = max(len(rest), 1) if len(rest) <= BATCH else _DIRECT_CHUNK
     for start in range(0, len(rest), step):
         part = rest[start : start + step]
         out[part] = _sf_direct(q[part], k, df[part])
