@@ -228,3 +228,12 @@ def test_mpmath_points_inside_a_many_df_batch_keep_their_accuracy():
     )
     got = sr.sf(q, 250, df)[: len(g)]
     np.testing.assert_allclose(got, g.p_upper.astype(float), rtol=1e-10)
+
+
+def test_a_one_df_family_entirely_inside_the_table():
+    """Every value from the one-df table (none left for the direct quadrature: the case of a Tukey
+    family of a national study with no pair beyond w = 40, which once crashed): 1e-12 relative."""
+    q = np.random.default_rng(7).uniform(0.01, 39.9, sr.BATCH)
+    np.testing.assert_allclose(
+        sr.sf(q, 250, 1000.0), sr._sf_direct(q, 250.0, np.full(len(q), 1000.0)), rtol=1e-12
+    )
