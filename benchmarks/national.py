@@ -125,17 +125,22 @@ def stage_times(work: Path) -> dict[str, float]:
 
 def export_for_r(work: Path, out: Path) -> list[str]:
     """The scores table as one wide CSV per threshold (id, site, one column per instrument_scale), not
-    timed; returns the names of the instrument totals (for the correlations)."""
+    timed; returns the names of the instrument totals (for the correlations). Read one threshold at
+    a time (the whole table is 8e7 rows at 1M respondents)."""
     sys.path.insert(0, str(work / "src"))
-    from cocapp.contracts import read
+    from cocapp.stages.common import scores_by_threshold
 
+    cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
     path = next((work / "data" / "derived" / "scores").glob("service_users.*"))
-    scores = read("scores", path)
-    scores["outcome"] = scores["instrument"].astype(str) + "_" + scores["scale"].astype(str)
-    for t, part in scores.groupby("threshold", sort=True):
+    thresholds = [str(t) for t in cfg["scoring"]["thresholds"]]
+    totals: set[str] = set()
+    for t, part in scores_by_threshold(str(path), thresholds, None):
+        part = part.assign(outcome=part["instrument"].astype(str) + "_" + part["scale"].astype(str))
         wide = part.pivot(index=["id", "site"], columns="outcome", values="score").reset_index()
         wide.to_csv(out / f"scores_{t}.csv", index=False)
-    return sorted(o for o in scores["outcome"].unique() if o.endswith("_total"))
+        totals |= {o for o in wide.columns if o.endswith("_total")}
+        del part, wide
+    return sorted(totals)
 
 
 def run_r(work: Path, tmp: Path) -> dict[str, float] | None:

@@ -27,6 +27,18 @@ def test_eta2_interval_matches_r():
     assert (g["eta2_ci_low"] == 0).any() and (g["eta2_ci_low"] > 0).any()  # both branches covered
 
 
+def test_eta2_interval_at_national_size_matches_r():
+    """250 sites, df2 near 1e6 (the outcomes of a generated national study): SciPy's ncfdtr returns
+    NaN far beyond the upper root there, which once stopped the search for the bracket; the bounds
+    agree with R's pf inversion (tests/reference/effect_size.R) at the tolerance used above (the
+    largest difference measured: 2.6e-9 relative)."""
+    g = pd.read_csv(GOLD.with_name("eta2_ci_national.csv"))
+    got = np.array([eta2_interval(r.F, r.df1, r.df2, r.confidence) for r in g.itertuples()])
+    np.testing.assert_allclose(got[:, 0], g["eta2_ci_low"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(got[:, 1], g["eta2_ci_high"], rtol=1e-6, atol=1e-12)
+    assert np.isnan(special.ncfdtr(249, 890816, 7842.36810968, 16.09641806012316))  # the SciPy NaN
+
+
 def test_interval_bounds_solve_the_noncentral_f_equations():
     F, df1, df2 = 4.2, 5.0, 195.0
     lo, hi = eta2_interval(F, df1, df2, 0.95)

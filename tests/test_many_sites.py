@@ -185,6 +185,30 @@ def test_cli_writes_a_valid_study_folder(tmp_path):
         cli_main(["synthesize", "--sites", "3", "--out", str(out)])
 
 
+def test_synthesize_into_a_copy_of_the_default_study_replaces_its_raw_copies(tmp_path, capsys):
+    """--out a checkout of the default study (its data/raw/service_users.sav beside the CSV): the
+    template's other copy is removed with a message, so that ingest (which refuses another copy of
+    a raw file holding different data, cocapp.rawformats.raw_copies) finds none."""
+    import shutil
+
+    from cocapp.rawformats import raw_copies
+
+    study = tmp_path / "study"
+    shutil.copytree(
+        ROOT / "data" / "raw", study / "data" / "raw", ignore=shutil.ignore_patterns("qualitative")
+    )
+    shutil.copy(ROOT / "config.yaml", study / "config.yaml")
+    assert raw_copies(study / "data/raw/service_users.csv")  # the template's .sav is there
+    args = ["synthesize", "--sites", "35", "--respondents", "700", "--out", str(study)]
+    assert cli_main([*args, "--config", str(study / "config.yaml")]) == 0
+    assert raw_copies(study / "data/raw/service_users.csv") == []  # what ingest checks
+    printed = capsys.readouterr().out
+    assert "removed" in printed and "service_users.sav" in printed
+    cfg = with_defaults(validate_config(yaml.safe_load((study / "config.yaml").read_text("utf-8")), "config"))
+    raw = pd.read_csv(study / "data/raw/service_users.csv", dtype=str, keep_default_na=False)
+    assert len(raw) == 700 and len(cfg["sites"]) == 35
+
+
 @pytest.mark.parametrize("method", ["multiplicative", "additive"])
 def test_overdispersion_setting_widens_limits_in_table_and_figure(default_config, method):
     """statistics.funnel.overdispersion: validated; the outlying-sites table and the funnel figure use

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["CONTRACTS", "Contract", "ContractError", "contracts_markdown", "read", "schema"]
+__all__ = ["CONTRACTS", "Contract", "ContractError", "contracts_markdown", "distinct_text", "read", "schema"]
 
 
 class ContractError(ValueError):
@@ -261,22 +261,33 @@ def _check(kind: str):
 
 
 @cache
-def schema(name: str):
-    """The pandera ``DataFrameSchema`` of contract ``name`` (columns in order; extra columns by regex)."""
+def schema(name: str, only: tuple[str, ...] | None = None):
+    """The pandera ``DataFrameSchema`` of contract ``name`` (columns in order; extra columns by regex);
+    with ``only``, of those of its declared columns alone (a projected read)."""
     import pandera.pandas as pa
 
     contract = CONTRACTS[name]
     columns = {
         col: pa.Column(None, checks=_check(kind), nullable=nullable, required=True)
         for col, kind, nullable in contract.parsed()
+        if only is None or col in only
     }
-    if contract.extra:
+    if contract.extra and only is None:
         kind = contract.extra_type.rstrip("?")
         declared = "|".join(re.escape(c) for c in contract.names)
         columns[f"^(?!(?:{declared})$)(?:{contract.extra})$"] = pa.Column(
             None, checks=_check(kind), nullable=contract.extra_type.endswith("?"), regex=True, required=False
         )
-    return pa.DataFrameSchema(columns, strict=contract.extra is None, ordered=False, name=contract.file)
+    elif contract.extra:  # projected: the study-specific columns read are checked by their type
+        kind = contract.extra_type.rstrip("?")
+        for col in only:
+            if col not in columns:
+                columns[col] = pa.Column(
+                    None, checks=_check(kind), nullable=contract.extra_type.endswith("?"), required=True
+                )
+    return pa.DataFrameSchema(
+        columns, strict=contract.extra is None and only is None, ordered=False, name=contract.file
+    )
 
 
 def _first_rows(failures) -> str:
@@ -293,14 +304,18 @@ def _first_rows(failures) -> str:
 ARROW_MIN_BYTES = 64 * 2**20
 
 
-def _read_csv(path: Path, dtype: dict, exact: dict):
-    """``pandas.read_csv`` of an intermediate file: text columns as text, empty cells missing.
+def _read_csv(path: Path, dtype: dict, exact: dict, usecols=None):
+    """``pandas.read_csv`` of an intermediate file: text columns as text, empty cells missing; only
+    the columns ``usecols`` when given.
 
     Large files go through the pyarrow engine when pyarrow is installed; whatever it cannot read is
     read again by pandas' own parser, so errors are always that parser's."""
     import pandas as pd
 
     options = {"dtype": dtype, "keep_default_na": False, "na_values": [""], **exact}
+    if usecols is not None:
+        header = pd.read_csv(path, nrows=0, dtype=str).columns
+        options["usecols"] = [c for c in header if c in usecols]
     if not exact and path.stat().st_size >= ARROW_MIN_BYTES:
         try:
             import pyarrow  # noqa: F401 - an optional speed-up
@@ -311,23 +326,31 @@ def _read_csv(path: Path, dtype: dict, exact: dict):
     return pd.read_csv(path, **options)
 
 
-def _read_parquet(path: Path, text_columns: list[str]):
+def _read_parquet(path: Path, text_columns: list[str], columns=None, where=None):
     """A Parquet intermediate file (``intermediate_format: parquet``) read to the same frame the CSV
     reader gives: text columns as text with empty text missing, and other columns that were written
     as text (study-specific extra columns of type ``any``) typed as the CSV reader would type them
-    (all whole numbers -> int, numbers -> float, True/False -> bool)."""
+    (all whole numbers -> int, numbers -> float, True/False -> bool). Only ``columns`` (all when
+    None) are read, and with ``where`` only the rows whose text column holds one of the given
+    values: the filter is applied by pyarrow while reading (row groups whose statistics exclude the
+    values are skipped), so a national study's table is never whole in memory."""
     import pandas as pd
     import pyarrow.parquet as pq
 
+    filters = [(col, "in", list(values)) for col, values in (where or {}).items()] or None
     try:
-        df = pq.read_table(path).to_pandas()
+        table = pq.read_table(path, columns=columns, filters=filters)
     except Exception as err:  # noqa: BLE001 - pyarrow's many error types: one message naming the file
         raise ContractError(f"{path}: not a readable Parquet file ({err})") from None
+    df = table.to_pandas()
+    del table
     for col in df.columns:
         series = df[col]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        series = series.astype("str").where(series.notna() & (series.astype("str") != ""))
+        text = series.astype("str")
+        series = text.where(series.notna() & (text != ""))
+        del text
         if col not in text_columns:
             series = _as_csv_would(series)
         df[col] = series
@@ -352,11 +375,14 @@ def _as_csv_would(series):
     return pd.to_numeric(series).astype("float64")
 
 
-def read(name: str, path: str | Path, log=None):
+def read(name: str, path: str | Path, log=None, *, columns=None, where=None):
     """Read ``path`` under contract ``name``: text columns as text, every column checked.
 
-    Raises :class:`ContractError` naming the file (and column, row, value) when the file is
-    missing, empty, lacks a column or holds a value of the wrong type.
+    ``columns`` (a list of the contract's columns; default all) reads only those, in file order --
+    from a Parquet file without touching the others. ``where`` (``{text column: [values]}``) keeps
+    only the rows whose column holds one of the values as written (a Parquet file is filtered while
+    it is read; a CSV file after). Raises :class:`ContractError` naming the file (and column, row,
+    value) when the file is missing, empty, lacks a column or holds a value of the wrong type.
     """
     import pandas as pd
     import pandera.errors
@@ -365,27 +391,71 @@ def read(name: str, path: str | Path, log=None):
     path = Path(path)
     if not path.is_file():
         raise ContractError(f"{path}: file not found (expected the {contract.file} of an earlier stage)")
+    wanted = contract.names if columns is None else list(columns)
+    if columns is not None and where:
+        wanted += [c for c in where if c not in wanted]
     dtype = {c: str for c in contract.text_columns}
     # floats exactly as written: pandas 3 parses them exactly by default, pandas 2 needs round_trip
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     try:
-        df = (
-            _read_parquet(path, contract.text_columns)
-            if path.suffix == ".parquet"
-            else _read_csv(path, dtype, exact)
-        )
+        if path.suffix == ".parquet":
+            present = _parquet_columns(path)
+            missing = [c for c in wanted if c not in present]
+            if missing:
+                raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
+            subset = None if columns is None else [c for c in present if c in wanted]
+            df = _read_parquet(path, contract.text_columns, subset, where)
+        else:
+            df = _read_csv(path, dtype, exact, None if columns is None else set(wanted))
+            if where:
+                keep = pd.Series(True, index=df.index)
+                for col, values in where.items():
+                    keep &= df[col].isin(list(values))
+                df = df[keep.to_numpy()].reset_index(drop=True)
     except pd.errors.EmptyDataError:
         raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
-    missing = [c for c in contract.names if c not in df.columns]
+    missing = [c for c in wanted if c not in df.columns]
     if missing:
         raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
     try:
-        schema(name).validate(df, lazy=True)
+        schema(name, None if columns is None else tuple(df.columns)).validate(df, lazy=True)
     except pandera.errors.SchemaErrors as err:
         raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
     if log is not None:
         log.read(path, len(df))
     return df
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer (no data read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as err:  # noqa: BLE001 - pyarrow's many error types: one message naming the file
+        raise ContractError(f"{path}: not a readable Parquet file ({err})") from None
+
+
+def distinct_text(name: str, path: str | Path, column: str) -> list[str]:
+    """The distinct values, as written, of text column ``column`` of the contract ``name`` file
+    ``path`` (first-seen order; empty cells left out). From a Parquet file only that column is read
+    (dictionary-encoded: a few bytes per row); a CSV file is read with that column alone."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.suffix == ".parquet" and path.is_file() and column in _parquet_columns(path):
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        seen: dict[str, None] = {}
+        file = pq.ParquetFile(path)
+        for i in range(file.num_row_groups):  # one row group at a time: memory stays small
+            for value in pc.unique(file.read_row_group(i, columns=[column]).column(0)).to_pylist():
+                if value not in (None, ""):
+                    seen.setdefault(str(value))
+        return list(seen)
+    df = read(name, path, columns=[column])
+    return [v for v in pd.unique(df[column].dropna()) if v != ""]
 
 
 def contracts_markdown() -> str:

@@ -28,3 +28,21 @@ rows <- lapply(seq_len(nrow(grid)), function(i) {
 res <- do.call(rbind, rows)
 for (col in names(res)) res[[col]] <- sprintf("%.17g", res[[col]])
 write.csv(res, file.path(out, "eta2_ci.csv"), row.names = FALSE)
+
+# National size (issue 16: 250 sites, about 10^6 respondents): df2 near 10^6, where SciPy's ncfdtr
+# returns NaN far beyond the upper root (cocapp treats that as the underflowed CDF it is).
+# Writes golden/effect_size/eta2_ci_national.csv.
+big <- data.frame(F = c(16.09641806012316, 1.9061900726553043, 1.3080944056189445, 7.79182582390275,
+                        2.6447739778125054, 245.67143589331926),
+                  df1 = 249, df2 = c(890816, 907423, 903176, 932769, 824741, 559999))
+rows <- lapply(seq_len(nrow(big)), function(i) {
+  g <- big[i, ]
+  n <- g$df1 + g$df2 + 1
+  lo <- bound(g$F, g$df1, g$df2, 0.975)
+  hi <- bound(g$F, g$df1, g$df2, 0.025)
+  data.frame(F = g$F, df1 = g$df1, df2 = g$df2, confidence = 0.95,
+             ncp_low = lo, ncp_high = hi, eta2_ci_low = lo / (lo + n), eta2_ci_high = hi / (hi + n))
+})
+res <- do.call(rbind, rows)
+for (col in names(res)) res[[col]] <- sprintf("%.17g", res[[col]])
+write.csv(res, file.path(out, "eta2_ci_national.csv"), row.names = FALSE)

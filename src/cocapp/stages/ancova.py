@@ -8,7 +8,14 @@ comparisons (``statistics.post_hoc.ancova``) and the homogeneity-of-slopes check
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_outputs, file_options, group_files, thresholds_of
+from cocapp.stages.common import (
+    by_group,
+    concat_outputs,
+    file_options,
+    group_files,
+    scores_by_threshold,
+    thresholds_of,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -25,17 +32,17 @@ def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.contracts import read
     from cocapp.stats.adjusted import compare_adjusted
-    from cocapp.stats.outcomes import by_threshold
 
     sites = site_names(settings)
     st = settings["statistics"]
     parts: dict[str, list] = {name: [] for name in TABLES}
     respondents = by_group(settings, args.respondents, "respondents")
     for group, path in by_group(settings, args.scores, "scores").items():
-        scores = read("scores", path, log)
         spec = settings["groups"][group]
-        resp = read("respondents", respondents[group], log)
-        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
+        # the ids and the covariates the models use (a national study's respondents file has more)
+        used = list(dict.fromkeys(c for covs in spec["ancova_models"].values() for c in covs))
+        resp = read("respondents", respondents[group], log, columns=["id", *used])
+        for t, at_t in scores_by_threshold(path, thresholds_of(settings), log):
             tables = compare_adjusted(
                 at_t,
                 resp,
@@ -51,6 +58,7 @@ def run(args, settings, log) -> dict:
                 respondents_source=respondents[group],
                 emm_weights=st.get("adjusted_means_weights", "equal"),
             )
+            del at_t  # before the next threshold is read
             for name in TABLES:
                 parts[name].append(tables[name])
     out = concat_outputs(args, parts)

@@ -16,6 +16,7 @@ __all__ = [
     "parallel_map",
     "read_named",
     "run_thunks",
+    "scores_by_threshold",
     "thresholds_of",
     "workers_option",
 ]
@@ -61,6 +62,31 @@ def thresholds_of(settings) -> list[str]:
     from cocapp.config import format_threshold
 
     return [format_threshold(t) for t in settings["scoring"]["thresholds"]]
+
+
+# what the analyses of the scores table use (the item counts stay in the file for readers)
+SCORE_COLUMNS_USED = ["id", "site", "instrument", "scale", "threshold", "score"]
+
+
+def scores_by_threshold(path: str, thresholds: list[str], log, columns=SCORE_COLUMNS_USED):
+    """Yield (threshold, its rows of the scores table ``path``) for each of ``thresholds``, reading
+    only ``columns``: the frames :func:`cocapp.stats.outcomes.by_threshold` gives (a threshold
+    without rows: the whole table, so that the analysis reports it). A Parquet file (national
+    study) is read one threshold at a time -- the rows of the threshold's written forms ("0.50" is
+    0.5), filtered while reading -- so that only one threshold's rows are ever in memory; a CSV file
+    is read once."""
+    from cocapp.config import format_threshold
+    from cocapp.contracts import distinct_text, read
+    from cocapp.stats.outcomes import by_threshold
+
+    if not str(path).endswith(".parquet"):
+        yield from by_threshold(read("scores", path, log, columns=columns), thresholds).items()
+        return
+    written = distinct_text("scores", path, "threshold")
+    for t in thresholds:
+        forms = [w for w in written if format_threshold(w) == format_threshold(t)]
+        where = {"threshold": forms} if forms else None
+        yield t, read("scores", path, log, columns=columns, where=where)
 
 
 def concat_parts(frames: list) -> pd.DataFrame:  # noqa: F821 - pandas imported lazily

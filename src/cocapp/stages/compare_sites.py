@@ -7,7 +7,14 @@ Writes ``stats/anova.csv``, ``tukey.csv``, ``games_howell.csv`` and ``correlatio
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_outputs, file_options, group_files, thresholds_of
+from cocapp.stages.common import (
+    by_group,
+    concat_outputs,
+    file_options,
+    group_files,
+    scores_by_threshold,
+    thresholds_of,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -21,16 +28,13 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.config import correlation_measures, site_names
-    from cocapp.contracts import read
     from cocapp.stats.compare import compare_sites
-    from cocapp.stats.outcomes import by_threshold
 
     sites = site_names(settings)
     st = settings["statistics"]
     parts: dict[str, list] = {name: [] for name in TABLES}
     for group, path in by_group(settings, args.scores, "scores").items():
-        scores = read("scores", path, log)
-        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
+        for t, at_t in scores_by_threshold(path, thresholds_of(settings), log):
             tables = compare_sites(
                 at_t,
                 settings["groups"][group]["instruments"],
@@ -42,6 +46,7 @@ def run(args, settings, log) -> dict:
                 effect_size_labels=st["correlations"]["effect_size_labels"],
                 measures=correlation_measures(settings, group),
             )
+            del at_t  # before the next threshold is read
             for name in TABLES:
                 parts[name].append(tables[name])
     out = concat_outputs(args, parts)

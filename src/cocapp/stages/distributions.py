@@ -14,10 +14,15 @@ from cocapp.stages.common import (
     concat_outputs,
     group_files,
     group_instruments,
+    scores_by_threshold,
     thresholds_of,
 )
 
 __all__ = ["add_arguments", "run"]
+
+# the columns of the scores table these statistics use (no ids: one threshold of a national study
+# is millions of rows)
+COLUMNS = ["site", "instrument", "scale", "threshold", "score"]
 
 
 def add_arguments(parser) -> None:
@@ -29,10 +34,8 @@ def add_arguments(parser) -> None:
 
 def run(args, settings, log) -> dict:
     from cocapp.config import site_names
-    from cocapp.contracts import read
     from cocapp.stats.descriptives import descriptives_table
     from cocapp.stats.normality import normality_table
-    from cocapp.stats.outcomes import by_threshold
     from cocapp.stats.reference import reference_table
 
     sites = site_names(settings)
@@ -40,9 +43,8 @@ def run(args, settings, log) -> dict:
     limits = settings["statistics"]["normality_limits"]
     parts: dict[str, list] = {"descriptives": [], "normality": [], "reference": []}
     for group, path in by_group(settings, args.scores, "scores").items():
-        scores = read("scores", path, log)
         instruments = group_instruments(settings, group)
-        for t, at_t in by_threshold(scores, thresholds_of(settings)).items():
+        for t, at_t in scores_by_threshold(path, thresholds_of(settings), log, COLUMNS):
             parts["descriptives"].append(
                 descriptives_table(at_t, instruments, group, t, sites, confidence_level=level)
             )
@@ -60,6 +62,7 @@ def run(args, settings, log) -> dict:
             parts["reference"].append(
                 reference_table(at_t, instruments, group, t, sites, confidence_level=level)
             )
+            del at_t  # before the next threshold is read
     out = concat_outputs(args, parts)
     normality = out[args.normality]
     beyond = int((normality["beyond_liberal"] == True).sum())  # noqa: E712 - NaN counts as not beyond

@@ -4,7 +4,14 @@ against the reference site), correlation scatter plots, and the published figure
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, match_outputs, read_named
+from cocapp.stages.common import (
+    by_group,
+    file_options,
+    group_files,
+    match_outputs,
+    read_named,
+    scores_by_threshold,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -18,11 +25,16 @@ def add_arguments(parser) -> None:
 
 
 def run(args, settings, log) -> dict:
-    from cocapp.contracts import read
+    from cocapp.config import format_threshold
     from cocapp.presentation.figures import draw_all
 
     stats = read_named(args, STATS, log)
-    scores = {g: read("scores", p, log) for g, p in by_group(settings, args.scores, "scores").items()}
+    # the scatter plots draw the primary threshold's scores only (one threshold of a national study)
+    primary = [format_threshold(settings["scoring"]["primary_threshold"])]
+    scores = {
+        g: next(scores_by_threshold(p, primary, log))[1]
+        for g, p in by_group(settings, args.scores, "scores").items()
+    }
     drawn = draw_all(settings, stats, scores)
     log.info(f"{len(drawn) // 2} figures (PNG and SVG)")
     return match_outputs(args.out, drawn, "out")

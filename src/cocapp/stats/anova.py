@@ -226,8 +226,16 @@ def _noncentrality_bound(F: float, df1: float, df2: float, prob: float) -> float
     the CDF falls as λ grows, so the root is bracketed by doubling an upper end (brentq)."""
     from scipy import optimize, special
 
+    centre = F * df1  # about where P(F' <= F) passes 1/2
+
     def f(lam: float) -> float:
-        return float(special.ncfdtr(df1, df2, lam, F)) - prob
+        value = float(special.ncfdtr(df1, df2, lam, F))
+        if np.isnan(value) and lam > centre:
+            # SciPy's ncfdtr (Boost's noncentral beta) gives NaN far out in λ at large df2 (a national
+            # study: df2 ~ 1e6, λ beyond about twice the root), where the CDF has underflowed: the
+            # sign is all the bracket needs (near the root, P is about prob and finite)
+            return -prob
+        return value - prob
 
     if f(0.0) <= 0.0:
         return 0.0

@@ -19,7 +19,7 @@ from cocapp.config import at_threshold, format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.distributions import t_ppf
 
-__all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores"]
+__all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores", "site_rows"]
 
 ALL_SITES = "All"
 COLUMNS = [
@@ -68,6 +68,24 @@ def scale_scores(
         for scale in inst.scales:
             where = rows.get((key, scale.key))
             yield key, scale.key, at.iloc[where] if where is not None else at.iloc[:0]
+
+
+def site_rows(site: np.ndarray, sites: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, positions of its rows, ascending) for every configured site in order, then
+    (:data:`ALL_SITES`, every row): the rows ``site == name`` selects, from one sort of the site codes
+    instead of one comparison of all rows per site (250 sites × millions of rows at national size).
+
+    >>> [(n, r.tolist()) for n, r in site_rows(np.array(["B", "A", "B"]), ["A", "B", "C"])]
+    [('A', [1]), ('B', [0, 2]), ('C', []), ('All', [0, 1, 2])]
+    """
+    codes = pd.Categorical(site, categories=list(dict.fromkeys(sites))).codes
+    order = np.argsort(codes, kind="stable")  # within a site: ascending positions
+    bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
+    where = {name: j for j, name in enumerate(dict.fromkeys(sites))}
+    for name in sites:
+        j = where[name]
+        yield name, order[bounds[j] : bounds[j + 1]]
+    yield ALL_SITES, np.arange(len(site))
 
 
 def describe(x: np.ndarray, confidence_level: float = 0.95) -> dict:
@@ -143,8 +161,7 @@ def descriptives_table(
     for key, skey, sub in scale_scores(scores, instruments, t, sites):
         score = pd.to_numeric(sub["score"], errors="raise").to_numpy(dtype=float)
         site = sub["site"].astype(str).to_numpy()
-        for name in [*sites, ALL_SITES]:
-            sel = np.ones(len(site), bool) if name == ALL_SITES else site == name
+        for name, sel in site_rows(site, sites):
             d = describe(score[sel], confidence_level)
             rows.append(
                 {

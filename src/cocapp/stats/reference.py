@@ -19,7 +19,7 @@ import pandas as pd
 
 from cocapp.config import format_threshold
 from cocapp.instruments import Instrument
-from cocapp.stats.descriptives import ALL_SITES, scale_scores
+from cocapp.stats.descriptives import ALL_SITES, scale_scores, site_rows
 from cocapp.stats.distributions import t_ppf, t_sf
 
 __all__ = ["COLUMNS", "NO_REFERENCE", "NO_SCALE_REFERENCE", "one_sample_t", "reference_table"]
@@ -161,8 +161,7 @@ def reference_table(
         ref_sd = float(r["sd"]) if r.get("sd") is not None else float("nan")
         score = pd.to_numeric(sub["score"], errors="raise").to_numpy(dtype=float)
         site = sub["site"].astype(str).to_numpy()
-        for name in [*sites, ALL_SITES]:
-            sel = np.ones(len(site), bool) if name == ALL_SITES else site == name
+        for name, sel in site_rows(site, sites):
             res = one_sample_t(score[sel], ref_mean, confidence_level)
             rows.append(
                 {

@@ -116,6 +116,18 @@ def _codebook(template_codebook: Path, sites: list[str]) -> list[list[str]]:
     return out
 
 
+def _remove_other_copies(target: Path, log) -> None:
+    """Delete the other raw copies of ``target`` beside it (``service_users.sav`` next to the
+    generated ``service_users.csv``, e.g. when ``--out`` is a checkout of the default study): they
+    hold the template's respondents, and ingest refuses a second copy with different data. Each
+    removal is reported."""
+    from cocapp.rawformats import raw_copies
+
+    for other in raw_copies(target):
+        Path(other).unlink()
+        log(f"cocapp synthesize: removed {other} (the template's data; the study now reads {target.name})")
+
+
 def write_national_study(
     out: str | Path,
     n_sites: int,
@@ -139,7 +151,9 @@ def write_national_study(
     book = _codebook(codebook, sites)  # read before writing: ``out`` may be the template's own folder
     out = Path(out)
     (out / "data" / "raw").mkdir(parents=True, exist_ok=True)
-    raw.to_csv(out / "data" / "raw" / f"{GROUP}.csv", index=False)
+    target = out / "data" / "raw" / f"{GROUP}.csv"
+    raw.to_csv(target, index=False)
+    _remove_other_copies(target, log)
     with (out / "data" / "raw" / "codebook.csv").open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, lineterminator="\n").writerows(book)
     text = yaml.safe_dump(national_config(cfg, sites, n), sort_keys=False, allow_unicode=True)
