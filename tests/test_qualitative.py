@@ -86,6 +86,12 @@ FRAMEWORK = {
 }
 
 
+def published_config(**qual) -> dict:
+    """:func:`qual_config` with the embedded default's published extracts (segments, cases, codebook)."""
+    files = {k: str(RAW / f"{k}.csv") for k in ("segments", "cases", "codebook")}
+    return qual_config(**files, **qual)
+
+
 def ingest_args(out: Path) -> list:
     """``cocapp qualitative-ingest`` writing the canonical tables into ``out``."""
     return [x for name in CANONICAL for x in (f"--out-{name}", out / f"{name}.csv")]
@@ -587,11 +593,7 @@ def test_default_codebook_counts(default_tables):
 
 
 def test_small_cell_rule_on_published_matrix(tmp_path, cocapp_stage):
-    cfg = qual_config(
-        segments=str(RAW / "segments.csv"),
-        cases=str(RAW / "cases.csv"),
-        codebook=str(RAW / "codebook.csv"),
-    )
+    cfg = published_config()
     out = tmp_path / "derived" / "qualitative"
     assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
     code, log = cocapp_stage("qualitative-framework", cfg, *framework_args(out))
@@ -646,12 +648,7 @@ def test_suppress_threshold_and_switch():
 
 # -- joint display and report section ------------------------------------------------------------------
 def test_joint_display_stage(tmp_path, cocapp_stage):
-    cfg = qual_config(
-        segments=str(RAW / "segments.csv"),
-        cases=str(RAW / "cases.csv"),
-        codebook=str(RAW / "codebook.csv"),
-        interviews=str(RAW / "interviews.csv"),
-    )
+    cfg = published_config(interviews=str(RAW / "interviews.csv"))
     out = tmp_path / "derived" / "qualitative"
     assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
     code, log = cocapp_stage("joint-display", cfg, *joint_args(out))
@@ -705,12 +702,7 @@ def test_section_numbers_trace_to_the_lines_of_the_published_files(tmp_path, coc
     line breaks (extracts) are counted by the line they start on."""
     from report_traces import Files, cell_trace, follow, is_number, parse
 
-    cfg = qual_config(
-        segments=str(RAW / "segments.csv"),
-        cases=str(RAW / "cases.csv"),
-        codebook=str(RAW / "codebook.csv"),
-        interviews=str(RAW / "interviews.csv"),
-    )
+    cfg = published_config(interviews=str(RAW / "interviews.csv"))
     out = tmp_path / "derived" / "qualitative"
     assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
     assert cocapp_stage("qualitative-framework", cfg, *framework_args(out))[0] == 0
@@ -843,11 +835,7 @@ def test_stage_outputs_are_deterministic(tmp_path, cocapp_stage):
 def test_canonical_output_reads_back_identically(tmp_path, cocapp_stage):
     """segments.csv written by the stage is itself valid canonical input giving the same table, and
     the three files meet the contracts the later stages read them with."""
-    cfg = qual_config(
-        segments=str(RAW / "segments.csv"),
-        cases=str(RAW / "cases.csv"),
-        codebook=str(RAW / "codebook.csv"),
-    )
+    cfg = published_config()
     out = tmp_path / "derived" / "qualitative"
     code, log = cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))
     assert code == 0, log
