@@ -45,6 +45,22 @@ def frames():
             {"ok": [True, False, None], "v": [1, "two", 3.5], "w": pd.array([1, None, 3], dtype="Int64")}
         ),
     )
+    yield (
+        "bool, nullable boolean and Int64",
+        pd.DataFrame(
+            {
+                "flag": np.array([True, False, True, True]),
+                "maybe": pd.array([True, None, False, None], dtype="boolean"),
+                "count": pd.array([None, 0, -3, 12], dtype="Int64"),
+                "v": [0.5, np.nan, 1e-7, 2.0],
+            }
+        ),
+    )
+    yield (
+        "flags as objects with gaps",
+        pd.DataFrame({"s": pd.Series([True, None, False, np.nan], dtype=object), "t": ["a", "b", "c", "d"]}),
+    )
+    yield "all missing nullable", pd.DataFrame({"m": pd.array([None, None], dtype="boolean"), "n": [1, 2]})
     yield "one column", pd.DataFrame({"a": ["", "x", ""]})
     yield "float32", pd.DataFrame({"a": np.array([0.1, 0.2], dtype=np.float32), "b": ["p", "q"]})
     yield "empty", pd.DataFrame(columns=["a", "b"])

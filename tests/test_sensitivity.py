@@ -724,3 +724,63 @@ def test_anova_significance_must_agree_with_the_files_significant_column():
     assert S._anova_significance(anova, 0.05).tolist() == [True, False]
     with pytest.raises(ValueError, match="another significance_level"):
         S._anova_significance(anova, 0.005)
+
+
+def _changing_pairs_by_hand(tukey: pd.DataFrame, thresholds: list[str], primary: str, alpha: float):
+    """The definition of changing_pairs written out pair by pair (the reference for the vectorised one)."""
+    out = []
+    pairs = dict.fromkeys(map(tuple, tukey[["group", "instrument", "scale", "site_a", "site_b"]].to_numpy()))
+    for key in pairs:
+        rows = tukey[
+            (tukey["group"] == key[0])
+            & (tukey["instrument"] == key[1])
+            & (tukey["scale"] == key[2])
+            & (tukey["site_a"] == key[3])
+            & (tukey["site_b"] == key[4])
+        ]
+        rows = rows.set_index("threshold").reindex([t for t in thresholds if t in set(rows["threshold"])])
+        sig = {t: (None if np.isnan(p) else bool(p < alpha)) for t, p in rows["p_adj"].items()}
+        if not ({True, False} <= set(sig.values())):
+            continue
+        at = ";".join(t for t, s in sig.items() if s is True)
+        not_at = ";".join(t for t, s in sig.items() if s is False)
+        prim = sig.get(primary)
+        for t, s in sig.items():
+            change = None if s is None or prim is None else s != prim
+            out.append((*key, t, s, prim, change, at, not_at))
+    return out
+
+
+def test_changing_pairs_equals_the_pair_by_pair_definition():
+    """Shuffled rows, missing p values, pairs without a primary row: the vectorised changing_pairs
+    gives exactly the rows of the pair-by-pair definition, in first-appearance order."""
+    rng = np.random.default_rng(11)
+    thresholds = ["0.0", "0.2", "0.5"]  # canonical threshold text
+    rows = []
+    for scale in ("a", "b"):
+        for i in range(12):
+            for j in range(i + 1, 12):
+                for t in thresholds:
+                    if rng.random() < 0.1:
+                        continue  # some pairs lack a threshold (also the primary one)
+                    p = np.nan if rng.random() < 0.1 else rng.uniform(0, 0.1)
+                    rows.append(("g", "X", scale, f"S{i:02d}", f"S{j:02d}", t, 0.1, p))
+    cols = ["group", "instrument", "scale", "site_a", "site_b", "threshold", "diff", "p_adj"]
+    tukey = pd.DataFrame(rows, columns=cols).sample(frac=1, random_state=3).reset_index(drop=True)
+    cfg = {
+        "groups": {"g": {}},
+        "scoring": {"thresholds": [0, 0.2, 0.5], "primary_threshold": 0.5},
+        "statistics": {"significance_level": 0.05},
+    }
+    got = S.changing_pairs(tukey, cfg)
+    expected = _changing_pairs_by_hand(tukey, thresholds, "0.5", 0.05)
+    assert len(expected) > 50
+    na = lambda v: None if v is pd.NA else bool(v)  # noqa: E731
+    keys = ["group", "instrument", "scale", "site_a", "site_b", "threshold"]
+    flags = ["significant", "significant_primary", "changes_inference"]
+    actual = [
+        (*r[:6], *(na(v) for v in r[6:9]), r[9], r[10])
+        for r in got[[*keys, *flags, "significant_at", "not_significant_at"]].itertuples(index=False)
+    ]
+    assert actual == expected
+    assert list(got.columns) == S.PAIRS_COLUMNS

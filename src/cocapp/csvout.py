@@ -4,8 +4,9 @@ several times faster on large tables.
 ``to_csv`` formats every cell and hands the rows to Python's ``csv`` module; on a national study's
 long scores table (8 M rows) that took 30 s of a stage. Here each column is formatted once per
 distinct value, with the conversions ``to_csv`` itself uses (pandas ``get_values_for_csv``: NumPy's
-``astype(str)`` for float64 and int64, the text itself for strings, ``""`` for missing), and the rows are
-joined with commas. Only tables whose every column is float64, int64 or text qualify, and only when no
+``astype(str)`` for float64 and int64, ``True``/``False`` for flags, the text itself for strings, ``""`` for
+missing), and the rows are joined with commas. Only tables whose every column is float64, int64, bool,
+nullable boolean or Int64, or text qualify, and only when no
 header or cell needs quoting (a comma, a double quote or a line break): anything else is written by
 ``to_csv`` itself, so the output is always ``to_csv``'s.
 """
@@ -42,14 +43,26 @@ def _column_text(column: pd.Series) -> np.ndarray | None:
         if kind == "f":
             text[np.isnan(values)] = ""
         return text
+    if isinstance(column.dtype, (pd.BooleanDtype, pd.Int64Dtype)):
+        # nullable flags and counts: each distinct value's str(), missing as ""
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return np.array([*(str(u) for u in uniques), ""], dtype=object)[codes]
+    if column.dtype == np.bool_:
+        return _flag_text(column)
     if kind == "O" or pd.api.types.is_string_dtype(column.dtype):
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        uniques = list(uniques)
+        # text, or flags held as Python/NumPy bools (a column of True/False with gaps)
+        uniques = [str(u) if isinstance(u, (bool, np.bool_)) else u for u in uniques]
         if not all(isinstance(u, str) for u in uniques) or _needs_quoting(uniques):
             return None
         text = np.array([*uniques, ""], dtype=object)
         return text[codes]
     return None
+
+
+def _flag_text(column: pd.Series) -> np.ndarray:
+    """A NumPy bool column as ``to_csv`` writes it: ``True`` / ``False``."""
+    return np.where(column.to_numpy(), "True", "False").astype(object)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:

@@ -166,8 +166,9 @@ def significance(p: pd.Series, alpha: float) -> pd.Series:
     [True, False, <NA>]
     """
     values = pd.to_numeric(p, errors="coerce").to_numpy(dtype=np.float64)
-    out = pd.array([bool(v < alpha) if np.isfinite(v) else pd.NA for v in values], dtype="boolean")
-    return pd.Series(out, index=p.index)
+    finite = np.isfinite(values)
+    below = np.less(values, alpha, out=np.zeros(len(values), dtype=bool), where=finite)
+    return pd.Series(pd.arrays.BooleanArray(below, ~finite), index=p.index)
 
 
 def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -213,15 +214,18 @@ def _normalise(df: pd.DataFrame, name: str, thresholds: Sequence[str], groups: S
         if c in df.columns:
             df[c] = df[c].astype(str)
     if "threshold" in df.columns:
+        # each distinct value formatted once (a national study's Tukey table has millions of rows)
+        codes, uniques = pd.factorize(df["threshold"], use_na_sentinel=False)
         canonical = []
-        for i, value in enumerate(df["threshold"]):
+        for j, value in enumerate(uniques):
             try:
                 canonical.append(format_threshold(value))
             except (TypeError, ValueError):
+                row = int(np.flatnonzero(codes == j)[0])
                 raise ValueError(
-                    f"{name}: column 'threshold', row {i + 2}: {value!r} is not a number"
+                    f"{name}: column 'threshold', row {row + 2}: {value!r} is not a number"
                 ) from None
-        df["threshold"] = pd.Series(canonical, index=df.index, dtype=object)
+        df["threshold"] = pd.Series(np.array(canonical, dtype=object)[codes], index=df.index, dtype=object)
         df = df[df["threshold"].isin(thresholds)]
     return df[df["group"].isin(groups)].reset_index(drop=True)
 
@@ -721,31 +725,34 @@ def changing_pairs(tukey: pd.DataFrame, config: Mapping) -> pd.DataFrame:
     t["p_adj"] = pd.to_numeric(t["p_adj"]).astype(np.float64)
     t["significant"] = significance(t["p_adj"], alpha)
     if "omnibus_significant" in t.columns:
-        t["omnibus_significant"] = t["omnibus_significant"].map(_as_bool).astype("boolean")
+        codes, uniques = pd.factorize(t["omnibus_significant"], use_na_sentinel=False)
+        values = pd.array([_as_bool(u) for u in uniques], dtype="boolean")
+        t["omnibus_significant"] = pd.Series(values.take(codes), index=t.index)
     else:
         t["omnibus_significant"] = pd.array([pd.NA] * len(t), dtype="boolean")
-    first = {k: i for i, k in enumerate(dict.fromkeys(map(tuple, t[pair].itertuples(index=False))))}
-    t["_o"] = [first[tuple(k)] for k in t[pair].itertuples(index=False)]
+    # pairs numbered in order of first appearance, their rows in config threshold order
+    t["_o"] = t.groupby(pair, sort=False).ngroup()
     t["_t"] = t["threshold"].map(thresholds.index)
     t = t.sort_values(["_o", "_t"], kind="mergesort")
-    rows = []
-    for _, part in t.groupby("_o", sort=True):
-        states = part["significant"].dropna()
-        if states.nunique() < 2:
-            continue
-        part = part.copy()
-        sig_at = ";".join(part.loc[part["significant"].fillna(False).astype(bool), "threshold"])
-        not_at = ";".join(part.loc[(~part["significant"]).fillna(False).astype(bool), "threshold"])
-        prim = part.loc[part["threshold"] == primary, "significant"]
-        prim_value = prim.iloc[0] if len(prim) else pd.NA
-        part["significant_primary"] = pd.array([prim_value] * len(part), dtype="boolean")
-        part["changes_inference"] = _differs(part["significant"], part["significant_primary"])
-        part["significant_at"] = sig_at
-        part["not_significant_at"] = not_at
-        rows.append(part)
-    if not rows:
+    sig = t["significant"]
+    is_true = sig.eq(True).fillna(False).astype(bool)
+    is_false = sig.eq(False).fillna(False).astype(bool)
+    by_pair = t["_o"]
+    changes = is_true.groupby(by_pair).transform("any") & is_false.groupby(by_pair).transform("any")
+    t = t[changes.to_numpy()].reset_index(drop=True)
+    if not len(t):
         return pd.DataFrame(columns=PAIRS_COLUMNS)
-    return pd.concat(rows, ignore_index=True)[PAIRS_COLUMNS]
+    is_true, is_false = is_true[changes].to_numpy(), is_false[changes].to_numpy()
+
+    def joined(mask: np.ndarray) -> pd.Series:
+        return t["threshold"][mask].groupby(t["_o"][mask], sort=False).agg(";".join)
+
+    t["significant_at"] = t["_o"].map(joined(is_true)).astype(object)
+    t["not_significant_at"] = t["_o"].map(joined(is_false)).astype(object)
+    prim = t.loc[t["threshold"] == primary].set_index("_o")["significant"]
+    t["significant_primary"] = pd.array(t["_o"].map(prim), dtype="boolean")
+    t["changes_inference"] = _differs(t["significant"], t["significant_primary"])
+    return t[PAIRS_COLUMNS]
 
 
 # -- verdict ----------------------------------------------------------------------------------------
@@ -912,19 +919,31 @@ def _largest_shift_facts(gshifts: pd.DataFrame, instruments: Mapping[str, Instru
 def _changing_pairs_facts(gpairs: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[dict]:
     """One group's Tukey pairs that change significance (:func:`changing_pairs`), one entry per pair
     with the thresholds where it is and is not significant and its adjusted p at each threshold."""
+    if not len(gpairs):
+        return []
+    # rows of one pair together (first-appearance order), then one entry per pair
+    code = gpairs.groupby([*KEYS, "site_a", "site_b"], sort=False).ngroup().to_numpy()
+    order = np.argsort(code, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(code[order]) != 0])
+    ends = np.r_[starts[1:], len(order)]
+    cols = {
+        c: gpairs[c].to_numpy(dtype=object)[order]
+        for c in [*KEYS[1:], "site_a", "site_b", "significant_at", "not_significant_at", "threshold", "p_adj"]
+    }
     plist = []
-    for _, part in gpairs.groupby([*KEYS, "site_a", "site_b"], sort=False):
-        r = part.iloc[0]
+    for a, b in zip(starts, ends, strict=True):
         plist.append(
             {
-                "instrument": r["instrument"],
-                "scale": r["scale"],
-                "site_a": r["site_a"],
-                "site_b": r["site_b"],
-                "label": outcome_label(r["instrument"], r["scale"], instruments),
-                "significant_at": [t for t in str(r["significant_at"]).split(";") if t],
-                "not_significant_at": [t for t in str(r["not_significant_at"]).split(";") if t],
-                "p_adj": {t: _num(p) for t, p in zip(part["threshold"], part["p_adj"], strict=True)},
+                "instrument": cols["instrument"][a],
+                "scale": cols["scale"][a],
+                "site_a": cols["site_a"][a],
+                "site_b": cols["site_b"][a],
+                "label": outcome_label(cols["instrument"][a], cols["scale"][a], instruments),
+                "significant_at": [x for x in str(cols["significant_at"][a]).split(";") if x],
+                "not_significant_at": [x for x in str(cols["not_significant_at"][a]).split(";") if x],
+                "p_adj": {
+                    x: _num(p) for x, p in zip(cols["threshold"][a:b], cols["p_adj"][a:b], strict=True)
+                },
             }
         )
     return plist
