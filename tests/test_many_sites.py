@@ -134,6 +134,70 @@ def test_methods_text_names_the_funnel_instead_of_every_site(default_config):
     assert "Spiegelhalter" not in " ".join(methods_text(default_config))
 
 
+def _pairs(cfg: dict, rng: np.random.Generator) -> pd.DataFrame:
+    """Every site pair of two outcomes at two thresholds, with p values that tie at the smallest."""
+    sites = [s["name"] for s in cfg["sites"]]
+    rows = []
+    for scale in ("total", "positive_collaboration"):
+        for t in ("0.0", str(cfg["scoring"]["primary_threshold"])):
+            for i in range(len(sites)):
+                for j in range(i + 1, len(sites)):
+                    p = float(rng.choice([1e-12, rng.uniform(0, 0.2)], p=[0.01, 0.99]))
+                    diff = float(rng.normal(0, 2))
+                    rows.append(
+                        (
+                            "service_users",
+                            "STAR-P",
+                            scale,
+                            t,
+                            sites[i],
+                            sites[j],
+                            diff,
+                            0.5,
+                            3.1,
+                            diff - 1,
+                            diff + 1,
+                        )
+                        + (p, p < 0.05, True, "tukey-kramer", "")
+                    )
+    cols = ["group", "instrument", "scale", "threshold", "site_a", "site_b", "diff", "se", "q", "ci_low"]
+    cols += ["ci_high", "p_adj", "significant", "omnibus_significant", "method", "note"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_report_summarises_pairs_per_outcome_instead_of_listing_them(default_config):
+    """Above the site threshold the report's pair block has one row per outcome (the number of pairs,
+    how many are significant, the strongest pair) and no row per pair; each count is traced to the
+    file's rows it counts, the strongest pair to its line."""
+    from cocapp.presentation.analyses import pairs_block
+
+    cfg = _many(default_config)
+    pairs = _pairs(cfg, np.random.default_rng(5))
+    block = pairs_block(pairs, "tukey", cfg, {}, "Table A6", "Tukey-Kramer pairs", "tukey")
+    assert block.folded == [] and len(block.shown) == 1
+    table = block.shown[0]
+    primary = pairs[pairs["threshold"] == str(cfg["scoring"]["primary_threshold"])]
+    assert len(table.rows) == 2
+    for row, trace, cells, (scale, part) in zip(
+        table.rows, table.traces, table.cell_traces, primary.groupby("scale", sort=False), strict=True
+    ):
+        k = N_SITES * (N_SITES - 1) // 2
+        assert row[2] == f"{k:,}" and len(part) == k
+        assert row[3] == f"{int((part['p_adj'] < 0.05).sum()):,}"
+        smallest = part[part["p_adj"] == part["p_adj"].min()]
+        best = smallest.loc[smallest["diff"].abs().idxmax()]
+        assert row[4] == f"{best['site_a']}–{best['site_b']}"
+        assert trace == f"tukey|{best.name + 2}"
+        assert cells[3] == (
+            f"tukey|group=service_users&instrument=STAR-P&scale={scale}&threshold=0.5&significant=True|#"
+        )
+    significant = int((primary["p_adj"] < 0.05).sum())
+    assert block.finding.startswith(f"{significant:,} of {len(primary):,} site pairs")
+    # the default study (6 sites) still lists its pairs
+    few = pairs_block(pairs[pairs["site_b"] <= "S006"], "tukey", default_config, {}, "A6", "T", "tukey")
+    assert len(few.folded) == 1
+
+
 # -- the generated national study -------------------------------------------------------------------
 def test_site_sizes_are_skewed_and_add_up():
     rng = np.random.default_rng(3)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from cocapp.config import format_threshold
 from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent
+from cocapp.presentation.outputs import funnel_settings, many_sites
 from cocapp.presentation.tables import DisplayTable
 from cocapp.words import grouping_words, reword
 
@@ -444,6 +445,8 @@ def pairs_block(
     alpha = float(config["statistics"]["significance_level"])
     d = _at_primary(pairs, config).copy()
     d["_sig"] = d["p_adj"].astype(float) < alpha
+    if config.get("sites") and many_sites(dict(config)):
+        return _pairs_by_outcome_block(d, name, config, labels, number, title, key)
     d = d.sort_values(["_sig", "p_adj"], ascending=[False, True], kind="mergesort")
     sig = d[d["_sig"]]
     stat = "t" if "t" in d.columns else "q"
@@ -515,6 +518,92 @@ def pairs_block(
         else [],
         folded_summary=f"All {len(d)} pairs" if fold_all else "",
     )
+
+
+def _pairs_by_outcome_block(
+    d: pd.DataFrame, name: str, config: Mapping, labels: Mapping, number: str, title: str, key: str
+) -> AnalysisBlock:
+    """:func:`pairs_block` with more sites than ``statistics.funnel.site_threshold``: k(k - 1)/2 pairs
+    per outcome are too many to list (31,125 at 250 sites), so one row per outcome (and model) gives
+    the number of pairs, how many have adjusted p below the significance level, and the strongest pair
+    (smallest adjusted p, then largest absolute difference); every pair stays in the linked derived file
+    and the sites outside the funnel limits are listed in Supplementary table S3."""
+    alpha = float(config["statistics"]["significance_level"])
+    level = config["statistics"].get("confidence_level", 0.95)
+    words = grouping_words(config)
+    stat = "t" if "t" in d.columns else "q"
+    keys = [c for c in ("group", "instrument", "scale", "model") if c in d.columns]
+    d = d.assign(_abs=d["diff"].astype(float).abs(), _p=d["p_adj"].astype(float))
+    # outcomes in file order; each one's strongest pair: its row of the file (index = file order)
+    counts = d.groupby(keys, sort=False).agg(pairs=("_sig", "size"), significant=("_sig", "sum"))
+    ranked = d.sort_values(["_p", "_abs"], ascending=[True, False], kind="mergesort")
+    strongest = ranked.drop_duplicates(keys).assign(_row=lambda x: x.index).set_index(keys)["_row"]
+    t = DisplayTable(
+        f"analysis-{key}-by-outcome",
+        number,
+        f"{title}: per outcome, pairs with adjusted p < {fmt_g(alpha)} and the strongest pair",
+        [
+            "Group",
+            "Outcome",
+            f"{words.label} pairs",
+            f"Pairs with p < {fmt_g(alpha)}",
+            "Strongest pair",
+            "Difference",
+            f"{fmt_g(level * 100)}% CI",
+            stat,
+            "p (adjusted)",
+        ],
+        notes=_notes(
+            config,
+            name,
+            [
+                f"With more than {funnel_settings(dict(config))[0]} {words.nouns} every pair is computed "
+                f"but not listed: each is a row of {STATS_FOLDER}/{name}.csv; the {words.nouns} outside "
+                "the funnel limits are listed in Supplementary table S3.",
+                f"Difference = first {words.noun} minus second {words.noun}.",
+            ],
+        ),
+        synthetic=_synthetic(config),
+        trace_columns=["", "", "", "", "", "diff", "ci_low,ci_high", stat, "p_adj"],
+    )
+    primary = _primary(config)
+    total_sig = 0
+    for values, c in counts.iterrows():
+        values = values if isinstance(values, tuple) else (values,)
+        r = next(d.loc[[strongest.loc[values]]].itertuples())
+        where = "&".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) + f"&threshold={primary}"
+        row = _row(name, r)
+        total_sig += int(c["significant"])
+        t.add(
+            [
+                _group_label(config, r.group),
+                _label(r.instrument, r.scale, labels) + (f" ({r.model} model)" if "model" in keys else ""),
+                f"{int(c['pairs']):,}",
+                f"{int(c['significant']):,}",
+                f"{r.site_a}–{r.site_b}",
+                _num(r.diff),
+                f"{_num(r.ci_low)} to {_num(r.ci_high)}",
+                _num(getattr(r, stat)),
+                fmt_p(r.p_adj),
+            ],
+            trace=row,
+            cell_traces=[
+                "",
+                "",
+                f"{name}|{where}|#",
+                f"{name}|{where}&significant=True|#",
+                "",
+                f"{row}|diff",
+                f"{row}|ci_low,ci_high",
+                f"{row}|{stat}",
+                f"{row}|p_adj",
+            ],
+        )
+    finding = (
+        f"{total_sig:,} of {len(d):,} {words.noun} pairs have adjusted p < {fmt_g(alpha)} "
+        f"({len(counts)} outcomes; one row per outcome below, every pair in {name}.csv)."
+    )
+    return AnalysisBlock(key, title, finding, [name], shown=[t], folded=[], folded_summary="")
 
 
 # -- correlations with confidence intervals -------------------------------------------------------
