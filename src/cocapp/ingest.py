@@ -28,6 +28,7 @@ from cocapp.validate import (
     categorical_labels,
     ids_of,
     site_names_of,
+    stacked,
     to_number,
     validate_raw,
 )
@@ -124,7 +125,7 @@ def _numbers(data: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """:func:`~cocapp.validate.to_number` of the columns ``cols``, converted in one call (the cells
     stacked column after column; the conversion is elementwise, so the values are the same)."""
     block = data[cols]
-    flat = to_number(pd.Series(block.to_numpy().ravel(order="F")))
+    flat = to_number(stacked(block))
     return pd.DataFrame(flat.to_numpy().reshape(len(cols), len(block)).T, columns=cols, index=data.index)
 
 
