@@ -112,7 +112,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         series = df.iloc[:, j]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        risky = [v for v in pd.unique(series.dropna()) if isinstance(v, str) and v[:1] in FORMULA_TRIGGERS]
+        # the distinct values as one object array first (iterating an Arrow-backed array converts
+        # cell by cell: a scores block has 10^6 distinct ids)
+        distinct = np.asarray(pd.unique(series.dropna()), dtype=object)
+        risky = [v for v in distinct if isinstance(v, str) and v[:1] in FORMULA_TRIGGERS]
         fixed = {v: neutralise_formula(v) for v in risky}
         fixed = {k: v for k, v in fixed.items() if k != v}
         if fixed:

@@ -6,6 +6,7 @@ Pure functions (no files): the long scores table in, the rows of one threshold a
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cocapp.config import at_threshold, format_threshold
@@ -50,22 +51,48 @@ def threshold_rows(scores: pd.DataFrame, threshold: str | float, levels: list[st
     unknown = sorted(set(sc["site"].dropna().astype(str).unique()) - set(levels))
     if unknown:
         raise ValueError(f"scores: column 'site': value(s) {unknown} are not configured sites {levels}")
-    dup = sc[sc.duplicated(["id", "instrument", "scale"])]
+    dup = _duplicated_rows(sc, ["id", "instrument", "scale"])
     if len(dup):
-        r = dup.iloc[0]
+        r = sc.iloc[dup[0]]
         raise ValueError(
             f"scores: id {r['id']!r} has more than one {r['instrument']}/{r['scale']} score at threshold {t}"
         )
     return sc
 
 
+def _duplicated_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Positions of the rows repeating an earlier row's ``columns`` (``DataFrame.duplicated``'s
+    ``keep="first"``), from one integer key per row: each column factorized once (a national study's
+    threshold has 1.6e7 rows, where hashing three text columns together took seconds)."""
+    key = np.zeros(len(df), dtype=np.int64)
+    size = 1
+    for c in columns:
+        codes, uniques = pd.factorize(df[c], use_na_sentinel=False)
+        size *= max(len(uniques), 1)
+        if size >= 2**62:  # the combined key would overflow: let pandas hash the columns
+            return np.flatnonzero(df.duplicated(columns).to_numpy())
+        key = key * len(uniques) + codes
+    return np.flatnonzero(pd.Series(key).duplicated().to_numpy())
+
+
 def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str):
-    """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order."""
+    """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order.
+
+    The rows of every outcome come from one factorization of ``instrument`` and ``scale`` (each outcome
+    one take of its rows, in file order) rather than a text comparison over the whole threshold per
+    instrument and per scale."""
+    inst_codes, inst_names = pd.factorize(sc["instrument"], use_na_sentinel=True)
+    scale_codes, scale_names = pd.factorize(sc["scale"], use_na_sentinel=True)
+    scored = sc["score"].notna().to_numpy()
+    inst_of = {name: i for i, name in enumerate(inst_names)}
     for inst in instruments:
-        di = sc[sc["instrument"] == inst]
-        for scale in pd.unique(di["scale"]):
-            keys = {"group": group, "instrument": inst, "scale": scale, "threshold": t}
-            yield keys, di[(di["scale"] == scale) & di["score"].notna()]
+        if inst not in inst_of:
+            continue
+        in_inst = inst_codes == inst_of[inst]
+        present = pd.unique(scale_codes[in_inst & (scale_codes >= 0)])
+        for j in present:
+            keys = {"group": group, "instrument": inst, "scale": scale_names[j], "threshold": t}
+            yield keys, sc.iloc[np.flatnonzero(in_inst & (scale_codes == j) & scored)]
 
 
 def concat_tables(

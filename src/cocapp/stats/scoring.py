@@ -18,12 +18,16 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold, threshold_fraction
 from cocapp.instruments import Instrument, Scale
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "SCORE_COLUMNS",
@@ -207,9 +211,49 @@ def score_group_blocks(
 ) -> Iterator[pd.DataFrame]:
     """:func:`score_group` in blocks (one per threshold and instrument, in its row order), so that a
     national study's scores table (respondents × scales × thresholds rows) is never whole in memory:
-    concatenated, the blocks are exactly :func:`score_group`'s table."""
+    concatenated, the blocks are exactly :func:`score_group`'s table.
+
+    Each instrument's person means and its respondents' ids and sites are prepared once (not once per
+    threshold), and a block's text columns are taken from those few distinct values as Arrow arrays
+    rather than built from millions of Python strings."""
+    import pyarrow as pa  # only the blocks (a large study's score stage) need it
+
     thresholds = list(thresholds)
     patterns = patterns or {}
+    prepared: dict[str, tuple[PersonMeans, pa.Array, pa.Array]] = {}
     for t in thresholds:
         for key, inst in instruments.items():
-            yield pd.DataFrame(_long_scores(items, inst, [t], patterns.get(key)))[SCORE_COLUMNS]
+            if key not in prepared:
+                pm = person_means(items, inst, patterns.get(key))
+                prepared[key] = (
+                    pm,
+                    pa.array(items["id"].to_numpy()[pm.keep], from_pandas=True),
+                    pa.array(items["site"].to_numpy()[pm.keep], from_pandas=True),
+                )
+            yield _score_block(*prepared[key], inst, format_threshold(t))
+
+
+def _score_block(
+    pm: PersonMeans, ids: pa.Array, sites: pa.Array, instrument: Instrument, t: str
+) -> pd.DataFrame:
+    """One threshold's scores of one instrument, rows ordered scale, respondent (:func:`_long_scores`)."""
+    import pyarrow as pa
+
+    n, n_scales = len(ids), len(pm.scales)
+    respondent = np.tile(np.arange(n), n_scales)
+    scale_of = np.repeat(np.arange(n_scales), n)
+    same = np.zeros(n * n_scales, dtype=np.int64)
+    k = np.array([sc.k for sc in pm.scales], dtype=np.int64)
+    allowed = np.array([allowed_missing(t, sc.k) for sc in pm.scales], dtype=np.int64)
+    columns = {
+        "id": ids.take(respondent),
+        "site": sites.take(respondent),
+        "instrument": pa.array([instrument.key]).take(same),
+        "scale": pa.array([sc.key for sc in pm.scales]).take(scale_of),
+        "threshold": pa.array([t]).take(same),
+        "score": pm.scores([t])[pm.keep][:, :, 0].T.reshape(-1),
+        "items_answered": pm.answered[pm.keep].T.reshape(-1),
+        "items_total": k[scale_of],
+        "items_allowed_missing": allowed[scale_of],
+    }
+    return pa.table(columns).to_pandas()[SCORE_COLUMNS]
