@@ -160,8 +160,7 @@ def reference_table(
         ref_mean = float(r["mean"])
         ref_sd = float(r["sd"]) if r.get("sd") is not None else float("nan")
         score = pd.to_numeric(sub["score"], errors="raise").to_numpy(dtype=float)
-        site = sub["site"].astype(str).to_numpy()
-        for name, sel in site_rows(site, sites):
+        for name, sel in site_rows(sub["site"].array, sites):
             res = one_sample_t(score[sel], ref_mean, confidence_level)
             rows.append(
                 {
