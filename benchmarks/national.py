@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +42,7 @@ args <- commandArgs(trailingOnly = TRUE)
 dir <- args[1]; conf <- 0.95
 files <- sort(list.files(dir, pattern = "^scores_.*\\.csv$", full.names = TRUE))
 totals <- strsplit(args[2], ",")[[1]]
-elapsed <- 0; n_pairs <- 0
+elapsed <- 0; n_pairs <- 0; n_families <- 0
 for (f in files) {
   d <- read.csv(f, check.names = FALSE)
   d$site <- factor(d$site)
@@ -63,7 +64,7 @@ for (f in files) {
     q <- abs(m[a] - m[b]) / (se / sqrt(2))
     gh_p <- ptukey(q, k, df, lower.tail = FALSE)
     gh_crit <- qtukey(conf, k, df) / sqrt(2)
-    n_pairs <- n_pairs + 2 * length(a)
+    n_pairs <- n_pairs + 2 * length(a); n_families <- n_families + 1
   }
   have <- intersect(totals, names(d))
   for (s in c("All", levels(d$site))) {
@@ -75,7 +76,7 @@ for (f in files) {
   }
   elapsed <- elapsed + proc.time()[["elapsed"]] - t0
 }
-cat(sprintf("R_COMPARE_SITES %.3f\nR_PAIRS %d\n", elapsed, n_pairs))
+cat(sprintf("R_COMPARE_SITES %.3f\nR_PAIRS %d\nR_FAMILIES %d\n", elapsed, n_pairs, n_families))
 """
 
 
@@ -123,7 +124,7 @@ def stage_times(work: Path) -> dict[str, float]:
     return out
 
 
-def export_for_r(work: Path, out: Path) -> list[str]:
+def export_for_r(work: Path, out: Path, n_thresholds: int | None = None) -> list[str]:
     """The scores table as one wide CSV per threshold (id, site, one column per instrument_scale), not
     timed; returns the names of the instrument totals (for the correlations). Read one threshold at
     a time (the whole table is 8e7 rows at 1M respondents)."""
@@ -132,7 +133,7 @@ def export_for_r(work: Path, out: Path) -> list[str]:
 
     cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
     path = next((work / "data" / "derived" / "scores").glob("service_users.*"))
-    thresholds = [str(t) for t in cfg["scoring"]["thresholds"]]
+    thresholds = [str(t) for t in cfg["scoring"]["thresholds"]][:n_thresholds]
     totals: set[str] = set()
     for t, part in scores_by_threshold(str(path), thresholds, None):
         part = part.assign(outcome=part["instrument"].astype(str) + "_" + part["scale"].astype(str))
@@ -143,11 +144,11 @@ def export_for_r(work: Path, out: Path) -> list[str]:
     return sorted(totals)
 
 
-def run_r(work: Path, tmp: Path) -> dict[str, float] | None:
+def run_r(work: Path, tmp: Path, n_thresholds: int | None = None) -> dict[str, float] | None:
     if shutil.which("Rscript") is None:
         print("Rscript not found: R timing skipped")
         return None
-    totals = export_for_r(work, tmp)
+    totals = export_for_r(work, tmp, n_thresholds)
     (tmp / "national.R").write_text(R_SCRIPT)
     proc = subprocess.run(
         ["Rscript", str(tmp / "national.R"), str(tmp), ",".join(totals)],
@@ -167,7 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--no-r", action="store_true", help="skip the R comparison")
     parser.add_argument("--keep", type=Path, help="copy the study folder (with its outputs) here")
+    parser.add_argument(
+        "--study",
+        type=Path,
+        help="a study folder kept by an earlier run (--keep): only the R side is run, against its scores",
+    )
+    parser.add_argument(
+        "--r-thresholds",
+        type=int,
+        help="R on the first N thresholds only (R's Games-Howell takes over a minute per family at "
+        "k = 250); compared per family (outcome x threshold) with cocapp's compare-sites",
+    )
     args = parser.parse_args(argv)
+    if args.study:
+        return r_only(args.study, args.r_thresholds)
     with tempfile.TemporaryDirectory(prefix="cocapp-national-") as tmp:
         tmp = Path(tmp)
         work = clone(tmp / "study")
@@ -175,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
         run = measure(cmd, work)
         stages = stage_times(work)
-        r = None if args.no_r else run_r(work, tmp)
+        r = None if args.no_r else run_r(work, tmp, args.r_thresholds)
         result = {
             "sites": args.sites,
             "respondents": args.respondents,
@@ -194,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, secs in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"    {name:<28} {secs:8.1f} s")
-        if r:
+        if r and args.r_thresholds:
+            result |= compare_per_family(work, r)
+        elif r:
             ours = stages.get("compare_sites", float("nan"))
             result |= {
                 "r_compare_sites_s": r["R_COMPARE_SITES"],
@@ -209,6 +225,33 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)
+    return 0
+
+
+def compare_per_family(work: Path, r: dict[str, float]) -> dict[str, float]:
+    """cocapp's compare-sites time per family (one outcome at one threshold: ANOVA, Tukey, Games-Howell;
+    the stage's time over all of them, reading and writing included) beside R's (its families only,
+    reading excluded); printed and returned."""
+    ours = stage_times(work).get("compare_sites", float("nan"))
+    anova = pd.read_csv(work / "data" / "derived" / "stats" / "anova.csv")
+    ours_per = ours / len(anova)
+    r_per = r["R_COMPARE_SITES"] / r["R_FAMILIES"]
+    print(
+        f"  site comparisons per family (ANOVA, Tukey, Games-Howell; correlations in the totals): "
+        f"cocapp {ours_per:.2f} s ({ours:.1f} s / {len(anova)} families), "
+        f"R {r_per:.2f} s ({r['R_COMPARE_SITES']:.1f} s / {int(r['R_FAMILIES'])} families) -> "
+        f"{r_per / ours_per:.1f}x"
+    )
+    return {"cocapp_s_per_family": ours_per, "r_s_per_family": r_per, "per_family_ratio": r_per / ours_per}
+
+
+def r_only(study: Path, n_thresholds: int | None) -> int:
+    """The R side against a kept study (its compare-sites log gives cocapp's time)."""
+    with tempfile.TemporaryDirectory(prefix="cocapp-national-r-") as tmp:
+        r = run_r(study.resolve(), Path(tmp), n_thresholds)
+    if r is None:
+        return 1
+    print(json.dumps(compare_per_family(study.resolve(), r)))
     return 0
 
 

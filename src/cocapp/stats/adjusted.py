@@ -89,11 +89,15 @@ def compare_adjusted(
         return {name: pd.DataFrame(columns=cols) for name, cols in OUTPUT_COLUMNS.items()}
     needed = {c: covariates[c] for m in models.values() for c in m}
     cov = _covariate_frame(respondents, needed, respondents_source)
-    ids = sc["id"].astype(str).to_numpy()
-    where = cov.index.get_indexer(ids)  # each score row's respondent
-    if (where < 0).any():
-        missing_ids = sorted(set(ids[where < 0].tolist()))[:5]
+    # each score row's respondent: the distinct ids looked up once (object arrays on both sides, so
+    # pandas converts neither to Arrow strings)
+    id_codes, id_values = pd.factorize(sc["id"].astype(str))
+    ids = np.asarray(id_values, dtype=object)
+    found = cov.index.get_indexer(pd.Index(ids, dtype=object))
+    if (found < 0).any():
+        missing_ids = sorted(set(ids[found < 0].tolist()))[:5]
         raise ValueError(f"{respondents_source}: id(s) {missing_ids} have scores but no respondent row")
+    where = found[id_codes]
     # factors coded once per threshold, then taken row by row for every outcome and model
     kinds = {c: covariates[c]["type"] for c in needed}
     coded = {
@@ -104,7 +108,7 @@ def compare_adjusted(
     level_of = np.append(pd.Index(levels, dtype=object).get_indexer(np.asarray(found, dtype=object)), -1)
     sites = pd.Categorical.from_codes(level_of[codes], categories=levels)
     parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
-    for keys, d in outcomes(sc, instruments, group, t):
+    for keys, d in outcomes(sc, instruments, group, t, columns=["score"]):
         rows = sc.index.get_indexer(d.index)
         base = {"site": sites[rows], "score": d["score"].to_numpy()}
         for mname, mcovs in models.items():

@@ -52,7 +52,7 @@ def compare_sites(
     sc = threshold_rows(scores, t, levels)
     out: dict[str, list[pd.DataFrame]] = {"anova": [], "tukey": [], "games_howell": [], "correlations": []}
     anova_rows = []
-    for keys, d in outcomes(sc, instruments, group, t):
+    for keys, d in outcomes(sc, instruments, group, t, columns=["site", "score"]):
         y = d["score"].to_numpy(dtype=np.float64)
         codes = site_codes(d["site"].astype(str), levels, "scores: column 'site'")
         row = oneway_anova(y, codes, levels, alpha, confidence)

@@ -75,16 +75,17 @@ def _duplicated_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.flatnonzero(pd.Series(key).duplicated().to_numpy())
 
 
-def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str):
+def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str, columns: list[str] | None = None):
     """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order.
 
     The rows of every outcome come from one factorization of ``instrument`` and ``scale`` (each outcome
     one take of its rows, in file order) rather than a text comparison over the whole threshold per
-    instrument and per scale."""
+    instrument and per scale; ``columns``: only these columns are taken (default all)."""
     inst_codes, inst_names = pd.factorize(sc["instrument"], use_na_sentinel=True)
     scale_codes, scale_names = pd.factorize(sc["scale"], use_na_sentinel=True)
     scored = sc["score"].notna().to_numpy()
     inst_of = {name: i for i, name in enumerate(inst_names)}
+    taken = sc if columns is None else sc[columns]
     for inst in instruments:
         if inst not in inst_of:
             continue
@@ -92,7 +93,7 @@ def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str):
         present = pd.unique(scale_codes[in_inst & (scale_codes >= 0)])
         for j in present:
             keys = {"group": group, "instrument": inst, "scale": scale_names[j], "threshold": t}
-            yield keys, sc.iloc[np.flatnonzero(in_inst & (scale_codes == j) & scored)]
+            yield keys, taken.iloc[np.flatnonzero(in_inst & (scale_codes == j) & scored)]
 
 
 def concat_tables(
