@@ -150,3 +150,20 @@ def test_scatter_shows_points_at_the_scale_maximum_and_keeps_the_label_off_the_d
         np.array([1.0, 6.0]), np.array([12.0, 61.0]), "x", "y", "t", 1.0, 2, 0.5, (1.0, 5.0), (12.0, 60.0)
     )
     assert fig2.axes[0].get_xlim()[1] > 6.0 and fig2.axes[0].get_ylim()[1] > 61.0
+
+
+def test_large_scatter_is_rasterized_in_svg_small_one_stays_vector():
+    """Beyond SCATTER_VECTOR_POINTS points the SVG holds the cloud as one embedded image (a national
+    study's 10^6 points made 100 MB SVGs); below it every point is a vector marker."""
+    from cocapp.presentation.plotting import figure_bytes
+
+    rng = np.random.default_rng(3)
+
+    def svg(n: int) -> str:
+        x = rng.normal(3, 1, n)
+        fig = FG.scatter_plot(x, x + rng.normal(0, 1, n), "x", "y", "t", 0.7, n, 0.001, (1, 5), (1, 5))
+        return figure_bytes(fig, "svg").decode("utf-8")
+
+    small, large = svg(300), svg(FG.SCATTER_VECTOR_POINTS + 1)
+    assert "<image" not in small and small.count("<use ") >= 300
+    assert "<image" in large and large.count("<use ") < 100 and len(large) < 500_000  # glyphs only
