@@ -317,9 +317,8 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000, route: s
             )
         )
     x0 = np.where(obs, x, 0.0)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+
+    def step(mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prec = np.linalg.inv(sigma)
         filled = x0.copy()
         cond_cov = np.zeros((p, p))
@@ -331,7 +330,18 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000, route: s
             np.add.at(cond_cov, (m_pat[:, :, None], m_pat[:, None, :]), inv_mm * count[:, None, None])
         new_mu = filled.mean(axis=0)
         centred = filled - new_mu
-        new_sigma = (centred.T @ centred + cond_cov) / n
+        return new_mu, (centred.T @ centred + cond_cov) / n
+
+    return _em_iterate(step, mu, sigma, tol, max_iter)
+
+
+def _em_iterate(step, mu: np.ndarray, sigma: np.ndarray, tol: float, max_iter: int) -> EMResult:
+    """EM steps (``step(mu, sigma)`` -> new mean and covariance) from ``mu``, ``sigma`` until no element
+    changes by more than ``tol`` or ``max_iter`` steps; the covariance symmetrised after each step."""
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+        new_mu, new_sigma = step(mu, sigma)
         new_sigma = (new_sigma + new_sigma.T) / 2
         change = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max())
         mu, sigma = new_mu, new_sigma
@@ -360,25 +370,12 @@ def _scatter(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(index.ravel(), weights=values.ravel(), minlength=size)
 
 
-def _em_mvn_sums(x: np.ndarray, *, tol: float, max_iter: int) -> EMResult:
-    """:func:`em_mvn` on sufficient statistics: the same EM iteration, with each pattern's rows
-    entering only through their count, sum and sum of cross-products of the observed items.
-
-    The E-step completion is linear in the observed values, x_M = a - C x_O with C = L_MM^-1 L_MO and
-    a = mu_M + C mu_O, so a pattern's completed sums are S1_M = c a - C S1_O and cross-products
-    S2_MO = a S1_O' - C S2_OO, S2_MM = c a a' - a (C S1_O)' - (C S1_O) a' + C S2_OO C' (Little & Rubin
-    2002, ch. 11; Schafer 1997, ch. 5, the sweep-based EM of R's ``norm``). Each iteration then costs
-    O(patterns p^3) instead of O(n p^2). The data are centred at the observed item means first (the
-    estimates are shift-equivariant) so that Sigma = S2/n - mu mu' loses no digits to cancellation.
-    """
-    x = np.asarray(x, dtype=float)
-    n, p = x.shape
-    obs = ~np.isnan(x)
-    shift = np.array([x[obs[:, j], j].mean() for j in range(p)])
-    xc = np.where(obs, x - shift, 0.0)
-    mu = np.zeros(p)
-    sigma = np.diag([xc[obs[:, j], j].var() for j in range(p)])
-    fixed1, fixed2 = np.zeros(p), np.zeros((p, p))  # the observed part of every sum: the same each step
+def _pattern_sums(xc: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """For :func:`_em_mvn_sums`: the observed part of the completed sums and cross-products (the same
+    at every step), and per batch of patterns with missing items (:func:`_pattern_batches`) their
+    observed and missing columns, row counts, sums and cross-products of the observed items."""
+    p = obs.shape[1]
+    fixed1, fixed2 = np.zeros(p), np.zeros((p, p))
     batches = []
     for rows, of_row, o_pat, m_pat in _pattern_batches(obs):
         k = len(o_pat)
@@ -397,9 +394,30 @@ def _em_mvn_sums(x: np.ndarray, *, tol: float, max_iter: int) -> EMResult:
         fixed2 += _scatter(o_pat[:, :, None] * p + o_pat[:, None, :], s2, p * p).reshape(p, p)
         if m_pat.shape[1]:
             batches.append((o_pat, m_pat, count, s1, s2))
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+    return fixed1, fixed2, batches
+
+
+def _em_mvn_sums(x: np.ndarray, *, tol: float, max_iter: int) -> EMResult:
+    """:func:`em_mvn` on sufficient statistics: the same EM iteration, with each pattern's rows
+    entering only through their count, sum and sum of cross-products of the observed items.
+
+    The E-step completion is linear in the observed values, x_M = a - C x_O with C = L_MM^-1 L_MO and
+    a = mu_M + C mu_O, so a pattern's completed sums are S1_M = c a - C S1_O and cross-products
+    S2_MO = a S1_O' - C S2_OO, S2_MM = c a a' - a (C S1_O)' - (C S1_O) a' + C S2_OO C' (Little & Rubin
+    2002, ch. 11; Schafer 1997, ch. 5, the sweep-based EM of R's ``norm``). Each iteration then costs
+    O(patterns p^3) instead of O(n p^2). The data are centred at the observed item means first (the
+    estimates are shift-equivariant) so that Sigma = S2/n - mu mu' loses no digits to cancellation.
+    """
+    x = np.asarray(x, dtype=float)
+    n, p = x.shape
+    obs = ~np.isnan(x)
+    shift = np.array([x[obs[:, j], j].mean() for j in range(p)])
+    xc = np.where(obs, x - shift, 0.0)
+    mu = np.zeros(p)
+    sigma = np.diag([xc[obs[:, j], j].var() for j in range(p)])
+    fixed1, fixed2, batches = _pattern_sums(xc, obs)
+
+    def step(mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prec = np.linalg.inv(sigma)
         t1, t2 = fixed1.copy(), fixed2.copy()
         for o_pat, m_pat, count, s1, s2 in batches:
@@ -425,14 +443,10 @@ def _em_mvn_sums(x: np.ndarray, *, tol: float, max_iter: int) -> EMResult:
                 p * p,
             ).reshape(p, p)
         new_mu = t1 / n
-        new_sigma = t2 / n - np.outer(new_mu, new_mu)
-        new_sigma = (new_sigma + new_sigma.T) / 2
-        change = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max())
-        mu, sigma = new_mu, new_sigma
-        if change < tol:
-            converged = True
-            break
-    return EMResult(mu + shift, sigma, it, converged)
+        return new_mu, t2 / n - np.outer(new_mu, new_mu)
+
+    res = _em_iterate(step, mu, sigma, tol, max_iter)
+    return EMResult(res.mean + shift, res.cov, res.iterations, res.converged)
 
 
 @dataclass
