@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--study",
         type=Path,
-        help="a study folder kept by an earlier run (--keep): only the R side is run, against its scores",
+        help="a study folder kept by an earlier run (--keep): only the R side is run, against its scores "
+        "(the site comparisons and one ANCOVA model)",
     )
     parser.add_argument(
         "--r-thresholds",
@@ -245,13 +246,75 @@ def compare_per_family(work: Path, r: dict[str, float]) -> dict[str, float]:
     return {"cocapp_s_per_family": ours_per, "r_s_per_family": r_per, "per_family_ratio": r_per / ours_per}
 
 
+R_ANCOVA = r"""
+suppressMessages({library(car); library(emmeans)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1]); covs <- strsplit(args[2], ",")[[1]]; cats <- strsplit(args[3], ",")[[1]]
+for (c in c("site", cats)) d[[c]] <- factor(d[[c]])
+options(contrasts = c("contr.sum", "contr.poly")); emm_options(rg.limit = 1e7)
+t0 <- proc.time()[["elapsed"]]
+fit <- lm(reformulate(c("site", covs), "score"), data = d)
+a <- Anova(fit, type = 3)
+pr <- summary(pairs(emmeans(fit, "site"), adjust = "tukey"))
+cat(sprintf("R_ANCOVA_FIT %.3f\nR_ANCOVA_N %d\nR_ANCOVA_PAIRS %d\n", proc.time()[["elapsed"]] - t0,
+            nrow(d), nrow(pr)))
+"""
+
+
+def run_r_ancova(work: Path, tmp: Path) -> dict[str, float] | None:
+    """One ANCOVA in R (``lm`` with sum-to-zero contrasts, ``car::Anova`` type III, ``emmeans`` Tukey
+    pairs of the adjusted site means: the stage's work for one outcome and model, without the
+    slopes check) on the first instrument's total at the primary threshold with the group's first
+    covariate model; complete cases; reading excluded."""
+    sys.path.insert(0, str(work / "src"))
+    from cocapp.stages.common import scores_by_threshold
+
+    cfg = yaml.safe_load((work / "config.yaml").read_text("utf-8"))
+    group, spec = next(iter(cfg["groups"].items()))
+    covs = next(iter(spec["ancova_models"].values()))
+    cats = [c for c in covs if spec["covariates"][c]["type"] == "categorical"]
+    primary = str(cfg["scoring"]["primary_threshold"])
+    derived = work / "data" / "derived"
+    resp = pd.read_parquet(next((derived / "ingest").glob(f"{group}_respondents.*")), columns=["id", *covs])
+    path = next((derived / "scores").glob(f"{group}.*"))
+    for _, part in scores_by_threshold(str(path), [primary], None):
+        one = part[(part["instrument"] == spec["instruments"][0]) & (part["scale"] == "total")]
+    data = one[["id", "site", "score"]].merge(resp, on="id").dropna()
+    data.to_csv(tmp / "ancova.csv", index=False)
+    (tmp / "ancova.R").write_text(R_ANCOVA)
+    proc = subprocess.run(
+        ["Rscript", str(tmp / "ancova.R"), str(tmp / "ancova.csv"), ",".join(covs), ",".join(cats)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {k: float(v) for k, v in re.findall(r"^(R_\w+) ([0-9.]+)$", proc.stdout, re.M)}
+
+
+def compare_ancova(work: Path, r: dict[str, float]) -> dict[str, float]:
+    """cocapp's ancova stage time per fitted model (outcome x threshold x covariate model; the stage's
+    whole time, slopes checks, reading and writing included) beside R's one fit."""
+    ours = stage_times(work).get("ancova", float("nan"))
+    fits = pd.read_csv(work / "data" / "derived" / "stats" / "ancova.csv")
+    n_fits = len(fits[["group", "instrument", "scale", "threshold", "model"]].drop_duplicates())
+    per = ours / n_fits
+    print(
+        f"  ANCOVA per model (type III table, {int(r['R_ANCOVA_PAIRS']):,} Tukey pairs of adjusted means, "
+        f"{int(r['R_ANCOVA_N']):,} respondents): cocapp {per:.2f} s ({ours:.1f} s / {n_fits} models), "
+        f"R {r['R_ANCOVA_FIT']:.1f} s -> {r['R_ANCOVA_FIT'] / per:.0f}x"
+    )
+    return {"cocapp_ancova_s_per_model": per, "r_ancova_s_per_model": r["R_ANCOVA_FIT"]}
+
+
 def r_only(study: Path, n_thresholds: int | None) -> int:
-    """The R side against a kept study (its compare-sites log gives cocapp's time)."""
-    with tempfile.TemporaryDirectory(prefix="cocapp-national-r-") as tmp:
-        r = run_r(study.resolve(), Path(tmp), n_thresholds)
-    if r is None:
+    """The R side against a kept study (its compare-sites and ancova logs give cocapp's times)."""
+    if shutil.which("Rscript") is None:
+        print("Rscript not found")
         return 1
-    print(json.dumps(compare_per_family(study.resolve(), r)))
+    with tempfile.TemporaryDirectory(prefix="cocapp-national-r-") as tmp:
+        ancova = run_r_ancova(study.resolve(), Path(tmp))
+        r = run_r(study.resolve(), Path(tmp), n_thresholds)
+    print(json.dumps(compare_ancova(study.resolve(), ancova) | compare_per_family(study.resolve(), r)))
     return 0
 
 
