@@ -93,20 +93,20 @@ def compare_adjusted(
     # pandas converts neither to Arrow strings)
     id_codes, id_values = pd.factorize(sc["id"].astype(str))
     ids = np.asarray(id_values, dtype=object)
-    found = cov.index.get_indexer(pd.Index(ids, dtype=object))
-    if (found < 0).any():
-        missing_ids = sorted(set(ids[found < 0].tolist()))[:5]
+    row_of_id = cov.index.get_indexer(pd.Index(ids, dtype=object))
+    if (row_of_id < 0).any():
+        missing_ids = sorted(set(ids[row_of_id < 0].tolist()))[:5]
         raise ValueError(f"{respondents_source}: id(s) {missing_ids} have scores but no respondent row")
-    where = found[id_codes]
+    where = row_of_id[id_codes]
     # factors coded once per threshold, then taken row by row for every outcome and model
     kinds = {c: covariates[c]["type"] for c in needed}
     coded = {
         c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy() for c in needed
     }
     # site codes from one factorization (a threshold has 1.6e7 rows at 10^6 respondents)
-    codes, found = pd.factorize(sc["site"])
-    level_of = np.append(pd.Index(levels, dtype=object).get_indexer(np.asarray(found, dtype=object)), -1)
-    sites = pd.Categorical.from_codes(level_of[codes], categories=levels)
+    site_of_row, site_names = pd.factorize(sc["site"])
+    level_of = np.append(pd.Index(levels, dtype=object).get_indexer(np.asarray(site_names, dtype=object)), -1)
+    sites = pd.Categorical.from_codes(level_of[site_of_row], categories=levels)
     parts: dict[str, list[tuple[dict, pd.DataFrame]]] = {name: [] for name in OUTPUT_COLUMNS}
     for keys, d in outcomes(sc, instruments, group, t, columns=["score"]):
         rows = sc.index.get_indexer(d.index)

@@ -18,6 +18,7 @@ import pandas as pd
 from cocapp.config import at_threshold, format_threshold
 from cocapp.instruments import Instrument
 from cocapp.stats.distributions import t_ppf
+from cocapp.stats.outcomes import outcome_positions
 
 __all__ = ["COLUMNS", "ALL_SITES", "describe", "descriptives_table", "scale_scores", "site_rows"]
 
@@ -50,9 +51,10 @@ def scale_scores(
 
     ``rows`` are that scale's score rows (possibly none), columns ``site`` (categorical) and ``score``,
     in file order. Raises ``ValueError`` naming the values when the scores hold a site that is not
-    configured, or hold no row at all for ``threshold``. The scales' rows come from one factorization
-    of ``instrument`` and ``scale``, and only the two columns used are taken (a national study's
-    threshold has 1.6e7 rows; taking every text column per scale was most of the stage).
+    configured, or hold no row at all for ``threshold``. The scales' rows come from
+    :func:`cocapp.stats.outcomes.outcome_positions`, and only the two columns used are taken (a
+    national study's threshold has 1.6e7 rows; taking every text column per scale was most of the
+    stage).
     """
     t = format_threshold(threshold)
     needed = ["site", "instrument", "scale", "threshold", "score"]
@@ -66,17 +68,11 @@ def scale_scores(
     unknown = sorted(set(at["site"].astype(str).unique()) - set(sites))
     if unknown:
         raise ValueError(f"scores hold site(s) {unknown} that are not configured sites {sites}")
-    inst_codes, inst_names = pd.factorize(at["instrument"], use_na_sentinel=False)
-    scale_codes, scale_names = pd.factorize(at["scale"], use_na_sentinel=False)
-    code = inst_codes.astype(np.int64) * len(scale_names) + scale_codes
-    order = np.argsort(code, kind="stable")  # each scale's positions, in file order
-    bounds = np.searchsorted(code[order], np.arange(len(inst_names) * len(scale_names) + 1))
-    codes = {(i, s): j for j, (i, s) in enumerate((i, s) for i in inst_names for s in scale_names)}
+    rows = outcome_positions(at)
     slim = pd.DataFrame({"site": pd.Categorical(at["site"]), "score": at["score"].to_numpy()}, index=at.index)
     for key, inst in instruments.items():
         for scale in inst.scales:
-            j = codes.get((key, scale.key))
-            yield key, scale.key, slim.iloc[order[bounds[j] : bounds[j + 1]] if j is not None else []]
+            yield key, scale.key, slim.iloc[rows.get((key, scale.key), [])]
 
 
 def site_rows(site: np.ndarray, sites: list[str]) -> Iterator[tuple[str, np.ndarray]]:

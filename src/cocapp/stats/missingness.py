@@ -293,29 +293,16 @@ def em_mvn(x: np.ndarray, *, tol: float = 1e-12, max_iter: int = 10000, route: s
     obs = ~np.isnan(x)
     mu = np.array([x[obs[:, j], j].mean() for j in range(p)])
     sigma = np.diag([x[obs[:, j], j].var() for j in range(p)])
-    # rows grouped by their number of missing items, so each group is one batched solve
-    n_miss = p - obs.sum(axis=1)
-    # rows batched by their number of missing items; within a batch, the distinct patterns: the
-    # conditional-mean coefficients L_MM^-1 L_MO and covariances L_MM^-1 are computed once per pattern
+    # rows batched by their number of missing items (:func:`_pattern_batches`); within a batch, the
+    # distinct patterns: the conditional-mean coefficients L_MM^-1 L_MO and covariances L_MM^-1 are
+    # computed once per pattern
     batches = []
-    for m in sorted(set(n_miss.tolist()) - {0}):
-        rows = np.flatnonzero(n_miss == m)
-        order = np.argsort(~obs[rows], axis=1, kind="stable")  # observed first, then missing
-        patterns, of_row = np.unique(order, axis=0, return_inverse=True)
-        of_row = of_row.ravel()
-        o_idx, m_idx = order[:, : p - m], order[:, p - m :]
-        batches.append(
-            (
-                rows,
-                x[rows[:, None], o_idx],
-                o_idx,
-                m_idx,
-                patterns[:, : p - m],
-                patterns[:, p - m :],
-                of_row,
-                np.bincount(of_row).astype(float),
-            )
-        )
+    for rows, of_row, o_pat, m_pat in _pattern_batches(obs):
+        if not m_pat.shape[1]:
+            continue  # complete rows
+        o_idx, m_idx = o_pat[of_row], m_pat[of_row]  # each row's observed and missing columns
+        count = np.bincount(of_row).astype(float)
+        batches.append((rows, x[rows[:, None], o_idx], o_idx, m_idx, o_pat, m_pat, of_row, count))
     x0 = np.where(obs, x, 0.0)
 
     def step(mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -379,8 +366,7 @@ def _pattern_sums(xc: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     batches = []
     for rows, of_row, o_pat, m_pat in _pattern_batches(obs):
         k = len(o_pat)
-        x_obs = np.take_along_axis(xc[rows], np.argsort(~obs[rows], axis=1, kind="stable"), axis=1)
-        x_obs = x_obs[:, : o_pat.shape[1]]
+        x_obs = np.take_along_axis(xc[rows], o_pat[of_row], axis=1)  # each row's observed items
         count = np.bincount(of_row, minlength=k).astype(float)
         by = np.argsort(of_row, kind="stable")
         starts = np.r_[0, np.cumsum(count.astype(int))[:-1]]

@@ -11,7 +11,15 @@ import pandas as pd
 
 from cocapp.config import at_threshold, format_threshold
 
-__all__ = ["KEYS", "by_threshold", "concat_tables", "outcomes", "threshold_rows", "with_keys"]
+__all__ = [
+    "KEYS",
+    "by_threshold",
+    "concat_tables",
+    "outcome_positions",
+    "outcomes",
+    "threshold_rows",
+    "with_keys",
+]
 
 KEYS = ["group", "instrument", "scale", "threshold"]
 
@@ -75,25 +83,37 @@ def _duplicated_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.flatnonzero(pd.Series(key).duplicated().to_numpy())
 
 
-def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str, columns: list[str] | None = None):
-    """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order.
-
-    The rows of every outcome come from one factorization of ``instrument`` and ``scale`` (each outcome
-    one take of its rows, in file order) rather than a text comparison over the whole threshold per
-    instrument and per scale; ``columns``: only these columns are taken (default all)."""
+def outcome_positions(sc: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Every (instrument, scale) of ``sc`` -> the positions of its rows, ascending; pairs in order of
+    first appearance. From one factorization of each column (a national study's threshold has 1.6e7
+    rows, where a text comparison per instrument and per scale, or a groupby on two text columns,
+    took most of a stage); rows with a missing instrument or scale belong to no pair."""
     inst_codes, inst_names = pd.factorize(sc["instrument"], use_na_sentinel=True)
     scale_codes, scale_names = pd.factorize(sc["scale"], use_na_sentinel=True)
+    valid = np.flatnonzero((inst_codes >= 0) & (scale_codes >= 0))
+    code = inst_codes[valid].astype(np.int64) * len(scale_names) + scale_codes[valid]
+    order = np.argsort(code, kind="stable")
+    present, first, counts = np.unique(code, return_index=True, return_counts=True)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    out = {}
+    for j in np.argsort(first, kind="stable"):
+        c = int(present[j])
+        pair = (inst_names[c // len(scale_names)], scale_names[c % len(scale_names)])
+        out[pair] = valid[order[starts[j] : starts[j] + counts[j]]]
+    return out
+
+
+def outcomes(sc: pd.DataFrame, instruments: list[str], group: str, t: str, columns: list[str] | None = None):
+    """Yield (keys, scored rows) per outcome: instruments in config order, scales in file order
+    (:func:`outcome_positions`); ``columns``: only these columns are taken (default all)."""
+    positions = outcome_positions(sc)
     scored = sc["score"].notna().to_numpy()
-    inst_of = {name: i for i, name in enumerate(inst_names)}
     taken = sc if columns is None else sc[columns]
     for inst in instruments:
-        if inst not in inst_of:
-            continue
-        in_inst = inst_codes == inst_of[inst]
-        present = pd.unique(scale_codes[in_inst & (scale_codes >= 0)])
-        for j in present:
-            keys = {"group": group, "instrument": inst, "scale": scale_names[j], "threshold": t}
-            yield keys, taken.iloc[np.flatnonzero(in_inst & (scale_codes == j) & scored)]
+        for (i, scale), rows in positions.items():
+            if i == inst:
+                keys = {"group": group, "instrument": inst, "scale": scale, "threshold": t}
+                yield keys, taken.iloc[rows[scored[rows]]]
 
 
 def concat_tables(
