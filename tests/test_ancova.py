@@ -335,3 +335,50 @@ def test_auto_route_is_dense_for_small_samples_and_sufficient_for_many_sites():
     assert anc._method(sample, "auto") == "sufficient"
     with pytest.raises(ValueError, match="method"):
         ancova(d, {"age": "numeric"}, ["A", "B", "C"], method="normal")
+
+
+# -- SiteModel: prepared once, fitted to many outcomes; ancova()'s numbers to the bit ---------------------
+def _ancova_arrays(d, covs, levels, route, weights):
+    """What site_estimates returns, read off ancova()'s tables (statsmodels OLS and f_test on the dense
+    route): adjusted means and SEs, pair differences and SEs, residual df, site F and df."""
+    res = ancova(d, covs, levels, method=route, emm_weights=weights, slopes=False)
+    site = res.terms.set_index("term").loc["site"]
+    return {
+        "adj_mean": res.means.adj_mean.to_numpy(),
+        "se": res.means.se.to_numpy(),
+        "df": res.means.df.iloc[0],
+        "diff": res.posthoc["diff"].to_numpy(),
+        "pair_se": res.posthoc.se.to_numpy(),
+        "F": site["F"],
+        "df1": site["df"],
+    }
+
+
+@pytest.mark.parametrize("weights", ["equal", "proportional"])
+@pytest.mark.parametrize("route", ["dense", "sufficient"])
+@pytest.mark.parametrize("case", list(_edge_samples()))
+def test_site_model_fitted_to_many_outcomes_equals_ancova_bit_for_bit(case, route, weights):
+    """One SiteModel, prepared on the first outcome, fitted to four outcomes with the same missing cells
+    (as the completed datasets of an imputation): each result is exactly ancova()'s for that outcome."""
+    from cocapp.stats.ancova import SiteModel
+
+    d, covs, levels = _edge_samples()[case]
+    d = d.reset_index(drop=True)
+    d.loc[[3, 11], "score"] = np.nan
+    rng = np.random.default_rng(5)
+    model = SiteModel(d, covs, levels, method=route, emm_weights=weights)
+    for _ in range(4):
+        y = d["score"] + np.where(d["score"].notna(), rng.normal(0, 0.5, len(d)), np.nan)
+        est = model.estimates(y)
+        want = _ancova_arrays(d.assign(score=y), covs, levels, route, weights)
+        for name, value in want.items():
+            np.testing.assert_array_equal(getattr(est, name), value, err_msg=f"{case} {name}")
+
+
+def test_site_model_rejects_an_outcome_missing_elsewhere():
+    from cocapp.stats.ancova import SiteModel
+
+    d = small_data()
+    model = SiteModel(d, {"age": "numeric"}, ["A", "B", "C"])
+    with pytest.raises(ValueError, match="missing for other rows"):
+        model.estimates(d["score"].where(d.index != 5))

@@ -69,6 +69,7 @@ def _task(task):
         full=full,
         adjusted=adjusted,
         covariate_frame=ctx["covariates"],
+        site_models=ctx["site_models"],  # prepared by the first dataset of the group analysed in this process
         **ctx["analysis"],
     )
 
@@ -129,6 +130,7 @@ def run(args, settings, log) -> dict:
             "sites": sites,
             "delta_sites": delta_sites,
             "analysis": analysis,
+            "site_models": {},
             "engine": {
                 "m": m,
                 "iterations": iterations,

@@ -1,10 +1,11 @@
 """One-way ANCOVA of an outcome across sites adjusted for covariates (SPSS UNIANOVA ... BY site WITH ...).
 
-The model ``y ~ C(site, Sum) + C(factor, Sum) + numeric`` is fitted by least squares (statsmodels OLS,
-Moore–Penrose pseudo-inverse); the table has Type III sums of squares with sum-to-zero contrasts (as
-SPSS UNIANOVA and R ``car::Anova(type = 3)`` under ``options(contrasts = c("contr.sum", "contr.poly"))``;
-with treatment coding Type III main effects would be wrong), each term's SS backed out of the Wald F
-test of its coefficients as statsmodels ``anova_lm(typ=3)`` does. Cases are deleted listwise over the
+The model ``y ~ C(site, Sum) + C(factor, Sum) + numeric`` is fitted by least squares (Moore–Penrose
+pseudo-inverse: statsmodels OLS's arithmetic to the bit, :mod:`cocapp.stats.pinvls`); the table has
+Type III sums of squares with sum-to-zero contrasts (as SPSS UNIANOVA and R ``car::Anova(type = 3)``
+under ``options(contrasts = c("contr.sum", "contr.poly"))``; with treatment coding Type III main
+effects would be wrong), each term's SS backed out of the Wald F test of its coefficients as
+statsmodels ``anova_lm(typ=3)`` does. Cases are deleted listwise over the
 outcome and the model's covariates; ``n`` is that listwise n.
 
 The design matrix is built here directly from the category codes, column for column as patsy builds it
@@ -32,7 +33,7 @@ import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 
 import numpy as np
@@ -41,6 +42,7 @@ import pandas as pd
 from cocapp.stats import studentized_range
 from cocapp.stats.blockls import CompressedFit, compressed, group_factors, within_group_ssr
 from cocapp.stats.distributions import f_sf, t_ppf, t_sf
+from cocapp.stats.pinvls import PinvFit, PinvOLS
 
 __all__ = [
     "ANCOVA_COLUMNS",
@@ -52,6 +54,7 @@ __all__ = [
     "SLOPES_COLUMNS",
     "AncovaResult",
     "SiteEstimates",
+    "SiteModel",
     "ancova",
     "site_estimates",
     "adjust_pvalues",
@@ -166,6 +169,7 @@ class _Sample:
     notes: list[str]
     internal: dict[str, str]
     cats: dict[str, bool]
+    complete: np.ndarray | None = None  # the rows of the data in the sample (outcome and covariates known)
 
 
 @dataclass
@@ -380,7 +384,7 @@ def _model_sample(
     if n and len(present) >= 2:
         occurs, codes = _codes_in(site_codes, len(levels))
         frame["site"] = pd.Categorical.from_codes(codes, categories=present)
-    return _Sample(pd.DataFrame(frame), n, site_n, present, used, dropped, notes, internal, cats)
+    return _Sample(pd.DataFrame(frame), n, site_n, present, used, dropped, notes, internal, cats, complete)
 
 
 # -- 2. design ------------------------------------------------------------------------------------------
@@ -552,15 +556,11 @@ def _compressed_design(sample: _Sample, blocks: _Blocks) -> tuple[_Design, np.nd
 
 
 # -- 3. fit -----------------------------------------------------------------------------------------------
-def _fit(y: np.ndarray, design: _Design):
-    """Ordinary least squares through the Moore–Penrose pseudo-inverse (statsmodels ``OLS.fit()``,
-    ``method="pinv"``): coefficients, residual SS and df, and the coefficient covariance σ̂²(XᵀX)⁺."""
-    # imported here: the report and trace read this module's model_formula without fitting anything
-    from statsmodels.regression.linear_model import OLS
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return OLS(y, design.X).fit()
+def _fit(y: np.ndarray, design: _Design) -> PinvFit:
+    """Ordinary least squares through the Moore–Penrose pseudo-inverse: coefficients, residual SS and
+    df, and the coefficient covariance σ̂²(XᵀX)⁺ -- statsmodels ``OLS(y, X).fit()`` (``method="pinv"``)
+    to the bit (:mod:`cocapp.stats.pinvls`)."""
+    return PinvOLS(design.X).fit(y)
 
 
 def _residual(y: np.ndarray, design: _Design) -> tuple[float, float, bool]:
@@ -588,8 +588,12 @@ def _rank(res, design: _Design) -> int:
     σ_max · max(n, p) · ε), from the singular values the fit already computed (one SVD less per model)."""
     if isinstance(res, CompressedFit):
         return res.rank
-    s = np.asarray(res.model.wexog_singular_values)
-    tol = s.max(initial=0.0) * max(design.X.shape) * np.finfo(s.dtype).eps
+    return _rank_of(np.asarray(res.singular_values), design.X.shape)
+
+
+def _rank_of(s: np.ndarray, shape: tuple[int, int]) -> int:
+    """How many of the singular values ``s`` of a matrix of ``shape`` exceed σ_max · max(shape) · ε."""
+    tol = s.max(initial=0.0) * max(shape) * np.finfo(s.dtype).eps
     return int(np.count_nonzero(s > tol))
 
 
@@ -654,7 +658,8 @@ def _type3_table(res, design: _Design, sample: _Sample, covs: list[str], note_te
 
 def _wald(res, L: np.ndarray, cov: np.ndarray):
     """Wald F test that the coefficients selected by the rows of ``L`` are all 0 (statsmodels
-    ``f_test``; for one term, the Type III test of :func:`_type3_table`)."""
+    ``f_test``; for one term, the Type III test of :func:`_type3_table`); numpy's warnings of a
+    degenerate contrast (F infinite or undefined) silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return res.f_test(L, cov_p=cov)
@@ -709,22 +714,21 @@ def _emm_weights(sample: _Sample, weights: str = "equal") -> np.ndarray:
     return np.einsum("scp,c->sp", D, w / w.sum())
 
 
-def _emm(res, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _emm(params: np.ndarray, V: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted means Lβ and their standard errors √diag(L V Lᵀ)."""
-    V = _covariance(res)
-    return L @ np.asarray(res.params), np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+    return L @ params, np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
 
 
-def _pair_difference(res, ld: np.ndarray, V: np.ndarray) -> tuple[float, float]:
+def _pair_difference(params: np.ndarray, ld: np.ndarray, V: np.ndarray) -> tuple[float, float]:
     """One contrast of adjusted means: d β and its standard error √(d V dᵀ)."""
-    return float(ld @ np.asarray(res.params)), float(math.sqrt(ld @ V @ ld))
+    return float(ld @ params), float(math.sqrt(ld @ V @ ld))
 
 
 def _adjusted_means(
     res, L: np.ndarray, sample: _Sample, levels: list[str], confidence: float, note_text: str
 ) -> pd.DataFrame:
     """Adjusted site means Lβ with standard errors √(L V Lᵀ) and t intervals on the residual df."""
-    emm, emm_se = _emm(res, L)
+    emm, emm_se = _emm(np.asarray(res.params), _covariance(res), L)
     df_res = float(res.df_resid)
     tcrit = t_ppf(0.5 + confidence / 2, df_res)
     where = dict(zip(sample.present, range(len(sample.present)), strict=True))
@@ -780,7 +784,7 @@ def _pairwise(
                 miss = [s for s in (sa, sb) if s not in where]
                 rows.append(base | _nan_row("posthoc", f"no complete cases at site(s) {', '.join(miss)}"))
                 continue
-            diff, se = _pair_difference(res, L[where[sa]] - L[where[sb]], V)
+            diff, se = _pair_difference(np.asarray(res.params), L[where[sa]] - L[where[sb]], V)
             t = diff / se if se > 0 else np.nan
             rows.append(base | {"diff": diff, "se": se, "df": df_res, "t": t, "ci_low": diff - crit * se})
             rows[-1] |= {"ci_high": diff + crit * se, "note": note_text}
@@ -1058,36 +1062,101 @@ def site_estimates(
     first row of ``ancova(...).means``), and the site term's Type III F and df. The pooled analyses of
     multiply imputed data (:mod:`cocapp.stats.mi`, Rubin's rules and D1) need nothing else, and the p
     values and simultaneous intervals (studentized range) of every model took most of their time.
-    ``emm_weights`` and ``method`` as in :func:`ancova`.
+    ``emm_weights`` and ``method`` as in :func:`ancova`. Many outcomes on the same respondents (the
+    completed datasets of an imputation): :class:`SiteModel`, prepared once.
     """
-    levels = list(levels)
-    covs = list(covariates)
-    cats = {c: _is_categorical(covariates[c]) for c in covs}
-    sample = _model_sample(data, covs, cats, levels, outcome, site)
-    a, b = np.triu_indices(len(levels), k=1)
-    nan_sites, nan_pairs = np.full(len(levels), np.nan), np.full(len(a), np.nan)
-    design, res, failure = _fit_model(sample, _method(sample, method))
-    if failure:
+    model = SiteModel(
+        data, covariates, levels, outcome=outcome, site=site, emm_weights=emm_weights, method=method
+    )
+    return model.estimates(data[outcome])
+
+
+class SiteModel:
+    """One ANCOVA model of :func:`site_estimates` prepared for many outcomes that share its respondents
+    and missing cells -- the ``m`` completed datasets of a multiple imputation, which differ only in the
+    imputed values.
+
+    What does not depend on the outcome's values is computed once: the listwise sample (from which
+    values are missing), the design, on the dense route (:func:`_method`) its decomposition
+    (:class:`cocapp.stats.pinvls.PinvOLS`: X⁺, (XᵀX)⁺, rank), the reference grid L and the site term's
+    contrast rows; :meth:`estimates` fits the outcome and computes what :func:`ancova` computes from
+    the fit, with the same expressions, so the numbers are :func:`ancova`'s to the bit
+    (tests/test_ancova.py). The ``sufficient`` route factors each outcome with its site blocks, so
+    there the whole model is fitted per outcome.
+    """
+
+    def __init__(
+        self,
+        data,
+        covariates: Mapping[str, str],
+        levels: Sequence[str],
+        *,
+        outcome: str = "score",
+        site: str = "site",
+        emm_weights: str = "equal",
+        method: str = "auto",
+    ):
+        self.levels = list(levels)
+        cats = {c: _is_categorical(covariates[c]) for c in covariates}
+        self.sample = _model_sample(data, list(covariates), cats, self.levels, outcome, site)
+        self.finite = np.isfinite(self._values(data[outcome]))
+        self.method = _method(self.sample, method)
+        self.emm_weights = emm_weights
+        where = {s: i for i, s in enumerate(self.sample.present)}
+        self.pos = np.array([where.get(s, -1) for s in self.levels])
+        self.fitted = len(self.sample.present) >= 2
+        if not self.fitted or self.method == "sufficient":
+            return
+        self.design = _design(self.sample)
+        self.ols = PinvOLS(self.design.X)
+        rank = _rank_of(self.ols.singular_values, self.design.X.shape)
+        self.fitted = self.ols.df_resid >= 1 and rank == self.design.X.shape[1]  # as _fit_model
+        if self.fitted:
+            self.L = _emm_weights(self.sample, emm_weights)
+
+    @staticmethod
+    def _values(y) -> np.ndarray:
+        return np.asarray(pd.to_numeric(y, errors="coerce"), dtype=np.float64)
+
+    def estimates(self, y) -> SiteEstimates:
+        """The model's :class:`SiteEstimates` for outcome values ``y`` (missing where the prepared
+        outcome was missing, else an error)."""
+        y = self._values(y)
+        if not np.array_equal(np.isfinite(y), self.finite):
+            raise ValueError("SiteModel.estimates: the outcome is missing for other rows than when prepared")
+        ys = y[self.sample.complete]
+        if not self.fitted or (len(ys) and float(np.ptp(ys)) == 0.0):
+            return self._missing()
+        if self.method == "sufficient":
+            sample = replace(self.sample, frame=self.sample.frame.assign(y=ys))
+            design, res, failure = _fit_model(sample, "sufficient")
+            if failure:
+                return self._missing()
+            L = _emm_weights(sample, self.emm_weights)
+            _, diff, pair_se = _pair_estimates(res, L, sample, self.levels)
+        else:
+            design, res, L = self.design, self.ols.fit(ys), self.L
+        V = _covariance(res)
+        params = np.asarray(res.params)
+        if self.method != "sufficient":
+            a, b = np.triu_indices(len(self.levels), k=1)
+            diff, pair_se = np.full(len(a), np.nan), np.full(len(a), np.nan)
+            for r, (i, j) in enumerate(zip(self.pos[a], self.pos[b], strict=True)):
+                if i >= 0 and j >= 0:
+                    diff[r], pair_se[r] = _pair_difference(params, L[i] - L[j], V)
+        L_site = np.eye(design.X.shape[1])[design.terms["site"]]
+        emm, emm_se = _emm(params, V, L)
+        ok = self.pos >= 0
+        adj_mean, se = np.full(len(self.levels), np.nan), np.full(len(self.levels), np.nan)
+        adj_mean[ok], se[ok] = emm[self.pos[ok]], emm_se[self.pos[ok]]
+        n = np.where(ok, self.sample.site_n.reindex(self.levels).to_numpy(dtype=np.float64), 0.0)
+        df = float(res.df_resid) if ok[0] else np.nan
+        F = float(_wald(res, L_site, V).fvalue)
+        return SiteEstimates(adj_mean, se, n, df, diff, pair_se, F, float(L_site.shape[0]))
+
+    def _missing(self) -> SiteEstimates:
+        k, pairs = len(self.levels), len(self.levels) * (len(self.levels) - 1) // 2
+        nan_sites, nan_pairs = np.full(k, np.nan), np.full(pairs, np.nan)
         return SiteEstimates(
             nan_sites, nan_sites.copy(), nan_sites.copy(), np.nan, nan_pairs, nan_pairs.copy(), np.nan, np.nan
         )
-    L = _emm_weights(sample, emm_weights)
-    emm, emm_se = _emm(res, L)
-    where = {s: i for i, s in enumerate(sample.present)}
-    pos = np.array([where.get(s, -1) for s in levels])
-    ok = pos >= 0
-    adj_mean, se = nan_sites.copy(), nan_sites.copy()
-    adj_mean[ok], se[ok] = emm[pos[ok]], emm_se[pos[ok]]
-    n = np.where(ok, sample.site_n.reindex(levels).to_numpy(dtype=np.float64), 0.0)
-    V = _covariance(res)
-    if isinstance(res, CompressedFit):
-        _, diff, pair_se = _pair_estimates(res, L, sample, levels)
-    else:
-        diff, pair_se = nan_pairs.copy(), nan_pairs.copy()
-        for r, (i, j) in enumerate(zip(a, b, strict=True)):
-            if ok[i] and ok[j]:
-                diff[r], pair_se[r] = _pair_difference(res, L[pos[i]] - L[pos[j]], V)
-    L_site = np.eye(design.X.shape[1])[design.terms["site"]]
-    f = _wald(res, L_site, V)
-    df = float(res.df_resid) if ok[0] else np.nan
-    return SiteEstimates(adj_mean, se, n, df, diff, pair_se, float(f.fvalue), float(L_site.shape[0]))

@@ -249,9 +249,12 @@ class ImputedGroup:
             if sites is not None:
                 shift &= self.items["site"].isin(list(sites)).to_numpy()[:, None]
             values = np.where(shift, np.clip(values + delta * self.keyed_sign, self.low, self.high), values)
-        out = self.items.copy()
-        out[self.columns] = values
-        return out
+        # the item columns as one block beside the others, in the items table's column order (setting
+        # them one by one on a copy took a third of the time of analysing a dataset)
+        item_set = set(self.columns)
+        others = self.items[[c for c in self.items.columns if c not in item_set]]
+        block = pd.DataFrame(values, columns=self.columns, index=self.items.index)
+        return pd.concat([others, block], axis=1)[list(self.items.columns)]
 
 
 def _fixed_predictors(

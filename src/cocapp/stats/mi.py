@@ -139,6 +139,7 @@ def analyse(
     adjusted: bool = True,
     emm_weights: str = "equal",
     covariate_frame: pd.DataFrame | None = None,
+    site_models: dict | None = None,
 ) -> dict[str, object]:
     """The per-dataset analyses of one completed items table (one imputation, one δ).
 
@@ -158,11 +159,12 @@ def analyse(
     ``full`` ``tukey_diff``/``tukey_se`` (outcomes × pairs) and the ``correlations`` table.
     """
     from cocapp.stats.adjusted import _covariate_frame
-    from cocapp.stats.ancova import coded_labels, site_estimates
+    from cocapp.stats.ancova import SiteModel, coded_labels
 
     levels = list(sites)
     patterns = spec.get("item_columns") or {}
     models = spec["ancova_models"] if adjusted else {}
+    prepared = {} if site_models is None else site_models
     needed = {c: spec["covariates"][c] for mm in models.values() for c in mm}
     kinds = {c: needed[c]["type"] for c in needed}
     if models:
@@ -218,12 +220,16 @@ def analyse(
             rows = rows_all[ok]
             base = {"site": pd.Categorical.from_codes(codes, categories=levels), "score": y}
             for mname, mcovs in models.items():
-                est = site_estimates(
-                    base | {c: coded[c][rows] for c in mcovs},
-                    {c: kinds[c] for c in mcovs},
-                    levels,
-                    emm_weights=emm_weights,
-                )
+                # the completed datasets share each outcome's respondents: the model is prepared once
+                where = (group, key, scale.key, mname, keep.tobytes(), ok.tobytes())
+                if where not in prepared:
+                    prepared[where] = SiteModel(
+                        base | {c: coded[c][rows] for c in mcovs},
+                        {c: kinds[c] for c in mcovs},
+                        levels,
+                        emm_weights=emm_weights,
+                    )
+                est = prepared[where].estimates(y)
                 a = adj[mname]
                 a["q"].append(est.adj_mean)
                 a["se"].append(est.se)
