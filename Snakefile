@@ -53,6 +53,11 @@ onerror:
     W.mark_stale(log)
 
 
+# Snakemake arms a one-second timer after each scheduling round and Python waits for the last one.
+onsuccess:
+    W.release_timers()
+
+
 wildcard_constraints:
     group="|".join(GROUPS),
 
