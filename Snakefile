@@ -5,11 +5,11 @@
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
 # code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
 # the console (profiles/default: show-failed-logs). Priorities start the longest chain first
-# (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation takes one
-# core and runs beside the other stages (a two-core job would wait until both cores are free, which
-# on a small machine happens only when nothing else is left); the last two stages, which run alone,
-# draw and scale their figures in two processes. On a bigger machine `--set-threads impute=N` gives
-# the imputation N processes.
+# (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation and the
+# sensitivity stage take half the cores, so each runs beside the other stages (on 2 cores a two-core job
+# waits until both are free, which happens only when nothing else is left: measured 1-4 s later for the
+# default run); the report, which runs alone, draws and scales its figures in two processes.
+# `--set-threads impute=N sensitivity=N` overrides.
 
 from snakemake.utils import min_version
 
@@ -282,7 +282,7 @@ rule sensitivity:
     priority: 10
     conda:
         "envs/cocapp.yaml"
-    threads: 2
+    threads: max(1, workflow.cores // 2)
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
@@ -327,7 +327,7 @@ rule impute:
     priority: 50
     conda:
         "envs/cocapp.yaml"
-    threads: 1
+    threads: max(1, workflow.cores // 2)
     params:
         settings=W.settings("impute"),
         code=W.code("impute"),
