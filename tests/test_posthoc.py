@@ -163,3 +163,88 @@ def test_p_values_are_not_clipped():
     p = tukey_kramer(s).iloc[0]["p_adj"]
     ref = stats.ttest_ind(y[:50], y[50:]).pvalue
     assert 0 < p < 1e-6 and p == pytest.approx(ref, rel=1e-12)
+
+
+def _per_family_pairs(scores: pd.DataFrame, levels: list[str], alpha: float, confidence: float):
+    """The pair tables of compare_sites built as before the one-table route: a DataFrame per outcome
+    (tukey_kramer / games_howell), the omnibus flag inserted, the keys added, the frames row-bound."""
+    from cocapp.stats.anova import oneway_anova
+    from cocapp.stats.compare import OUTPUT_COLUMNS
+    from cocapp.stats.outcomes import concat_tables, outcomes, with_keys
+
+    out = {"tukey": [], "games_howell": []}
+    for keys, d in outcomes(scores, ["RSA"], "g", "0.5", columns=["site", "score"]):
+        y = d["score"].to_numpy(dtype=np.float64)
+        codes = site_codes(d["site"].astype(str), levels)
+        row = oneway_anova(y, codes, levels, alpha, confidence)
+        s = summarise_groups(y, codes, levels)
+        wp = row["welch_p"]
+        omnibus = {"tukey": row["significant"], "games_howell": bool(wp < alpha) if np.isfinite(wp) else None}
+        for name, test in (("tukey", tukey_kramer), ("games_howell", games_howell)):
+            df = test(s, alpha, confidence)
+            df.insert(df.columns.get_loc("significant") + 1, "omnibus_significant", omnibus[name])
+            out[name].append(with_keys(df, keys))
+    return concat_tables(out, {name: OUTPUT_COLUMNS[name] for name in out})
+
+
+@pytest.mark.parametrize("levels", [SITES, SITES[:2], SITES[:1]])
+def test_compare_sites_pair_tables_equal_the_per_family_frames(levels):
+    """compare_sites builds each pair table once from the families' columns (tukey_columns,
+    games_howell_columns): the same frame, bit for bit and type for type, as one DataFrame per
+    outcome row-bound, on outcomes that give every note and flag (empty, single-value and constant
+    sites, no residual df, significant and not)."""
+    from cocapp.stats.compare import compare_sites
+
+    rng = np.random.default_rng(7)
+    shapes = {
+        "normal": lambda i: rng.normal(size=5 + i),
+        "empty_site": lambda i: rng.normal(size=0 if i == 1 else 4),
+        "one_value": lambda i: rng.normal(size=1 if i == 0 else 4),
+        "constant_within": lambda i: np.full(3, float(i)),
+        "constant": lambda i: np.full(3, 2.0),
+        "all_single": lambda i: rng.normal(size=1),
+        "far_apart": lambda i: rng.normal(size=30) + 20 * i,
+    }
+    rows = [
+        {
+            "id": f"{scale}{i}{j}",
+            "site": site,
+            "instrument": "RSA",
+            "scale": scale,
+            "threshold": "0.5",
+            "score": v,
+        }
+        for scale, make in shapes.items()
+        for i, site in enumerate(levels)
+        for j, v in enumerate(make(i))
+    ]
+    rows.append(
+        {
+            "id": "x",
+            "site": levels[0],
+            "instrument": "RSA",
+            "scale": "none",
+            "threshold": "0.5",
+            "score": np.nan,
+        }
+    )
+    scores = pd.DataFrame(rows)
+    for alpha, confidence in ((0.05, 0.95), (0.01, 0.9)):
+        got = compare_sites(scores, ["RSA"], levels, "g", "0.5", alpha=alpha, confidence=confidence)
+        want = _per_family_pairs(scores, levels, alpha, confidence)
+        for name, frame in want.items():
+            pd.testing.assert_frame_equal(got[name], frame, check_exact=True, check_column_type=True)
+
+
+def test_cached_critical_values_equal_the_quantiles():
+    """The critical values cached per (confidence, k, df batch) are studentized_range.ppf's, bit for
+    bit, on the first call and on the calls that the cache answers (small and large batches)."""
+    from cocapp.stats import studentized_range
+    from cocapp.stats.posthoc import _CACHED_DFS, _critical_values
+
+    rng = np.random.default_rng(11)
+    for size in (1, 15, _CACHED_DFS + 1):
+        dfs = np.unique(rng.uniform(2.0, 300.0, size=size))
+        want = studentized_range.ppf(0.95, 6, dfs)
+        for _ in range(2):
+            np.testing.assert_array_equal(_critical_values(0.95, 6, dfs), want)

@@ -14,8 +14,8 @@ import pandas as pd
 from cocapp.config import format_threshold
 from cocapp.stats.anova import ANOVA_COLUMNS, oneway_anova, site_codes, summarise_groups
 from cocapp.stats.correlation import CORRELATION_COLUMNS, pearson_table
-from cocapp.stats.outcomes import KEYS, concat_tables, outcomes, threshold_rows, with_keys
-from cocapp.stats.posthoc import PAIR_COLUMNS, games_howell, tukey_kramer
+from cocapp.stats.outcomes import KEYS, concat_tables, outcomes, threshold_rows
+from cocapp.stats.posthoc import PAIR_COLUMNS, games_howell_columns, tukey_columns
 
 __all__ = ["OUTPUT_COLUMNS", "compare_sites"]
 
@@ -52,20 +52,22 @@ def compare_sites(
     sc = threshold_rows(scores, t, levels)
     out: dict[str, list[pd.DataFrame]] = {"anova": [], "tukey": [], "games_howell": [], "correlations": []}
     anova_rows = []
+    pairs: dict[str, list[tuple[dict, dict]]] = {"tukey": [], "games_howell": []}
     for keys, d in outcomes(sc, instruments, group, t, columns=["site", "score"]):
         y = d["score"].to_numpy(dtype=np.float64)
         codes = site_codes(d["site"].astype(str), levels, "scores: column 'site'")
         row = oneway_anova(y, codes, levels, alpha, confidence)
         anova_rows.append({**keys, **row})
         summary = summarise_groups(y, codes, levels)
-        tk = tukey_kramer(summary, alpha, confidence)
-        tk.insert(tk.columns.get_loc("significant") + 1, "omnibus_significant", row["significant"])
-        out["tukey"].append(with_keys(tk, keys))
-        gh = games_howell(summary, alpha, confidence)
+        tk = tukey_columns(summary, alpha, confidence)
+        pairs["tukey"].append((keys, _with_omnibus(tk, row["significant"])))
+        gh = games_howell_columns(summary, alpha, confidence)
         wp = row["welch_p"]
         welch_significant = bool(wp < alpha) if np.isfinite(wp) else None
-        gh.insert(gh.columns.get_loc("significant") + 1, "omnibus_significant", welch_significant)
-        out["games_howell"].append(with_keys(gh, keys))
+        pairs["games_howell"].append((keys, _with_omnibus(gh, welch_significant)))
+    for name, families in pairs.items():
+        if families:
+            out[name] = [_pairs_table(families)]
     if anova_rows:
         out["anova"] = [pd.DataFrame(anova_rows)]
     if measures is None or all(scale == "total" and name == inst for name, inst, scale in measures):
@@ -78,6 +80,36 @@ def compare_sites(
         corr.insert(0, "group", group)
         out["correlations"].append(corr)
     return concat_tables(out, OUTPUT_COLUMNS)
+
+
+def _with_omnibus(cols: dict[str, object], significant: bool | None) -> dict[str, object]:
+    """Pair columns (:func:`cocapp.stats.posthoc.tukey_columns`) with the omnibus test's flag after
+    ``significant``."""
+    out: dict[str, object] = {}
+    for name, values in cols.items():
+        out[name] = values
+        if name == "significant":
+            out["omnibus_significant"] = significant
+    return out
+
+
+def _pairs_table(families: list[tuple[dict, dict]]) -> pd.DataFrame:
+    """One table of the pair columns of every family (outcome) with its keys first, row-bound in
+    order: one DataFrame instead of one per family (which cost most of the stage). Scalars (keys,
+    ``method``, the omnibus flag) are repeated over their family's rows; the column types are those
+    of the per-family frames row-bound (a flag column holding None somewhere is of objects)."""
+    sizes = [len(cols["diff"]) for _, cols in families]
+    columns: dict[str, object] = {}
+    for name in list(families[0][0]) + list(families[0][1]):
+        parts = []
+        for (keys, cols), n in zip(families, sizes, strict=True):
+            v = keys[name] if name in keys else cols[name]
+            parts.append(v if isinstance(v, (np.ndarray, list)) else [v] * n)
+        if all(isinstance(p, np.ndarray) for p in parts):
+            columns[name] = np.concatenate(parts)
+        else:
+            columns[name] = [x for p in parts for x in p]
+    return pd.DataFrame(columns)
 
 
 def scale_correlations(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,9 @@ from cocapp.stats.anova import GroupSummary
 __all__ = [
     "PAIR_COLUMNS",
     "games_howell",
+    "games_howell_columns",
     "site_pairs",
+    "tukey_columns",
     "tukey_differences",
     "tukey_kramer",
 ]
@@ -57,22 +60,21 @@ def site_pairs(levels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _pairs_frame(s: GroupSummary, method: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _pair_columns(s: GroupSummary, method: str) -> tuple[dict[str, object], np.ndarray, np.ndarray]:
+    """The descriptive columns of every site pair (``site_a`` … ``diff``, ``method``) as arrays."""
     a, b = site_pairs(s.levels)
     lv = np.array(s.levels, dtype=object)
-    df = pd.DataFrame(
-        {
-            "site_a": lv[a],
-            "site_b": lv[b],
-            "n_a": s.n[a].astype(np.int64),
-            "n_b": s.n[b].astype(np.int64),
-            "mean_a": s.mean[a],
-            "mean_b": s.mean[b],
-        }
-    )
-    df["diff"] = s.centred_mean[a] - s.centred_mean[b]  # centred: keeps precision
-    df["method"] = method
-    return df, a, b
+    cols: dict[str, object] = {
+        "site_a": lv[a],
+        "site_b": lv[b],
+        "n_a": s.n[a].astype(np.int64),
+        "n_b": s.n[b].astype(np.int64),
+        "mean_a": s.mean[a],
+        "mean_b": s.mean[b],
+        "diff": s.centred_mean[a] - s.centred_mean[b],  # centred: keeps precision
+        "method": method,
+    }
+    return cols, a, b
 
 
 def _empty_notes(s: GroupSummary, a: np.ndarray, b: np.ndarray) -> list[str]:
@@ -83,8 +85,28 @@ def _empty_notes(s: GroupSummary, a: np.ndarray, b: np.ndarray) -> list[str]:
     return notes
 
 
+def _critical_values(confidence: float, k: int, dfs: np.ndarray) -> np.ndarray:
+    """q_confidence(k, ν) for each ν of ``dfs`` (:func:`studentized_range.ppf`). A few ν at a time (up
+    to :data:`_CACHED_DFS`, the families of up to 15 sites) are cached: the families of a stage repeat
+    the same (k, ν) often (thresholds that keep an outcome's rows), and each quantile is a root search
+    over quadratures (about 1.3 ms); larger batches (hundreds of sites) are computed each time."""
+    if len(dfs) > _CACHED_DFS:
+        return studentized_range.ppf(confidence, k, dfs)
+    return _critical_values_cached(confidence, k, tuple(dfs.tolist()))
+
+
+_CACHED_DFS = 105
+
+
+@lru_cache(maxsize=4096)
+def _critical_values_cached(confidence: float, k: int, dfs: tuple[float, ...]) -> np.ndarray:
+    crit = studentized_range.ppf(confidence, k, np.array(dfs, dtype=np.float64))
+    crit.flags.writeable = False  # shared by every caller
+    return crit
+
+
 def _finish(
-    df: pd.DataFrame,
+    cols: dict[str, object],
     stat: np.ndarray,
     se: np.ndarray,
     dfree: np.ndarray,
@@ -92,28 +114,32 @@ def _finish(
     alpha: float,
     confidence: float,
     notes: list[str],
-) -> pd.DataFrame:
-    """Studentized-range p-values and simultaneous CIs from q = |diff| / (se/√2)."""
+) -> dict[str, object]:
+    """Studentized-range p-values and simultaneous CIs from q = |diff| / (se/√2); the columns
+    :data:`PAIR_COLUMNS` in order (arrays and lists, ``method`` a scalar)."""
     ok = np.isfinite(stat) & np.isfinite(dfree) & (dfree > 0) & (se > 0) & (k >= 2)
-    p = np.full(len(df), np.nan)
-    lo = np.full(len(df), np.nan)
-    hi = np.full(len(df), np.nan)
+    p = np.full(len(stat), np.nan)
+    lo = np.full(len(stat), np.nan)
+    hi = np.full(len(stat), np.nan)
     if ok.any():
         p[ok] = studentized_range.sf(stat[ok], k, dfree[ok])
         dfs, which = np.unique(dfree[ok], return_inverse=True)  # Tukey: one df; Games–Howell: one per pair
-        crit = studentized_range.ppf(confidence, k, dfs)[which] / math.sqrt(2.0)
-        diff = df["diff"].to_numpy()[ok]
+        crit = _critical_values(confidence, k, dfs)[which] / math.sqrt(2.0)
+        diff = cols["diff"][ok]
         lo[ok] = diff - crit * se[ok]
         hi[ok] = diff + crit * se[ok]
-    df["se"] = se
-    df["df"] = dfree
-    df["q"] = np.where(ok, stat, np.nan)
-    df["ci_low"] = lo
-    df["ci_high"] = hi
-    df["p_adj"] = p
-    df["significant"] = [bool(x < alpha) if np.isfinite(x) else None for x in p]
-    df["note"] = notes
-    return df[PAIR_COLUMNS]
+    cols = {
+        **cols,
+        "se": se,
+        "df": dfree,
+        "q": np.where(ok, stat, np.nan),
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_adj": p,
+        "significant": [bool(x < alpha) if np.isfinite(x) else None for x in p],
+        "note": notes,
+    }
+    return {c: cols[c] for c in PAIR_COLUMNS}
 
 
 def _tukey_se(s: GroupSummary, a: np.ndarray, b: np.ndarray) -> tuple[int, float, float, np.ndarray]:
@@ -150,10 +176,16 @@ def tukey_kramer(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95)
     pandas.DataFrame
         :data:`PAIR_COLUMNS`; ``df`` = n − k, ``method`` = ``tukey-kramer``.
     """
-    df, a, b = _pairs_frame(s, "tukey-kramer")
+    return pd.DataFrame(tukey_columns(s, alpha, confidence))
+
+
+def tukey_columns(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95) -> dict[str, object]:
+    """The columns of :func:`tukey_kramer` (:data:`PAIR_COLUMNS`: arrays and lists, ``method`` a
+    scalar), without building a DataFrame: a stage puts the families of an analysis together first."""
+    cols, a, b = _pair_columns(s, "tukey-kramer")
     k, dfree, ms_w, se = _tukey_se(s, a, b)
     with np.errstate(invalid="ignore", divide="ignore"):
-        stat = np.abs(df["diff"].to_numpy()) / (se / math.sqrt(2.0))
+        stat = np.abs(cols["diff"]) / (se / math.sqrt(2.0))
     notes = _empty_notes(s, a, b)
     if k < 2:
         notes = [x or "fewer than two sites with values" for x in notes]
@@ -161,7 +193,7 @@ def tukey_kramer(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95)
         notes = [x or "no residual degrees of freedom" for x in notes]
     elif ms_w == 0:
         notes = [x or "no variation within sites: q undefined" for x in notes]
-    return _finish(df, stat, se, np.full(len(df), dfree), k, alpha, confidence, notes)
+    return _finish(cols, stat, se, np.full(len(a), dfree), k, alpha, confidence, notes)
 
 
 def games_howell(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95) -> pd.DataFrame:
@@ -174,14 +206,19 @@ def games_howell(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95)
     Validated against a base-R implementation with ``ptukey``/``qtukey`` (tests/reference/comparisons.R)
     and ``pingouin.pairwise_gameshowell``.
     """
-    df, a, b = _pairs_frame(s, "games-howell")
+    return pd.DataFrame(games_howell_columns(s, alpha, confidence))
+
+
+def games_howell_columns(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95) -> dict[str, object]:
+    """The columns of :func:`games_howell`, as :func:`tukey_columns` gives those of Tukey–Kramer."""
+    cols, a, b = _pair_columns(s, "games-howell")
     k = int(s.present.sum())
     var = s.var
     with np.errstate(invalid="ignore", divide="ignore"):
         ua, ub = var[a] / s.n[a], var[b] / s.n[b]
         se = np.sqrt(ua + ub)
         dfree = (ua + ub) ** 2 / (ua**2 / (s.n[a] - 1) + ub**2 / (s.n[b] - 1))
-        stat = np.abs(df["diff"].to_numpy()) / (se / math.sqrt(2.0))
+        stat = np.abs(cols["diff"]) / (se / math.sqrt(2.0))
     notes = _empty_notes(s, a, b)
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if notes[i]:
@@ -193,4 +230,4 @@ def games_howell(s: GroupSummary, alpha: float = 0.05, confidence: float = 0.95)
         elif not se[i] > 0:
             notes[i] = "no variation within either site: se = 0"
     se = np.where(np.isfinite(se), se, np.nan)
-    return _finish(df, stat, se, dfree, k, alpha, confidence, notes)
+    return _finish(cols, stat, se, dfree, k, alpha, confidence, notes)
