@@ -9,6 +9,7 @@ relative.
 
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,36 @@ def test_design_is_patsys_matrix_bit_for_bit(model):
         assert np.array_equal(design.X, ref.model.exog)
         ours = anc._fit(sample.frame["y"].to_numpy(), design)
         assert np.array_equal(ours.params, np.asarray(ref.params)) and ours.ssr == ref.ssr
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_reference_grid_design_is_patsys_bit_for_bit(model):
+    """The reference grid of the adjusted means, coded directly from level indices (no labels), has
+    the design matrix patsy builds for the grid of labels from the formula's design info, to the bit."""
+    import patsy
+
+    from cocapp.stats import ancova as anc
+
+    covs = MODELS[model]
+    cats = {c: k == "categorical" for c, k in covs.items()}
+    sample = anc._model_sample(
+        model_data("ES", "self_esteem_self_efficacy"), list(covs), cats, SITES, "score", "site"
+    )
+    factor_covs = [c for c in sample.used if cats[c]]
+    levels = [list(sample.frame[sample.internal[c]].cat.categories) for c in factor_covs]
+    combos = list(product(*levels))
+    grid = {"site": np.repeat(sample.present, len(combos))}
+    for i, c in enumerate(factor_covs):
+        grid[sample.internal[c]] = [combo[i] for _ in sample.present for combo in combos]
+    for c in sample.used:
+        if not cats[c]:
+            grid[sample.internal[c]] = np.full(
+                len(grid["site"]), float(sample.frame[sample.internal[c]].mean())
+            )
+    info = formula_fit(sample).model.data.orig_exog.design_info
+    (ref,) = patsy.build_design_matrices([info], pd.DataFrame(grid))
+    ref = np.asarray(ref).reshape(len(sample.present), len(combos), -1)
+    np.testing.assert_array_equal(anc._emm_weights(sample), ref.mean(axis=1))
 
 
 def test_type3_table_and_means_equal_the_formula_route_exactly():

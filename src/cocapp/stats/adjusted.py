@@ -124,12 +124,12 @@ def compare_adjusted(
                 emm_weights=emm_weights,
             )
             mkeys = {**keys, "model": mname}
-            terms = res.terms.copy()
-            terms.insert(0, "covariates", "+".join(mcovs))
+            # the model's columns of ``ancova`` (the same for each of its rows) are added like the keys
             stated = model_formula({c: kinds[c] for c in mcovs}, res.used, emm_weights)
-            for column in ("formula", "coding", "emm_weights"):
-                terms[column] = stated[column]
-            parts["ancova"].append((mkeys, terms))
+            model_columns = {"covariates": "+".join(mcovs)} | {
+                column: stated[column] for column in ("formula", "coding", "emm_weights")
+            }
+            parts["ancova"].append((mkeys | model_columns, res.terms))
             parts["ancova_means"].append((mkeys, res.means))
             parts["ancova_posthoc"].append((mkeys, res.posthoc))
             parts["ancova_slopes"].append((mkeys, res.slopes))
@@ -137,7 +137,8 @@ def compare_adjusted(
 
 
 def _keyed(parts: list[tuple[dict, pd.DataFrame]], columns: list[str]) -> pd.DataFrame:
-    """Row-bind the tables of every outcome and model, each row preceded by its key columns."""
+    """Row-bind the tables of every outcome and model, each row with its key columns (then the columns
+    in the order of ``columns``)."""
     parts = [(k, df) for k, df in parts if len(df)]
     if not parts:
         return pd.DataFrame(columns=columns)

@@ -170,6 +170,8 @@ class _Sample:
     internal: dict[str, str]
     cats: dict[str, bool]
     complete: np.ndarray | None = None  # the rows of the data in the sample (outcome and covariates known)
+    # :func:`_factors` of the sample, computed on first use (every design of the model reuses them)
+    factors: dict[str, tuple] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -315,8 +317,9 @@ def _codes_in(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndar
     return occurs, np.searchsorted(occurs, codes)
 
 
-def _site_codes(column, levels: list[str], complete: np.ndarray) -> np.ndarray:
-    """Codes of the complete rows' sites in ``levels``; a value that is not a configured site is an error."""
+def _site_codes(column, levels: list[str], complete: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the complete rows' sites in ``levels`` and ``levels`` as the index of those codes; a
+    value that is not a configured site is an error."""
     cat = column if isinstance(column, pd.Categorical) and column.categories.tolist() == levels else None
     if cat is None:
         cat = pd.Categorical(np.asarray(pd.Series(column).astype(object), dtype=object), categories=levels)
@@ -324,7 +327,7 @@ def _site_codes(column, levels: list[str], complete: np.ndarray) -> np.ndarray:
     if (codes < 0).any():
         values = np.asarray(pd.Series(column).astype(object), dtype=object)[complete][codes < 0]
         raise ValueError(f"site value(s) {sorted(set(values.tolist()))} are not configured sites {levels}")
-    return codes
+    return codes, cat.categories
 
 
 def _model_sample(
@@ -351,12 +354,12 @@ def _model_sample(
     for c in covs:
         complete &= np.asarray(columns[c].codes >= 0 if cats[c] else ~np.isnan(columns[c]), dtype=bool)
     y = y[complete]
-    site_codes = _site_codes(data[site], levels, complete)
+    site_codes, level_index = _site_codes(data[site], levels, complete)
     n = len(y)
     counts = np.bincount(site_codes, minlength=len(levels))
 
     notes: list[str] = []
-    site_n = pd.Series(counts, index=levels, dtype=np.int64)
+    site_n = pd.Series(counts, index=level_index, dtype=np.int64)
     present = [s for s, k in zip(levels, counts, strict=True) if k > 0]
     empty = [s for s, k in zip(levels, counts, strict=True) if k == 0]
     if empty:
@@ -369,7 +372,9 @@ def _model_sample(
             labels = columns[c].categories.tolist()
             occurs, codes = _codes_in(np.asarray(columns[c].codes, dtype=np.intp)[complete], len(labels))
             first = labels[occurs[codes[0]]] if n else None
-            values = pd.Categorical.from_codes(codes, categories=[labels[i] for i in occurs])
+            # the categories that occur, taken from the coded column's (codes valid by construction)
+            occurring = columns[c].categories[occurs]
+            values = pd.Categorical.from_codes(codes, categories=occurring, validate=False)
             distinct = len(occurs)
         else:
             values = columns[c][complete]
@@ -383,7 +388,7 @@ def _model_sample(
             used.append(c)
     if n and len(present) >= 2:
         occurs, codes = _codes_in(site_codes, len(levels))
-        frame["site"] = pd.Categorical.from_codes(codes, categories=present)
+        frame["site"] = pd.Categorical.from_codes(codes, categories=level_index[occurs], validate=False)
     return _Sample(pd.DataFrame(frame), n, site_n, present, used, dropped, notes, internal, cats, complete)
 
 
@@ -397,25 +402,34 @@ def _sum_coding(n_levels: int) -> np.ndarray:
     return out
 
 
-def _factors(sample: _Sample, rows: pd.DataFrame | None) -> dict[str, tuple]:
+def _factors(sample: _Sample, rows: Mapping[str, np.ndarray] | None = None) -> dict[str, tuple]:
     """Per model factor (``site`` and each covariate used): (internal name, category codes or numeric
-    values of the sample or of ``rows``, sum-to-zero contrast matrix or None if numeric, level labels)."""
-    frame = sample.frame if rows is None else rows
-
-    def codes(name: str, categories: list) -> np.ndarray:
-        if rows is None:  # the sample's own categoricals
-            return frame[name].cat.codes.to_numpy()
-        codes = pd.Index(categories).get_indexer(np.asarray(frame[name], dtype=object))
-        if (codes < 0).any():
+    values, sum-to-zero contrast matrix or None if numeric, level labels) -- of the sample (computed once
+    and kept in it), or of other ``rows`` given as internal name (``site`` for the site) → codes in the
+    sample's levels (factors) or values (numeric), e.g. the reference grid of :func:`_emm_weights`."""
+    if sample.factors is None:
+        sample.factors = _sample_factors(sample)
+    if rows is None:
+        return sample.factors
+    out = {}
+    for f, (name, _, contrast, lv) in sample.factors.items():
+        values = np.asarray(rows[name], dtype=np.float64 if contrast is None else np.intp)
+        if contrast is not None and ((values < 0) | (values >= len(lv))).any():
             raise KeyError(f"{name}: values outside the model's levels")
-        return codes.astype(np.intp)
+        out[f] = (name, values, contrast, lv)
+    return out
 
-    out = {"site": ("site", codes("site", sample.present), _sum_coding(len(sample.present)), sample.present)}
+
+def _sample_factors(sample: _Sample) -> dict[str, tuple]:
+    """:func:`_factors` of the model sample: the codes of its categoricals, its numeric columns."""
+    frame = sample.frame
+    present = sample.present
+    out = {"site": ("site", frame["site"].cat.codes.to_numpy(), _sum_coding(len(present)), present)}
     for c in sample.used:
         name = sample.internal[c]
         if sample.cats[c]:
-            lv = list(sample.frame[name].cat.categories)
-            out[c] = (name, codes(name, lv), _sum_coding(len(lv)), lv)
+            lv = list(frame[name].cat.categories)
+            out[c] = (name, frame[name].cat.codes.to_numpy(), _sum_coding(len(lv)), lv)
         else:
             out[c] = (name, frame[name].to_numpy(dtype=np.float64), None, None)
     return out
@@ -445,9 +459,11 @@ def _layout(sample: _Sample, factors: dict[str, tuple], interaction: str | None)
     return layout
 
 
-def _design(sample: _Sample, rows: pd.DataFrame | None = None, interaction: str | None = None) -> _Design:
+def _design(
+    sample: _Sample, rows: Mapping[str, np.ndarray] | None = None, interaction: str | None = None
+) -> _Design:
     """Design matrix of ``y ~ C(site, Sum) + C(factor, Sum) + numeric [+ C(site, Sum):covariate]`` for the
-    model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels).
+    model sample (or for ``rows``, e.g. the reference grid, coded with the sample's levels: :func:`_factors`).
 
     Columns are those patsy builds for that formula, bit for bit: terms in patsy's order
     (:func:`_term_order`), sum-to-zero codes with the last level omitted, an interaction's columns the
@@ -695,16 +711,18 @@ def _emm_weights(sample: _Sample, weights: str = "equal") -> np.ndarray:
     if weights not in EMM_WEIGHTS:
         raise ValueError(f"statistics.adjusted_means_weights must be one of {EMM_WEIGHTS}, got {weights!r}")
     factor_covs = [c for c in sample.used if sample.cats[c]]
-    levels = [list(sample.frame[sample.internal[c]].cat.categories) for c in factor_covs]
-    combos = list(product(*levels)) if factor_covs else [()]
+    levels = [_factors(sample)[c][3] for c in factor_covs]
+    # the grid coded directly: per site (slowest) every combination of levels, the last factor fastest
+    combos = np.array(list(product(*[range(len(lv)) for lv in levels])), dtype=np.intp)
+    k = len(sample.present)
     means = {c: float(sample.frame[sample.internal[c]].mean()) for c in sample.used if not sample.cats[c]}
-    grid = {"site": np.repeat(sample.present, len(combos))}
+    grid = {"site": np.repeat(np.arange(k, dtype=np.intp), len(combos))}
     for i, c in enumerate(factor_covs):
-        grid[sample.internal[c]] = [combo[i] for _ in sample.present for combo in combos]
+        grid[sample.internal[c]] = np.tile(combos[:, i], k)
     for c, m in means.items():
-        grid[sample.internal[c]] = np.full(len(sample.present) * len(combos), m)
-    D = np.ascontiguousarray(_design(sample, rows=pd.DataFrame(grid)).X)  # row-major, as patsy builds it
-    D = D.reshape(len(sample.present), len(combos), D.shape[1])
+        grid[sample.internal[c]] = np.full(k * len(combos), m)
+    D = np.ascontiguousarray(_design(sample, rows=grid).X)  # row-major, as patsy builds it
+    D = D.reshape(k, len(combos), D.shape[1])
     if weights == "equal" or not factor_covs:
         return D.mean(axis=1)
     # frequency of each combination (in ``combos`` order) among the model sample's respondents
@@ -1017,7 +1035,7 @@ def ancova(
         return _nan_tables(covs, levels, kinds, n, "; ".join([*notes, failure]), posthoc)
 
     terms = _type3_table(res, design, sample, covs, note_text)
-    site_p = float(terms.loc[terms["term"] == "site", "p"].iloc[0])
+    site_p = float(terms["p"].iloc[1])  # the rows: (Intercept), site, covariates, Residuals
     omnibus = bool(site_p < alpha) if np.isfinite(site_p) else None
     L = _emm_weights(sample, emm_weights)
     means = _adjusted_means(res, L, sample, levels, confidence, note_text)
