@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from cocapp.stages.common import parallel_map, run_thunks
+from cocapp.stages.common import BackgroundMap, parallel_map, run_thunks
 
 
 def _square_and_pid(x):
@@ -41,3 +41,38 @@ def test_a_failing_task_raises_in_the_caller():
 
     with pytest.raises(ValueError, match="row 3: 'half'"):
         run_thunks([lambda: 1, boom], 2)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_background_map_equals_the_tasks_run_in_order(workers):
+    tasks = list(range(17))
+    with BackgroundMap(_square_and_pid, tasks, workers) as background:
+        busy = sum(x * x for x in range(10**5))  # this process's own work meanwhile
+        out = background.results()
+    assert busy > 0
+    assert (
+        [v for v, _ in out]
+        == [x * x for x in tasks]
+        == [v for v, _ in parallel_map(_square_and_pid, tasks, 1)]
+    )
+    pids = {p for _, p in out}
+    assert len(pids) <= workers  # at most `workers` processes, this one included
+    if workers == 1:
+        assert pids == {os.getpid()}
+
+
+def _fail_on_three(x):
+    if x == 3:
+        raise ValueError("task 3 failed")
+    return x
+
+
+def test_background_map_failures_reach_the_caller_and_leaving_early_ends_the_workers():
+    with pytest.raises(ValueError, match="task 3 failed"):
+        with BackgroundMap(_fail_on_three, list(range(8)), 2) as background:
+            background.results()
+    with pytest.raises(KeyError):  # an error of the caller's own work: the workers stop, no hang
+        with BackgroundMap(_square_and_pid, list(range(8)), 2):
+            raise KeyError("the caller's own error")
+    with BackgroundMap(_square_and_pid, [], 2) as background:
+        assert background.results() == []

@@ -162,6 +162,17 @@ def test_only_the_run_time_differs_between_runs(run, config):
     assert a == b
 
 
+def test_figures_compacted_in_the_background_give_the_same_report(run, config, run_cocapp):
+    """--workers 2 compacts the figures in a forked process while the report is rendered: the same
+    report as one process makes (but for the run's time)."""
+    args = list(run["args"])
+    args[args.index("--out") + 1] = run["out"].with_name("report_two_workers.html")
+    assert run_cocapp("report", config, *args, "--workers", "2") == 0
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    two = run["out"].with_name("report_two_workers.html").read_text("utf-8")
+    assert stamp.sub("T", two) == stamp.sub("T", run["html"])
+
+
 def test_not_synthetic_no_banner_and_optional_parts(run, config):
     cfg = copy.deepcopy(config)
     cfg["study"]["synthetic"] = False

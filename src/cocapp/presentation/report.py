@@ -20,6 +20,7 @@ import hashlib
 import math
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import jinja2
@@ -205,9 +206,10 @@ class ReportInputs:
     # issue 14: the stage manifests of the run and what makes its results stale
     manifests: list = field(default_factory=list)
     manifest_issues: list = field(default_factory=list)
-    # the embedded copies of the figures (PNG bytes -> compact_png of them), when the stage made them
-    # beforehand (in parallel); any figure missing here is compacted while the report is rendered
-    compacted: dict = field(default_factory=dict)
+    # the embedded copies of the figures (PNG bytes -> compact_png of them, any mapping), when the stage
+    # makes them (in parallel; render_report looks them up last); any figure missing here is compacted
+    # while the report is rendered
+    compacted: Mapping = field(default_factory=dict)
     # links (relative to the report) to the statistics files and to the folder of the table files
     stats_links: dict = field(default_factory=dict)
     table_link_base: str = ""
@@ -415,7 +417,7 @@ def _instrument(config: dict, key: str):
     return load_instrument(key, config.get("instrument_paths", []))
 
 
-def _compact(data: bytes, compacted: dict | None) -> bytes:
+def _compact(data: bytes, compacted: Mapping | None) -> bytes:
     return (compacted or {}).get(data) or compact_png(data)
 
 
@@ -966,8 +968,6 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         if key in inputs.displays and inputs.derived_root and traceable(key):
             frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
-    figs = figure_entries(config, inputs.figures, inputs.compacted)
-    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
     words = grouping_words(config)
     sens_html = (
         Markup(render_verdict(inputs.verdict, fmt="html", words=words))
@@ -989,7 +989,8 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         )
         for g, spec in config["groups"].items()
     ]
-    html = env.get_template(TEMPLATE).render(
+    template = env.get_template(TEMPLATE)
+    context = dict(
         study=dict(
             name=study.get("name", ""), title=study.get("title", ""), citation=study.get("citation", "")
         ),
@@ -1003,9 +1004,7 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         config_yaml=yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         methods=methods_text(config),
         tables=table_blocks,
-        figures=figs,
         sensitivity_html=sens_html,
-        sensitivity_figures=sens_figs,
         comparison=comparison_section(inputs.comparison, inputs.consistency, config),
         evidence=evidence_sentences(inputs.comparison, inputs.calibration),
         calibration=calibration_block(inputs.calibration, inputs.calibration_link, config),
@@ -1026,6 +1025,10 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         own_manifest=bool(inputs.own_manifest),
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
+    # the figures last: the report stage compacts them in the background meanwhile (inputs.compacted)
+    figs = figure_entries(config, inputs.figures, inputs.compacted)
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
+    html = template.render(**context, figures=figs, sensitivity_figures=sens_figs)
     return compact_cells(html)
 
 

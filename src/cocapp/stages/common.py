@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 __all__ = [
+    "BackgroundMap",
     "by_group",
     "load_calibration",
     "concat_outputs",
@@ -127,6 +128,79 @@ def parallel_map(function, tasks: list, workers: int) -> list:
 
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("fork")) as pool:
         return list(pool.map(function, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+
+
+class BackgroundMap:
+    """``function`` over ``tasks``, begun at once in ``workers - 1`` forked processes while this
+    process does other work; :meth:`results` then lends this process to the tasks no process has
+    taken yet and returns every result in task order. So at most ``workers`` processes are busy, and
+    none idles while another has work left. With one worker (or fewer than two tasks) every task runs
+    in this process, in :meth:`results`. A context manager: leaving it (also on an error) lets no
+    process take another task and ends the processes.
+
+    The processes take tasks by index from a shared counter, so which process runs a task varies
+    from run to run: ``function`` must give the same result in any process.
+    """
+
+    def __init__(self, function, tasks: list, workers: int):
+        import multiprocessing as mp
+
+        self._function, self._tasks = function, list(tasks)
+        context = mp.get_context("fork")
+        self._next = context.Value("q", 0)  # index of the next task not taken
+        self._pool, self._futures = None, []
+        background = min(max(1, int(workers)), len(self._tasks)) - 1
+        if background >= 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=background,
+                mp_context=context,
+                initializer=_inherit_drain,  # fork: the counter is inherited, never pickled
+                initargs=(function, self._tasks, self._next),
+            )
+            self._futures = [self._pool.submit(_drain_inherited) for _ in range(background)]
+
+    def results(self) -> list:
+        """Every task's result in task order, this process running the tasks not yet taken."""
+        done = _drain(self._function, self._tasks, self._next)
+        for future in self._futures:
+            done.update(future.result())
+        return [done[i] for i in range(len(self._tasks))]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._next.get_lock():
+            self._next.value = len(self._tasks)  # no further task is taken
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_DRAIN: tuple = ()  # (function, tasks, counter) in a BackgroundMap's forked process
+
+
+def _inherit_drain(function, tasks: list, counter) -> None:
+    global _DRAIN
+    _DRAIN = (function, tasks, counter)
+
+
+def _drain_inherited() -> dict:
+    return _drain(*_DRAIN)
+
+
+def _drain(function, tasks: list, counter) -> dict:
+    """``{index: function(task)}`` of the tasks taken, one at a time, from the shared ``counter``
+    until none is left."""
+    done = {}
+    while True:
+        with counter.get_lock():
+            i = counter.value
+            counter.value = i + 1
+        if i >= len(tasks):
+            return done
+        done[i] = function(tasks[i])
 
 
 _THUNKS: list = []

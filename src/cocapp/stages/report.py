@@ -9,9 +9,10 @@ exists, so a missing upstream file is an error, never a quietly emptier report.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from cocapp.stages.common import parallel_map, workers_option
+from cocapp.stages.common import BackgroundMap, workers_option
 
 __all__ = ["REPORT_STATS", "add_arguments", "run"]
 
@@ -312,12 +313,47 @@ def _format_order(name: str) -> int:
     return TABLE_FORMATS.index(Path(name).suffix.lstrip("."))
 
 
+def _compact_file(path: str) -> bytes:
+    from cocapp.presentation.report import compact_png
+
+    return compact_png(Path(path).read_bytes())
+
+
+class _Compacted(Mapping):
+    """PNG bytes -> their :func:`~cocapp.presentation.report.compact_png` copy
+    (``ReportInputs.compacted``), from the compaction of the PNG ``files`` running in ``background``
+    (:class:`~cocapp.stages.common.BackgroundMap`); the first look-up waits for it (joining in)."""
+
+    def __init__(self, files: list[str], background: BackgroundMap):
+        self._files, self._background = files, background
+        self._copies: dict | None = None
+
+    def _all(self) -> dict:
+        if self._copies is None:
+            copies = self._background.results()
+            self._copies = {Path(f).read_bytes(): c for f, c in zip(self._files, copies, strict=True)}
+        return self._copies
+
+    def __getitem__(self, data: bytes) -> bytes:
+        return self._all()[data]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def run(args, settings, log) -> dict:
-    from cocapp.presentation.report import compact_png, render_report
+    from cocapp.presentation.report import render_report
 
     config = settings.plain()
-    inputs = read_inputs(args, config, log)
-    pngs = list(dict.fromkeys([*inputs.figures.values(), *inputs.sensitivity_figures.values()]))
-    inputs.compacted = dict(zip(pngs, parallel_map(compact_png, pngs, args.workers), strict=True))
-    text = render_report(config, inputs)
+    pngs = list(dict.fromkeys(f for f in [*args.figures, *args.sensitivity] if f.endswith(".png")))
+    # Compacting the figures for embedding is most of the stage's work: it begins at once, in the
+    # background (--workers - 1 processes), while the inputs are read and the report is rendered;
+    # render_report looks the figures up last, and this process then joins in.
+    with BackgroundMap(_compact_file, pngs, args.workers) as compaction:
+        inputs = read_inputs(args, config, log)
+        inputs.compacted = _Compacted(pngs, compaction)
+        text = render_report(config, inputs)
     return {args.out: text}
