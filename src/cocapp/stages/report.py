@@ -313,6 +313,14 @@ def _format_order(name: str) -> int:
     return TABLE_FORMATS.index(Path(name).suffix.lstrip("."))
 
 
+def _file_size(path: str) -> int:
+    """Bytes of ``path`` (0 when missing: :func:`read_inputs` says which file is)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _compact_file(path: str) -> bytes:
     from cocapp.presentation.report import compact_png
 
@@ -349,6 +357,7 @@ def run(args, settings, log) -> dict:
 
     config = settings.plain()
     pngs = list(dict.fromkeys(f for f in [*args.figures, *args.sensitivity] if f.endswith(".png")))
+    pngs.sort(key=_file_size, reverse=True)  # the largest first: the last tasks are short, none waits long
     # Compacting the figures for embedding is most of the stage's work: it begins at once, in the
     # background (--workers - 1 processes), while the inputs are read and the report is rendered;
     # render_report looks the figures up last, and this process then joins in.
