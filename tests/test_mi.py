@@ -173,3 +173,27 @@ def test_pooled_adjusted_means_follow_the_configured_weighting(complete):
     adjm = pooled["means"][pooled["means"]["analysis"] == "ANCOVA: demographic"].reset_index(drop=True)
     np.testing.assert_allclose(adjm["estimate"], prop["ancova_means"]["adj_mean"], rtol=1e-9)
     assert not np.allclose(adjm["estimate"], equal["ancova_means"]["adj_mean"], rtol=1e-9)
+
+
+def test_analyse_names_an_unknown_site(complete):
+    # the site codes are taken once per dataset; an unknown site still fails as site_codes words it
+    items, resp, inst = complete
+    odd = items.assign(site=items["site"].where(items.index != 3, "Elsewhere"))
+    with pytest.raises(
+        ValueError, match=r"items: column 'site': value\(s\) \['Elsewhere'\] are not configured"
+    ):
+        analyse(odd, resp, inst, "cc", SPEC, SITES, alpha=0.05, confidence=0.95)
+
+
+def test_analyse_gives_the_same_results_with_prepared_models(complete):
+    # the second dataset of a group reuses the models (and coded covariates) the first prepared
+    items, resp, inst = complete
+    kw = {"alpha": 0.05, "confidence": 0.95}
+    shared: dict = {}
+    first = analyse(items, resp, inst, "cc", SPEC, SITES, site_models=shared, **kw)
+    again = analyse(items, resp, inst, "cc", SPEC, SITES, site_models=shared, **kw)
+    fresh = analyse(items, resp, inst, "cc", SPEC, SITES, **kw)
+    for out in (again, fresh):
+        for mname, a in first["ancova"].items():
+            for c, v in a.items():
+                np.testing.assert_array_equal(out["ancova"][mname][c], v)

@@ -173,27 +173,35 @@ def analyse(
             if covariate_frame is not None
             else _covariate_frame(respondents, needed, "respondents")
         )
-        # factors coded once per dataset, then taken row by row for every outcome and model
-        coded = {
-            c: coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy()
-            for c in needed
-        }
+    # factors coded once per dataset, then taken row by row for every outcome and model -- when a model is
+    # prepared, i.e. only by the first dataset of a group that a process analyses
+    coded: dict[str, object] = {}
+
+    def covariate(c: str):
+        if c not in coded:
+            coded[c] = coded_labels(cov[c].to_numpy()) if kinds[c] == "categorical" else cov[c].to_numpy()
+        return coded[c]
+
     keys, n, mean, var, anova, tk_diff, tk_se, chosen = [], [], [], [], [], [], [], []
     measures = group_correlation_measures({"instruments": list(instruments)} | dict(spec))
-    correlated = {(inst, scale) for _, inst, scale in measures}
+    # fewer than two measures: no correlations (scale_correlations would return None)
+    correlated = {(inst, scale) for _, inst, scale in measures} if len(measures) > 1 else set()
     adj: dict[str, dict[str, list]] = {
         mname: {"q": [], "se": [], "pair_se": [], "diff": [], "df": [], "F": [], "df1": [], "n": []}
         for mname in models
     }
     all_ids = items["id"].astype(str).to_numpy()
     all_sites = items["site"].astype(str).to_numpy()
+    all_codes = np.asarray(pd.Index(levels, dtype=object).get_indexer(all_sites), dtype=np.intp)  # site_codes
     for key, inst in instruments.items():
         # the scores of score_group at threshold 0 (every item answered after imputation), kept as arrays
         pm = person_means(items, inst, patterns.get(key))
         sc = pm.scores([COMPLETE])[:, :, 0]
         keep = pm.keep
         ids, site = all_ids[keep], all_sites[keep]
-        codes_all = site_codes(site, levels, "items: column 'site'")
+        codes_all = all_codes[keep]
+        if (codes_all < 0).any():
+            site_codes(site, levels, "items: column 'site'")  # raises naming the unknown sites
         rows_all = cov.index.get_indexer(ids) if models else None
         if models and (rows_all < 0).any():
             missing = sorted(set(ids[rows_all < 0].tolist()))[:5]
@@ -218,13 +226,13 @@ def analyse(
             if not models:
                 continue
             rows = rows_all[ok]
-            base = {"site": pd.Categorical.from_codes(codes, categories=levels), "score": y}
             for mname, mcovs in models.items():
                 # the completed datasets share each outcome's respondents: the model is prepared once
                 where = (group, key, scale.key, mname, keep.tobytes(), ok.tobytes())
                 if where not in prepared:
+                    site_y = {"site": pd.Categorical.from_codes(codes, categories=levels), "score": y}
                     prepared[where] = SiteModel(
-                        base | {c: coded[c][rows] for c in mcovs},
+                        site_y | {c: covariate(c)[rows] for c in mcovs},
                         {c: kinds[c] for c in mcovs},
                         levels,
                         emm_weights=emm_weights,
@@ -258,7 +266,9 @@ def analyse(
             if chosen
             else pd.DataFrame(columns=["id", "site", "instrument", "scale", "score"])
         )
-        corr = scale_correlations(sc_chosen, measures, levels, alpha, confidence, None)
+        corr = (
+            scale_correlations(sc_chosen, measures, levels, alpha, confidence, None) if correlated else None
+        )
         out["correlations"] = corr if corr is not None else pd.DataFrame(columns=["site", "x", "y", "n", "r"])
         if corr is not None:
             out["correlations"].insert(0, "group", group)
