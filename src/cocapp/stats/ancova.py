@@ -1145,23 +1145,11 @@ class SiteModel:
         ys = y[self.sample.complete]
         if not self.fitted or (len(ys) and float(np.ptp(ys)) == 0.0):
             return self._missing()
-        if self.method == "sufficient":
-            sample = replace(self.sample, frame=self.sample.frame.assign(y=ys))
-            design, res, failure = _fit_model(sample, "sufficient")
-            if failure:
-                return self._missing()
-            L = _emm_weights(sample, self.emm_weights)
-            _, diff, pair_se = _pair_estimates(res, L, sample, self.levels)
-        else:
-            design, res, L = self.design, self.ols.fit(ys), self.L
-        V = _covariance(res)
+        fit = self._fit_sufficient(ys) if self.method == "sufficient" else self._fit_dense(ys)
+        if fit is None:
+            return self._missing()
+        design, res, L, V, diff, pair_se = fit
         params = np.asarray(res.params)
-        if self.method != "sufficient":
-            a, b = np.triu_indices(len(self.levels), k=1)
-            diff, pair_se = np.full(len(a), np.nan), np.full(len(a), np.nan)
-            for r, (i, j) in enumerate(zip(self.pos[a], self.pos[b], strict=True)):
-                if i >= 0 and j >= 0:
-                    diff[r], pair_se[r] = _pair_difference(params, L[i] - L[j], V)
         L_site = np.eye(design.X.shape[1])[design.terms["site"]]
         emm, emm_se = _emm(params, V, L)
         ok = self.pos >= 0
@@ -1171,6 +1159,28 @@ class SiteModel:
         df = float(res.df_resid) if ok[0] else np.nan
         F = float(_wald(res, L_site, V).fvalue)
         return SiteEstimates(adj_mean, se, n, df, diff, pair_se, F, float(L_site.shape[0]))
+
+    def _fit_dense(self, ys: np.ndarray) -> tuple:
+        """The prepared design fitted to ``ys``: design, fit, grid, V and every config pair's difference
+        and standard error (:func:`_pair_difference`, as :func:`_pairwise`)."""
+        res = self.ols.fit(ys)
+        V, params = _covariance(res), np.asarray(res.params)
+        a, b = np.triu_indices(len(self.levels), k=1)
+        diff, pair_se = np.full(len(a), np.nan), np.full(len(a), np.nan)
+        for r, (i, j) in enumerate(zip(self.pos[a], self.pos[b], strict=True)):
+            if i >= 0 and j >= 0:
+                diff[r], pair_se[r] = _pair_difference(params, self.L[i] - self.L[j], V)
+        return self.design, res, self.L, V, diff, pair_se
+
+    def _fit_sufficient(self, ys: np.ndarray) -> tuple | None:
+        """The per-site QR route for ``ys`` (None when the model cannot be fitted), as :func:`_fit_dense`."""
+        sample = replace(self.sample, frame=self.sample.frame.assign(y=ys))
+        design, res, failure = _fit_model(sample, "sufficient")
+        if failure:
+            return None
+        L = _emm_weights(sample, self.emm_weights)
+        _, diff, pair_se = _pair_estimates(res, L, sample, self.levels)
+        return design, res, L, _covariance(res), diff, pair_se
 
     def _missing(self) -> SiteEstimates:
         k, pairs = len(self.levels), len(self.levels) * (len(self.levels) - 1) // 2
