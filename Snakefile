@@ -282,7 +282,7 @@ rule sensitivity:
     priority: 10
     conda:
         "envs/cocapp.yaml"
-    threads: max(1, workflow.cores // 2)
+    threads: W.half_the_cores(workflow)
     params:
         settings=W.settings("sensitivity"),
         code=W.code("sensitivity"),
@@ -327,7 +327,7 @@ rule impute:
     priority: 50
     conda:
         "envs/cocapp.yaml"
-    threads: max(1, workflow.cores // 2)
+    threads: W.half_the_cores(workflow)
     params:
         settings=W.settings("impute"),
         code=W.code("impute"),

@@ -213,6 +213,20 @@ class Workflow:
             print(f"cocapp: {report} marked STALE (the run failed; it shows an earlier run)")
 
     @staticmethod
+    def half_the_cores(workflow) -> int:
+        """Threads of the imputation and sensitivity stages: half the cores of the run, at least one, so
+        that on a small machine each runs beside the other stages (on 2 cores a two-thread job waits
+        until both are free, which happens only when nothing else is left); 2 when Snakemake has no
+        core count (a cluster executor such as profiles/slurm: every job gets its own allocation)."""
+        from snakemake.exceptions import WorkflowError
+
+        try:
+            cores = workflow.cores
+        except WorkflowError:
+            return 2
+        return max(1, int(cores) // 2)
+
+    @staticmethod
     def release_timers() -> None:
         """After a successful run (the Snakefile's ``onsuccess``): cancel the timers Snakemake's job rate
         limiter (``--max-jobs-per-timespan``, 1 s by default) arms after every scheduling round. Nothing
