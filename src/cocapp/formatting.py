@@ -14,7 +14,8 @@ Conventions (the paper's, Simpson et al. 2016, Tables 2-4):
 * degrees of freedom as integers, one decimal when fractional (:func:`fmt_df`);
 * ``*`` when p < the significance level, ``**`` when p < 0.01 (:func:`significance_stars`);
 * settings such as a significance level, a scale bound or a confidence level in their shortest form
-  (``0.05``, ``48``, ``95%``: :func:`fmt_g`, :func:`fmt_percent`).
+  (``0.05``, ``48``, ``95%``: :func:`fmt_g`, :func:`fmt_percent`);
+* a quantity of any size to a few significant digits (:func:`fmt_sig`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "fmt_p_eq",
     "fmt_p_text",
     "fmt_percent",
+    "fmt_sig",
     "fmt_signed",
     "is_missing",
     "significance_stars",
@@ -93,6 +95,19 @@ def fmt_g(x: float) -> str:
     ('0.05', '0.01', '48', '1')
     """
     return f"{float(x):g}"
+
+
+def fmt_sig(x: float | None, digits: int = 3, missing: str = MISSING_TEXT) -> str:
+    """A number to ``digits`` significant digits (Python's ``g``), for a quantity of any size.
+
+    An adjusted p quoted in running text or an over-dispersion estimate; ``missing`` when absent.
+
+    >>> fmt_sig(0.0123456), fmt_sig(2.5e-07), fmt_sig(1234.56, 4), fmt_sig(float("nan"))
+    ('0.0123', '2.5e-07', '1235', '—')
+    """
+    if is_missing(x):
+        return missing
+    return f"{float(x):.{digits}g}"
 
 
 def fmt_percent(fraction: float | Fraction | str, sep: str = "") -> str:

@@ -1012,7 +1012,8 @@ def _suggest_cell_values(row: SiteRow, cells: list[dict]) -> None:
         cell["suggested_low"], cell["suggested_high"] = v_lo, v_hi
         cell["note"] += (
             f"; the {what} that makes the row's implied F equal the printed {row.F.text}"
-            f" is {v:.4f} with site n at estimate; any {what} in [{v_lo:.4f}, {v_hi:.4f}] is"
+            f" is {fmt_num(v, 4)} with site n at estimate; any {what} in"
+            f" [{fmt_num(v_lo, 4)}, {fmt_num(v_hi, 4)}] is"
             " consistent with the row over rounding and admissible site n"
         )
 

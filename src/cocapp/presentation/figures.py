@@ -37,7 +37,15 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cocapp.config import at_threshold, correlation_measures, format_threshold, site_names  # noqa: E402
-from cocapp.formatting import STRICT_LEVEL, fmt_g, fmt_num, fmt_p_eq, fmt_percent, significance_stars  # noqa: E402
+from cocapp.formatting import (  # noqa: E402
+    STRICT_LEVEL,
+    fmt_g,
+    fmt_num,
+    fmt_p_eq,
+    fmt_percent,
+    fmt_sig,
+    significance_stars,
+)
 from cocapp.instruments import load_instrument  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import (  # noqa: E402
@@ -167,8 +175,8 @@ def _adjustment_note(funnel: pd.DataFrame) -> str:
     if funnel.empty or funnel["overdispersion"].iloc[0] == "none":
         return ""
     if funnel["overdispersion"].iloc[0] == "multiplicative":
-        return f"; limits × √φ, φ = {float(funnel['phi'].iloc[0]):.3g} (over-dispersion)"
-    return f"; limits with τ² = {float(funnel['tau2'].iloc[0]):.3g} (over-dispersion)"
+        return f"; limits × √φ, φ = {fmt_sig(funnel['phi'].iloc[0])} (over-dispersion)"
+    return f"; limits with τ² = {fmt_sig(funnel['tau2'].iloc[0])} (over-dispersion)"
 
 
 def funnel_plot(

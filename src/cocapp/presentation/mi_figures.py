@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from cocapp.config import site_names  # noqa: E402
+from cocapp.formatting import fmt_percent  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.sensitivity_figures import DPI, RC, _label  # noqa: E402
 from cocapp.words import grouping_words  # noqa: E402
@@ -109,7 +110,7 @@ def site_means_comparison(table: pd.DataFrame, config: Mapping, group: str, inst
     FigureCanvasAgg(fig)
     fig.suptitle(
         f"{label}: {grouping_words(config).noun} means with "
-        f"{round(100 * config['statistics']['confidence_level'])} % CI "
+        f"{fmt_percent(config['statistics']['confidence_level'], sep=' ')} CI "
         "— complete cases, person-mean replacement (primary threshold), multiple imputation",
         fontsize=9,
     )

@@ -29,6 +29,7 @@ import pandas as pd
 
 from cocapp.config import at_threshold, format_threshold
 from cocapp.csvout import record_lines
+from cocapp.formatting import fmt_num, fmt_percent, fmt_sig
 from cocapp.qualitative.framework import (
     suppress,
     suppressed_framework_tables,
@@ -106,7 +107,7 @@ def _survey_columns(
                 (t["site_b"], float(t["diff"])) if t["site_a"] == site else (t["site_a"], -float(t["diff"]))
             )
             word = "higher" if diff > 0 else "lower"
-            texts.append(f"{word} than {other} (difference {diff:.2f}, p_adj {float(t['p_adj']):.3g})")
+            texts.append(f"{word} than {other} (difference {fmt_num(diff)}, p_adj {fmt_sig(t['p_adj'])})")
         out[f"{slug}_tukey_significant"] = "; ".join(texts) if texts else "none"
     return out
 
@@ -340,7 +341,7 @@ def render_section(
         synthetic=bool(config.get("study", {}).get("synthetic", False)),
         primary_threshold=format_threshold(config["scoring"]["primary_threshold"]),
         alpha=config["statistics"]["significance_level"],
-        confidence_pct=f"{conf * 100:g}",
+        confidence=fmt_percent(conf),
         outcomes=outcomes,
         joint=_joint_rows(published_joint, threshold, single),
         joint_lines=csv_lines(published_joint),

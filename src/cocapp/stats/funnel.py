@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from cocapp.formatting import fmt_percent
+
 __all__ = [
     "FUNNEL_COLUMNS",
     "OVERDISPERSION",
@@ -125,7 +127,7 @@ def z_for(level: float) -> float:
 
 def level_label(level: float) -> str:
     """``0.95`` -> ``"95%"``, ``0.998`` -> ``"99.8%"``."""
-    return f"{round(level * 100, 6):g}%"
+    return fmt_percent(level)
 
 
 def funnel_sites(

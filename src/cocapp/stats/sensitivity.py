@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import format_threshold, site_names, threshold_fraction
-from cocapp.formatting import fmt_p_text
+from cocapp.formatting import fmt_p_text, fmt_percent
 from cocapp.instruments import Instrument
 
 __all__ = [
@@ -116,11 +116,8 @@ def threshold_label(threshold: str | float) -> str:
     >>> threshold_label("0.0"), threshold_label(0.2), threshold_label("0.25"), threshold_label("0.125")
     ('complete-case', '20 %', '25 %', '12.5 %')
     """
-    pct = threshold_fraction(threshold) * 100
-    if pct == 0:
-        return "complete-case"
-    text = str(pct.numerator) if pct.denominator == 1 else f"{float(pct):g}"
-    return f"{text} %"
+    fraction = threshold_fraction(threshold)
+    return "complete-case" if fraction == 0 else fmt_percent(fraction, sep=" ")
 
 
 def _where(threshold: str) -> str:
