@@ -46,6 +46,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -87,6 +88,15 @@ def _error(message: str):
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+class _Cases(NamedTuple):
+    """A project's Cases: case rows, case of each source guid, case of each selection guid, guids of cases."""
+
+    rows: list[dict]
+    of_source: dict[str, str]
+    of_selection: dict[str, str]
+    guids: set[str]
 
 
 class _Reader:
@@ -196,7 +206,7 @@ class _Reader:
                 out[canonical] = out.pop(vname)
         return out
 
-    def cases(self, variables) -> tuple[list[dict], dict[str, str], dict[str, str], set[str]]:
+    def cases(self, variables) -> _Cases:
         """Case rows, case of each source guid, case of each selection guid, guids of cases."""
         rows, of_source, of_selection, guids = [], {}, {}, set()
         for case in self.iterfind(self.root, "q:Cases/q:Case"):
@@ -214,7 +224,7 @@ class _Reader:
                             f"a {what} must belong to one case"
                         )
                     target[g] = cname
-        return rows, of_source, of_selection, guids
+        return _Cases(rows, of_source, of_selection, guids)
 
     # -- source texts -----------------------------------------------------------------------------
     def text_of(self, elem, where: str) -> str | None:
@@ -325,11 +335,197 @@ class _Reader:
             self.note("info", "Note", self.qde, f"{len(rows)} Note(s) (memos) read for the analyst workbook")
         return pd.DataFrame(rows, columns=["memo", "author", "created", "modified", "description", "text"])
 
+    # -- selections and segments ------------------------------------------------------------------------
+    def text_selections(self, variables: dict[str, str]) -> tuple[dict[str, str], list[dict], list[dict]]:
+        """The selections of every text source: texts by source name, source rows (name, attributes) and
+        the ``PlainTextSelection`` elements with their source (``sel``, ``source``, ``sguid``)."""
+        sources: dict[str, str] = {}
+        source_rows: list[dict] = []
+        raw: list[dict] = []  # selections with offsets as written
+        for elem, sguid, sname, swhere in self.text_sources():
+            text = self.text_of(elem, swhere)
+            if text is None:
+                continue
+            if sname in sources:
+                self.problems.append(
+                    f"{swhere}: a second source has the same name; source names must be unique"
+                )
+                continue
+            sources[sname] = text
+            source_rows.append(
+                {"source_id": sname, "_guid": sguid, "_where": swhere, **self.values(elem, variables, swhere)}
+            )
+            for sel in self.iterfind(elem, "q:PlainTextSelection"):
+                raw.append({"sel": sel, "source": sname, "sguid": sguid})
+        return sources, source_rows, raw
+
+    def segment_rows(
+        self,
+        raw: list[dict],
+        sources: dict[str, str],
+        unit: str,
+        codes: dict[str, dict],
+        users: dict[str, str],
+        cases: _Cases,
+    ) -> list[dict]:
+        """Segment rows of the selections ``raw``, in their order; then the notes of :meth:`case_notes`."""
+        rows: list[dict] = []
+        n_case_codings = 0
+        no_case: set[str] = set()
+        for item in raw:
+            case_id = _case_of(item, cases)
+            if case_id is None:
+                no_case.add(item["source"])
+            sel_rows, n = self.selection_rows(
+                item, case_id, sources[item["source"]], unit, codes, users, cases.guids
+            )
+            rows.extend(sel_rows)
+            n_case_codings += n
+        self.case_notes(no_case, n_case_codings)
+        return rows
+
+    def selection_rows(
+        self,
+        item: dict,
+        case_id: str | None,
+        text: str,
+        unit: str,
+        codes: dict[str, dict],
+        users: dict[str, str],
+        case_guids: set[str],
+    ) -> tuple[list[dict], int]:
+        """One ``PlainTextSelection``'s codings as segment rows (one per Coding of a code, offsets in code
+        points), and the number of its codings of a Case (not segments)."""
+        sel = item["sel"]
+        where = f"{self.qde}: PlainTextSelection guid={sel.get('guid')}"
+        start, end = sel.get("startPosition"), sel.get("endPosition")
+        if unit == "utf16":
+            start, end = _convert(text, start, end, where, self.problems)
+        desc = self.find(sel, "q:Description")
+        memo = desc.text.strip() if desc is not None and desc.text else pd.NA
+        codings = list(self.iterfind(sel, "q:Coding"))
+        rows, n_case_codings = [], 0
+        for coding in codings:
+            ref = self.find(coding, "q:CodeRef")
+            target = ref.get("targetGUID") if ref is not None else None
+            if target in case_guids:
+                n_case_codings += 1
+                continue
+            if target not in codes:
+                self.problems.append(
+                    f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook"
+                )
+                continue
+            user = coding.get("creatingUser") or sel.get("creatingUser")
+            coder = users.get(user, pd.NA) if user else pd.NA
+            rows.append(_segment_row(item, case_id, codes[target], coder, (start, end), memo, where))
+        if not codings:
+            self.note("not used", "PlainTextSelection", where, "selection without Coding (a quotation only)")
+        return rows, n_case_codings
+
+    def case_notes(self, no_case: set[str], n_case_codings: int) -> None:
+        """Report the sources whose selections are in no Case, and the codings of a Case (not used)."""
+        for source in sorted(no_case):
+            self.note(
+                "warning",
+                "Cases",
+                self.qde,
+                f"coded source {source!r} is in no Case (SourceRef or SelectionRef): its segments need a "
+                "case "
+                "table keyed by source (qualitative.cases with a source_id column)",
+            )
+        if n_case_codings:
+            self.note(
+                "not used", "Coding", self.qde, f"{n_case_codings} coding(s) of a Case (NVivo case coding)"
+            )
+
+    # -- the tables read ----------------------------------------------------------------------------------
+    def sources_as_cases(self, source_rows: list[dict]) -> pd.DataFrame:
+        """The case table of a project without Cases: each text source a case, with the source's attributes
+        (the report warns)."""
+        cases = pd.DataFrame(
+            [
+                {
+                    "case_id": s["source_id"],
+                    "_where": s["_where"],
+                    **{k: v for k, v in s.items() if not k.startswith("_") and k != "source_id"},
+                }
+                for s in source_rows
+            ]
+        )
+        self.note(
+            "warning",
+            "Cases",
+            self.qde,
+            f"the project has no Cases: each of its {len(source_rows)} text source(s) is taken as a case "
+            "(give qualitative.cases, keyed by case_id = source name or with a source_id column, "
+            "for attributes)",
+        )
+        return cases
+
+    def qual_input(
+        self,
+        seg_rows: list[dict],
+        codebook: pd.DataFrame,
+        cases: pd.DataFrame | None,
+        sources: dict[str, str],
+        notes: pd.DataFrame,
+        source_rows: list[dict],
+    ):
+        """The :class:`cocapp.qualitative.io.QualInput` of the project from the rows and tables read."""
+        from cocapp.qualitative.io import SEGMENT_INPUT_COLUMNS, QualInput
+
+        seg = pd.DataFrame(seg_rows, columns=[*SEGMENT_INPUT_COLUMNS, "_where", "_name"]).astype("object")
+        return QualInput(
+            path=str(self.path),
+            segments=seg,
+            codebook=codebook,
+            cases=cases,
+            sources=sources,
+            kind="qdpx",
+            fields={"start": "startPosition", "end": "endPosition"},
+            report=self.report,
+            notes=notes,
+            source_table=pd.DataFrame(source_rows).drop(columns=["_guid"], errors="ignore")
+            if source_rows
+            else None,
+            origin=self.origin,
+        )
+
+
+def _segment_row(item: dict, case_id, code: dict, coder, offsets: tuple, memo, where: str) -> dict:
+    """The segment row of one Coding of ``code`` on the selection ``item`` (what REFI-QDA lacks left NA)."""
+    return {
+        "source_id": item["source"],
+        "source_label": pd.NA,
+        "case_id": case_id if case_id is not None else pd.NA,
+        "site": pd.NA,
+        "participant_group": pd.NA,
+        "theme": code["theme"],
+        "code": code["code"],
+        "code_path": code["code_path"],
+        "text": pd.NA,
+        "start": offsets[0],
+        "end": offsets[1],
+        "coder": coder,
+        "reference": pd.NA,
+        "memo": memo,
+        "_where": where,
+        "_name": item["sel"].get("name"),
+    }
+
+
+def _case_of(item: dict, cases: _Cases) -> str | None:
+    """The case of a selection: its SelectionRef's, else its source's; in a project without Cases, the
+    source itself (None: in none of the project's Cases)."""
+    case_id = cases.of_selection.get(item["sel"].get("guid")) or cases.of_source.get(item["sguid"])
+    if case_id is None and not cases.rows:
+        case_id = item["source"]
+    return case_id
+
 
 def read_project(path: str | Path, opts: QdpxOptions | None = None):
     """Read a ``.qdpx`` project; return a :class:`cocapp.qualitative.io.QualInput` (see module docstring)."""
-    from cocapp.qualitative.io import SEGMENT_INPUT_COLUMNS, QualInput
-
     opts = opts or QdpxOptions()
     if opts.offset_unit not in OFFSET_UNITS:
         raise _error(f"key qualitative.offset_unit: {opts.offset_unit!r} is not one of {list(OFFSET_UNITS)}")
@@ -341,133 +537,21 @@ def read_project(path: str | Path, opts: QdpxOptions | None = None):
         users = r.users()
         variables = r.variables()
         codebook, codes = r.codebook()
-        case_rows, case_of_source, case_of_selection, case_guids = r.cases(variables)
-        has_cases = bool(case_rows)
-        sources: dict[str, str] = {}
-        source_rows: list[dict] = []
-        raw: list[dict] = []  # selections with offsets as written
-        for elem, sguid, sname, swhere in r.text_sources():
-            text = r.text_of(elem, swhere)
-            if text is None:
-                continue
-            if sname in sources:
-                r.problems.append(f"{swhere}: a second source has the same name; source names must be unique")
-                continue
-            sources[sname] = text
-            source_rows.append(
-                {"source_id": sname, "_guid": sguid, "_where": swhere, **r.values(elem, variables, swhere)}
-            )
-            for sel in r.iterfind(elem, "q:PlainTextSelection"):
-                raw.append({"sel": sel, "source": sname, "sguid": sguid})
-        r.unusable(case_guids)
+        cases = r.cases(variables)
+        sources, source_rows, raw = r.text_selections(variables)
+        r.unusable(cases.guids)
         notes = r.notes(users)
         unit, unit_note = choose_offset_unit(r.origin, raw, sources, opts.offset_unit)
         r.note("info", "PlainTextSelection", qde_name, unit_note)
-        seg_rows = []
-        n_case_codings = 0
-        no_case: set[str] = set()
-        for item in raw:
-            sel = item["sel"]
-            where = f"{qde_name}: PlainTextSelection guid={sel.get('guid')}"
-            case_id = case_of_selection.get(sel.get("guid")) or case_of_source.get(item["sguid"])
-            if case_id is None and not has_cases:
-                case_id = item["source"]
-            elif case_id is None:
-                no_case.add(item["source"])
-            start, end = sel.get("startPosition"), sel.get("endPosition")
-            if unit == "utf16":
-                start, end = _convert(sources[item["source"]], start, end, where, r.problems)
-            desc = r.find(sel, "q:Description")
-            memo = desc.text.strip() if desc is not None and desc.text else pd.NA
-            codings = list(r.iterfind(sel, "q:Coding"))
-            for coding in codings:
-                ref = r.find(coding, "q:CodeRef")
-                target = ref.get("targetGUID") if ref is not None else None
-                if target in case_guids:
-                    n_case_codings += 1
-                    continue
-                if target not in codes:
-                    r.problems.append(
-                        f"{where}: CodeRef targetGUID={target} refers to no Code in the CodeBook"
-                    )
-                    continue
-                code = codes[target]
-                user = coding.get("creatingUser") or sel.get("creatingUser")
-                seg_rows.append(
-                    {
-                        "source_id": item["source"],
-                        "source_label": pd.NA,
-                        "case_id": case_id if case_id is not None else pd.NA,
-                        "site": pd.NA,
-                        "participant_group": pd.NA,
-                        "theme": code["theme"],
-                        "code": code["code"],
-                        "code_path": code["code_path"],
-                        "text": pd.NA,
-                        "start": start,
-                        "end": end,
-                        "coder": users.get(user, pd.NA) if user else pd.NA,
-                        "reference": pd.NA,
-                        "memo": memo,
-                        "_where": where,
-                        "_name": sel.get("name"),
-                    }
-                )
-            if not codings:
-                r.note("not used", "PlainTextSelection", where, "selection without Coding (a quotation only)")
-        for source in sorted(no_case):
-            r.note(
-                "warning",
-                "Cases",
-                qde_name,
-                f"coded source {source!r} is in no Case (SourceRef or SelectionRef): its segments need a "
-                "case "
-                "table keyed by source (qualitative.cases with a source_id column)",
-            )
-        if n_case_codings:
-            r.note(
-                "not used", "Coding", qde_name, f"{n_case_codings} coding(s) of a Case (NVivo case coding)"
-            )
+        seg_rows = r.segment_rows(raw, sources, unit, codes, users, cases)
         if r.problems:
             raise _error(f"{path}: invalid REFI-QDA project:\n  " + "\n  ".join(r.problems))
-    seg = pd.DataFrame(seg_rows, columns=[*SEGMENT_INPUT_COLUMNS, "_where", "_name"]).astype("object")
-    cases = None
-    if has_cases:
-        cases = pd.DataFrame(case_rows)
+    case_table = None
+    if cases.rows:
+        case_table = pd.DataFrame(cases.rows)
     elif seg_rows or source_rows:
-        cases = pd.DataFrame(
-            [
-                {
-                    "case_id": s["source_id"],
-                    "_where": s["_where"],
-                    **{k: v for k, v in s.items() if not k.startswith("_") and k != "source_id"},
-                }
-                for s in source_rows
-            ]
-        )
-        r.note(
-            "warning",
-            "Cases",
-            qde_name,
-            f"the project has no Cases: each of its {len(source_rows)} text source(s) is taken as a case "
-            "(give qualitative.cases, keyed by case_id = source name or with a source_id column, "
-            "for attributes)",
-        )
-    return QualInput(
-        path=str(path),
-        segments=seg,
-        codebook=codebook,
-        cases=cases,
-        sources=sources,
-        kind="qdpx",
-        fields={"start": "startPosition", "end": "endPosition"},
-        report=r.report,
-        notes=notes,
-        source_table=pd.DataFrame(source_rows).drop(columns=["_guid"], errors="ignore")
-        if source_rows
-        else None,
-        origin=r.origin,
-    )
+        case_table = r.sources_as_cases(source_rows)
+    return r.qual_input(seg_rows, codebook, case_table, sources, notes, source_rows)
 
 
 read_qdpx = read_project
