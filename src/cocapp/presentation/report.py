@@ -63,25 +63,51 @@ TEMPLATE = "report.html.j2"
 # -- methods from the config -----------------------------------------------------------------------
 def methods_text(config: dict) -> list[str]:
     """Paragraphs describing the analysis exactly as configured (thresholds, models, post hoc, alpha)."""
-    st = config["statistics"]
+    paras = [_scoring_paragraph(config), _reliability_paragraph(config), _anova_paragraph(config)]
+    if many_sites(config):
+        paras.append(_funnel_paragraph(config))
+    ancova = _ancova_paragraph(config)
+    if ancova:
+        paras.append(ancova)
+    paras.append(_correlations_paragraph(config))
+    paras.append(
+        "Display tables round only at the end, from full-precision results: means and SEMs to 2 decimals, "
+        "r to 3 decimals, p to 3 decimals with p < 0.001 written as such."
+    )
+    return paras
+
+
+def _scoring_paragraph(config: dict) -> str:
+    """How scale scores are made and the missing-item thresholds of the primary and sensitivity analyses."""
     sc = config["scoring"]
     ts = [format_threshold(t) for t in sc["thresholds"]]
     primary = format_threshold(sc["primary_threshold"])
-    alpha = st["significance_level"]
-    words = grouping_words(config)
-    post = st.get("post_hoc", {})
-    corr = st.get("correlations", {})
-    ss = int(st.get("ancova_ss_type", 3))
-    ss_name = {1: "I", 2: "II", 3: "III"}.get(ss, str(ss))
-    paras = [
+    return (
         "Scale scores are person means of the answered items after reverse keying (sum scales: the mean "
         "times the number of items). A score exists when the number of missing items is at most "
         f"floor(t x k) for a scale of k items; the primary analysis uses t = {primary} (up to "
         f"{fmt_percent(primary)} of a scale's items replaced by the person's mean), and the sensitivity "
-        f"analysis repeats every comparison at t = {', '.join(ts)} (0.0 = complete cases).",
+        f"analysis repeats every comparison at t = {', '.join(ts)} (0.0 = complete cases)."
+    )
+
+
+def _reliability_paragraph(config: dict) -> str:
+    """Internal consistency: Cronbach's alpha, its confidence level and the acceptable value."""
+    st = config["statistics"]
+    return (
         "Internal consistency is Cronbach's alpha on respondents complete on the scale's items (before "
         f"mean replacement), with {fmt_percent(st.get('confidence_level', 0.95))} confidence intervals; "
-        f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable.",
+        f"alpha >= {fmt_g(st.get('acceptable_alpha', 0.7))} counts as acceptable."
+    )
+
+
+def _anova_paragraph(config: dict) -> str:
+    """The one-way ANOVA of the sites and its post hoc tests (many sites: counted, not named)."""
+    st = config["statistics"]
+    alpha = st["significance_level"]
+    words = grouping_words(config)
+    post = st.get("post_hoc", {})
+    text = (
         f"{words.plural} ({', '.join(site_names(config))}) are compared by one-way ANOVA on each scale and "
         f"subscale, significance level {fmt_g(alpha)}. Post hoc comparisons after ANOVA: "
         f"{_posthoc_name(post.get('anova', 'tukey'))} for every {words.noun} pair (reported whether or "
@@ -90,24 +116,38 @@ def methods_text(config: dict) -> list[str]:
             f"; figures mark differences from the reference {words.noun} {post['reference_site']}."
             if post.get("reference_site")
             else "."
-        ),
-    ]
-    if many_sites(config):
-        threshold, levels = funnel_settings(config)
-        paras[2] = paras[2].replace(", ".join(site_names(config)), f"{len(site_names(config))} sites", 1)
-        paras.append(
-            f"With more than {threshold} sites, every site pair is computed "
-            "(tukey.csv, games_howell.csv) but not listed here: each outcome is shown as a funnel plot of "
-            "site means against precision with "
-            f"{' and '.join(fmt_percent(v) for v in sorted(levels))} control limits around the overall "
-            "mean (Spiegelhalter 2005, Stat Med 24:1185)"
-            + (
-                f", {overdispersion_text(funnel_overdispersion(config))},"
-                if funnel_overdispersion(config) != "none"
-                else ""
-            )
-            + " and a caterpillar plot, and Supplementary table S3 lists the sites outside the limits."
         )
+    )
+    if many_sites(config):
+        text = text.replace(", ".join(site_names(config)), f"{len(site_names(config))} sites", 1)
+    return text
+
+
+def _funnel_paragraph(config: dict) -> str:
+    """With many sites: the funnel and caterpillar plots shown instead of every site pair."""
+    threshold, levels = funnel_settings(config)
+    return (
+        f"With more than {threshold} sites, every site pair is computed "
+        "(tukey.csv, games_howell.csv) but not listed here: each outcome is shown as a funnel plot of "
+        "site means against precision with "
+        f"{' and '.join(fmt_percent(v) for v in sorted(levels))} control limits around the overall "
+        "mean (Spiegelhalter 2005, Stat Med 24:1185)"
+        + (
+            f", {overdispersion_text(funnel_overdispersion(config))},"
+            if funnel_overdispersion(config) != "none"
+            else ""
+        )
+        + " and a caterpillar plot, and Supplementary table S3 lists the sites outside the limits."
+    )
+
+
+def _ancova_paragraph(config: dict) -> str | None:
+    """The ANCOVA: its covariate models, adjusted means and fitted formulas (None without models)."""
+    st = config["statistics"]
+    words = grouping_words(config)
+    post = st.get("post_hoc", {})
+    ss = int(st.get("ancova_ss_type", 3))
+    ss_name = {1: "I", 2: "II", 3: "III"}.get(ss, str(ss))
     models = []
     formulas = []
     weights = st.get("adjusted_means_weights", "equal")
@@ -119,19 +159,25 @@ def methods_text(config: dict) -> list[str]:
             kinds = {c: spec["covariates"].get(c, {}).get("type", "numeric") for c in covs}
             stated = model_formula(kinds, weights=weights)
             formulas.append(reword(f"{label}, {m}: {stated['formula']} ({stated['coding']})", config))
-    if models:
-        paras.append(
-            f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares "
-            f"and sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
-            f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
-            + "; ".join(models)
-            + ". "
-            + _emm_sentence(weights)
-            + f" Pairwise comparisons of adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}. "
-            "Fitted models (as in ancova.csv, columns formula and coding; a covariate constant in a "
-            "model sample is left out there): " + "; ".join(formulas) + "."
-        )
-    paras.append(
+    if not models:
+        return None
+    return (
+        f"{words.label} effects are also estimated by one-way ANCOVA with Type {ss_name} sums of squares "
+        f"and sum-to-zero contrasts (as SPSS UNIANOVA); categorical covariates enter as "
+        f"{st.get('categorical_covariates', 'factor')}s. Covariate models: "
+        + "; ".join(models)
+        + ". "
+        + _emm_sentence(weights)
+        + f" Pairwise comparisons of adjusted means use {_posthoc_name(post.get('ancova', 'tukey'))}. "
+        "Fitted models (as in ancova.csv, columns formula and coding; a covariate constant in a "
+        "model sample is left out there): " + "; ".join(formulas) + "."
+    )
+
+
+def _correlations_paragraph(config: dict) -> str:
+    """The correlations between instrument totals: method, deletion and the effect-size labels."""
+    corr = config["statistics"].get("correlations", {})
+    return (
         f"Associations between the total scores of a group's instruments are {corr.get('method', 'pearson')} "
         f"correlations with {corr.get('deletion', 'pairwise')} deletion; effect sizes are labelled small, "
         "medium and large at r = "
@@ -141,11 +187,6 @@ def methods_text(config: dict) -> list[str]:
         )
         + " (Cohen)."
     )
-    paras.append(
-        "Display tables round only at the end, from full-precision results: means and SEMs to 2 decimals, "
-        "r to 3 decimals, p to 3 decimals with p < 0.001 written as such."
-    )
-    return paras
 
 
 def _emm_sentence(weights: str) -> str:
