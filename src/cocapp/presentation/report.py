@@ -653,8 +653,18 @@ def comparison_section(
         f"{n_ok} of {n_cmp} printed numbers with a regenerated value match within printed precision "
         f"({n_all} printed numbers in all)."
     )
-    has_reason = "reason" in comparison.columns
-    has_evidence = "evidence" in comparison.columns
+    tables = [
+        _matched_by_table(comparison, notes, synthetic),
+        _mismatches_table(comparison[match == "false"], notes, synthetic),
+    ]
+    if consistency is not None:
+        tables.append(_consistency_table(consistency, notes, synthetic))
+    tables.append(_every_printed_number_table(comparison, notes, synthetic))
+    return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
+
+
+def _matched_by_table(comparison: pd.DataFrame, notes: list[str], synthetic: bool) -> _tables.DisplayTable:
+    """Table C1: the printed numbers of each published table, how many were regenerated and matched."""
     by = _tables.DisplayTable(
         "published-summary",
         "Table C1",
@@ -663,10 +673,9 @@ def comparison_section(
         notes=notes,
         synthetic=synthetic,
     )
-    src = "published_comparison"
     for table, sub in comparison.groupby("table", sort=False):
         m = _match_text(sub["match"])
-        where = f"{src}|table={table}"
+        where = f"published_comparison|table={table}"
         by.add(
             [
                 str(table),
@@ -684,8 +693,12 @@ def comparison_section(
                 f"{where}&match=False|#",
             ],
         )
-    tables = [by]
-    bad = comparison[match == "false"]
+    return by
+
+
+def _mismatches_table(bad: pd.DataFrame, notes: list[str], synthetic: bool) -> _tables.DisplayTable:
+    """Table C2: the printed numbers (rows ``bad`` of the audit) that the regenerated results do not match."""
+    has_reason = "reason" in bad.columns
     mis = _tables.DisplayTable(
         "published-mismatches",
         "Table C2",
@@ -713,56 +726,66 @@ def comparison_section(
                 _text(r.consistency_flag),
                 *([_text(r.reason)] if has_reason else []),
             ],
-            trace=f"{src}|{int(r.Index) + 2}",
+            trace=f"published_comparison|{int(r.Index) + 2}",
         )
     if not len(bad):
         mis.add(["(none)", "", "", "", "", "", "", "", "", *([""] if has_reason else [])])
-    tables.append(mis)
-    if consistency is not None:
-        flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
-        ct = _tables.DisplayTable(
-            "published-consistency",
-            "Table C3",
-            "Printed values that fail a consistency check (from the printed numbers alone)",
+    return mis
+
+
+def _consistency_table(consistency: pd.DataFrame, notes: list[str], synthetic: bool) -> _tables.DisplayTable:
+    """Table C3: the printed values that fail a consistency check of the printed numbers alone."""
+    flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
+    ct = _tables.DisplayTable(
+        "published-consistency",
+        "Table C3",
+        "Printed values that fail a consistency check (from the printed numbers alone)",
+        [
+            "Check",
+            "Table",
+            "Instrument",
+            "Scale",
+            "Site",
+            "Quantity",
+            "Printed",
+            "Cannot be consistent",
+            "Value that would fit",
+            "Note",
+        ],
+        notes=notes
+        + [
+            f"{len(consistency)} checks run; statcheck-style p from F and r, "
+            "SEM bounds (Bhatia-Davis), F implied by site means and SEMs."
+        ],
+        synthetic=synthetic,
+        trace_columns=["", "", "", "", "", "", "printed", "", "suggested_value", ""],
+    )
+    for r in flagged.itertuples():
+        ct.add(
             [
-                "Check",
-                "Table",
-                "Instrument",
-                "Scale",
-                "Site",
-                "Quantity",
-                "Printed",
-                "Cannot be consistent",
-                "Value that would fit",
-                "Note",
+                _text(r.check),
+                _text(r.table),
+                _text(r.instrument),
+                _text(r.scale),
+                _text(r.site),
+                _text(r.quantity),
+                _text(r.printed),
+                "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
+                _text(r.suggested_value),
+                _text(r.note),
             ],
-            notes=notes
-            + [
-                f"{len(consistency)} checks run; statcheck-style p from F and r, "
-                "SEM bounds (Bhatia-Davis), F implied by site means and SEMs."
-            ],
-            synthetic=synthetic,
-            trace_columns=["", "", "", "", "", "", "printed", "", "suggested_value", ""],
+            trace=f"published_consistency|{int(r.Index) + 2}",
         )
-        for r in flagged.itertuples():
-            ct.add(
-                [
-                    _text(r.check),
-                    _text(r.table),
-                    _text(r.instrument),
-                    _text(r.scale),
-                    _text(r.site),
-                    _text(r.quantity),
-                    _text(r.printed),
-                    "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
-                    _text(r.suggested_value),
-                    _text(r.note),
-                ],
-                trace=f"published_consistency|{int(r.Index) + 2}",
-            )
-        if not len(flagged):
-            ct.add(["(none)", "", "", "", "", "", "", "", "", ""])
-        tables.append(ct)
+    if not len(flagged):
+        ct.add(["(none)", "", "", "", "", "", "", "", "", ""])
+    return ct
+
+
+def _every_printed_number_table(
+    comparison: pd.DataFrame, notes: list[str], synthetic: bool
+) -> _tables.DisplayTable:
+    """Table C4: every printed number beside the regenerated value and whether they match."""
+    has_evidence = "evidence" in comparison.columns
     full = _tables.DisplayTable(
         "published-comparison",
         "Table C4",
@@ -790,10 +813,9 @@ def comparison_section(
                 {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
                 *([_text(r.evidence)] if has_evidence else []),
             ],
-            trace=f"{src}|{int(r.Index) + 2}",
+            trace=f"published_comparison|{int(r.Index) + 2}",
         )
-    tables.append(full)
-    return dict(summary=summary, tables=[Markup(_tables.to_html_fragment(t)) for t in tables])
+    return full
 
 
 MISSING = MISSING_TEXT
