@@ -881,102 +881,154 @@ def _published_missing(comparison: pd.DataFrame | None) -> dict | None:
 def glance(inputs: ReportInputs, config: dict) -> dict:
     """The one-screen summary at the top of the report: what was found and what to worry about, each
     line taken from a derived file the report already shows (nothing recomputed)."""
-    from cocapp.presentation.verdict import changed_labels
-
     alpha = float(config["statistics"]["significance_level"])
     primary = format_threshold(config["scoring"]["primary_threshold"])
-    found: list[str] = []
-    worries: list[str] = []
-    data_line = ""
     statement = inputs.calibration or {}
-    if statement.get("synthetic"):
-        data_line = "Synthetic data: every number below describes data generated to match the paper" + (
-            f" ({statement['n_targets']} calibration targets); matches with the paper are by construction "
-            "and everything not calibrated is illustrative."
-            if statement.get("declared")
-            else "; which numbers were calibrated is not declared."
-        )
     anova = inputs.stats.get("anova")
-    if anova is not None and len(anova):
-        a = anova[anova["threshold"].astype(str) == primary]
-        for g, spec in config["groups"].items():
-            ga = a[a["group"].astype(str) == g]
-            sig = ga[ga["p"].astype(float) < alpha]
-            label = spec.get("label") or g
-            names = ", ".join(
-                f"{inputs.labels.get((r.instrument, r.scale), f'{r.instrument} {r.scale}')} "
-                f"(p {fmt_p_glance(r.p)})"
-                for r in sig.itertuples()
-            )
-            found.append(
-                f"{label}: {grouping_words(config).nouns} differ (one-way ANOVA, p < {fmt_g(alpha)}) on "
-                f"{len(sig)} of {len(ga)} "
-                f"outcomes" + (f": {names}." if names else ".")
-            )
-        lev = int((a["levene_median_p"].astype(float) < alpha).sum())
-        if lev:
-            worries.append(f"Unequal variances (Levene, median-centred) for {lev} of {len(a)} outcomes.")
-        dis = a[
-            ((a["p"].astype(float) < alpha) != (a["welch_p"].astype(float) < alpha))
-            & a["p"].notna()
-            & a["welch_p"].notna()
-        ]
-        if len(dis):
-            worries.append(f"Welch's F disagrees with the F test on significance for {len(dis)} outcome(s).")
-    if inputs.verdict:
-        for g in inputs.verdict.get("groups", []):
-            changed = changed_labels(g)
-            moving = {
-                a.get("evidence")
-                for a in g["analyses"]
-                if any(o["status"] in ("loses_significance", "gains_significance") for o in a["outcomes"])
-            }
-            if changed and moving == {"illustrative"}:
-                changed = [
-                    *changed[:-1],
-                    f"{changed[-1]}; only in analyses that are illustrative on synthetic data",
-                ]
-            if changed:
-                worries.append(
-                    f"{g['label']}: the conclusion depends on the missing-item threshold for "
-                    f"{len(changed)} of "
-                    f"{g['n_outcomes']} outcomes ({', '.join(changed)})."
-                )
-    slopes = inputs.stats.get("ancova_slopes")
-    if slopes is not None and len(slopes):
-        sl = slopes[slopes["threshold"].astype(str) == primary]
-        n = int((sl["p"].astype(float) < alpha).sum())
-        if n:
-            worries.append(
-                f"ANCOVA slopes not parallel ({grouping_words(config).noun} x covariate "
-                f"p < {fmt_g(alpha)}) in {n} of {len(sl)} checks."
-            )
-    mcar = inputs.stats.get("mcar")
-    if mcar is not None and len(mcar):
-        n = int((mcar["p"].astype(float) < alpha).sum())
-        if n:
-            worries.append(f"Little's test rejects MCAR for {n} of {len(mcar)} instruments.")
-    if inputs.comparison is not None:
-        match = _match_text(inputs.comparison["match"])
-        found.append(
-            f"Published numbers: {int((match == 'true').sum())} of {int((match != '').sum())} match "
-            "within printed "
-            "precision"
-            + (
-                f" ({int((inputs.comparison['evidence'].map(_text) == 'calibration target').sum())} were "
-                "calibration targets)."
-                if "evidence" in inputs.comparison.columns and statement.get("declared")
-                else "."
-            )
+    a = anova[anova["threshold"].astype(str) == primary] if anova is not None and len(anova) else None
+    found = [
+        *_glance_differences(a, inputs.labels, config, alpha),
+        *_glance_published(inputs.comparison, statement),
+    ]
+    worries = [
+        *_glance_variances(a, alpha),
+        *_glance_thresholds(inputs.verdict),
+        *_glance_slopes(inputs.stats.get("ancova_slopes"), config, alpha, primary),
+        *_glance_mcar(inputs.stats.get("mcar"), alpha),
+        *_glance_audit(inputs.comparison, inputs.consistency),
+    ]
+    return dict(data=_glance_data(statement), found=found, worries=worries)
+
+
+def _glance_data(statement: dict) -> str:
+    """The line on synthetic data and their calibration (empty for data that are not synthetic)."""
+    if not statement.get("synthetic"):
+        return ""
+    return "Synthetic data: every number below describes data generated to match the paper" + (
+        f" ({statement['n_targets']} calibration targets); matches with the paper are by construction "
+        "and everything not calibrated is illustrative."
+        if statement.get("declared")
+        else "; which numbers were calibrated is not declared."
+    )
+
+
+def _glance_differences(a: pd.DataFrame | None, labels: Mapping, config: dict, alpha: float) -> list[str]:
+    """One line per respondent group: the outcomes whose one-way ANOVA (rows ``a``) is significant."""
+    if a is None:
+        return []
+    out = []
+    for g, spec in config["groups"].items():
+        ga = a[a["group"].astype(str) == g]
+        sig = ga[ga["p"].astype(float) < alpha]
+        label = spec.get("label") or g
+        names = ", ".join(
+            f"{labels.get((r.instrument, r.scale), f'{r.instrument} {r.scale}')} (p {fmt_p_glance(r.p)})"
+            for r in sig.itertuples()
         )
-        bad = int((match == "false").sum())
+        out.append(
+            f"{label}: {grouping_words(config).nouns} differ (one-way ANOVA, p < {fmt_g(alpha)}) on "
+            f"{len(sig)} of {len(ga)} "
+            f"outcomes" + (f": {names}." if names else ".")
+        )
+    return out
+
+
+def _glance_variances(a: pd.DataFrame | None, alpha: float) -> list[str]:
+    """Worries from the ANOVA rows ``a``: unequal variances (Levene), Welch's F disagreeing with F."""
+    if a is None:
+        return []
+    out = []
+    lev = int((a["levene_median_p"].astype(float) < alpha).sum())
+    if lev:
+        out.append(f"Unequal variances (Levene, median-centred) for {lev} of {len(a)} outcomes.")
+    dis = a[
+        ((a["p"].astype(float) < alpha) != (a["welch_p"].astype(float) < alpha))
+        & a["p"].notna()
+        & a["welch_p"].notna()
+    ]
+    if len(dis):
+        out.append(f"Welch's F disagrees with the F test on significance for {len(dis)} outcome(s).")
+    return out
+
+
+def _glance_thresholds(verdict: dict | None) -> list[str]:
+    """One worry per group whose conclusions depend on the missing-item threshold (the verdict's facts)."""
+    from cocapp.presentation.verdict import changed_labels
+
+    out = []
+    for g in (verdict or {}).get("groups", []):
+        changed = changed_labels(g)
+        moving = {
+            a.get("evidence")
+            for a in g["analyses"]
+            if any(o["status"] in ("loses_significance", "gains_significance") for o in a["outcomes"])
+        }
+        if changed and moving == {"illustrative"}:
+            changed = [
+                *changed[:-1],
+                f"{changed[-1]}; only in analyses that are illustrative on synthetic data",
+            ]
+        if changed:
+            out.append(
+                f"{g['label']}: the conclusion depends on the missing-item threshold for "
+                f"{len(changed)} of "
+                f"{g['n_outcomes']} outcomes ({', '.join(changed)})."
+            )
+    return out
+
+
+def _glance_slopes(slopes: pd.DataFrame | None, config: dict, alpha: float, primary: str) -> list[str]:
+    """The worry that ANCOVA slopes are not parallel (equal-slopes checks at the primary threshold)."""
+    if slopes is None or not len(slopes):
+        return []
+    sl = slopes[slopes["threshold"].astype(str) == primary]
+    n = int((sl["p"].astype(float) < alpha).sum())
+    if not n:
+        return []
+    return [
+        f"ANCOVA slopes not parallel ({grouping_words(config).noun} x covariate "
+        f"p < {fmt_g(alpha)}) in {n} of {len(sl)} checks."
+    ]
+
+
+def _glance_mcar(mcar: pd.DataFrame | None, alpha: float) -> list[str]:
+    """The worry that Little's test rejects missing completely at random."""
+    if mcar is None or not len(mcar):
+        return []
+    n = int((mcar["p"].astype(float) < alpha).sum())
+    return [f"Little's test rejects MCAR for {n} of {len(mcar)} instruments."] if n else []
+
+
+def _glance_published(comparison: pd.DataFrame | None, statement: dict) -> list[str]:
+    """The line on how many published numbers match (none without a published comparison)."""
+    if comparison is None:
+        return []
+    match = _match_text(comparison["match"])
+    return [
+        f"Published numbers: {int((match == 'true').sum())} of {int((match != '').sum())} match "
+        "within printed "
+        "precision"
+        + (
+            f" ({int((comparison['evidence'].map(_text) == 'calibration target').sum())} were "
+            "calibration targets)."
+            if "evidence" in comparison.columns and statement.get("declared")
+            else "."
+        )
+    ]
+
+
+def _glance_audit(comparison: pd.DataFrame | None, consistency: pd.DataFrame | None) -> list[str]:
+    """Worries from the audit: printed numbers not reproduced, printed values that cannot be consistent."""
+    out = []
+    if comparison is not None:
+        bad = int((_match_text(comparison["match"]) == "false").sum())
         if bad:
-            worries.append(f"{bad} printed number(s) not reproduced; each has its reason in Table C2.")
-    if inputs.consistency is not None:
-        n = int(inputs.consistency["cannot_be_consistent"].map(lambda v: str(v).lower() == "true").sum())
+            out.append(f"{bad} printed number(s) not reproduced; each has its reason in Table C2.")
+    if consistency is not None:
+        n = int(consistency["cannot_be_consistent"].map(lambda v: str(v).lower() == "true").sum())
         if n:
-            worries.append(f"{n} printed value(s) cannot be consistent with any data (Table C3).")
-    return dict(data=data_line, found=found, worries=worries)
+            out.append(f"{n} printed value(s) cannot be consistent with any data (Table C3).")
+    return out
 
 
 def fmt_p_glance(p: float) -> str:
