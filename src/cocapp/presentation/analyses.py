@@ -711,81 +711,14 @@ def mi_block(
     primary threshold (``mi_correlations.csv``, ``correlations.csv``) and the pooled site pairs whose
     adjusted p is below the significance level (``mi_pairs.csv``; every pair in the linked file)."""
     words = grouping_words(config)
-    level = config["statistics"].get("confidence_level", 0.95)
     alpha = float(config["statistics"]["significance_level"])
-    ci = f"{fmt_g(level * 100)}% CI"
     m = ""
     shown, folded, finding, source = [], [], [], []
-    # synthetic data were calibrated to the paper's statistics, none of which is an imputation result
-    illustrative = (
-        ["Illustrative only: not a calibration target of the synthetic data."] if _synthetic(config) else []
-    )
     if mi_correlations is not None:
         source.append("mi_correlations")
         mi = mi_correlations[mi_correlations["site"].astype(str) == "All"]
         m = str(mi["m"].iloc[0]) if len(mi) else m
-        cc = (
-            _at_primary(correlations, config)
-            if correlations is not None
-            else pd.DataFrame(columns=["group", "site", "x", "y"])
-        )
-        cc = cc[cc["site"].astype(str) == "All"]
-        cc = cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
-        t = DisplayTable(
-            "analysis-mi-correlations",
-            "Table A10",
-            f"Correlations after multiple imputation (pooled, all {words.nouns}) beside complete cases "
-            f"at the primary threshold ({_primary(config)})",
-            [
-                "Group",
-                "Pair",
-                "n (threshold)",
-                f"r (threshold, {ci})",
-                "n (imputed)",
-                f"r (imputed, {ci})",
-                "p",
-            ],
-            notes=_notes(
-                config,
-                "mi_correlations",
-                [
-                    "Pooled by Rubin's rules on Fisher's z (mice pool); the threshold columns from "
-                    f"{STATS_FOLDER}/correlations.csv.",
-                    *illustrative,
-                ],
-                primary=False,
-                folder=MI_FOLDER,
-            ),
-            synthetic=_synthetic(config),
-        )
-        for r in mi.itertuples():
-            c = cc.loc[(r.group, r.x, r.y)] if (r.group, r.x, r.y) in cc.index else None
-            at_cc = "" if c is None else f"correlations|{int(c['_line'])}"
-            at_mi = f"mi_correlations|{int(r.Index) + 2}"
-            t.add(
-                [
-                    _group_label(config, r.group),
-                    _pair_label(config)(r.group, r.x, r.y),
-                    MISSING_TEXT if c is None else str(c["n"]),
-                    MISSING_TEXT if c is None else f"{_num(c['r'], 3)} ({_ci(c['ci_low'], c['ci_high'], 3)})",
-                    str(r.n),
-                    f"{_num(r.r, 3)} ({_ci(r.ci_low, r.ci_high, 3)})",
-                    fmt_p(r.p),
-                ],
-                # each cell its own file: the threshold columns correlations.csv, the rest mi_correlations.csv
-                cell_traces=[
-                    "",
-                    "",
-                    at_cc and f"{at_cc}|n",
-                    at_cc and f"{at_cc}|r,ci_low,ci_high",
-                    f"{at_mi}|n",
-                    f"{at_mi}|r,ci_low,ci_high",
-                    f"{at_mi}|p",
-                ],
-            )
-        if not len(mi):
-            t.add(["(none)", "", "", "", "", "", ""])
-        shown.append(t)
+        shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config))
         finding.append(f"{len(mi)} pooled correlation(s)")
     if mi_pairs is not None:
         source.append("mi_pairs")
@@ -793,42 +726,7 @@ def mi_block(
         d = d.assign(_p=d["p_adj"].astype(float)).sort_values("_p", kind="mergesort")
         sig = d[d["_p"] < alpha]
         m = m or (str(d["m"].iloc[0]) if len(d) else "")
-        t = DisplayTable(
-            "analysis-mi-pairs",
-            "Table A11",
-            f"{words.noun[:1].upper()}{words.noun[1:]} pairs after multiple imputation with adjusted "
-            f"p < {fmt_g(alpha)}",
-            ["Group", "Outcome", "Analysis", "Pair", "Difference", ci, "p (adjusted)"],
-            trace_columns=["", "", "", "", "diff", "ci_low,ci_high", "p_adj"],
-            notes=_notes(
-                config,
-                "mi_pairs",
-                [
-                    f"Difference = first {words.noun} minus second {words.noun}; "
-                    "every pair in the linked file.",
-                    *illustrative,
-                ],
-                primary=False,
-                folder=MI_FOLDER,
-            ),
-            synthetic=_synthetic(config),
-        )
-        for r in sig.itertuples():
-            t.add(
-                [
-                    _group_label(config, r.group),
-                    _label(r.instrument, r.scale, labels),
-                    str(r.analysis),
-                    f"{r.site_a}–{r.site_b}",
-                    _num(r.diff),
-                    _ci(r.ci_low, r.ci_high, 2),
-                    fmt_p(r.p_adj),
-                ],
-                trace=_row("mi_pairs", r),
-            )
-        if not len(sig):
-            t.add(["(none)", "", "", "", "", "", ""])
-        folded.append(t)
+        folded.append(_mi_pairs_table(sig, config, labels))
         finding.append(f"{len(sig)} of {len(d)} pooled {words.noun} pairs with adjusted p < {fmt_g(alpha)}")
     head = f"Multiple imputation (m = {m}, missing at random)" if m else "Multiple imputation"
     return AnalysisBlock(
@@ -840,6 +738,137 @@ def mi_block(
         folded=folded,
         folded_summary="Pairs after multiple imputation" if folded else "",
     )
+
+
+def _mi_ci(config: Mapping) -> str:
+    """The heading of the confidence-interval columns of the imputation tables (``95% CI``)."""
+    return f"{fmt_g(config['statistics'].get('confidence_level', 0.95) * 100)}% CI"
+
+
+def _mi_illustrative(config: Mapping) -> list[str]:
+    """The note that an imputation result is illustrative on synthetic data (none on real data)."""
+    # synthetic data were calibrated to the paper's statistics, none of which is an imputation result
+    return (
+        ["Illustrative only: not a calibration target of the synthetic data."] if _synthetic(config) else []
+    )
+
+
+def _complete_cases(correlations: pd.DataFrame | None, config: Mapping) -> pd.DataFrame:
+    """The complete-case correlations (all sites, primary threshold) by group and pair, with CSV line."""
+    cc = (
+        _at_primary(correlations, config)
+        if correlations is not None
+        else pd.DataFrame(columns=["group", "site", "x", "y"])
+    )
+    cc = cc[cc["site"].astype(str) == "All"]
+    return cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
+
+
+def _mi_correlations_table(mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping) -> DisplayTable:
+    """Table A10: the pooled correlations ``mi`` beside the complete-case ones ``cc`` at the threshold."""
+    words = grouping_words(config)
+    ci = _mi_ci(config)
+    t = DisplayTable(
+        "analysis-mi-correlations",
+        "Table A10",
+        f"Correlations after multiple imputation (pooled, all {words.nouns}) beside complete cases "
+        f"at the primary threshold ({_primary(config)})",
+        [
+            "Group",
+            "Pair",
+            "n (threshold)",
+            f"r (threshold, {ci})",
+            "n (imputed)",
+            f"r (imputed, {ci})",
+            "p",
+        ],
+        notes=_notes(
+            config,
+            "mi_correlations",
+            [
+                "Pooled by Rubin's rules on Fisher's z (mice pool); the threshold columns from "
+                f"{STATS_FOLDER}/correlations.csv.",
+                *_mi_illustrative(config),
+            ],
+            primary=False,
+            folder=MI_FOLDER,
+        ),
+        synthetic=_synthetic(config),
+    )
+    for r in mi.itertuples():
+        cells, traces = _mi_correlation_row(r, cc, config)
+        t.add(cells, cell_traces=traces)
+    if not len(mi):
+        t.add(["(none)", "", "", "", "", "", ""])
+    return t
+
+
+def _mi_correlation_row(r, cc: pd.DataFrame, config: Mapping) -> tuple[list[str], list[str]]:
+    """One row of Table A10 (pooled correlation ``r``, ``itertuples``): its cells and each cell's trace."""
+    c = cc.loc[(r.group, r.x, r.y)] if (r.group, r.x, r.y) in cc.index else None
+    at_cc = "" if c is None else f"correlations|{int(c['_line'])}"
+    at_mi = f"mi_correlations|{int(r.Index) + 2}"
+    cells = [
+        _group_label(config, r.group),
+        _pair_label(config)(r.group, r.x, r.y),
+        MISSING_TEXT if c is None else str(c["n"]),
+        MISSING_TEXT if c is None else f"{_num(c['r'], 3)} ({_ci(c['ci_low'], c['ci_high'], 3)})",
+        str(r.n),
+        f"{_num(r.r, 3)} ({_ci(r.ci_low, r.ci_high, 3)})",
+        fmt_p(r.p),
+    ]
+    # each cell its own file: the threshold columns correlations.csv, the rest mi_correlations.csv
+    traces = [
+        "",
+        "",
+        at_cc and f"{at_cc}|n",
+        at_cc and f"{at_cc}|r,ci_low,ci_high",
+        f"{at_mi}|n",
+        f"{at_mi}|r,ci_low,ci_high",
+        f"{at_mi}|p",
+    ]
+    return cells, traces
+
+
+def _mi_pairs_table(sig: pd.DataFrame, config: Mapping, labels: Mapping) -> DisplayTable:
+    """Table A11: the pooled site pairs ``sig`` whose adjusted p is below the significance level."""
+    words = grouping_words(config)
+    alpha = float(config["statistics"]["significance_level"])
+    t = DisplayTable(
+        "analysis-mi-pairs",
+        "Table A11",
+        f"{words.noun[:1].upper()}{words.noun[1:]} pairs after multiple imputation with adjusted "
+        f"p < {fmt_g(alpha)}",
+        ["Group", "Outcome", "Analysis", "Pair", "Difference", _mi_ci(config), "p (adjusted)"],
+        trace_columns=["", "", "", "", "diff", "ci_low,ci_high", "p_adj"],
+        notes=_notes(
+            config,
+            "mi_pairs",
+            [
+                f"Difference = first {words.noun} minus second {words.noun}; every pair in the linked file.",
+                *_mi_illustrative(config),
+            ],
+            primary=False,
+            folder=MI_FOLDER,
+        ),
+        synthetic=_synthetic(config),
+    )
+    for r in sig.itertuples():
+        t.add(
+            [
+                _group_label(config, r.group),
+                _label(r.instrument, r.scale, labels),
+                str(r.analysis),
+                f"{r.site_a}–{r.site_b}",
+                _num(r.diff),
+                _ci(r.ci_low, r.ci_high, 2),
+                fmt_p(r.p_adj),
+            ],
+            trace=_row("mi_pairs", r),
+        )
+    if not len(sig):
+        t.add(["(none)", "", "", "", "", "", ""])
+    return t
 
 
 def analysis_blocks(
