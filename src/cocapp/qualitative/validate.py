@@ -162,100 +162,151 @@ def canonical_tables(
     cb, problems = validate_codebook(codebook, codebook_source)
     cs, case_problems = validate_cases(cases, sites, cases_source, interviews)
     problems += case_problems
-    code_rec = _CodeIndex(cb)
-    case_rec = {r["case_id"]: r for r in cs.to_dict("records") if r["case_id"]}
-    fstart, fend = inp.fields.get("start", "start"), inp.fields.get("end", "end")
-    code_file = f" ({codebook_source})"
-    case_file = f" ({cases_source})"
-
-    out = []
-    for rec in inp.segments.to_dict("records"):
-        where = rec["_where"]
-        row = {c: rec.get(c, pd.NA) for c in CANONICAL_SEGMENT_COLUMNS}
-        bad = False
-        for col in ("source_id", "case_id", "code"):
-            if _blank(rec.get(col)):
-                if col == "case_id" and inp.kind == "qdpx":
-                    problems.append(
-                        f"{where}: source {_s(rec.get('source_id'))!r} is in no Case (SourceRef or "
-                        "SelectionRef); give qualitative.cases keyed by source (a source_id column)"
-                    )
-                else:
-                    problems.append(f"{where}: {col} is empty")
-                bad = True
-        if bad:
-            continue
-        code, cid = _s(rec["code"]), _s(rec["case_id"])
-        row["source_id"], row["code"], row["case_id"] = _s(rec["source_id"]), code, cid
-        found = code_rec.lookup(code, rec.get("theme"), rec.get("code_path"))
-        if isinstance(found, str):
-            problems.append(f"{where}: {found}{code_file}")
-        else:
-            theme = found["theme"]
-            if not _blank(rec.get("theme")) and _s(rec["theme"]) != theme:
-                problems.append(
-                    f"{where}: theme {_s(rec['theme'])!r} of code {code!r} differs from the codebook's "
-                    f"theme {theme!r}{code_file}"
-                )
-            row["theme"], row["code_path"] = theme, found["code_path"]
-        if cid not in case_rec:
-            problems.append(f"{where}: case {cid!r} is not in the case table{case_file}")
-        else:
-            for col in ("site", "participant_group"):
-                given, known = _s(rec.get(col)), case_rec[cid][col]
-                if given and given != known:
-                    problems.append(
-                        f"{where}: {col} {given!r} differs from case {cid!r}'s {col} {known!r}{case_file}"
-                    )
-                row[col] = known
-        start, end = _offset(rec.get("start")), _offset(rec.get("end"))
-        source_text = inp.sources.get(row["source_id"]) if inp.sources is not None else None
-        if inp.sources is not None and source_text is None:
-            problems.append(f"{where}: source {row['source_id']!r} has no text")
-        offsets_ok = False
-        if isinstance(start, str):
-            problems.append(f"{where}: {fstart} {start!r} is not a whole number")
-        elif isinstance(end, str):
-            problems.append(f"{where}: {fend} {end!r} is not a whole number")
-        elif (start is None) != (end is None):
-            problems.append(f"{where}: {fstart} and {fend} must both be given or both be empty")
-        elif start is None:
-            if inp.sources is not None:
-                problems.append(f"{where}: {fstart} and {fend} are required")
-        elif start < 0:
-            problems.append(f"{where}: {fstart} {start} is negative")
-        elif start >= end:
-            problems.append(f"{where}: {fstart} {start} is not before {fend} {end}")
-        elif source_text is not None and end > len(source_text):
-            problems.append(
-                f"{where}: {fend} {end} beyond text length {len(source_text)} of source {row['source_id']!r}"
-            )
-        else:
-            offsets_ok = True
-        if source_text is not None and offsets_ok:
-            row["text"] = source_text[start:end]
-        elif inp.sources is not None:
-            pass  # text is cut from the source; the offset problem is already reported
-        elif _blank(rec.get("text")):
-            problems.append(f"{where}: text is empty")
-        elif offsets_ok and len(str(rec["text"])) != end - start:
-            problems.append(
-                f"{where}: text has {len(str(rec['text']))} characters but {fend} - {fstart} = {end - start}"
-            )
-            offsets_ok = False
-        row["start"] = start if offsets_ok else pd.NA
-        row["end"] = end if offsets_ok else pd.NA
-        if _blank(row["source_label"]):
-            row["source_label"] = row["source_id"]
-        row["_where"] = where
-        out.append(row)
+    check = _SegmentCheck(inp, cb, cs, problems, codebook_source, cases_source)
+    out = [row for row in map(check.row, inp.segments.to_dict("records")) if row is not None]
     seg = pd.DataFrame(out, columns=[*CANONICAL_SEGMENT_COLUMNS, "_where"])
     if not problems:
         problems += _overlap_problems(seg)
     if problems:
         raise QualitativeValidationError(problems)
-
     site_rank = {s: i for i, s in enumerate(sites)}
+    return _ordered_segments(seg, site_rank, cb), _ordered_cases(cs, site_rank), _ordered_codebook(cb)
+
+
+class _SegmentCheck:
+    """Segment rows made canonical against the codebook, the case table and the source texts; the
+    problems found are appended to ``problems`` (a row's in the order source/case/code, code, case,
+    source text, offsets, text)."""
+
+    def __init__(
+        self,
+        inp: QualInput,
+        cb: pd.DataFrame,
+        cs: pd.DataFrame,
+        problems: list[str],
+        codebook_source: str,
+        cases_source: str,
+    ):
+        self.inp = inp
+        self.problems = problems
+        self.code_rec = _CodeIndex(cb)
+        self.case_rec = {r["case_id"]: r for r in cs.to_dict("records") if r["case_id"]}
+        self.fstart, self.fend = inp.fields.get("start", "start"), inp.fields.get("end", "end")
+        self.code_file = f" ({codebook_source})"
+        self.case_file = f" ({cases_source})"
+
+    def row(self, rec: dict) -> dict | None:
+        """The canonical row of one segment as read, or ``None`` when its source, case or code is empty."""
+        where = rec["_where"]
+        row = {c: rec.get(c, pd.NA) for c in CANONICAL_SEGMENT_COLUMNS}
+        if self.empty_keys(rec, where):
+            return None
+        code, cid = _s(rec["code"]), _s(rec["case_id"])
+        row["source_id"], row["code"], row["case_id"] = _s(rec["source_id"]), code, cid
+        self.code(rec, row, where)
+        self.case(rec, row, where)
+        self.offsets(rec, row, where)
+        if _blank(row["source_label"]):
+            row["source_label"] = row["source_id"]
+        row["_where"] = where
+        return row
+
+    def empty_keys(self, rec: dict, where: str) -> bool:
+        """Whether the segment's source, case or code is empty (each reported)."""
+        bad = False
+        for col in ("source_id", "case_id", "code"):
+            if _blank(rec.get(col)):
+                if col == "case_id" and self.inp.kind == "qdpx":
+                    self.problems.append(
+                        f"{where}: source {_s(rec.get('source_id'))!r} is in no Case (SourceRef or "
+                        "SelectionRef); give qualitative.cases keyed by source (a source_id column)"
+                    )
+                else:
+                    self.problems.append(f"{where}: {col} is empty")
+                bad = True
+        return bad
+
+    def code(self, rec: dict, row: dict, where: str) -> None:
+        """The row's ``theme`` and ``code_path`` from the codebook (a theme given must agree with it)."""
+        code = row["code"]
+        found = self.code_rec.lookup(code, rec.get("theme"), rec.get("code_path"))
+        if isinstance(found, str):
+            self.problems.append(f"{where}: {found}{self.code_file}")
+            return
+        theme = found["theme"]
+        if not _blank(rec.get("theme")) and _s(rec["theme"]) != theme:
+            self.problems.append(
+                f"{where}: theme {_s(rec['theme'])!r} of code {code!r} differs from the codebook's "
+                f"theme {theme!r}{self.code_file}"
+            )
+        row["theme"], row["code_path"] = theme, found["code_path"]
+
+    def case(self, rec: dict, row: dict, where: str) -> None:
+        """The row's ``site`` and ``participant_group`` from the case table (those given must agree)."""
+        cid = row["case_id"]
+        if cid not in self.case_rec:
+            self.problems.append(f"{where}: case {cid!r} is not in the case table{self.case_file}")
+            return
+        for col in ("site", "participant_group"):
+            given, known = _s(rec.get(col)), self.case_rec[cid][col]
+            if given and given != known:
+                self.problems.append(
+                    f"{where}: {col} {given!r} differs from case {cid!r}'s {col} {known!r}{self.case_file}"
+                )
+            row[col] = known
+
+    def offsets(self, rec: dict, row: dict, where: str) -> None:
+        """The row's ``start``, ``end`` (empty unless valid) and ``text`` (cut from the source text when
+        the format stores it, else checked against the offsets)."""
+        start, end = _offset(rec.get("start")), _offset(rec.get("end"))
+        source_text = self.inp.sources.get(row["source_id"]) if self.inp.sources is not None else None
+        if self.inp.sources is not None and source_text is None:
+            self.problems.append(f"{where}: source {row['source_id']!r} has no text")
+        problem = self.offset_problem(start, end, source_text, row["source_id"], where)
+        if problem is not None:
+            self.problems.append(problem)
+        offsets_ok = problem is None and start is not None
+        if source_text is not None and offsets_ok:
+            row["text"] = source_text[start:end]
+        elif self.inp.sources is not None:
+            pass  # text is cut from the source; the offset problem is already reported
+        elif _blank(rec.get("text")):
+            self.problems.append(f"{where}: text is empty")
+        elif offsets_ok and len(str(rec["text"])) != end - start:
+            self.problems.append(
+                f"{where}: text has {len(str(rec['text']))} characters but {self.fend} - {self.fstart} = "
+                f"{end - start}"
+            )
+            offsets_ok = False
+        row["start"] = start if offsets_ok else pd.NA
+        row["end"] = end if offsets_ok else pd.NA
+
+    def offset_problem(
+        self, start: int | None | str, end: int | None | str, source_text: str | None, source: str, where: str
+    ) -> str | None:
+        """The problem with a segment's parsed offsets, or ``None`` (none given is no problem when the
+        format stores no source text)."""
+        fstart, fend = self.fstart, self.fend
+        if isinstance(start, str):
+            return f"{where}: {fstart} {start!r} is not a whole number"
+        if isinstance(end, str):
+            return f"{where}: {fend} {end!r} is not a whole number"
+        if (start is None) != (end is None):
+            return f"{where}: {fstart} and {fend} must both be given or both be empty"
+        if start is None:
+            return f"{where}: {fstart} and {fend} are required" if self.inp.sources is not None else None
+        if start < 0:
+            return f"{where}: {fstart} {start} is negative"
+        if start >= end:
+            return f"{where}: {fstart} {start} is not before {fend} {end}"
+        if source_text is not None and end > len(source_text):
+            return f"{where}: {fend} {end} beyond text length {len(source_text)} of source {source!r}"
+        return None
+
+
+def _ordered_segments(seg: pd.DataFrame, site_rank: dict[str, int], cb: pd.DataFrame) -> pd.DataFrame:
+    """The canonical segment table: rows sorted by site (config order), case, source, start, end, theme
+    and code (codebook order) and coder; the canonical columns in their dtypes."""
     code_rank = {c: i for i, c in enumerate(cb["code_path"])}
     theme_rank = {t: i for i, t in enumerate(dict.fromkeys(cb["theme"]))}
     seg = seg.assign(
@@ -276,15 +327,25 @@ def canonical_tables(
             seg[col] = seg[col].astype("Int64")
         else:  # one text dtype whatever the reader produced (an all-empty column must not become float)
             seg[col] = seg[col].map(lambda v: pd.NA if _blank(v) else str(v)).astype("string")
+    return seg
 
+
+def _ordered_cases(cs: pd.DataFrame, site_rank: dict[str, int]) -> pd.DataFrame:
+    """The canonical case table: rows by site (config order); ``case_id``, ``site``,
+    ``participant_group``, then the other attributes."""
     cs = cs.assign(_site=cs["site"].map(site_rank)).sort_values("_site", kind="stable")
     case_cols = ["case_id", "site", "participant_group"] + [
         c for c in cs.columns if c not in {"case_id", "site", "participant_group", "_where", "_site"}
     ]
+    return cs[case_cols].reset_index(drop=True)
+
+
+def _ordered_codebook(cb: pd.DataFrame) -> pd.DataFrame:
+    """The canonical codebook: ``code``, ``theme``, ``code_path``, ``definition``, then the other columns."""
     cb_cols = ["code", "theme", "code_path", "definition"] + [
         c for c in cb.columns if c not in {"code", "theme", "code_path", "definition", "_where"}
     ]
-    return seg, cs[case_cols].reset_index(drop=True), cb[cb_cols].reset_index(drop=True)
+    return cb[cb_cols].reset_index(drop=True)
 
 
 class _CodeIndex:
