@@ -249,6 +249,32 @@ def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInpu
     (``padded``). Image and audio/video codings (``Id`` ``imid:``/``avid:``) are skipped with a
     warning in the import report.
     """
+    layout = _QcLayout.of(_qualcoder_header(path, rows))
+    recs, report = [], []
+    n_realigned = 0
+    for n, raw in enumerate(rows[1:], start=1):
+        if not any(str(cell).strip() for cell in raw):
+            continue
+        row, realigned = _qualcoder_cells(path, n, raw, layout, padded)
+        n_realigned += realigned
+        ident = layout.get(row, "Id")
+        where = f"{path.name} row {n}" + (f" (Id {ident})" if ident else "")
+        if ident.startswith(("imid:", "avid:")):
+            report.append(_skipped_coding(ident, where))
+            continue
+        recs.append(_qualcoder_segment(row, layout, where))
+    if n_realigned:
+        report.insert(0, _realigned_note(path, n_realigned))
+    seg = pd.DataFrame(recs, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
+    for c in ("source_id", "case_id", "code", "text"):
+        seg[c] = seg[c].map(lambda v: pd.NA if v == "" else v)
+    return QualInput(
+        path=str(path), segments=seg, kind="qualcoder", fields={"start": "start", "end": "end"}, report=report
+    )
+
+
+def _qualcoder_header(path: Path, rows: list[list[str]]) -> list[str]:
+    """The header of a QualCoder export's rows (cells stripped, trailing empty cells dropped), checked."""
     if not rows:
         raise QualitativeInputError(f"{path}: segments file is empty")
     header = [h.strip() for h in rows[0]]
@@ -258,90 +284,110 @@ def _qualcoder_rows(path: Path, rows: list[list[str]], padded: bool) -> QualInpu
         raise QualitativeInputError(
             f"{path}: not a QualCoder coding export (needs File/Case, Coded, Codename)"
         )
-    by_case = "Case" in header
-    file_col = "Filename" if by_case else next(c for c in ("File", "File/case") if c in header)
-    cat_idx = [i for i, h in enumerate(header) if h == "Category"]
-    contiguous = bool(cat_idx) and cat_idx == list(range(cat_idx[0], cat_idx[0] + len(cat_idx)))
-    after = len(header) - (cat_idx[-1] + 1) if cat_idx else 0  # variable columns after the categories
-    col = {h: i for i, h in enumerate(header) if h != "Category"}
-    recs, report = [], []
-    n_realigned = 0
-    for n, raw in enumerate(rows[1:], start=1):
-        if not any(str(cell).strip() for cell in raw):
-            continue
-        row = list(raw)
-        if padded:
-            row = row[: len(header)]
-        if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
-            raise QualitativeInputError(
-                f"{path.name} row {n}: {len(row)} cells but the header has {len(header)} columns"
-            )
+    return header
+
+
+@dataclass
+class _QcLayout:
+    """Where a QualCoder export's header puts things: the file column, the ``Category`` columns (and
+    whether they are side by side), the number of variable columns after them, each other column."""
+
+    header: list[str]
+    by_case: bool
+    file_col: str
+    cat_idx: list[int]
+    contiguous: bool
+    after: int
+    col: dict[str, int]
+
+    @classmethod
+    def of(cls, header: list[str]) -> _QcLayout:
+        """The layout of a checked header (:func:`_qualcoder_header`)."""
+        by_case = "Case" in header
+        file_col = "Filename" if by_case else next(c for c in ("File", "File/case") if c in header)
+        cat_idx = [i for i, h in enumerate(header) if h == "Category"]
+        contiguous = bool(cat_idx) and cat_idx == list(range(cat_idx[0], cat_idx[0] + len(cat_idx)))
+        after = len(header) - (cat_idx[-1] + 1) if cat_idx else 0  # variable columns after the categories
+        col = {h: i for i, h in enumerate(header) if h != "Category"}
+        return cls(header, by_case, file_col, cat_idx, contiguous, after, col)
+
+    def get(self, row: list[str], name: str) -> str:
+        """The stripped cell of column ``name`` ("" when the header has no such column)."""
+        return str(row[self.col[name]]).strip() if name in self.col else ""
+
+
+def _qualcoder_cells(
+    path: Path, n: int, raw: list[str], layout: _QcLayout, padded: bool
+) -> tuple[list[str], bool]:
+    """Data row ``n``'s cells, one per header column (a short row realigned, see :func:`_qualcoder_rows`),
+    and whether it was realigned; more non-empty cells than columns is an error."""
+    header, cat_idx = layout.header, layout.cat_idx
+    row = list(raw)
+    if padded:
         row = row[: len(header)]
-        missing = len(header) - len(row)
-        if missing and contiguous and after and missing <= len(cat_idx):
-            # short row: k = len(cat_idx) - missing categories, then the variables
-            k = len(cat_idx) - missing
-            start = cat_idx[0]
-            cats_cells = row[start : start + k]
-            row = row[:start] + cats_cells + [""] * missing + row[start + k :]
-            n_realigned += 1
-        row = row + [""] * (len(header) - len(row))
-
-        def get(name: str, row: list[str] = row) -> str:
-            return str(row[col[name]]).strip() if name in col else ""
-
-        ident = get("Id")
-        where = f"{path.name} row {n}" + (f" (Id {ident})" if ident else "")
-        if ident.startswith(("imid:", "avid:")):
-            what = "image" if ident.startswith("imid:") else "audio/video"
-            report.append(
-                {
-                    "kind": "not used",
-                    "element": f"{what} coding",
-                    "where": where,
-                    "detail": f"{what} coding skipped: only text codings are analysed",
-                }
-            )
-            continue
-        cats = [str(row[i]).strip() for i in cat_idx if str(row[i]).strip()]
-        source = get(file_col)
-        case = get("Case") if by_case else source
-        recs.append(
-            {
-                "source_id": source,
-                "source_label": pd.NA,
-                "case_id": case,
-                "site": get("CaseVar_site") or pd.NA,
-                "participant_group": get("CaseVar_participant_group") or pd.NA,
-                "theme": cats[-1] if cats else pd.NA,
-                "code": get("Codename"),
-                "code_path": "/".join([*reversed(cats), get("Codename")]) if cats else pd.NA,
-                "text": row[col["Coded"]],
-                "start": pd.NA,
-                "end": pd.NA,
-                "coder": get("Coder") or pd.NA,
-                "reference": pd.NA,
-                "memo": get("Coded_Memo") or pd.NA,
-                "_where": where,
-            }
+    if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+        raise QualitativeInputError(
+            f"{path.name} row {n}: {len(row)} cells but the header has {len(header)} columns"
         )
-    if n_realigned:
-        report.insert(
-            0,
-            {
-                "kind": "warning",
-                "element": "Category",
-                "where": path.name,
-                "detail": f"{n_realigned} row(s) shorter than the header (QualCoder writes no empty Category "
-                "cells before the variables): categories and variables realigned",
-            },
-        )
-    seg = pd.DataFrame(recs, columns=[*SEGMENT_INPUT_COLUMNS, "_where"]).astype("object")
-    for c in ("source_id", "case_id", "code", "text"):
-        seg[c] = seg[c].map(lambda v: pd.NA if v == "" else v)
-    return QualInput(
-        path=str(path), segments=seg, kind="qualcoder", fields={"start": "start", "end": "end"}, report=report
-    )
+    row = row[: len(header)]
+    missing = len(header) - len(row)
+    realigned = False
+    if missing and layout.contiguous and layout.after and missing <= len(cat_idx):
+        # short row: k = len(cat_idx) - missing categories, then the variables
+        k = len(cat_idx) - missing
+        start = cat_idx[0]
+        cats_cells = row[start : start + k]
+        row = row[:start] + cats_cells + [""] * missing + row[start + k :]
+        realigned = True
+    return row + [""] * (len(header) - len(row)), realigned
+
+
+def _skipped_coding(ident: str, where: str) -> dict:
+    """The import-report row of an image or audio/video coding (``Id`` ``imid:``/``avid:``), skipped."""
+    what = "image" if ident.startswith("imid:") else "audio/video"
+    return {
+        "kind": "not used",
+        "element": f"{what} coding",
+        "where": where,
+        "detail": f"{what} coding skipped: only text codings are analysed",
+    }
+
+
+def _qualcoder_segment(row: list[str], layout: _QcLayout, where: str) -> dict:
+    """The segment of one text coding: theme the last non-empty ``Category``, code path from the
+    categories, case the ``Case`` (report by case) or else the file."""
+    get = layout.get
+    cats = [str(row[i]).strip() for i in layout.cat_idx if str(row[i]).strip()]
+    source = get(row, layout.file_col)
+    case = get(row, "Case") if layout.by_case else source
+    return {
+        "source_id": source,
+        "source_label": pd.NA,
+        "case_id": case,
+        "site": get(row, "CaseVar_site") or pd.NA,
+        "participant_group": get(row, "CaseVar_participant_group") or pd.NA,
+        "theme": cats[-1] if cats else pd.NA,
+        "code": get(row, "Codename"),
+        "code_path": "/".join([*reversed(cats), get(row, "Codename")]) if cats else pd.NA,
+        "text": row[layout.col["Coded"]],
+        "start": pd.NA,
+        "end": pd.NA,
+        "coder": get(row, "Coder") or pd.NA,
+        "reference": pd.NA,
+        "memo": get(row, "Coded_Memo") or pd.NA,
+        "_where": where,
+    }
+
+
+def _realigned_note(path: Path, n_realigned: int) -> dict:
+    """The import-report warning on the short rows realigned."""
+    return {
+        "kind": "warning",
+        "element": "Category",
+        "where": path.name,
+        "detail": f"{n_realigned} row(s) shorter than the header (QualCoder writes no empty Category "
+        "cells before the variables): categories and variables realigned",
+    }
 
 
 # -- REFI-QDA ----------------------------------------------------------------------------------------
