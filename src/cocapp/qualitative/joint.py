@@ -254,8 +254,6 @@ def render_section(
     ``<line>`` on the row with the table's ``data-s`` and the column header's ``data-c``), the line of
     ``joint_display.csv`` or of the framework file that holds it; the report names the files.
     """
-    import jinja2
-
     qual = config.get("qualitative", {})
     threshold = int(qual.get("small_cell_threshold", 3))
     single = bool(qual.get("suppress_single_case_extracts", True))
@@ -263,75 +261,16 @@ def render_section(
     themes = theme_order(codebook)
     pub = framework or suppressed_framework_tables(segments, cases, codebook, sites, qual)
     lines = {name: csv_lines(t) for name, t in pub.items()}
-
-    def cells(unit_col: str, name: str) -> list[dict]:
-        """Matrix rows for the template: unit, and per theme counts + extracts (or the withheld note)."""
-        table = pub[name]
-        stem = name.removesuffix(".csv")
-        out = []
-        for unit in dict.fromkeys(table[unit_col]):
-            row = {"unit": unit, "cells": []}
-            for theme in themes:
-                hit = table.index[(table[unit_col] == unit) & (table["theme"] == theme)]
-                rec = table.loc[hit[0]]
-                quotes = []
-                # extracts as the file publishes them (none for a small cell when the rule is on)
-                if rec["extracts"]:
-                    seg = segments[(segments[unit_col] == unit) & (segments["theme"] == theme)]
-                    seg = seg.drop_duplicates(["source_id", "start", "end", "text"])
-                    quotes = [
-                        {"text": t, "label": lab}
-                        for t, lab in zip(seg["text"], seg["source_label"], strict=True)
-                    ]
-                row["cells"].append(
-                    {
-                        "n_cases": rec["n_cases"],
-                        "n_segments": rec["n_segments"],
-                        "note": rec["note"],
-                        "quotes": quotes,
-                        # the number of extracts only where the segment count is shown too
-                        "n_quotes_shown": not _is_small(rec["n_segments"]),
-                        "trace": f"{stem}|{lines[name][table.index.get_loc(hit[0])]}|n_cases,n_segments",
-                    }
-                )
-            out.append(row)
-        return out
-
+    matrices = _Matrices(pub, lines, segments, themes)
     jd = qual.get("joint_display", {})
-    outcomes = []
-    for oc in jd.get("outcomes", []):
-        slug = outcome_slug(oc["instrument"], oc["scale"])
-        outcomes.append({"label": f"{oc['instrument']} {oc['scale']}", "slug": slug})
+    outcomes = _outcome_labels(jd)
     conf = float(config["statistics"].get("confidence_level", 0.95))
-    freq = pub["code_frequencies_by_site.csv"]
-    freq_lines = lines["code_frequencies_by_site.csv"]
-    freq_rows = []
-    for rec in codebook.to_dict("records"):
-        counts = []
-        for site in sites:
-            i = freq.index.get_loc(freq.index[(freq["site"] == site) & (freq["code"] == rec["code"])][0])
-            trace = f"code_frequencies_by_site|{freq_lines[i]}|n_cases"
-            counts.append({"n": freq.iloc[i]["n_cases"], "trace": trace})
-        freq_rows.append({"code": rec["code"], "theme": rec["theme"], "counts": counts})
-    published_joint = suppress_joint(joint, qual)
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: resources.files("cocapp.qualitative").joinpath("templates", name).read_text("utf-8")
-        ),
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    freq_rows = _frequency_rows(
+        codebook, sites, pub["code_frequencies_by_site.csv"], lines["code_frequencies_by_site.csv"]
     )
-
-    def fmt(v: object, digits: int = 2) -> str:
-        try:
-            return f"{float(v):.{digits}f}"
-        except (TypeError, ValueError):
-            return ""
-
-    env.filters["fmt"] = fmt
-    return env.get_template("qualitative_section.html.j2").render(
+    published_joint = suppress_joint(joint, qual)
+    template = _jinja_environment().get_template("qualitative_section.html.j2")
+    return template.render(
         dataset_label=qual.get("dataset_label", ""),
         threshold=threshold,
         single=single,
@@ -346,9 +285,106 @@ def render_section(
         joint=_joint_rows(published_joint, threshold, single),
         joint_lines=csv_lines(published_joint),
         theme_slugs={t: theme_slug(t) for t in themes},
-        site_matrix=cells("site", "framework_site_theme.csv"),
-        group_matrix=cells("participant_group", "framework_group_theme.csv"),
+        site_matrix=matrices.rows("site", "framework_site_theme.csv"),
+        group_matrix=matrices.rows("participant_group", "framework_group_theme.csv"),
         codebook=pub["codebook.csv"].to_dict("records"),
         codebook_lines=lines["codebook.csv"],
         freq_rows=freq_rows,
     )
+
+
+class _Matrices:
+    """The framework matrices of the report: the published framework files (``pub``, file name ->
+    table; ``lines``, file name -> CSV line of each row) with the extracts of ``segments`` they quote."""
+
+    def __init__(
+        self,
+        pub: dict[str, pd.DataFrame],
+        lines: dict[str, list[int]],
+        segments: pd.DataFrame,
+        themes: list[str],
+    ):
+        self.pub, self.lines, self.segments, self.themes = pub, lines, segments, themes
+
+    def rows(self, unit_col: str, name: str) -> list[dict]:
+        """Matrix rows for the template: unit, and per theme counts + extracts (or the withheld note)."""
+        table = self.pub[name]
+        out = []
+        for unit in dict.fromkeys(table[unit_col]):
+            cells = [self.cell(table, name, unit_col, unit, theme) for theme in self.themes]
+            out.append({"unit": unit, "cells": cells})
+        return out
+
+    def cell(self, table: pd.DataFrame, name: str, unit_col: str, unit: str, theme: str) -> dict:
+        """One matrix cell: counts and note as the file ``name`` publishes them, the extracts quoted and
+        the trace of the counts."""
+        hit = table.index[(table[unit_col] == unit) & (table["theme"] == theme)]
+        rec = table.loc[hit[0]]
+        # extracts as the file publishes them (none for a small cell when the rule is on)
+        quotes = self.quotes(unit_col, unit, theme) if rec["extracts"] else []
+        return {
+            "n_cases": rec["n_cases"],
+            "n_segments": rec["n_segments"],
+            "note": rec["note"],
+            "quotes": quotes,
+            # the number of extracts only where the segment count is shown too
+            "n_quotes_shown": not _is_small(rec["n_segments"]),
+            "trace": f"{name.removesuffix('.csv')}|{self.lines[name][table.index.get_loc(hit[0])]}|"
+            "n_cases,n_segments",
+        }
+
+    def quotes(self, unit_col: str, unit: str, theme: str) -> list[dict]:
+        """The extracts of a unit's theme (each passage once, canonical order) with their source labels."""
+        seg = self.segments[(self.segments[unit_col] == unit) & (self.segments["theme"] == theme)]
+        seg = seg.drop_duplicates(["source_id", "start", "end", "text"])
+        return [{"text": t, "label": lab} for t, lab in zip(seg["text"], seg["source_label"], strict=True)]
+
+
+def _outcome_labels(jd: dict) -> list[dict]:
+    """Label (instrument and scale) and column prefix of each joint-display outcome."""
+    outcomes = []
+    for oc in jd.get("outcomes", []):
+        slug = outcome_slug(oc["instrument"], oc["scale"])
+        outcomes.append({"label": f"{oc['instrument']} {oc['scale']}", "slug": slug})
+    return outcomes
+
+
+def _frequency_rows(
+    codebook: pd.DataFrame, sites: list[str], freq: pd.DataFrame, freq_lines: list[int]
+) -> list[dict]:
+    """Code frequencies by site for the template: per code (codebook order) its theme and, per site, the
+    published case count with its trace in ``code_frequencies_by_site.csv``."""
+    freq_rows = []
+    for rec in codebook.to_dict("records"):
+        counts = []
+        for site in sites:
+            i = freq.index.get_loc(freq.index[(freq["site"] == site) & (freq["code"] == rec["code"])][0])
+            trace = f"code_frequencies_by_site|{freq_lines[i]}|n_cases"
+            counts.append({"n": freq.iloc[i]["n_cases"], "trace": trace})
+        freq_rows.append({"code": rec["code"], "theme": rec["theme"], "counts": counts})
+    return freq_rows
+
+
+def _jinja_environment():
+    """The Jinja2 environment of the package's templates (autoescaped; filter ``fmt``: :func:`_fmt`)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: resources.files("cocapp.qualitative").joinpath("templates", name).read_text("utf-8")
+        ),
+        autoescape=True,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def _fmt(v: object, digits: int = 2) -> str:
+    """A number with ``digits`` decimals, or "" for what is not a number."""
+    try:
+        return f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return ""
