@@ -286,7 +286,25 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
     f_sig = d["p"].astype(float) < alpha
     w_sig = d["welch_p"].astype(float) < alpha
     disagree = (f_sig != w_sig) & d["welch_p"].notna() & d["p"].notna()
-    finding = (
+    finding = _assumption_finding(d, lev, lev_mean, disagree, config, labels, alpha)
+    t = _assumption_table(config, alpha, level)
+    for r, lv, dis in zip(d.itertuples(), lev, disagree, strict=True):
+        t.add(_assumption_row(r, lv, dis, config, labels), trace=_row("anova", r))
+    return AnalysisBlock("assumptions", "Effect sizes and assumption checks", finding, ["anova"], shown=[t])
+
+
+def _assumption_finding(
+    d: pd.DataFrame,
+    lev: pd.Series,
+    lev_mean: pd.Series,
+    disagree: pd.Series,
+    config: Mapping,
+    labels: Mapping,
+    alpha: float,
+) -> str:
+    """The finding of Table A4: how many outcomes fail Levene's tests, and those where Welch's F and the
+    F test disagree on significance (rows ``d``, flags ``lev``, ``lev_mean``, ``disagree`` per row)."""
+    return (
         f"Levene's test (median) p < {fmt_g(alpha)} for {int(lev.sum())} of {len(d)} outcomes (mean-centred: "
         f"{int(lev_mean.sum())}); Welch's F and the one-way ANOVA disagree on significance for "
         f"{int(disagree.sum())}"
@@ -302,7 +320,11 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
         )
         + "."
     )
-    t = DisplayTable(
+
+
+def _assumption_table(config: Mapping, alpha: float, level: float) -> DisplayTable:
+    """Table A4 without its rows: the header, the notes on the effect sizes and flags, the traces."""
+    return DisplayTable(
         "analysis-assumptions",
         "Table A4",
         "One-way ANOVA: effect sizes and assumption checks",
@@ -339,22 +361,21 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
             "",
         ],
     )
-    for r, lv, dis in zip(d.itertuples(), lev, disagree, strict=True):
-        flags = [x for x, on in (("unequal variances", lv), ("Welch disagrees", dis)) if on]
-        t.add(
-            [
-                _group_label(config, r.group),
-                _label(r.instrument, r.scale, labels),
-                _f_text(r.F, r.df1, r.df2, r.p),
-                f"{_num(r.eta2, 3)} [{_num(r.eta2_ci_low, 3)}, {_num(r.eta2_ci_high, 3)}]",
-                _num(r.omega2, 3),
-                f"{fmt_p(r.levene_mean_p)} / {fmt_p(r.levene_median_p)}",
-                _f_text(r.welch_F, r.welch_df1, r.welch_df2, r.welch_p),
-                "; ".join(flags),
-            ],
-            trace=_row("anova", r),
-        )
-    return AnalysisBlock("assumptions", "Effect sizes and assumption checks", finding, ["anova"], shown=[t])
+
+
+def _assumption_row(r, lv: bool, dis: bool, config: Mapping, labels: Mapping) -> list[str]:
+    """The cells of one row of Table A4 (``r``: a row of ``anova.csv``; ``lv``, ``dis``: its flags)."""
+    flags = [x for x, on in (("unequal variances", lv), ("Welch disagrees", dis)) if on]
+    return [
+        _group_label(config, r.group),
+        _label(r.instrument, r.scale, labels),
+        _f_text(r.F, r.df1, r.df2, r.p),
+        f"{_num(r.eta2, 3)} [{_num(r.eta2_ci_low, 3)}, {_num(r.eta2_ci_high, 3)}]",
+        _num(r.omega2, 3),
+        f"{fmt_p(r.levene_mean_p)} / {fmt_p(r.levene_median_p)}",
+        _f_text(r.welch_F, r.welch_df1, r.welch_df2, r.welch_p),
+        "; ".join(flags),
+    ]
 
 
 def _df(x: object) -> str:
