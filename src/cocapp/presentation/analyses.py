@@ -470,7 +470,30 @@ def pairs_block(
         return _pairs_by_outcome_block(d, name, config, labels, number, title, key)
     d = d.sort_values(["_sig", "p_adj"], ascending=[False, True], kind="mergesort")
     sig = d[d["_sig"]]
-    stat = "t" if "t" in d.columns else "q"
+    finding = _pairs_finding(d, sig, config, labels, alpha)
+    sig_title = f"{title}: pairs with adjusted p < {fmt_g(alpha)}"
+    shown = [_pairs_table(f"analysis-{key}-significant", number, sig_title, sig, name, config, labels)]
+    every = f"{title}: every pair, significant first"
+    # fold_all False: the full list only in the linked derived file (no table of every pair built)
+    folded = (
+        [_pairs_table(f"analysis-{key}-all", f"{number}b", every, d, name, config, labels)]
+        if fold_all
+        else []
+    )
+    return AnalysisBlock(
+        key,
+        title,
+        finding,
+        [name],
+        shown=shown,
+        folded=folded,
+        folded_summary=f"All {len(d)} pairs" if fold_all else "",
+    )
+
+
+def _pairs_finding(d: pd.DataFrame, sig: pd.DataFrame, config: Mapping, labels: Mapping, alpha: float) -> str:
+    """The finding of a pairs table: how many of the pairs ``d`` are significant (``sig``, strongest
+    first) and the strongest of them."""
     finding = f"{len(sig)} of {len(d)} {grouping_words(config).noun} pairs have adjusted p < {fmt_g(alpha)}"
     if len(sig):
         r = sig.iloc[0]
@@ -479,66 +502,63 @@ def pairs_block(
             f"{_label(r['instrument'], r['scale'], labels)}, "
             f"{r['site_a']}–{r['site_b']} (difference {_num(r['diff'])}, p_adj = {fmt_p(r['p_adj'])})"
         )
-    finding += "."
+    return finding + "."
 
-    def table(k: str, num: str, ttl: str, rows: pd.DataFrame) -> DisplayTable:
-        level = config["statistics"].get("confidence_level", 0.95)
-        t = DisplayTable(
-            k,
-            num,
-            ttl,
-            [
-                "Group",
-                "Outcome",
-                "Pair",
-                "Difference",
-                f"{fmt_g(level * 100)}% CI",
-                stat,
-                "p (adjusted)",
-                "Omnibus significant",
-            ],
-            notes=_notes(
-                config,
-                name,
-                ["Difference = first {0} minus second {0}.".format(grouping_words(config).noun)],
-            ),
-            synthetic=_synthetic(config),
-            trace_columns=["", "", "", "diff", "ci_low,ci_high", stat, "p_adj", ""],
-        )
-        for r in rows.itertuples():
-            t.add(
-                [
-                    _group_label(config, r.group),
-                    _label(r.instrument, r.scale, labels)
-                    + (f" ({r.model} model)" if "model" in rows.columns else ""),
-                    f"{r.site_a}–{r.site_b}",
-                    _num(r.diff),
-                    f"{_num(r.ci_low)} to {_num(r.ci_high)}",
-                    _num(getattr(r, stat)),
-                    fmt_p(r.p_adj),
-                    {"true": "yes", "false": "no"}.get(str(r.omnibus_significant).lower(), MISSING_TEXT),
-                ],
-                trace=_row(name, r),
-            )
-        if not len(rows):
-            t.add(["(none)", "", "", "", "", "", "", ""])
-        return t
 
-    return AnalysisBlock(
+def _pairs_table(
+    key: str,
+    number: str,
+    title: str,
+    rows: pd.DataFrame,
+    name: str,
+    config: Mapping,
+    labels: Mapping,
+) -> DisplayTable:
+    """A table of site pairs (``rows`` of ``<name>.csv``), one row per pair, ``(none)`` when there is
+    none; the test statistic is the file's (t or q)."""
+    stat = "t" if "t" in rows.columns else "q"
+    level = config["statistics"].get("confidence_level", 0.95)
+    t = DisplayTable(
         key,
+        number,
         title,
-        finding,
-        [name],
-        shown=[
-            table(
-                f"analysis-{key}-significant", number, f"{title}: pairs with adjusted p < {fmt_g(alpha)}", sig
-            )
+        [
+            "Group",
+            "Outcome",
+            "Pair",
+            "Difference",
+            f"{fmt_g(level * 100)}% CI",
+            stat,
+            "p (adjusted)",
+            "Omnibus significant",
         ],
-        folded=[table(f"analysis-{key}-all", f"{number}b", f"{title}: every pair, significant first", d)]
-        if fold_all
-        else [],
-        folded_summary=f"All {len(d)} pairs" if fold_all else "",
+        notes=_notes(
+            config,
+            name,
+            ["Difference = first {0} minus second {0}.".format(grouping_words(config).noun)],
+        ),
+        synthetic=_synthetic(config),
+        trace_columns=["", "", "", "diff", "ci_low,ci_high", stat, "p_adj", ""],
     )
+    for r in rows.itertuples():
+        t.add(_pair_row(r, "model" in rows.columns, stat, config, labels), trace=_row(name, r))
+    if not len(rows):
+        t.add(["(none)", "", "", "", "", "", "", ""])
+    return t
+
+
+def _pair_row(r, with_model: bool, stat: str, config: Mapping, labels: Mapping) -> list[str]:
+    """The cells of one pair's row (``r``: a row of the pairs file, ``itertuples``)."""
+    return [
+        _group_label(config, r.group),
+        _label(r.instrument, r.scale, labels) + (f" ({r.model} model)" if with_model else ""),
+        f"{r.site_a}–{r.site_b}",
+        _num(r.diff),
+        f"{_num(r.ci_low)} to {_num(r.ci_high)}",
+        _num(getattr(r, stat)),
+        fmt_p(r.p_adj),
+        {"true": "yes", "false": "no"}.get(str(r.omnibus_significant).lower(), MISSING_TEXT),
+    ]
 
 
 def _pairs_by_outcome_block(
@@ -550,7 +570,6 @@ def _pairs_by_outcome_block(
     (smallest adjusted p, then largest absolute difference); every pair stays in the linked derived file
     and the sites outside the funnel limits are listed in Supplementary table S3."""
     alpha = float(config["statistics"]["significance_level"])
-    level = config["statistics"].get("confidence_level", 0.95)
     words = grouping_words(config)
     stat = "t" if "t" in d.columns else "q"
     keys = [c for c in ("group", "instrument", "scale", "model") if c in d.columns]
@@ -559,7 +578,31 @@ def _pairs_by_outcome_block(
     counts = d.groupby(keys, sort=False).agg(pairs=("_sig", "size"), significant=("_sig", "sum"))
     ranked = d.sort_values(["_p", "_abs"], ascending=[True, False], kind="mergesort")
     strongest = ranked.drop_duplicates(keys).assign(_row=lambda x: x.index).set_index(keys)["_row"]
-    t = DisplayTable(
+    t = _pairs_by_outcome_table(name, config, number, title, key, stat)
+    primary = _primary(config)
+    total_sig = 0
+    for values, c in counts.iterrows():
+        values = values if isinstance(values, tuple) else (values,)
+        r = next(d.loc[[strongest.loc[values]]].itertuples())
+        where = "&".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) + f"&threshold={primary}"
+        total_sig += int(c["significant"])
+        cells, traces = _outcome_pairs_row(r, c, "model" in keys, name, where, stat, config, labels)
+        t.add(cells, trace=_row(name, r), cell_traces=traces)
+    finding = (
+        f"{total_sig:,} of {len(d):,} {words.noun} pairs have adjusted p < {fmt_g(alpha)} "
+        f"({len(counts)} outcomes; one row per outcome below, every pair in {name}.csv)."
+    )
+    return AnalysisBlock(key, title, finding, [name], shown=[t], folded=[], folded_summary="")
+
+
+def _pairs_by_outcome_table(
+    name: str, config: Mapping, number: str, title: str, key: str, stat: str
+) -> DisplayTable:
+    """The per-outcome pairs table of many sites without its rows: header, notes, traced columns."""
+    alpha = float(config["statistics"]["significance_level"])
+    level = config["statistics"].get("confidence_level", 0.95)
+    words = grouping_words(config)
+    return DisplayTable(
         f"analysis-{key}-by-outcome",
         number,
         f"{title}: per outcome, pairs with adjusted p < {fmt_g(alpha)} and the strongest pair",
@@ -587,44 +630,37 @@ def _pairs_by_outcome_block(
         synthetic=_synthetic(config),
         trace_columns=["", "", "", "", "", "diff", "ci_low,ci_high", stat, "p_adj"],
     )
-    primary = _primary(config)
-    total_sig = 0
-    for values, c in counts.iterrows():
-        values = values if isinstance(values, tuple) else (values,)
-        r = next(d.loc[[strongest.loc[values]]].itertuples())
-        where = "&".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) + f"&threshold={primary}"
-        row = _row(name, r)
-        total_sig += int(c["significant"])
-        t.add(
-            [
-                _group_label(config, r.group),
-                _label(r.instrument, r.scale, labels) + (f" ({r.model} model)" if "model" in keys else ""),
-                f"{int(c['pairs']):,}",
-                f"{int(c['significant']):,}",
-                f"{r.site_a}–{r.site_b}",
-                _num(r.diff),
-                f"{_num(r.ci_low)} to {_num(r.ci_high)}",
-                _num(getattr(r, stat)),
-                fmt_p(r.p_adj),
-            ],
-            trace=row,
-            cell_traces=[
-                "",
-                "",
-                f"{name}|{where}|#",
-                f"{name}|{where}&significant=True|#",
-                "",
-                f"{row}|diff",
-                f"{row}|ci_low,ci_high",
-                f"{row}|{stat}",
-                f"{row}|p_adj",
-            ],
-        )
-    finding = (
-        f"{total_sig:,} of {len(d):,} {words.noun} pairs have adjusted p < {fmt_g(alpha)} "
-        f"({len(counts)} outcomes; one row per outcome below, every pair in {name}.csv)."
-    )
-    return AnalysisBlock(key, title, finding, [name], shown=[t], folded=[], folded_summary="")
+
+
+def _outcome_pairs_row(
+    r, c: pd.Series, with_model: bool, name: str, where: str, stat: str, config: Mapping, labels: Mapping
+) -> tuple[list[str], list[str]]:
+    """One outcome's row of the per-outcome pairs table: its cells and each cell's trace (``r``: the
+    strongest pair, ``itertuples``; ``c``: the outcome's counts; ``where``: the outcome's filter)."""
+    row = _row(name, r)
+    cells = [
+        _group_label(config, r.group),
+        _label(r.instrument, r.scale, labels) + (f" ({r.model} model)" if with_model else ""),
+        f"{int(c['pairs']):,}",
+        f"{int(c['significant']):,}",
+        f"{r.site_a}–{r.site_b}",
+        _num(r.diff),
+        f"{_num(r.ci_low)} to {_num(r.ci_high)}",
+        _num(getattr(r, stat)),
+        fmt_p(r.p_adj),
+    ]
+    traces = [
+        "",
+        "",
+        f"{name}|{where}|#",
+        f"{name}|{where}&significant=True|#",
+        "",
+        f"{row}|diff",
+        f"{row}|ci_low,ci_high",
+        f"{row}|{stat}",
+        f"{row}|p_adj",
+    ]
+    return cells, traces
 
 
 # -- correlations with confidence intervals -------------------------------------------------------
