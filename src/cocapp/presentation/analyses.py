@@ -690,65 +690,80 @@ def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisB
     level = config["statistics"].get("confidence_level", 0.95)
     ci = f"{fmt_g(level * 100)}% CI"
     pair = _pair_label(config)
-
-    def table(key: str, number: str, title: str, rows: pd.DataFrame) -> DisplayTable:
-        t = DisplayTable(
-            key,
-            number,
-            title,
-            ["Group", grouping_words(config).label, "Pair", "n", "r", ci, "p", "Effect size"],
-            notes=_notes(config, "correlations"),
-            synthetic=_synthetic(config),
-            trace_columns=["", "", "", "n", "r", "ci_low,ci_high", "p", ""],
-        )
-        for r in rows.itertuples():
-            t.add(
-                [
-                    _group_label(config, r.group),
-                    str(r.site),
-                    pair(r.group, r.x, r.y),
-                    str(r.n),
-                    _num(r.r, 3),
-                    f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
-                    fmt_p(r.p),
-                    "" if pd.isna(r.effect_size) else str(r.effect_size),
-                ],
-                trace=_row("correlations", r),
-            )
-        if not len(rows):
-            t.add(["(none)", "", "", "", "", "", "", ""])
-        return t
-
     pooled = d[d["site"].astype(str) == "All"]
     sites = d[d["site"].astype(str) != "All"]
-    finding = "; ".join(
-        f"{_group_label(config, r.group)} {pair(r.group, r.x, r.y)}: r = {_num(r.r, 3)} "
-        f"({ci} {_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}, n = {r.n})"
-        for r in pooled.itertuples()
-    )
+    finding = _correlations_finding(pooled, config, ci, pair)
     return AnalysisBlock(
         "correlations",
         "Correlations with confidence intervals",
         (finding + ".") if finding else "No correlations were computed.",
         ["correlations"],
         shown=[
-            table(
+            _correlations_table(
                 "analysis-correlations",
                 "Table A9",
                 f"Correlations of total scores, all {grouping_words(config).nouns} pooled",
                 pooled,
+                config,
+                ci,
+                pair,
             )
         ],
         folded=[
-            table(
+            _correlations_table(
                 "analysis-correlations-sites",
                 "Table A9b",
                 f"Correlations within each {grouping_words(config).noun}",
                 sites,
+                config,
+                ci,
+                pair,
             )
         ],
         folded_summary=f"Correlations within each {grouping_words(config).noun}",
     )
+
+
+def _correlations_finding(pooled: pd.DataFrame, config: Mapping, ci: str, pair) -> str:
+    """The finding of Table A9: each pooled correlation with its confidence interval and n, ``; ``-joined
+    (empty when there is none; ``pair``: :func:`_pair_label`'s)."""
+    return "; ".join(
+        f"{_group_label(config, r.group)} {pair(r.group, r.x, r.y)}: r = {_num(r.r, 3)} "
+        f"({ci} {_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}, n = {r.n})"
+        for r in pooled.itertuples()
+    )
+
+
+def _correlations_table(
+    key: str, number: str, title: str, rows: pd.DataFrame, config: Mapping, ci: str, pair
+) -> DisplayTable:
+    """A table of correlations (``rows`` of ``correlations.csv``), ``(none)`` when there is none."""
+    t = DisplayTable(
+        key,
+        number,
+        title,
+        ["Group", grouping_words(config).label, "Pair", "n", "r", ci, "p", "Effect size"],
+        notes=_notes(config, "correlations"),
+        synthetic=_synthetic(config),
+        trace_columns=["", "", "", "n", "r", "ci_low,ci_high", "p", ""],
+    )
+    for r in rows.itertuples():
+        t.add(
+            [
+                _group_label(config, r.group),
+                str(r.site),
+                pair(r.group, r.x, r.y),
+                str(r.n),
+                _num(r.r, 3),
+                f"{_num(r.ci_low, 3)} to {_num(r.ci_high, 3)}",
+                fmt_p(r.p),
+                "" if pd.isna(r.effect_size) else str(r.effect_size),
+            ],
+            trace=_row("correlations", r),
+        )
+    if not len(rows):
+        t.add(["(none)", "", "", "", "", "", "", ""])
+    return t
 
 
 # -- multiple imputation beside complete cases ------------------------------------------------------
