@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cocapp.config import format_threshold
-from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent
+from cocapp.formatting import MISSING_TEXT, fmt_g, fmt_num, fmt_p, fmt_percent, is_missing
 from cocapp.presentation.outputs import funnel_settings, many_sites
 from cocapp.presentation.tables import DisplayTable
 from cocapp.words import grouping_words, reword
@@ -111,7 +111,8 @@ def _row(name: str, r) -> str:
 
 
 def _percent(x: object, dp: int = 1) -> str:
-    return MISSING_TEXT if pd.isna(x) else f"{float(x):.{dp}f} %"
+    """A percentage (0-100) with ``dp`` decimals and `` %``; ``—`` alone when absent."""
+    return MISSING_TEXT if is_missing(x) else f"{fmt_num(x, dp)} %"
 
 
 # -- missing data ----------------------------------------------------------------------------------
@@ -138,10 +139,11 @@ def missing_block(
     it (``published``: ``mean``, ``min``, ``max`` as printed)."""
     s = missing_summary(missingness)
     finding = (
-        f"Across the {s['n_outcomes']} outcomes, {s['mean_incomplete']:.1f} % of returned questionnaires "
-        f"miss at least one item of the scale on average (range {s['min_incomplete']:.1f}–"
-        f"{s['max_incomplete']:.1f} %); {s['mean_cells']:.1f} % of item answers are missing "
-        f"(range {s['min_cells']:.1f}–{s['max_cells']:.1f} %)."
+        f"Across the {s['n_outcomes']} outcomes, {fmt_num(s['mean_incomplete'], 1)} % of returned "
+        f"questionnaires miss at least one item of the scale on average (range "
+        f"{fmt_num(s['min_incomplete'], 1)}–{fmt_num(s['max_incomplete'], 1)} %); "
+        f"{fmt_num(s['mean_cells'], 1)} % of item answers are missing "
+        f"(range {fmt_num(s['min_cells'], 1)}–{fmt_num(s['max_cells'], 1)} %)."
     )
     if published:
         finding += (
@@ -379,6 +381,9 @@ def _assumption_row(r, lv: bool, dis: bool, config: Mapping, labels: Mapping) ->
 
 
 def _df(x: object) -> str:
+    """Degrees of freedom in Tables A4-A5: an integer when whole, else one decimal; ``—`` when absent."""
+    # not formatting.fmt_df, which shows a df within 1e-9 of a whole number as that number: a Welch df2
+    # of 9.999999999999998 (two sites of 6 with equal variances) is "10" there and "10.0" here
     if pd.isna(x):
         return MISSING_TEXT
     x = float(x)
