@@ -1071,21 +1071,9 @@ def _code_state() -> str:
 
 def render_report(config: dict, inputs: ReportInputs, run_time: str | None = None) -> str:
     """The report's HTML text (see module docstring) from what the report stage read."""
-    study = config["study"]
-    synthetic = bool(study.get("synthetic"))
-    table_blocks = []
-    for key, _number in _tables.table_specs(config):
-        if key not in inputs.tables:
-            raise ValueError(f"table {key}.html was not given to the report")
-        frag = _tables.html_fragment_from_document(inputs.tables[key])
-        from cocapp.presentation.trace import cell_traces, traceable
-
-        if key in inputs.displays and inputs.derived_root and traceable(key):
-            frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
-        table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
-    words = grouping_words(config)
+    table_blocks = _table_blocks(config, inputs)
     sens_html = (
-        Markup(render_verdict(inputs.verdict, fmt="html", words=words))
+        Markup(render_verdict(inputs.verdict, fmt="html", words=grouping_words(config)))
         if inputs.verdict is not None
         else None
     )
@@ -1105,14 +1093,48 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         for g, spec in config["groups"].items()
     ]
     template = env.get_template(TEMPLATE)
-    context = dict(
+    context = _report_context(config, inputs, run_time, table_blocks, sens_html, groups)
+    # the figures last: the report stage compacts them in the background meanwhile (inputs.compacted)
+    figs = figure_entries(config, inputs.figures, inputs.compacted)
+    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
+    html = template.render(**context, figures=figs, sensitivity_figures=sens_figs)
+    return compact_cells(html)
+
+
+def _table_blocks(config: dict, inputs: ReportInputs) -> list[dict]:
+    """The report's Tables 1-4 and S1-S3 (``key``, ``html`` with each cell's trace, ``files``), in the
+    order of :func:`cocapp.presentation.tables.table_specs`."""
+    from cocapp.presentation.trace import cell_traces, traceable
+
+    table_blocks = []
+    for key, _number in _tables.table_specs(config):
+        if key not in inputs.tables:
+            raise ValueError(f"table {key}.html was not given to the report")
+        frag = _tables.html_fragment_from_document(inputs.tables[key])
+        if key in inputs.displays and inputs.derived_root and traceable(key):
+            frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
+        table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
+    return table_blocks
+
+
+def _report_context(
+    config: dict,
+    inputs: ReportInputs,
+    run_time: str | None,
+    table_blocks: list[dict],
+    sens_html: Markup | None,
+    groups: list[dict],
+) -> dict:
+    """The template's variables but the figures: the study, its sections and the run's provenance."""
+    study = config["study"]
+    return dict(
         study=dict(
             name=study.get("name", ""), title=study.get("title", ""), citation=study.get("citation", "")
         ),
-        synthetic=synthetic,
+        synthetic=bool(study.get("synthetic")),
         data_note=" ".join(str(study.get("data_note") or "SYNTHETIC DATA").split()),
         note=" ".join(str(study.get("data_note") or "").split()),
-        grouping=words,
+        grouping=grouping_words(config),
         # every site attribute beyond ``name`` is optional (the schema's): absent is None, never an error
         sites=[dict(name=s["name"], code=s.get("code"), country=s.get("country")) for s in config["sites"]],
         groups=groups,
@@ -1140,11 +1162,6 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         own_manifest=bool(inputs.own_manifest),
         run_time=run_time or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
-    # the figures last: the report stage compacts them in the background meanwhile (inputs.compacted)
-    figs = figure_entries(config, inputs.figures, inputs.compacted)
-    sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
-    html = template.render(**context, figures=figs, sensitivity_figures=sens_figs)
-    return compact_cells(html)
 
 
 _REPORT_TABLE = re.compile(r'<table class="cocapp-table".*?</table>', re.S)
