@@ -284,111 +284,138 @@ def _resolve(
     ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
     of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
     cell shows, comma-separated; ``#`` = the number of rows matching ``filter``)."""
-    cols = list(display.columns)
     primary = format_threshold(config["scoring"]["primary_threshold"])
     sites = [s["name"] for s in config["sites"]]
     # the groups as the tables label them (a group without a label: its key, capitalised)
     groups = {g: _tables._group_label(dict(config), g) for g in config["groups"]}
-
-    def site_of(column: str) -> str | None:
-        for s in sites:
-            if column == s or column.startswith(f"{s} "):
-                return s
-        return "All" if _norm(column) == "total sample" else None
-
+    label = display.loc[i, display.columns[0]]
     if key == "table1_returns":
-        # a site's row, or the total over every site (a row whose label names no site)
-        label = display.loc[i, cols[0]]
-        site = next((s for s in sites if label.startswith(s)), None)
-        g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
-        path = derived / "ingest" / f"{g}_reconciliation.csv"
-        recon = _read(path)
-        analysed = column.endswith("analysed")
-        # the row of respondents without a configured site (grouping.unknown: exclude) is neither a
-        # site's row nor the total: its site is none of the configured ones
-        unplaced = site is None and label != "Total"
-        conds = (
-            [("site", "=", site)]
-            if site is not None
-            else [("site", "!=", s) for s in sites]
-            if unplaced
-            else []
-        ) + ([("status", "=", "analysed")] if analysed else [])
-        mask = pd.Series(True, index=recon.index)
-        for k, op, v in conds:
-            mask &= (recon[k] == v) if op == "=" else (recon[k] != v)
-        rows = recon.index[mask]
-        which = ", ".join(f"{k} {op} {v}" for k, op, v in conds) or "every row"
-        flt = "&".join(f"{k}{op}{v}" for k, op, v in conds)
-        where = dict(
-            file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
-        )
-        return "reconciliation", g, where
+        return _resolve_returns(label, column, sites, groups, derived)
     if re.fullmatch(r"table\d+_correlations_.+", key):
         group = key.split("_correlations_", 1)[1]
-        x, y = _correlated_pair(display.loc[i, cols[0]], config, group)
-        path = derived / "stats" / "correlations.csv"
-        line, values = _derived_row(path, group=group, threshold=primary, site=site_of(column), x=x, y=y)
-        param = display.loc[i, cols[1]]
-        c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
-        return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        param = display.loc[i, display.columns[1]]
+        return _resolve_correlation(label, param, group, _site_of(column, sites), config, primary, derived)
     if re.fullmatch(r"table\d+_.+", key):
         group = key.split("_", 1)[1]
-        inst = _instrument_key(display.loc[i, cols[0]])
-        scale = _scale_key(inst, display.loc[i, cols[1]], config)
-        site = site_of(column)
-        if site is None:
-            path = derived / "stats" / "anova.csv"
-            line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
-            c = "F,df1,df2,p"
-            return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
-        path = derived / "stats" / "descriptives.csv"
-        line, values = _derived_row(
-            path, group=group, instrument=inst, scale=scale, threshold=primary, site=site
-        )
-        c = "mean,sem"
-        return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+        inst = _instrument_key(label)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
+        return _resolve_scores(group, inst, scale, _site_of(column, sites), primary, derived)
     if key in ("reliability", "ancova_means"):
-        section = display.loc[i, cols[0]]
-        group = next(g for g, lab in groups.items() if section.startswith(f"{lab}:"))
-        inst = _instrument_key(section)
-        scale = _scale_key(inst, display.loc[i, cols[1]], config)
+        group = next(g for g, lab in groups.items() if label.startswith(f"{lab}:"))
+        inst = _instrument_key(label)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
         if key == "reliability":
-            path = derived / "stats" / "reliability.csv"
-            line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
-            c = {
-                "Items": "k_items",
-                "N (complete cases)": "n_complete",
-                "Cronbach's alpha": "alpha",
-                "95% CI": "ci_low,ci_high",
-            }.get(column, column)
-            return "reliability", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
-        model = display.loc[i, cols[2]]
-        site = site_of(column)
-        if site is None:
-            path = derived / "stats" / "ancova.csv"
-            line, values = _derived_row(
-                path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
-            )
-            c = "partial_eta2" if "eta" in _norm(column) else "F,df,p"
-            return (
-                "ancova",
-                group,
-                dict(
-                    file=str(path),
-                    line=line,
-                    values=values,
-                    column="F, df, p, partial_eta2 (df_resid: the Residuals row)",
-                    columns=c,
-                ),
-            )
-        path = derived / "stats" / "ancova_means.csv"
-        line, values = _derived_row(
-            path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
-        )
-        c = "adj_mean,se"
-        return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+            return _resolve_reliability(group, inst, scale, column, derived)
+        model = display.loc[i, display.columns[2]]
+        return _resolve_ancova(group, inst, scale, model, column, _site_of(column, sites), primary, derived)
     raise TraceError(f"{number}: no trace for this table")  # pragma: no cover - table_specs lists the kinds
+
+
+def _site_of(column: str, sites: list[str]) -> str | None:
+    """The site a display column is about (``Artois``, ``Artois n``), ``All`` for the total sample."""
+    for s in sites:
+        if column == s or column.startswith(f"{s} "):
+            return s
+    return "All" if _norm(column) == "total sample" else None
+
+
+def _resolve_returns(
+    label: str, column: str, sites: list[str], groups: dict[str, str], derived: Path
+) -> tuple[str, str | None, dict]:
+    """:func:`_resolve` for Table 1 (returns): a count of the rows of the group's reconciliation file,
+    a site's row (``label``) or the total over every site (a row whose label names no site)."""
+    site = next((s for s in sites if label.startswith(s)), None)
+    g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
+    path = derived / "ingest" / f"{g}_reconciliation.csv"
+    recon = _read(path)
+    analysed = column.endswith("analysed")
+    # the row of respondents without a configured site (grouping.unknown: exclude) is neither a
+    # site's row nor the total: its site is none of the configured ones
+    unplaced = site is None and label != "Total"
+    conds = (
+        [("site", "=", site)] if site is not None else [("site", "!=", s) for s in sites] if unplaced else []
+    ) + ([("status", "=", "analysed")] if analysed else [])
+    mask = pd.Series(True, index=recon.index)
+    for k, op, v in conds:
+        mask &= (recon[k] == v) if op == "=" else (recon[k] != v)
+    rows = recon.index[mask]
+    which = ", ".join(f"{k} {op} {v}" for k, op, v in conds) or "every row"
+    flt = "&".join(f"{k}{op}{v}" for k, op, v in conds)
+    where = dict(
+        file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
+    )
+    return "reconciliation", g, where
+
+
+def _resolve_correlation(
+    label: str, param: str, group: str, site: str | None, config: Mapping, primary: str, derived: Path
+) -> tuple[str, str | None, dict]:
+    """:func:`_resolve` for a correlation table (Table 4): the pair's row of ``correlations.csv`` at
+    the site, ``param`` (r, Sig., N) naming the column."""
+    x, y = _correlated_pair(label, config, group)
+    path = derived / "stats" / "correlations.csv"
+    line, values = _derived_row(path, group=group, threshold=primary, site=site, x=x, y=y)
+    c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
+    return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+
+
+def _resolve_scores(
+    group: str, inst: str, scale: str, site: str | None, primary: str, derived: Path
+) -> tuple[str, str | None, dict]:
+    """:func:`_resolve` for a group's scores table (Tables 2-3): a site's mean (SEM) in
+    ``descriptives.csv``, or the one-way ANOVA in ``anova.csv`` (a column of no site)."""
+    if site is None:
+        path = derived / "stats" / "anova.csv"
+        line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
+        c = "F,df1,df2,p"
+        return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    path = derived / "stats" / "descriptives.csv"
+    line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary, site=site)
+    c = "mean,sem"
+    return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+
+
+def _resolve_reliability(
+    group: str, inst: str, scale: str, column: str, derived: Path
+) -> tuple[str, str | None, dict]:
+    """:func:`_resolve` for the reliability table (Supplementary table S1): the scale's row of
+    ``reliability.csv``."""
+    path = derived / "stats" / "reliability.csv"
+    line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
+    c = {
+        "Items": "k_items",
+        "N (complete cases)": "n_complete",
+        "Cronbach's alpha": "alpha",
+        "95% CI": "ci_low,ci_high",
+    }.get(column, column)
+    return "reliability", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+
+
+def _resolve_ancova(
+    group: str, inst: str, scale: str, model: str, column: str, site: str | None, primary: str, derived: Path
+) -> tuple[str, str | None, dict]:
+    """:func:`_resolve` for the adjusted-means table (Supplementary table S2): a site's adjusted mean in
+    ``ancova_means.csv``, or the model's site term in ``ancova.csv`` (a column of no site)."""
+    if site is None:
+        path = derived / "stats" / "ancova.csv"
+        line, values = _derived_row(
+            path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
+        )
+        c = "partial_eta2" if "eta" in _norm(column) else "F,df,p"
+        where = dict(
+            file=str(path),
+            line=line,
+            values=values,
+            column="F, df, p, partial_eta2 (df_resid: the Residuals row)",
+            columns=c,
+        )
+        return "ancova", group, where
+    path = derived / "stats" / "ancova_means.csv"
+    line, values = _derived_row(
+        path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
+    )
+    c = "adj_mean,se"
+    return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
 
 
 def traceable(key: str) -> bool:
@@ -522,73 +549,19 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     p.feed(report.read_text("utf-8"))
     sources = json.loads(p.sources or "{}")
     q = _dash(query)
-    best = None
-    for t in p.tables:
-        # the table's number ("Table A4"), or its id when its caption carries none (provenance tables)
-        numbered = re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"].strip())
-        number = numbered.group(1) if numbered else ""
-        for name in (number, t["id"]):
-            n = _dash(name)
-            if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
-                best = (t, n, number or t["id"])
-    if best is None:
-        names = ", ".join(
-            m.group(1)
-            if (m := re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", t["caption"]))
-            else t["id"]
-            for t in p.tables
-            if t["caption"] or t["id"]
-        )
-        raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
-    t, n, number = best
+    t, n, number = _report_table(p.tables, q, query, report)
     rest = q[len(n) :].strip(" |")
-    heads = [_dash(h["text"]) for h in t["header"]]
-    traced_cols = {j for j, h in enumerate(t["header"]) if h["column"]}
-    traced_cols |= {j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]}
-    # the column: the header named nearest the end of the query (the longest on a tie)
-    found = []
-    for k in sorted(traced_cols):
-        hits = list(re.finditer(rf"(?:^|[\s|]){re.escape(heads[k])}(?=$|[\s|])", rest)) if heads[k] else []
-        if hits:
-            found.append((hits[-1].end(), len(heads[k]), k, hits[-1]))
-    if not found:
-        raise TraceError(
-            f"no column of {number} named in {query!r}; columns: {[h['text'] for h in t['header']]}"
-        )
-    _, _, j, m = max(found)
-    rest = rest[: m.start()] + " " + rest[m.end() :]
+    j, rest = _report_column(t, rest, query, number)
     # the row's labels: its cells before the first traced column (group, outcome, pair, ...)
-    first = min(traced_cols)
-    rows = _rows_named(t["rows"], first, rest, headers_only=False)
-    if len(rows) != 1:
-        # a row header (<th scope="row">: a site, a code, a file) may name the row on its own, without
-        # the descriptive cells beside it (a code's definition)
-        by_header = _rows_named(t["rows"], first, rest, headers_only=True)
-        rows = by_header if len(by_header) == 1 else rows
-    if len(rows) != 1:
-        raise TraceError(
-            f"{rest!r} matches {len(rows)} rows of {number}: name every label cell of the row "
-            "(group, outcome, pair, ...)"
-        )
-    row = rows[0]
+    first = min(_traced_columns(t))
+    row = _report_row(t["rows"], first, rest, number)
     cell = _cell_trace(t, row, j)
     if not cell:
         raise TraceError(f"{number}: that cell carries no trace")
     name, where, cols = cell.split("|")
     path, rule_key, function = sources["src"][name]
     rule, _, group = rule_key.partition(":")
-    full = Path(path) if Path(path).is_absolute() else report.parent.parent / path
-    if where == "@" or where.startswith("/"):
-        values = json_value(full, where, cols)
-        at = "the file itself" if where == "@" else f"JSON {where}"
-        derived = dict(file=path, line=None, rows=at, values=values, column=cols)
-    elif cols == "#":
-        derived = dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
-    else:
-        line, values = _csv_line(
-            Path(path) if Path(path).is_absolute() else report.parent.parent / path, int(where)
-        )
-        derived = dict(file=path, line=line, values=values, column=cols)
+    derived = _report_derived(path, where, cols, report)
     logs = Path("data") / "derived" / "logs"
     return dict(
         table=number,
@@ -604,6 +577,83 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
         function=function,
         config_keys=_config_keys(rule, config, group or None),
     )
+
+
+def _table_number(caption: str) -> str:
+    """The table's number at the start of its caption (``Table A4``), ``""`` when it carries none."""
+    numbered = re.match(r"((?:Supplementary )?[Tt]able [^\s.]+)\. ", caption)
+    return numbered.group(1) if numbered else ""
+
+
+def _report_table(tables: list[dict], q: str, query: str, report: Path) -> tuple[dict, str, str]:
+    """(table, the name the query starts with, its number or id) of the report's table the query
+    ``q`` (:func:`_dash` of ``query``) names: by its number, or its id when its caption has none."""
+    best = None
+    for t in tables:
+        # the table's number ("Table A4"), or its id when its caption carries none (provenance tables)
+        number = _table_number(t["caption"].strip())
+        for name in (number, t["id"]):
+            n = _dash(name)
+            if n and q.startswith(n) and (best is None or len(n) > len(best[1])):
+                best = (t, n, number or t["id"])
+    if best is None:
+        names = ", ".join(_table_number(t["caption"]) or t["id"] for t in tables if t["caption"] or t["id"])
+        raise TraceError(f"no table of {report} starts the query {query!r}; tables: {names}")
+    return best
+
+
+def _traced_columns(t: dict) -> set[int]:
+    """The columns of table ``t`` with a trace: by their header, or in a cell of their own."""
+    traced = {j for j, h in enumerate(t["header"]) if h["column"]}
+    return traced | {j for r in t["rows"] for j, c in enumerate(r["cells"]) if c["trace"]}
+
+
+def _report_column(t: dict, rest: str, query: str, number: str) -> tuple[int, str]:
+    """(index, what is left of ``rest``) of the traced column of table ``t`` whose header ``rest``
+    names nearest its end (the longest on a tie)."""
+    heads = [_dash(h["text"]) for h in t["header"]]
+    found = []
+    for k in sorted(_traced_columns(t)):
+        hits = list(re.finditer(rf"(?:^|[\s|]){re.escape(heads[k])}(?=$|[\s|])", rest)) if heads[k] else []
+        if hits:
+            found.append((hits[-1].end(), len(heads[k]), k, hits[-1]))
+    if not found:
+        raise TraceError(
+            f"no column of {number} named in {query!r}; columns: {[h['text'] for h in t['header']]}"
+        )
+    _, _, j, m = max(found)
+    return j, rest[: m.start()] + " " + rest[m.end() :]
+
+
+def _report_row(rows: list[dict], first: int, rest: str, number: str) -> dict:
+    """The one row whose label cells (before column ``first``) ``rest`` names most fully, else the one
+    whose row header it names."""
+    named = _rows_named(rows, first, rest, headers_only=False)
+    if len(named) != 1:
+        # a row header (<th scope="row">: a site, a code, a file) may name the row on its own, without
+        # the descriptive cells beside it (a code's definition)
+        by_header = _rows_named(rows, first, rest, headers_only=True)
+        named = by_header if len(by_header) == 1 else named
+    if len(named) != 1:
+        raise TraceError(
+            f"{rest!r} matches {len(named)} rows of {number}: name every label cell of the row "
+            "(group, outcome, pair, ...)"
+        )
+    return named[0]
+
+
+def _report_derived(path: str, where: str, cols: str, report: Path) -> dict:
+    """What a report cell's trace (``where``, ``cols``) names in the file ``path`` (relative to the
+    run's folder, the report's grandparent): a JSON value, a count of rows or a CSV record."""
+    full = Path(path) if Path(path).is_absolute() else report.parent.parent / path
+    if where == "@" or where.startswith("/"):
+        values = json_value(full, where, cols)
+        at = "the file itself" if where == "@" else f"JSON {where}"
+        return dict(file=path, line=None, rows=at, values=values, column=cols)
+    if cols == "#":
+        return dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
+    line, values = _csv_line(full, int(where))
+    return dict(file=path, line=line, values=values, column=cols)
 
 
 def _csv_line(path: Path, line: int) -> tuple[int, dict]:
