@@ -126,69 +126,103 @@ def _series(
     return n, p, sig
 
 
-@_with_rc
-def n_p_figure(
-    summary: pd.DataFrame, config: Mapping, group: str, instruments: Mapping[str, Instrument]
-) -> Figure:
-    """Small multiples of n and p by threshold for every outcome of ``group`` (see module docstring)."""
+def _thresholds(config: Mapping) -> tuple[list[str], list[float]]:
+    """The configured thresholds in increasing order and their fractions (the x positions)."""
     thresholds = sorted(
         (format_threshold(t) for t in config["scoring"]["thresholds"]), key=threshold_fraction
     )
-    primary = float(threshold_fraction(config["scoring"]["primary_threshold"]))
-    alpha = float(config["statistics"]["significance_level"])
-    xs = [float(threshold_fraction(t)) for t in thresholds]
-    g = summary[summary["group"] == group]
-    outcomes = _outcomes(g)
+    return thresholds, [float(threshold_fraction(t)) for t in thresholds]
+
+
+def _by_threshold(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with their threshold's fraction as ``_x``, sorted by it (stable)."""
+    rows = rows.copy()
+    rows["_x"] = rows["threshold"].map(lambda t: float(threshold_fraction(t)))
+    return rows.sort_values("_x", kind="mergesort")
+
+
+def _primary_line_and_grid(ax, primary: float) -> None:
+    """The dotted primary-threshold line and the light grid behind the data of one panel."""
+    ax.axvline(primary, color="0.4", ls=":", lw=0.9)
+    ax.grid(True, color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
+
+
+def _threshold_axis(ax, thresholds: Sequence[str], xs: Sequence[float]) -> None:
+    """An x axis with one tick per threshold (``CC``, ``10%``, ...) and a small margin."""
+    ax.set_xticks(xs)
+    ax.set_xticklabels([_tick_label(t) for t in thresholds])
+    ax.set_xlim(min(xs) - 0.04, max(xs) + 0.04)
+
+
+def _note(fig: Figure, text: str, height: float) -> None:
+    """The small grey note at the bottom centre of a sensitivity figure, below the legend."""
+    fig.text(0.5, 0.06 / height, text, ha="center", va="bottom", fontsize=7, color="0.3")
+
+
+def _analyses(config: Mapping, group: str, g: pd.DataFrame) -> list[tuple[str, str]]:
+    """(name, column prefix) of the one-way ANOVA and every ANCOVA model of ``group`` in ``g``."""
     analyses = [("One-way ANOVA", "")] + [
         (f"ANCOVA {m}", f"ancova_{m}_") for m in _group_models(config, group)
     ]
-    analyses = [(name, pre) for name, pre in analyses if f"{pre}p" in g.columns]
-    nrows, ncols = _grid(len(outcomes))
-    frame = _frame(nrows, ncols, CELL_W, CELL_H, len(analyses) + 2)
-    fig = Figure(figsize=frame["size"], dpi=DPI)
-    FigureCanvasAgg(fig)
-    label = config["groups"][group].get("label") or group
-    fig.suptitle(
-        f"{label}: n and p of the {grouping_words(config).noun} effect by replacement threshold", fontsize=10
-    )
-    outer = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.32, wspace=0.35)
+    return [(name, pre) for name, pre in analyses if f"{pre}p" in g.columns]
+
+
+def _p_axis_floor(
+    g: pd.DataFrame, analyses: Sequence[tuple[str, str]], alpha: float
+) -> tuple[pd.Series, float]:
+    """The finite p-values of every analysis and the lower end of the p axis (a power of ten)."""
     pvals = pd.concat([pd.to_numeric(g[f"{pre}p"], errors="coerce") for _, pre in analyses])
     pvals = pvals[np.isfinite(pvals)]
     low = max(float(pvals.min()) if len(pvals) else alpha, P_FLOOR)
-    ylow = 10 ** math.floor(math.log10(min(low, alpha / 10)))
-    for k, (inst, scale) in enumerate(outcomes):
-        rows = g[(g["instrument"] == inst) & (g["scale"] == scale)].copy()
-        rows["_x"] = rows["threshold"].map(lambda t: float(threshold_fraction(t)))
-        rows = rows.sort_values("_x", kind="mergesort")
-        x = rows["_x"].to_numpy(dtype=np.float64)
-        cell = outer[k // ncols, k % ncols].subgridspec(2, 1, height_ratios=[1, 1.7], hspace=0.08)
-        ax_n = fig.add_subplot(cell[0])
-        ax_p = fig.add_subplot(cell[1], sharex=ax_n)
-        for j, (_, pre) in enumerate(analyses):
-            n, p, sig = _series(rows, pre, xs)
-            colour = f"C{j % 10}"
-            ls, mk = LINESTYLES[j % len(LINESTYLES)], MARKERS[j % len(MARKERS)]
-            ax_n.plot(x, n, ls=ls, marker=mk, ms=3.5, lw=1.1, color=colour)
-            pp = np.where(np.isfinite(p), np.maximum(p, ylow), np.nan)
-            ax_p.plot(x, pp, ls=ls, lw=1.1, color=colour)
-            ax_p.scatter(x[sig], pp[sig], marker=mk, s=18, color=colour, zorder=3)
-            ax_p.scatter(x[~sig], pp[~sig], marker=mk, s=18, facecolors="white", edgecolors=colour, zorder=3)
-        for ax in (ax_n, ax_p):
-            ax.axvline(primary, color="0.4", ls=":", lw=0.9)
-            ax.grid(True, color="0.92", lw=0.6)
-            ax.set_axisbelow(True)
-        ax_p.axhline(alpha, color="firebrick", ls="--", lw=0.9)
-        ax_p.set_yscale("log")
-        ax_p.set_ylim(ylow, 1.5)
-        ax_n.set_title("\n".join(textwrap.wrap(_label(instruments, inst, scale), 34)))
-        ax_n.tick_params(labelbottom=False)
-        ax_n.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax_p.set_xticks(xs)
-        ax_p.set_xticklabels([_tick_label(t) for t in thresholds])
-        ax_p.set_xlim(min(xs) - 0.04, max(xs) + 0.04)
-        if k % ncols == 0:
-            ax_n.set_ylabel("n")
-            ax_p.set_ylabel("p (log scale)")
+    return pvals, 10 ** math.floor(math.log10(min(low, alpha / 10)))
+
+
+def _n_p_lines(ax_n, ax_p, rows: pd.DataFrame, analyses: Sequence[tuple[str, str]], xs, ylow: float) -> None:
+    """One line per analysis in an outcome's n panel and p panel; filled p markers significant, open not."""
+    x = rows["_x"].to_numpy(dtype=np.float64)
+    for j, (_, pre) in enumerate(analyses):
+        n, p, sig = _series(rows, pre, xs)
+        colour = f"C{j % 10}"
+        ls, mk = LINESTYLES[j % len(LINESTYLES)], MARKERS[j % len(MARKERS)]
+        ax_n.plot(x, n, ls=ls, marker=mk, ms=3.5, lw=1.1, color=colour)
+        pp = np.where(np.isfinite(p), np.maximum(p, ylow), np.nan)
+        ax_p.plot(x, pp, ls=ls, lw=1.1, color=colour)
+        ax_p.scatter(x[sig], pp[sig], marker=mk, s=18, color=colour, zorder=3)
+        ax_p.scatter(x[~sig], pp[~sig], marker=mk, s=18, facecolors="white", edgecolors=colour, zorder=3)
+
+
+def _n_p_cell(
+    fig: Figure,
+    cell,
+    rows: pd.DataFrame,
+    analyses: Sequence[tuple[str, str]],
+    thresholds: Sequence[str],
+    xs: Sequence[float],
+    lines: Mapping[str, float],
+    title: str,
+    first_column: bool,
+) -> None:
+    """One outcome's cell: n (top), p on a log axis (bottom); ``lines``: primary, alpha, ylow."""
+    ax_n = fig.add_subplot(cell[0])
+    ax_p = fig.add_subplot(cell[1], sharex=ax_n)
+    _n_p_lines(ax_n, ax_p, rows, analyses, xs, lines["ylow"])
+    for ax in (ax_n, ax_p):
+        _primary_line_and_grid(ax, lines["primary"])
+    ax_p.axhline(lines["alpha"], color="firebrick", ls="--", lw=0.9)
+    ax_p.set_yscale("log")
+    ax_p.set_ylim(lines["ylow"], 1.5)
+    ax_n.set_title("\n".join(textwrap.wrap(title, 34)))
+    ax_n.tick_params(labelbottom=False)
+    ax_n.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    _threshold_axis(ax_p, thresholds, xs)
+    if first_column:
+        ax_n.set_ylabel("n")
+        ax_p.set_ylabel("p (log scale)")
+
+
+def _n_p_legend(fig: Figure, analyses: Sequence[tuple[str, str]], alpha: float, frame: Mapping) -> None:
+    """The n and p figure's legend: each analysis, the significance level, the primary threshold."""
     handles = [
         Line2D(
             [],
@@ -205,18 +239,52 @@ def n_p_figure(
         Line2D([], [], color="firebrick", ls="--", label=f"significance level {fmt_g(alpha)}"),
         Line2D([], [], color="0.4", ls=":", label="primary threshold"),
     ]
-    height = frame["height"]
+    _legend(fig, handles, frame)
+
+
+def _legend(fig: Figure, handles: list, frame: Mapping) -> None:
+    """The figure's legend centred at the bottom, above the note, in the frame's number of columns."""
     fig.legend(
         handles=handles,
         loc="lower center",
         ncol=frame["ncol"],
         frameon=False,
-        bbox_to_anchor=(0.5, 0.2 / height),
+        bbox_to_anchor=(0.5, 0.2 / frame["height"]),
     )
+
+
+@_with_rc
+def n_p_figure(
+    summary: pd.DataFrame, config: Mapping, group: str, instruments: Mapping[str, Instrument]
+) -> Figure:
+    """Small multiples of n and p by threshold for every outcome of ``group`` (see module docstring)."""
+    thresholds, xs = _thresholds(config)
+    primary = float(threshold_fraction(config["scoring"]["primary_threshold"]))
+    alpha = float(config["statistics"]["significance_level"])
+    g = summary[summary["group"] == group]
+    outcomes = _outcomes(g)
+    analyses = _analyses(config, group, g)
+    nrows, ncols = _grid(len(outcomes))
+    frame = _frame(nrows, ncols, CELL_W, CELL_H, len(analyses) + 2)
+    fig = Figure(figsize=frame["size"], dpi=DPI)
+    FigureCanvasAgg(fig)
+    label = config["groups"][group].get("label") or group
+    fig.suptitle(
+        f"{label}: n and p of the {grouping_words(config).noun} effect by replacement threshold", fontsize=10
+    )
+    outer = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.32, wspace=0.35)
+    pvals, ylow = _p_axis_floor(g, analyses, alpha)
+    lines = {"primary": primary, "alpha": alpha, "ylow": ylow}
+    for k, (inst, scale) in enumerate(outcomes):
+        rows = _by_threshold(g[(g["instrument"] == inst) & (g["scale"] == scale)])
+        cell = outer[k // ncols, k % ncols].subgridspec(2, 1, height_ratios=[1, 1.7], hspace=0.08)
+        title = _label(instruments, inst, scale)
+        _n_p_cell(fig, cell, rows, analyses, thresholds, xs, lines, title, k % ncols == 0)
+    _n_p_legend(fig, analyses, alpha, frame)
     note = "CC = complete-case analysis; filled markers: significant, open: not significant"
     if len(pvals) and float(pvals.min()) < ylow:
         note += f"; p below {fmt_g(ylow)} drawn at the axis floor"
-    fig.text(0.5, 0.06 / height, note + ".", ha="center", va="bottom", fontsize=7, color="0.3")
+    _note(fig, note + ".", frame["height"])
     return fig
 
 
