@@ -295,80 +295,57 @@ def _changed(summary: pd.DataFrame, models: Sequence[str]) -> pd.Series:
     return flags.any(axis=1)
 
 
-@_with_rc
-def site_means_figure(
-    summary: pd.DataFrame,
-    shifts: pd.DataFrame,
-    config: Mapping,
-    group: str,
-    instruments: Mapping[str, Instrument],
-) -> Figure:
-    """Site means by threshold for the outcomes of ``group`` whose inference changes.
-
-    When none changes, the figure holds a sentence saying so (the file is always written).
-    """
-    thresholds = sorted(
-        (format_threshold(t) for t in config["scoring"]["thresholds"]), key=threshold_fraction
-    )
-    xs = [float(threshold_fraction(t)) for t in thresholds]
-    primary = float(threshold_fraction(config["scoring"]["primary_threshold"]))
-    label = config["groups"][group].get("label") or group
-    g = summary[summary["group"] == group]
-    flag = _changed(g, _group_models(config, group))
-    changed = _outcomes(g[flag.to_numpy()])
-    if not changed:
-        fig = Figure(figsize=(6.0, 1.6), dpi=DPI)
-        FigureCanvasAgg(fig)
-        fig.text(
-            0.5,
-            0.5,
-            f"{label}: no outcome changes its conclusion about {grouping_words(config).noun} differences\n"
-            f"between replacement thresholds, so there are no {grouping_words(config).noun} means to show.",
-            ha="center",
-            va="center",
-            fontsize=9,
-        )
-        return fig
-    sites = site_names(config)
-    nrows, ncols = _grid(len(changed), 3)
-    frame = _frame(nrows, ncols, 3.4, 2.9, len(sites) + 2)
-    height = frame["height"]
-    fig = Figure(figsize=frame["size"], dpi=DPI)
+def _no_change_figure(label: str, config: Mapping) -> Figure:
+    """The sentence that no outcome of the group changes its conclusion (instead of site means)."""
+    fig = Figure(figsize=(6.0, 1.6), dpi=DPI)
     FigureCanvasAgg(fig)
-    fig.suptitle(
-        f"{label}: {grouping_words(config).noun} means by replacement threshold "
-        "(outcomes whose inference changes)",
-        fontsize=10,
+    fig.text(
+        0.5,
+        0.5,
+        f"{label}: no outcome changes its conclusion about {grouping_words(config).noun} differences\n"
+        f"between replacement thresholds, so there are no {grouping_words(config).noun} means to show.",
+        ha="center",
+        va="center",
+        fontsize=9,
     )
-    gs = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.5, wspace=0.3)
-    s = shifts[shifts["group"] == group]
-    for k, (inst, scale) in enumerate(changed):
-        ax = fig.add_subplot(gs[k // ncols, k % ncols])
-        rows = s[(s["instrument"] == inst) & (s["scale"] == scale)]
-        for j, site in enumerate([*sites, "All"]):
-            r = rows[rows["site"] == site].copy()
-            r["_x"] = r["threshold"].map(lambda t: float(threshold_fraction(t)))
-            r = r.sort_values("_x", kind="mergesort")
-            if site == "All":
-                ax.plot(r["_x"], r["mean"], color="black", lw=1.8, ls="--", marker="o", ms=3)
-            else:
-                ax.plot(
-                    r["_x"],
-                    r["mean"],
-                    color=f"C{j % 10}",
-                    lw=1.1,
-                    marker=MARKERS[(j // 10) % len(MARKERS)],
-                    ms=3,
-                )
-        ax.axvline(primary, color="0.4", ls=":", lw=0.9)
-        ax.grid(True, color="0.92", lw=0.6)
-        ax.set_axisbelow(True)
-        ax.set_xticks(xs)
-        ax.set_xticklabels([_tick_label(t) for t in thresholds])
-        ax.set_xlim(min(xs) - 0.04, max(xs) + 0.04)
-        ax.set_title("\n".join(textwrap.wrap(_label(instruments, inst, scale), 38)))
-        if k % ncols == 0:
-            ax.set_ylabel("mean score")
+    return fig
+
+
+def _site_means_lines(ax, rows: pd.DataFrame, sites: Sequence[str]) -> None:
+    """One line of means by threshold per site (colour by site) and the pooled mean (black, dashed)."""
+    for j, site in enumerate([*sites, "All"]):
+        r = _by_threshold(rows[rows["site"] == site])
+        if site == "All":
+            ax.plot(r["_x"], r["mean"], color="black", lw=1.8, ls="--", marker="o", ms=3)
+        else:
+            ax.plot(
+                r["_x"],
+                r["mean"],
+                color=f"C{j % 10}",
+                lw=1.1,
+                marker=MARKERS[(j // 10) % len(MARKERS)],
+                ms=3,
+            )
+
+
+def _site_means_panel(
+    ax,
+    rows: pd.DataFrame,
+    sites: Sequence[str],
+    thresholds: Sequence[str],
+    xs: Sequence[float],
+    primary: float,
+    title: str,
+) -> None:
+    """One outcome's panel: the site means by threshold, the primary threshold, the outcome's title."""
+    _site_means_lines(ax, rows, sites)
+    _primary_line_and_grid(ax, primary)
+    _threshold_axis(ax, thresholds, xs)
+    ax.set_title("\n".join(textwrap.wrap(title, 38)))
+
+
+def _site_means_legend(fig: Figure, sites: Sequence[str], config: Mapping, frame: Mapping) -> None:
+    """The legend of the site-means figure: one entry per site, all sites pooled, the primary threshold."""
     handles = [
         Line2D([], [], color=f"C{j % 10}", marker=MARKERS[(j // 10) % len(MARKERS)], ms=3, label=site)
         for j, site in enumerate(sites)
@@ -386,22 +363,49 @@ def site_means_figure(
         ),
         Line2D([], [], color="0.4", ls=":", label="primary threshold"),
     ]
-    fig.legend(
-        handles=handles,
-        loc="lower center",
-        ncol=frame["ncol"],
-        frameon=False,
-        bbox_to_anchor=(0.5, 0.2 / height),
+    _legend(fig, handles, frame)
+
+
+@_with_rc
+def site_means_figure(
+    summary: pd.DataFrame,
+    shifts: pd.DataFrame,
+    config: Mapping,
+    group: str,
+    instruments: Mapping[str, Instrument],
+) -> Figure:
+    """Site means by threshold for the outcomes of ``group`` whose inference changes.
+
+    When none changes, the figure holds a sentence saying so (the file is always written).
+    """
+    thresholds, xs = _thresholds(config)
+    primary = float(threshold_fraction(config["scoring"]["primary_threshold"]))
+    label = config["groups"][group].get("label") or group
+    g = summary[summary["group"] == group]
+    flag = _changed(g, _group_models(config, group))
+    changed = _outcomes(g[flag.to_numpy()])
+    if not changed:
+        return _no_change_figure(label, config)
+    sites = site_names(config)
+    nrows, ncols = _grid(len(changed), 3)
+    frame = _frame(nrows, ncols, 3.4, 2.9, len(sites) + 2)
+    fig = Figure(figsize=frame["size"], dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.suptitle(
+        f"{label}: {grouping_words(config).noun} means by replacement threshold "
+        "(outcomes whose inference changes)",
+        fontsize=10,
     )
-    fig.text(
-        0.5,
-        0.06 / height,
-        "CC = complete-case analysis; unadjusted means (descriptives).",
-        ha="center",
-        va="bottom",
-        fontsize=7,
-        color="0.3",
-    )
+    gs = fig.add_gridspec(nrows, ncols, **frame["grid"], hspace=0.5, wspace=0.3)
+    s = shifts[shifts["group"] == group]
+    for k, (inst, scale) in enumerate(changed):
+        ax = fig.add_subplot(gs[k // ncols, k % ncols])
+        rows = s[(s["instrument"] == inst) & (s["scale"] == scale)]
+        _site_means_panel(ax, rows, sites, thresholds, xs, primary, _label(instruments, inst, scale))
+        if k % ncols == 0:
+            ax.set_ylabel("mean score")
+    _site_means_legend(fig, sites, config, frame)
+    _note(fig, "CC = complete-case analysis; unadjusted means (descriptives).", frame["height"])
     return fig
 
 
