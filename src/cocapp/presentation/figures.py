@@ -370,94 +370,107 @@ def draw_all(
 
 
 def _draw_all(config, stats_, scores) -> dict[str, bytes]:
+    """Every figure of :func:`figure_specs` in order, stamped and rendered as PNG and SVG bytes."""
     sites = site_names(config)
     t = format_threshold(config["scoring"]["primary_threshold"])
-    alpha = float(config["statistics"]["significance_level"])
     level = float(config["statistics"].get("confidence_level", 0.95))
-    ref = config["statistics"].get("post_hoc", {}).get("reference_site")
-    paths = config.get("instrument_paths", [])
     desc = stats_.get("descriptives")
-    tukey = stats_.get("tukey")
     corr = stats_.get("correlations")
     written: dict[str, bytes] = {}
     for spec in figure_specs(config):
         g = spec.group
         glabel = config["groups"][g].get("label") or g
-        gsentence = group_in_sentence(config, g)
         if spec.kind == "sites":
-            inst = load_instrument(spec.instrument, paths)
-            scale = inst.scale(spec.scale)
-            sel = (
-                (desc["group"].astype(str) == g)
-                & (desc["instrument"].astype(str) == spec.instrument)
-                & (desc["scale"].astype(str) == spec.scale)
-                & (desc["threshold"] == t)
-                if desc is not None
-                else None
-            )
-            rows = (
-                desc[sel] if desc is not None else pd.DataFrame(columns=["site", "mean", "ci_low", "ci_high"])
-            )
-            tk = None
-            if tukey is not None:
-                tk = tukey[
-                    (tukey["group"].astype(str) == g)
-                    & (tukey["instrument"].astype(str) == spec.instrument)
-                    & (tukey["scale"].astype(str) == spec.scale)
-                    & (tukey["threshold"] == t)
-                ]
-            what = inst.scale_phrase(spec.scale)
-            lo, hi = inst.scale_range(scale)
-            title = f"Mean {what} score for {gsentence} ± {fmt_percent(level)} CI"
-            if spec.label:
-                title = f"{spec.label} {title}"
-            fig = site_plot(
-                rows,
-                tk,
-                sites,
-                ref,
-                (lo, hi),
-                f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})",
-                title,
-                alpha,
-                level,
-                grouping_words(config).noun,
-            )
+            fig = _site_figure(spec, config, desc, stats_.get("tukey"), sites, t, level)
         elif spec.kind in ("funnel", "caterpillar"):
             fig = _many_sites_figure(spec, config, desc, sites, t, level)
         elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
             fig = _scale_scatter(spec, config, scores, corr, t, glabel)
         else:
-            xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
-            wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
-            if spec.instrument in wide.columns and spec.scale in wide.columns:
-                both = wide[[spec.instrument, spec.scale]].dropna()
-            else:
-                both = pd.DataFrame(columns=[spec.instrument, spec.scale], dtype=float)
-            xv = both[spec.instrument].to_numpy(float)
-            yv = both[spec.scale].to_numpy(float)
-            r, n, p = _corr_row(corr, g, t, spec.instrument, spec.scale)
-            # The annotation must describe the plotted points: fall back to them when the file disagrees.
-            if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
-                from scipy import stats as _st
-
-                res = _st.pearsonr(xv, yv)
-                r, n, p = float(res.statistic), len(xv), float(res.pvalue)
-            xs, ys = xi.scale(xi.scale_keys[-1]), yi.scale(yi.scale_keys[-1])
-            fig = scatter_plot(
-                xv,
-                yv,
-                f"{xi.display_name} {in_sentence(xs.label)}",
-                f"{yi.display_name} {in_sentence(ys.label)}",
-                f"{glabel}: {xi.display_name} and {yi.display_name} total scores",
-                r,
-                int(n) if np.isfinite(n) else len(xv),
-                p,
-                xi.scale_range(xs),
-                yi.scale_range(ys),
-            )
+            fig = _total_scatter(spec, config, scores, corr, t, glabel)
         written.update(plotting.figure_files(plotting.stamp_data_note(fig, config), spec.stem, FORMATS))
     return written
+
+
+def _outcome_rows(table: pd.DataFrame, g: str, instrument: str, scale: str, t: str) -> pd.DataFrame:
+    """The rows of ``table`` (descriptives or Tukey) of one outcome of group ``g`` at threshold ``t``."""
+    return table[
+        (table["group"].astype(str) == g)
+        & (table["instrument"].astype(str) == instrument)
+        & (table["scale"].astype(str) == scale)
+        & (table["threshold"] == t)
+    ]
+
+
+def _site_figure(spec: FigureSpec, config, desc, tukey, sites, t, level) -> Figure:
+    """The site plot of one outcome: its descriptives and Tukey pairs at threshold ``t``, titled."""
+    stats_config = config["statistics"]
+    inst = load_instrument(spec.instrument, config.get("instrument_paths", []))
+    scale = inst.scale(spec.scale)
+    if desc is not None:
+        rows = _outcome_rows(desc, spec.group, spec.instrument, spec.scale, t)
+    else:
+        rows = pd.DataFrame(columns=["site", "mean", "ci_low", "ci_high"])
+    tk = _outcome_rows(tukey, spec.group, spec.instrument, spec.scale, t) if tukey is not None else None
+    lo, hi = inst.scale_range(scale)
+    who = group_in_sentence(config, spec.group)
+    title = f"Mean {inst.scale_phrase(spec.scale)} score for {who} ± {fmt_percent(level)} CI"
+    if spec.label:
+        title = f"{spec.label} {title}"
+    return site_plot(
+        rows,
+        tk,
+        sites,
+        stats_config.get("post_hoc", {}).get("reference_site"),
+        (lo, hi),
+        f"{inst.scale_title(spec.scale)} ({fmt_g(lo)}–{fmt_g(hi)})",
+        title,
+        float(stats_config["significance_level"]),
+        level,
+        grouping_words(config).noun,
+    )
+
+
+def _plotted_correlation(
+    corr, g, t, x: str, y: str, xv: np.ndarray, yv: np.ndarray
+) -> tuple[float, float, float]:
+    """r, n, p of the pair from ``correlations.csv``, or of the plotted points when the file disagrees."""
+    r, n, p = _corr_row(corr, g, t, x, y)
+    # The annotation must describe the plotted points: fall back to them when the file disagrees.
+    if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
+        from scipy import stats as _st
+
+        res = _st.pearsonr(xv, yv)
+        r, n, p = float(res.statistic), len(xv), float(res.pvalue)
+    return r, n, p
+
+
+def _total_scatter(spec: FigureSpec, config, scores, corr, t, glabel) -> Figure:
+    """Scatter of two instruments' total scores (``spec.instrument`` and ``spec.scale`` name them)."""
+    g = spec.group
+    paths = config.get("instrument_paths", [])
+    xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
+    wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
+    if spec.instrument in wide.columns and spec.scale in wide.columns:
+        both = wide[[spec.instrument, spec.scale]].dropna()
+    else:
+        both = pd.DataFrame(columns=[spec.instrument, spec.scale], dtype=float)
+    xv = both[spec.instrument].to_numpy(float)
+    yv = both[spec.scale].to_numpy(float)
+    r, n, p = _plotted_correlation(corr, g, t, spec.instrument, spec.scale, xv, yv)
+    xs, ys = xi.scale(xi.scale_keys[-1]), yi.scale(yi.scale_keys[-1])
+    return scatter_plot(
+        xv,
+        yv,
+        f"{xi.display_name} {in_sentence(xs.label)}",
+        f"{yi.display_name} {in_sentence(ys.label)}",
+        f"{glabel}: {xi.display_name} and {yi.display_name} total scores",
+        r,
+        int(n) if np.isfinite(n) else len(xv),
+        p,
+        xi.scale_range(xs),
+        yi.scale_range(ys),
+    )
 
 
 def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
@@ -469,12 +482,7 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
     wide = _wide_measures(scores[g], t, picked) if g in scores else pd.DataFrame()
     both = wide.dropna() if not wide.empty else pd.DataFrame(columns=[spec.instrument, spec.scale])
     xv, yv = both[spec.instrument].to_numpy(float), both[spec.scale].to_numpy(float)
-    r, n, p = _corr_row(corr, g, t, spec.instrument, spec.scale)
-    if (not np.isfinite(r) or n != len(xv)) and len(xv) >= 3:
-        from scipy import stats as _st
-
-        res = _st.pearsonr(xv, yv)
-        r, n, p = float(res.statistic), len(xv), float(res.pvalue)
+    r, n, p = _plotted_correlation(corr, g, t, spec.instrument, spec.scale, xv, yv)
     labels, ranges = [], []
     for _, inst_key, scale_key in picked:
         inst = load_instrument(inst_key, paths)
@@ -514,12 +522,7 @@ def outcome_funnel(
     if desc is None:
         rows = pd.DataFrame(columns=cols)
     else:
-        rows = desc[
-            (desc["group"].astype(str) == g)
-            & (desc["instrument"].astype(str) == instrument)
-            & (desc["scale"].astype(str) == scale)
-            & (desc["threshold"] == t)
-        ]
+        rows = _outcome_rows(desc, g, instrument, scale, t)
     by_site = rows[cols].set_index(rows["site"].astype(str).rename("site_key"))
     by_site = by_site[~by_site.index.duplicated()].reindex(list(sites))
     by_site["site"] = list(sites)
