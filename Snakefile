@@ -11,7 +11,13 @@
 # default run); the report, which runs alone, draws and scales its figures in two processes.
 # `--set-threads impute=N sensitivity=N` overrides.
 
+import sys
+
 from snakemake.utils import min_version
+
+# The Snakefile reads the cocapp of this checkout, the code its jobs run (shell.prefix below), never
+# another installed copy: the stages' settings and code hashes are those of the code that runs.
+sys.path.insert(0, f"{workflow.basedir}/src")
 
 from cocapp.config import ConfigError, validate_config, with_defaults
 from cocapp.workflow import Workflow

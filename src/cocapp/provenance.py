@@ -153,6 +153,8 @@ def _package_data(data: Iterable[str]) -> list[Path]:
         root = base / folder
         if root.is_dir():
             files += sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        elif root.is_file():  # one file of a folder other stages read as a whole (a template)
+            files.append(root)
     return files
 
 

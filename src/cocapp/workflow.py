@@ -91,19 +91,30 @@ def module_closure(module: str) -> tuple[Path, ...]:
 
 
 @cache
-def _data_files(folder: str) -> tuple[Path, ...]:
-    root = PACKAGE_ROOT / folder
+def _data_files(entry: str) -> tuple[Path, ...]:
+    """The package data files of a stage's ``data`` entry: a folder (every file under it) or one file."""
+    root = PACKAGE_ROOT / entry
+    if root.is_file():
+        return (root,)
     files = (p for p in root.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts)
     return tuple(sorted(files))
+
+
+# Every job is ``python -m cocapp <stage>``: the entry point and the command line, whatever the stage.
+ENTRY_POINTS = ("__main__.py", "cli.py")
 
 
 @cache
 def code_hash(stage: str) -> str:
     """SHA-256 (first 16 hex digits) of the stage's code closure (with the runner's, which every
-    stage runs under) and its package data."""
+    stage runs under, and the entry point ``python -m cocapp``) and its package data."""
     spec = STAGES[stage]
     digest = hashlib.sha256()
-    code = {*module_closure(spec.module), *module_closure("cocapp.stages.runner")}
+    code = {
+        *module_closure(spec.module),
+        *module_closure("cocapp.stages.runner"),
+        *(PACKAGE_ROOT / name for name in ENTRY_POINTS),
+    }
     files = [*sorted(code), *(f for d in spec.data for f in _data_files(d))]
     for path in files:
         digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")

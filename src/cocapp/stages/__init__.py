@@ -23,8 +23,10 @@ class StageSpec:
 
     module: str
     description: str
+    # dotted config keys the stage reads: `*` = every group, `groups.*` = the group names alone,
+    # `{a.b}` = the value of key a.b (cocapp.stages.settings.expand_keys)
     settings: tuple[str, ...] = ()
-    data: tuple[str, ...] = ()  # package data folders (relative to src/cocapp) the stage reads
+    data: tuple[str, ...] = ()  # package data (folders or files, relative to src/cocapp) the stage reads
 
 
 # The report shows the whole configuration, so it reads every section.
@@ -161,7 +163,7 @@ STAGES: dict[str, StageSpec] = {
             "statistics.confidence_level",
             "imputation",
         ),
-        ("instruments", "schemas"),
+        ("instruments", "schemas", "presentation/templates/verdict.j2"),
     ),
     "impute": StageSpec(
         "cocapp.stages.impute",
@@ -212,7 +214,7 @@ STAGES: dict[str, StageSpec] = {
         (
             "study.synthetic",
             "sites",
-            "groups.*.label",
+            "groups.{qualitative.joint_display.group}.label",  # the group shown
             "scoring.primary_threshold",
             "statistics.confidence_level",
             "statistics.significance_level",
@@ -235,7 +237,7 @@ STAGES: dict[str, StageSpec] = {
             "statistics.correlations.deletion",
             "statistics.funnel",
         ),
-        ("instruments", "schemas", "presentation/templates"),
+        ("instruments", "schemas"),
     ),
     "figures": StageSpec(
         "cocapp.stages.figures",
@@ -247,7 +249,7 @@ STAGES: dict[str, StageSpec] = {
         "cocapp.stages.audit",
         "printed vs regenerated numbers; statcheck-style consistency checks of the print",
         (
-            "groups.*.instruments",
+            "groups.*",  # the group names alone
             "instrument_paths",
             "scoring.primary_threshold",
             "statistics.significance_level",

@@ -11,6 +11,7 @@ that declared and read keys agree.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 __all__ = ["Settings", "UndeclaredSetting", "expand_keys", "pick", "settings_json"]
@@ -23,30 +24,61 @@ class UndeclaredSetting(KeyError):
         return f"config key {self.args[0]!r} is read by the stage but not declared in its settings"
 
 
+_DOT = re.compile(r"\.(?![^{]*\})")  # a dot between key parts, not one inside {a.b}
+
+
 def expand_keys(config: dict, keys: Iterable[str], group: str | None = None) -> list[tuple[str, ...]]:
-    """Concrete key paths of dotted ``keys``: ``*`` after ``groups`` becomes each group (or ``group``)."""
+    """Concrete key paths of dotted ``keys``: ``*`` after ``groups`` becomes each group (or ``group``);
+    ``{a.b}`` becomes the value of the config key ``a.b`` (the key is left out when that is unset).
+
+    >>> cfg = {"groups": {"x": {}, "y": {}}, "show": {"group": "y"}}
+    >>> expand_keys(cfg, ["groups.*.label", "groups.{show.group}.label", "groups.{show.other}.label"])
+    [('groups', 'x', 'label'), ('groups', 'y', 'label')]
+    """
     paths: list[tuple[str, ...]] = []
     for key in keys:
-        parts = key.split(".")
         prefixes: list[tuple[str, ...]] = [()]
-        for part in parts:
+        for part in _DOT.split(key):
             if part == "*":
                 node_groups = [group] if group is not None else list(config.get("groups", {}))
                 prefixes = [p + (g,) for p in prefixes for g in node_groups]
+            elif part.startswith("{") and part.endswith("}"):
+                value = _node(config, part[1:-1].split("."))
+                prefixes = [p + (value,) for p in prefixes] if isinstance(value, str) else []
             else:
                 prefixes = [p + (part,) for p in prefixes]
         paths += [p for p in prefixes if p not in paths]
     return paths
 
 
+def _node(config: dict, path: Iterable[str]):
+    """The value at the key path ``path`` of ``config``, None when unset."""
+    node = config
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def pick(config: dict, keys: Iterable[str], group: str | None = None) -> dict:
     """The nested sub-dict of ``config`` holding exactly ``keys`` (absent optional keys are left out).
 
+    A key ending in ``*`` (``groups.*``) takes the names alone: a stage that only lists the groups.
+
     >>> pick({"a": {"b": 1, "c": 2}, "groups": {"x": {"k": 1, "j": 2}}}, ["a.b", "groups.*.k"])
     {'a': {'b': 1}, 'groups': {'x': {'k': 1}}}
+    >>> pick({"groups": {"x": {"k": 1}, "y": {"k": 2}}}, ["groups.*"])
+    {'groups': {'x': {}, 'y': {}}}
     """
     out: dict = {}
+    names_only = {path for key in keys if key.endswith(".*") for path in expand_keys(config, [key], group)}
     for path in expand_keys(config, keys, group):
+        if path in names_only and _node(config, path) is not None:
+            target = out
+            for part in path:
+                target = target.setdefault(part, {})
+            continue
         node = config
         for part in path:
             if not isinstance(node, dict) or part not in node:
@@ -88,7 +120,8 @@ class Settings(dict):
     # -- bookkeeping ------------------------------------------------------------------------------
     @property
     def read_paths(self) -> set[tuple[str, ...]]:
-        """Key paths read so far (by item access, ``get``, ``in`` or iteration)."""
+        """Key paths read so far (by item access, ``get``, ``in`` or iteration; a declared key that is
+        absent counts as read when ``get`` or ``in`` looked it up)."""
         return self._shared["read"]
 
     def _declared(self, key) -> bool:
@@ -112,6 +145,7 @@ class Settings(dict):
             return self[key]
         if not self._declared(key):
             raise UndeclaredSetting(".".join(map(str, self._path + (key,))))
+        self._mark(key)  # an optional key looked up and absent: its absence decided what the stage did
         return default
 
     def __contains__(self, key) -> bool:
@@ -120,6 +154,7 @@ class Settings(dict):
             return True
         if not self._declared(key):
             raise UndeclaredSetting(".".join(map(str, self._path + (key,))))
+        self._mark(key)
         return False
 
     def __iter__(self):

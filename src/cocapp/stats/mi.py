@@ -183,7 +183,8 @@ def analyse(
         return coded[c]
 
     keys, n, mean, var, anova, tk_diff, tk_se, chosen = [], [], [], [], [], [], [], []
-    measures = group_correlation_measures({"instruments": list(instruments)} | dict(spec))
+    chosen_spec = spec if "instruments" in spec else {"instruments": list(instruments), **spec}
+    measures = group_correlation_measures(chosen_spec)
     # fewer than two measures: no correlations (scale_correlations would return None)
     correlated = {(inst, scale) for _, inst, scale in measures} if len(measures) > 1 else set()
     adj: dict[str, dict[str, list]] = {
