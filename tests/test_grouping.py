@@ -126,3 +126,18 @@ def test_a_second_copy_of_a_raw_file_must_hold_the_same_data(study, cocapp_stage
     assert code != 0 and not Path("data/derived").exists()
     assert "data/raw/users.txt: another copy of data/raw/users.csv (groups.users.raw) with different" in log
     assert "column 'rsa_02', data row 4:" in log
+
+
+def test_a_copy_with_an_invalid_value_is_refused_naming_the_column_row_and_value(study, cocapp_stage):
+    """A copy whose edit breaks a rule (a response out of range) is refused with the rule's own
+    message: the copy's file, the column, the data row and the value, not only a count of problems."""
+    copy = study / "data/raw/users.txt"
+    d = pd.read_csv(study / "data/raw/users.csv", dtype=str, keep_default_na=False)
+    d.loc[d.id == "U04", "rsa_02"] = "77"
+    d.to_csv(copy, index=False, lineterminator="\n")
+    code, log = ingest(cocapp_stage, load_config("config.yaml"))
+    assert code != 0 and not Path("data/derived").exists()
+    assert "data/raw/users.txt: another copy of data/raw/users.csv (groups.users.raw) with different" in log
+    assert (
+        "data/raw/users.txt: column 'rsa_02', data row 4: value '77': must be an integer from 1 to 5" in log
+    )

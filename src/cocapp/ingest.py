@@ -26,6 +26,7 @@ from cocapp.validate import (
     DataValidationError,
     GroupSpec,
     categorical_labels,
+    format_problems,
     ids_of,
     site_names_of,
     stacked,
@@ -85,8 +86,11 @@ def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) 
         same_format = raw_format(copy) == raw_format(g["raw"])
         options = read_options(config, group) if same_format else ReadOptions()
         other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=options))
-    except (DataValidationError, ValueError) as err:
-        return f"it does not pass the checks the configured file passes ({str(err).splitlines()[0]})"
+    except DataValidationError as err:
+        # every problem with its file, column, row and value (the first line is only their count)
+        return "it does not pass the checks the configured file passes: " + format_problems(err.problems)
+    except ValueError as err:
+        return f"it cannot be read as the configured file is: {err}"
     for kind in ("items", "respondents"):
         a, b = getattr(result, kind), getattr(other, kind)
         if list(a.columns) != list(b.columns) or len(a) != len(b):

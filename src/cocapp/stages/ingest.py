@@ -52,9 +52,9 @@ def run(args, settings, log) -> dict:
             problem = compare_raw_copy(settings, group, result, copy)
             if problem:
                 unreadable.append(
-                    f"{copy}: another copy of {g['raw']} (groups.{group}.raw) with different data: "
-                    f"{problem}; keep one copy in its folder, or make them agree (the workflow reads "
-                    "only the configured one)"
+                    f"{copy}: another copy of {g['raw']} (groups.{group}.raw) with different data (keep "
+                    f"one copy in its folder, or make them agree: the workflow reads only the configured "
+                    f"one): {problem}"
                 )
             else:
                 log.info(f"{copy}: a copy of {g['raw']}, checked: same data")

@@ -185,12 +185,6 @@ class _Design:
     rows: int | None = None  # data rows when X is the compressed matrix of blockls (not n × p)
 
 
-def _is_categorical(kind: str) -> bool:
-    if kind not in ("numeric", "categorical"):
-        raise ValueError(f"covariate type must be 'numeric' or 'categorical', got {kind!r}")
-    return kind == "categorical"
-
-
 def _aliased(X: np.ndarray, names: Sequence[str], rows: int | None = None) -> list[str]:
     """Columns that are linear combinations of earlier ones (R's ``alias``), by a greedy rank scan.
     ``rows``: the data rows when ``X`` is a compressed matrix with the design's cross-product."""
