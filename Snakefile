@@ -100,7 +100,9 @@ rule all:
 # -- 1. Questionnaire returns: read and validate the raw files -------------------------------------
 rule ingest:
     input:
-        raw=W.raw_files(),
+        raw=W.raw_data_files(),  # one per group, config order
+        codebooks=W.codebook_files(),
+        catalogs=W.catalog_files(),
         copies=W.raw_copies(),  # other copies beside a raw file: checked to hold the same data
         instruments=W.instrument_files(),
     output:
@@ -121,7 +123,8 @@ rule ingest:
         settings=W.settings("ingest"),
         code=W.code("ingest"),
     shell:
-        "cocapp ingest --settings {params.settings:q} --items {output.answers}"
+        "cocapp ingest --settings {params.settings:q} --raw {input.raw} --codebook {input.codebooks}"
+        " --catalog {input.catalogs} --copies {input.copies} --items {output.answers}"
         " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
 
 

@@ -90,10 +90,15 @@ class Outcome:
 
 
 def _stage_args(config: dict, out: str) -> list[str]:
+    from stage_inputs import ingest_inputs
+
     return [
-        x
-        for kind in KINDS
-        for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
+        *ingest_inputs(config),
+        *(
+            x
+            for kind in KINDS
+            for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
+        ),
     ]
 
 

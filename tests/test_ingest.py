@@ -11,6 +11,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 import yaml
+from stage_inputs import ingest_inputs
 
 from cocapp.cli import main as cli_main
 from cocapp.config import load_config
@@ -37,7 +38,7 @@ def run_ingest(cocapp_stage) -> tuple[int, str]:
         for kind in KINDS
         for x in (f"--{kind}", *(f"data/derived/ingest/{g}_{kind}.csv" for g in config["groups"]))
     ]
-    return cocapp_stage("ingest", config, *args)
+    return cocapp_stage("ingest", config, *ingest_inputs(config), *args)
 
 
 @pytest.fixture

@@ -71,20 +71,28 @@ def group_spec(config: dict, group: str) -> GroupSpec:
     )
 
 
-def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) -> str | None:
+def compare_raw_copy(
+    config: dict,
+    group: str,
+    spec: GroupSpec,
+    result: IngestResult,
+    copy: str,
+    codebook: str | None,
+    options: ReadOptions,
+) -> str | None:
     """Why the other copy ``copy`` of ``group``'s raw file (:func:`cocapp.rawformats.raw_copies`)
     holds different data than the configured file, or None when both give the same validated items
     and respondents. The copy is read and validated as its format is (its own missing codes, the
-    group's codebook for a format without labels)."""
+    group's ``codebook`` for a format without labels); ``spec`` is what the configured file was
+    validated against and ``options`` how it was read (they serve a copy of the same format only)."""
     g = config["groups"][group]
-    spec = group_spec(config, group)
     extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
     spec = replace(spec, extra_missing_codes=extra if raw_format(copy) not in DECLARES_MISSING else {})
     try:
         # the group's read options (encoding, delimiter, sheet) fit a copy of the same format only
         same_format = raw_format(copy) == raw_format(g["raw"])
-        options = read_options(config, group) if same_format else ReadOptions()
-        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=options))
+        options = options if same_format else ReadOptions()
+        other = ingest_group(spec, read_raw(copy, codebook, dataset=group, options=options))
     except (DataValidationError, ValueError) as err:
         return f"it does not pass the checks the configured file passes ({str(err).splitlines()[0]})"
     for kind in ("items", "respondents"):

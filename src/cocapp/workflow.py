@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from cocapp.instruments import instrument_file
-from cocapp.rawformats import METADATA_FORMATS, format_of, raw_copies
+from cocapp.rawformats import METADATA_FORMATS, format_of, needs_codebook, raw_copies
 from cocapp.stages import STAGES
 from cocapp.stages.settings import settings_json
 
@@ -169,7 +169,8 @@ class Workflow:
     # -- inputs ---------------------------------------------------------------------------------
     def raw_files(self) -> list[str]:
         """Each group's raw file, its codebook when the format has no labels of its own, and its SAS
-        format catalog."""
+        format catalog: the raw inputs the results come from (the report lists them with their
+        SHA-256)."""
         files: list[str] = []
         for g in self.config["groups"].values():
             files.append(g["raw"])
@@ -178,6 +179,26 @@ class Workflow:
             if (g.get("read") or {}).get("catalog"):
                 files.append(g["read"]["catalog"])
         return sorted(set(files), key=files.index)
+
+    # ingest's inputs, each kind apart (``--raw``, ``--codebook``, ``--catalog``, ``--copies``)
+    def raw_data_files(self) -> list[str]:
+        """Each group's raw file (``groups.<group>.raw``), one per group in config order."""
+        return [g["raw"] for g in self.config["groups"].values()]
+
+    def codebook_files(self) -> list[str]:
+        """The codebooks ingest reads: a group's codebook when its raw file, or another copy beside it
+        (:meth:`raw_copies`), is in a format without labels of its own."""
+        files = [
+            g["codebook"]
+            for g in self.config["groups"].values()
+            if g.get("codebook") and needs_codebook(g["raw"], raw_copies(g["raw"]))
+        ]
+        return sorted(set(files), key=files.index)
+
+    def catalog_files(self) -> list[str]:
+        """The SAS format catalogs of the groups (``groups.<group>.read.catalog``)."""
+        files = [(g.get("read") or {}).get("catalog") for g in self.config["groups"].values()]
+        return sorted({f for f in files if f}, key=files.index)
 
     def raw_copies(self) -> list[str]:
         """Other copies beside the raw files (same name, another format): ingest checks that they hold

@@ -1,0 +1,17 @@
+"""The input options of a stage as the workflow gives them (the Snakefile's file lists,
+:class:`cocapp.workflow.Workflow`), for tests that run a stage in-process in a study folder."""
+
+from __future__ import annotations
+
+from cocapp.workflow import Workflow
+
+
+def ingest_inputs(config: dict) -> list[str]:
+    """``cocapp ingest``'s input options: the raw files, codebooks, SAS catalogs and other copies."""
+    w = Workflow(config)
+    return [
+        *("--raw", *w.raw_data_files()),
+        *("--codebook", *w.codebook_files()),
+        *("--catalog", *w.catalog_files()),
+        *("--copies", *w.raw_copies()),
+    ]
