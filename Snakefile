@@ -351,7 +351,11 @@ rule impute:
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
 rule qualitative_ingest:
     input:
-        W.qualitative_files(),
+        segments=W.qualitative_file("segments"),
+        # optional: [] when the config names none
+        cases=W.qualitative_file("cases"),
+        codebook=W.qualitative_file("codebook"),
+        interviews=W.qualitative_file("interviews"),
     output:
         segments="data/derived/qualitative/segments.csv",
         cases="data/derived/qualitative/cases.csv",
@@ -366,8 +370,10 @@ rule qualitative_ingest:
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
+        optional=W.options("cases", "codebook", "interviews"),
     shell:
-        "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
+        "cocapp qualitative-ingest --settings {params.settings:q} --segments {input.segments}"
+        " {params.optional} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
         " --out-import-report {output.report} --out-memos {output.memos}"
         " --out-sources {output.sources} 2> {log}"
@@ -431,9 +437,12 @@ rule joint_display:
         codes="data/derived/qualitative/codes.csv",
         descriptives="data/derived/stats/descriptives.csv",
         tukey="data/derived/stats/tukey.csv",
-        raw=W.qualitative_files(),
+        interviews=W.qualitative_file("interviews"),  # [] when the config names none
         # the section shows (and traces) the counts of the published framework tables
-        framework=QUALITATIVE_TRACED[1:],
+        site_theme="data/derived/qualitative/framework_site_theme.csv",
+        group_theme="data/derived/qualitative/framework_group_theme.csv",
+        code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
+        codebook="data/derived/qualitative/codebook.csv",
     output:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
@@ -444,11 +453,13 @@ rule joint_display:
     params:
         settings=W.settings("joint-display"),
         code=W.code("joint-display"),
+        interviews=W.options("interviews"),
     shell:
         "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
-        " --tukey {input.tukey} --framework {input.framework} --joint {output.joint}"
-        " --section {output.section} 2> {log}"
+        " --tukey {input.tukey} {params.interviews} --site-theme {input.site_theme}"
+        " --group-theme {input.group_theme} --code-frequencies {input.code_frequencies}"
+        " --codebook {input.codebook} --joint {output.joint} --section {output.section} 2> {log}"
 
 
 # -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --

@@ -15,3 +15,10 @@ def ingest_inputs(config: dict) -> list[str]:
         *("--catalog", *w.catalog_files()),
         *("--copies", *w.raw_copies()),
     ]
+
+
+def qualitative_inputs(config: dict) -> list[str]:
+    """``cocapp qualitative-ingest``'s input options: the qualitative files the config names."""
+    w = Workflow(config)
+    keys = ("segments", "cases", "codebook", "interviews")
+    return [x for k in keys if w.qualitative_file(k) for x in (f"--{k}", w.qualitative_file(k))]

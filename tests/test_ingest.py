@@ -223,6 +223,55 @@ def test_many_problems_are_capped_with_a_count(study, run_failing):
     assert f"{12 * 36} problems found" in err
 
 
+# -- the files on the command line --------------------------------------------------------------------
+def outputs(config) -> list[str]:
+    return [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
+
+
+def test_ingest_reads_only_the_files_given_and_they_must_be_the_configured_ones(study, cocapp_stage):
+    """The raw files come from the command line (one per group, config order), never from a folder:
+    a file given for the wrong group, a copy that is no copy of a raw file, or a codebook a group needs
+    but was not given stops the stage with a message naming the file."""
+    config = load_config("config.yaml")
+    inputs = ingest_inputs(config)
+    assert inputs[: inputs.index("--codebook")] == ["--raw", "data/raw/users.csv", "data/raw/staff.csv"]
+    code, log = cocapp_stage(
+        "ingest", config, "--raw", "data/raw/staff.csv", "data/raw/users.csv", *outputs(config)
+    )
+    assert code == 1
+    assert (
+        "--raw: data/raw/staff.csv is given for group users (config order), but groups.users.raw is " in log
+    )
+    code, log = cocapp_stage(
+        "ingest", config, *inputs[:5], "--copies", "data/raw/codebook.csv", *outputs(config)
+    )
+    assert (
+        code == 1
+        and "--copies: data/raw/codebook.csv is given, but no configured group's raw file needs" in log
+    )
+    # the codebook of the text tables is needed, and was not given
+    code, log = cocapp_stage("ingest", config, *inputs[:3], *outputs(config))
+    assert (
+        code == 1
+        and "--codebook: groups.users.codebook is data/raw/codebook.csv, which the group needs" in log
+    )
+    assert not Path("out").exists()
+
+
+def test_a_copy_is_checked_only_when_given(study, cocapp_stage):
+    """Another copy beside a raw file (users.sav beside users.csv) is an input of ingest: the workflow
+    lists it when it is parsed and gives it; the stage checks the copies it is given."""
+    write_sav_copy(study)
+    config = load_config("config.yaml")
+    inputs = ingest_inputs(config)
+    assert inputs[inputs.index("--copies") :] == ["--copies", "data/raw/users.sav"]
+    code, log = cocapp_stage("ingest", config, *inputs, *outputs(config))
+    assert code == 0 and "data/raw/users.sav: a copy of data/raw/users.csv, checked: same data" in log
+    without = inputs[: inputs.index("--copies")]
+    code, log = cocapp_stage("ingest", config, *without, *outputs(config))
+    assert code == 0 and "users.sav" not in log
+
+
 # -- SPSS input ----------------------------------------------------------------------------------------
 def write_sav_copy(study: Path) -> Path:
     """The users CSV as a .sav: site as labelled codes, 8/9 declared user-missing on items."""

@@ -217,9 +217,21 @@ class Workflow:
         """Input function: the ``{group}`` wildcard's instrument files."""
         return lambda wildcards: self.instrument_files(wildcards.group)
 
-    def qualitative_files(self) -> list[str]:
-        q = self.config.get("qualitative") or {}
-        return [q[k] for k in ("segments", "cases", "codebook", "interviews") if q.get(k)]
+    def qualitative_file(self, key: str) -> str | list:
+        """The qualitative input file ``qualitative.<key>`` (segments, cases, codebook, interviews), or
+        ``[]`` (no input) when the config names none."""
+        return (self.config.get("qualitative") or {}).get(key) or []
+
+    @staticmethod
+    def options(*names: str):
+        """A ``params`` function: ``--<name> <file>`` for each of the rule's named inputs ``names`` that
+        holds a file (an optional input the config switches off is ``[]`` and gives no option)."""
+
+        def given(wildcards, input) -> str:
+            files = {name: getattr(input, name) for name in names}
+            return " ".join(f"--{name.replace('_', '-')} {f}" for name, f in files.items() if f)
+
+        return given
 
     @property
     def qualitative_enabled(self) -> bool:

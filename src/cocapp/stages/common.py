@@ -6,7 +6,9 @@ import argparse
 
 __all__ = [
     "BackgroundMap",
+    "InputError",
     "by_group",
+    "configured_file",
     "load_calibration",
     "concat_outputs",
     "concat_parts",
@@ -21,6 +23,11 @@ __all__ = [
     "thresholds_of",
     "workers_option",
 ]
+
+
+class InputError(ValueError):
+    """The files on a stage's command line do not fit its config: a file the config needs is not given,
+    or a file given is not the one the config names (the message names both)."""
 
 
 def group_files(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
@@ -45,10 +52,25 @@ def by_group(settings, files: list[str], option: str) -> dict[str, str]:
     """Pair one file per group (config order) with its group; the counts must agree."""
     groups = list(settings["groups"])
     if len(files) != len(groups):
-        raise ValueError(
+        raise InputError(
             f"--{option}: {len(files)} file(s) given for {len(groups)} configured group(s) {groups}"
         )
     return dict(zip(groups, files, strict=True))
+
+
+def configured_file(given: str | None, configured: str | None, key: str, option: str) -> str | None:
+    """The file given as ``--<option>``: the one the config names as ``key``, given when (and only when)
+    the config names one (None then). A file missing from the command line, or one the config does
+    not name, is an error naming both."""
+    import os
+
+    if configured and not given:
+        raise InputError(f"--{option}: {key} is {configured}, but it was not given")
+    if given and not configured:
+        raise InputError(f"--{option} {given}: given, but the config sets no {key}")
+    if given and os.path.normpath(given) != os.path.normpath(configured):
+        raise InputError(f"--{option} {given}: not the file {key} names ({configured})")
+    return given or None
 
 
 def group_instruments(settings, group: str) -> dict:

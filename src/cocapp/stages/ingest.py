@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from cocapp.stages.common import by_group, group_files
+from cocapp.stages.common import InputError, by_group, group_files
 
 __all__ = ["add_arguments", "run"]
 
@@ -44,16 +44,16 @@ def _same(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b)
 
 
-def _config_file(given: list[str], configured: str | None, needed: bool, key: str, option: str, used: list):
+def _config_file(given: list[str], configured: str | None, needed: bool, key: str, option: str, used: set):
     """The file given with ``option`` that the config names as ``key`` (None when the config names
     none, or the group does not need it); an error when it is needed and was not given."""
     if not configured or not needed:
         return None
     for f in given:
         if _same(f, configured):
-            used.append(f)
+            used.add(f)
             return f
-    raise ValueError(f"{option}: {key} is {configured}, which the group needs, but it was not given")
+    raise InputError(f"{option}: {key} is {configured}, which the group needs, but it was not given")
 
 
 def inputs_by_group(args, settings) -> dict[str, dict]:
@@ -63,23 +63,23 @@ def inputs_by_group(args, settings) -> dict[str, dict]:
     from cocapp.rawformats import is_copy_of, needs_codebook
 
     raws = by_group(settings, args.raw, "raw")
-    used: list[str] = []
+    used: dict[str, set] = {"copies": set(), "codebook": set(), "catalog": set()}
     out: dict[str, dict] = {}
     for group, g in settings["groups"].items():
         if not _same(raws[group], g["raw"]):
-            raise ValueError(
+            raise InputError(
                 f"--raw: {raws[group]} is given for group {group} (config order), "
                 f"but groups.{group}.raw is {g['raw']}"
             )
         copies = [c for c in args.copies if is_copy_of(c, raws[group])]
-        used += copies
+        used["copies"].update(copies)
         codebook = _config_file(
             args.codebook,
             g.get("codebook"),
             needs_codebook(raws[group], copies),
             f"groups.{group}.codebook",
             "--codebook",
-            used,
+            used["codebook"],
         )
         catalog = _config_file(
             args.catalog,
@@ -87,13 +87,13 @@ def inputs_by_group(args, settings) -> dict[str, dict]:
             True,
             f"groups.{group}.read.catalog",
             "--catalog",
-            used,
+            used["catalog"],
         )
         out[group] = dict(raw=raws[group], codebook=codebook, catalog=catalog, copies=copies)
-    for option in ("copies", "codebook", "catalog"):
-        unused = [f for f in getattr(args, option) if f not in used]
+    for option, files in used.items():
+        unused = [f for f in getattr(args, option) if f not in files]
         if unused:
-            raise ValueError(f"--{option}: {unused[0]} is given, but no configured group's raw file needs it")
+            raise InputError(f"--{option}: {unused[0]} is given, but no configured group's raw file needs it")
     return out
 
 

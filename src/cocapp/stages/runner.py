@@ -35,6 +35,7 @@ _DATA_ERRORS = (
     "ContractError",
     "QualitativeValidationError",
     "QualitativeInputError",
+    "InputError",
 )
 
 
