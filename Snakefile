@@ -124,7 +124,8 @@ rule ingest:
         code=W.code("ingest"),
     shell:
         "cocapp ingest --settings {params.settings:q} --raw {input.raw} --codebook {input.codebooks}"
-        " --catalog {input.catalogs} --copies {input.copies} --items {output.answers}"
+        " --catalog {input.catalogs} --copies {input.copies} --instruments {input.instruments}"
+        " --items {output.answers}"
         " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
 
 
@@ -145,7 +146,7 @@ rule score:
         code=W.code("score"),
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
-        " --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output} 2> {log}"
 
 
 # -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
@@ -168,7 +169,8 @@ rule reliability:
         code=W.code("reliability"),
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
-        " --alpha-out {output.alpha} --items-out {output.by_item} 2> {log}"
+        " --instruments {input.instruments} --alpha-out {output.alpha}"
+        " --items-out {output.by_item} 2> {log}"
 
 
 rule missingness:
@@ -191,7 +193,8 @@ rule missingness:
         code=W.code("missingness"),
     shell:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
-        " --by-scale {output.by_scale} --by-item {output.by_item} --patterns {output.patterns}"
+        " --instruments {input.instruments} --by-scale {output.by_scale}"
+        " --by-item {output.by_item} --patterns {output.patterns}"
         " --mcar {output.mcar} 2> {log}"
 
 
@@ -214,7 +217,8 @@ rule distributions:
         code=W.code("distributions"),
     shell:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
-        " --descriptives {output.descriptives} --normality {output.normality}"
+        " --instruments {input.instruments} --descriptives {output.descriptives}"
+        " --normality {output.normality}"
         " --reference {output.reference} 2> {log}"
 
 
@@ -342,7 +346,8 @@ rule impute:
         code=W.code("impute"),
     shell:
         "cocapp impute --settings {params.settings:q} --items {input.answers}"
-        " --respondents {input.respondents} --means {output.means} --tests {output.tests}"
+        " --respondents {input.respondents} --instruments {input.instruments}"
+        " --means {output.means} --tests {output.tests}"
         " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
         " --diagnostics {output.diagnostics} --predictors {output.predictors}"
         " --figures {output.figures} --workers {threads} 2> {log}"
@@ -488,7 +493,8 @@ rule tables:
         "cocapp tables --settings {params.settings:q} --anova {input.anova}"
         " --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --ancova {input.ancova} --ancova-means {input.means}"
-        " --reconciliation {input.reconciliation} --out {output} 2> {log}"
+        " --reconciliation {input.reconciliation} --instruments {input.instruments}"
+        " --out {output} 2> {log}"
 
 
 rule figures:
@@ -510,7 +516,7 @@ rule figures:
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
-        " --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output} 2> {log}"
 
 
 rule audit:
@@ -526,6 +532,7 @@ rule audit:
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
+        instruments=W.instrument_files(),
     output:
         comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
         consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
@@ -543,7 +550,8 @@ rule audit:
         "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
-        " --missingness {input.missingness} --normality {input.normality}"
+        " --instruments {input.instruments} --missingness {input.missingness}"
+        " --normality {input.normality}"
         " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
 
 
@@ -565,6 +573,7 @@ rule report:
         ),
         raw=W.raw_files(),
         config=W.config_files(workflow),
+        instruments=W.instrument_files(),
         calibration=W.calibration_targets or [],
         stats=expand(
             "data/derived/stats/{name}.csv",
@@ -611,6 +620,7 @@ rule report:
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} {params.calibration} --stats {input.stats} {input.mi_stats}"
+        " --config-file {input.config} --instruments {input.instruments} {params.calibration}"
+        " --stats {input.stats} {input.mi_stats}"
         " --manifests {params.manifests} --trace-files {input.traced} --out {output}"
         " --workers {threads} 2> {log}"

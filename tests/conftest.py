@@ -161,11 +161,18 @@ def _flat(args) -> list[str]:
 
 def stage_argv(stage: str, config: dict, *args, group: str | None = None) -> list[str]:
     """The argument list of ``cocapp <stage>``: ``--settings`` with exactly the config values the stage
-    declares (as the Snakefile's ``params: settings``), then ``args`` (lists are spread out)."""
+    declares (as the Snakefile's ``params: settings``), then ``args`` (lists are spread out), and, for a
+    stage that loads instruments, ``--instruments`` with the files the workflow finds for the config
+    (:func:`stage_inputs.instrument_inputs`) unless ``args`` give them."""
+    from stage_inputs import instrument_inputs, takes_instruments
+
     from cocapp.stages import STAGES
     from cocapp.stages.settings import settings_json
 
-    return ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
+    argv = ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
+    if takes_instruments(stage) and "--instruments" not in argv:
+        argv += instrument_inputs(config, group)
+    return argv
 
 
 @pytest.fixture(scope="session")

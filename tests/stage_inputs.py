@@ -3,7 +3,26 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+from functools import cache
+
+from cocapp.stages import STAGES
 from cocapp.workflow import Workflow
+
+
+@cache
+def takes_instruments(stage: str) -> bool:
+    """Whether ``cocapp <stage>`` loads instruments (has the ``--instruments`` option)."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(STAGES[stage].module).add_arguments(parser)
+    return any("--instruments" in a.option_strings for a in parser._actions)
+
+
+def instrument_inputs(config: dict, group: str | None = None) -> list[str]:
+    """``--instruments`` with the files of the configured instruments (of ``group``), as the workflow
+    finds them (``instrument_paths``, then the built-ins)."""
+    return ["--instruments", *Workflow(config).instrument_files(group)]
 
 
 def ingest_inputs(config: dict) -> list[str]:

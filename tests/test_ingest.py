@@ -258,6 +258,28 @@ def test_ingest_reads_only_the_files_given_and_they_must_be_the_configured_ones(
     assert not Path("out").exists()
 
 
+def test_instruments_are_the_files_given(study, cocapp_stage):
+    """The instrument files come from --instruments (the workflow finds them when it is parsed): a
+    configured instrument without its file, or a file of an instrument no group uses, is an error."""
+    from cocapp.instruments import builtin_instrument_dir
+
+    config = load_config("config.yaml")
+    rsa, star_p, es = (str(builtin_instrument_dir() / f"{k}.yaml") for k in ("RSA", "STAR-P", "ES"))
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), "--instruments", rsa, *outputs(config))
+    assert code == 1 and "instrument STAR-P: no file STAR-P.yaml given (--instruments: " in log
+    code, log = cocapp_stage(
+        "ingest", config, *ingest_inputs(config), "--instruments", rsa, star_p, es, *outputs(config)
+    )
+    assert code == 1 and f"--instruments: {es} is given, but no configured group uses instrument ES" in log
+    assert not Path("out").exists()
+    # score reads its own group's instruments only
+    assert cocapp_stage("ingest", config, *ingest_inputs(config), *outputs(config))[0] == 0
+    args = ["--group", "staff", "--items", "out/staff_items.csv", "--instruments", rsa, star_p]
+    args += ["--out", "s.csv"]
+    code, log = cocapp_stage("score", config, *args, group="staff")
+    assert code == 1 and "no configured group (staff) uses instrument STAR-P" in log
+
+
 def test_a_copy_is_checked_only_when_given(study, cocapp_stage):
     """Another copy beside a raw file (users.sav beside users.csv) is an input of ingest: the workflow
     lists it when it is parsed and gives it; the stage checks the copies it is given."""

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from stage_inputs import instrument_inputs
 
 from cocapp import provenance
 from cocapp.stages.report import read_manifests
@@ -35,7 +36,8 @@ def audit_argv(out: Path, config: dict, published: Path = PUBLISHED) -> list[str
     recon = [str(FIX / "ingest" / f"{g}_reconciliation.csv") for g in config["groups"]]
     return [
         "--settings", settings_json(config, STAGES["audit"].settings), "--published", str(published), *stats,
-        "--reconciliation", *recon, "--comparison", str(out / "published_comparison.csv"),
+        "--reconciliation", *recon, *instrument_inputs(config),
+        "--comparison", str(out / "published_comparison.csv"),
         "--consistency", str(out / "published_consistency.csv"),
     ]  # fmt: skip
 

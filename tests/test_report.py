@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from stage_inputs import instrument_inputs
 
 from cocapp.presentation import outputs, report, tables
 from cocapp.presentation import verdict as sensitivity
@@ -77,6 +78,7 @@ def read_report_inputs(args: list, config: dict) -> report.ReportInputs:
     parser = argparse.ArgumentParser()
     parser.add_argument("--settings")
     report_stage.add_arguments(parser)
+    args = [*args, *instrument_inputs(config)] if "--instruments" not in args else args
     return report_stage.read_inputs(
         parser.parse_args([str(a) for a in args]), config, StageLog("report", io.StringIO())
     )

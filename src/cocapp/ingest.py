@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import site_names
-from cocapp.instruments import load_instruments
+from cocapp.instruments import configured_instruments
 from cocapp.io import DECLARES_MISSING, RawTable, ReadOptions, match_column_case, raw_format, read_raw
 from cocapp.validate import (
     DataValidationError,
@@ -52,16 +52,19 @@ def output_paths(outdir: str | Path, group: str) -> dict[str, Path]:
     return {kind: Path(outdir) / f"{group}_{kind}.csv" for kind in OUTPUT_KINDS}
 
 
-def group_spec(config: dict, group: str) -> GroupSpec:
-    """What the raw file of ``group`` must contain, from config and instrument files."""
+def group_spec(config: dict, group: str, instruments: dict | None = None) -> GroupSpec:
+    """What the raw file of ``group`` must contain, from config and instrument files (``instruments``:
+    the configured instruments by key, as the stage loaded them from its ``--instruments`` files; None:
+    loaded through the config's ``instrument_paths``)."""
     g = config["groups"][group]
+    known = configured_instruments(config, instruments)
     extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
     return GroupSpec(
         name=group,
         id_column=g["id_column"],
         site_column=g["site_column"],
         sites=site_names(config),
-        instruments=load_instruments(g["instruments"], config.get("instrument_paths", [])),
+        instruments={k: known[k] for k in g["instruments"]},
         item_patterns=g.get("item_columns", {}),
         covariates=g.get("covariates", {}),
         # the config's item missing codes serve every format that cannot declare them itself

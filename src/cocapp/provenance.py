@@ -178,15 +178,16 @@ def stage_manifest(
     arg_files = _candidate_files(v for k, v in args.items() if k != "settings")
     out_paths = {str(p) for p in (outputs or {})}
     config_files = _candidate_files([settings])
-    instrument_dirs = settings.get("instrument_paths") if isinstance(settings, Mapping) else None
-    extra = [p for d in instrument_dirs or [] if Path(d).is_dir() for p in sorted(Path(d).glob("*.yaml"))]
+    package_files = _package_data(package_data)
+    # a file given that is package data (a built-in instrument file) is listed once, as package data
+    packaged = {p.resolve() for p in package_files}
     inputs: dict[str, dict] = {}
-    for f in [*arg_files, *config_files, *map(str, extra)]:
-        if f not in out_paths and f not in inputs:
+    for f in [*arg_files, *config_files]:
+        if f not in out_paths and f not in inputs and Path(f).resolve() not in packaged:
             inputs[f] = _file_record(f) | {"source": "config value" if f in config_files else "argument"}
     package = [
         _file_record(p) | {"path": p.relative_to(Path(__file__).resolve().parent).as_posix()}
-        for p in _package_data(package_data)
+        for p in package_files
     ]
     written = []
     for path, content in (outputs or {}).items():

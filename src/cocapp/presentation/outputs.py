@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cocapp.config import correlation_measures
-from cocapp.instruments import load_instrument
+from cocapp.instruments import configured_instruments
 
 __all__ = [
     "FIGURE_FORMATS",
@@ -91,14 +91,16 @@ def many_sites(config: dict) -> bool:
     return len(config["sites"]) > funnel_settings(config)[0]
 
 
-def figure_specs(config: dict) -> list[FigureSpec]:
-    """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
+def figure_specs(config: dict, instruments: dict | None = None) -> list[FigureSpec]:
+    """Every figure of a run, from the config and its instruments' scales (for ``expected_outputs`` and
+    the report). ``instruments``: the configured instruments by key, as a stage loaded them from its
+    ``--instruments`` files; None: loaded through the config (the workflow when it is parsed)."""
     specs: list[FigureSpec] = []
-    paths = config.get("instrument_paths", [])
+    known = configured_instruments(config, instruments)
     many = many_sites(config)
     for g, spec in config["groups"].items():
         for ikey in spec["instruments"]:
-            inst = load_instrument(ikey, paths)
+            inst = known[ikey]
             for scale in inst.scales:
                 stem = f"sites/{g}/{ikey}_{scale.key}"
                 if many:

@@ -85,10 +85,10 @@ def _instrument_key(section: str) -> str:
     return m.group(1) if m else str(section)
 
 
-def _scale_key(instrument: str, label: str, config: Mapping) -> str:
-    from cocapp.instruments import load_instrument
+def _scale_key(instrument: str, label: str, config: Mapping, instruments: Mapping | None = None) -> str:
+    from cocapp.instruments import configured_instruments
 
-    inst = load_instrument(instrument, config.get("instrument_paths") or [])
+    inst = configured_instruments(config, instruments)[instrument]
     for sc in inst.scales:
         if _norm(sc.label) == _norm(label) or _norm(sc.key) == _norm(label):
             return sc.key
@@ -263,12 +263,14 @@ def _label_count(key: str) -> int:
     return _LABEL_COLUMNS.get(key, 2)
 
 
-def _correlated_pair(label: str, config: Mapping, group: str) -> tuple[str, str]:
+def _correlated_pair(
+    label: str, config: Mapping, group: str, instruments: Mapping | None = None
+) -> tuple[str, str]:
     """The measure names (x, y in ``correlations.csv``) of a correlation table's row label
     ``"<shown x> and <shown y>"``, the shown names being the instrument files' (tables._measure_label)."""
     from cocapp.presentation.tables import measure_labels
 
-    shown = measure_labels(dict(config), group)
+    shown = measure_labels(dict(config), group, instruments)
     for x, sx in shown.items():
         for y, sy in shown.items():
             if label == f"{sx} and {sy}":
@@ -277,9 +279,17 @@ def _correlated_pair(label: str, config: Mapping, group: str) -> tuple[str, str]
 
 
 def _resolve(
-    key: str, number: str, display: pd.DataFrame, i: int, column: str, config: Mapping, derived: Path
+    key: str,
+    number: str,
+    display: pd.DataFrame,
+    i: int,
+    column: str,
+    config: Mapping,
+    derived: Path,
+    instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
-    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``.
+    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``
+    (``instruments``: the configured instruments by key as a stage loaded them; None: through the config).
 
     ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
     of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
@@ -294,16 +304,17 @@ def _resolve(
     if re.fullmatch(r"table\d+_correlations_.+", key):
         group = key.split("_correlations_", 1)[1]
         param = display.loc[i, display.columns[1]]
-        return _resolve_correlation(label, param, group, _site_of(column, sites), config, primary, derived)
+        site = _site_of(column, sites)
+        return _resolve_correlation(label, param, group, site, config, primary, derived, instruments)
     if re.fullmatch(r"table\d+_.+", key):
         group = key.split("_", 1)[1]
         inst = _instrument_key(label)
-        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config, instruments)
         return _resolve_scores(group, inst, scale, _site_of(column, sites), primary, derived)
     if key in ("reliability", "ancova_means"):
         group = next(g for g, lab in groups.items() if label.startswith(f"{lab}:"))
         inst = _instrument_key(label)
-        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config, instruments)
         if key == "reliability":
             return _resolve_reliability(group, inst, scale, column, derived)
         model = display.loc[i, display.columns[2]]
@@ -348,11 +359,18 @@ def _resolve_returns(
 
 
 def _resolve_correlation(
-    label: str, param: str, group: str, site: str | None, config: Mapping, primary: str, derived: Path
+    label: str,
+    param: str,
+    group: str,
+    site: str | None,
+    config: Mapping,
+    primary: str,
+    derived: Path,
+    instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for a correlation table (Table 4): the pair's row of ``correlations.csv`` at
     the site, ``param`` (r, Sig., N) naming the column."""
-    x, y = _correlated_pair(label, config, group)
+    x, y = _correlated_pair(label, config, group, instruments)
     path = derived / "stats" / "correlations.csv"
     line, values = _derived_row(path, group=group, threshold=primary, site=site, x=x, y=y)
     c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
@@ -424,9 +442,13 @@ def traceable(key: str) -> bool:
     return key in ("table1_returns", "reliability", "ancova_means") or bool(re.fullmatch(r"table\d+_.+", key))
 
 
-def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str | Path) -> list[list[str]]:
+def cell_traces(
+    key: str, display: pd.DataFrame, config: Mapping, derived: str | Path, instruments: Mapping | None = None
+) -> list[list[str]]:
     """Per row of the display table ``key``, per column, the cell's trace as the report writes it
-    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number)."""
+    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number).
+    ``instruments``: the configured instruments by key, as the report stage loaded them (None: through
+    the config)."""
     number = dict((k, n) for k, n in table_specs(dict(config)))[key]
     n_labels = _label_count(key)
     out = []
@@ -435,7 +457,7 @@ def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str |
         for j, column in enumerate(display.columns[n_labels:], start=n_labels):
             if not any(ch.isdigit() for ch in str(display.iloc[i, j])):
                 continue
-            _kind, _group, w = _resolve(key, number, display, i, column, config, Path(derived))
+            _kind, _group, w = _resolve(key, number, display, i, column, config, Path(derived), instruments)
             where = w["filter"] if w.get("line") is None else str(w["line"])
             row[j] = f"{Path(w['file']).stem}|{where}|{w['columns']}"
         out.append(row)

@@ -5,7 +5,15 @@ checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``publishe
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, load_calibration, read_named
+from cocapp.stages.common import (
+    by_group,
+    file_options,
+    group_files,
+    instruments_option,
+    load_calibration,
+    load_given_instruments,
+    read_named,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -17,6 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    instruments_option(parser)
     for name in STATEMENT_STATS:  # optional: the paper's missing-data and normality statements
         parser.add_argument(f"--{name}", help=f"stats/{name}.csv (checks the paper's {name} statement)")
     parser.add_argument(
@@ -48,7 +57,7 @@ def run(args, settings, log) -> dict:
     stats.update(read_named(args, [n for n in STATEMENT_STATS if getattr(args, n)], log))
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
-    checks = consistency_checks(pub, settings)
+    checks = consistency_checks(pub, settings, load_given_instruments(args, settings, log))
     targets = load_calibration(args.calibration, settings, log)
     comparison = compare(pub, settings, stats, recon, checks, targets)
     n_match = int((comparison["match"] == True).sum())  # noqa: E712

@@ -15,6 +15,8 @@ __all__ = [
     "file_options",
     "group_files",
     "group_instruments",
+    "instruments_option",
+    "load_given_instruments",
     "match_outputs",
     "parallel_map",
     "read_named",
@@ -73,11 +75,32 @@ def configured_file(given: str | None, configured: str | None, key: str, option:
     return given or None
 
 
-def group_instruments(settings, group: str) -> dict:
-    """The group's instruments, loaded from its instrument files (``instrument_paths`` first)."""
-    from cocapp.instruments import load_instruments
+def instruments_option(parser: argparse.ArgumentParser) -> None:
+    """``--instruments FILE [FILE ...]``: the files of the configured instruments (``<KEY>.yaml``), as the
+    workflow finds them (``instrument_paths``, then the built-ins) when it is parsed."""
+    parser.add_argument(
+        "--instruments",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the instrument files (<KEY>.yaml) of the configured instruments",
+    )
 
-    return load_instruments(settings["groups"][group]["instruments"], settings["instrument_paths"])
+
+def load_given_instruments(args, settings, log, group: str | None = None):
+    """The configured instruments (of every group, or of ``group``) by key in config order, loaded from
+    exactly the files given with ``--instruments`` (:func:`cocapp.instruments.given_instruments`)."""
+    from cocapp.instruments import given_instruments
+
+    instruments = given_instruments(settings, args.instruments, group)
+    for f in args.instruments:
+        log.info(f"instrument file {f}")
+    return instruments
+
+
+def group_instruments(settings, group: str, instruments) -> dict:
+    """The group's instruments in its config order, from ``instruments`` (:func:`load_given_instruments`)."""
+    return {k: instruments[k] for k in settings["groups"][group]["instruments"]}
 
 
 def thresholds_of(settings) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from cocapp.stages.common import InputError, by_group, group_files
+from cocapp.stages.common import InputError, by_group, group_files, instruments_option, load_given_instruments
 
 __all__ = ["add_arguments", "run"]
 
@@ -35,6 +35,7 @@ def add_arguments(parser) -> None:
         **optional,
         help="the other copies beside a raw file (same name, another format): checked to hold the same data",
     )
+    instruments_option(parser)
     group_files(parser, "items", "ingest/{group}_items.csv to write")
     group_files(parser, "respondents", "ingest/{group}_respondents.csv to write")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv to write")
@@ -108,6 +109,7 @@ def run(args, settings, log) -> dict:
     problems = []
     unreadable: list[str] = []  # files that cannot be read at all: one line each, every group checked
     given = inputs_by_group(args, settings)
+    instruments = load_given_instruments(args, settings, log)
     paths = {
         kind: by_group(settings, getattr(args, kind), kind)
         for kind in ("items", "respondents", "reconciliation")
@@ -125,7 +127,7 @@ def run(args, settings, log) -> dict:
         log.read(raw, len(table.data))
         for note in table.notes:
             log.info(f"{raw}: {note}")
-        spec = group_spec(settings, group)
+        spec = group_spec(settings, group, instruments)
         try:
             result = ingest_group(spec, table)
         except DataValidationError as err:

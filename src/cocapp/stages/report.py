@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from cocapp.stages.common import BackgroundMap, workers_option
+from cocapp.stages.common import BackgroundMap, instruments_option, load_given_instruments, workers_option
 
 __all__ = ["REPORT_STATS", "add_arguments", "run"]
 
@@ -42,6 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--qualitative-section", help="qualitative/qualitative_section.html")
     parser.add_argument("--raw", nargs="+", required=True, help="raw input files (SHA-256 in provenance)")
     parser.add_argument("--config-file", nargs="+", required=True, help="the config file(s) of the run")
+    instruments_option(parser)
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
     )
@@ -94,9 +95,10 @@ def read_inputs(args, config: dict, log):
     from cocapp.presentation.outputs import figure_specs, table_specs
     from cocapp.presentation.report import ReportInputs, sha256_of
 
+    instruments = load_given_instruments(args, config, log)
     keys = [key for key, _ in table_specs(config)]
     _check_given([f"{key}.html" for key in keys], args.tables, "tables")
-    _check_given([f"{s.stem}.png" for s in figure_specs(config)], args.figures, "figures")
+    _check_given([f"{s.stem}.png" for s in figure_specs(config, instruments)], args.figures, "figures")
     _check_given(["verdict.json"], args.sensitivity, "sensitivity")
     _check_given([], args.audit + args.raw + args.config_file, "inputs")
     tables = {Path(f).stem: Path(f).read_text("utf-8") for f in args.tables if f.endswith(".html")}
@@ -114,7 +116,7 @@ def read_inputs(args, config: dict, log):
     config_path = Path(args.config_file[0])
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
     calibration, calibration_link = _calibration(args, config, log)
-    stats, labels = _stats(args, config, log)
+    stats, labels = _stats(args, instruments, log)
     manifests, manifest_issues = read_manifests(getattr(args, "manifests", None), args.out, log)
     return ReportInputs(
         tables=tables,
@@ -143,6 +145,7 @@ def read_inputs(args, config: dict, log):
         figure_link_base=_figure_link_base(args.figures, args.out),
         **_traces(args, config, keys),
         own_manifest=_own_manifest(log),
+        instruments=instruments,
     )
 
 
@@ -264,11 +267,10 @@ def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[
     return rows, issues
 
 
-def _stats(args, config: dict, log) -> tuple[dict, dict]:
+def _stats(args, instruments, log) -> tuple[dict, dict]:
     """The statistics files given with ``--stats`` (each read under its contract; a name outside
-    :data:`REPORT_STATS` is an error) and the outcome labels of the configured instruments."""
+    :data:`REPORT_STATS` is an error) and the outcome labels of the configured ``instruments``."""
     from cocapp.contracts import read
-    from cocapp.instruments import load_instruments
     from cocapp.stats.sensitivity import outcome_label
 
     stats = {}
@@ -279,10 +281,6 @@ def _stats(args, config: dict, log) -> tuple[dict, dict]:
                 f"--stats {f}: not a statistics file the report shows ({', '.join(REPORT_STATS)})"
             )
         stats[name] = read(name, f, log)
-    keys: list[str] = []
-    for g in config["groups"].values():
-        keys += [k for k in g["instruments"] if k not in keys]
-    instruments = load_instruments(keys, config.get("instrument_paths") or [])
     labels = {
         (k, sc.key): outcome_label(k, sc.key, instruments)
         for k, inst in instruments.items()

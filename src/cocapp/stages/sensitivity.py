@@ -13,7 +13,9 @@ import json
 
 from cocapp.stages.common import (
     file_options,
+    instruments_option,
     load_calibration,
+    load_given_instruments,
     match_outputs,
     read_named,
     run_thunks,
@@ -32,7 +34,7 @@ def add_arguments(parser) -> None:
     file_options(parser, INPUTS, "stats")
     for name in MI_INPUTS:  # optional: given (all three) by the workflow, from stage impute
         parser.add_argument(f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute)")
-    parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
+    instruments_option(parser)
     file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
     parser.add_argument(
@@ -44,7 +46,6 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     import pandas as pd
 
-    from cocapp.instruments import load_instruments
     from cocapp.presentation.calibration import add_verdict_calibration, calibration_statement
     from cocapp.presentation.mi_figures import comparison_tasks
     from cocapp.presentation.sensitivity_figures import figure_tasks
@@ -64,10 +65,7 @@ def run(args, settings, log) -> dict:
         verdict_facts,
     )
 
-    keys: list[str] = []
-    for g in settings["groups"].values():
-        keys += [k for k in g["instruments"] if k not in keys]
-    instruments = load_instruments(keys, settings["instrument_paths"])
+    instruments = load_given_instruments(args, settings, log)
     stats = read_named(args, INPUTS, log)
     thresholds, _, _ = _settings(settings)
     summary = sensitivity_summary(
