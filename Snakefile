@@ -3,8 +3,10 @@
 # One rule per stage of the paper's Methods, each a thin call of `cocapp <stage>` that is given every
 # file it reads and writes, and -- as `params: settings` -- exactly the config values it reads, so a
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
-# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
-# the console (profiles/default: show-failed-logs). Priorities start the longest chain first
+# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. A job's logs are its
+# stderr and the provenance manifest the stage runner writes beside it (cocapp.provenance), which the
+# report lists (its inputs). Errors are printed on the console (profiles/default: show-failed-logs).
+# Priorities start the longest chain first
 # (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation and the
 # sensitivity stage take half the cores, so each runs beside the other stages (on 2 cores a two-core job
 # waits until both are free, which happens only when nothing else is left: measured 1-4 s later for the
@@ -116,7 +118,8 @@ rule ingest:
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
     log:
-        "data/derived/logs/ingest.log",
+        stderr="data/derived/logs/ingest.log",
+        manifest="data/derived/logs/ingest.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -126,7 +129,7 @@ rule ingest:
         "cocapp ingest --settings {params.settings:q} --raw {input.raw} --codebook {input.codebooks}"
         " --catalog {input.catalogs} --copies {input.copies} --instruments {input.instruments}"
         " --items {output.answers}"
-        " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
+        " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log.stderr}"
 
 
 # -- 2. Scale scores: person-mean replacement at every threshold, per group ------------------------
@@ -137,7 +140,8 @@ rule score:
     output:
         W.intermediate("data/derived/scores/{group}.csv"),
     log:
-        "data/derived/logs/score_{group}.log",
+        stderr="data/derived/logs/score_{group}.log",
+        manifest="data/derived/logs/score_{group}.manifest.json",
     priority: 40
     conda:
         "envs/cocapp.yaml"
@@ -146,7 +150,7 @@ rule score:
         code=W.code("score"),
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
-        " --instruments {input.instruments} --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output} 2> {log.stderr}"
 
 
 # -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
@@ -160,7 +164,8 @@ rule reliability:
         alpha="data/derived/stats/reliability.csv",
         by_item="data/derived/stats/reliability_items.csv",
     log:
-        "data/derived/logs/reliability.log",
+        stderr="data/derived/logs/reliability.log",
+        manifest="data/derived/logs/reliability.manifest.json",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -170,7 +175,7 @@ rule reliability:
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
         " --instruments {input.instruments} --alpha-out {output.alpha}"
-        " --items-out {output.by_item} 2> {log}"
+        " --items-out {output.by_item} 2> {log.stderr}"
 
 
 rule missingness:
@@ -185,7 +190,8 @@ rule missingness:
         patterns="data/derived/stats/missingness_patterns.csv",
         mcar="data/derived/stats/mcar.csv",
     log:
-        "data/derived/logs/missingness.log",
+        stderr="data/derived/logs/missingness.log",
+        manifest="data/derived/logs/missingness.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -195,7 +201,7 @@ rule missingness:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
         " --instruments {input.instruments} --by-scale {output.by_scale}"
         " --by-item {output.by_item} --patterns {output.patterns}"
-        " --mcar {output.mcar} 2> {log}"
+        " --mcar {output.mcar} 2> {log.stderr}"
 
 
 # -- 4. Distributions: descriptives by site, skewness and kurtosis, reference values --------------
@@ -208,7 +214,8 @@ rule distributions:
         normality="data/derived/stats/normality.csv",
         reference="data/derived/stats/reference_comparison.csv",
     log:
-        "data/derived/logs/distributions.log",
+        stderr="data/derived/logs/distributions.log",
+        manifest="data/derived/logs/distributions.manifest.json",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -219,7 +226,7 @@ rule distributions:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
         " --instruments {input.instruments} --descriptives {output.descriptives}"
         " --normality {output.normality}"
-        " --reference {output.reference} 2> {log}"
+        " --reference {output.reference} 2> {log.stderr}"
 
 
 # -- 5. Site comparisons: one-way ANOVA, Tukey-Kramer and Games-Howell, correlations --------------
@@ -232,7 +239,8 @@ rule compare_sites:
         games_howell="data/derived/stats/games_howell.csv",
         correlations="data/derived/stats/correlations.csv",
     log:
-        "data/derived/logs/compare_sites.log",
+        stderr="data/derived/logs/compare_sites.log",
+        manifest="data/derived/logs/compare_sites.manifest.json",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -242,7 +250,7 @@ rule compare_sites:
     shell:
         "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
         " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
-        " --correlations {output.correlations} 2> {log}"
+        " --correlations {output.correlations} 2> {log.stderr}"
 
 
 # -- 6. ANCOVA: site differences adjusted for the demographic and service covariates --------------
@@ -258,7 +266,8 @@ rule ancova:
         posthoc="data/derived/stats/ancova_posthoc.csv",
         slopes="data/derived/stats/ancova_slopes.csv",
     log:
-        "data/derived/logs/ancova.log",
+        stderr="data/derived/logs/ancova.log",
+        manifest="data/derived/logs/ancova.manifest.json",
     priority: 30
     conda:
         "envs/cocapp.yaml"
@@ -268,7 +277,7 @@ rule ancova:
     shell:
         "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
         " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
-        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes} 2> {log}"
+        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes} 2> {log.stderr}"
 
 
 # -- 7. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
@@ -291,7 +300,8 @@ rule sensitivity:
         facts="data/derived/sensitivity/verdict.json",
         figures=[*W.sensitivity_figures(), *W.mi_figures("mi_site_means")],
     log:
-        "data/derived/logs/sensitivity.log",
+        stderr="data/derived/logs/sensitivity.log",
+        manifest="data/derived/logs/sensitivity.manifest.json",
     priority: 10
     conda:
         "envs/cocapp.yaml"
@@ -313,7 +323,7 @@ rule sensitivity:
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} {params.calibration}"
-        " --workers {threads} 2> {log}"
+        " --workers {threads} 2> {log.stderr}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
@@ -336,7 +346,8 @@ rule impute:
         predictors="data/derived/sensitivity/mi_predictors.csv",
         figures=W.mi_figures(),
     log:
-        "data/derived/logs/impute.log",
+        stderr="data/derived/logs/impute.log",
+        manifest="data/derived/logs/impute.manifest.json",
     priority: 50
     conda:
         "envs/cocapp.yaml"
@@ -350,7 +361,7 @@ rule impute:
         " --means {output.means} --tests {output.tests}"
         " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
         " --diagnostics {output.diagnostics} --predictors {output.predictors}"
-        " --figures {output.figures} --workers {threads} 2> {log}"
+        " --figures {output.figures} --workers {threads} 2> {log.stderr}"
 
 
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
@@ -369,7 +380,8 @@ rule qualitative_ingest:
         memos="data/derived/qualitative/memos.csv",
         sources="data/derived/qualitative/sources.csv",
     log:
-        "data/derived/logs/qualitative_ingest.log",
+        stderr="data/derived/logs/qualitative_ingest.log",
+        manifest="data/derived/logs/qualitative_ingest.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -381,7 +393,7 @@ rule qualitative_ingest:
         " {params.optional} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
         " --out-import-report {output.report} --out-memos {output.memos}"
-        " --out-sources {output.sources} 2> {log}"
+        " --out-sources {output.sources} 2> {log.stderr}"
 
 
 rule qualitative_framework:
@@ -396,7 +408,8 @@ rule qualitative_framework:
         code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
         codebook="data/derived/qualitative/codebook.csv",
     log:
-        "data/derived/logs/qualitative_framework.log",
+        stderr="data/derived/logs/qualitative_framework.log",
+        manifest="data/derived/logs/qualitative_framework.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -406,7 +419,7 @@ rule qualitative_framework:
         "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
         " --site-theme {output.site_theme} --group-theme {output.group_theme}"
-        " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log}"
+        " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log.stderr}"
 
 
 rule qualitative_workbook:
@@ -422,7 +435,8 @@ rule qualitative_workbook:
         comparison="data/derived/qualitative/coding_comparison.csv",
         alpha="data/derived/qualitative/coding_alpha.csv",
     log:
-        "data/derived/logs/qualitative_workbook.log",
+        stderr="data/derived/logs/qualitative_workbook.log",
+        manifest="data/derived/logs/qualitative_workbook.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -432,7 +446,7 @@ rule qualitative_workbook:
         "cocapp qualitative-workbook --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --sources {input.sources} --memos {input.memos}"
         " --workbook {output.workbook} --workbook-html {output.html}"
-        " --coding-comparison {output.comparison} --coding-alpha {output.alpha} 2> {log}"
+        " --coding-comparison {output.comparison} --coding-alpha {output.alpha} 2> {log.stderr}"
 
 
 rule joint_display:
@@ -452,7 +466,8 @@ rule joint_display:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
     log:
-        "data/derived/logs/joint_display.log",
+        stderr="data/derived/logs/joint_display.log",
+        manifest="data/derived/logs/joint_display.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -464,7 +479,7 @@ rule joint_display:
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
         " --tukey {input.tukey} {params.interviews} --site-theme {input.site_theme}"
         " --group-theme {input.group_theme} --code-frequencies {input.code_frequencies}"
-        " --codebook {input.codebook} --joint {output.joint} --section {output.section} 2> {log}"
+        " --codebook {input.codebook} --joint {output.joint} --section {output.section} 2> {log.stderr}"
 
 
 # -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
@@ -483,7 +498,8 @@ rule tables:
     output:
         W.registered(W.table_files()),
     log:
-        "data/derived/logs/tables.log",
+        stderr="data/derived/logs/tables.log",
+        manifest="data/derived/logs/tables.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -494,7 +510,7 @@ rule tables:
         " --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --ancova {input.ancova} --ancova-means {input.means}"
         " --reconciliation {input.reconciliation} --instruments {input.instruments}"
-        " --out {output} 2> {log}"
+        " --out {output} 2> {log.stderr}"
 
 
 rule figures:
@@ -507,7 +523,8 @@ rule figures:
     output:
         W.registered(W.figure_files()),
     log:
-        "data/derived/logs/figures.log",
+        stderr="data/derived/logs/figures.log",
+        manifest="data/derived/logs/figures.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -516,7 +533,7 @@ rule figures:
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
-        " --instruments {input.instruments} --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output} 2> {log.stderr}"
 
 
 rule audit:
@@ -537,7 +554,8 @@ rule audit:
         comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
         consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
     log:
-        "data/derived/logs/audit.log",
+        stderr="data/derived/logs/audit.log",
+        manifest="data/derived/logs/audit.manifest.json",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -552,7 +570,7 @@ rule audit:
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
         " --instruments {input.instruments} --missingness {input.missingness}"
         " --normality {input.normality}"
-        " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
+        " --comparison {output.comparison} --consistency {output.consistency} 2> {log.stderr}"
 
 
 rule report:
@@ -599,10 +617,36 @@ rule report:
             *expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
             *(QUALITATIVE_TRACED if W.qualitative_enabled else []),
         ],
+        # the provenance manifest of every other job of the run (their log: entries)
+        manifests=[
+            rules.ingest.log.manifest,
+            *expand(rules.score.log.manifest, group=GROUPS),
+            rules.reliability.log.manifest,
+            rules.missingness.log.manifest,
+            rules.distributions.log.manifest,
+            rules.compare_sites.log.manifest,
+            rules.ancova.log.manifest,
+            rules.sensitivity.log.manifest,
+            *([rules.impute.log.manifest] if W.imputation_enabled else []),
+            *(
+                [
+                    rules.qualitative_ingest.log.manifest,
+                    rules.qualitative_framework.log.manifest,
+                    rules.qualitative_workbook.log.manifest,
+                    rules.joint_display.log.manifest,
+                ]
+                if W.qualitative_enabled
+                else []
+            ),
+            rules.tables.log.manifest,
+            rules.figures.log.manifest,
+            *([rules.audit.log.manifest] if W.published_reference else []),
+        ],
     output:
         W.registered(["reports/report.html"]),
     log:
-        "data/derived/logs/report.log",
+        stderr="data/derived/logs/report.log",
+        manifest="data/derived/logs/report.manifest.json",
     conda:
         "envs/cocapp.yaml"
     threads: 2
@@ -616,11 +660,10 @@ rule report:
         calibration=lambda wildcards, input: (
             f"--calibration {input.calibration}" if input.calibration else ""
         ),
-        manifests="data/derived/logs",
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
         " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
         " --config-file {input.config} --instruments {input.instruments} {params.calibration}"
         " --stats {input.stats} {input.mi_stats}"
-        " --manifests {params.manifests} --trace-files {input.traced} --out {output}"
-        " --workers {threads} 2> {log}"
+        " --manifests {input.manifests} --trace-files {input.traced} --out {output}"
+        " --workers {threads} 2> {log.stderr}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from functools import cache
+from pathlib import Path
 
 from cocapp.stages import STAGES
 from cocapp.workflow import Workflow
@@ -41,3 +42,8 @@ def qualitative_inputs(config: dict) -> list[str]:
     w = Workflow(config)
     keys = ("segments", "cases", "codebook", "interviews")
     return [x for k in keys if w.qualitative_file(k) for x in (f"--{k}", w.qualitative_file(k))]
+
+
+def publication_manifests(base: Path) -> list[Path]:
+    """The manifests of the stages the ``publication_reports`` fixture ran (a report's ``--manifests``)."""
+    return [base / "data" / "derived" / "logs" / f"{s}.manifest.json" for s in ("tables", "audit", "figures")]

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from stage_inputs import instrument_inputs
+from stage_inputs import instrument_inputs, publication_manifests
 
 from cocapp.presentation import outputs, report, tables
 from cocapp.presentation import verdict as sensitivity
@@ -57,6 +57,7 @@ def run(publication_reports, config, run_cocapp):
         *("--raw", *inputs),
         *("--config-file", FIX / "config.yaml"),
         *("--stats", *[FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]),
+        *("--manifests", *publication_manifests(base)),
         *("--out", out),
     ]
     assert run_cocapp("report", config, *args) == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from stage_inputs import publication_manifests
 
 from cocapp.config import load_config
 from cocapp.presentation.trace import TraceError, trace
@@ -142,6 +143,7 @@ def traced_report(publication_reports, publication_config, run_cocapp, tmp_path_
         *("--raw", FIX / "ingest" / "service_users_reconciliation.csv"),
         *("--config-file", FIX / "config.yaml"),
         *("--stats", *stats),
+        *("--manifests", *publication_manifests(base)),
         *("--trace-files", *traced),
         *("--out", out),
     ]

@@ -6,19 +6,22 @@ says what ran and on what:
 
 * ``stage``, ``rule`` (the log's stem, e.g. ``score_service_users``), ``command`` (the argument vector
   as run), ``cwd``, ``status`` (``ok`` / ``failed``) and ``error``;
-* ``inputs``: SHA-256 and size of every file the stage was given as an argument or named by a config
-  value it received (raw data, codebooks, the published numbers, qualitative inputs, the calibration
-  file), and of every file of the package data it declares (instrument files with their provisional
-  keys, schemas, templates);
+* ``inputs``: SHA-256 and size of every file the stage was given as an argument (every file it reads:
+  raw data, codebooks, instrument files, the published numbers, qualitative inputs, the calibration
+  file, the derived files of earlier stages; a stage finds no file through a config value), and
+  ``package_data`` of every file of the package data it declares (the built-in instrument files with
+  their provisional keys, schemas, templates; a built-in instrument file given as an argument is listed
+  there only);
 * ``outputs``: path, SHA-256, size and rows of everything written;
 * ``settings``: the config values the stage was given, and ``settings_read`` the keys it read;
 * ``rows_read``: each input read with its row count (from the stage's log), ``warnings``;
 * ``software``: Python and package versions; ``code``: the cocapp checkout's git commit and whether
   it has uncommitted changes; ``platform``; ``started``/``finished`` (UTC) and ``seconds``.
 
-Manifests change between identical runs only in times, seconds and the platform's host details; they
-are not declared outputs (Snakemake neither needs nor tracks them). :func:`mark_stale` marks the
-report of an earlier run when a later run fails (the Snakefile's ``onerror``).
+Manifests change between identical runs only in times, seconds and the platform's host details. The
+Snakefile declares each as a ``log:`` of its rule (kept when the job fails) and gives them all to the
+report (``--manifests``), which lists them. :func:`mark_stale` marks the report of an earlier run when
+a later run fails (the Snakefile's ``onerror``).
 """
 
 from __future__ import annotations
@@ -177,14 +180,13 @@ def stage_manifest(
     """The manifest of one stage run (module docstring)."""
     arg_files = _candidate_files(v for k, v in args.items() if k != "settings")
     out_paths = {str(p) for p in (outputs or {})}
-    config_files = _candidate_files([settings])
     package_files = _package_data(package_data)
     # a file given that is package data (a built-in instrument file) is listed once, as package data
     packaged = {p.resolve() for p in package_files}
     inputs: dict[str, dict] = {}
-    for f in [*arg_files, *config_files]:
+    for f in arg_files:
         if f not in out_paths and f not in inputs and Path(f).resolve() not in packaged:
-            inputs[f] = _file_record(f) | {"source": "config value" if f in config_files else "argument"}
+            inputs[f] = _file_record(f) | {"source": "argument"}
     package = [
         _file_record(p) | {"path": p.relative_to(Path(__file__).resolve().parent).as_posix()}
         for p in package_files

@@ -53,7 +53,11 @@ def add_arguments(parser) -> None:
         help="statistics files shown as compact tables (stats/<name>.csv: " + ", ".join(REPORT_STATS) + ")",
     )
     parser.add_argument(
-        "--manifests", help="folder of the stage manifests (*.manifest.json, beside the logs)"
+        "--manifests",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the provenance manifest of every other job of the run (logs/<rule>.manifest.json)",
     )
     parser.add_argument(
         "--trace-files",
@@ -117,7 +121,7 @@ def read_inputs(args, config: dict, log):
     log.info(f"{len(tables)} tables, {len(args.figures) // 2} figures, verdict from {verdict_path}")
     calibration, calibration_link = _calibration(args, config, log)
     stats, labels = _stats(args, instruments, log)
-    manifests, manifest_issues = read_manifests(getattr(args, "manifests", None), args.out, log)
+    manifests, manifest_issues = read_manifests(args.manifests, args.out, given_files(args), log)
     return ReportInputs(
         tables=tables,
         table_files=table_files,
@@ -209,35 +213,64 @@ def _table_link_base(tables: list[str], out: str) -> str:
     return "" if rel == "." else rel + "/"
 
 
-def read_manifests(folder: str | None, out: str, log) -> tuple[list[dict], list[str]]:
-    """The stage manifests of the run (``<folder>/*.manifest.json``, :mod:`cocapp.provenance`) in name
-    order, each with a link relative to the report, and what makes the results stale: a stage whose
-    last run failed, an output that changed (or went missing) after its stage wrote it. The report's
-    own manifest is left out (it is written after the report)."""
+def given_files(args) -> list[str]:
+    """Every input file on the report's command line (its output, settings and the manifests aside)."""
+    skip = {"settings", "out", "manifests", "workers"}
+    files: list[str] = []
+    for name, value in vars(args).items():
+        if name in skip or not value:
+            continue
+        files += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return files
+
+
+def read_manifests(files: list[str], out: str, given: list[str], log) -> tuple[list[dict], list[str]]:
+    """The stage manifests ``files`` (:mod:`cocapp.provenance`; each must exist and be valid JSON) in
+    name order, each with a link relative to the report, and what makes the results stale: a stage
+    whose last run failed, an output that changed (or went missing) after its stage wrote it. Only
+    files on the report's command line (``given``) are hashed again; any other output is compared with
+    the hash a later stage recorded when it read the file. The report's own manifest is left out (it is
+    written after the report)."""
     import json
 
     from cocapp.provenance import sha256_file
 
-    if not folder or not Path(folder).is_dir():
-        return [], []
-    out_dir = Path(out).resolve().parent
-    rows, issues = [], []
-    for path in sorted(Path(folder).glob("*.manifest.json")):
+    manifests = []
+    for path in sorted(set(map(Path, files))):
+        if not path.is_file():
+            raise FileNotFoundError(f"--manifests: {path}: stage manifest not found")
         try:
             m = json.loads(path.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            issues.append(f"{path}: unreadable manifest ({err})")
-            continue
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"--manifests: {path}: not a readable stage manifest ({err})") from None
+        if not isinstance(m, dict) or "stage" not in m:
+            raise ValueError(f"--manifests: {path}: not a stage manifest (no key 'stage')")
+        log.read(path)
+        manifests.append((path, m))
+    inputs = {os.path.abspath(f) for f in given}
+    read_as: dict[str, list] = {}  # file -> (rule that read it, its SHA-256 then), from the manifests
+    for _, m in manifests:
+        for f in m.get("inputs", []):
+            read_as.setdefault(os.path.abspath(f["path"]), []).append((m.get("rule"), f.get("sha256")))
+    out_dir = Path(out).resolve().parent
+    rows, issues = [], []
+    for path, m in manifests:
         if m.get("stage") == "report":
             continue
         if m.get("status") != "ok":
             issues.append(f"stage {m.get('rule') or m.get('stage')} failed in its last run: {m.get('error')}")
         for o in m.get("outputs", []):
-            p = Path(o["path"])
-            if not p.is_file():
-                issues.append(f"{o['path']} (written by {m.get('rule')}) is missing")
-            elif "sha256" in o and sha256_file(p) != o["sha256"]:
-                issues.append(f"{o['path']} changed after {m.get('rule')} wrote it")
+            where = os.path.abspath(o["path"])
+            if where in inputs:
+                if not Path(where).is_file():
+                    issues.append(f"{o['path']} (written by {m.get('rule')}) is missing")
+                elif "sha256" in o and sha256_file(where) != o["sha256"]:
+                    issues.append(f"{o['path']} changed after {m.get('rule')} wrote it")
+            for reader, sha in read_as.get(where, []):
+                if sha and "sha256" in o and sha != o["sha256"]:
+                    issues.append(
+                        f"{o['path']} changed after {m.get('rule')} wrote it ({reader} read another)"
+                    )
         code = m.get("code") or {}
         rows.append(
             dict(
