@@ -314,9 +314,7 @@ rule sensitivity:
             if input.mi
             else ""
         ),
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
-        ),
+        calibration=W.options("calibration"),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -561,9 +559,7 @@ rule audit:
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
-        ),
+        calibration=W.options("calibration"),
     shell:
         "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
@@ -577,46 +573,54 @@ rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=[
-            "data/derived/sensitivity/verdict.json",
+        verdict="data/derived/sensitivity/verdict.json",
+        sensitivity_figures=[
             *W.sensitivity_figures(),
             *W.mi_figures("mi_site_means"),
             *W.mi_figures(),
         ],
-        audit=W.audit_files(),
-        qualitative=(
+        # the optional parts: [] when the config switches them off
+        published_comparison=(
+            "reports/tables/published_comparison.csv" if W.published_reference else []
+        ),
+        published_consistency=(
+            "reports/tables/published_consistency.csv" if W.published_reference else []
+        ),
+        qualitative_section=(
             "data/derived/qualitative/qualitative_section.html"
             if W.qualitative_enabled
             else []
         ),
+        # the files the numbers of the qualitative section come from (issue 14: traced)
+        joint_display=QUALITATIVE_TRACED[0] if W.qualitative_enabled else [],
+        framework_site_theme=QUALITATIVE_TRACED[1] if W.qualitative_enabled else [],
+        framework_group_theme=QUALITATIVE_TRACED[2] if W.qualitative_enabled else [],
+        code_frequencies=QUALITATIVE_TRACED[3] if W.qualitative_enabled else [],
+        qualitative_codebook=QUALITATIVE_TRACED[4] if W.qualitative_enabled else [],
         raw=W.raw_files(),
         config=W.config_files(workflow),
         instruments=W.instrument_files(),
         calibration=W.calibration_targets or [],
-        stats=expand(
-            "data/derived/stats/{name}.csv",
-            name=[
-                "missingness",
-                "mcar",
-                "normality",
-                "anova",
-                "correlations",
-                "tukey",
-                "games_howell",
-                "ancova_slopes",
-                "ancova_posthoc",
-            ],
-        ),
-        mi_stats=W.mi_results(("correlations", "pairs")),
+        # the statistics shown as compact tables
+        missingness="data/derived/stats/missingness.csv",
+        mcar="data/derived/stats/mcar.csv",
+        normality="data/derived/stats/normality.csv",
+        anova="data/derived/stats/anova.csv",
+        correlations="data/derived/stats/correlations.csv",
+        tukey="data/derived/stats/tukey.csv",
+        games_howell="data/derived/stats/games_howell.csv",
+        ancova_slopes="data/derived/stats/ancova_slopes.csv",
+        ancova_posthoc="data/derived/stats/ancova_posthoc.csv",
+        mi_correlations=W.mi_results(("correlations",)),
+        mi_pairs=W.mi_results(("pairs",)),
         # the derived files behind Tables 1-4 and S1-S2: every number of the report carries its trace
-        traced=[
-            "data/derived/stats/descriptives.csv",
-            "data/derived/stats/reliability.csv",
-            "data/derived/stats/ancova.csv",
-            "data/derived/stats/ancova_means.csv",
-            *expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
-            *(QUALITATIVE_TRACED if W.qualitative_enabled else []),
-        ],
+        descriptives="data/derived/stats/descriptives.csv",
+        reliability="data/derived/stats/reliability.csv",
+        ancova="data/derived/stats/ancova.csv",
+        ancova_means="data/derived/stats/ancova_means.csv",
+        reconciliation=expand(
+            "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
+        ),
         # the provenance manifest of every other job of the run (their log: entries)
         manifests=[
             rules.ingest.log.manifest,
@@ -653,17 +657,28 @@ rule report:
     params:
         settings=W.settings("report"),
         code=W.code("report"),
-        qualitative=lambda wildcards, input: (
-            f"--qualitative-section {input.qualitative}" if input.qualitative else ""
-        ),
-        audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
+        optional=W.options(
+            "published_comparison",
+            "published_consistency",
+            "qualitative_section",
+            "joint_display",
+            "framework_site_theme",
+            "framework_group_theme",
+            "code_frequencies",
+            "qualitative_codebook",
+            "calibration",
+            "mi_correlations",
+            "mi_pairs",
         ),
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
-        " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} --instruments {input.instruments} {params.calibration}"
-        " --stats {input.stats} {input.mi_stats}"
-        " --manifests {input.manifests} --trace-files {input.traced} --out {output}"
+        " --verdict {input.verdict} --sensitivity-figures {input.sensitivity_figures}"
+        " --raw {input.raw} --config-file {input.config} --instruments {input.instruments}"
+        " {params.optional} --missingness {input.missingness} --mcar {input.mcar}"
+        " --normality {input.normality} --anova {input.anova} --correlations {input.correlations}"
+        " --tukey {input.tukey} --games-howell {input.games_howell}"
+        " --ancova-slopes {input.ancova_slopes} --ancova-posthoc {input.ancova_posthoc}"
+        " --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --ancova {input.ancova} --ancova-means {input.ancova_means}"
+        " --reconciliation {input.reconciliation} --manifests {input.manifests} --out {output}"
         " --workers {threads} 2> {log.stderr}"

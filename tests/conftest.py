@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_inputs import run_stats
 
 from cocapp.config import load_config, validate_config, with_defaults
 from cocapp.contracts import read
@@ -241,7 +242,14 @@ def publication_reports(tmp_path_factory, run_cocapp, publication_config) -> Pat
         assert run_cocapp("tables", config, *tables, "--reconciliation", recon, "--out", out) == 0
     comparison, consistency = (base / f for f in audit_files())
     audit = given("anova", "descriptives", "reliability", "correlations")
-    args = ["--published", PUBLISHED, *audit, "--reconciliation", recon]
+    args = [
+        "--published",
+        PUBLISHED,
+        *audit,
+        *run_stats("missingness", "normality"),
+        "--reconciliation",
+        recon,
+    ]
     with manifest_to(logs / "audit.manifest.json"):
         assert (
             run_cocapp("audit", config, *args, "--comparison", comparison, "--consistency", consistency) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from stage_inputs import instrument_inputs
+from stage_inputs import instrument_inputs, run_stats
 
 from cocapp import provenance
 from cocapp.stages.report import read_manifests
@@ -37,7 +37,7 @@ def audit_argv(out: Path, config: dict, published: Path = PUBLISHED) -> list[str
     recon = [str(FIX / "ingest" / f"{g}_reconciliation.csv") for g in config["groups"]]
     return [
         "--settings", settings_json(config, STAGES["audit"].settings), "--published", str(published), *stats,
-        "--reconciliation", *recon, *instrument_inputs(config),
+        *run_stats("missingness", "normality"), "--reconciliation", *recon, *instrument_inputs(config),
         "--comparison", str(out / "published_comparison.csv"),
         "--consistency", str(out / "published_consistency.csv"),
     ]  # fmt: skip

@@ -17,6 +17,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from cocapp.config import imputation_enabled, published_reference, qualitative_enabled
 from cocapp.instruments import instrument_file
 from cocapp.rawformats import METADATA_FORMATS, format_of, needs_codebook, raw_copies
 from cocapp.stages import STAGES
@@ -235,11 +236,11 @@ class Workflow:
 
     @property
     def qualitative_enabled(self) -> bool:
-        return bool((self.config.get("qualitative") or {}).get("enabled", False))
+        return qualitative_enabled(self.config)
 
     @property
     def published_reference(self) -> str | None:
-        return (self.config.get("published") or {}).get("reference")
+        return published_reference(self.config)
 
     @property
     def calibration_targets(self) -> str | None:
@@ -307,7 +308,7 @@ class Workflow:
 
     @property
     def imputation_enabled(self) -> bool:
-        return bool((self.config.get("imputation") or {}).get("enabled", True))
+        return imputation_enabled(self.config)
 
     def mi_results(self, names: tuple[str, ...] = ("means", "tests", "tipping")) -> list[str]:
         """Pooled results of stage impute (none when it is off): by default those the sensitivity stage

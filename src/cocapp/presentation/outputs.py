@@ -24,6 +24,7 @@ __all__ = [
     "caption_path",
     "figure_files",
     "figure_specs",
+    "sensitivity_figure_stems",
     "funnel_overdispersion",
     "funnel_settings",
     "many_sites",
@@ -164,6 +165,18 @@ def figure_files(config: dict) -> list[str]:
     """Every file the figures stage writes: ``reports/figures/<stem>.<png|svg>``."""
     specs = figure_specs(config)
     return [str(REPORTS / "figures" / f"{s.stem}.{fmt}") for s in specs for fmt in FIGURE_FORMATS]
+
+
+def sensitivity_figure_stems(config: dict) -> list[str]:
+    """The sensitivity figures the report shows (``reports/figures/sensitivity/<stem>.png``): per group
+    the n/p and site-means figures of stage sensitivity and, when imputation is on, the multiple
+    imputation's site means (stage sensitivity) and convergence (stage impute)."""
+    from cocapp.config import imputation_enabled
+
+    kinds = ["n_p", "site_means"] + (
+        ["mi_site_means", "mi_convergence"] if imputation_enabled(config) else []
+    )
+    return [f"{g}_{kind}" for g in config["groups"] for kind in kinds]
 
 
 def audit_files() -> list[str]:

@@ -26,8 +26,7 @@ def add_arguments(parser) -> None:
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
     instruments_option(parser)
-    for name in STATEMENT_STATS:  # optional: the paper's missing-data and normality statements
-        parser.add_argument(f"--{name}", help=f"stats/{name}.csv (checks the paper's {name} statement)")
+    file_options(parser, STATEMENT_STATS, "stats")  # the paper's missing-data and normality statements
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
     )
@@ -54,7 +53,7 @@ def run(args, settings, log) -> dict:
     pub = load_published(args.published)
     log.read(args.published)
     stats = read_named(args, STATS, log)
-    stats.update(read_named(args, [n for n in STATEMENT_STATS if getattr(args, n)], log))
+    stats.update(read_named(args, STATEMENT_STATS, log))
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
     checks = consistency_checks(pub, settings, load_given_instruments(args, settings, log))

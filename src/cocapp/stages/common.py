@@ -22,6 +22,7 @@ __all__ = [
     "read_named",
     "run_thunks",
     "scores_by_threshold",
+    "switched_inputs",
     "thresholds_of",
     "workers_option",
 ]
@@ -30,6 +31,17 @@ __all__ = [
 class InputError(ValueError):
     """The files on a stage's command line do not fit its config: a file the config needs is not given,
     or a file given is not the one the config names (the message names both)."""
+
+
+def switched_inputs(args, names, on: bool, what: str) -> None:
+    """The optional inputs ``names`` (argument names) are given exactly when the config switches
+    ``what`` on: one missing while it is on, or one given while it is off, is an :class:`InputError`."""
+    given = [n for n in names if getattr(args, n)]
+    if on and len(given) < len(names):
+        missing = [f"--{n.replace('_', '-')}" for n in names if n not in given]
+        raise InputError(f"{', '.join(missing)}: {what} is on, but not given")
+    if not on and given:
+        raise InputError(f"--{given[0].replace('_', '-')}: given, but {what} is off")
 
 
 def group_files(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:

@@ -19,6 +19,7 @@ from cocapp.stages.common import (
     match_outputs,
     read_named,
     run_thunks,
+    switched_inputs,
     workers_option,
 )
 from cocapp.words import grouping_words
@@ -32,8 +33,10 @@ OUTPUTS = ("summary", "site_shifts", "pairs", "checks", "verdict", "facts")
 
 def add_arguments(parser) -> None:
     file_options(parser, INPUTS, "stats")
-    for name in MI_INPUTS:  # optional: given (all three) by the workflow, from stage impute
-        parser.add_argument(f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute)")
+    for name in MI_INPUTS:  # from stage impute: given (all three) exactly when imputation is on
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute; imputation on)"
+        )
     instruments_option(parser)
     file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
@@ -46,6 +49,7 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     import pandas as pd
 
+    from cocapp.config import imputation_enabled
     from cocapp.presentation.calibration import add_verdict_calibration, calibration_statement
     from cocapp.presentation.mi_figures import comparison_tasks
     from cocapp.presentation.sensitivity_figures import figure_tasks
@@ -82,9 +86,8 @@ def run(args, settings, log) -> dict:
         summary, shifts, pairs, checks_df, settings, instruments, complete_case_checked=True
     )
     # multiple imputation (stage impute) beside complete cases and the thresholds, when given
+    switched_inputs(args, MI_INPUTS, imputation_enabled(settings), "imputation (imputation.enabled)")
     given = [n for n in MI_INPUTS if getattr(args, n)]
-    if given and len(given) != len(MI_INPUTS):
-        raise ValueError(f"--{', --'.join(n.replace('_', '-') for n in MI_INPUTS)}: give all three or none")
     comparison = None
     if given:
         mi = read_named(args, MI_INPUTS, log)
