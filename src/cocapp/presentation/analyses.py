@@ -786,6 +786,7 @@ def mi_block(
     correlations: pd.DataFrame | None,
     config: Mapping,
     labels: Mapping,
+    instruments: Mapping | None = None,
 ) -> AnalysisBlock:
     """Pooled results of the multiple imputation (stage impute, Rubin's rules; δ = 0, i.e. missing at
     random) that the verdict does not already show: correlations beside the complete-case ones at the
@@ -799,7 +800,7 @@ def mi_block(
         source.append("mi_correlations")
         mi = mi_correlations[mi_correlations["site"].astype(str) == "All"]
         m = str(mi["m"].iloc[0]) if len(mi) else m
-        shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config))
+        shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config, instruments))
         finding.append(f"{len(mi)} pooled correlation(s)")
     if mi_pairs is not None:
         source.append("mi_pairs")
@@ -845,7 +846,9 @@ def _complete_cases(correlations: pd.DataFrame | None, config: Mapping) -> pd.Da
     return cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
 
 
-def _mi_correlations_table(mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping) -> DisplayTable:
+def _mi_correlations_table(
+    mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> DisplayTable:
     """Table A10: the pooled correlations ``mi`` beside the complete-case ones ``cc`` at the threshold."""
     words = grouping_words(config)
     ci = _mi_ci(config)
@@ -877,21 +880,23 @@ def _mi_correlations_table(mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping) 
         synthetic=_synthetic(config),
     )
     for r in mi.itertuples():
-        cells, traces = _mi_correlation_row(r, cc, config)
+        cells, traces = _mi_correlation_row(r, cc, config, instruments)
         t.add(cells, cell_traces=traces)
     if not len(mi):
         t.add(["(none)", "", "", "", "", "", ""])
     return t
 
 
-def _mi_correlation_row(r, cc: pd.DataFrame, config: Mapping) -> tuple[list[str], list[str]]:
+def _mi_correlation_row(
+    r, cc: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> tuple[list[str], list[str]]:
     """One row of Table A10 (pooled correlation ``r``, ``itertuples``): its cells and each cell's trace."""
     c = cc.loc[(r.group, r.x, r.y)] if (r.group, r.x, r.y) in cc.index else None
     at_cc = "" if c is None else f"correlations|{int(c['_line'])}"
     at_mi = f"mi_correlations|{int(r.Index) + 2}"
     cells = [
         _group_label(config, r.group),
-        _pair_label(config)(r.group, r.x, r.y),
+        _pair_label(config, instruments)(r.group, r.x, r.y),
         MISSING_TEXT if c is None else str(c["n"]),
         MISSING_TEXT if c is None else f"{_num(c['r'], 3)} ({_ci(c['ci_low'], c['ci_high'], 3)})",
         str(r.n),
@@ -1008,7 +1013,12 @@ def analysis_blocks(
     if "mi_correlations" in stats or "mi_pairs" in stats:
         out.append(
             mi_block(
-                stats.get("mi_correlations"), stats.get("mi_pairs"), stats.get("correlations"), config, labels
+                stats.get("mi_correlations"),
+                stats.get("mi_pairs"),
+                stats.get("correlations"),
+                config,
+                labels,
+                instruments,
             )
         )
     return out
