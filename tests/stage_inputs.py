@@ -85,9 +85,10 @@ def publication_report_args(
     """``cocapp report``'s arguments on the publication fixture as the workflow gives them: the outputs
     of the ``publication_reports`` fixture (folder ``base``: tables, figures, audit, manifests), the
     publication statistics and, for the statistics it lacks, the run_stats fixture's; every sensitivity
-    figure of ``config`` (stand-ins: copies of a site figure) and, when the qualitative arm is on, the
-    section ``qualitative_section`` with stand-ins for the files its numbers come from (their content is
-    tested in tests/test_qualitative.py). ``config`` must have imputation off (no pooled results here)."""
+    figure of ``config`` (stand-ins: copies of a site figure, in ``base/sensitivity-figures``) and, when
+    the qualitative arm is on, the section ``qualitative_section`` with stand-ins for the files its
+    numbers come from (their content is tested in tests/test_qualitative.py). ``config`` must have
+    imputation off (no pooled results here)."""
     import shutil
 
     from cocapp.config import imputation_enabled, qualitative_enabled
@@ -97,7 +98,8 @@ def publication_report_args(
     fdir = base / "reports" / "figures"
     sensitivity = []
     for stem in outputs.sensitivity_figure_stems(config):
-        f = fdir / "sensitivity" / f"{stem}.png"
+        # beside, not under, the figures stage's folder (other tests list what that stage wrote there)
+        f = base / "sensitivity-figures" / f"{stem}.png"
         if not f.exists():
             f.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(fdir / "sites" / "service_users" / "RSA_total.png", f)

@@ -109,7 +109,9 @@ def test_every_table_and_figure_is_embedded(run, config):
     html = run["html"]
     for key, _ in tables.table_specs(config):
         assert f'id="{key}"' in html
-    n_png = len(list(run["figures"].rglob("*.png")))
+    n_png = len(list(run["figures"].rglob("*.png"))) + len(
+        list((run["base"] / "sensitivity-figures").glob("*.png"))
+    )
     assert html.count('src="data:image/png;base64,') == n_png
     assert "published-comparison" in html and "published-consistency" in html
 
@@ -266,7 +268,8 @@ def test_report_opens_in_headless_chromium(run):
             driver.execute_script("arguments[0].scrollIntoView();", t)
             assert t.is_displayed(), t.get_attribute("id")
         images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == len(list(run["figures"].rglob("*.png")))
+        shown = [*run["figures"].rglob("*.png"), *(run["base"] / "sensitivity-figures").glob("*.png")]
+        assert len(images) == len(shown)
         for img in images:
             driver.execute_script("arguments[0].scrollIntoView();", img)
             assert img.is_displayed()
