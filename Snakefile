@@ -3,9 +3,9 @@
 # One rule per stage of the paper's Methods, each a thin call of `cocapp <stage>` that is given every
 # file it reads and writes, and -- as `params: settings` -- exactly the config values it reads, so a
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
-# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. A job's logs are its
-# stderr and the provenance manifest the stage runner writes beside it (cocapp.provenance), which the
-# report lists (its inputs). Errors are printed on the console (profiles/default: show-failed-logs).
+# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Each job also writes its
+# provenance manifest (cocapp.provenance; output `manifest`, passed as --manifest), which the report
+# lists (its inputs). Errors are printed on the console (profiles/default: show-failed-logs).
 # Priorities start the longest chain first
 # (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation and the
 # sensitivity stage take half the cores, so each runs beside the other stages (on 2 cores a two-core job
@@ -117,9 +117,9 @@ rule ingest:
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
+        manifest="data/derived/logs/ingest.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/ingest.log",
-        manifest="data/derived/logs/ingest.manifest.json",
+        "data/derived/logs/ingest.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -129,7 +129,8 @@ rule ingest:
         "cocapp ingest --settings {params.settings:q} --raw {input.raw} --codebook {input.codebooks}"
         " --catalog {input.catalogs} --copies {input.copies} --instruments {input.instruments}"
         " --items {output.answers}"
-        " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log.stderr}"
+        " --respondents {output.respondents} --reconciliation {output.reconciliation}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 2. Scale scores: person-mean replacement at every threshold, per group ------------------------
@@ -138,10 +139,10 @@ rule score:
         answers=W.intermediate("data/derived/ingest/{group}_items.csv"),
         instruments=W.group_instrument_files(),
     output:
-        W.intermediate("data/derived/scores/{group}.csv"),
+        scores=W.intermediate("data/derived/scores/{group}.csv"),
+        manifest="data/derived/logs/score_{group}.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/score_{group}.log",
-        manifest="data/derived/logs/score_{group}.manifest.json",
+        "data/derived/logs/score_{group}.log",
     priority: 40
     conda:
         "envs/cocapp.yaml"
@@ -150,7 +151,7 @@ rule score:
         code=W.code("score"),
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
-        " --instruments {input.instruments} --out {output} 2> {log.stderr}"
+        " --instruments {input.instruments} --out {output.scores} --manifest {output.manifest} 2> {log}"
 
 
 # -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
@@ -163,9 +164,9 @@ rule reliability:
     output:
         alpha="data/derived/stats/reliability.csv",
         by_item="data/derived/stats/reliability_items.csv",
+        manifest="data/derived/logs/reliability.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/reliability.log",
-        manifest="data/derived/logs/reliability.manifest.json",
+        "data/derived/logs/reliability.log",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -175,7 +176,7 @@ rule reliability:
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
         " --instruments {input.instruments} --alpha-out {output.alpha}"
-        " --items-out {output.by_item} 2> {log.stderr}"
+        " --items-out {output.by_item} --manifest {output.manifest} 2> {log}"
 
 
 rule missingness:
@@ -189,9 +190,9 @@ rule missingness:
         by_item="data/derived/stats/missingness_items.csv",
         patterns="data/derived/stats/missingness_patterns.csv",
         mcar="data/derived/stats/mcar.csv",
+        manifest="data/derived/logs/missingness.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/missingness.log",
-        manifest="data/derived/logs/missingness.manifest.json",
+        "data/derived/logs/missingness.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -201,7 +202,7 @@ rule missingness:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
         " --instruments {input.instruments} --by-scale {output.by_scale}"
         " --by-item {output.by_item} --patterns {output.patterns}"
-        " --mcar {output.mcar} 2> {log.stderr}"
+        " --mcar {output.mcar} --manifest {output.manifest} 2> {log}"
 
 
 # -- 4. Distributions: descriptives by site, skewness and kurtosis, reference values --------------
@@ -213,9 +214,9 @@ rule distributions:
         descriptives="data/derived/stats/descriptives.csv",
         normality="data/derived/stats/normality.csv",
         reference="data/derived/stats/reference_comparison.csv",
+        manifest="data/derived/logs/distributions.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/distributions.log",
-        manifest="data/derived/logs/distributions.manifest.json",
+        "data/derived/logs/distributions.log",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -226,7 +227,7 @@ rule distributions:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
         " --instruments {input.instruments} --descriptives {output.descriptives}"
         " --normality {output.normality}"
-        " --reference {output.reference} 2> {log.stderr}"
+        " --reference {output.reference} --manifest {output.manifest} 2> {log}"
 
 
 # -- 5. Site comparisons: one-way ANOVA, Tukey-Kramer and Games-Howell, correlations --------------
@@ -238,9 +239,9 @@ rule compare_sites:
         tukey="data/derived/stats/tukey.csv",
         games_howell="data/derived/stats/games_howell.csv",
         correlations="data/derived/stats/correlations.csv",
+        manifest="data/derived/logs/compare_sites.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/compare_sites.log",
-        manifest="data/derived/logs/compare_sites.manifest.json",
+        "data/derived/logs/compare_sites.log",
     priority: 20
     conda:
         "envs/cocapp.yaml"
@@ -250,7 +251,7 @@ rule compare_sites:
     shell:
         "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
         " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
-        " --correlations {output.correlations} 2> {log.stderr}"
+        " --correlations {output.correlations} --manifest {output.manifest} 2> {log}"
 
 
 # -- 6. ANCOVA: site differences adjusted for the demographic and service covariates --------------
@@ -265,9 +266,9 @@ rule ancova:
         means="data/derived/stats/ancova_means.csv",
         posthoc="data/derived/stats/ancova_posthoc.csv",
         slopes="data/derived/stats/ancova_slopes.csv",
+        manifest="data/derived/logs/ancova.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/ancova.log",
-        manifest="data/derived/logs/ancova.manifest.json",
+        "data/derived/logs/ancova.log",
     priority: 30
     conda:
         "envs/cocapp.yaml"
@@ -277,7 +278,8 @@ rule ancova:
     shell:
         "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
         " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
-        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes} 2> {log.stderr}"
+        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 7. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
@@ -299,9 +301,9 @@ rule sensitivity:
         verdict="data/derived/sensitivity/verdict.md",
         facts="data/derived/sensitivity/verdict.json",
         figures=[*W.sensitivity_figures(), *W.mi_figures("mi_site_means")],
+        manifest="data/derived/logs/sensitivity.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/sensitivity.log",
-        manifest="data/derived/logs/sensitivity.manifest.json",
+        "data/derived/logs/sensitivity.log",
     priority: 10
     conda:
         "envs/cocapp.yaml"
@@ -321,7 +323,7 @@ rule sensitivity:
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} {params.calibration}"
-        " --workers {threads} 2> {log.stderr}"
+        " --workers {threads} --manifest {output.manifest} 2> {log}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
@@ -343,9 +345,9 @@ rule impute:
         diagnostics="data/derived/sensitivity/mi_diagnostics.csv",
         predictors="data/derived/sensitivity/mi_predictors.csv",
         figures=W.mi_figures(),
+        manifest="data/derived/logs/impute.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/impute.log",
-        manifest="data/derived/logs/impute.manifest.json",
+        "data/derived/logs/impute.log",
     priority: 50
     conda:
         "envs/cocapp.yaml"
@@ -359,7 +361,7 @@ rule impute:
         " --means {output.means} --tests {output.tests}"
         " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
         " --diagnostics {output.diagnostics} --predictors {output.predictors}"
-        " --figures {output.figures} --workers {threads} 2> {log.stderr}"
+        " --figures {output.figures} --workers {threads} --manifest {output.manifest} 2> {log}"
 
 
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
@@ -377,9 +379,9 @@ rule qualitative_ingest:
         report="data/derived/qualitative/import_report.csv",
         memos="data/derived/qualitative/memos.csv",
         sources="data/derived/qualitative/sources.csv",
+        manifest="data/derived/logs/qualitative_ingest.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/qualitative_ingest.log",
-        manifest="data/derived/logs/qualitative_ingest.manifest.json",
+        "data/derived/logs/qualitative_ingest.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -391,7 +393,7 @@ rule qualitative_ingest:
         " {params.optional} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
         " --out-import-report {output.report} --out-memos {output.memos}"
-        " --out-sources {output.sources} 2> {log.stderr}"
+        " --out-sources {output.sources} --manifest {output.manifest} 2> {log}"
 
 
 rule qualitative_framework:
@@ -405,9 +407,9 @@ rule qualitative_framework:
         group_theme="data/derived/qualitative/framework_group_theme.csv",
         code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
         codebook="data/derived/qualitative/codebook.csv",
+        manifest="data/derived/logs/qualitative_framework.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/qualitative_framework.log",
-        manifest="data/derived/logs/qualitative_framework.manifest.json",
+        "data/derived/logs/qualitative_framework.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -417,7 +419,8 @@ rule qualitative_framework:
         "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
         " --site-theme {output.site_theme} --group-theme {output.group_theme}"
-        " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log.stderr}"
+        " --code-frequencies {output.code_frequencies} --codebook {output.codebook}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule qualitative_workbook:
@@ -432,9 +435,9 @@ rule qualitative_workbook:
         html="data/derived/qualitative/analyst_workbook.html",
         comparison="data/derived/qualitative/coding_comparison.csv",
         alpha="data/derived/qualitative/coding_alpha.csv",
+        manifest="data/derived/logs/qualitative_workbook.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/qualitative_workbook.log",
-        manifest="data/derived/logs/qualitative_workbook.manifest.json",
+        "data/derived/logs/qualitative_workbook.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -444,7 +447,8 @@ rule qualitative_workbook:
         "cocapp qualitative-workbook --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --sources {input.sources} --memos {input.memos}"
         " --workbook {output.workbook} --workbook-html {output.html}"
-        " --coding-comparison {output.comparison} --coding-alpha {output.alpha} 2> {log.stderr}"
+        " --coding-comparison {output.comparison} --coding-alpha {output.alpha}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule joint_display:
@@ -463,9 +467,9 @@ rule joint_display:
     output:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
+        manifest="data/derived/logs/joint_display.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/joint_display.log",
-        manifest="data/derived/logs/joint_display.manifest.json",
+        "data/derived/logs/joint_display.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -477,7 +481,8 @@ rule joint_display:
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
         " --tukey {input.tukey} {params.interviews} --site-theme {input.site_theme}"
         " --group-theme {input.group_theme} --code-frequencies {input.code_frequencies}"
-        " --codebook {input.codebook} --joint {output.joint} --section {output.section} 2> {log.stderr}"
+        " --codebook {input.codebook} --joint {output.joint} --section {output.section}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
@@ -494,10 +499,10 @@ rule tables:
         ),
         instruments=W.instrument_files(),
     output:
-        W.registered(W.table_files()),
+        tables=W.registered(W.table_files()),
+        manifest="data/derived/logs/tables.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/tables.log",
-        manifest="data/derived/logs/tables.manifest.json",
+        "data/derived/logs/tables.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -508,7 +513,7 @@ rule tables:
         " --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --ancova {input.ancova} --ancova-means {input.means}"
         " --reconciliation {input.reconciliation} --instruments {input.instruments}"
-        " --out {output} 2> {log.stderr}"
+        " --out {output.tables} --manifest {output.manifest} 2> {log}"
 
 
 rule figures:
@@ -519,10 +524,10 @@ rule figures:
         scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
         instruments=W.instrument_files(),
     output:
-        W.registered(W.figure_files()),
+        figures=W.registered(W.figure_files()),
+        manifest="data/derived/logs/figures.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/figures.log",
-        manifest="data/derived/logs/figures.manifest.json",
+        "data/derived/logs/figures.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -531,7 +536,7 @@ rule figures:
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
-        " --instruments {input.instruments} --out {output} 2> {log.stderr}"
+        " --instruments {input.instruments} --out {output.figures} --manifest {output.manifest} 2> {log}"
 
 
 rule audit:
@@ -551,9 +556,9 @@ rule audit:
     output:
         comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
         consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
+        manifest="data/derived/logs/audit.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/audit.log",
-        manifest="data/derived/logs/audit.manifest.json",
+        "data/derived/logs/audit.log",
     conda:
         "envs/cocapp.yaml"
     params:
@@ -566,7 +571,8 @@ rule audit:
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
         " --instruments {input.instruments} --missingness {input.missingness}"
         " --normality {input.normality}"
-        " --comparison {output.comparison} --consistency {output.consistency} 2> {log.stderr}"
+        " --comparison {output.comparison} --consistency {output.consistency}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule report:
@@ -621,36 +627,36 @@ rule report:
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
-        # the provenance manifest of every other job of the run (their log: entries)
+        # the provenance manifest of every other job of the run
         manifests=[
-            rules.ingest.log.manifest,
-            *expand(rules.score.log.manifest, group=GROUPS),
-            rules.reliability.log.manifest,
-            rules.missingness.log.manifest,
-            rules.distributions.log.manifest,
-            rules.compare_sites.log.manifest,
-            rules.ancova.log.manifest,
-            rules.sensitivity.log.manifest,
-            *([rules.impute.log.manifest] if W.imputation_enabled else []),
+            rules.ingest.output.manifest,
+            *expand(rules.score.output.manifest, group=GROUPS),
+            rules.reliability.output.manifest,
+            rules.missingness.output.manifest,
+            rules.distributions.output.manifest,
+            rules.compare_sites.output.manifest,
+            rules.ancova.output.manifest,
+            rules.sensitivity.output.manifest,
+            *([rules.impute.output.manifest] if W.imputation_enabled else []),
             *(
                 [
-                    rules.qualitative_ingest.log.manifest,
-                    rules.qualitative_framework.log.manifest,
-                    rules.qualitative_workbook.log.manifest,
-                    rules.joint_display.log.manifest,
+                    rules.qualitative_ingest.output.manifest,
+                    rules.qualitative_framework.output.manifest,
+                    rules.qualitative_workbook.output.manifest,
+                    rules.joint_display.output.manifest,
                 ]
                 if W.qualitative_enabled
                 else []
             ),
-            rules.tables.log.manifest,
-            rules.figures.log.manifest,
-            *([rules.audit.log.manifest] if W.published_reference else []),
+            rules.tables.output.manifest,
+            rules.figures.output.manifest,
+            *([rules.audit.output.manifest] if W.published_reference else []),
         ],
     output:
-        W.registered(["reports/report.html"]),
+        report=W.registered(["reports/report.html"]),
+        manifest="data/derived/logs/report.manifest.json",  # written by the stage runner
     log:
-        stderr="data/derived/logs/report.log",
-        manifest="data/derived/logs/report.manifest.json",
+        "data/derived/logs/report.log",
     conda:
         "envs/cocapp.yaml"
     threads: 2
@@ -680,5 +686,5 @@ rule report:
         " --ancova-slopes {input.ancova_slopes} --ancova-posthoc {input.ancova_posthoc}"
         " --descriptives {input.descriptives} --reliability {input.reliability}"
         " --ancova {input.ancova} --ancova-means {input.ancova_means}"
-        " --reconciliation {input.reconciliation} --manifests {input.manifests} --out {output}"
-        " --workers {threads} 2> {log.stderr}"
+        " --reconciliation {input.reconciliation} --manifests {input.manifests} --out {output.report}"
+        " --workers {threads} --manifest {output.manifest} 2> {log}"

@@ -1,8 +1,9 @@
 """Provenance of a stage run: one manifest per job, next to its log (issue 14).
 
-``cocapp.stages.runner.run_stage`` writes ``<log without .log>.manifest.json`` when the stage's stderr
-goes to a log file (the Snakefile's ``2> {log}``; ``COCAPP_MANIFEST`` names another path). The manifest
-says what ran and on what:
+``cocapp.stages.runner.run_stage`` writes it to the path given as ``--manifest`` (the Snakefile passes
+each rule's ``output.manifest``, ``data/derived/logs/<rule>.manifest.json``), else to
+``COCAPP_MANIFEST``, else to ``<log without .log>.manifest.json`` when the stage's stderr goes to a log
+file (a stage run by hand). The manifest says what ran and on what:
 
 * ``stage``, ``rule`` (the log's stem, e.g. ``score_service_users``), ``command`` (the argument vector
   as run), ``cwd``, ``status`` (``ok`` / ``failed``) and ``error``;
@@ -19,9 +20,9 @@ says what ran and on what:
   it has uncommitted changes; ``platform``; ``started``/``finished`` (UTC) and ``seconds``.
 
 Manifests change between identical runs only in times, seconds and the platform's host details. The
-Snakefile declares each as a ``log:`` of its rule (kept when the job fails) and gives them all to the
-report (``--manifests``), which lists them. :func:`mark_stale` marks the report of an earlier run when
-a later run fails (the Snakefile's ``onerror``).
+Snakefile declares each as an output of its rule (Snakemake removes it with the job's other outputs when
+the job fails) and gives them all to the report (``--manifests``), which lists them. :func:`mark_stale`
+marks the report of an earlier run when a later run fails (the Snakefile's ``onerror``).
 """
 
 from __future__ import annotations
@@ -107,9 +108,12 @@ def git_state(root: Path = SOURCE_ROOT) -> dict:
         return {"commit": None, "dirty": None, "root": str(root)}
 
 
-def manifest_path(stream=None) -> Path | None:
-    """Where the manifest goes: ``COCAPP_MANIFEST``, else beside the log file stderr is redirected to
-    (``logs/x.log`` -> ``logs/x.manifest.json``); None when stderr is not a file (a terminal)."""
+def manifest_path(stream=None, given: str | None = None) -> Path | None:
+    """Where the manifest goes: ``given`` (the stage's ``--manifest``, as the workflow passes it), else
+    ``COCAPP_MANIFEST``, else beside the log file stderr is redirected to (``logs/x.log`` ->
+    ``logs/x.manifest.json``); None when stderr is not a file (a terminal)."""
+    if given:
+        return Path(given)
     if os.environ.get("COCAPP_MANIFEST"):
         return Path(os.environ["COCAPP_MANIFEST"])
     stream = stream or sys.stderr
@@ -178,7 +182,7 @@ def stage_manifest(
     rule: str | None,
 ) -> dict:
     """The manifest of one stage run (module docstring)."""
-    arg_files = _candidate_files(v for k, v in args.items() if k != "settings")
+    arg_files = _candidate_files(v for k, v in args.items() if k not in ("settings", "manifest"))
     out_paths = {str(p) for p in (outputs or {})}
     package_files = _package_data(package_data)
     # a file given that is package data (a built-in instrument file) is listed once, as package data

@@ -196,17 +196,17 @@ def read_inputs(args, config: dict, log):
         table_link_base=_table_link_base(args.tables, args.out),
         figure_link_base=_figure_link_base(args.figures, args.out),
         **_traces(args, config, keys),
-        own_manifest=_own_manifest(log),
+        own_manifest=_own_manifest(args, log),
         instruments=instruments,
     )
 
 
-def _own_manifest(log) -> str | None:
+def _own_manifest(args, log) -> str | None:
     """Where the runner will write this stage's manifest (relative to the working folder when inside
     it), or None when it writes none (:func:`cocapp.provenance.manifest_path`)."""
     from cocapp.provenance import manifest_path
 
-    path = manifest_path(getattr(log, "stream", None))
+    path = manifest_path(getattr(log, "stream", None), getattr(args, "manifest", None))
     if path is None:
         return None
     try:
@@ -267,7 +267,7 @@ def _table_link_base(tables: list[str], out: str) -> str:
 def given_options(args) -> list[tuple[str, str]]:
     """(option, file) of every input file on the report's command line (its output, settings and the
     manifests aside)."""
-    skip = {"settings", "out", "manifests", "workers"}
+    skip = {"settings", "out", "manifest", "manifests", "workers"}
     out: list[tuple[str, str]] = []
     for name, value in vars(args).items():
         if name in skip or not value:
