@@ -3,8 +3,10 @@
 # One rule per stage of the paper's Methods, each a thin call of `cocapp <stage>` that is given every
 # file it reads and writes, and -- as `params: settings` -- exactly the config values it reads, so a
 # changed setting reruns exactly the stages that use it; `params: code` is a hash of the stage's own
-# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Errors are printed on
-# the console (profiles/default: show-failed-logs). Priorities start the longest chain first
+# code, so editing e.g. src/cocapp/anova.py reruns the stages that import it. Each job also writes its
+# provenance manifest (cocapp.provenance; output `manifest`, passed as --manifest), which the report
+# lists (its inputs). Errors are printed on the console (profiles/default: show-failed-logs).
+# Priorities start the longest chain first
 # (scores -> ANCOVA -> sensitivity -> report) when two jobs could run. Threads: the imputation and the
 # sensitivity stage take half the cores, so each runs beside the other stages (on 2 cores a two-core job
 # waits until both are free, which happens only when nothing else is left: measured 1-4 s later for the
@@ -100,7 +102,9 @@ rule all:
 # -- 1. Questionnaire returns: read and validate the raw files -------------------------------------
 rule ingest:
     input:
-        raw=W.raw_files(),
+        raw=W.raw_data_files(),  # one per group, config order
+        codebooks=W.codebook_files(),
+        catalogs=W.catalog_files(),
         copies=W.raw_copies(),  # other copies beside a raw file: checked to hold the same data
         instruments=W.instrument_files(),
     output:
@@ -113,6 +117,7 @@ rule ingest:
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
+        manifest="data/derived/logs/ingest.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/ingest.log",
     conda:
@@ -121,8 +126,11 @@ rule ingest:
         settings=W.settings("ingest"),
         code=W.code("ingest"),
     shell:
-        "cocapp ingest --settings {params.settings:q} --items {output.answers}"
-        " --respondents {output.respondents} --reconciliation {output.reconciliation} 2> {log}"
+        "cocapp ingest --settings {params.settings:q} --raw {input.raw} --codebook {input.codebooks}"
+        " --catalog {input.catalogs} --copies {input.copies} --instruments {input.instruments}"
+        " --items {output.answers}"
+        " --respondents {output.respondents} --reconciliation {output.reconciliation}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 2. Scale scores: person-mean replacement at every threshold, per group ------------------------
@@ -131,7 +139,8 @@ rule score:
         answers=W.intermediate("data/derived/ingest/{group}_items.csv"),
         instruments=W.group_instrument_files(),
     output:
-        W.intermediate("data/derived/scores/{group}.csv"),
+        scores=W.intermediate("data/derived/scores/{group}.csv"),
+        manifest="data/derived/logs/score_{group}.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/score_{group}.log",
     priority: 40
@@ -142,7 +151,7 @@ rule score:
         code=W.code("score"),
     shell:
         "cocapp score --settings {params.settings:q} --group {wildcards.group} --items {input.answers}"
-        " --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output.scores} --manifest {output.manifest} 2> {log}"
 
 
 # -- 3. Measurement: reliability (complete cases) and the missing-data profile ---------------------
@@ -155,6 +164,7 @@ rule reliability:
     output:
         alpha="data/derived/stats/reliability.csv",
         by_item="data/derived/stats/reliability_items.csv",
+        manifest="data/derived/logs/reliability.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/reliability.log",
     priority: 20
@@ -165,7 +175,8 @@ rule reliability:
         code=W.code("reliability"),
     shell:
         "cocapp reliability --settings {params.settings:q} --items {input.answers}"
-        " --alpha-out {output.alpha} --items-out {output.by_item} 2> {log}"
+        " --instruments {input.instruments} --alpha-out {output.alpha}"
+        " --items-out {output.by_item} --manifest {output.manifest} 2> {log}"
 
 
 rule missingness:
@@ -179,6 +190,7 @@ rule missingness:
         by_item="data/derived/stats/missingness_items.csv",
         patterns="data/derived/stats/missingness_patterns.csv",
         mcar="data/derived/stats/mcar.csv",
+        manifest="data/derived/logs/missingness.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/missingness.log",
     conda:
@@ -188,8 +200,9 @@ rule missingness:
         code=W.code("missingness"),
     shell:
         "cocapp missingness --settings {params.settings:q} --items {input.answers}"
-        " --by-scale {output.by_scale} --by-item {output.by_item} --patterns {output.patterns}"
-        " --mcar {output.mcar} 2> {log}"
+        " --instruments {input.instruments} --by-scale {output.by_scale}"
+        " --by-item {output.by_item} --patterns {output.patterns}"
+        " --mcar {output.mcar} --manifest {output.manifest} 2> {log}"
 
 
 # -- 4. Distributions: descriptives by site, skewness and kurtosis, reference values --------------
@@ -201,6 +214,7 @@ rule distributions:
         descriptives="data/derived/stats/descriptives.csv",
         normality="data/derived/stats/normality.csv",
         reference="data/derived/stats/reference_comparison.csv",
+        manifest="data/derived/logs/distributions.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/distributions.log",
     priority: 20
@@ -211,8 +225,9 @@ rule distributions:
         code=W.code("distributions"),
     shell:
         "cocapp distributions --settings {params.settings:q} --scores {input.scores}"
-        " --descriptives {output.descriptives} --normality {output.normality}"
-        " --reference {output.reference} 2> {log}"
+        " --instruments {input.instruments} --descriptives {output.descriptives}"
+        " --normality {output.normality}"
+        " --reference {output.reference} --manifest {output.manifest} 2> {log}"
 
 
 # -- 5. Site comparisons: one-way ANOVA, Tukey-Kramer and Games-Howell, correlations --------------
@@ -224,6 +239,7 @@ rule compare_sites:
         tukey="data/derived/stats/tukey.csv",
         games_howell="data/derived/stats/games_howell.csv",
         correlations="data/derived/stats/correlations.csv",
+        manifest="data/derived/logs/compare_sites.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/compare_sites.log",
     priority: 20
@@ -235,7 +251,7 @@ rule compare_sites:
     shell:
         "cocapp compare-sites --settings {params.settings:q} --scores {input.scores}"
         " --anova {output.anova} --tukey {output.tukey} --games-howell {output.games_howell}"
-        " --correlations {output.correlations} 2> {log}"
+        " --correlations {output.correlations} --manifest {output.manifest} 2> {log}"
 
 
 # -- 6. ANCOVA: site differences adjusted for the demographic and service covariates --------------
@@ -250,6 +266,7 @@ rule ancova:
         means="data/derived/stats/ancova_means.csv",
         posthoc="data/derived/stats/ancova_posthoc.csv",
         slopes="data/derived/stats/ancova_slopes.csv",
+        manifest="data/derived/logs/ancova.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/ancova.log",
     priority: 30
@@ -261,7 +278,8 @@ rule ancova:
     shell:
         "cocapp ancova --settings {params.settings:q} --scores {input.scores}"
         " --respondents {input.respondents} --ancova {output.ancova} --ancova-means {output.means}"
-        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes} 2> {log}"
+        " --ancova-posthoc {output.posthoc} --ancova-slopes {output.slopes}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 7. Sensitivity: complete cases vs 20-50 % person-mean replacement, with a verdict -----------
@@ -283,6 +301,7 @@ rule sensitivity:
         verdict="data/derived/sensitivity/verdict.md",
         facts="data/derived/sensitivity/verdict.json",
         figures=[*W.sensitivity_figures(), *W.mi_figures("mi_site_means")],
+        manifest="data/derived/logs/sensitivity.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/sensitivity.log",
     priority: 10
@@ -297,16 +316,14 @@ rule sensitivity:
             if input.mi
             else ""
         ),
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
-        ),
+        calibration=W.options("calibration"),
     shell:
         "cocapp sensitivity --settings {params.settings:q} --anova {input.anova} --ancova {input.ancova}"
         " --tukey {input.tukey} --descriptives {input.descriptives} --reliability {input.reliability}"
         " {params.mi} --instruments {input.instruments} --summary {output.summary} --site-shifts {output.shifts}"
         " --pairs {output.pairs} --checks {output.checks} --verdict {output.verdict}"
         " --facts {output.facts} --figures {output.figures} {params.calibration}"
-        " --workers {threads} 2> {log}"
+        " --workers {threads} --manifest {output.manifest} 2> {log}"
 
 
 # -- 7b. Multiple imputation: PMM chained equations, pooled comparisons, MNAR delta tipping points -
@@ -328,6 +345,7 @@ rule impute:
         diagnostics="data/derived/sensitivity/mi_diagnostics.csv",
         predictors="data/derived/sensitivity/mi_predictors.csv",
         figures=W.mi_figures(),
+        manifest="data/derived/logs/impute.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/impute.log",
     priority: 50
@@ -339,16 +357,21 @@ rule impute:
         code=W.code("impute"),
     shell:
         "cocapp impute --settings {params.settings:q} --items {input.answers}"
-        " --respondents {input.respondents} --means {output.means} --tests {output.tests}"
+        " --respondents {input.respondents} --instruments {input.instruments}"
+        " --means {output.means} --tests {output.tests}"
         " --pairs {output.pairs} --correlations {output.correlations} --tipping {output.tipping}"
         " --diagnostics {output.diagnostics} --predictors {output.predictors}"
-        " --figures {output.figures} --workers {threads} 2> {log}"
+        " --figures {output.figures} --workers {threads} --manifest {output.manifest} 2> {log}"
 
 
 # -- 8. Qualitative arm: coded interview extracts -> framework matrices -> joint display ----------
 rule qualitative_ingest:
     input:
-        W.qualitative_files(),
+        segments=W.qualitative_file("segments"),
+        # optional: [] when the config names none
+        cases=W.qualitative_file("cases"),
+        codebook=W.qualitative_file("codebook"),
+        interviews=W.qualitative_file("interviews"),
     output:
         segments="data/derived/qualitative/segments.csv",
         cases="data/derived/qualitative/cases.csv",
@@ -356,6 +379,7 @@ rule qualitative_ingest:
         report="data/derived/qualitative/import_report.csv",
         memos="data/derived/qualitative/memos.csv",
         sources="data/derived/qualitative/sources.csv",
+        manifest="data/derived/logs/qualitative_ingest.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/qualitative_ingest.log",
     conda:
@@ -363,11 +387,13 @@ rule qualitative_ingest:
     params:
         settings=W.settings("qualitative-ingest"),
         code=W.code("qualitative-ingest"),
+        optional=W.options("cases", "codebook", "interviews"),
     shell:
-        "cocapp qualitative-ingest --settings {params.settings:q} --out-segments {output.segments}"
+        "cocapp qualitative-ingest --settings {params.settings:q} --segments {input.segments}"
+        " {params.optional} --out-segments {output.segments}"
         " --out-cases {output.cases} --out-codes {output.codes}"
         " --out-import-report {output.report} --out-memos {output.memos}"
-        " --out-sources {output.sources} 2> {log}"
+        " --out-sources {output.sources} --manifest {output.manifest} 2> {log}"
 
 
 rule qualitative_framework:
@@ -381,6 +407,7 @@ rule qualitative_framework:
         group_theme="data/derived/qualitative/framework_group_theme.csv",
         code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
         codebook="data/derived/qualitative/codebook.csv",
+        manifest="data/derived/logs/qualitative_framework.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/qualitative_framework.log",
     conda:
@@ -392,7 +419,8 @@ rule qualitative_framework:
         "cocapp qualitative-framework --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --case-theme {output.case_theme}"
         " --site-theme {output.site_theme} --group-theme {output.group_theme}"
-        " --code-frequencies {output.code_frequencies} --codebook {output.codebook} 2> {log}"
+        " --code-frequencies {output.code_frequencies} --codebook {output.codebook}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule qualitative_workbook:
@@ -407,6 +435,7 @@ rule qualitative_workbook:
         html="data/derived/qualitative/analyst_workbook.html",
         comparison="data/derived/qualitative/coding_comparison.csv",
         alpha="data/derived/qualitative/coding_alpha.csv",
+        manifest="data/derived/logs/qualitative_workbook.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/qualitative_workbook.log",
     conda:
@@ -418,7 +447,8 @@ rule qualitative_workbook:
         "cocapp qualitative-workbook --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --sources {input.sources} --memos {input.memos}"
         " --workbook {output.workbook} --workbook-html {output.html}"
-        " --coding-comparison {output.comparison} --coding-alpha {output.alpha} 2> {log}"
+        " --coding-comparison {output.comparison} --coding-alpha {output.alpha}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule joint_display:
@@ -428,12 +458,16 @@ rule joint_display:
         codes="data/derived/qualitative/codes.csv",
         descriptives="data/derived/stats/descriptives.csv",
         tukey="data/derived/stats/tukey.csv",
-        raw=W.qualitative_files(),
+        interviews=W.qualitative_file("interviews"),  # [] when the config names none
         # the section shows (and traces) the counts of the published framework tables
-        framework=QUALITATIVE_TRACED[1:],
+        site_theme="data/derived/qualitative/framework_site_theme.csv",
+        group_theme="data/derived/qualitative/framework_group_theme.csv",
+        code_frequencies="data/derived/qualitative/code_frequencies_by_site.csv",
+        codebook="data/derived/qualitative/codebook.csv",
     output:
         joint="data/derived/qualitative/joint_display.csv",
         section="data/derived/qualitative/qualitative_section.html",
+        manifest="data/derived/logs/joint_display.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/joint_display.log",
     conda:
@@ -441,11 +475,14 @@ rule joint_display:
     params:
         settings=W.settings("joint-display"),
         code=W.code("joint-display"),
+        interviews=W.options("interviews"),
     shell:
         "cocapp joint-display --settings {params.settings:q} --segments {input.segments}"
         " --cases {input.cases} --codes {input.codes} --descriptives {input.descriptives}"
-        " --tukey {input.tukey} --framework {input.framework} --joint {output.joint}"
-        " --section {output.section} 2> {log}"
+        " --tukey {input.tukey} {params.interviews} --site-theme {input.site_theme}"
+        " --group-theme {input.group_theme} --code-frequencies {input.code_frequencies}"
+        " --codebook {input.codebook} --joint {output.joint} --section {output.section}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 # -- 9. Publication: Tables 1-4 and more, figures, the reproduced-vs-published audit, the report --
@@ -462,7 +499,8 @@ rule tables:
         ),
         instruments=W.instrument_files(),
     output:
-        W.registered(W.table_files()),
+        tables=W.registered(W.table_files()),
+        manifest="data/derived/logs/tables.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/tables.log",
     conda:
@@ -474,7 +512,8 @@ rule tables:
         "cocapp tables --settings {params.settings:q} --anova {input.anova}"
         " --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --ancova {input.ancova} --ancova-means {input.means}"
-        " --reconciliation {input.reconciliation} --out {output} 2> {log}"
+        " --reconciliation {input.reconciliation} --instruments {input.instruments}"
+        " --out {output.tables} --manifest {output.manifest} 2> {log}"
 
 
 rule figures:
@@ -485,7 +524,8 @@ rule figures:
         scores=expand(W.intermediate("data/derived/scores/{group}.csv"), group=GROUPS),
         instruments=W.instrument_files(),
     output:
-        W.registered(W.figure_files()),
+        figures=W.registered(W.figure_files()),
+        manifest="data/derived/logs/figures.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/figures.log",
     conda:
@@ -496,7 +536,7 @@ rule figures:
     shell:
         "cocapp figures --settings {params.settings:q} --descriptives {input.descriptives}"
         " --tukey {input.tukey} --correlations {input.correlations} --scores {input.scores}"
-        " --out {output} 2> {log}"
+        " --instruments {input.instruments} --out {output.figures} --manifest {output.manifest} 2> {log}"
 
 
 rule audit:
@@ -512,9 +552,11 @@ rule audit:
         reconciliation=expand(
             "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
         ),
+        instruments=W.instrument_files(),
     output:
         comparison=W.registered(["reports/tables/published_comparison.csv"])[0],
         consistency=W.registered(["reports/tables/published_consistency.csv"])[0],
+        manifest="data/derived/logs/audit.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/audit.log",
     conda:
@@ -522,62 +564,97 @@ rule audit:
     params:
         settings=W.settings("audit"),
         code=W.code("audit"),
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
-        ),
+        calibration=W.options("calibration"),
     shell:
         "cocapp audit --settings {params.settings:q} --published {input.published} {params.calibration}"
         " --anova {input.anova} --descriptives {input.descriptives} --reliability {input.reliability}"
         " --correlations {input.correlations} --reconciliation {input.reconciliation}"
-        " --missingness {input.missingness} --normality {input.normality}"
-        " --comparison {output.comparison} --consistency {output.consistency} 2> {log}"
+        " --instruments {input.instruments} --missingness {input.missingness}"
+        " --normality {input.normality}"
+        " --comparison {output.comparison} --consistency {output.consistency}"
+        " --manifest {output.manifest} 2> {log}"
 
 
 rule report:
     input:
         tables=W.table_files(),
         figures=W.figure_files(),
-        sensitivity=[
-            "data/derived/sensitivity/verdict.json",
+        verdict="data/derived/sensitivity/verdict.json",
+        sensitivity_figures=[
             *W.sensitivity_figures(),
             *W.mi_figures("mi_site_means"),
             *W.mi_figures(),
         ],
-        audit=W.audit_files(),
-        qualitative=(
+        # the optional parts: [] when the config switches them off
+        published_comparison=(
+            "reports/tables/published_comparison.csv" if W.published_reference else []
+        ),
+        published_consistency=(
+            "reports/tables/published_consistency.csv" if W.published_reference else []
+        ),
+        qualitative_section=(
             "data/derived/qualitative/qualitative_section.html"
             if W.qualitative_enabled
             else []
         ),
+        # the files the numbers of the qualitative section come from (issue 14: traced)
+        joint_display=QUALITATIVE_TRACED[0] if W.qualitative_enabled else [],
+        framework_site_theme=QUALITATIVE_TRACED[1] if W.qualitative_enabled else [],
+        framework_group_theme=QUALITATIVE_TRACED[2] if W.qualitative_enabled else [],
+        code_frequencies=QUALITATIVE_TRACED[3] if W.qualitative_enabled else [],
+        qualitative_codebook=QUALITATIVE_TRACED[4] if W.qualitative_enabled else [],
         raw=W.raw_files(),
         config=W.config_files(workflow),
+        instruments=W.instrument_files(),
         calibration=W.calibration_targets or [],
-        stats=expand(
-            "data/derived/stats/{name}.csv",
-            name=[
-                "missingness",
-                "mcar",
-                "normality",
-                "anova",
-                "correlations",
-                "tukey",
-                "games_howell",
-                "ancova_slopes",
-                "ancova_posthoc",
-            ],
-        ),
-        mi_stats=W.mi_results(("correlations", "pairs")),
+        # the statistics shown as compact tables
+        missingness="data/derived/stats/missingness.csv",
+        mcar="data/derived/stats/mcar.csv",
+        normality="data/derived/stats/normality.csv",
+        anova="data/derived/stats/anova.csv",
+        correlations="data/derived/stats/correlations.csv",
+        tukey="data/derived/stats/tukey.csv",
+        games_howell="data/derived/stats/games_howell.csv",
+        ancova_slopes="data/derived/stats/ancova_slopes.csv",
+        ancova_posthoc="data/derived/stats/ancova_posthoc.csv",
+        mi_correlations=W.mi_results(("correlations",)),
+        mi_pairs=W.mi_results(("pairs",)),
         # the derived files behind Tables 1-4 and S1-S2: every number of the report carries its trace
-        traced=[
-            "data/derived/stats/descriptives.csv",
-            "data/derived/stats/reliability.csv",
-            "data/derived/stats/ancova.csv",
-            "data/derived/stats/ancova_means.csv",
-            *expand("data/derived/ingest/{group}_reconciliation.csv", group=GROUPS),
-            *(QUALITATIVE_TRACED if W.qualitative_enabled else []),
+        descriptives="data/derived/stats/descriptives.csv",
+        reliability="data/derived/stats/reliability.csv",
+        ancova="data/derived/stats/ancova.csv",
+        ancova_means="data/derived/stats/ancova_means.csv",
+        reconciliation=expand(
+            "data/derived/ingest/{group}_reconciliation.csv", group=GROUPS
+        ),
+        # the provenance manifest of every other job of the run
+        manifests=[
+            rules.ingest.output.manifest,
+            *expand(rules.score.output.manifest, group=GROUPS),
+            rules.reliability.output.manifest,
+            rules.missingness.output.manifest,
+            rules.distributions.output.manifest,
+            rules.compare_sites.output.manifest,
+            rules.ancova.output.manifest,
+            rules.sensitivity.output.manifest,
+            *([rules.impute.output.manifest] if W.imputation_enabled else []),
+            *(
+                [
+                    rules.qualitative_ingest.output.manifest,
+                    rules.qualitative_framework.output.manifest,
+                    rules.qualitative_workbook.output.manifest,
+                    rules.joint_display.output.manifest,
+                ]
+                if W.qualitative_enabled
+                else []
+            ),
+            rules.tables.output.manifest,
+            rules.figures.output.manifest,
+            *([rules.audit.output.manifest] if W.published_reference else []),
         ],
     output:
-        W.registered(["reports/report.html"]),
+        report=W.registered(["reports/report.html"]),
+        manifest="data/derived/logs/report.manifest.json",  # written by the stage runner
     log:
         "data/derived/logs/report.log",
     conda:
@@ -586,17 +663,28 @@ rule report:
     params:
         settings=W.settings("report"),
         code=W.code("report"),
-        qualitative=lambda wildcards, input: (
-            f"--qualitative-section {input.qualitative}" if input.qualitative else ""
+        optional=W.options(
+            "published_comparison",
+            "published_consistency",
+            "qualitative_section",
+            "joint_display",
+            "framework_site_theme",
+            "framework_group_theme",
+            "code_frequencies",
+            "qualitative_codebook",
+            "calibration",
+            "mi_correlations",
+            "mi_pairs",
         ),
-        audit=lambda wildcards, input: f"--audit {input.audit}" if input.audit else "",
-        calibration=lambda wildcards, input: (
-            f"--calibration {input.calibration}" if input.calibration else ""
-        ),
-        manifests="data/derived/logs",
     shell:
         "cocapp report --settings {params.settings:q} --tables {input.tables} --figures {input.figures}"
-        " --sensitivity {input.sensitivity} {params.audit} {params.qualitative} --raw {input.raw}"
-        " --config-file {input.config} {params.calibration} --stats {input.stats} {input.mi_stats}"
-        " --manifests {params.manifests} --trace-files {input.traced} --out {output}"
-        " --workers {threads} 2> {log}"
+        " --verdict {input.verdict} --sensitivity-figures {input.sensitivity_figures}"
+        " --raw {input.raw} --config-file {input.config} --instruments {input.instruments}"
+        " {params.optional} --missingness {input.missingness} --mcar {input.mcar}"
+        " --normality {input.normality} --anova {input.anova} --correlations {input.correlations}"
+        " --tukey {input.tukey} --games-howell {input.games_howell}"
+        " --ancova-slopes {input.ancova_slopes} --ancova-posthoc {input.ancova_posthoc}"
+        " --descriptives {input.descriptives} --reliability {input.reliability}"
+        " --ancova {input.ancova} --ancova-means {input.ancova_means}"
+        " --reconciliation {input.reconciliation} --manifests {input.manifests} --out {output.report}"
+        " --workers {threads} --manifest {output.manifest} 2> {log}"

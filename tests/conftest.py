@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_inputs import run_stats
 
 from cocapp.config import load_config, validate_config, with_defaults
 from cocapp.contracts import read
@@ -161,11 +163,18 @@ def _flat(args) -> list[str]:
 
 def stage_argv(stage: str, config: dict, *args, group: str | None = None) -> list[str]:
     """The argument list of ``cocapp <stage>``: ``--settings`` with exactly the config values the stage
-    declares (as the Snakefile's ``params: settings``), then ``args`` (lists are spread out)."""
+    declares (as the Snakefile's ``params: settings``), then ``args`` (lists are spread out), and, for a
+    stage that loads instruments, ``--instruments`` with the files the workflow finds for the config
+    (:func:`stage_inputs.instrument_inputs`) unless ``args`` give them."""
+    from stage_inputs import instrument_inputs, takes_instruments
+
     from cocapp.stages import STAGES
     from cocapp.stages.settings import settings_json
 
-    return ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
+    argv = ["--settings", settings_json(config, STAGES[stage].settings, group), *_flat(args)]
+    if takes_instruments(stage) and "--instruments" not in argv:
+        argv += instrument_inputs(config, group)
+    return argv
 
 
 @pytest.fixture(scope="session")
@@ -195,14 +204,32 @@ def cocapp_stage(run_cocapp, capsys):
     return run
 
 
+@contextlib.contextmanager
+def manifest_to(path: Path):
+    """Stages run in-process meanwhile write their provenance manifest to ``path`` (``COCAPP_MANIFEST``;
+    in a workflow run it goes beside the rule's log)."""
+    before = os.environ.get("COCAPP_MANIFEST")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["COCAPP_MANIFEST"] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            del os.environ["COCAPP_MANIFEST"]
+        else:
+            os.environ["COCAPP_MANIFEST"] = before
+
+
 @pytest.fixture(scope="session")
 def publication_reports(tmp_path_factory, run_cocapp, publication_config) -> Path:
     """The ``tables``, ``audit`` and ``figures`` stages run on the publication fixture as the workflow
-    runs them; returns the folder holding ``reports/tables/...`` and ``reports/figures/...``."""
+    runs them; returns the folder holding ``reports/tables/...``, ``reports/figures/...`` and their
+    manifests (``data/derived/logs/<stage>.manifest.json``, :func:`stage_inputs.publication_manifests`)."""
     from cocapp.presentation.outputs import audit_files, figure_files, table_files
 
     base = tmp_path_factory.mktemp("publication")
     config = publication_config
+    logs = base / "data" / "derived" / "logs"
     stats = {name: PUBLICATION / "stats" / f"{name}.csv" for name in PUBLICATION_STATS}
     recon = [PUBLICATION / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
 
@@ -211,17 +238,29 @@ def publication_reports(tmp_path_factory, run_cocapp, publication_config) -> Pat
 
     tables = given("anova", "descriptives", "reliability", "correlations", "ancova", "ancova_means")
     out = [base / f for f in table_files(config)]
-    assert run_cocapp("tables", config, *tables, "--reconciliation", recon, "--out", out) == 0
+    with manifest_to(logs / "tables.manifest.json"):
+        assert run_cocapp("tables", config, *tables, "--reconciliation", recon, "--out", out) == 0
     comparison, consistency = (base / f for f in audit_files())
     audit = given("anova", "descriptives", "reliability", "correlations")
-    args = ["--published", PUBLISHED, *audit, "--reconciliation", recon]
-    assert run_cocapp("audit", config, *args, "--comparison", comparison, "--consistency", consistency) == 0
+    args = [
+        "--published",
+        PUBLISHED,
+        *audit,
+        *run_stats("missingness", "normality"),
+        "--reconciliation",
+        recon,
+    ]
+    with manifest_to(logs / "audit.manifest.json"):
+        assert (
+            run_cocapp("audit", config, *args, "--comparison", comparison, "--consistency", consistency) == 0
+        )
     # the fixture has scores of the service users only: the care coordinators' file is header-only
     scores = [PUBLICATION / "scores" / "service_users.csv", base / "care_coordinators_scores.csv"]
     scores[1].write_text(scores[0].read_text("utf-8").splitlines()[0] + "\n", "utf-8")
     figures = given("descriptives", "tukey", "correlations")
     out = [base / f for f in figure_files(config)]
-    assert run_cocapp("figures", config, *figures, "--scores", scores, "--out", out) == 0
+    with manifest_to(logs / "figures.manifest.json"):
+        assert run_cocapp("figures", config, *figures, "--scores", scores, "--out", out) == 0
     return base
 
 

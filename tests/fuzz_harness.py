@@ -90,10 +90,15 @@ class Outcome:
 
 
 def _stage_args(config: dict, out: str) -> list[str]:
+    from stage_inputs import ingest_inputs
+
     return [
-        x
-        for kind in KINDS
-        for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
+        *ingest_inputs(config),
+        *(
+            x
+            for kind in KINDS
+            for x in (f"--{kind}", *(f"{out}/ingest/{g}_{kind}.csv" for g in config["groups"]))
+        ),
     ]
 
 
@@ -150,7 +155,13 @@ def _run_stage_checked(
 ) -> Outcome | None:
     """None when the stage succeeded; else its refusal, or a crash when the invariant is broken."""
     log = io.StringIO()
+    from stage_inputs import instrument_inputs
+
     argv = ["--settings", settings_json(config, STAGES[stage].settings, group), *args]
+    try:  # the instrument files, as the workflow finds them when it is parsed
+        argv += instrument_inputs(config, group)
+    except InstrumentError as err:  # the workflow refuses such a config before any stage runs
+        return Outcome("refused", str(err))
     try:
         with redirect_stderr(log):
             code = run_stage(stage, argv, stream=log)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from stage_inputs import run_stats
 
 from cocapp.presentation import audit as A
 from cocapp.presentation.outputs import audit_files
@@ -255,7 +256,8 @@ def audit_args(folder: Path) -> list:
         "--consistency",
         folder / "published_consistency.csv",
     ]
-    return ["--published", PUBLISHED, *stats, "--reconciliation", *recon, *outs]
+    statements = run_stats("missingness", "normality")
+    return ["--published", PUBLISHED, *stats, *statements, "--reconciliation", *recon, *outs]
 
 
 def test_stage_writes_the_documented_files_deterministically(
@@ -263,7 +265,8 @@ def test_stage_writes_the_documented_files_deterministically(
 ):
     code, log = cocapp_stage("audit", config, *audit_args(tmp_path / "a"))
     assert code == 0, log
-    assert "417 of 419 printed numbers matched within printed precision" in log  # + 2 significant counts
+    # + 2 significant counts; + 7 of the missing-data and normality statements (run_stats fixture)
+    assert "424 of 426 printed numbers matched within printed precision" in log
     assert "2 printed value(s) that cannot be consistent" in log
     # the files the workflow declares for the stage (reports/tables/...), and nothing else
     written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").iterdir())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from stage_inputs import run_stats
 
 from cocapp.config import ConfigError, validate_config
 from cocapp.presentation import audit as A
@@ -162,7 +163,7 @@ def test_every_mismatch_at_threshold_04_carries_the_threshold_reason(
     """The stage as the workflow runs it, primary_threshold 0.4 and results that differ from the print."""
     cfg = _config(publication_config, primary=0.4)
     stats = _at_threshold(publication_stats, "0.4", shift=0.05)
-    args = ["--published", PUBLISHED, "--calibration", TARGETS]
+    args = ["--published", PUBLISHED, "--calibration", TARGETS, *run_stats("missingness", "normality")]
     for name, df in stats.items():
         if name in ("anova", "descriptives", "reliability", "correlations"):
             path = tmp_path / f"{name}.csv"

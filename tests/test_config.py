@@ -152,7 +152,7 @@ def test_workflow_targets_follow_config(cfg):
     assert "reports/tables/table3_care_coordinators.docx" in full.table_files()
     assert "reports/figures/sites/care_coordinators/RSA_total.png" in full.figure_files()
     assert "reports/tables/published_comparison.csv" in full.final_targets()
-    assert full.qualitative_files() == [
+    assert [full.qualitative_file(k) for k in ("segments", "cases", "codebook", "interviews")] == [
         "data/raw/qualitative/segments.csv",
         "data/raw/qualitative/cases.csv",
         "data/raw/qualitative/codebook.csv",

@@ -134,20 +134,15 @@ def test_report_captions_show_names_not_keys(example_config):
     assert any("Mean Life satisfaction (example, 5 items) life satisfaction score" in c for c in captions)
 
 
-def test_without_short_name_the_default_instruments_show_their_names(monkeypatch, capture):
+def test_without_short_name_the_default_instruments_show_their_names(capture):
     """A COCAPP instrument without ``short_name`` is drawn with its ``name`` (the key never shows)."""
     from dataclasses import replace
 
-    from cocapp import instruments as I
+    from cocapp.instruments import configured_instruments
 
-    real = I.load_instrument
-
-    def no_short(key, paths=()):
-        return replace(real(key, paths), short_name="")
-
-    monkeypatch.setattr(FG, "load_instrument", no_short)
     config = load_config(ROOT / "config.yaml")
-    FG.draw_all(config, {}, {})
+    no_short = {k: replace(inst, short_name="") for k, inst in configured_instruments(config).items()}
+    FG.draw_all(config, {}, {}, no_short)
     fig = capture["published_fig3"]
     words = texts(fig)
     name = "Scale To Assess the therapeutic Relationship, patient version"

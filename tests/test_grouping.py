@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from stage_inputs import ingest_inputs
 
 from cocapp.config import load_config
 from cocapp.contracts import read
@@ -39,7 +40,7 @@ def ingest(cocapp_stage, config) -> tuple[int, str]:
         for kind in KINDS
         for x in (f"--{kind}", *(f"data/derived/ingest/{g}_{kind}.csv" for g in config["groups"]))
     ]
-    return cocapp_stage("ingest", config, *args)
+    return cocapp_stage("ingest", config, *ingest_inputs(config), *args)
 
 
 def test_empty_or_unknown_group_is_an_error_by_default_each_reported_once(study, cocapp_stage):

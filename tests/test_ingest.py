@@ -11,6 +11,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 import yaml
+from stage_inputs import ingest_inputs
 
 from cocapp.cli import main as cli_main
 from cocapp.config import load_config
@@ -37,7 +38,7 @@ def run_ingest(cocapp_stage) -> tuple[int, str]:
         for kind in KINDS
         for x in (f"--{kind}", *(f"data/derived/ingest/{g}_{kind}.csv" for g in config["groups"]))
     ]
-    return cocapp_stage("ingest", config, *args)
+    return cocapp_stage("ingest", config, *ingest_inputs(config), *args)
 
 
 @pytest.fixture
@@ -220,6 +221,77 @@ def test_many_problems_are_capped_with_a_count(study, run_failing):
     assert err.count("must be an integer from 1 to 5") == 50
     assert f"and {12 * 36 - 50} more problems not listed" in err
     assert f"{12 * 36} problems found" in err
+
+
+# -- the files on the command line --------------------------------------------------------------------
+def outputs(config) -> list[str]:
+    return [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
+
+
+def test_ingest_reads_only_the_files_given_and_they_must_be_the_configured_ones(study, cocapp_stage):
+    """The raw files come from the command line (one per group, config order), never from a folder:
+    a file given for the wrong group, a copy that is no copy of a raw file, or a codebook a group needs
+    but was not given stops the stage with a message naming the file."""
+    config = load_config("config.yaml")
+    inputs = ingest_inputs(config)
+    assert inputs[: inputs.index("--codebook")] == ["--raw", "data/raw/users.csv", "data/raw/staff.csv"]
+    code, log = cocapp_stage(
+        "ingest", config, "--raw", "data/raw/staff.csv", "data/raw/users.csv", *outputs(config)
+    )
+    assert code == 1
+    assert (
+        "--raw: data/raw/staff.csv is given for group users (config order), but groups.users.raw is " in log
+    )
+    code, log = cocapp_stage(
+        "ingest", config, *inputs[:5], "--copies", "data/raw/codebook.csv", *outputs(config)
+    )
+    assert (
+        code == 1
+        and "--copies: data/raw/codebook.csv is given, but no configured group's raw file needs" in log
+    )
+    # the codebook of the text tables is needed, and was not given
+    code, log = cocapp_stage("ingest", config, *inputs[:3], *outputs(config))
+    assert (
+        code == 1
+        and "--codebook: groups.users.codebook is data/raw/codebook.csv, which the group needs" in log
+    )
+    assert not Path("out").exists()
+
+
+def test_instruments_are_the_files_given(study, cocapp_stage):
+    """The instrument files come from --instruments (the workflow finds them when it is parsed): a
+    configured instrument without its file, or a file of an instrument no group uses, is an error."""
+    from cocapp.instruments import builtin_instrument_dir
+
+    config = load_config("config.yaml")
+    rsa, star_p, es = (str(builtin_instrument_dir() / f"{k}.yaml") for k in ("RSA", "STAR-P", "ES"))
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), "--instruments", rsa, *outputs(config))
+    assert code == 1 and "instrument STAR-P: no file STAR-P.yaml given (--instruments: " in log
+    code, log = cocapp_stage(
+        "ingest", config, *ingest_inputs(config), "--instruments", rsa, star_p, es, *outputs(config)
+    )
+    assert code == 1 and f"--instruments: {es} is given, but no configured group uses instrument ES" in log
+    assert not Path("out").exists()
+    # score reads its own group's instruments only
+    assert cocapp_stage("ingest", config, *ingest_inputs(config), *outputs(config))[0] == 0
+    args = ["--group", "staff", "--items", "out/staff_items.csv", "--instruments", rsa, star_p]
+    args += ["--out", "s.csv"]
+    code, log = cocapp_stage("score", config, *args, group="staff")
+    assert code == 1 and "no configured group (staff) uses instrument STAR-P" in log
+
+
+def test_a_copy_is_checked_only_when_given(study, cocapp_stage):
+    """Another copy beside a raw file (users.sav beside users.csv) is an input of ingest: the workflow
+    lists it when it is parsed and gives it; the stage checks the copies it is given."""
+    write_sav_copy(study)
+    config = load_config("config.yaml")
+    inputs = ingest_inputs(config)
+    assert inputs[inputs.index("--copies") :] == ["--copies", "data/raw/users.sav"]
+    code, log = cocapp_stage("ingest", config, *inputs, *outputs(config))
+    assert code == 0 and "data/raw/users.sav: a copy of data/raw/users.csv, checked: same data" in log
+    without = inputs[: inputs.index("--copies")]
+    code, log = cocapp_stage("ingest", config, *without, *outputs(config))
+    assert code == 0 and "users.sav" not in log
 
 
 # -- SPSS input ----------------------------------------------------------------------------------------

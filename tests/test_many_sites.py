@@ -15,6 +15,7 @@ import yaml
 
 from cocapp.cli import main as cli_main
 from cocapp.config import validate_config, with_defaults
+from cocapp.instruments import configured_instruments
 from cocapp.presentation import figures as FG
 from cocapp.presentation import plotting
 from cocapp.presentation.outputs import figure_specs, many_sites, table_specs
@@ -117,8 +118,8 @@ def test_funnel_and_caterpillar_figures_are_drawn_and_byte_stable(default_config
     figs = []
     for kind in ("funnel", "caterpillar"):
         s = spec.__class__(spec.stem.replace("funnel", kind), kind, spec.group, spec.instrument, spec.scale)
-        first = FG._many_sites_figure(s, cfg, desc, sites, t, 0.95)
-        second = FG._many_sites_figure(s, cfg, desc, sites, t, 0.95)
+        first = FG._many_sites_figure(s, cfg, configured_instruments(cfg), desc, sites, t, 0.95)
+        second = FG._many_sites_figure(s, cfg, configured_instruments(cfg), desc, sites, t, 0.95)
         a = plotting.figure_files(first, s.stem, ("png",))
         b = plotting.figure_files(second, s.stem, ("png",))
         assert a == b
@@ -295,5 +296,7 @@ def test_overdispersion_setting_widens_limits_in_table_and_figure(default_config
     assert "over-dispersion" in " ".join(methods_text(cfg))
     spec = next(s for s in figure_specs(cfg) if s.stem.endswith("STAR-P_total_funnel"))
     sites = [s["name"] for s in cfg["sites"]]
-    fig = FG._many_sites_figure(spec, cfg, desc, sites, str(cfg["scoring"]["primary_threshold"]), 0.95)
+    fig = FG._many_sites_figure(
+        spec, cfg, configured_instruments(cfg), desc, sites, str(cfg["scoring"]["primary_threshold"]), 0.95
+    )
     assert any("over-dispersion" in t.get_text() for t in fig.texts)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from stage_inputs import instrument_inputs
 
 from cocapp.instruments import load_instruments
 from cocapp.stages.runner import run_stage
@@ -114,7 +115,6 @@ def _stage_files(tmp_path: Path) -> tuple[dict, list[str]]:
         "study": {"synthetic": True},
         "sites": [{"name": s} for s in SITES],
         "groups": {"cc": {"label": "CC", "instruments": ["RSA"], "item_columns": {}, **SPEC}},
-        "instrument_paths": [],
         "statistics": {"significance_level": 0.05, "confidence_level": 0.95},
         "imputation": {
             "m": 3,
@@ -139,6 +139,7 @@ def test_stage_writes_the_same_bytes_with_any_number_of_workers(tmp_path, worker
         out.mkdir()
         names = ["means", "tests", "pairs", "correlations", "tipping", "diagnostics", "predictors"]
         argv = ["--settings", json.dumps(settings), "--items", items, "--respondents", resp]
+        argv += instrument_inputs(settings)
         for n in names:
             argv += [f"--{n}", str(out / f"mi_{n}.csv")]
         argv += [

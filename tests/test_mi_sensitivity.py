@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from stage_inputs import without_imputation
 
 from cocapp.instruments import instrument_file
 from cocapp.workflow import Workflow
@@ -136,7 +137,7 @@ def test_sensitivity_gains_multiple_imputation(tmp_path, config, cocapp_stage, m
     code, log = cocapp_stage("sensitivity", config, *args)
     assert code == 0, log
     plain = tmp_path / "plain"
-    code, log = cocapp_stage("sensitivity", config, *stage_args(config, plain))
+    code, log = cocapp_stage("sensitivity", without_imputation(config), *stage_args(config, plain))
     assert code == 0, log
     with_mi = pd.read_csv(out / "summary.csv", dtype=str, keep_default_na=False)
     without = pd.read_csv(plain / "summary.csv", dtype=str, keep_default_na=False)

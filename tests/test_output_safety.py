@@ -12,6 +12,7 @@ from pathlib import Path
 import docx
 import pandas as pd
 import pytest
+from stage_inputs import ingest_inputs
 
 from cocapp.config import load_config
 from cocapp.io import neutralise_formula, neutralise_formulas, write_outputs_atomic
@@ -68,7 +69,7 @@ def test_ingest_outputs_neutralise_formula_ids(tmp_path, monkeypatch, cocapp_sta
     users.write_text(users.read_text().replace("U01,", f'"{evil.replace(chr(34), chr(34) * 2)}",', 1))
     config = load_config("config.yaml")
     args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
-    code, log = cocapp_stage("ingest", config, *args)
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), *args)
     assert code == 0, log
     for kind in KINDS:
         cells = pd.read_csv(f"out/users_{kind}.csv", dtype=str, keep_default_na=False)["id"].tolist()

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from stage_inputs import instrument_inputs, run_stats
 
 from cocapp import provenance
 from cocapp.stages.report import read_manifests
@@ -35,7 +37,8 @@ def audit_argv(out: Path, config: dict, published: Path = PUBLISHED) -> list[str
     recon = [str(FIX / "ingest" / f"{g}_reconciliation.csv") for g in config["groups"]]
     return [
         "--settings", settings_json(config, STAGES["audit"].settings), "--published", str(published), *stats,
-        "--reconciliation", *recon, "--comparison", str(out / "published_comparison.csv"),
+        *run_stats("missingness", "normality"), "--reconciliation", *recon, *instrument_inputs(config),
+        "--comparison", str(out / "published_comparison.csv"),
         "--consistency", str(out / "published_consistency.csv"),
     ]  # fmt: skip
 
@@ -94,23 +97,43 @@ def test_no_manifest_when_stderr_is_not_a_file():
 
 
 def test_report_lists_manifests_and_finds_stale_outputs(tmp_path, publication_config):
+    """The report reads the manifests it is given (no folder is listed): a missing or malformed one is
+    an error naming it. It hashes again only the files it was given; an output another stage read is
+    checked against the hash that stage recorded."""
     code, _ = run_with_log(tmp_path, audit_argv(tmp_path / "out", publication_config))
     assert code == 0
     out = tmp_path / "reports" / "report.html"
-    rows, issues = read_manifests(str(tmp_path / "logs"), str(out), StageLog("report", io.StringIO()))
+    log = StageLog("report", io.StringIO())
+    audit = str(tmp_path / "logs" / "audit.manifest.json")
+    comparison = str(tmp_path / "out" / "published_comparison.csv")
+    rows, issues = read_manifests([audit], str(out), [comparison], log)
     assert [r["rule"] for r in rows] == ["audit"] and issues == []
     assert rows[0]["link"] == "../logs/audit.manifest.json"
     assert any(f["path"] == "cocapp/instruments/RSA.yaml" for f in rows[0]["inputs"])
     # an output edited after its stage wrote it, and a failed stage, make the results stale
-    with open(tmp_path / "out" / "published_comparison.csv", "a") as fh:
+    with open(comparison, "a") as fh:
         fh.write("edited\n")
     failed = json.loads((tmp_path / "logs" / "audit.manifest.json").read_text()) | {
         "rule": "score_users", "status": "failed", "error": "bad value", "outputs": []
     }  # fmt: skip
-    (tmp_path / "logs" / "score_users.manifest.json").write_text(json.dumps(failed))
-    _, issues = read_manifests(str(tmp_path / "logs"), str(out), StageLog("report", io.StringIO()))
+    score = tmp_path / "logs" / "score_users.manifest.json"
+    score.write_text(json.dumps(failed))
+    _, issues = read_manifests([audit, str(score)], str(out), [comparison], log)
     assert any("published_comparison.csv changed after audit wrote it" in i for i in issues)
     assert any("stage score_users failed in its last run: bad value" in i for i in issues)
+    # not given to the report, but read by a later stage: compared with the hash that stage recorded
+    reader = json.loads(Path(audit).read_text()) | {"rule": "report_like", "stage": "tables", "outputs": []}
+    reader["inputs"] = [{"path": comparison, "sha256": "0" * 64, "bytes": 1}]
+    later = tmp_path / "logs" / "later.manifest.json"
+    later.write_text(json.dumps(reader))
+    _, issues = read_manifests([audit, str(later)], str(out), [], log)
+    assert issues == [f"{comparison} changed after audit wrote it (report_like read another)"]
+    # a manifest given must exist and be one
+    with pytest.raises(FileNotFoundError, match="none.manifest.json: stage manifest not found"):
+        read_manifests([str(tmp_path / "none.manifest.json")], str(out), [], log)
+    later.write_text("{not json")
+    with pytest.raises(ValueError, match="later.manifest.json: not a readable stage manifest"):
+        read_manifests([str(later)], str(out), [], log)
 
 
 def test_mark_stale_banners_the_report_once(tmp_path):

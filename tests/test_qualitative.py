@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 import pytest
+from stage_inputs import qualitative_inputs
 
 from cocapp.cli import main as cli_main
 from cocapp.config import validate_config, with_defaults
@@ -92,9 +93,12 @@ def published_config(**qual) -> dict:
     return qual_config(**files, **qual)
 
 
-def ingest_args(out: Path) -> list:
-    """``cocapp qualitative-ingest`` writing the canonical tables into ``out``."""
-    return [x for name in CANONICAL for x in (f"--out-{name}", out / f"{name}.csv")]
+def ingest_args(config: dict, out: Path) -> list:
+    """``cocapp qualitative-ingest`` reading the qualitative files of ``config``, writing the canonical
+    tables into ``out``."""
+    return qualitative_inputs(config) + [
+        x for name in CANONICAL for x in (f"--out-{name}", out / f"{name}.csv")
+    ]
 
 
 def framework_args(out: Path) -> list:
@@ -104,12 +108,19 @@ def framework_args(out: Path) -> list:
 
 
 def joint_args(
-    out: Path, descriptives: Path = FIX / "descriptives.csv", tukey: Path = FIX / "tukey.csv"
+    config: dict, out: Path, descriptives: Path = FIX / "descriptives.csv", tukey: Path = FIX / "tukey.csv"
 ) -> list:
-    """``cocapp joint-display`` on the canonical tables of ``out`` and the survey statistics."""
+    """``cocapp joint-display`` on the canonical and framework tables of ``out`` (the interview counts
+    of ``config`` when it names them) and the survey statistics."""
     canonical = [x for name in CANONICAL for x in (f"--{name}", out / f"{name}.csv")]
+    interviews = (config.get("qualitative") or {}).get("interviews")
+    shown = [
+        x for option, file in FRAMEWORK.items() if option != "case-theme" for x in (f"--{option}", out / file)
+    ]
     return canonical + [
         *("--descriptives", descriptives, "--tukey", tukey),
+        *(("--interviews", interviews) if interviews else ()),
+        *shown,
         *("--joint", out / "joint_display.csv", "--section", out / "qualitative_section.html"),
     ]
 
@@ -190,7 +201,7 @@ def ingest_fails(cocapp_stage, tmp_path):
 
     def run(config: dict, *messages: str) -> str:
         out = tmp_path / "derived" / "qualitative"
-        code, log = cocapp_stage("qualitative-ingest", config, *ingest_args(out))
+        code, log = cocapp_stage("qualitative-ingest", config, *ingest_args(config, out))
         assert code == 1, log
         for m in messages:
             assert m in log, f"{m!r} not in: {log}"
@@ -595,7 +606,7 @@ def test_default_codebook_counts(default_tables):
 def test_small_cell_rule_on_published_matrix(tmp_path, cocapp_stage):
     cfg = published_config()
     out = tmp_path / "derived" / "qualitative"
-    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(cfg, out))[0] == 0
     code, log = cocapp_stage("qualitative-framework", cfg, *framework_args(out))
     assert code == 0, log
     site = pd.read_csv(out / "framework_site_theme.csv", dtype=str, keep_default_na=False)
@@ -650,8 +661,9 @@ def test_suppress_threshold_and_switch():
 def test_joint_display_stage(tmp_path, cocapp_stage):
     cfg = published_config(interviews=str(RAW / "interviews.csv"))
     out = tmp_path / "derived" / "qualitative"
-    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
-    code, log = cocapp_stage("joint-display", cfg, *joint_args(out))
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(cfg, out))[0] == 0
+    assert cocapp_stage("qualitative-framework", cfg, *framework_args(out))[0] == 0
+    code, log = cocapp_stage("joint-display", cfg, *joint_args(cfg, out))
     assert code == 0, log
     jd = pd.read_csv(out / "joint_display.csv", dtype=str, keep_default_na=False)
     assert jd["site"].tolist() == SITES
@@ -704,10 +716,10 @@ def test_section_numbers_trace_to_the_lines_of_the_published_files(tmp_path, coc
 
     cfg = published_config(interviews=str(RAW / "interviews.csv"))
     out = tmp_path / "derived" / "qualitative"
-    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(cfg, out))[0] == 0
     assert cocapp_stage("qualitative-framework", cfg, *framework_args(out))[0] == 0
     shown = [out / f for k, f in FRAMEWORK.items() if k != "case_theme"]
-    code, log = cocapp_stage("joint-display", cfg, *joint_args(out), "--framework", *shown)
+    code, log = cocapp_stage("joint-display", cfg, *joint_args(cfg, out))
     assert code == 0, log
     html = (out / "qualitative_section.html").read_text("utf-8")
     tables, _ = parse(html)
@@ -801,9 +813,10 @@ def test_joint_display_missing_outcome_fails_without_output(tmp_path, cocapp_sta
         joint_display={"group": "service_users", "outcomes": [{"instrument": "ES", "scale": "total"}]},
     )
     out = tmp_path / "derived" / "qualitative"
-    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))[0] == 0
+    assert cocapp_stage("qualitative-ingest", cfg, *ingest_args(cfg, out))[0] == 0
+    assert cocapp_stage("qualitative-framework", cfg, *framework_args(out))[0] == 0
     before = sorted(p.name for p in out.iterdir())
-    rc, err = cocapp_stage("joint-display", cfg, *joint_args(out))
+    rc, err = cocapp_stage("joint-display", cfg, *joint_args(cfg, out))
     assert rc == 1
     assert (
         "descriptives.csv: expected one row for group 'service_users', instrument 'ES', scale 'total', "
@@ -816,7 +829,7 @@ def test_stage_outputs_are_deterministic(tmp_path, cocapp_stage):
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name / "derived" / "qualitative"
-        assert cocapp_stage("qualitative-ingest", qual_config(), *ingest_args(out))[0] == 0
+        assert cocapp_stage("qualitative-ingest", qual_config(), *ingest_args(qual_config(), out))[0] == 0
         assert cocapp_stage("qualitative-framework", qual_config(), *framework_args(out))[0] == 0
         runs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert runs[0] == runs[1]
@@ -832,12 +845,33 @@ def test_stage_outputs_are_deterministic(tmp_path, cocapp_stage):
     }
 
 
+def test_qualitative_inputs_are_the_files_the_config_names(tmp_path, cocapp_stage):
+    """qualitative-ingest reads the files on its command line: one the config names but not given, or
+    one given that is not the configured file, is an error naming both."""
+    cfg = qual_config()
+    out = tmp_path / "q"
+    outputs = [x for name in CANONICAL for x in (f"--out-{name}", out / f"{name}.csv")]
+    segments = ["--segments", cfg["qualitative"]["segments"]]
+    code, log = cocapp_stage("qualitative-ingest", cfg, *segments, *outputs)
+    assert code == 1 and f"--cases: qualitative.cases is {FIX / 'cases.csv'}, but it was not given" in log
+    other = tmp_path / "cases.csv"
+    shutil.copy(FIX / "cases.csv", other)
+    given = [str(other) if x == str(FIX / "cases.csv") else x for x in qualitative_inputs(cfg)]
+    code, log = cocapp_stage("qualitative-ingest", cfg, *given, *outputs)
+    assert code == 1 and f"--cases {other}: not the file qualitative.cases names" in log
+    code, log = cocapp_stage(
+        "qualitative-ingest", cfg, *qualitative_inputs(cfg), "--interviews", other, *outputs
+    )
+    assert code == 1 and f"--interviews {other}: given, but the config sets no qualitative.interviews" in log
+    assert not out.exists()
+
+
 def test_canonical_output_reads_back_identically(tmp_path, cocapp_stage):
     """segments.csv written by the stage is itself valid canonical input giving the same table, and
     the three files meet the contracts the later stages read them with."""
     cfg = published_config()
     out = tmp_path / "derived" / "qualitative"
-    code, log = cocapp_stage("qualitative-ingest", cfg, *ingest_args(out))
+    code, log = cocapp_stage("qualitative-ingest", cfg, *ingest_args(cfg, out))
     assert code == 0, log
     assert "60 segments, 41 cases, 16 codes" in log
     assert [len(read(name, out / f"{name}.csv")) for name in CANONICAL] == [60, 41, 16]
@@ -860,9 +894,9 @@ def test_the_three_stages_through_the_command_line(tmp_path):
     shutil.copy(FIX / "descriptives.csv", stats / "descriptives.csv")
     shutil.copy(FIX / "tukey.csv", stats / "tukey.csv")
     for stage, args in [
-        ("qualitative-ingest", ingest_args(out)),
+        ("qualitative-ingest", ingest_args(cfg, out)),
         ("qualitative-framework", framework_args(out)),
-        ("joint-display", joint_args(out, stats / "descriptives.csv", stats / "tukey.csv")),
+        ("joint-display", joint_args(cfg, out, stats / "descriptives.csv", stats / "tukey.csv")),
     ]:
         settings = settings_json(cfg, STAGES[stage].settings)
         assert cli_main([stage, "--settings", settings, *map(str, args)]) == 0, stage

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from stage_inputs import qualitative_inputs
 
 from cocapp.qualitative import ingest
 from cocapp.qualitative.archive import ArchiveLimits, SafeArchive
@@ -594,6 +595,7 @@ def test_stage_writes_import_report_and_memos(tmp_path, cocapp_stage):
     code, log = cocapp_stage(
         "qualitative-ingest",
         config,
+        *qualitative_inputs(config),
         "--out-segments",
         out / "segments.csv",
         "--out-cases",

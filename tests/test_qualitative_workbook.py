@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from stage_inputs import qualitative_inputs
 from test_qualitative import build_qdpx, qual_config
 
 NOTICE = "Analyst workbook - NOT FOR PUBLICATION"
@@ -24,6 +25,7 @@ def workbook(tmp_path, cocapp_stage):
     code, log = cocapp_stage(
         "qualitative-ingest",
         config,
+        *qualitative_inputs(config),
         "--out-segments",
         files["segments"],
         "--out-cases",

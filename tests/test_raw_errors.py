@@ -14,6 +14,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 import yaml
+from stage_inputs import ingest_inputs
 
 from cocapp.cli import main as cli_main
 from cocapp.config import load_config
@@ -43,7 +44,7 @@ def refused(cocapp_stage):
             for kind in KINDS
             for x in (f"--{kind}", *(f"data/derived/ingest/{g}_{kind}.csv" for g in config["groups"]))
         ]
-        code, log = cocapp_stage("ingest", config, *args)
+        code, log = cocapp_stage("ingest", config, *ingest_inputs(config), *args)
         assert code == 1
         assert "Traceback" not in log
         assert not Path("data/derived").exists(), "no derived file may be left behind"
@@ -75,7 +76,7 @@ def test_latin1_file_is_detected_when_encoding_is_auto(study, cocapp_stage):
     path.write_bytes(path.read_bytes().replace(b"U04,", b"U\xe904,", 1))
     config = load_config("config.yaml")
     args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
-    code, log = cocapp_stage("ingest", config, *args)
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), *args)
     assert code == 0, log
     assert f"{USERS}: encoding cp1252" in log
     assert "Ué04" in Path("out/users_items.csv").read_text("utf-8")
@@ -151,7 +152,7 @@ def test_trailing_delimiters_are_not_data(study, cocapp_stage):
     (study / USERS).write_text("\n".join(r + ",," for r in rows) + "\n")
     config = load_config("config.yaml")
     args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
-    assert cocapp_stage("ingest", config, *args)[0] == 0
+    assert cocapp_stage("ingest", config, *ingest_inputs(config), *args)[0] == 0
 
 
 def test_empty_header_cell_over_data(study, refused):
@@ -260,7 +261,7 @@ def test_xlsx_reads(study, cocapp_stage):
     set_group(study, "users", read={"sheet": "Answers"})
     config = load_config("config.yaml")
     args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
-    code, log = cocapp_stage("ingest", config, *args)
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), *args)
     assert code == 0, log
     assert "data/raw/users.xlsx: sheet 'Answers'" in log
 
@@ -564,6 +565,6 @@ def test_values_fitting_their_declared_types_are_ingested(study, cocapp_stage):
     add_column(study, "note", ["fine", "12", ""], "users,note,Free text,string,,")
     config = load_config("config.yaml")
     args = [x for k in KINDS for x in (f"--{k}", *(f"out/{g}_{k}.csv" for g in config["groups"]))]
-    code, log = cocapp_stage("ingest", config, *args)
+    code, log = cocapp_stage("ingest", config, *ingest_inputs(config), *args)
     assert code == 0, log
     assert len(pd.read_csv("out/users_respondents.csv")) == len(lines(study / USERS)) - 1

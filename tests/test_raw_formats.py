@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from stage_inputs import ingest_inputs
 
 from cocapp.io import RawReadError, ReadOptions, read_raw
 
@@ -36,7 +37,7 @@ CATEGORICAL = ("gender", "ethnicity", "relationship_status")
 def run_study(run_cocapp, config: dict, out: Path) -> dict[str, bytes]:
     """ingest + score of every group, as the workflow runs them; {file name: bytes}."""
     args = [x for kind in KINDS for x in (f"--{kind}", *(out / f"{g}_{kind}.csv" for g in config["groups"]))]
-    assert run_cocapp("ingest", config, *args) == 0
+    assert run_cocapp("ingest", config, *ingest_inputs(config), *args) == 0
     for g in config["groups"]:
         code = run_cocapp(
             "score",

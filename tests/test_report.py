@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from stage_inputs import RUN_STATS, instrument_inputs, publication_report_args, run_stats, without_imputation
 
 from cocapp.presentation import outputs, report, tables
 from cocapp.presentation import verdict as sensitivity
@@ -30,7 +31,8 @@ VERDICT_FACTS = Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_fa
 
 @pytest.fixture(scope="module")
 def config(publication_config) -> dict:
-    return publication_config
+    # the publication fixture has no pooled imputation results: imputation off
+    return without_imputation(publication_config)
 
 
 @pytest.fixture(scope="module")
@@ -39,25 +41,12 @@ def run(publication_reports, config, run_cocapp):
     base = publication_reports
     tdir, fdir = base / "reports" / "tables", base / "reports" / "figures"
     sdir = base / "data" / "derived" / "sensitivity"
-    sens_fig = fdir / "sensitivity" / "f_by_threshold.png"
-    sens_fig.parent.mkdir(exist_ok=True)
-    shutil.copy(fdir / "sites" / "service_users" / "RSA_total.png", sens_fig)
     sdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(VERDICT_FACTS, sdir / "verdict.json")
     (base / "qual.html").write_text(QUAL, "utf-8")
     out = base / "reports" / "report.html"
     inputs = [str(FIX / "ingest" / "service_users_reconciliation.csv"), str(PUBLISHED)]
-    args = [
-        *("--tables", *[base / f for f in outputs.table_files(config)]),
-        *("--figures", *[base / f for f in outputs.figure_files(config)]),
-        *("--sensitivity", sdir / "verdict.json", sens_fig),
-        *("--audit", *[base / f for f in outputs.audit_files()]),
-        *("--qualitative-section", base / "qual.html"),
-        *("--raw", *inputs),
-        *("--config-file", FIX / "config.yaml"),
-        *("--stats", *[FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]),
-        *("--out", out),
-    ]
+    args = publication_report_args(base, config, out, sdir / "verdict.json", inputs, base / "qual.html")
     assert run_cocapp("report", config, *args) == 0
     return dict(
         report_inputs=read_report_inputs(args, config),
@@ -77,6 +66,7 @@ def read_report_inputs(args: list, config: dict) -> report.ReportInputs:
     parser = argparse.ArgumentParser()
     parser.add_argument("--settings")
     report_stage.add_arguments(parser)
+    args = [*args, *instrument_inputs(config)] if "--instruments" not in args else args
     return report_stage.read_inputs(
         parser.parse_args([str(a) for a in args]), config, StageLog("report", io.StringIO())
     )
@@ -119,7 +109,9 @@ def test_every_table_and_figure_is_embedded(run, config):
     html = run["html"]
     for key, _ in tables.table_specs(config):
         assert f'id="{key}"' in html
-    n_png = len(list(run["figures"].rglob("*.png")))
+    n_png = len(list(run["figures"].rglob("*.png"))) + len(
+        list((run["base"] / "sensitivity-figures").glob("*.png"))
+    )
     assert html.count('src="data:image/png;base64,') == n_png
     assert "published-comparison" in html and "published-consistency" in html
 
@@ -141,7 +133,7 @@ def test_sensitivity_verdict_comparison_and_qualitative(run):
     html = run["html"]
     assert "<strong>Verdict.</strong> The conclusion about site differences" in html
     assert "depends on the replacement threshold for 1 of 2 outcomes (RSA &lt;Total&gt;)" in html
-    assert "417 of 419 printed numbers" in html
+    assert "424 of 426 printed numbers" in html
     assert 'id="qual-table"' in html
     assert "value that fits: 0.12" in html
     assert "<td>1.00</td>" in html  # printed text kept as printed (not 1.0)
@@ -276,7 +268,8 @@ def test_report_opens_in_headless_chromium(run):
             driver.execute_script("arguments[0].scrollIntoView();", t)
             assert t.is_displayed(), t.get_attribute("id")
         images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == len(list(run["figures"].rglob("*.png")))
+        shown = [*run["figures"].rglob("*.png"), *(run["base"] / "sensitivity-figures").glob("*.png")]
+        assert len(images) == len(shown)
         for img in images:
             driver.execute_script("arguments[0].scrollIntoView();", img)
             assert img.is_displayed()
@@ -316,7 +309,8 @@ def test_text_from_config_and_data_stays_escaped(run, config):
         group["label"] = f"Group {evil}"
         for cov in group["covariates"].values():
             cov["label"] = f"Covariate {evil}"
-    html = report.render_report(cfg, run["report_inputs"])
+    # the traces are left out: the display tables were made with the plain labels
+    html = report.render_report(cfg, dataclasses.replace(run["report_inputs"], derived_files={}))
     assert html.count("<script") == run["html"].count("<script")
     assert "<img src=x" not in html
     assert "Title &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
@@ -370,15 +364,15 @@ def test_calibration_is_stated_from_the_config(run, config, tmp_path, cocapp_sta
     ]
     recon = [FIX / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
     code, log = cocapp_stage(
-        "audit", cal_cfg, "--published", PUBLISHED, *stats, "--reconciliation", *recon,
-        "--calibration", ROOT / "reports" / "synthetic_calibration.csv",
+        "audit", cal_cfg, "--published", PUBLISHED, *stats, *run_stats("missingness", "normality"),
+        "--reconciliation", *recon, "--calibration", ROOT / "reports" / "synthetic_calibration.csv",
         "--comparison", audit_dir / "published_comparison.csv",
         "--consistency", audit_dir / "published_consistency.csv",
     )  # fmt: skip
     assert code == 0, log
     args = [a for a in run["args"]]
-    i = args.index("--audit")
-    args[i + 1 : i + 3] = [audit_dir / "published_comparison.csv", audit_dir / "published_consistency.csv"]
+    args[args.index("--published-comparison") + 1] = audit_dir / "published_comparison.csv"
+    args[args.index("--published-consistency") + 1] = audit_dir / "published_consistency.csv"
     out = tmp_path / "reports" / "report.html"
     args[args.index("--out") + 1] = out
     code, log = cocapp_stage(
@@ -391,7 +385,7 @@ def test_calibration_is_stated_from_the_config(run, config, tmp_path, cocapp_sta
     link = re.search(r'Calibration report: <a href="([^"]+)">', html).group(1)
     assert (out.parent / link).resolve() == (ROOT / "reports" / "synthetic_calibration.md").resolve()
     assert (
-        "419 of the 419 printed numbers were calibration targets of the synthetic data (417 of them match)"
+        "420 of the 426 printed numbers were calibration targets of the synthetic data (418 of them match)"
         in html
     )
     assert "ANCOVA site effects" in html  # listed as illustrative
@@ -414,14 +408,39 @@ def test_every_analysis_given_is_shown_compactly(run):
     assert "(synthetic data, calibration not declared)" in html
 
 
-def test_stats_file_outside_the_list_is_refused(run, config, cocapp_stage, tmp_path):
-    args = [a for a in run["args"]]
-    i = args.index("--stats")
-    args[i + 1] = FIX / "stats" / "descriptives.csv"
-    args[args.index("--out") + 1] = tmp_path / "r.html"
-    code, log = cocapp_stage("report", config, *args)
-    assert code == 1 and "descriptives.csv: not a statistics file the report shows" in log
-    assert not (tmp_path / "r.html").exists()
+def test_a_missing_or_switched_off_input_is_an_error_naming_it(run, config, cocapp_stage, tmp_path, capsys):
+    """Every input the report's rule always gives is required, each under its own option: one left out
+    or missing on disk stops the stage with a message naming it, never a smaller report; an optional
+    input is given exactly when the config switches its part on."""
+    out = tmp_path / "r.html"
+
+    def report(args) -> str:
+        args = list(args)
+        args[args.index("--out") + 1] = out
+        code, log = cocapp_stage("report", config, *args)
+        assert code == 1 and not out.exists(), log
+        return log
+
+    def without(option: str) -> list:
+        args = list(run["args"])
+        i = args.index(option)
+        return args[:i] + args[i + 2 :]
+
+    for option in ("--games-howell", "--mcar", "--manifests", "--descriptives", "--verdict"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit):  # argparse: usage and the option on stderr, exit code 2
+            cocapp_stage("report", config, *without(option))
+        assert f"the following arguments are required: {option}" in capsys.readouterr().err, option
+    gone = [tmp_path / "games_howell.csv" if str(a).endswith("games_howell.csv") else a for a in run["args"]]
+    assert f"--games-howell: {tmp_path / 'games_howell.csv'}: file not found" in report(gone)
+    assert "--qualitative-section: the qualitative arm (qualitative.enabled) is on, but not given" in report(
+        without("--qualitative-section")
+    )
+    with_mi = [*run["args"], "--mi-pairs", RUN_STATS / "ancova_posthoc.csv"]
+    assert "--mi-pairs: given, but imputation (imputation.enabled) is off" in report(with_mi)
+    sens = list(run["args"])
+    sens.pop(sens.index("--sensitivity-figures") + 1)  # the first group's n/p figure
+    assert "--sensitivity-figures: the report shows ['service_users_n_p.png']" in report(sens)
 
 
 def test_table_files_are_linked_and_print_stylesheet_present(run):

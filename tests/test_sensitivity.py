@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from stage_inputs import without_imputation
 
 from cocapp.config import load_config
 from cocapp.instruments import instrument_file, load_instruments
@@ -494,7 +495,11 @@ def test_stage_writes_every_output_deterministically(tmp_path, config, cocapp_st
     # run b draws the figures in two processes (the workflow's threads): the same bytes as one process
     for run, workers in (("a", "1"), ("b", "2")):
         code, log = cocapp_stage(
-            "sensitivity", config, *stage_args(config, tmp_path / run), "--workers", workers
+            "sensitivity",
+            without_imputation(config),
+            *stage_args(config, tmp_path / run),
+            "--workers",
+            workers,
         )
         assert code == 0, log
     # README: 2 ANOVA rows change (users RSA choice and STAR-P positive collaboration at 0.0); 2 pairs x 3
@@ -524,7 +529,9 @@ def test_stage_writes_every_output_deterministically(tmp_path, config, cocapp_st
 def test_stage_reports_errors_and_warnings(tmp_path, config, cocapp_stage, read):
     bad = tmp_path / "anova.csv"
     read("anova").drop(columns="p").to_csv(bad, index=False)
-    code, log = cocapp_stage("sensitivity", config, *stage_args(config, tmp_path / "o", anova=bad))
+    code, log = cocapp_stage(
+        "sensitivity", without_imputation(config), *stage_args(config, tmp_path / "o", anova=bad)
+    )
     assert code == 1
     assert f"{bad}: column(s) ['p'] missing" in log
     assert not (tmp_path / "o").exists()
@@ -532,7 +539,9 @@ def test_stage_reports_errors_and_warnings(tmp_path, config, cocapp_stage, read)
     rel.loc[0, "n_complete"] = 1
     rel.to_csv(tmp_path / "rel.csv", index=False)
     code, log = cocapp_stage(
-        "sensitivity", config, *stage_args(config, tmp_path / "o", reliability=tmp_path / "rel.csv")
+        "sensitivity",
+        without_imputation(config),
+        *stage_args(config, tmp_path / "o", reliability=tmp_path / "rel.csv"),
     )
     assert code == 0, log
     assert "warning: complete-case ANOVA n = 186 but reliability n_complete = 1" in log

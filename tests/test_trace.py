@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from stage_inputs import publication_report_args, without_imputation, without_qualitative
 
-from cocapp.config import load_config
 from cocapp.presentation.trace import TraceError, trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,28 +123,17 @@ def test_console_command(run_dir):
 @pytest.fixture(scope="module")
 def traced_report(publication_reports, publication_config, run_cocapp, tmp_path_factory) -> dict:
     """The report stage on the publication fixture, given the derived files behind every table."""
-    from cocapp.presentation import outputs
 
-    base, config = publication_reports, publication_config
+    base = publication_reports
+    # no pooled imputation results and no qualitative section in the publication fixture
+    config = without_qualitative(without_imputation(publication_config))
     root = tmp_path_factory.mktemp("traced-report")
     (root / "verdict.json").write_text(
         (Path(__file__).parent / "fixtures" / "sensitivity" / "verdict_facts.json").read_text("utf-8")
     )
     out = root / "reports" / "report.html"
-    stats = [FIX / "stats" / f"{n}.csv" for n in ("anova", "tukey", "correlations")]
-    traced = [FIX / "stats" / f"{n}.csv" for n in ("descriptives", "reliability", "ancova", "ancova_means")]
-    traced += [FIX / "ingest" / f"{g}_reconciliation.csv" for g in config["groups"]]
-    args = [
-        *("--tables", *[base / f for f in outputs.table_files(config)]),
-        *("--figures", *[base / f for f in outputs.figure_files(config)]),
-        *("--sensitivity", root / "verdict.json"),
-        *("--audit", *[base / f for f in outputs.audit_files()]),
-        *("--raw", FIX / "ingest" / "service_users_reconciliation.csv"),
-        *("--config-file", FIX / "config.yaml"),
-        *("--stats", *stats),
-        *("--trace-files", *traced),
-        *("--out", out),
-    ]
+    raw = [FIX / "ingest" / "service_users_reconciliation.csv"]
+    args = publication_report_args(base, config, out, root / "verdict.json", raw)
     # the report's own manifest (as beside its log in a workflow run): the versions shown trace to it
     logs = root / "data" / "derived" / "logs"
     logs.mkdir(parents=True)
@@ -202,21 +191,6 @@ def test_a_trace_that_leads_to_another_value_fails(traced_report, tmp_path):
         check_report(tampered, traced_report["root"])
 
 
-def test_report_without_trace_files_still_traces_the_statistics_it_reads(traced_report, run_cocapp):
-    """Without --trace-files the analyses and audit tables keep their traces; Tables 1-4 and S1-S2
-    carry none (their derived files were not given), and the report says nothing it cannot back."""
-    from report_traces import parse
-
-    args = list(traced_report["args"])
-    out = traced_report["root"] / "reports" / "untraced.html"
-    args = args[: args.index("--trace-files")] + ["--out", out]
-    assert run_cocapp("report", load_config(FIX / "config.yaml"), *args) == 0
-    tables, sources = parse(out.read_text("utf-8"))
-    by_id = {t["id"]: t for t in tables}
-    assert not any(c["trace"] for r in by_id["table2_service_users"]["rows"] for c in r["cells"])
-    assert by_id["analysis-assumptions"]["source"] == "anova" and "descriptives" not in sources["src"]
-
-
 def test_console_trace_of_the_analyses_and_audit_tables(traced_report, publication_config):
     """``cocapp trace`` answers for the A* and C* tables too, from the report's own traces: sampled
     cells of each, named by their row labels and column header, lead to the line showing the number."""
@@ -247,7 +221,8 @@ def test_console_trace_of_the_analyses_and_audit_tables(traced_report, publicati
                 )
             else:
                 assert "(counted)" in d["rows"]
-            assert got["rule"] in ("compare_sites", "audit") and got["function"] and got["config_keys"]
+            rules = ("missingness", "distributions", "compare_sites", "ancova", "audit")
+            assert got["rule"] in rules and got["function"] and got["config_keys"]
             checked += 1
     assert checked >= 15
 

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,138 @@ def test_each_stage_reads_exactly_its_declared_settings(study, tmp_path, monkeyp
         if unread:
             never_read[stage] = unread
     assert never_read == {}, f"declared but never read: {never_read}"
+
+
+# -- every file a stage opens is on its command line (issue 12) ------------------------------------
+_OPENED: list | None = None  # (event, path, mode, phase) recorded while a stage runs; None: not recording
+_PHASE = ["stage"]  # "manifest" while the runner writes the provenance manifest
+
+
+def _record(event: str, args: tuple) -> None:
+    if _OPENED is None or event not in ("open", "os.listdir", "os.scandir", "glob.glob"):
+        return
+    path = args[0] if args else None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if isinstance(path, (str, os.PathLike)):
+        mode = args[1] if event == "open" and len(args) > 1 else None
+        _OPENED.append((event, os.fspath(path), mode, _PHASE[0]))
+
+
+_HOOKED: list = []
+
+
+def _read(mode, flags) -> bool:
+    """Whether an ``open`` event reads (mode ``r``/``rb``, or flags without write access)."""
+    if isinstance(mode, str):
+        return not any(c in mode for c in "wax+")
+    return isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR) == 0
+
+
+def stage_commands(study: Path) -> list[list[str]]:
+    """The argument vector of every job of a forced dry run (``cocapp <stage> ...``), one worker each
+    (a forked worker's file opens are not seen by this process's audit hook)."""
+    dry = snakemake(study, "-n", "-F", "-p").stdout
+    commands = [line.removeprefix("Shell command: ") for line in dry.splitlines() if "cocapp " in line]
+    out = []
+    for command in (c for c in commands if c.startswith("cocapp ")):
+        argv = shlex.split(command.split(" 2> ")[0])[1:]
+        if "--workers" in argv:
+            argv[argv.index("--workers") + 1] = "1"
+        out.append(argv)
+    return out
+
+
+def test_each_stage_opens_only_the_files_on_its_command_line(study, tmp_path, monkeypatch):
+    """Run every job's command in-process (in a copy of the finished study) with an audit hook recording
+    the files it opens and the folders it lists: every file under the study folder a stage reads is on
+    its command line (its outputs are written through temporary files, its package data lies outside the
+    study), no stage lists a folder of the study, and no stage finds a built-in instrument file itself
+    or searches instrument_paths (the files come from --instruments). The provenance manifest is
+    written too (COCAPP_MANIFEST), so its hashing is covered. (Files opened by C libraries, such as
+    ReadStat reading a .sav file, raise no audit event; those stages give the path to the library.)"""
+    global _OPENED
+    from cocapp import instruments as I
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study, copy)
+    monkeypatch.chdir(copy)
+    monkeypatch.setenv("COCAPP_MANIFEST", str(tmp_path / "manifest.json"))
+    if not _HOOKED:
+        sys.addaudithook(_record)
+        _HOOKED.append(True)
+    searched: list = []
+    real = I.instrument_file
+
+    def instrument_file(key, search_paths=()):
+        if not isinstance(search_paths, Mapping):
+            searched.append((key, list(search_paths)))
+        return real(key, search_paths)
+
+    monkeypatch.setattr(I, "instrument_file", instrument_file)
+    from cocapp.stages import runner
+
+    real_manifest = runner._manifest
+
+    def manifest(*args, **kwargs):  # hashes the package data (built-in instrument files among them)
+        _PHASE[0] = "manifest"
+        try:
+            return real_manifest(*args, **kwargs)
+        finally:
+            _PHASE[0] = "stage"
+
+    monkeypatch.setattr(runner, "_manifest", manifest)
+    root = copy.resolve()
+    builtins = I.builtin_instrument_dir().resolve()
+    commands = stage_commands(copy)
+    assert len(commands) == 18
+    problems: dict[str, list] = {}
+    for argv in commands:
+        stage = argv[0]
+        given = {Path(a).resolve() for a in argv[1:] if not a.startswith("--")}
+        log = io.StringIO()
+        _OPENED, searched[:] = [], []
+        try:
+            code = run_stage(stage, argv[1:], stream=log)
+        finally:
+            opened, _OPENED = _OPENED, None
+        assert code == 0, log.getvalue()
+        job = " ".join(argv[:3]) if "--group" in argv else stage
+        for event, path, mode, phase in opened:
+            p = Path(path).resolve()
+            if event != "open":
+                if p.is_relative_to(root):
+                    problems.setdefault(job, []).append(f"{event} {path}")
+            elif phase == "stage" and p.is_relative_to(builtins) and p.suffix == ".yaml":
+                problems.setdefault(job, []).append(f"found the built-in instrument file {path}")
+            elif p.is_relative_to(root) and p not in given and _read(mode, mode):
+                problems.setdefault(job, []).append(f"read {path}, not on its command line")
+        if searched:
+            problems.setdefault(job, []).append(f"searched instrument_paths for {searched}")
+    assert problems == {}
+
+
+def test_the_report_without_a_statistics_file_is_an_error_naming_it(study, tmp_path, monkeypatch):
+    """A run of the report without games_howell.csv or mcar.csv (as its rule gives them) fails with a
+    message naming the file, and writes no report: never a smaller report."""
+    copy = tmp_path / "copy"
+    shutil.copytree(study, copy)
+    monkeypatch.chdir(copy)
+    report = next(argv for argv in stage_commands(copy) if argv[0] == "report")
+    before = (copy / "reports" / "report.html").read_bytes()
+    for name, option in (("games_howell", "--games-howell"), ("mcar", "--mcar")):
+        path = copy / "data" / "derived" / "stats" / f"{name}.csv"
+        saved = path.read_bytes()
+        path.unlink()
+        log = io.StringIO()
+        assert run_stage("report", report[1:], stream=log) == 1
+        assert f"{option}: data/derived/stats/{name}.csv: file not found" in log.getvalue()
+        assert (copy / "reports" / "report.html").read_bytes() == before
+        path.write_bytes(saved)
+    # left out of the command line: the option is required
+    i = report.index("--mcar")
+    with pytest.raises(SystemExit):
+        run_stage("report", report[1:i] + report[i + 2 :], stream=io.StringIO())
 
 
 def test_pick_takes_exactly_the_declared_keys():

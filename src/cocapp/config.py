@@ -34,7 +34,10 @@ __all__ = [
     "group_correlation_measures",
     "format_threshold",
     "group_config",
+    "imputation_enabled",
     "load_config",
+    "published_reference",
+    "qualitative_enabled",
     "site_names",
     "threshold_fraction",
     "validate_config",
@@ -110,6 +113,22 @@ def group_correlation_measures(spec: dict) -> list[tuple[str, str, str]]:
         name = m["instrument"] if m["scale"] == "total" else f"{m['instrument']}.{m['scale']}"
         out.append((name, m["instrument"], m["scale"]))
     return out
+
+
+# What the config switches on or off (the workflow's rules and the stages that check their inputs agree)
+def imputation_enabled(config) -> bool:
+    """Whether stage impute runs (``imputation.enabled``, default true)."""
+    return bool((config.get("imputation") or {}).get("enabled", True))
+
+
+def qualitative_enabled(config) -> bool:
+    """Whether the qualitative arm runs (``qualitative.enabled``, default false)."""
+    return bool((config.get("qualitative") or {}).get("enabled", False))
+
+
+def published_reference(config) -> str | None:
+    """The published numbers the audit compares with (``published.reference``), or None."""
+    return (config.get("published") or {}).get("reference")
 
 
 def site_names(config: dict) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cocapp.config import site_names
-from cocapp.instruments import load_instruments
+from cocapp.instruments import configured_instruments
 from cocapp.io import DECLARES_MISSING, RawTable, ReadOptions, match_column_case, raw_format, read_raw
 from cocapp.validate import (
     DataValidationError,
@@ -53,16 +53,19 @@ def output_paths(outdir: str | Path, group: str) -> dict[str, Path]:
     return {kind: Path(outdir) / f"{group}_{kind}.csv" for kind in OUTPUT_KINDS}
 
 
-def group_spec(config: dict, group: str) -> GroupSpec:
-    """What the raw file of ``group`` must contain, from config and instrument files."""
+def group_spec(config: dict, group: str, instruments: dict | None = None) -> GroupSpec:
+    """What the raw file of ``group`` must contain, from config and instrument files (``instruments``:
+    the configured instruments by key, as the stage loaded them from its ``--instruments`` files; None:
+    loaded through the config's ``instrument_paths``)."""
     g = config["groups"][group]
+    known = configured_instruments(config, instruments)
     extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
     return GroupSpec(
         name=group,
         id_column=g["id_column"],
         site_column=g["site_column"],
         sites=site_names(config),
-        instruments=load_instruments(g["instruments"], config.get("instrument_paths", [])),
+        instruments={k: known[k] for k in g["instruments"]},
         item_patterns=g.get("item_columns", {}),
         covariates=g.get("covariates", {}),
         # the config's item missing codes serve every format that cannot declare them itself
@@ -72,20 +75,28 @@ def group_spec(config: dict, group: str) -> GroupSpec:
     )
 
 
-def compare_raw_copy(config: dict, group: str, result: IngestResult, copy: str) -> str | None:
+def compare_raw_copy(
+    config: dict,
+    group: str,
+    spec: GroupSpec,
+    result: IngestResult,
+    copy: str,
+    codebook: str | None,
+    options: ReadOptions,
+) -> str | None:
     """Why the other copy ``copy`` of ``group``'s raw file (:func:`cocapp.rawformats.raw_copies`)
     holds different data than the configured file, or None when both give the same validated items
     and respondents. The copy is read and validated as its format is (its own missing codes, the
-    group's codebook for a format without labels)."""
+    group's ``codebook`` for a format without labels); ``spec`` is what the configured file was
+    validated against and ``options`` how it was read (they serve a copy of the same format only)."""
     g = config["groups"][group]
-    spec = group_spec(config, group)
     extra = {float(k): v for k, v in config.get("input", {}).get("missing_codes", {}).items()}
     spec = replace(spec, extra_missing_codes=extra if raw_format(copy) not in DECLARES_MISSING else {})
     try:
         # the group's read options (encoding, delimiter, sheet) fit a copy of the same format only
         same_format = raw_format(copy) == raw_format(g["raw"])
-        options = read_options(config, group) if same_format else ReadOptions()
-        other = ingest_group(spec, read_raw(copy, g.get("codebook"), dataset=group, options=options))
+        options = options if same_format else ReadOptions()
+        other = ingest_group(spec, read_raw(copy, codebook, dataset=group, options=options))
     except DataValidationError as err:
         # every problem with its file, column, row and value (the first line is only their count)
         return "it does not pass the checks the configured file passes: " + format_problems(err.problems)

@@ -1,24 +1,28 @@
 """Provenance of a stage run: one manifest per job, next to its log (issue 14).
 
-``cocapp.stages.runner.run_stage`` writes ``<log without .log>.manifest.json`` when the stage's stderr
-goes to a log file (the Snakefile's ``2> {log}``; ``COCAPP_MANIFEST`` names another path). The manifest
-says what ran and on what:
+``cocapp.stages.runner.run_stage`` writes it to the path given as ``--manifest`` (the Snakefile passes
+each rule's ``output.manifest``, ``data/derived/logs/<rule>.manifest.json``), else to
+``COCAPP_MANIFEST``, else to ``<log without .log>.manifest.json`` when the stage's stderr goes to a log
+file (a stage run by hand). The manifest says what ran and on what:
 
 * ``stage``, ``rule`` (the log's stem, e.g. ``score_service_users``), ``command`` (the argument vector
   as run), ``cwd``, ``status`` (``ok`` / ``failed``) and ``error``;
-* ``inputs``: SHA-256 and size of every file the stage was given as an argument or named by a config
-  value it received (raw data, codebooks, the published numbers, qualitative inputs, the calibration
-  file), and of every file of the package data it declares (instrument files with their provisional
-  keys, schemas, templates);
+* ``inputs``: SHA-256 and size of every file the stage was given as an argument (every file it reads:
+  raw data, codebooks, instrument files, the published numbers, qualitative inputs, the calibration
+  file, the derived files of earlier stages; a stage finds no file through a config value), and
+  ``package_data`` of every file of the package data it declares (the built-in instrument files with
+  their provisional keys, schemas, templates; a built-in instrument file given as an argument is listed
+  there only);
 * ``outputs``: path, SHA-256, size and rows of everything written;
 * ``settings``: the config values the stage was given, and ``settings_read`` the keys it read;
 * ``rows_read``: each input read with its row count (from the stage's log), ``warnings``;
 * ``software``: Python and package versions; ``code``: the cocapp checkout's git commit and whether
   it has uncommitted changes; ``platform``; ``started``/``finished`` (UTC) and ``seconds``.
 
-Manifests change between identical runs only in times, seconds and the platform's host details; they
-are not declared outputs (Snakemake neither needs nor tracks them). :func:`mark_stale` marks the
-report of an earlier run when a later run fails (the Snakefile's ``onerror``).
+Manifests change between identical runs only in times, seconds and the platform's host details. The
+Snakefile declares each as an output of its rule (Snakemake removes it with the job's other outputs when
+the job fails) and gives them all to the report (``--manifests``), which lists them. :func:`mark_stale`
+marks the report of an earlier run when a later run fails (the Snakefile's ``onerror``).
 """
 
 from __future__ import annotations
@@ -104,9 +108,12 @@ def git_state(root: Path = SOURCE_ROOT) -> dict:
         return {"commit": None, "dirty": None, "root": str(root)}
 
 
-def manifest_path(stream=None) -> Path | None:
-    """Where the manifest goes: ``COCAPP_MANIFEST``, else beside the log file stderr is redirected to
-    (``logs/x.log`` -> ``logs/x.manifest.json``); None when stderr is not a file (a terminal)."""
+def manifest_path(stream=None, given: str | None = None) -> Path | None:
+    """Where the manifest goes: ``given`` (the stage's ``--manifest``, as the workflow passes it), else
+    ``COCAPP_MANIFEST``, else beside the log file stderr is redirected to (``logs/x.log`` ->
+    ``logs/x.manifest.json``); None when stderr is not a file (a terminal)."""
+    if given:
+        return Path(given)
     if os.environ.get("COCAPP_MANIFEST"):
         return Path(os.environ["COCAPP_MANIFEST"])
     stream = stream or sys.stderr
@@ -175,18 +182,18 @@ def stage_manifest(
     rule: str | None,
 ) -> dict:
     """The manifest of one stage run (module docstring)."""
-    arg_files = _candidate_files(v for k, v in args.items() if k != "settings")
+    arg_files = _candidate_files(v for k, v in args.items() if k not in ("settings", "manifest"))
     out_paths = {str(p) for p in (outputs or {})}
-    config_files = _candidate_files([settings])
-    instrument_dirs = settings.get("instrument_paths") if isinstance(settings, Mapping) else None
-    extra = [p for d in instrument_dirs or [] if Path(d).is_dir() for p in sorted(Path(d).glob("*.yaml"))]
+    package_files = _package_data(package_data)
+    # a file given that is package data (a built-in instrument file) is listed once, as package data
+    packaged = {p.resolve() for p in package_files}
     inputs: dict[str, dict] = {}
-    for f in [*arg_files, *config_files, *map(str, extra)]:
-        if f not in out_paths and f not in inputs:
-            inputs[f] = _file_record(f) | {"source": "config value" if f in config_files else "argument"}
+    for f in arg_files:
+        if f not in out_paths and f not in inputs and Path(f).resolve() not in packaged:
+            inputs[f] = _file_record(f) | {"source": "argument"}
     package = [
         _file_record(p) | {"path": p.relative_to(Path(__file__).resolve().parent).as_posix()}
-        for p in _package_data(package_data)
+        for p in package_files
     ]
     written = []
     for path, content in (outputs or {}).items():

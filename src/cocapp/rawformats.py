@@ -3,6 +3,7 @@ module imports nothing heavy). The readers are in :mod:`cocapp.io`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "METADATA_FORMATS",
     "RAW_FORMATS",
     "format_of",
+    "is_copy_of",
+    "needs_codebook",
     "raw_copies",
 ]
 
@@ -51,11 +54,18 @@ def format_of(path: str | Path) -> str | None:
     return RAW_FORMATS.get(Path(path).suffix.lower())
 
 
+def needs_codebook(raw: str | Path, copies: list[str] = ()) -> bool:
+    """Whether reading ``raw`` or one of its other ``copies`` takes the group's codebook: one of them is
+    in a format without value labels of its own."""
+    return any(format_of(f) not in METADATA_FORMATS for f in [raw, *copies])
+
+
 def raw_copies(path: str | Path) -> list[str]:
     """Other copies of a raw file beside it: the same name with another raw-file suffix
     (``data/raw/users.csv`` next to ``data/raw/users.sav``), sorted. The workflow reads only the
     configured one; ingest refuses to run while a copy holds different data (an edit to the other
-    copy would otherwise be silently ignored)."""
+    copy would otherwise be silently ignored). The workflow lists them when it is parsed
+    (:meth:`cocapp.workflow.Workflow.raw_copies`) and gives them to ingest (``--copies``)."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
@@ -64,4 +74,16 @@ def raw_copies(path: str | Path) -> list[str]:
         str(path.parent / p.name)
         for p in path.parent.iterdir()
         if p.is_file() and p.stem == path.stem and p.name.lower() != own and format_of(p) is not None
+    )
+
+
+def is_copy_of(copy: str | Path, raw: str | Path) -> bool:
+    """Whether ``copy`` is another copy of the raw file ``raw`` as :func:`raw_copies` finds them: in
+    the same folder, the same name with another raw-file suffix (decided from the two paths alone)."""
+    copy, raw = Path(copy), Path(raw)
+    return (
+        Path(os.path.normpath(copy.parent)) == Path(os.path.normpath(raw.parent))
+        and copy.stem == raw.stem
+        and copy.name.lower() != raw.name.lower()
+        and format_of(copy) is not None
     )

@@ -17,8 +17,9 @@ import re
 from functools import cache
 from pathlib import Path
 
+from cocapp.config import imputation_enabled, published_reference, qualitative_enabled
 from cocapp.instruments import instrument_file
-from cocapp.rawformats import METADATA_FORMATS, format_of, raw_copies
+from cocapp.rawformats import METADATA_FORMATS, format_of, needs_codebook, raw_copies
 from cocapp.stages import STAGES
 from cocapp.stages.settings import settings_json
 
@@ -169,7 +170,8 @@ class Workflow:
     # -- inputs ---------------------------------------------------------------------------------
     def raw_files(self) -> list[str]:
         """Each group's raw file, its codebook when the format has no labels of its own, and its SAS
-        format catalog."""
+        format catalog: the raw inputs the results come from (the report lists them with their
+        SHA-256)."""
         files: list[str] = []
         for g in self.config["groups"].values():
             files.append(g["raw"])
@@ -178,6 +180,26 @@ class Workflow:
             if (g.get("read") or {}).get("catalog"):
                 files.append(g["read"]["catalog"])
         return sorted(set(files), key=files.index)
+
+    # ingest's inputs, each kind apart (``--raw``, ``--codebook``, ``--catalog``, ``--copies``)
+    def raw_data_files(self) -> list[str]:
+        """Each group's raw file (``groups.<group>.raw``), one per group in config order."""
+        return [g["raw"] for g in self.config["groups"].values()]
+
+    def codebook_files(self) -> list[str]:
+        """The codebooks ingest reads: a group's codebook when its raw file, or another copy beside it
+        (:meth:`raw_copies`), is in a format without labels of its own."""
+        files = [
+            g["codebook"]
+            for g in self.config["groups"].values()
+            if g.get("codebook") and needs_codebook(g["raw"], raw_copies(g["raw"]))
+        ]
+        return sorted(set(files), key=files.index)
+
+    def catalog_files(self) -> list[str]:
+        """The SAS format catalogs of the groups (``groups.<group>.read.catalog``)."""
+        files = [(g.get("read") or {}).get("catalog") for g in self.config["groups"].values()]
+        return sorted({f for f in files if f}, key=files.index)
 
     def raw_copies(self) -> list[str]:
         """Other copies beside the raw files (same name, another format): ingest checks that they hold
@@ -196,17 +218,29 @@ class Workflow:
         """Input function: the ``{group}`` wildcard's instrument files."""
         return lambda wildcards: self.instrument_files(wildcards.group)
 
-    def qualitative_files(self) -> list[str]:
-        q = self.config.get("qualitative") or {}
-        return [q[k] for k in ("segments", "cases", "codebook", "interviews") if q.get(k)]
+    def qualitative_file(self, key: str) -> str | list:
+        """The qualitative input file ``qualitative.<key>`` (segments, cases, codebook, interviews), or
+        ``[]`` (no input) when the config names none."""
+        return (self.config.get("qualitative") or {}).get(key) or []
+
+    @staticmethod
+    def options(*names: str):
+        """A ``params`` function: ``--<name> <file>`` for each of the rule's named inputs ``names`` that
+        holds a file (an optional input the config switches off is ``[]`` and gives no option)."""
+
+        def given(wildcards, input) -> str:
+            files = {name: getattr(input, name) for name in names}
+            return " ".join(f"--{name.replace('_', '-')} {f}" for name, f in files.items() if f)
+
+        return given
 
     @property
     def qualitative_enabled(self) -> bool:
-        return bool((self.config.get("qualitative") or {}).get("enabled", False))
+        return qualitative_enabled(self.config)
 
     @property
     def published_reference(self) -> str | None:
-        return (self.config.get("published") or {}).get("reference")
+        return published_reference(self.config)
 
     @property
     def calibration_targets(self) -> str | None:
@@ -274,7 +308,7 @@ class Workflow:
 
     @property
     def imputation_enabled(self) -> bool:
-        return bool((self.config.get("imputation") or {}).get("enabled", True))
+        return imputation_enabled(self.config)
 
     def mi_results(self, names: tuple[str, ...] = ("means", "tests", "tipping")) -> list[str]:
         """Pooled results of stage impute (none when it is off): by default those the sensitivity stage

@@ -1,16 +1,19 @@
 """Questionnaire instruments as data.
 
 An instrument is described by one YAML file (``<KEY>.yaml``) shipped in this folder or in a folder
-listed under ``instrument_paths`` in the config. The file gives the items, the response range, the
-labelled missing codes, the subscales with their item numbers, the reverse-keyed items, the score kind
-(``mean``, or ``sum`` = prorated mean x number of items) and the citation. Files are validated against
-``cocapp/schemas/instrument.schema.yaml``; a student adds an instrument by adding a file, not code.
+listed under ``instrument_paths`` in the config. The workflow finds each configured instrument's file
+there when it is parsed and gives the files to the stages (``--instruments``), which load exactly
+those (:func:`instrument_files`: a ``{key: file}`` map in place of the folders to search). The file
+gives the items, the response range, the labelled missing codes, the subscales with their item
+numbers, the reverse-keyed items, the score kind (``mean``, or ``sum`` = prorated mean x number of
+items) and the citation. Files are validated against ``cocapp/schemas/instrument.schema.yaml``; a
+student adds an instrument by adding a file, not code.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -28,11 +31,15 @@ from cocapp import yamlio
 __all__ = [
     "Instrument",
     "InstrumentError",
+    "Instruments",
     "YamlFileError",
     "read_yaml_file",
     "Scale",
     "builtin_instrument_dir",
+    "configured_instruments",
+    "given_instruments",
     "instrument_file",
+    "instrument_files",
     "load_instrument",
     "load_instruments",
 ]
@@ -269,8 +276,28 @@ def _validator():
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def instrument_file(key: str, search_paths: Iterable[str | Path] = ()) -> Path:
-    """Path of the instrument file for ``key``: first ``<key>.yaml`` in ``search_paths``, then built-ins."""
+def instrument_files(files: Iterable[str | Path]) -> dict[str, Path]:
+    """``{key: file}`` of instrument files given by name (a stage's ``--instruments``): the key is the
+    file's name without ``.yaml``. A key given twice, or a file not named ``<KEY>.yaml``, is an error."""
+    out: dict[str, Path] = {}
+    for f in map(Path, files):
+        if f.suffix != ".yaml":
+            raise InstrumentError(f"{f}: an instrument file is named <KEY>.yaml")
+        if f.stem in out:
+            raise InstrumentError(f"instrument {f.stem}: two files given ({out[f.stem]}, {f})")
+        out[f.stem] = f
+    return out
+
+
+def instrument_file(key: str, search_paths: Iterable[str | Path] | Mapping[str, Path] = ()) -> Path:
+    """Path of the instrument file for ``key``: first ``<key>.yaml`` in ``search_paths``, then built-ins;
+    or, when ``search_paths`` is a ``{key: file}`` map (:func:`instrument_files`), the file it gives, and
+    no search."""
+    if isinstance(search_paths, Mapping):
+        if key not in search_paths:
+            given = ", ".join(str(f) for f in search_paths.values()) or "none"
+            raise InstrumentError(f"instrument {key}: no file {key}.yaml given (--instruments: {given})")
+        return Path(search_paths[key])
     for folder in [*map(Path, search_paths), builtin_instrument_dir()]:
         candidate = folder / f"{key}.yaml"
         if candidate.is_file():
@@ -410,8 +437,8 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def load_instrument(key: str, search_paths: Iterable[str | Path] = ()) -> Instrument:
-    """Load and validate the instrument ``key`` (e.g. ``"RSA"``).
+def load_instrument(key: str, search_paths: Iterable[str | Path] | Mapping[str, Path] = ()) -> Instrument:
+    """Load and validate the instrument ``key`` (e.g. ``"RSA"``) from its file (:func:`instrument_file`).
 
     Files are read once per process (and again when they change), as the workflow asks for the same
     instruments many times while it is parsed.
@@ -442,7 +469,45 @@ def _load_file(key: str, path_text: str, _mtime_ns: int, _size: int) -> Instrume
     return inst
 
 
-def load_instruments(keys: Iterable[str], search_paths: Iterable[str | Path] = ()) -> dict[str, Instrument]:
+def load_instruments(
+    keys: Iterable[str], search_paths: Iterable[str | Path] | Mapping[str, Path] = ()
+) -> dict[str, Instrument]:
     """Load several instruments, keyed by their key, in the given order."""
-    paths = list(search_paths)
+    paths = search_paths if isinstance(search_paths, Mapping) else list(search_paths)
     return {k: load_instrument(k, paths) for k in keys}
+
+
+class Instruments(dict):
+    """Instruments by key (config order); looking up another key is an :class:`InstrumentError`."""
+
+    def __missing__(self, key):
+        raise InstrumentError(f"instrument {key}: not one of the instruments given ({', '.join(self)})")
+
+
+def configured_instruments(
+    config: Mapping, instruments: Mapping[str, Instrument] | None = None
+) -> Instruments:
+    """The instruments of the configured groups by key: ``instruments`` when given (what a stage loaded
+    from the files on its command line), else loaded through the config's ``instrument_paths`` (the
+    workflow when it is parsed, and library use)."""
+    if instruments is not None:
+        return instruments if isinstance(instruments, Instruments) else Instruments(instruments)
+    keys = list(dict.fromkeys(k for g in config["groups"].values() for k in g["instruments"]))
+    return Instruments(load_instruments(keys, config.get("instrument_paths") or []))
+
+
+def given_instruments(config: Mapping, files: Iterable[str | Path], group: str | None = None) -> Instruments:
+    """The instruments of every configured group (or of ``group``), in config order, loaded from exactly
+    the instrument ``files`` given (a stage's ``--instruments``): a configured instrument without its
+    file, or a file of an instrument no group (``group``) uses, is an :class:`InstrumentError`."""
+    given = instrument_files(files)
+    groups = [group] if group is not None else list(config["groups"])
+    keys = list(dict.fromkeys(k for g in groups for k in config["groups"][g]["instruments"]))
+    unused = [str(f) for k, f in given.items() if k not in keys]
+    if unused:
+        raise InstrumentError(
+            f"--instruments: {unused[0]} is given, but no configured group"
+            + (f" ({group})" if group is not None else "")
+            + f" uses instrument {Path(unused[0]).stem}"
+        )
+    return Instruments(load_instruments(keys, given))

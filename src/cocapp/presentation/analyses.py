@@ -183,20 +183,21 @@ def missing_block(
     return AnalysisBlock("missing", "Missing data", finding, ["missingness"], shown=[t])
 
 
-def _instrument_name(config: Mapping, key: str) -> str:
+def _instrument_name(config: Mapping, key: str, instruments: Mapping | None = None) -> str:
     """The instrument's name as shown (``short_name``, else ``name``, from its file); the key itself
     only when no file is found (a hand-made config)."""
     from cocapp.instruments import InstrumentError
     from cocapp.presentation.tables import _display_names
 
     try:
-        return _display_names(dict(config), [key])[0]
+        return _display_names(dict(config), [key], instruments)[0]
     except InstrumentError:
         return key
 
 
-def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
-    """Little's MCAR test per group and instrument."""
+def mcar_block(mcar: pd.DataFrame, config: Mapping, instruments: Mapping | None = None) -> AnalysisBlock:
+    """Little's MCAR test per group and instrument (``instruments``: the configured instruments by key
+    as the report stage loaded them; None: through the config)."""
     alpha = float(config["statistics"]["significance_level"])
     done = mcar[mcar["computable"].map(_flag)]
     rejected = int((done["p"].astype(float) < alpha).sum())
@@ -217,7 +218,7 @@ def mcar_block(mcar: pd.DataFrame, config: Mapping) -> AnalysisBlock:
         t.add(
             [
                 _group_label(config, r.group),
-                _instrument_name(config, r.instrument),
+                _instrument_name(config, r.instrument, instruments),
                 str(r.n_items),
                 str(r.n_respondents),
                 MISSING_TEXT if pd.isna(r.n_patterns) else str(int(r.n_patterns)),
@@ -669,7 +670,7 @@ def _outcome_pairs_row(
 
 
 # -- correlations with confidence intervals -------------------------------------------------------
-def _pair_label(config: Mapping):
+def _pair_label(config: Mapping, instruments: Mapping | None = None):
     """``pair(group, x, y)``: ``"<x> and <y>"`` with the measures' names as the tables show them
     (:func:`cocapp.presentation.tables.measure_labels`; the raw name for a measure not configured)."""
     from cocapp.instruments import InstrumentError
@@ -680,7 +681,8 @@ def _pair_label(config: Mapping):
     def pair(group: str, x: str, y: str) -> str:
         if group not in labels:
             try:
-                labels[group] = measure_labels(dict(config), group) if group in config["groups"] else {}
+                known = group in config["groups"]
+                labels[group] = measure_labels(dict(config), group, instruments) if known else {}
             except InstrumentError:  # no instrument file (a hand-made config): the measures' own names
                 labels[group] = {}
         return f"{labels[group].get(x, x)} and {labels[group].get(y, y)}"
@@ -688,13 +690,15 @@ def _pair_label(config: Mapping):
     return pair
 
 
-def correlations_block(correlations: pd.DataFrame, config: Mapping) -> AnalysisBlock:
+def correlations_block(
+    correlations: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> AnalysisBlock:
     """Correlations of total scores with their confidence intervals: all sites pooled shown, per site
-    folded (``correlations.csv``)."""
+    folded (``correlations.csv``; ``instruments`` as :func:`mcar_block`)."""
     d = _at_primary(correlations, config)
     level = config["statistics"].get("confidence_level", 0.95)
     ci = f"{fmt_g(level * 100)}% CI"
-    pair = _pair_label(config)
+    pair = _pair_label(config, instruments)
     pooled = d[d["site"].astype(str) == "All"]
     sites = d[d["site"].astype(str) != "All"]
     finding = _correlations_finding(pooled, config, ci, pair)
@@ -782,6 +786,7 @@ def mi_block(
     correlations: pd.DataFrame | None,
     config: Mapping,
     labels: Mapping,
+    instruments: Mapping | None = None,
 ) -> AnalysisBlock:
     """Pooled results of the multiple imputation (stage impute, Rubin's rules; δ = 0, i.e. missing at
     random) that the verdict does not already show: correlations beside the complete-case ones at the
@@ -795,7 +800,7 @@ def mi_block(
         source.append("mi_correlations")
         mi = mi_correlations[mi_correlations["site"].astype(str) == "All"]
         m = str(mi["m"].iloc[0]) if len(mi) else m
-        shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config))
+        shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config, instruments))
         finding.append(f"{len(mi)} pooled correlation(s)")
     if mi_pairs is not None:
         source.append("mi_pairs")
@@ -841,7 +846,9 @@ def _complete_cases(correlations: pd.DataFrame | None, config: Mapping) -> pd.Da
     return cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
 
 
-def _mi_correlations_table(mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping) -> DisplayTable:
+def _mi_correlations_table(
+    mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> DisplayTable:
     """Table A10: the pooled correlations ``mi`` beside the complete-case ones ``cc`` at the threshold."""
     words = grouping_words(config)
     ci = _mi_ci(config)
@@ -873,21 +880,23 @@ def _mi_correlations_table(mi: pd.DataFrame, cc: pd.DataFrame, config: Mapping) 
         synthetic=_synthetic(config),
     )
     for r in mi.itertuples():
-        cells, traces = _mi_correlation_row(r, cc, config)
+        cells, traces = _mi_correlation_row(r, cc, config, instruments)
         t.add(cells, cell_traces=traces)
     if not len(mi):
         t.add(["(none)", "", "", "", "", "", ""])
     return t
 
 
-def _mi_correlation_row(r, cc: pd.DataFrame, config: Mapping) -> tuple[list[str], list[str]]:
+def _mi_correlation_row(
+    r, cc: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> tuple[list[str], list[str]]:
     """One row of Table A10 (pooled correlation ``r``, ``itertuples``): its cells and each cell's trace."""
     c = cc.loc[(r.group, r.x, r.y)] if (r.group, r.x, r.y) in cc.index else None
     at_cc = "" if c is None else f"correlations|{int(c['_line'])}"
     at_mi = f"mi_correlations|{int(r.Index) + 2}"
     cells = [
         _group_label(config, r.group),
-        _pair_label(config)(r.group, r.x, r.y),
+        _pair_label(config, instruments)(r.group, r.x, r.y),
         MISSING_TEXT if c is None else str(c["n"]),
         MISSING_TEXT if c is None else f"{_num(c['r'], 3)} ({_ci(c['ci_low'], c['ci_high'], 3)})",
         str(r.n),
@@ -953,19 +962,22 @@ def analysis_blocks(
     config: Mapping,
     labels: Mapping,
     published_missing: Mapping | None = None,
+    instruments: Mapping | None = None,
 ) -> list[AnalysisBlock]:
-    """The blocks of every statistics file given (``stats``: name -> frame), in report order."""
+    """The blocks of every statistics file given (``stats``: name -> frame), in report order
+    (``instruments``: the configured instruments by key, as the report stage loaded them; None: through
+    the config)."""
     out: list[AnalysisBlock] = []
     if "missingness" in stats:
         out.append(missing_block(stats["missingness"], config, labels, published_missing))
     if "mcar" in stats:
-        out.append(mcar_block(stats["mcar"], config))
+        out.append(mcar_block(stats["mcar"], config, instruments))
     if "normality" in stats:
         out.append(normality_block(stats["normality"], config, labels))
     if "anova" in stats:
         out.append(assumption_block(stats["anova"], config, labels))
     if "correlations" in stats:
-        out.append(correlations_block(stats["correlations"], config))
+        out.append(correlations_block(stats["correlations"], config, instruments))
     if "tukey" in stats:
         out.append(
             pairs_block(stats["tukey"], "tukey", config, labels, "Table A6", "Tukey-Kramer pairs", "tukey")
@@ -1001,7 +1013,12 @@ def analysis_blocks(
     if "mi_correlations" in stats or "mi_pairs" in stats:
         out.append(
             mi_block(
-                stats.get("mi_correlations"), stats.get("mi_pairs"), stats.get("correlations"), config, labels
+                stats.get("mi_correlations"),
+                stats.get("mi_pairs"),
+                stats.get("correlations"),
+                config,
+                labels,
+                instruments,
             )
         )
     return out

@@ -57,7 +57,7 @@ from scipy import optimize
 
 from cocapp.config import format_threshold
 from cocapp.formatting import fmt_g, fmt_num
-from cocapp.instruments import load_instrument
+from cocapp.instruments import InstrumentError, configured_instruments
 from cocapp.presentation import calibration as _calibration
 from cocapp.presentation import lookup
 from cocapp.stats.distributions import f_sf, t_sf
@@ -642,11 +642,13 @@ class SiteRow:
         return lo, hi, np.full(k, n_all / k), f"site n unknown: estimated N/k = {n_all}/{k}"
 
 
-def site_rows(pub: dict, config: dict) -> list[SiteRow]:
-    """The printed site-comparison rows with everything the consistency checks need."""
+def site_rows(pub: dict, config: dict, instruments: dict | None = None) -> list[SiteRow]:
+    """The printed site-comparison rows with everything the consistency checks need (``instruments``:
+    the configured instruments by key, as the stage loaded them from its ``--instruments`` files; None:
+    loaded through the config)."""
     groups = list(config["groups"])
     sites = _published_sites(pub)
-    paths = config.get("instrument_paths", [])
+    known = configured_instruments(config, instruments)
     out = []
     for label, g, body in _site_tables(pub, groups):
         ret = published_returns(pub, g)
@@ -654,7 +656,9 @@ def site_rows(pub: dict, config: dict) -> list[SiteRow]:
         for inst, scales in body.items():
             if not isinstance(scales, dict):
                 continue
-            instrument = load_instrument(inst, paths)
+            if inst not in known:
+                raise InstrumentError(f"the published numbers show instrument {inst}, which no group uses")
+            instrument = known[inst]
             for scale, row in scales.items():
                 if not isinstance(row, dict) or "anova" not in row:
                     continue
@@ -821,7 +825,7 @@ def _fmt(x: float, d: int) -> str:
     return fmt_num(x, d, missing="")
 
 
-def consistency_checks(pub: dict, config: dict) -> pd.DataFrame:
+def consistency_checks(pub: dict, config: dict, instruments: dict | None = None) -> pd.DataFrame:
     """All checks of the print (module docstring), one row each; columns :data:`CONSISTENCY_COLUMNS`.
 
     Per printed site-comparison row, in this order: ``p_from_F``, ``stars`` (when the table lists its
@@ -831,7 +835,7 @@ def consistency_checks(pub: dict, config: dict) -> pd.DataFrame:
     """
     alpha = float(pub.get("significance_level", config["statistics"]["significance_level"]))
     out: list[dict] = []
-    for row in site_rows(pub, config):
+    for row in site_rows(pub, config, instruments):
         out += _site_row_checks(row, _significant_list(pub, row), alpha)
     for label, g, body in _correlation_tables(pub, list(config["groups"])):
         out += [_check_p_from_r(label, g, pair) for pair in body.get("pairs", [])]

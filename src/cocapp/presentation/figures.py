@@ -46,7 +46,7 @@ from cocapp.formatting import (  # noqa: E402
     fmt_sig,
     significance_stars,
 )
-from cocapp.instruments import load_instrument  # noqa: E402
+from cocapp.instruments import configured_instruments  # noqa: E402
 from cocapp.presentation import plotting  # noqa: E402
 from cocapp.presentation.outputs import (  # noqa: E402
     FigureSpec,
@@ -363,13 +363,16 @@ def draw_all(
     config: dict,
     stats_: dict[str, pd.DataFrame],
     scores: dict[str, pd.DataFrame],
+    instruments: dict | None = None,
 ) -> dict[str, bytes]:
-    """Draw every figure of :func:`figure_specs`: ``{"<stem>.png"|"<stem>.svg": bytes}``, in order."""
+    """Draw every figure of :func:`figure_specs`: ``{"<stem>.png"|"<stem>.svg": bytes}``, in order.
+    ``instruments``: the configured instruments by key, as the stage loaded them from its
+    ``--instruments`` files (None: loaded through the config)."""
     with matplotlib.rc_context(RC):
-        return _draw_all(config, stats_, scores)
+        return _draw_all(config, stats_, scores, configured_instruments(config, instruments))
 
 
-def _draw_all(config, stats_, scores) -> dict[str, bytes]:
+def _draw_all(config, stats_, scores, instruments) -> dict[str, bytes]:
     """Every figure of :func:`figure_specs` in order, stamped and rendered as PNG and SVG bytes."""
     sites = site_names(config)
     t = format_threshold(config["scoring"]["primary_threshold"])
@@ -377,17 +380,17 @@ def _draw_all(config, stats_, scores) -> dict[str, bytes]:
     desc = stats_.get("descriptives")
     corr = stats_.get("correlations")
     written: dict[str, bytes] = {}
-    for spec in figure_specs(config):
+    for spec in figure_specs(config, instruments):
         g = spec.group
         glabel = config["groups"][g].get("label") or g
         if spec.kind == "sites":
-            fig = _site_figure(spec, config, desc, stats_.get("tukey"), sites, t, level)
+            fig = _site_figure(spec, config, instruments, desc, stats_.get("tukey"), sites, t, level)
         elif spec.kind in ("funnel", "caterpillar"):
-            fig = _many_sites_figure(spec, config, desc, sites, t, level)
+            fig = _many_sites_figure(spec, config, instruments, desc, sites, t, level)
         elif any(scale != "total" for _, _, scale in correlation_measures(config, g)):
-            fig = _scale_scatter(spec, config, scores, corr, t, glabel)
+            fig = _scale_scatter(spec, config, instruments, scores, corr, t, glabel)
         else:
-            fig = _total_scatter(spec, config, scores, corr, t, glabel)
+            fig = _total_scatter(spec, config, instruments, scores, corr, t, glabel)
         written.update(plotting.figure_files(plotting.stamp_data_note(fig, config), spec.stem, FORMATS))
     return written
 
@@ -402,10 +405,10 @@ def _outcome_rows(table: pd.DataFrame, g: str, instrument: str, scale: str, t: s
     ]
 
 
-def _site_figure(spec: FigureSpec, config, desc, tukey, sites, t, level) -> Figure:
+def _site_figure(spec: FigureSpec, config, instruments, desc, tukey, sites, t, level) -> Figure:
     """The site plot of one outcome: its descriptives and Tukey pairs at threshold ``t``, titled."""
     stats_config = config["statistics"]
-    inst = load_instrument(spec.instrument, config.get("instrument_paths", []))
+    inst = instruments[spec.instrument]
     scale = inst.scale(spec.scale)
     if desc is not None:
         rows = _outcome_rows(desc, spec.group, spec.instrument, spec.scale, t)
@@ -445,11 +448,10 @@ def _plotted_correlation(
     return r, n, p
 
 
-def _total_scatter(spec: FigureSpec, config, scores, corr, t, glabel) -> Figure:
+def _total_scatter(spec: FigureSpec, config, instruments, scores, corr, t, glabel) -> Figure:
     """Scatter of two instruments' total scores (``spec.instrument`` and ``spec.scale`` name them)."""
     g = spec.group
-    paths = config.get("instrument_paths", [])
-    xi, yi = load_instrument(spec.instrument, paths), load_instrument(spec.scale, paths)
+    xi, yi = instruments[spec.instrument], instruments[spec.scale]
     wide = _wide_totals(scores[g], t) if g in scores else pd.DataFrame()
     if spec.instrument in wide.columns and spec.scale in wide.columns:
         both = wide[[spec.instrument, spec.scale]].dropna()
@@ -473,10 +475,9 @@ def _total_scatter(spec: FigureSpec, config, scores, corr, t, glabel) -> Figure:
     )
 
 
-def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
+def _scale_scatter(spec, config, instruments, scores, corr, t, glabel) -> Figure:
     """Scatter of two chosen scales (``groups.<g>.correlations``), on their theoretical ranges."""
     g = spec.group
-    paths = config.get("instrument_paths", [])
     measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, g)}
     picked = [(name, *measures[name]) for name in (spec.instrument, spec.scale)]
     wide = _wide_measures(scores[g], t, picked) if g in scores else pd.DataFrame()
@@ -485,7 +486,7 @@ def _scale_scatter(spec, config, scores, corr, t, glabel) -> Figure:
     r, n, p = _plotted_correlation(corr, g, t, spec.instrument, spec.scale, xv, yv)
     labels, ranges = [], []
     for _, inst_key, scale_key in picked:
-        inst = load_instrument(inst_key, paths)
+        inst = instruments[inst_key]
         scale = inst.scale(scale_key)
         labels.append(inst.scale_title(scale_key))
         ranges.append(inst.scale_range(scale))
@@ -537,10 +538,9 @@ def outcome_funnel(
     return by_site.reset_index(drop=True)[cols], f
 
 
-def _many_sites_figure(spec: FigureSpec, config, desc, sites, t, level) -> Figure:
-    paths = config.get("instrument_paths", [])
+def _many_sites_figure(spec: FigureSpec, config, instruments, desc, sites, t, level) -> Figure:
     levels = funnel_settings(config)[1]
-    inst = load_instrument(spec.instrument, paths)
+    inst = instruments[spec.instrument]
     scale = inst.scale(spec.scale)
     method = funnel_overdispersion(config)
     rows, funnel = outcome_funnel(desc, spec.group, spec.instrument, spec.scale, t, sites, levels, method)

@@ -77,19 +77,21 @@ def convergence_figure(
 
 def _display_name(instruments: Mapping | None, config: Mapping, key: str) -> str:
     """The instrument's name in figures (:attr:`cocapp.instruments.Instrument.display_name`)."""
-    if instruments is not None and key in instruments:
-        return instruments[key].display_name
-    from cocapp.instruments import load_instrument
+    from cocapp.instruments import configured_instruments
 
-    return load_instrument(key, config.get("instrument_paths", [])).display_name
+    return configured_instruments(config, instruments)[key].display_name
 
 
-def convergence_files(diagnostics: pd.DataFrame, config: Mapping) -> dict[str, bytes]:
-    """``{group}_mi_convergence`` PNG and SVG bytes for every configured group."""
+def convergence_files(
+    diagnostics: pd.DataFrame, config: Mapping, instruments: Mapping | None = None
+) -> dict[str, bytes]:
+    """``{group}_mi_convergence`` PNG and SVG bytes for every configured group (``instruments``: the
+    configured instruments by key, as the stage loaded them; None: loaded through the config)."""
     out: dict[str, bytes] = {}
     with rc_context(RC):
         for group in config["groups"]:
-            fig = plotting.stamp_data_note(convergence_figure(diagnostics, config, group), config)
+            fig = convergence_figure(diagnostics, config, group, instruments)
+            fig = plotting.stamp_data_note(fig, config)
             out.update(plotting.figure_files(fig, f"{group}_mi_convergence", dpi=DPI))
     return out
 

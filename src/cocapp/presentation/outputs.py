@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cocapp.config import correlation_measures
-from cocapp.instruments import load_instrument
+from cocapp.instruments import configured_instruments
 
 __all__ = [
     "FIGURE_FORMATS",
@@ -24,6 +24,7 @@ __all__ = [
     "caption_path",
     "figure_files",
     "figure_specs",
+    "sensitivity_figure_stems",
     "funnel_overdispersion",
     "funnel_settings",
     "many_sites",
@@ -91,14 +92,16 @@ def many_sites(config: dict) -> bool:
     return len(config["sites"]) > funnel_settings(config)[0]
 
 
-def figure_specs(config: dict) -> list[FigureSpec]:
-    """Every figure of a run, from the config alone (for ``expected_outputs`` and the report)."""
+def figure_specs(config: dict, instruments: dict | None = None) -> list[FigureSpec]:
+    """Every figure of a run, from the config and its instruments' scales (for ``expected_outputs`` and
+    the report). ``instruments``: the configured instruments by key, as a stage loaded them from its
+    ``--instruments`` files; None: loaded through the config (the workflow when it is parsed)."""
     specs: list[FigureSpec] = []
-    paths = config.get("instrument_paths", [])
+    known = configured_instruments(config, instruments)
     many = many_sites(config)
     for g, spec in config["groups"].items():
         for ikey in spec["instruments"]:
-            inst = load_instrument(ikey, paths)
+            inst = known[ikey]
             for scale in inst.scales:
                 stem = f"sites/{g}/{ikey}_{scale.key}"
                 if many:
@@ -162,6 +165,18 @@ def figure_files(config: dict) -> list[str]:
     """Every file the figures stage writes: ``reports/figures/<stem>.<png|svg>``."""
     specs = figure_specs(config)
     return [str(REPORTS / "figures" / f"{s.stem}.{fmt}") for s in specs for fmt in FIGURE_FORMATS]
+
+
+def sensitivity_figure_stems(config: dict) -> list[str]:
+    """The sensitivity figures the report shows (``reports/figures/sensitivity/<stem>.png``): per group
+    the n/p and site-means figures of stage sensitivity and, when imputation is on, the multiple
+    imputation's site means (stage sensitivity) and convergence (stage impute)."""
+    from cocapp.config import imputation_enabled
+
+    kinds = ["n_p", "site_means"] + (
+        ["mi_site_means", "mi_convergence"] if imputation_enabled(config) else []
+    )
+    return [f"{g}_{kind}" for g in config["groups"] for kind in kinds]
 
 
 def audit_files() -> list[str]:

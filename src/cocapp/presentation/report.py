@@ -256,13 +256,17 @@ class ReportInputs:
     table_link_base: str = ""
     figure_link_base: str | None = None
     # issue 14, traces: short name (file stem) -> path of every derived file a report number comes from,
-    # the display tables (key -> the cells of reports/tables/<key>.csv) and the folder data/derived
+    # the display tables (key -> the cells of reports/tables/<key>.csv) and the derived files behind
+    # Tables 1-4 and S1-S2 by their place under data/derived (``stats/anova.csv`` -> path given)
     trace_sources: dict = field(default_factory=dict)
     displays: dict = field(default_factory=dict)
-    derived_root: str | None = None
+    derived_files: dict = field(default_factory=dict)
     # the report's own manifest (written by the runner after the report, in the same process: its
     # package versions are the ones shown), None when the stage writes none
     own_manifest: str | None = None
+    # the configured instruments by key, as the report stage loaded them from its --instruments files
+    # (None: loaded through the config's instrument_paths)
+    instruments: Mapping | None = None
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -407,7 +411,7 @@ def with_traces(fragment: str, traces: list[list[str]]) -> str:
 
 
 # -- sections --------------------------------------------------------------------------------------
-def _figure_caption(spec: FigureSpec, config: dict) -> str:
+def _figure_caption(spec: FigureSpec, config: dict, instruments: Mapping | None = None) -> str:
     g = config["groups"][spec.group].get("label") or spec.group
     in_text = group_in_sentence(config, spec.group)
     level = config["statistics"].get("confidence_level", 0.95)
@@ -416,16 +420,16 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
     measures = {name: (inst, scale) for name, inst, scale in correlation_measures(config, spec.group)}
     if spec.kind == "scatter" and any(measures[m][1] != "total" for m in (spec.instrument, spec.scale)):
         picked = (measures[m] for m in (spec.instrument, spec.scale))
-        x, y = (_instrument(config, inst).scale_title(scale) for inst, scale in picked)
+        x, y = (_instrument(config, inst, instruments).scale_title(scale) for inst, scale in picked)
         return f"{g}: {x} and {y} scores (primary threshold, pairwise complete) with the least-squares line."
     if spec.kind == "scatter":
-        x, y = (_instrument(config, k).display_name for k in (spec.instrument, spec.scale))
+        x, y = (_instrument(config, k, instruments).display_name for k in (spec.instrument, spec.scale))
         return (
             f"{g}: {x} and {y} total scores (primary threshold, pairwise complete) "
             "with "
             "the least-squares line."
         )
-    inst = _instrument(config, spec.instrument)
+    inst = _instrument(config, spec.instrument, instruments)
     what = f"{inst.display_name} {in_sentence(inst.scale(spec.scale).label)}"
     if spec.kind == "funnel":
         return (
@@ -451,22 +455,26 @@ def _figure_caption(spec: FigureSpec, config: dict) -> str:
     return text
 
 
-def _instrument(config: dict, key: str):
-    """The instrument ``key`` of the config (captions use its names, never file names or keys)."""
-    from cocapp.instruments import load_instrument
+def _instrument(config: dict, key: str, instruments: Mapping | None = None):
+    """The instrument ``key`` of the config (captions use its names, never file names or keys):
+    from ``instruments`` (as the report stage loaded them), else loaded through the config."""
+    from cocapp.instruments import configured_instruments
 
-    return load_instrument(key, config.get("instrument_paths", []))
+    return configured_instruments(config, instruments)[key]
 
 
 def _compact(data: bytes, compacted: Mapping | None) -> bytes:
     return (compacted or {}).get(data) or compact_png(data)
 
 
-def figure_entries(config: dict, figures: dict[str, bytes], compacted: dict | None = None) -> list[dict]:
+def figure_entries(
+    config: dict, figures: dict[str, bytes], compacted: dict | None = None, instruments: Mapping | None = None
+) -> list[dict]:
     """Embedded figures in report order (published labels first, then site plots, then scatters);
     ``figures`` maps each figure's stem to its PNG bytes, and every figure of the config must be there;
-    ``compacted`` (optional) holds their :func:`compact_png` copies made beforehand."""
-    specs = figure_specs(config)
+    ``compacted`` (optional) holds their :func:`compact_png` copies made beforehand; ``instruments``
+    the configured instruments by key (None: loaded through the config)."""
+    specs = figure_specs(config, instruments)
     specs = [s for s in specs if s.label] + [s for s in specs if not s.label]
     out = []
     for spec in specs:
@@ -482,8 +490,8 @@ def figure_entries(config: dict, figures: dict[str, bytes], compacted: dict | No
                 height=h,
                 number=f"Figure {len(out) + 1}",
                 stem=spec.stem,
-                caption=_figure_caption(spec, config),
-                alt=_figure_caption(spec, config),
+                caption=_figure_caption(spec, config, instruments),
+                alt=_figure_caption(spec, config, instruments),
             )
         )
     return out
@@ -849,7 +857,7 @@ def analyses_section(inputs: ReportInputs, config: dict) -> list[dict]:
 
     out = []
     published_missing = _published_missing(inputs.comparison)
-    for b in analysis_blocks(inputs.stats, config, inputs.labels, published_missing):
+    for b in analysis_blocks(inputs.stats, config, inputs.labels, published_missing, inputs.instruments):
         out.append(
             dict(
                 key=b.key,
@@ -1088,14 +1096,14 @@ def render_report(config: dict, inputs: ReportInputs, run_time: str | None = Non
         dict(
             key=g,
             label=spec.get("label") or g,
-            instruments=_tables._display_names(config, spec["instruments"]),
+            instruments=_tables._display_names(config, spec["instruments"], inputs.instruments),
         )
         for g, spec in config["groups"].items()
     ]
     template = env.get_template(TEMPLATE)
     context = _report_context(config, inputs, run_time, table_blocks, sens_html, groups)
     # the figures last: the report stage compacts them in the background meanwhile (inputs.compacted)
-    figs = figure_entries(config, inputs.figures, inputs.compacted)
+    figs = figure_entries(config, inputs.figures, inputs.compacted, inputs.instruments)
     sens_figs = sensitivity_figures(inputs.sensitivity_figures, len(figs) + 1, config, inputs.compacted)
     html = template.render(**context, figures=figs, sensitivity_figures=sens_figs)
     return compact_cells(html)
@@ -1111,8 +1119,9 @@ def _table_blocks(config: dict, inputs: ReportInputs) -> list[dict]:
         if key not in inputs.tables:
             raise ValueError(f"table {key}.html was not given to the report")
         frag = _tables.html_fragment_from_document(inputs.tables[key])
-        if key in inputs.displays and inputs.derived_root and traceable(key):
-            frag = with_traces(frag, cell_traces(key, inputs.displays[key], config, inputs.derived_root))
+        if key in inputs.displays and inputs.derived_files and traceable(key):
+            traces = cell_traces(key, inputs.displays[key], config, inputs.derived_files, inputs.instruments)
+            frag = with_traces(frag, traces)
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     return table_blocks
 

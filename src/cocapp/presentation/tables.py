@@ -47,7 +47,7 @@ from cocapp.formatting import (
     is_missing,
     significance_stars,
 )
-from cocapp.instruments import Instrument, load_instrument
+from cocapp.instruments import Instrument, configured_instruments
 from cocapp.io import neutralise_formulas
 from cocapp.presentation import lookup
 from cocapp.presentation.outputs import (
@@ -380,9 +380,11 @@ def _group_label(config: dict, group: str) -> str:
     return config["groups"][group].get("label") or group.replace("_", " ").capitalize()
 
 
-def _instruments(config: dict, group: str) -> dict[str, Instrument]:
-    paths = config.get("instrument_paths", [])
-    return {k: load_instrument(k, paths) for k in config["groups"][group]["instruments"]}
+def _instruments(config: dict, group: str, instruments: dict | None = None) -> dict[str, Instrument]:
+    """The group's instruments (``instruments``: every configured one by key, as a stage loaded them from
+    its ``--instruments`` files; None: loaded through the config, :func:`configured_instruments`)."""
+    known = configured_instruments(config, instruments)
+    return {k: known[k] for k in config["groups"][group]["instruments"]}
 
 
 def _instrument_heading(inst: Instrument) -> str:
@@ -429,26 +431,28 @@ def _one(df: pd.DataFrame, what: str) -> pd.Series | None:
     return df.iloc[0]
 
 
-def _measure_label(config: dict, instrument: str, scale: str) -> str:
+def _measure_label(config: dict, instrument: str, scale: str, instruments: dict | None = None) -> str:
     """A correlated scale as shown: the instrument's display name (``short_name``, else ``name``, from
     its file) for its total, else ``<display name> <scale label>`` (:meth:`Instrument.scale_title`)."""
-    inst = load_instrument(instrument, config.get("instrument_paths", []))
+    inst = configured_instruments(config, instruments)[instrument]
     return inst.display_name if scale == "total" else inst.scale_title(scale)
 
 
-def measure_labels(config: dict, group: str) -> dict[str, str]:
+def measure_labels(config: dict, group: str, instruments: dict | None = None) -> dict[str, str]:
     """Correlated measure name (``RSA``, ``RSA.choice``; :func:`cocapp.config.correlation_measures`)
     -> its label as shown (:func:`_measure_label`: names from the instrument files)."""
     from cocapp.config import correlation_measures
 
     return {
-        name: _measure_label(config, inst, scale) for name, inst, scale in correlation_measures(config, group)
+        name: _measure_label(config, inst, scale, instruments)
+        for name, inst, scale in correlation_measures(config, group)
     }
 
 
-def _display_names(config: dict, keys: list[str]) -> list[str]:
+def _display_names(config: dict, keys: list[str], instruments: dict | None = None) -> list[str]:
     """The instruments' names as shown (``short_name``, else ``name``, from their files)."""
-    return [load_instrument(k, config.get("instrument_paths", [])).display_name for k in keys]
+    known = configured_instruments(config, instruments)
+    return [known[k].display_name for k in keys]
 
 
 def _join(names: list[str]) -> str:
@@ -514,7 +518,13 @@ def table_returns(
 
 
 def table_site_comparison(
-    anova: pd.DataFrame, descriptives: pd.DataFrame, config: dict, group: str, number: str, key: str
+    anova: pd.DataFrame,
+    descriptives: pd.DataFrame,
+    config: dict,
+    group: str,
+    number: str,
+    key: str,
+    instruments: dict | None = None,
 ) -> DisplayTable:
     """Tables 2-3: per scale, the one-way ANOVA cell and each site's ``Mean (SEM)``.
 
@@ -527,7 +537,7 @@ def table_site_comparison(
         key=key,
         number=number,
         title=f"Summary scores of {group_in_sentence(config, group)} on the "
-        f"{_join(_display_names(config, config['groups'][group]['instruments']))} "
+        f"{_join(_display_names(config, config['groups'][group]['instruments'], instruments))} "
         f"{'scales' if len(config['groups'][group]['instruments']) > 1 else 'scale'}, "
         f"by {grouping_words(config).noun}",
         columns=["Scale", "One-way ANOVA parameters", *[f"{s} Mean (SEM)" for s in sites]],
@@ -536,7 +546,7 @@ def table_site_comparison(
         + [_stars_note(config), _threshold_note(config), "SEM: standard error of the mean."],
         synthetic=bool(config["study"].get("synthetic")),
     )
-    for ikey, inst in _instruments(config, group).items():
+    for ikey, inst in _instruments(config, group, instruments).items():
         for scale in inst.scales:
             sel = dict(group=group, instrument=ikey, scale=scale.key, threshold=t)
             row = _one(_select(anova, **sel), f"anova.csv {sel}")
@@ -554,7 +564,12 @@ def table_site_comparison(
 
 
 def table_correlations(
-    correlations: pd.DataFrame, config: dict, group: str, number: str, key: str
+    correlations: pd.DataFrame,
+    config: dict,
+    group: str,
+    number: str,
+    key: str,
+    instruments: dict | None = None,
 ) -> DisplayTable:
     """Table 4: Pearson r (3 dp), p and n for each instrument pair, total sample then each site.
 
@@ -565,7 +580,7 @@ def table_correlations(
     method = config["statistics"].get("correlations", {}).get("method", "pearson")
     deletion = config["statistics"].get("correlations", {}).get("deletion", "pairwise")
     measures = correlation_measures(config, group)
-    shown = {name: _measure_label(config, inst, scale) for name, inst, scale in measures}
+    shown = {name: _measure_label(config, inst, scale, instruments) for name, inst, scale in measures}
     totals_only = all(scale == "total" for _, _, scale in measures)
     what = "total scores" if totals_only else "scale scores"
     table = DisplayTable(
@@ -601,7 +616,10 @@ def table_correlations(
 
 
 def table_reliability(
-    reliability: pd.DataFrame, config: dict, number: str = "Supplementary table S1"
+    reliability: pd.DataFrame,
+    config: dict,
+    number: str = "Supplementary table S1",
+    instruments: dict | None = None,
 ) -> DisplayTable:
     """Internal consistency: Cronbach's alpha (2 dp) with its CI, on complete cases, per group and scale."""
     acceptable = config["statistics"].get("acceptable_alpha", 0.7)
@@ -621,7 +639,7 @@ def table_reliability(
     level = config["statistics"].get("confidence_level", 0.95)
     table.columns[4] = f"{fmt_percent(level)} CI"
     for g in config["groups"]:
-        for ikey, inst in _instruments(config, g).items():
+        for ikey, inst in _instruments(config, g, instruments).items():
             for scale in inst.scales:
                 row = _one(
                     _select(reliability, group=g, instrument=ikey, scale=scale.key), f"reliability.csv {g}"
@@ -657,7 +675,11 @@ _RESIDUAL_TERMS = {"residual", "residuals", "error"}
 
 
 def table_ancova_means(
-    ancova: pd.DataFrame, ancova_means: pd.DataFrame, config: dict, number: str = "Supplementary table S2"
+    ancova: pd.DataFrame,
+    ancova_means: pd.DataFrame,
+    config: dict,
+    number: str = "Supplementary table S2",
+    instruments: dict | None = None,
 ) -> DisplayTable:
     """ANCOVA: the site effect (Type III F, p, partial eta squared) and each site's adjusted mean (SE).
 
@@ -696,7 +718,7 @@ def table_ancova_means(
     )
     for g in config["groups"]:
         models = list(config["groups"][g].get("ancova_models", {}))
-        for ikey, inst in _instruments(config, g).items():
+        for ikey, inst in _instruments(config, g, instruments).items():
             for scale in inst.scales:
                 for m in models:
                     sel = dict(group=g, instrument=ikey, scale=scale.key, threshold=t, model=m)
@@ -727,7 +749,10 @@ def table_ancova_means(
 
 
 def table_outlying_sites(
-    descriptives: pd.DataFrame | None, config: dict, number: str = "Supplementary table S3"
+    descriptives: pd.DataFrame | None,
+    config: dict,
+    number: str = "Supplementary table S3",
+    instruments: dict | None = None,
 ) -> DisplayTable:
     """Many sites: the sites whose mean lies outside the funnel plot's control limits (Spiegelhalter
     2005; :func:`cocapp.stats.funnel.funnel_sites`), per group and outcome at the primary threshold,
@@ -757,7 +782,7 @@ def table_outlying_sites(
         synthetic=bool(config["study"].get("synthetic")),
     )
     for g in config["groups"]:
-        for ikey, inst in _instruments(config, g).items():
+        for ikey, inst in _instruments(config, g, instruments).items():
             for scale in inst.scales:
                 _, f = outcome_funnel(descriptives, g, ikey, scale.key, t, sites, levels, method)
                 out = f[f["outside"] != ""]
@@ -783,15 +808,19 @@ def table_outlying_sites(
 
 
 def build_tables(
-    stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
+    stats: dict[str, pd.DataFrame],
+    reconciliation: dict[str, pd.DataFrame],
+    config: dict,
+    instruments: dict | None = None,
 ) -> list[DisplayTable]:
-    """Every table of :func:`table_specs`, in order."""
+    """Every table of :func:`table_specs`, in order (``instruments``: the configured instruments by key,
+    as the stage loaded them from its ``--instruments`` files; None: loaded through the config)."""
     with lookup.indexed():
-        return _build_tables(stats, reconciliation, config)
+        return _build_tables(stats, reconciliation, config, configured_instruments(config, instruments))
 
 
 def _build_tables(
-    stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict
+    stats: dict[str, pd.DataFrame], reconciliation: dict[str, pd.DataFrame], config: dict, instruments: dict
 ) -> list[DisplayTable]:
     specs = dict(table_specs(config))
     tables = [table_returns(reconciliation, config, specs["table1_returns"])]
@@ -800,15 +829,21 @@ def _build_tables(
             k for k in specs if k.startswith("table") and k.endswith(f"_{g}") and "correlations" not in k
         )
         tables.append(
-            table_site_comparison(stats.get("anova"), stats.get("descriptives"), config, g, specs[key], key)
+            table_site_comparison(
+                stats.get("anova"), stats.get("descriptives"), config, g, specs[key], key, instruments
+            )
         )
     for g in correlation_groups(config):
         key = next(k for k in specs if k.endswith(f"_correlations_{g}"))
-        tables.append(table_correlations(stats.get("correlations"), config, g, specs[key], key))
-    tables.append(table_reliability(stats.get("reliability"), config, specs["reliability"]))
+        tables.append(table_correlations(stats.get("correlations"), config, g, specs[key], key, instruments))
+    tables.append(table_reliability(stats.get("reliability"), config, specs["reliability"], instruments))
     tables.append(
-        table_ancova_means(stats.get("ancova"), stats.get("ancova_means"), config, specs["ancova_means"])
+        table_ancova_means(
+            stats.get("ancova"), stats.get("ancova_means"), config, specs["ancova_means"], instruments
+        )
     )
     if "outlying_sites" in specs:
-        tables.append(table_outlying_sites(stats.get("descriptives"), config, specs["outlying_sites"]))
+        tables.append(
+            table_outlying_sites(stats.get("descriptives"), config, specs["outlying_sites"], instruments)
+        )
     return tables

@@ -85,10 +85,10 @@ def _instrument_key(section: str) -> str:
     return m.group(1) if m else str(section)
 
 
-def _scale_key(instrument: str, label: str, config: Mapping) -> str:
-    from cocapp.instruments import load_instrument
+def _scale_key(instrument: str, label: str, config: Mapping, instruments: Mapping | None = None) -> str:
+    from cocapp.instruments import configured_instruments
 
-    inst = load_instrument(instrument, config.get("instrument_paths") or [])
+    inst = configured_instruments(config, instruments)[instrument]
     for sc in inst.scales:
         if _norm(sc.label) == _norm(label) or _norm(sc.key) == _norm(label):
             return sc.key
@@ -155,6 +155,21 @@ def _read(path: Path) -> pd.DataFrame:
 @functools.lru_cache(maxsize=32)
 def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+# Where a trace finds a derived file: under the run's data/derived folder (``cocapp trace``), or in a
+# map of exactly the files given (``stats/anova.csv`` -> path; the report stage opens no other file).
+Derived = Path | Mapping
+
+
+def derived_file(derived: Derived, *parts: str) -> Path:
+    """The derived file ``<folder>/<name>`` (e.g. ``stats``, ``anova.csv``) of ``derived``."""
+    if isinstance(derived, Mapping):
+        rel = "/".join(parts)
+        if rel not in derived:
+            raise TraceError(f"{rel}: the derived file behind this number was not given")
+        return Path(derived[rel])
+    return Path(derived, *parts)
 
 
 def _derived_row(path: Path, **keys: object) -> tuple[int, dict]:
@@ -263,12 +278,14 @@ def _label_count(key: str) -> int:
     return _LABEL_COLUMNS.get(key, 2)
 
 
-def _correlated_pair(label: str, config: Mapping, group: str) -> tuple[str, str]:
+def _correlated_pair(
+    label: str, config: Mapping, group: str, instruments: Mapping | None = None
+) -> tuple[str, str]:
     """The measure names (x, y in ``correlations.csv``) of a correlation table's row label
     ``"<shown x> and <shown y>"``, the shown names being the instrument files' (tables._measure_label)."""
     from cocapp.presentation.tables import measure_labels
 
-    shown = measure_labels(dict(config), group)
+    shown = measure_labels(dict(config), group, instruments)
     for x, sx in shown.items():
         for y, sy in shown.items():
             if label == f"{sx} and {sy}":
@@ -277,9 +294,17 @@ def _correlated_pair(label: str, config: Mapping, group: str) -> tuple[str, str]
 
 
 def _resolve(
-    key: str, number: str, display: pd.DataFrame, i: int, column: str, config: Mapping, derived: Path
+    key: str,
+    number: str,
+    display: pd.DataFrame,
+    i: int,
+    column: str,
+    config: Mapping,
+    derived: Derived,
+    instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
-    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``.
+    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``
+    (``instruments``: the configured instruments by key as a stage loaded them; None: through the config).
 
     ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
     of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
@@ -294,16 +319,17 @@ def _resolve(
     if re.fullmatch(r"table\d+_correlations_.+", key):
         group = key.split("_correlations_", 1)[1]
         param = display.loc[i, display.columns[1]]
-        return _resolve_correlation(label, param, group, _site_of(column, sites), config, primary, derived)
+        site = _site_of(column, sites)
+        return _resolve_correlation(label, param, group, site, config, primary, derived, instruments)
     if re.fullmatch(r"table\d+_.+", key):
         group = key.split("_", 1)[1]
         inst = _instrument_key(label)
-        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config, instruments)
         return _resolve_scores(group, inst, scale, _site_of(column, sites), primary, derived)
     if key in ("reliability", "ancova_means"):
         group = next(g for g, lab in groups.items() if label.startswith(f"{lab}:"))
         inst = _instrument_key(label)
-        scale = _scale_key(inst, display.loc[i, display.columns[1]], config)
+        scale = _scale_key(inst, display.loc[i, display.columns[1]], config, instruments)
         if key == "reliability":
             return _resolve_reliability(group, inst, scale, column, derived)
         model = display.loc[i, display.columns[2]]
@@ -320,13 +346,13 @@ def _site_of(column: str, sites: list[str]) -> str | None:
 
 
 def _resolve_returns(
-    label: str, column: str, sites: list[str], groups: dict[str, str], derived: Path
+    label: str, column: str, sites: list[str], groups: dict[str, str], derived: Derived
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for Table 1 (returns): a count of the rows of the group's reconciliation file,
     a site's row (``label``) or the total over every site (a row whose label names no site)."""
     site = next((s for s in sites if label.startswith(s)), None)
     g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
-    path = derived / "ingest" / f"{g}_reconciliation.csv"
+    path = derived_file(derived, "ingest", f"{g}_reconciliation.csv")
     recon = _read(path)
     analysed = column.endswith("analysed")
     # the row of respondents without a configured site (grouping.unknown: exclude) is neither a
@@ -348,39 +374,46 @@ def _resolve_returns(
 
 
 def _resolve_correlation(
-    label: str, param: str, group: str, site: str | None, config: Mapping, primary: str, derived: Path
+    label: str,
+    param: str,
+    group: str,
+    site: str | None,
+    config: Mapping,
+    primary: str,
+    derived: Derived,
+    instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for a correlation table (Table 4): the pair's row of ``correlations.csv`` at
     the site, ``param`` (r, Sig., N) naming the column."""
-    x, y = _correlated_pair(label, config, group)
-    path = derived / "stats" / "correlations.csv"
+    x, y = _correlated_pair(label, config, group, instruments)
+    path = derived_file(derived, "stats", "correlations.csv")
     line, values = _derived_row(path, group=group, threshold=primary, site=site, x=x, y=y)
     c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
     return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
 
 
 def _resolve_scores(
-    group: str, inst: str, scale: str, site: str | None, primary: str, derived: Path
+    group: str, inst: str, scale: str, site: str | None, primary: str, derived: Derived
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for a group's scores table (Tables 2-3): a site's mean (SEM) in
     ``descriptives.csv``, or the one-way ANOVA in ``anova.csv`` (a column of no site)."""
     if site is None:
-        path = derived / "stats" / "anova.csv"
+        path = derived_file(derived, "stats", "anova.csv")
         line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
         c = "F,df1,df2,p"
         return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
-    path = derived / "stats" / "descriptives.csv"
+    path = derived_file(derived, "stats", "descriptives.csv")
     line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary, site=site)
     c = "mean,sem"
     return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
 
 
 def _resolve_reliability(
-    group: str, inst: str, scale: str, column: str, derived: Path
+    group: str, inst: str, scale: str, column: str, derived: Derived
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for the reliability table (Supplementary table S1): the scale's row of
     ``reliability.csv``."""
-    path = derived / "stats" / "reliability.csv"
+    path = derived_file(derived, "stats", "reliability.csv")
     line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
     c = {
         "Items": "k_items",
@@ -392,12 +425,19 @@ def _resolve_reliability(
 
 
 def _resolve_ancova(
-    group: str, inst: str, scale: str, model: str, column: str, site: str | None, primary: str, derived: Path
+    group: str,
+    inst: str,
+    scale: str,
+    model: str,
+    column: str,
+    site: str | None,
+    primary: str,
+    derived: Derived,
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for the adjusted-means table (Supplementary table S2): a site's adjusted mean in
     ``ancova_means.csv``, or the model's site term in ``ancova.csv`` (a column of no site)."""
     if site is None:
-        path = derived / "stats" / "ancova.csv"
+        path = derived_file(derived, "stats", "ancova.csv")
         line, values = _derived_row(
             path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
         )
@@ -410,7 +450,7 @@ def _resolve_ancova(
             columns=c,
         )
         return "ancova", group, where
-    path = derived / "stats" / "ancova_means.csv"
+    path = derived_file(derived, "stats", "ancova_means.csv")
     line, values = _derived_row(
         path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
     )
@@ -424,9 +464,17 @@ def traceable(key: str) -> bool:
     return key in ("table1_returns", "reliability", "ancova_means") or bool(re.fullmatch(r"table\d+_.+", key))
 
 
-def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str | Path) -> list[list[str]]:
+def cell_traces(
+    key: str,
+    display: pd.DataFrame,
+    config: Mapping,
+    derived: str | Derived,
+    instruments: Mapping | None = None,
+) -> list[list[str]]:
     """Per row of the display table ``key``, per column, the cell's trace as the report writes it
-    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number)."""
+    (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number).
+    ``instruments``: the configured instruments by key, as the report stage loaded them (None: through
+    the config)."""
     number = dict((k, n) for k, n in table_specs(dict(config)))[key]
     n_labels = _label_count(key)
     out = []
@@ -435,7 +483,8 @@ def cell_traces(key: str, display: pd.DataFrame, config: Mapping, derived: str |
         for j, column in enumerate(display.columns[n_labels:], start=n_labels):
             if not any(ch.isdigit() for ch in str(display.iloc[i, j])):
                 continue
-            _kind, _group, w = _resolve(key, number, display, i, column, config, Path(derived))
+            derived = derived if isinstance(derived, Mapping) else Path(derived)
+            _kind, _group, w = _resolve(key, number, display, i, column, config, derived, instruments)
             where = w["filter"] if w.get("line") is None else str(w["line"])
             row[j] = f"{Path(w['file']).stem}|{where}|{w['columns']}"
         out.append(row)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 __all__ = ["STAGES", "StageSpec"]
 
-_GROUP_ITEMS = ("groups.*.instruments", "groups.*.item_columns", "instrument_paths")
+# The instrument files are no setting: the workflow finds them (instrument_paths) and passes them
+# (--instruments); a stage reads the instruments its groups use.
+_GROUP_ITEMS = ("groups.*.instruments", "groups.*.item_columns")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,6 @@ _DISPLAY = (
     "groups.*.correlations",
     "groups.*.label",
     "groups.*.label_in_sentence",
-    "instrument_paths",
     "scoring.primary_threshold",
     "statistics.significance_level",
     "statistics.confidence_level",
@@ -111,7 +112,6 @@ STAGES: dict[str, StageSpec] = {
             "statistics.confidence_level",
             "statistics.normality_limits",
             "groups.*.instruments",
-            "instrument_paths",
         ),
         ("instruments", "schemas"),
     ),
@@ -156,7 +156,6 @@ STAGES: dict[str, StageSpec] = {
             "groups.*.instruments",
             "groups.*.label",
             "groups.*.ancova_models",
-            "instrument_paths",
             "scoring.thresholds",
             "scoring.primary_threshold",
             "statistics.significance_level",
@@ -249,8 +248,7 @@ STAGES: dict[str, StageSpec] = {
         "cocapp.stages.audit",
         "printed vs regenerated numbers; statcheck-style consistency checks of the print",
         (
-            "groups.*",  # the group names alone
-            "instrument_paths",
+            "groups.*.instruments",  # the group names and their instruments
             "scoring.primary_threshold",
             "statistics.significance_level",
             # calibration of synthetic data and the methods compared with the paper's (issue 14)

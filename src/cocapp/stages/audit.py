@@ -5,7 +5,15 @@ checks of the print itself (:mod:`cocapp.presentation.audit`). Writes ``publishe
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, load_calibration, read_named
+from cocapp.stages.common import (
+    by_group,
+    file_options,
+    group_files,
+    instruments_option,
+    load_calibration,
+    load_given_instruments,
+    read_named,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -17,8 +25,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--published", required=True, help="published numbers (config published.reference)")
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
-    for name in STATEMENT_STATS:  # optional: the paper's missing-data and normality statements
-        parser.add_argument(f"--{name}", help=f"stats/{name}.csv (checks the paper's {name} statement)")
+    instruments_option(parser)
+    file_options(parser, STATEMENT_STATS, "stats")  # the paper's missing-data and normality statements
     parser.add_argument(
         "--calibration", help="calibration targets of synthetic data (config study.calibration.targets)"
     )
@@ -45,10 +53,10 @@ def run(args, settings, log) -> dict:
     pub = load_published(args.published)
     log.read(args.published)
     stats = read_named(args, STATS, log)
-    stats.update(read_named(args, [n for n in STATEMENT_STATS if getattr(args, n)], log))
+    stats.update(read_named(args, STATEMENT_STATS, log))
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
-    checks = consistency_checks(pub, settings)
+    checks = consistency_checks(pub, settings, load_given_instruments(args, settings, log))
     targets = load_calibration(args.calibration, settings, log)
     comparison = compare(pub, settings, stats, recon, checks, targets)
     n_match = int((comparison["match"] == True).sum())  # noqa: E712

@@ -6,21 +6,42 @@ import argparse
 
 __all__ = [
     "BackgroundMap",
+    "InputError",
     "by_group",
+    "configured_file",
     "load_calibration",
     "concat_outputs",
     "concat_parts",
     "file_options",
     "group_files",
     "group_instruments",
+    "instruments_option",
+    "load_given_instruments",
     "match_outputs",
     "parallel_map",
     "read_named",
     "run_thunks",
     "scores_by_threshold",
+    "switched_inputs",
     "thresholds_of",
     "workers_option",
 ]
+
+
+class InputError(ValueError):
+    """The files on a stage's command line do not fit its config: a file the config needs is not given,
+    or a file given is not the one the config names (the message names both)."""
+
+
+def switched_inputs(args, names, on: bool, what: str) -> None:
+    """The optional inputs ``names`` (argument names) are given exactly when the config switches
+    ``what`` on: one missing while it is on, or one given while it is off, is an :class:`InputError`."""
+    given = [n for n in names if getattr(args, n)]
+    if on and len(given) < len(names):
+        missing = [f"--{n.replace('_', '-')}" for n in names if n not in given]
+        raise InputError(f"{', '.join(missing)}: {what} is on, but not given")
+    if not on and given:
+        raise InputError(f"--{given[0].replace('_', '-')}: given, but {what} is off")
 
 
 def group_files(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
@@ -45,17 +66,53 @@ def by_group(settings, files: list[str], option: str) -> dict[str, str]:
     """Pair one file per group (config order) with its group; the counts must agree."""
     groups = list(settings["groups"])
     if len(files) != len(groups):
-        raise ValueError(
+        raise InputError(
             f"--{option}: {len(files)} file(s) given for {len(groups)} configured group(s) {groups}"
         )
     return dict(zip(groups, files, strict=True))
 
 
-def group_instruments(settings, group: str) -> dict:
-    """The group's instruments, loaded from its instrument files (``instrument_paths`` first)."""
-    from cocapp.instruments import load_instruments
+def configured_file(given: str | None, configured: str | None, key: str, option: str) -> str | None:
+    """The file given as ``--<option>``: the one the config names as ``key``, given when (and only when)
+    the config names one (None then). A file missing from the command line, or one the config does
+    not name, is an error naming both."""
+    import os
 
-    return load_instruments(settings["groups"][group]["instruments"], settings["instrument_paths"])
+    if configured and not given:
+        raise InputError(f"--{option}: {key} is {configured}, but it was not given")
+    if given and not configured:
+        raise InputError(f"--{option} {given}: given, but the config sets no {key}")
+    if given and os.path.normpath(given) != os.path.normpath(configured):
+        raise InputError(f"--{option} {given}: not the file {key} names ({configured})")
+    return given or None
+
+
+def instruments_option(parser: argparse.ArgumentParser) -> None:
+    """``--instruments FILE [FILE ...]``: the files of the configured instruments (``<KEY>.yaml``), as the
+    workflow finds them (``instrument_paths``, then the built-ins) when it is parsed."""
+    parser.add_argument(
+        "--instruments",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the instrument files (<KEY>.yaml) of the configured instruments",
+    )
+
+
+def load_given_instruments(args, settings, log, group: str | None = None):
+    """The configured instruments (of every group, or of ``group``) by key in config order, loaded from
+    exactly the files given with ``--instruments`` (:func:`cocapp.instruments.given_instruments`)."""
+    from cocapp.instruments import given_instruments
+
+    instruments = given_instruments(settings, args.instruments, group)
+    for f in args.instruments:
+        log.info(f"instrument file {f}")
+    return instruments
+
+
+def group_instruments(settings, group: str, instruments) -> dict:
+    """The group's instruments in its config order, from ``instruments`` (:func:`load_given_instruments`)."""
+    return {k: instruments[k] for k in settings["groups"][group]["instruments"]}
 
 
 def thresholds_of(settings) -> list[str]:

@@ -14,6 +14,8 @@ from cocapp.stages.common import (
     concat_outputs,
     group_files,
     group_instruments,
+    instruments_option,
+    load_given_instruments,
     scores_by_threshold,
     thresholds_of,
 )
@@ -27,6 +29,7 @@ COLUMNS = ["site", "instrument", "scale", "threshold", "score"]
 
 def add_arguments(parser) -> None:
     group_files(parser, "scores", "scores/{group}.csv, one per group")
+    instruments_option(parser)
     parser.add_argument("--descriptives", required=True, help="stats/descriptives.csv")
     parser.add_argument("--normality", required=True, help="stats/normality.csv")
     parser.add_argument("--reference", required=True, help="stats/reference_comparison.csv")
@@ -42,8 +45,9 @@ def run(args, settings, log) -> dict:
     level = float(settings["statistics"]["confidence_level"])
     limits = settings["statistics"]["normality_limits"]
     parts: dict[str, list] = {"descriptives": [], "normality": [], "reference": []}
+    given = load_given_instruments(args, settings, log)
     for group, path in by_group(settings, args.scores, "scores").items():
-        instruments = group_instruments(settings, group)
+        instruments = group_instruments(settings, group, given)
         for t, at_t in scores_by_threshold(path, thresholds_of(settings), log, COLUMNS):
             parts["descriptives"].append(
                 descriptives_table(at_t, instruments, group, t, sites, confidence_level=level)

@@ -8,6 +8,8 @@ from cocapp.stages.common import (
     by_group,
     file_options,
     group_files,
+    instruments_option,
+    load_given_instruments,
     match_outputs,
     read_named,
     scores_by_threshold,
@@ -21,6 +23,7 @@ STATS = ("descriptives", "tukey", "correlations")
 def add_arguments(parser) -> None:
     file_options(parser, STATS, "stats")
     group_files(parser, "scores", "scores/{group}.csv, one per group")
+    instruments_option(parser)
     parser.add_argument("--out", nargs="+", required=True, help="every figure file to write")
 
 
@@ -35,6 +38,6 @@ def run(args, settings, log) -> dict:
         g: next(scores_by_threshold(p, primary, log))[1]
         for g, p in by_group(settings, args.scores, "scores").items()
     }
-    drawn = draw_all(settings, stats, scores)
+    drawn = draw_all(settings, stats, scores, load_given_instruments(args, settings, log))
     log.info(f"{len(drawn) // 2} figures (PNG and SVG)")
     return match_outputs(args.out, drawn, "out")

@@ -21,6 +21,8 @@ from cocapp.stages.common import (
     file_options,
     group_files,
     group_instruments,
+    instruments_option,
+    load_given_instruments,
     parallel_map,
     workers_option,
 )
@@ -36,6 +38,7 @@ _IMPUTED: dict = {}
 def add_arguments(parser) -> None:
     group_files(parser, "items", "ingest/{group}_items.csv, one per group")
     group_files(parser, "respondents", "ingest/{group}_respondents.csv, one per group")
+    instruments_option(parser)
     file_options(parser, OUTPUTS, "sensitivity/mi_")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*_mi_convergence.*")
     workers_option(parser, "imputing the groups and analysing the completed datasets")
@@ -114,6 +117,7 @@ def run(args, settings, log) -> dict:
     analysis = _analysis_settings(settings)
     items_files = by_group(settings, args.items, "items")
     resp_files = by_group(settings, args.respondents, "respondents")
+    instruments = load_given_instruments(args, settings, log)
     _IMPUTED.clear()
     started = time.perf_counter()
     for group, path in items_files.items():
@@ -125,7 +129,7 @@ def run(args, settings, log) -> dict:
             "covariate_specs": covs,
             "covariates": _covariate_frame(respondents, covs, resp_files[group]),
             "respondents": respondents,
-            "instruments": group_instruments(settings, group),
+            "instruments": group_instruments(settings, group, instruments),
             "spec": spec,
             "sites": sites,
             "delta_sites": delta_sites,
@@ -177,11 +181,12 @@ def run(args, settings, log) -> dict:
         parts["tipping"].append(tipping_points(tests, deltas))
         parts["diagnostics"].append(_IMPUTED[g]["imputed"].diagnostics)
         parts["predictors"].append(_IMPUTED[g]["imputed"].predictors)
+    instruments = load_given_instruments(args, settings, log)
     _IMPUTED.clear()
     out = {getattr(args, name): concat_parts(frames) for name, frames in parts.items()}
     tipping = out[args.tipping]
     changed = tipping["tipping_delta"].notna().sum()
     log.info(f"{len(tipping)} outcome x analysis conclusions, {changed} change within the deltas {deltas}")
-    figures = convergence_files(out[args.diagnostics], settings)
+    figures = convergence_files(out[args.diagnostics], settings, instruments)
     out.update(match_outputs(args.figures, figures, "figures"))
     return out

@@ -7,7 +7,14 @@ Writes ``stats/missingness.csv``, ``missingness_items.csv``, ``missingness_patte
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_outputs, group_files, group_instruments
+from cocapp.stages.common import (
+    by_group,
+    concat_outputs,
+    group_files,
+    group_instruments,
+    instruments_option,
+    load_given_instruments,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -16,6 +23,7 @@ OUTPUTS = ("by_scale", "by_item", "patterns", "mcar")
 
 def add_arguments(parser) -> None:
     group_files(parser, "items", "ingest/{group}_items.csv, one per group")
+    instruments_option(parser)
     parser.add_argument("--by-scale", required=True, help="stats/missingness.csv")
     parser.add_argument("--by-item", required=True, help="stats/missingness_items.csv")
     parser.add_argument("--patterns", required=True, help="stats/missingness_patterns.csv")
@@ -28,9 +36,10 @@ def run(args, settings, log) -> dict:
 
     extra = {float(k): v for k, v in settings["input"]["missing_codes"].items()}
     parts: dict[str, list] = {name: [] for name in OUTPUTS}
+    given = load_given_instruments(args, settings, log)
     for group, path in by_group(settings, args.items, "items").items():
         items = read("items", path, log)
-        instruments = group_instruments(settings, group)
+        instruments = group_instruments(settings, group, given)
         pats = settings["groups"][group].get("item_columns")
         by_scale = scale_missingness(items, instruments, group, patterns=pats, extra_codes=extra)
         parts["by_scale"].append(by_scale)

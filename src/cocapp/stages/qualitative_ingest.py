@@ -1,12 +1,22 @@
 """``cocapp qualitative-ingest``: read and validate the coded segments; write the canonical segments,
-cases and codes, and (when asked) the import report and the memos."""
+cases and codes, and (when asked) the import report and the memos.
+
+Reads exactly the files given: the coded segments (``--segments``) and, when the config names them, the
+case table, codebook and interview counts (``--cases``, ``--codebook``, ``--interviews``); each must be
+the file its ``qualitative.<key>`` names. (A REFI-QDA project may name source texts beside the
+``.qdpx`` file, ``relative://``: those are found through the project, see docs/qualitative.md.)"""
 
 from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["INPUTS", "add_arguments", "run"]
+
+INPUTS = ("segments", "cases", "codebook", "interviews")  # qualitative.<key> of each input file
 
 
 def add_arguments(parser) -> None:
+    parser.add_argument("--segments", required=True, help="the coded segments (qualitative.segments)")
+    for name in INPUTS[1:]:
+        parser.add_argument(f"--{name}", help=f"qualitative.{name}: given when the config names it")
     parser.add_argument("--out-segments", required=True, help="qualitative/segments.csv")
     parser.add_argument("--out-cases", required=True, help="qualitative/cases.csv")
     parser.add_argument("--out-codes", required=True, help="qualitative/codes.csv")
@@ -24,17 +34,22 @@ def run(args, settings, log) -> dict:
     from cocapp.config import site_names
     from cocapp.qualitative.ingest import ingest_all
     from cocapp.qualitative.io import QualitativeInputError
+    from cocapp.stages.common import configured_file
 
     qual = settings["qualitative"]
-    segments = qual.get("segments")
-    if not segments:
+    if not qual.get("segments"):
         raise QualitativeInputError("key qualitative.segments: no coded-segment file configured")
+    files = {
+        name: configured_file(getattr(args, name), qual.get(name), f"qualitative.{name}", name)
+        for name in INPUTS
+    }
+    segments = files["segments"]
     out = ingest_all(
         segments,
         site_names(settings),
-        cases_path=qual.get("cases"),
-        codebook_path=qual.get("codebook"),
-        interviews_path=qual.get("interviews"),
+        cases_path=files["cases"],
+        codebook_path=files["codebook"],
+        interviews_path=files["interviews"],
         qual_config=qual,
     )
     seg, cases, codes, report = out["segments"], out["cases"], out["codes"], out["report"]

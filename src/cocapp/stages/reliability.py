@@ -7,13 +7,21 @@ corrected item-total r and alpha if deleted (:func:`cocapp.stats.reliability.rel
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, concat_parts, group_files, group_instruments
+from cocapp.stages.common import (
+    by_group,
+    concat_parts,
+    group_files,
+    group_instruments,
+    instruments_option,
+    load_given_instruments,
+)
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser) -> None:
     group_files(parser, "items", "ingest/{group}_items.csv, one per group")
+    instruments_option(parser)
     parser.add_argument("--alpha-out", required=True, help="stats/reliability.csv")
     parser.add_argument("--items-out", required=True, help="stats/reliability_items.csv")
 
@@ -24,10 +32,11 @@ def run(args, settings, log) -> dict:
 
     st = settings["statistics"]
     scales, items = [], []
+    instruments = load_given_instruments(args, settings, log)
     for group, path in by_group(settings, args.items, "items").items():
         by_scale, by_item = reliability_tables(
             read("items", path, log),
-            group_instruments(settings, group),
+            group_instruments(settings, group, instruments),
             group,
             patterns=settings["groups"][group].get("item_columns"),
             confidence_level=float(st["confidence_level"]),

@@ -35,6 +35,7 @@ _DATA_ERRORS = (
     "ContractError",
     "QualitativeValidationError",
     "QualitativeInputError",
+    "InputError",
 )
 
 
@@ -101,6 +102,11 @@ def run_stage(
     parser.add_argument(
         "--settings", required=True, help="JSON of the config values this stage reads (the rule's params)"
     )
+    parser.add_argument(
+        "--manifest",
+        help="where to write the run's provenance manifest (default: COCAPP_MANIFEST, else beside the "
+        "log file stderr goes to)",
+    )
     module.add_arguments(parser)
     args = parser.parse_args(argv)
     log = StageLog(stage, stream)
@@ -135,11 +141,12 @@ def run_stage(
 
 
 def _manifest(stage, argv, args, spec, record, log, started_at, error) -> None:
-    """Write the run's provenance manifest beside its log (:mod:`cocapp.provenance`) when stderr goes to
-    a log file; a manifest that cannot be written is a warning in the log, never a failed stage."""
+    """Write the run's provenance manifest (:mod:`cocapp.provenance`) to ``--manifest``, else beside its
+    log when stderr goes to a log file; a manifest that cannot be written is a warning in the log, never
+    a failed stage (in the workflow the manifest is an output: a missing one fails the job)."""
     from cocapp import provenance
 
-    path = provenance.manifest_path(log.stream)
+    path = provenance.manifest_path(log.stream, getattr(args, "manifest", None))
     if path is None:
         return
     try:

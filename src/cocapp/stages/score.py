@@ -7,7 +7,7 @@ long scores table ``scores/{group}.csv``, thresholds in config order.
 
 from __future__ import annotations
 
-from cocapp.stages.common import group_instruments
+from cocapp.stages.common import group_instruments, instruments_option, load_given_instruments
 
 __all__ = ["add_arguments", "run"]
 
@@ -15,6 +15,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser) -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--items", required=True, help="ingest/{group}_items.csv")
+    instruments_option(parser)
     parser.add_argument("--out", required=True, help="scores/{group}.csv")
 
 
@@ -26,7 +27,9 @@ def run(args, settings, log) -> dict:
     items = read("items", args.items, log)
     group = settings["groups"][args.group]
     thresholds = settings["scoring"]["thresholds"]
-    instruments = group_instruments(settings, args.group)
+    instruments = group_instruments(
+        settings, args.group, load_given_instruments(args, settings, log, args.group)
+    )
     if args.out.endswith(".parquet"):  # a national study: one block per threshold and instrument
         blocks = score_group_blocks(items, instruments, thresholds, group.get("item_columns"))
         log.info(f"{args.group}: {len(items)} respondents, {len(thresholds)} thresholds, written in blocks")

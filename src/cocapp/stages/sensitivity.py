@@ -13,10 +13,13 @@ import json
 
 from cocapp.stages.common import (
     file_options,
+    instruments_option,
     load_calibration,
+    load_given_instruments,
     match_outputs,
     read_named,
     run_thunks,
+    switched_inputs,
     workers_option,
 )
 from cocapp.words import grouping_words
@@ -30,9 +33,11 @@ OUTPUTS = ("summary", "site_shifts", "pairs", "checks", "verdict", "facts")
 
 def add_arguments(parser) -> None:
     file_options(parser, INPUTS, "stats")
-    for name in MI_INPUTS:  # optional: given (all three) by the workflow, from stage impute
-        parser.add_argument(f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute)")
-    parser.add_argument("--instruments", nargs="+", required=True, help="the instrument files")
+    for name in MI_INPUTS:  # from stage impute: given (all three) exactly when imputation is on
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", help=f"sensitivity/{name}.csv (stage impute; imputation on)"
+        )
+    instruments_option(parser)
     file_options(parser, OUTPUTS, "sensitivity", suffix="")
     parser.add_argument("--figures", nargs="+", required=True, help="figures/sensitivity/*.png|svg")
     parser.add_argument(
@@ -44,7 +49,7 @@ def add_arguments(parser) -> None:
 def run(args, settings, log) -> dict:
     import pandas as pd
 
-    from cocapp.instruments import load_instruments
+    from cocapp.config import imputation_enabled
     from cocapp.presentation.calibration import add_verdict_calibration, calibration_statement
     from cocapp.presentation.mi_figures import comparison_tasks
     from cocapp.presentation.sensitivity_figures import figure_tasks
@@ -64,10 +69,7 @@ def run(args, settings, log) -> dict:
         verdict_facts,
     )
 
-    keys: list[str] = []
-    for g in settings["groups"].values():
-        keys += [k for k in g["instruments"] if k not in keys]
-    instruments = load_instruments(keys, settings["instrument_paths"])
+    instruments = load_given_instruments(args, settings, log)
     stats = read_named(args, INPUTS, log)
     thresholds, _, _ = _settings(settings)
     summary = sensitivity_summary(
@@ -84,9 +86,8 @@ def run(args, settings, log) -> dict:
         summary, shifts, pairs, checks_df, settings, instruments, complete_case_checked=True
     )
     # multiple imputation (stage impute) beside complete cases and the thresholds, when given
+    switched_inputs(args, MI_INPUTS, imputation_enabled(settings), "imputation (imputation.enabled)")
     given = [n for n in MI_INPUTS if getattr(args, n)]
-    if given and len(given) != len(MI_INPUTS):
-        raise ValueError(f"--{', --'.join(n.replace('_', '-') for n in MI_INPUTS)}: give all three or none")
     comparison = None
     if given:
         mi = read_named(args, MI_INPUTS, log)

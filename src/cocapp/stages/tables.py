@@ -7,7 +7,15 @@ ANCOVA tables (:func:`cocapp.presentation.tables.build_tables`); each as CSV, Ma
 
 from __future__ import annotations
 
-from cocapp.stages.common import by_group, file_options, group_files, match_outputs, read_named
+from cocapp.stages.common import (
+    by_group,
+    file_options,
+    group_files,
+    instruments_option,
+    load_given_instruments,
+    match_outputs,
+    read_named,
+)
 
 __all__ = ["STATS", "add_arguments", "run"]
 
@@ -17,6 +25,7 @@ STATS = ("anova", "descriptives", "reliability", "correlations", "ancova", "anco
 def add_arguments(parser) -> None:
     file_options(parser, STATS, "stats")
     group_files(parser, "reconciliation", "ingest/{group}_reconciliation.csv, one per group")
+    instruments_option(parser)
     parser.add_argument("--out", nargs="+", required=True, help="every table file to write")
 
 
@@ -27,8 +36,9 @@ def run(args, settings, log) -> dict:
     stats = read_named(args, STATS, log)
     files = by_group(settings, args.reconciliation, "reconciliation")
     recon = {g: read("reconciliation", p, log) for g, p in files.items()}
+    instruments = load_given_instruments(args, settings, log)
     rendered: dict = {}
-    for table in build_tables(stats, recon, settings):
+    for table in build_tables(stats, recon, settings, instruments):
         rendered.update(table_files(table))
     log.info(f"{len(rendered)} table files")
     return match_outputs(args.out, rendered, "out")
