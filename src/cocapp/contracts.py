@@ -376,7 +376,8 @@ def _as_csv_would(series):
 
 
 def read(name: str, path: str | Path, log=None, *, columns=None, where=None):
-    """Read ``path`` under contract ``name``: text columns as text, every column checked.
+    """Read ``path`` under contract ``name``: text columns as text, every column checked, numbers and
+    flags of the contract's type (:func:`typed`).
 
     ``columns`` (a list of the contract's columns; default all) reads only those, in file order --
     from a Parquet file without touching the others. ``where`` (``{text column: [values]}``) keeps
@@ -423,7 +424,30 @@ def read(name: str, path: str | Path, log=None, *, columns=None, where=None):
         raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
     if log is not None:
         log.read(path, len(df))
+    return typed(name, df)
+
+
+def typed(name: str, df):
+    """``df`` (read under contract ``name``, every value checked) with each declared column of the
+    contract's type: ``float`` -> float64, ``int`` -> int64 (``int?`` -> nullable Int64), ``bool`` ->
+    nullable boolean; text columns stay text. So the readers of a file never repair a type."""
+    import pandas as pd
+
+    for col, kind, nullable in CONTRACTS[name].parsed():
+        if col not in df.columns:
+            continue
+        s = df[col]
+        want = {"float": "float64", "int": "Int64" if nullable else "int64", "bool": "boolean"}.get(kind)
+        if want is None or s.dtype == want:
+            continue
+        if kind == "bool":
+            df[col] = s.astype("boolean") if s.dtype == bool else s.map(_FLAGS).astype("boolean")
+        else:
+            df[col] = pd.to_numeric(s).astype(want)
     return df
+
+
+_FLAGS = {True: True, False: False, "True": True, "False": False}
 
 
 def _parquet_columns(path: Path) -> list[str]:

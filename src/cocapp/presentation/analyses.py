@@ -68,11 +68,13 @@ def _primary(config: Mapping) -> str:
 def _at_primary(df: pd.DataFrame, config: Mapping) -> pd.DataFrame:
     if "threshold" not in df.columns:
         return df
-    return df[df["threshold"].astype(str) == _primary(config)]
+    return df[df["threshold"] == _primary(config)]
 
 
-def _flag(v: object) -> bool:
-    return str(v).lower() == "true"
+def _yes_no(flag: object, missing: str = "no") -> str:
+    """A flag of a statistics file (nullable boolean under its contract) as ``yes``/``no``;
+    ``missing`` where it is empty."""
+    return missing if pd.isna(flag) else ("yes" if flag else "no")
 
 
 def _num(x: object, dp: int = 2) -> str:
@@ -119,8 +121,8 @@ def _percent(x: object, dp: int = 1) -> str:
 def missing_summary(missingness: pd.DataFrame) -> dict:
     """Mean and range over the outcomes of the percent of returned questionnaires incomplete on the
     scale (``pct_incomplete``: at least one item missing), and of missing item cells."""
-    pct = missingness["pct_incomplete"].astype(float)
-    cells = missingness["pct_cells_missing"].astype(float)
+    pct = missingness["pct_incomplete"]
+    cells = missingness["pct_cells_missing"]
     return dict(
         n_outcomes=len(missingness),
         mean_incomplete=float(pct.mean()),
@@ -199,8 +201,8 @@ def mcar_block(mcar: pd.DataFrame, config: Mapping, instruments: Mapping | None 
     """Little's MCAR test per group and instrument (``instruments``: the configured instruments by key
     as the report stage loaded them; None: through the config)."""
     alpha = float(config["statistics"]["significance_level"])
-    done = mcar[mcar["computable"].map(_flag)]
-    rejected = int((done["p"].astype(float) < alpha).sum())
+    done = mcar[mcar["computable"]]
+    rejected = int((done["p"] < alpha).sum())
     finding = (
         f"Little's test rejects missing completely at random for {rejected} of {len(done)} instruments "
         f"(p < {fmt_g(alpha)})."
@@ -237,8 +239,8 @@ def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -
     d = _at_primary(normality, config)
     lim = config["statistics"].get("normality_limits") or {}
     cons, lib = lim.get("conservative", 1.0), lim.get("liberal", 2.0)
-    n_cons = int(d["beyond_conservative"].map(_flag).sum())
-    n_lib = int(d["beyond_liberal"].map(_flag).sum())
+    n_cons = int(d["beyond_conservative"].sum())  # an empty flag (undefined statistic) is not counted
+    n_lib = int(d["beyond_liberal"].sum())
     finding = (
         f"{n_cons} of {len(d)} outcomes have skewness or kurtosis beyond ±{fmt_g(cons)}; "
         f"{n_lib} beyond ±{fmt_g(lib)}."
@@ -268,8 +270,8 @@ def normality_block(normality: pd.DataFrame, config: Mapping, labels: Mapping) -
                 str(r.n),
                 f"{_num(r.skewness)} ({_num(r.skewness_se)})",
                 f"{_num(r.kurtosis)} ({_num(r.kurtosis_se)})",
-                "yes" if _flag(r.beyond_conservative) else "no",
-                "yes" if _flag(r.beyond_liberal) else "no",
+                _yes_no(r.beyond_conservative),
+                _yes_no(r.beyond_liberal),
             ],
             trace=_row("normality", r),
         )
@@ -284,10 +286,10 @@ def assumption_block(anova: pd.DataFrame, config: Mapping, labels: Mapping) -> A
     alpha = float(config["statistics"]["significance_level"])
     level = float(config["statistics"].get("confidence_level", 0.95))
     d = _at_primary(anova, config)
-    lev = d["levene_median_p"].astype(float) < alpha
-    lev_mean = d["levene_mean_p"].astype(float) < alpha
-    f_sig = d["p"].astype(float) < alpha
-    w_sig = d["welch_p"].astype(float) < alpha
+    lev = d["levene_median_p"] < alpha
+    lev_mean = d["levene_mean_p"] < alpha
+    f_sig = d["p"] < alpha
+    w_sig = d["welch_p"] < alpha
     disagree = (f_sig != w_sig) & d["welch_p"].notna() & d["p"].notna()
     finding = _assumption_finding(d, lev, lev_mean, disagree, config, labels, alpha)
     t = _assumption_table(config, alpha, level)
@@ -403,7 +405,7 @@ def slopes_block(slopes: pd.DataFrame, config: Mapping, labels: Mapping) -> Anal
     w = grouping_words(config)
     alpha = float(config["statistics"]["significance_level"])
     d = _at_primary(slopes, config)
-    sig = d["p"].astype(float) < alpha
+    sig = d["p"] < alpha
     finding = (
         f"{int(sig.sum())} of {len(d)} {w.noun} x covariate interactions have p < {fmt_g(alpha)}: for those "
         f"outcomes and covariates the slopes are not parallel across {w.nouns} and the adjusted means assume "
@@ -471,7 +473,7 @@ def pairs_block(
     ``fold_all`` is False: then the derived file, linked from the report, holds the full list)."""
     alpha = float(config["statistics"]["significance_level"])
     d = _at_primary(pairs, config).copy()
-    d["_sig"] = d["p_adj"].astype(float) < alpha
+    d["_sig"] = d["p_adj"] < alpha
     if config.get("sites") and many_sites(dict(config)):
         return _pairs_by_outcome_block(d, name, config, labels, number, title, key)
     d = d.sort_values(["_sig", "p_adj"], ascending=[False, True], kind="mergesort")
@@ -563,7 +565,7 @@ def _pair_row(r, with_model: bool, stat: str, config: Mapping, labels: Mapping) 
         f"{_num(r.ci_low)} to {_num(r.ci_high)}",
         _num(getattr(r, stat)),
         fmt_p(r.p_adj),
-        {"true": "yes", "false": "no"}.get(str(r.omnibus_significant).lower(), MISSING_TEXT),
+        _yes_no(r.omnibus_significant, MISSING_TEXT),
     ]
 
 
@@ -579,7 +581,7 @@ def _pairs_by_outcome_block(
     words = grouping_words(config)
     stat = "t" if "t" in d.columns else "q"
     keys = [c for c in ("group", "instrument", "scale", "model") if c in d.columns]
-    d = d.assign(_abs=d["diff"].astype(float).abs(), _p=d["p_adj"].astype(float))
+    d = d.assign(_abs=d["diff"].abs(), _p=d["p_adj"])
     # outcomes in file order; each one's strongest pair: its row of the file (index = file order)
     counts = d.groupby(keys, sort=False).agg(pairs=("_sig", "size"), significant=("_sig", "sum"))
     ranked = d.sort_values(["_p", "_abs"], ascending=[True, False], kind="mergesort")
@@ -699,8 +701,8 @@ def correlations_block(
     level = config["statistics"].get("confidence_level", 0.95)
     ci = f"{fmt_g(level * 100)}% CI"
     pair = _pair_label(config, instruments)
-    pooled = d[d["site"].astype(str) == "All"]
-    sites = d[d["site"].astype(str) != "All"]
+    pooled = d[d["site"] == "All"]
+    sites = d[d["site"] != "All"]
     finding = _correlations_finding(pooled, config, ci, pair)
     return AnalysisBlock(
         "correlations",
@@ -798,14 +800,14 @@ def mi_block(
     shown, folded, finding, source = [], [], [], []
     if mi_correlations is not None:
         source.append("mi_correlations")
-        mi = mi_correlations[mi_correlations["site"].astype(str) == "All"]
+        mi = mi_correlations[mi_correlations["site"] == "All"]
         m = str(mi["m"].iloc[0]) if len(mi) else m
         shown.append(_mi_correlations_table(mi, _complete_cases(correlations, config), config, instruments))
         finding.append(f"{len(mi)} pooled correlation(s)")
     if mi_pairs is not None:
         source.append("mi_pairs")
-        d = mi_pairs[mi_pairs["delta"].astype(float) == 0.0]
-        d = d.assign(_p=d["p_adj"].astype(float)).sort_values("_p", kind="mergesort")
+        d = mi_pairs[mi_pairs["delta"] == 0.0]
+        d = d.assign(_p=d["p_adj"]).sort_values("_p", kind="mergesort")
         sig = d[d["_p"] < alpha]
         m = m or (str(d["m"].iloc[0]) if len(d) else "")
         folded.append(_mi_pairs_table(sig, config, labels))
@@ -842,7 +844,7 @@ def _complete_cases(correlations: pd.DataFrame | None, config: Mapping) -> pd.Da
         if correlations is not None
         else pd.DataFrame(columns=["group", "site", "x", "y"])
     )
-    cc = cc[cc["site"].astype(str) == "All"]
+    cc = cc[cc["site"] == "All"]
     return cc.assign(_line=cc.index + 2).set_index(["group", "x", "y"])  # CSV line (header = 1)
 
 

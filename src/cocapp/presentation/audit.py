@@ -464,7 +464,7 @@ def _statement_value(rec: dict, stats_: dict[str, pd.DataFrame], threshold: str,
         df = stats_.get("missingness")
         if df is None or df.empty:
             return float("nan")
-        pct = df["pct_incomplete"].astype(float)
+        pct = df["pct_incomplete"]
         return {
             "outcomes_assessed": float(len(df)),
             "percent_incomplete_mean": float(pct.mean()),
@@ -475,16 +475,16 @@ def _statement_value(rec: dict, stats_: dict[str, pd.DataFrame], threshold: str,
         df = stats_.get("normality")
         if df is None or df.empty:
             return float("nan")
-        df = df[df["threshold"].astype(str) == threshold]
+        df = df[df["threshold"] == threshold]
         if g != "All":
-            return float((df["group"].astype(str) == g).sum())
-        return float(df["beyond_conservative"].map(lambda v: str(v).lower() == "true").sum())
+            return float((df["group"] == g).sum())
+        return float(df["beyond_conservative"].sum())  # an empty flag is not counted
     if kind == "significant":
         df = stats_.get("anova")
         if df is None or df.empty:
             return float("nan")
-        df = df[(df["group"].astype(str) == g) & (df["threshold"].astype(str) == threshold)]
-        return float((df["p"].astype(float) < alpha).sum())
+        df = df[(df["group"] == g) & (df["threshold"] == threshold)]
+        return float((df["p"] < alpha).sum())
     return float("nan")
 
 

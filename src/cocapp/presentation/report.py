@@ -545,9 +545,16 @@ def sensitivity_figures(
     return out
 
 
-def _match_text(match: pd.Series) -> pd.Series:
-    """The audit's ``match`` column as ``"true"``/``"false"``, empty where nothing was compared."""
-    return match.map(lambda v: str(v).lower() if not pd.isna(v) else "")
+def _matches(comparison: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(compared, matched, not matched) masks of the audit's ``match`` flag (nullable boolean under
+    the contract: empty where nothing was regenerated)."""
+    match = comparison["match"]
+    return match.notna(), match.fillna(False).astype(bool), (~match).fillna(False).astype(bool)
+
+
+def _yes_no(flag: object, missing: str) -> str:
+    """A flag of the audit (nullable boolean) as ``yes``/``no``; ``missing`` where it is empty."""
+    return missing if pd.isna(flag) else ("yes" if flag else "no")
 
 
 def _text(value: object) -> str:
@@ -585,12 +592,12 @@ def evidence_sentences(comparison: pd.DataFrame | None, statement: dict | None) 
     data that are not synthetic and no calibration claimed."""
     out: list[str] = []
     if comparison is not None and "evidence" in comparison.columns:
-        match = _match_text(comparison["match"])
+        _, matched, _ = _matches(comparison)
         ev = comparison["evidence"].map(_text)
         n_target = int((ev == "calibration target").sum())
-        n_target_ok = int(((ev == "calibration target") & (match == "true")).sum())
+        n_target_ok = int(((ev == "calibration target") & matched).sum())
         n_ill = int((ev == "illustrative").sum())
-        n_ill_ok = int(((ev == "illustrative") & (match == "true")).sum())
+        n_ill_ok = int(((ev == "illustrative") & matched).sum())
         if n_target:
             out.append(
                 f"{n_target} of the {len(comparison)} printed numbers were calibration targets of the "
@@ -654,16 +661,16 @@ def comparison_section(
         return None
     synthetic = bool(config["study"].get("synthetic"))
     notes = _tables._base_notes(config)
-    match = _match_text(comparison["match"])
-    n_all, n_cmp = len(comparison), int((match != "").sum())
-    n_ok = int((match == "true").sum())
+    compared, matched, mismatched = _matches(comparison)
+    n_all, n_cmp = len(comparison), int(compared.sum())
+    n_ok = int(matched.sum())
     summary = (
         f"{n_ok} of {n_cmp} printed numbers with a regenerated value match within printed precision "
         f"({n_all} printed numbers in all)."
     )
     tables = [
         _matched_by_table(comparison, notes, synthetic),
-        _mismatches_table(comparison[match == "false"], notes, synthetic),
+        _mismatches_table(comparison[mismatched], notes, synthetic),
     ]
     if consistency is not None:
         tables.append(_consistency_table(consistency, notes, synthetic))
@@ -682,15 +689,15 @@ def _matched_by_table(comparison: pd.DataFrame, notes: list[str], synthetic: boo
         synthetic=synthetic,
     )
     for table, sub in comparison.groupby("table", sort=False):
-        m = _match_text(sub["match"])
+        compared, matched, mismatched = _matches(sub)
         where = f"published_comparison|table={table}"
         by.add(
             [
                 str(table),
                 str(len(sub)),
-                str(int((m != "").sum())),
-                str(int((m == "true").sum())),
-                str(int((m == "false").sum())),
+                str(int(compared.sum())),
+                str(int(matched.sum())),
+                str(int(mismatched.sum())),
             ],
             # counts of rows of the audit file: ``#`` = the number of rows matching the filter
             cell_traces=[
@@ -743,7 +750,7 @@ def _mismatches_table(bad: pd.DataFrame, notes: list[str], synthetic: bool) -> _
 
 def _consistency_table(consistency: pd.DataFrame, notes: list[str], synthetic: bool) -> _tables.DisplayTable:
     """Table C3: the printed values that fail a consistency check of the printed numbers alone."""
-    flagged = consistency[consistency["consistent"].map(lambda v: str(v).lower()) != "true"]
+    flagged = consistency[~consistency["consistent"].fillna(False).astype(bool)]
     ct = _tables.DisplayTable(
         "published-consistency",
         "Table C3",
@@ -778,7 +785,7 @@ def _consistency_table(consistency: pd.DataFrame, notes: list[str], synthetic: b
                 _text(r.site),
                 _text(r.quantity),
                 _text(r.printed),
-                "yes" if str(r.cannot_be_consistent).lower() == "true" else "no",
+                _yes_no(r.cannot_be_consistent, "no"),
                 _text(r.suggested_value),
                 _text(r.note),
             ],
@@ -818,7 +825,7 @@ def _every_printed_number_table(
         full.add(
             [
                 *_printed_and_regenerated(r),
-                {"true": "yes", "false": "no"}.get(str(r.match).lower(), MISSING),
+                _yes_no(r.match, MISSING),
                 *([_text(r.evidence)] if has_evidence else []),
             ],
             trace=f"published_comparison|{int(r.Index) + 2}",
@@ -880,7 +887,7 @@ def _published_missing(comparison: pd.DataFrame | None) -> dict | None:
     """The paper's missing-data statement as the audit holds it (rows of table ``Missing data``)."""
     if comparison is None or "table" not in comparison.columns:
         return None
-    rows = comparison[comparison["table"].astype(str) == "Missing data"]
+    rows = comparison[comparison["table"] == "Missing data"]
     if rows.empty:
         return None
     return {str(r.quantity).replace("percent_incomplete_", ""): str(r.printed) for r in rows.itertuples()}
@@ -893,7 +900,7 @@ def glance(inputs: ReportInputs, config: dict) -> dict:
     primary = format_threshold(config["scoring"]["primary_threshold"])
     statement = inputs.calibration or {}
     anova = inputs.stats.get("anova")
-    a = anova[anova["threshold"].astype(str) == primary] if anova is not None and len(anova) else None
+    a = anova[anova["threshold"] == primary] if anova is not None and len(anova) else None
     found = [
         *_glance_differences(a, inputs.labels, config, alpha),
         *_glance_published(inputs.comparison, statement),
@@ -926,8 +933,8 @@ def _glance_differences(a: pd.DataFrame | None, labels: Mapping, config: dict, a
         return []
     out = []
     for g, spec in config["groups"].items():
-        ga = a[a["group"].astype(str) == g]
-        sig = ga[ga["p"].astype(float) < alpha]
+        ga = a[a["group"] == g]
+        sig = ga[ga["p"] < alpha]
         label = spec.get("label") or g
         names = ", ".join(
             f"{labels.get((r.instrument, r.scale), f'{r.instrument} {r.scale}')} (p {fmt_p_glance(r.p)})"
@@ -946,14 +953,10 @@ def _glance_variances(a: pd.DataFrame | None, alpha: float) -> list[str]:
     if a is None:
         return []
     out = []
-    lev = int((a["levene_median_p"].astype(float) < alpha).sum())
+    lev = int((a["levene_median_p"] < alpha).sum())
     if lev:
         out.append(f"Unequal variances (Levene, median-centred) for {lev} of {len(a)} outcomes.")
-    dis = a[
-        ((a["p"].astype(float) < alpha) != (a["welch_p"].astype(float) < alpha))
-        & a["p"].notna()
-        & a["welch_p"].notna()
-    ]
+    dis = a[((a["p"] < alpha) != (a["welch_p"] < alpha)) & a["p"].notna() & a["welch_p"].notna()]
     if len(dis):
         out.append(f"Welch's F disagrees with the F test on significance for {len(dis)} outcome(s).")
     return out
@@ -989,8 +992,8 @@ def _glance_slopes(slopes: pd.DataFrame | None, config: dict, alpha: float, prim
     """The worry that ANCOVA slopes are not parallel (equal-slopes checks at the primary threshold)."""
     if slopes is None or not len(slopes):
         return []
-    sl = slopes[slopes["threshold"].astype(str) == primary]
-    n = int((sl["p"].astype(float) < alpha).sum())
+    sl = slopes[slopes["threshold"] == primary]
+    n = int((sl["p"] < alpha).sum())
     if not n:
         return []
     return [
@@ -1003,7 +1006,7 @@ def _glance_mcar(mcar: pd.DataFrame | None, alpha: float) -> list[str]:
     """The worry that Little's test rejects missing completely at random."""
     if mcar is None or not len(mcar):
         return []
-    n = int((mcar["p"].astype(float) < alpha).sum())
+    n = int((mcar["p"] < alpha).sum())
     return [f"Little's test rejects MCAR for {n} of {len(mcar)} instruments."] if n else []
 
 
@@ -1011,9 +1014,9 @@ def _glance_published(comparison: pd.DataFrame | None, statement: dict) -> list[
     """The line on how many published numbers match (none without a published comparison)."""
     if comparison is None:
         return []
-    match = _match_text(comparison["match"])
+    compared, matched, _ = _matches(comparison)
     return [
-        f"Published numbers: {int((match == 'true').sum())} of {int((match != '').sum())} match "
+        f"Published numbers: {int(matched.sum())} of {int(compared.sum())} match "
         "within printed "
         "precision"
         + (
@@ -1029,11 +1032,11 @@ def _glance_audit(comparison: pd.DataFrame | None, consistency: pd.DataFrame | N
     """Worries from the audit: printed numbers not reproduced, printed values that cannot be consistent."""
     out = []
     if comparison is not None:
-        bad = int((_match_text(comparison["match"]) == "false").sum())
+        bad = int(_matches(comparison)[2].sum())
         if bad:
             out.append(f"{bad} printed number(s) not reproduced; each has its reason in Table C2.")
     if consistency is not None:
-        n = int(consistency["cannot_be_consistent"].map(lambda v: str(v).lower() == "true").sum())
+        n = int(consistency["cannot_be_consistent"].sum())
         if n:
             out.append(f"{n} printed value(s) cannot be consistent with any data (Table C3).")
     return out

@@ -30,12 +30,12 @@ def canonical_arguments(parser) -> None:
 
 
 def read_canonical(args, log):
-    """The canonical segments (start/end as nullable integers), cases and codes, under contract."""
+    """The canonical segments, cases and codes, read under their contracts (start/end: nullable
+    integers)."""
     from cocapp.contracts import read
 
-    seg = read("segments", args.segments, log).astype("string")
-    seg["start"] = seg["start"].astype("Float64").astype("Int64")
-    seg["end"] = seg["end"].astype("Float64").astype("Int64")
-    cases = read("cases", args.cases, log).astype("string")
-    codes = read("codes", args.codes, log).astype("string")
-    return seg, cases, codes
+    return (
+        read("segments", args.segments, log),
+        read("cases", args.cases, log),
+        read("codes", args.codes, log),
+    )
