@@ -20,7 +20,7 @@ def test_docs_outputs_table_is_generated_from_the_contracts():
     assert block.group(1) == contracts_markdown()
 
 
-_SAMPLE = {"str": "North", "int": "12", "float": "0.25", "bool": "True", "any": "1"}
+_SAMPLE = {"str": "North", "int": "12", "float": "0.25", "bool": "True", "any": "1", "count": "<3"}
 
 
 def write_sample(tmp_path: Path, name: str, n_rows: int = 3) -> Path:

@@ -1,22 +1,48 @@
 """One typed contract per intermediate file, and the one reader that applies it.
 
-Every CSV a stage writes for another stage has a contract here: its columns, in order, with a type
-(``str`` read as text, ``int``, ``float``, ``bool``) and whether they may be empty. :func:`read` is the
-only way stages read these files: text columns stay text (ids "007", thresholds "0.5"), numbers and
-flags are checked, and a missing, empty or malformed file stops the stage with a message naming the
-file, column, row and value -- never a quietly emptier result. The schemas are pandera
-``DataFrameSchema`` objects (``lazy=True``: every problem is collected before failing);
-``docs/outputs.md`` is tested against :data:`CONTRACTS`.
+Every CSV a stage writes has a contract here: its columns, in order, with a type (``str`` read as
+text, ``int``, ``float``, ``bool``, ``count`` -- a whole number or a small count suppressed as ``<3``,
+read as text -- and ``any``) and whether they may be empty; ``sensitivity/verdict.json`` has a JSON
+Schema (:data:`JSON_CONTRACTS`). The stage runner checks every contracted output before writing it
+(:func:`check_outputs`), and :func:`read` is the only way stages read these files: text columns stay
+text (ids "007", thresholds "0.5"), numbers and flags come typed (float64, int64 or nullable Int64,
+nullable boolean: :func:`typed`; no reader repairs a type), and a missing, empty or malformed file
+stops the stage with a message naming the file, column, row and value -- never a quietly emptier
+result. :func:`read_text` reads the cells as written (what a report shows or traces), under the same
+checks; :func:`read_json` the JSON files. The schemas are pandera ``DataFrameSchema`` objects
+(``lazy=True``: every problem is collected before failing); ``docs/outputs.md`` is tested against
+:data:`CONTRACTS`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-__all__ = ["CONTRACTS", "Contract", "ContractError", "contracts_markdown", "distinct_text", "read", "schema"]
+__all__ = [
+    "CONTRACTS",
+    "JSON_CONTRACTS",
+    "Contract",
+    "ContractError",
+    "JsonContract",
+    "RunFiles",
+    "TextTable",
+    "TextTables",
+    "check_frame",
+    "check_json",
+    "check_outputs",
+    "contract_for",
+    "contracts_markdown",
+    "distinct_text",
+    "read",
+    "read_json",
+    "read_text",
+    "schema",
+    "typed",
+]
 
 
 class ContractError(ValueError):
@@ -35,6 +61,7 @@ class Contract:
     columns: tuple[str, ...]
     extra: str | None = None
     extra_type: str = "float?"
+    extra_doc: str = "study-specific columns"  # what the further columns are (docs/outputs.md)
 
     def parsed(self) -> list[tuple[str, str, bool]]:
         out = []
@@ -49,11 +76,17 @@ class Contract:
 
     @property
     def text_columns(self) -> list[str]:
-        return [name for name, kind, _ in self.parsed() if kind == "str"]
+        return [name for name, kind, _ in self.parsed() if kind in TEXT_TYPES]
 
 
-def _c(file: str, spec: str, extra: str | None = None, extra_type: str = "float?") -> Contract:
-    return Contract(file, tuple(spec.split()), extra, extra_type)
+# column types read as text (a published count is "<3" below the small-cell threshold)
+TEXT_TYPES = ("str", "count")
+
+
+def _c(
+    file: str, spec: str, extra: str | None = None, extra_type: str = "float?", extra_doc: str | None = None
+) -> Contract:
+    return Contract(file, tuple(spec.split()), extra, extra_type, extra_doc or "study-specific columns")
 
 
 _KEYS = "group:str instrument:str scale:str threshold:str"
@@ -62,6 +95,8 @@ _PAIR = (
     "q:float? ci_low:float? ci_high:float? p_adj:float? significant:bool? omnibus_significant:bool? "
     "method:str note:str?"
 )
+# a framework matrix cell: theme, counts (suppressed below the small-cell threshold), codes, extracts
+_CELL = "theme:str n_cases:count n_segments:count codes:str? extracts:str? note:str?"
 CONTRACTS: dict[str, Contract] = {
     # -- ingest ------------------------------------------------------------------------------------
     "items": _c("ingest/{group}_items.csv", "row:int id:str site:str", r".+", "float?"),
@@ -197,6 +232,43 @@ CONTRACTS: dict[str, Contract] = {
         "deltas_tested:str tipping_delta:float? p_at_tipping:float? significant_at_tipping:bool? "
         "conclusion:str",
     ),
+    "mi_diagnostics": _c(
+        "sensitivity/mi_diagnostics.csv",
+        "group:str instrument:str item:str chain:int iteration:int n_imputed:int mean:float? sd:float?",
+    ),
+    "mi_predictors": _c(
+        "sensitivity/mi_predictors.csv",
+        "group:str instrument:str item:str n_missing:int predictor:str kind:str",
+    ),
+    # -- mean-replacement sensitivity (stage sensitivity) -------------------------------------------
+    "sensitivity_summary": _c(
+        "sensitivity/summary.csv",
+        "group:str instrument:str scale:str threshold:str is_primary:bool n:int? n_primary:int? df1:int? "
+        "df2:int? F:float? p:float? eta2:float? significant:bool? significant_primary:bool? "
+        "changes_inference:bool? max_abs_mean_shift:float? max_abs_mean_shift_site:str? "
+        "max_abs_mean_shift_sd:float? n_not_decreasing:bool note:str?",
+        r"ancova_.+|mi_.+",
+        "any?",
+        "per ANCOVA model `ancova_<model>_n`, `_F`, `_p`, `_partial_eta2`, `_significant`, "
+        "`_changes_inference` (after `changes_inference`); with imputation `mi_F`, `mi_p`, `mi_fmi`, "
+        "`mi_significant`, `mi_changes_inference`, `mi_tipping_delta` and `ancova_<model>_mi_*` (at the end)",
+    ),
+    "site_shifts": _c(
+        "sensitivity/site_shifts.csv",
+        "group:str instrument:str scale:str threshold:str site:str n:int? n_primary:int? mean:float? "
+        "mean_primary:float? shift:float? shift_sd:float?",
+    ),
+    "sensitivity_pairs": _c(
+        "sensitivity/pairs.csv",
+        "group:str instrument:str scale:str site_a:str site_b:str threshold:str diff:float? p_adj:float? "
+        "significant:bool? significant_primary:bool? changes_inference:bool? omnibus_significant:bool? "
+        "significant_at:str? not_significant_at:str?",
+    ),
+    "sensitivity_checks": _c(
+        "sensitivity/checks.csv",
+        "check:str group:str instrument:str? scale:str? source:str threshold:str? compared_with:str "
+        "expected:int? observed:int? message:str",
+    ),
     # -- qualitative arm ---------------------------------------------------------------------------
     "segments": _c(
         "qualitative/segments.csv",
@@ -212,6 +284,51 @@ CONTRACTS: dict[str, Contract] = {
     "memos": _c(
         "qualitative/memos.csv", "memo:str? author:str? created:str? modified:str? description:str? text:str?"
     ),
+    # published tables: counts below the small-cell threshold are written "<3" (type count)
+    "framework_case_theme": _c(
+        "qualitative/framework_case_theme.csv",
+        f"case_id:str site:str? participant_group:str? {_CELL} qualitative_dataset:str?",
+    ),
+    "framework_site_theme": _c(
+        "qualitative/framework_site_theme.csv",
+        f"site:str n_cases_site:count {_CELL} qualitative_dataset:str?",
+    ),
+    "framework_group_theme": _c(
+        "qualitative/framework_group_theme.csv",
+        f"participant_group:str? n_cases_group:count {_CELL} qualitative_dataset:str?",
+    ),
+    "code_frequencies_by_site": _c(
+        "qualitative/code_frequencies_by_site.csv",
+        "site:str theme:str code:str n_cases:count n_segments:count qualitative_dataset:str?",
+    ),
+    "codebook": _c(
+        "qualitative/codebook.csv",
+        "code:str theme:str code_path:str? definition:str? n_cases:count n_segments:count "
+        "qualitative_dataset:str?",
+        r".+",
+        "str?",
+        "the further codebook columns (e.g. `provenance`), before `qualitative_dataset`",
+    ),
+    "joint_display": _c(
+        "qualitative/joint_display.csv",
+        "site:str survey_data_synthetic:bool qualitative_dataset:str? n_interviewed:count? n_cases:count "
+        "n_segments:count themes_covered:str? representative_theme:str? representative_extract:str? "
+        "representative_source:str?",
+        r".+",
+        "any?",
+        "per outcome `<slug>_n`, `_mean`, `_ci_low`, `_ci_high`, `_tukey_significant` (after `site`); "
+        "`n_cases_<theme>` per theme (counts, after `n_segments`)",
+    ),
+    "coding_comparison": _c(
+        "qualitative/coding_comparison.csv",
+        "theme:str code:str code_path:str? source_id:str coder_a:str coder_b:str n_characters:int "
+        "a_only:int b_only:int both:int neither:int agreement_pct:float kappa:float",
+    ),
+    "coding_alpha": _c(
+        "qualitative/coding_alpha.csv",
+        "theme:str code:str code_path:str? source_id:str n_coders:int coders:str n_characters:int "
+        "alpha:float?",
+    ),
     # -- audit (read by the report) ----------------------------------------------------------------
     "published_comparison": _c(
         "reports/tables/published_comparison.csv",
@@ -220,6 +337,7 @@ CONTRACTS: dict[str, Contract] = {
         "match:bool?",
         r".+",
         "any?",
+        "`consistency_flag`, `note`, `evidence`, `calibration_target`, `reason`",
     ),
     "published_consistency": _c(
         "reports/tables/published_consistency.csv",
@@ -228,6 +346,7 @@ CONTRACTS: dict[str, Contract] = {
         "cannot_be_consistent:bool suggested_value:str?",
         r".+",
         "any?",
+        "`suggested_low`, `suggested_high`, `note`",
     ),
 }
 
@@ -252,10 +371,14 @@ def _check(kind: str):
     def is_flag(s):
         return s.isna() | s.isin([True, False, "True", "False"])
 
+    def is_count(s):
+        return s.isna() | s.astype(str).str.fullmatch(r"\d+|<\d+")
+
     checks = {
         "float": [pa.Check(is_number, error="not a number")],
         "int": [pa.Check(is_number, error="not a number"), pa.Check(is_whole, error="not a whole number")],
         "bool": [pa.Check(is_flag, error="not True/False")],
+        "count": [pa.Check(is_count, error="not a count (a whole number, or <n when suppressed)")],
     }
     return checks.get(kind, [])
 
@@ -482,6 +605,268 @@ def distinct_text(name: str, path: str | Path, column: str) -> list[str]:
     return [v for v in pd.unique(df[column].dropna()) if v != ""]
 
 
+# -- on write: the frame a stage returns for a contracted file is checked before anything is written ---
+@cache
+def _patterns() -> list[tuple[re.Pattern, str]]:
+    """(pattern of the path's tail, contract name) of every contract, CSV and JSON."""
+    out = []
+    files = [(c.file, name) for name, c in CONTRACTS.items()]
+    files += [(c.file, name) for name, c in JSON_CONTRACTS.items()]
+    for file, name in files:
+        stem, _, suffix = file.rpartition(".")
+        body = re.escape(stem).replace(re.escape("{group}"), "[^/]+")
+        suffixes = "csv|parquet" if suffix == "csv" else re.escape(suffix)
+        out.append((re.compile(rf"(?:^|/){body}\.(?:{suffixes})$"), name))
+    return out
+
+
+def contract_for(path: str | Path) -> str | None:
+    """The contract of the file at ``path`` by where it lies in a run (``.../stats/anova.csv`` ->
+    ``anova``; ``ingest/<group>_items.parquet`` -> ``items``), None for a file without one."""
+    text = Path(path).as_posix()
+    for pattern, name in _patterns():
+        if pattern.search(text):
+            return name
+    return None
+
+
+def check_frame(name: str, df, path: str | Path = "") -> None:
+    """Check the frame a stage is about to write as ``path`` against contract ``name``: every declared
+    column, in the contract's order, and every value of the column's type. Raises
+    :class:`ContractError` naming the file, column, row (the CSV line it would be on) and value."""
+    import pandas as pd
+    import pandera.errors
+
+    contract = CONTRACTS[name]
+    where = f"{path or contract.file}: not written"
+    missing = [c for c in contract.names if c not in df.columns]
+    if missing:
+        raise ContractError(f"{where}: column(s) {missing} missing (contract {contract.file})")
+    declared = set(contract.names)
+    order = [c for c in df.columns if c in declared]
+    if order != contract.names:
+        raise ContractError(f"{where}: columns in the order {order}, not {contract.names} (contract)")
+    index = df.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        df = df.reset_index(drop=True)  # row numbers as in the file
+    # an empty text is written as an empty cell, which reads back as missing: check it as missing
+    text = [c for c in df.columns if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype)]
+    empty = {c: (df[c] == "").fillna(False) for c in text}
+    empty = {c: e for c, e in empty.items() if e.any()}
+    if empty:
+        df = df.assign(**{c: df[c].mask(e) for c, e in empty.items()})
+    try:
+        schema(name).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        raise ContractError(f"{where}: {_first_rows(err.failure_cases)} (contract {contract.file})") from None
+
+
+def check_outputs(outputs) -> None:
+    """Check every output of a stage that has a contract (by its path, :func:`contract_for`) before
+    it is written: a table (``DataFrame``) by :func:`check_frame`, a JSON text by
+    :func:`check_json`. Tables written part by part (``cocapp.io.TableChunks``) are checked by their
+    readers."""
+    import pandas as pd
+
+    for path, content in outputs.items():
+        name = contract_for(path)
+        if name is None:
+            continue
+        if name in JSON_CONTRACTS and isinstance(content, str | bytes):
+            check_json(name, content, path)
+        elif name in CONTRACTS and isinstance(content, pd.DataFrame):
+            check_frame(name, content, path)
+
+
+# -- JSON files ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JsonContract:
+    """A JSON file checked against the JSON Schema ``cocapp/schemas/<schema>.schema.yaml``."""
+
+    file: str
+    schema: str
+
+
+JSON_CONTRACTS: dict[str, JsonContract] = {
+    "verdict": JsonContract("sensitivity/verdict.json", "verdict"),
+}
+
+
+@cache
+def _json_validator(name: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_json_schema(JSON_CONTRACTS[name].schema))
+
+
+def check_json(name: str, text: str | bytes, path: str | Path = ""):
+    """The JSON document ``text`` of contract ``name`` (parsed), checked against its schema; raises
+    :class:`ContractError` naming the file, where in the document (a JSON pointer) and the value."""
+    import json
+
+    path = path or JSON_CONTRACTS[name].file
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ContractError(f"{path}: not valid JSON ({err})") from None
+    problems = sorted(_json_validator(name).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if problems:
+        lines = []
+        for e in problems[:5]:
+            pointer = "/" + "/".join(str(p) for p in e.absolute_path)
+            lines.append(f"at {pointer}: {e.message}")
+        more = len(problems) - 5
+        raise ContractError(
+            f"{path}: "
+            + "; ".join(lines)
+            + (f"; and {more} more" if more > 0 else "")
+            + f" (schema {JSON_CONTRACTS[name].schema}.schema.yaml)"
+        )
+    return doc
+
+
+def read_json(name: str, path: str | Path, log=None):
+    """Read the JSON file ``path`` under contract ``name`` (:data:`JSON_CONTRACTS`): a missing file,
+    invalid JSON or a document its schema rejects is a :class:`ContractError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ContractError(
+            f"{path}: file not found (expected the {JSON_CONTRACTS[name].file} of an earlier stage)"
+        )
+    doc = check_json(name, path.read_bytes(), path)
+    if log is not None:
+        log.read(path)
+    return doc
+
+
+# -- text tables: the cells as written, for what shows or traces them ---------------------------------
+@dataclass(frozen=True, eq=False)
+class TextTable:
+    """A CSV file's cells as written (every cell text, ``""`` when empty), checked under its contract.
+
+    ``lines``: the line (header = 1) each record starts on, when asked for (a quoted cell with line
+    breaks makes a record span lines). ``memo`` keeps look-up structures built on the table by its
+    users (e.g. an index of rows by key), so they are built once per file."""
+
+    path: str
+    cells: object  # pandas.DataFrame
+    lines: list[int] | None = None
+    memo: dict = field(default_factory=dict, repr=False)
+
+
+def read_text(name: str | None, path: str | Path, log=None, *, lines: bool = False) -> TextTable:
+    """Read the CSV ``path`` as text cells (ids, thresholds and numbers exactly as written), checked
+    under contract ``name`` as :func:`read` checks it. ``name`` None reads a display table
+    (``reports/tables/<key>.csv``: the cells a report shows, in columns of the study's sites; no
+    contract). With ``lines``, :attr:`TextTable.lines` holds the line each record starts on."""
+    import pandas as pd
+    import pandera.errors
+
+    from cocapp.csvout import record_lines
+
+    path = Path(path)
+    expected = CONTRACTS[name].file if name else "display table"
+    if not path.is_file():
+        raise ContractError(f"{path}: file not found (expected the {expected} of an earlier stage)")
+    try:
+        cells = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"{path}: file is empty (expected the {expected})") from None
+    if name is not None:
+        missing = [c for c in CONTRACTS[name].names if c not in cells.columns]
+        if missing:
+            raise ContractError(f"{path}: column(s) {missing} missing (contract {expected})")
+        try:
+            schema(name).validate(cells.mask(cells == ""), lazy=True)
+        except pandera.errors.SchemaErrors as err:
+            raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
+    if log is not None:
+        log.read(path, len(cells))
+    starts = record_lines(path.read_text("utf-8")) if lines and len(cells) else [] if lines else None
+    return TextTable(str(path), cells, starts)
+
+
+class TextTables(Mapping):
+    """Text tables (:func:`read_text`) by path relative to ``root`` (``stats/anova.csv``), each read
+    under the contract its path names on its first look-up and kept. With ``files`` only those files
+    (the inputs a stage was given) can be looked up; others are missing (``KeyError``)."""
+
+    def __init__(self, root: str | Path, files=None, log=None, *, lines: bool = False):
+        self.root = Path(root)
+        self._log, self._lines = log, lines
+        self._files = None
+        if files is not None:
+            root_dir = self.root.resolve()
+            self._files = {}
+            for f in files:
+                try:
+                    self._files[Path(f).resolve().relative_to(root_dir).as_posix()] = Path(f)
+                except ValueError:
+                    continue  # not under root
+        self._read: dict[str, TextTable] = {}
+
+    def __getitem__(self, rel: str) -> TextTable:
+        if rel not in self._read:
+            if self._files is not None and rel not in self._files:
+                raise KeyError(rel)
+            path = self._files[rel] if self._files is not None else self.root / rel
+            name = contract_for(path)
+            if name is None or name not in CONTRACTS:
+                raise ContractError(f"{path}: no contract names this file")
+            self._read[rel] = read_text(name, path, self._log, lines=self._lines)
+        return self._read[rel]
+
+    def __iter__(self):
+        return iter(self._files if self._files is not None else self._read)
+
+    def __len__(self) -> int:
+        return len(self._files if self._files is not None else self._read)
+
+
+class RunFiles:
+    """The files of a workflow run (the folder it ran in), read for ``cocapp trace`` through the
+    readers above: derived tables under their contracts (:attr:`derived`, by path relative to
+    ``data/derived``; :meth:`table`, by path relative to the run or absolute), display tables, the
+    report and the stage manifests (JSON)."""
+
+    def __init__(self, root: str | Path = "."):
+        self.root = Path(root)
+        self.derived = TextTables(self.root / "data" / "derived")
+        self._tables = TextTables(self.root, lines=True)
+
+    def path(self, path: str | Path) -> Path:
+        return self.root / path  # an absolute path stays as it is
+
+    def table(self, path: str | Path) -> TextTable:
+        """A contracted CSV file of the run, with the line each record starts on."""
+        return self._tables[Path(path).as_posix()]
+
+    def display(self, key: str) -> TextTable:
+        """The display table ``reports/tables/<key>.csv``."""
+        return read_text(None, self.path(Path("reports") / "tables" / f"{key}.csv"))
+
+    def text(self, path: str | Path) -> str:
+        full = self.path(path)
+        if not full.is_file():
+            raise ContractError(f"{full}: file not found (run the workflow first)")
+        return full.read_text("utf-8")
+
+    def json(self, path: str | Path):
+        import json
+
+        text = self.text(path)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ContractError(f"{self.path(path)}: not valid JSON ({err})") from None
+
+    def size(self, path: str | Path) -> int:
+        full = self.path(path)
+        if not full.is_file():
+            raise ContractError(f"{full}: file not found (run the workflow first)")
+        return full.stat().st_size
+
+
 def contracts_markdown() -> str:
     """The contracts as a Markdown table (the generated block of ``docs/outputs.md``)."""
     lines = ["| file | columns (type; `?` = may be empty) |", "|---|---|"]
@@ -490,6 +875,18 @@ def contracts_markdown() -> str:
             f"`{name}` {kind}{'?' if nullable else ''}" for name, kind, nullable in contract.parsed()
         )
         if contract.extra:
-            cols += f", then study-specific columns ({contract.extra_type})"
+            cols += f"; further columns ({contract.extra_type}): {contract.extra_doc}"
         lines.append(f"| `{contract.file}` | {cols} |")
+    for contract in JSON_CONTRACTS.values():
+        keys = ", ".join(f"`{k}`" for k in _json_schema(contract.schema)["required"])
+        lines.append(
+            f"| `{contract.file}` | JSON checked against `src/cocapp/schemas/{contract.schema}.schema.yaml`; "
+            f"keys {keys} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _json_schema(name: str) -> dict:
+    from cocapp.schemadoc import schema as load_schema
+
+    return load_schema(name)

@@ -141,9 +141,7 @@ def _by_stem(files: list[str], root: Path, suffix: str) -> dict[str, bytes]:
 
 def read_inputs(args, config: dict, log):
     """Read everything the report shows (checked: every file it must show was given and exists)."""
-    import json
-
-    from cocapp.contracts import read
+    from cocapp.contracts import read, read_json
     from cocapp.presentation.outputs import figure_specs, sensitivity_figure_stems, table_specs
     from cocapp.presentation.report import ReportInputs, sha256_of
 
@@ -159,10 +157,7 @@ def read_inputs(args, config: dict, log):
         key: sorted((Path(f).name for f in args.tables if Path(f).stem == key), key=_format_order)
         for key in keys
     }
-    try:
-        verdict = json.loads(Path(args.verdict).read_text("utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{args.verdict}: not valid JSON ({err})") from None
+    verdict = read_json("verdict", args.verdict, log)
     audit = {name: getattr(args, name) for name in AUDIT if getattr(args, name)}
     raw = [Path(p) for p in args.raw]
     config_path = Path(args.config_file[0])

@@ -2,7 +2,8 @@
 
 ``cocapp <stage> --settings JSON <files...>`` parses the stage's arguments, builds the guarded
 :class:`~cocapp.stages.settings.Settings`, calls ``run(args, settings, log)`` and writes what it
-returns only if it succeeded, every file at once (:func:`cocapp.io.write_outputs_atomic`). The log
+returns only if it succeeded and every file with a contract holds to it
+(:func:`cocapp.contracts.check_outputs`), every file at once (:func:`cocapp.io.write_outputs_atomic`). The log
 (stderr, which the Snakefile sends to the rule's log file) says what the stage read and wrote, with
 counts and warnings. On failure the message names file, column, row and value; unexpected errors
 keep their traceback in the log. The exit code is 0 or 1.
@@ -94,6 +95,7 @@ def run_stage(
     ``read_settings``, when given, receives the config key paths the stage read (for the test that
     declared and read settings agree).
     """
+    from cocapp.contracts import check_outputs
     from cocapp.io import write_outputs_atomic
 
     spec = STAGES[stage]
@@ -125,6 +127,7 @@ def run_stage(
         finally:
             if read_settings is not None:
                 read_settings.update(settings.read_paths)
+        check_outputs(outputs)  # every contracted file checked before any is written
         write_outputs_atomic(outputs)
         record["outputs"] = outputs
         for path, content in outputs.items():
