@@ -87,11 +87,12 @@ def publication_report_args(
     publication statistics and, for the statistics it lacks, the run_stats fixture's; every sensitivity
     figure of ``config`` (stand-ins: copies of a site figure, in ``base/sensitivity-figures``) and, when
     the qualitative arm is on, the section ``qualitative_section`` with stand-ins for the files its
-    numbers come from (their content is tested in tests/test_qualitative.py). ``config`` must have
-    imputation off (no pooled results here)."""
+    numbers come from (their contracts' header, no row; their content is tested in
+    tests/test_qualitative.py). ``config`` must have imputation off (no pooled results here)."""
     import shutil
 
     from cocapp.config import imputation_enabled, qualitative_enabled
+    from cocapp.contracts import CONTRACTS
     from cocapp.presentation import outputs
 
     assert not imputation_enabled(config), "the publication fixture has no pooled imputation results"
@@ -116,7 +117,8 @@ def publication_report_args(
             "qualitative-codebook": "codebook.csv",
         }
         for option, name in names.items():
-            (qdir / name).write_text("stand-in\n", "utf-8")
+            # header only: the report checks each under its contract (named as the file)
+            (qdir / name).write_text(",".join(CONTRACTS[Path(name).stem].names) + "\n", "utf-8")
             qualitative += [f"--{option}", qdir / name]
         qualitative += ["--qualitative-section", qualitative_section]
     stats = PUBLICATION / "stats"

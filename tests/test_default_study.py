@@ -171,7 +171,11 @@ def test_console_trace_of_the_qualitative_and_provenance_tables(run):
     import json
 
     from cocapp.config import load_config
-    from cocapp.presentation.trace import trace
+    from cocapp.contracts import RunFiles
+    from cocapp.presentation.trace import trace as trace_query
+
+    def trace(query, config, root):
+        return trace_query(query, config, RunFiles(root))
 
     config = load_config(run / "config.yaml")
     joint = pd.read_csv(run / "data/derived/qualitative/joint_display.csv", dtype=str, keep_default_na=False)

@@ -310,7 +310,7 @@ def test_text_from_config_and_data_stays_escaped(run, config):
         for cov in group["covariates"].values():
             cov["label"] = f"Covariate {evil}"
     # the traces are left out: the display tables were made with the plain labels
-    html = report.render_report(cfg, dataclasses.replace(run["report_inputs"], derived_files={}))
+    html = report.render_report(cfg, dataclasses.replace(run["report_inputs"], derived=None))
     assert html.count("<script") == run["html"].count("<script")
     assert "<img src=x" not in html
     assert "Title &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html

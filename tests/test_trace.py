@@ -16,10 +16,17 @@ import pandas as pd
 import pytest
 from stage_inputs import publication_report_args, without_imputation, without_qualitative
 
-from cocapp.presentation.trace import TraceError, trace
+from cocapp.contracts import RunFiles
+from cocapp.presentation.trace import TraceError
+from cocapp.presentation.trace import trace as trace_query
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "publication"
+
+
+def trace(query: str, config, root: Path) -> dict:
+    """``cocapp trace`` in the run folder ``root``: its files read through the contracts' readers."""
+    return trace_query(query, config, RunFiles(root))
 
 
 @pytest.fixture(scope="module")

@@ -188,13 +188,15 @@ def trace(argv: list[str]) -> int:
     parser.add_argument("--directory", default=".", help="the folder the workflow ran in (default .)")
     args = parser.parse_args(argv)
     from cocapp.config import ConfigError, load_config
+    from cocapp.contracts import ContractError, RunFiles
     from cocapp.presentation.trace import TraceError, format_trace
     from cocapp.presentation.trace import trace as trace_query
 
     try:
         config = load_config(args.config)
-        print(format_trace(trace_query(" ".join(args.query), config, args.directory)))
-    except (TraceError, ConfigError, FileNotFoundError) as err:
+        # the run's files, read through the contracts' readers (the trace itself opens none)
+        print(format_trace(trace_query(" ".join(args.query), config, RunFiles(args.directory))))
+    except (TraceError, ContractError, ConfigError, FileNotFoundError) as err:
         print(f"cocapp trace: error: {err}", file=sys.stderr)
         return 1
     return 0

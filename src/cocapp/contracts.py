@@ -806,11 +806,16 @@ class TextTables(Mapping):
         self._read: dict[str, TextTable] = {}
 
     def __getitem__(self, rel: str) -> TextTable:
+        return self.read(rel)
+
+    def read(self, rel: str, name: str | None = None) -> TextTable:
+        """The table ``rel`` under contract ``name`` (None: the one its path names, :func:`contract_for`;
+        a file given under an option named as its contract may lie anywhere)."""
         if rel not in self._read:
             if self._files is not None and rel not in self._files:
                 raise KeyError(rel)
             path = self._files[rel] if self._files is not None else self.root / rel
-            name = contract_for(path)
+            name = name if name in CONTRACTS else contract_for(path)
             if name is None or name not in CONTRACTS:
                 raise ContractError(f"{path}: no contract names this file")
             self._read[rel] = read_text(name, path, self._log, lines=self._lines)
@@ -837,9 +842,12 @@ class RunFiles:
     def path(self, path: str | Path) -> Path:
         return self.root / path  # an absolute path stays as it is
 
-    def table(self, path: str | Path) -> TextTable:
-        """A contracted CSV file of the run, with the line each record starts on."""
-        return self._tables[Path(path).as_posix()]
+    def table(self, path: str | Path, name: str | None = None) -> TextTable:
+        """A contracted CSV file of the run, with the line each record starts on, read under contract
+        ``name`` (the short name the report traces it by, when that is a contract's: the report is
+        given each statistics file under an option of that name, wherever the file lies), else the
+        one its path names."""
+        return self._tables.read(Path(path).as_posix(), name)
 
     def display(self, key: str) -> TextTable:
         """The display table ``reports/tables/<key>.csv``."""

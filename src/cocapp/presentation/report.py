@@ -256,11 +256,12 @@ class ReportInputs:
     table_link_base: str = ""
     figure_link_base: str | None = None
     # issue 14, traces: short name (file stem) -> path of every derived file a report number comes from,
-    # the display tables (key -> the cells of reports/tables/<key>.csv) and the derived files behind
-    # Tables 1-4 and S1-S2 by their place under data/derived (``stats/anova.csv`` -> path given)
+    # the display tables (key -> the cells of reports/tables/<key>.csv) and the derived tables behind
+    # Tables 1-4 and S1-S2 by their place under data/derived (stats/anova.csv -> cocapp.contracts.TextTable,
+    # the file given read by the stage; None: no trace of Tables 1-4 and S1-S2)
     trace_sources: dict = field(default_factory=dict)
     displays: dict = field(default_factory=dict)
-    derived_files: dict = field(default_factory=dict)
+    derived: Mapping | None = None
     # the report's own manifest (written by the runner after the report, in the same process: its
     # package versions are the ones shown), None when the stage writes none
     own_manifest: str | None = None
@@ -1122,8 +1123,8 @@ def _table_blocks(config: dict, inputs: ReportInputs) -> list[dict]:
         if key not in inputs.tables:
             raise ValueError(f"table {key}.html was not given to the report")
         frag = _tables.html_fragment_from_document(inputs.tables[key])
-        if key in inputs.displays and inputs.derived_files and traceable(key):
-            traces = cell_traces(key, inputs.displays[key], config, inputs.derived_files, inputs.instruments)
+        if key in inputs.displays and inputs.derived is not None and traceable(key):
+            traces = cell_traces(key, inputs.displays[key], config, inputs.derived, inputs.instruments)
             frag = with_traces(frag, traces)
         table_blocks.append(dict(key=key, html=Markup(frag), files=inputs.table_files.get(key, [])))
     return table_blocks

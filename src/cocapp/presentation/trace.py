@@ -8,11 +8,16 @@ and the column by its header (``Artois``, ``One-way ANOVA parameters``). Parts m
 the key values), the rule and the function that computed it, and the config keys the rule reads with
 their values (:data:`cocapp.stages.STAGES`). Everything is resolved from the config and the files of
 the run; nothing is specific to one study.
+
+This module opens no file: the derived tables come already read (the report stage reads the files it
+was given, ``cocapp trace`` a run's folder, both through :mod:`cocapp.contracts`), as text tables
+(:class:`cocapp.contracts.TextTable`) by their path relative to the derived folder
+(``stats/anova.csv``); ``cocapp trace`` hands in a :class:`cocapp.contracts.RunFiles` for the rest.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import re
 from collections.abc import Mapping
 from html.parser import HTMLParser
@@ -21,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from cocapp.config import format_threshold
+from cocapp.contracts import ContractError
 from cocapp.presentation import tables as _tables
 from cocapp.presentation.outputs import table_specs
 
@@ -146,55 +152,45 @@ def _pick_column(columns: list[str], rest: str) -> str:
     )
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """``path`` as text cells, read once per version of the file (traces look up many rows of it)."""
-    st = Path(path).stat()
-    return _read_cached(str(path), st.st_mtime_ns, st.st_size)
+@contextlib.contextmanager
+def _as_trace_errors():
+    """A file of the run missing or breaking its contract, said as a :class:`TraceError`."""
+    try:
+        yield
+    except ContractError as err:
+        raise TraceError(str(err)) from None
 
 
-@functools.lru_cache(maxsize=32)
-def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+def _derived(derived: Mapping, rel: str):
+    """The derived table ``rel`` (``stats/anova.csv``) of ``derived`` (path -> text table)."""
+    try:
+        with _as_trace_errors():
+            return derived[rel]
+    except KeyError:
+        raise TraceError(f"{rel}: derived file not given (run the workflow first)") from None
 
 
-# Where a trace finds a derived file: under the run's data/derived folder (``cocapp trace``), or in a
-# map of exactly the files given (``stats/anova.csv`` -> path; the report stage opens no other file).
-Derived = Path | Mapping
-
-
-def derived_file(derived: Derived, *parts: str) -> Path:
-    """The derived file ``<folder>/<name>`` (e.g. ``stats``, ``anova.csv``) of ``derived``."""
-    if isinstance(derived, Mapping):
-        rel = "/".join(parts)
-        if rel not in derived:
-            raise TraceError(f"{rel}: the derived file behind this number was not given")
-        return Path(derived[rel])
-    return Path(derived, *parts)
-
-
-def _derived_row(path: Path, **keys: object) -> tuple[int, dict]:
-    """(CSV line number, row values) of the one row of ``path`` with these key values (as text)."""
-    if not Path(path).is_file():
-        raise TraceError(f"{path}: derived file not found (run the workflow first)")
-    df = _read(path)
-    st = Path(path).stat()
-    index = _row_index(str(path), st.st_mtime_ns, st.st_size, tuple(keys))
-    hits = index.get(tuple(str(v) for v in keys.values()), [])
+def _derived_row(table, **keys: object) -> tuple[int, dict]:
+    """(CSV line number, row values) of the one row of the text table ``table`` with these key values
+    (as text)."""
+    hits = _row_index(table, tuple(keys)).get(tuple(str(v) for v in keys.values()), [])
     if len(hits) != 1:
-        raise TraceError(f"{path}: {len(hits)} rows with {keys} (expected one)")
-    return hits[0] + 2, df.loc[hits[0]].to_dict()
+        raise TraceError(f"{table.path}: {len(hits)} rows with {keys} (expected one)")
+    return hits[0] + 2, table.cells.loc[hits[0]].to_dict()
 
 
-@functools.lru_cache(maxsize=32)
-def _row_index(path: str, mtime_ns: int, size: int, columns: tuple[str, ...]) -> dict[tuple, list[int]]:
-    """The rows of ``path`` (as :func:`_read` gives it) for every combination of ``columns``' values,
-    built once per version of the file and key set: a report traces thousands of cells into tables of
-    10^4-10^6 rows, where a scan per cell took most of the report stage."""
-    df = _read_cached(path, mtime_ns, size)
-    index: dict[tuple, list[int]] = {}
-    for i, values in enumerate(zip(*(df[c].tolist() for c in columns), strict=True)):
-        index.setdefault(values, []).append(i)
-    return index
+def _row_index(table, columns: tuple[str, ...]) -> dict[tuple, list[int]]:
+    """The rows of ``table`` for every combination of ``columns``' values, built once per table and key
+    set (kept in the table's ``memo``): a report traces thousands of cells into tables of 10^4-10^6
+    rows, where a scan per cell took most of the report stage."""
+    key = ("trace.rows", columns)
+    if key not in table.memo:
+        df = table.cells
+        index: dict[tuple, list[int]] = {}
+        for i, values in enumerate(zip(*(df[c].tolist() for c in columns), strict=True)):
+            index.setdefault(values, []).append(i)
+        table.memo[key] = index
+    return table.memo[key]
 
 
 def _config_keys(stage: str, config: Mapping, group: str | None) -> dict:
@@ -300,11 +296,12 @@ def _resolve(
     i: int,
     column: str,
     config: Mapping,
-    derived: Derived,
+    derived: Mapping,
     instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
-    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``
-    (``instruments``: the configured instruments by key as a stage loaded them; None: through the config).
+    """(kind, group, where) of the cell at row ``i``, ``column`` of the display table ``key``; ``derived``
+    holds the derived tables by path relative to the derived folder (``instruments``: the configured
+    instruments by key as a stage loaded them; None: through the config).
 
     ``where``: ``file``, ``line`` (CSV line, header = 1) or ``rows`` (a count: ``filter``), ``values``
     of the derived row, ``column`` (as text for the console) and ``columns`` (the derived columns the
@@ -346,14 +343,14 @@ def _site_of(column: str, sites: list[str]) -> str | None:
 
 
 def _resolve_returns(
-    label: str, column: str, sites: list[str], groups: dict[str, str], derived: Derived
+    label: str, column: str, sites: list[str], groups: dict[str, str], derived: Mapping
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for Table 1 (returns): a count of the rows of the group's reconciliation file,
     a site's row (``label``) or the total over every site (a row whose label names no site)."""
     site = next((s for s in sites if label.startswith(s)), None)
     g = next(g for g, lab in groups.items() if column.startswith(f"{lab}:"))
-    path = derived_file(derived, "ingest", f"{g}_reconciliation.csv")
-    recon = _read(path)
+    table = _derived(derived, f"ingest/{g}_reconciliation.csv")
+    recon = table.cells
     analysed = column.endswith("analysed")
     # the row of respondents without a configured site (grouping.unknown: exclude) is neither a
     # site's row nor the total: its site is none of the configured ones
@@ -368,7 +365,7 @@ def _resolve_returns(
     which = ", ".join(f"{k} {op} {v}" for k, op, v in conds) or "every row"
     flt = "&".join(f"{k}{op}{v}" for k, op, v in conds)
     where = dict(
-        file=str(path), rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
+        file=table.path, rows=f"{len(rows)} rows ({which})", line=None, values={}, filter=flt, columns="#"
     )
     return "reconciliation", g, where
 
@@ -380,48 +377,50 @@ def _resolve_correlation(
     site: str | None,
     config: Mapping,
     primary: str,
-    derived: Derived,
+    derived: Mapping,
     instruments: Mapping | None = None,
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for a correlation table (Table 4): the pair's row of ``correlations.csv`` at
     the site, ``param`` (r, Sig., N) naming the column."""
     x, y = _correlated_pair(label, config, group, instruments)
-    path = derived_file(derived, "stats", "correlations.csv")
-    line, values = _derived_row(path, group=group, threshold=primary, site=site, x=x, y=y)
+    table = _derived(derived, "stats/correlations.csv")
+    line, values = _derived_row(table, group=group, threshold=primary, site=site, x=x, y=y)
     c = {"r": "r", "Sig.": "p", "N": "n"}.get(param, param)
-    return "correlations", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    return "correlations", group, dict(file=table.path, line=line, values=values, column=c, columns=c)
 
 
 def _resolve_scores(
-    group: str, inst: str, scale: str, site: str | None, primary: str, derived: Derived
+    group: str, inst: str, scale: str, site: str | None, primary: str, derived: Mapping
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for a group's scores table (Tables 2-3): a site's mean (SEM) in
     ``descriptives.csv``, or the one-way ANOVA in ``anova.csv`` (a column of no site)."""
     if site is None:
-        path = derived_file(derived, "stats", "anova.csv")
-        line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary)
+        table = _derived(derived, "stats/anova.csv")
+        line, values = _derived_row(table, group=group, instrument=inst, scale=scale, threshold=primary)
         c = "F,df1,df2,p"
-        return "anova", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
-    path = derived_file(derived, "stats", "descriptives.csv")
-    line, values = _derived_row(path, group=group, instrument=inst, scale=scale, threshold=primary, site=site)
+        return "anova", group, dict(file=table.path, line=line, values=values, column=c, columns=c)
+    table = _derived(derived, "stats/descriptives.csv")
+    line, values = _derived_row(
+        table, group=group, instrument=inst, scale=scale, threshold=primary, site=site
+    )
     c = "mean,sem"
-    return "descriptives", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    return "descriptives", group, dict(file=table.path, line=line, values=values, column=c, columns=c)
 
 
 def _resolve_reliability(
-    group: str, inst: str, scale: str, column: str, derived: Derived
+    group: str, inst: str, scale: str, column: str, derived: Mapping
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for the reliability table (Supplementary table S1): the scale's row of
     ``reliability.csv``."""
-    path = derived_file(derived, "stats", "reliability.csv")
-    line, values = _derived_row(path, group=group, instrument=inst, scale=scale)
+    table = _derived(derived, "stats/reliability.csv")
+    line, values = _derived_row(table, group=group, instrument=inst, scale=scale)
     c = {
         "Items": "k_items",
         "N (complete cases)": "n_complete",
         "Cronbach's alpha": "alpha",
         "95% CI": "ci_low,ci_high",
     }.get(column, column)
-    return "reliability", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    return "reliability", group, dict(file=table.path, line=line, values=values, column=c, columns=c)
 
 
 def _resolve_ancova(
@@ -432,30 +431,30 @@ def _resolve_ancova(
     column: str,
     site: str | None,
     primary: str,
-    derived: Derived,
+    derived: Mapping,
 ) -> tuple[str, str | None, dict]:
     """:func:`_resolve` for the adjusted-means table (Supplementary table S2): a site's adjusted mean in
     ``ancova_means.csv``, or the model's site term in ``ancova.csv`` (a column of no site)."""
     if site is None:
-        path = derived_file(derived, "stats", "ancova.csv")
+        table = _derived(derived, "stats/ancova.csv")
         line, values = _derived_row(
-            path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
+            table, group=group, instrument=inst, scale=scale, threshold=primary, model=model, term="site"
         )
         c = "partial_eta2" if "eta" in _norm(column) else "F,df,p"
         where = dict(
-            file=str(path),
+            file=table.path,
             line=line,
             values=values,
             column="F, df, p, partial_eta2 (df_resid: the Residuals row)",
             columns=c,
         )
         return "ancova", group, where
-    path = derived_file(derived, "stats", "ancova_means.csv")
+    table = _derived(derived, "stats/ancova_means.csv")
     line, values = _derived_row(
-        path, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
+        table, group=group, instrument=inst, scale=scale, threshold=primary, model=model, site=site
     )
     c = "adj_mean,se"
-    return "ancova_means", group, dict(file=str(path), line=line, values=values, column=c, columns=c)
+    return "ancova_means", group, dict(file=table.path, line=line, values=values, column=c, columns=c)
 
 
 def traceable(key: str) -> bool:
@@ -465,16 +464,13 @@ def traceable(key: str) -> bool:
 
 
 def cell_traces(
-    key: str,
-    display: pd.DataFrame,
-    config: Mapping,
-    derived: str | Derived,
-    instruments: Mapping | None = None,
+    key: str, display: pd.DataFrame, config: Mapping, derived: Mapping, instruments: Mapping | None = None
 ) -> list[list[str]]:
     """Per row of the display table ``key``, per column, the cell's trace as the report writes it
     (``<source>|<line or filter>|<columns>``; ``""`` for the label columns and cells without a number).
-    ``instruments``: the configured instruments by key, as the report stage loaded them (None: through
-    the config)."""
+    ``derived``: the derived tables behind it, as text tables by path relative to the derived folder
+    (``stats/descriptives.csv``, ``ingest/<group>_reconciliation.csv``); ``instruments``: the configured
+    instruments by key, as the report stage loaded them (None: through the config)."""
     number = dict((k, n) for k, n in table_specs(dict(config)))[key]
     n_labels = _label_count(key)
     out = []
@@ -483,7 +479,6 @@ def cell_traces(
         for j, column in enumerate(display.columns[n_labels:], start=n_labels):
             if not any(ch.isdigit() for ch in str(display.iloc[i, j])):
                 continue
-            derived = derived if isinstance(derived, Mapping) else Path(derived)
             _kind, _group, w = _resolve(key, number, display, i, column, config, derived, instruments)
             where = w["filter"] if w.get("line") is None else str(w["line"])
             row[j] = f"{Path(w['file']).stem}|{where}|{w['columns']}"
@@ -585,17 +580,18 @@ def _rows_named(rows: list[dict], first: int, rest: str, headers_only: bool) -> 
     return [r for sc, r in scores if sc == top] if top is not None and top > 0 else []
 
 
-def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
+def trace_report(query: str, config: Mapping, files) -> dict:
     """The trace of a number of any traced table of the report (``Table A4``, ``Table C4``, ... or the
     table's id), read from the report's own hover data: the row is the one whose label cells the query
-    names most fully, the column the header the query names (the longest found)."""
+    names most fully, the column the header the query names (the longest found). ``files``: the run's
+    files (:class:`cocapp.contracts.RunFiles`)."""
     import json
 
-    report = Path(report)
-    if not report.is_file():
-        raise TraceError(f"{report}: report not found (run the workflow first)")
+    report = Path("reports") / "report.html"
+    with _as_trace_errors():
+        html = files.text(report)
     p = _ReportTables()
-    p.feed(report.read_text("utf-8"))
+    p.feed(html)
     sources = json.loads(p.sources or "{}")
     q = _dash(query)
     t, n, number = _report_table(p.tables, q, query, report)
@@ -610,7 +606,8 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
     name, where, cols = cell.split("|")
     path, rule_key, function = sources["src"][name]
     rule, _, group = rule_key.partition(":")
-    derived = _report_derived(path, where, cols, report)
+    with _as_trace_errors():
+        derived = _report_derived(path, where, cols, files, name)
     logs = Path("data") / "derived" / "logs"
     return dict(
         table=number,
@@ -618,7 +615,7 @@ def trace_report(query: str, config: Mapping, report: str | Path) -> dict:
         row=" / ".join(c["text"].strip() for c in row["cells"][:first] if c["text"].strip()),
         column=t["header"][j]["text"],
         shown=row["cells"][j]["text"].strip(),
-        display_file=str(report),
+        display_file=str(files.path(report)),
         derived=derived,
         rule=rule + (f" (group {group})" if group else ""),
         log=str(logs / f"{rule}.log"),
@@ -691,49 +688,42 @@ def _report_row(rows: list[dict], first: int, rest: str, number: str) -> dict:
     return named[0]
 
 
-def _report_derived(path: str, where: str, cols: str, report: Path) -> dict:
+def _report_derived(path: str, where: str, cols: str, files, name: str | None = None) -> dict:
     """What a report cell's trace (``where``, ``cols``) names in the file ``path`` (relative to the
-    run's folder, the report's grandparent): a JSON value, a count of rows or a CSV record."""
-    full = Path(path) if Path(path).is_absolute() else report.parent.parent / path
+    run's folder, or absolute; ``name`` its short name in the report): a JSON value, a count of rows or
+    a CSV record."""
     if where == "@" or where.startswith("/"):
-        values = json_value(full, where, cols)
+        values = json_value(files, path, where, cols)
         at = "the file itself" if where == "@" else f"JSON {where}"
         return dict(file=path, line=None, rows=at, values=values, column=cols)
     if cols == "#":
         return dict(file=path, line=None, rows=f"rows where {where or 'any'} (counted)", values={})
-    line, values = _csv_line(full, int(where))
+    line, values = _csv_line(files.table(path, name), int(where))
     return dict(file=path, line=line, values=values, column=cols)
 
 
-def _csv_line(path: Path, line: int) -> tuple[int, dict]:
-    """(line, values) of the record of ``path`` starting on ``line`` (header = 1; a quoted cell with line
-    breaks makes a record span lines, :func:`cocapp.csvout.record_lines`)."""
-    from cocapp.csvout import record_lines
-
-    df = _read(path)
-    starts = record_lines(Path(path).read_text("utf-8")) if len(df) else []
+def _csv_line(table, line: int) -> tuple[int, dict]:
+    """(line, values) of the record of the text table ``table`` (read with the line each record starts
+    on: a quoted cell with line breaks makes a record span lines) starting on ``line`` (header = 1)."""
+    starts = table.lines
     if line not in starts:
-        raise TraceError(f"{path}: no record starts on line {line} (the run changed since the report?)")
-    return line, df.iloc[starts.index(line)].to_dict()
+        raise TraceError(f"{table.path}: no record starts on line {line} (the run changed since the report?)")
+    return line, table.cells.iloc[starts.index(line)].to_dict()
 
 
-def json_value(path: str | Path, where: str, columns: str) -> dict:
-    """What a trace into a JSON file (a stage manifest) or into a file itself names.
+def json_value(files, path: str | Path, where: str, columns: str) -> dict:
+    """What a trace into a JSON file (a stage manifest) or into a file itself names (``path`` one of
+    the run's ``files``, :class:`cocapp.contracts.RunFiles`).
 
     ``where`` is a JSON pointer (RFC 6901: ``/`` the whole document, ``/inputs/3`` an entry) or ``@``
     (the file itself: ``bytes`` is its size). ``columns``: keys of the object found, comma-separated;
     ``#a+b`` = the number of entries of the lists ``a`` and ``b``; ``+a.k`` = the sum of ``k`` over the
     entries of the list ``a``. Returns ``{column: value as text}``."""
-    import json
-
-    path = Path(path)
-    if not path.is_file():
-        raise TraceError(f"{path}: file not found (run the workflow first)")
     if where == "@":
         if columns != "bytes":
             raise TraceError(f"{path}: a trace to the file itself names its bytes, not {columns!r}")
-        return {"bytes": str(path.stat().st_size)}
-    node = json.loads(path.read_text("utf-8"))
+        return {"bytes": str(files.size(path))}
+    node = files.json(path)
     for part in filter(None, where.split("/")):
         part = part.replace("~1", "/").replace("~0", "~")
         try:
@@ -748,38 +738,37 @@ def json_value(path: str | Path, where: str, columns: str) -> dict:
     return {c: "" if node.get(c) is None else str(node.get(c)) for c in columns.split(",")}
 
 
-def trace(query: str, config: Mapping, root: str | Path = ".") -> dict:
+def trace(query: str, config: Mapping, files) -> dict:
     """Where the number at ``<table> <row> <column>`` of the report comes from (module docstring).
 
-    ``root`` is the folder the workflow ran in (``reports/tables`` and ``data/derived`` under it).
-    Tables 1-4 and S1-S2 are resolved from their display files; every other table of the report from
-    the report's own traces (:func:`trace_report`)."""
-    root = Path(root)
+    ``files`` are the files of the folder the workflow ran in (:class:`cocapp.contracts.RunFiles`:
+    ``reports/tables`` and ``data/derived`` under it). Tables 1-4 and S1-S2 are resolved from their
+    display files; every other table of the report from the report's own traces
+    (:func:`trace_report`)."""
     try:
         key, number, rest = _table(query, config)
     except TraceError as err:
         try:
-            return trace_report(query, config, root / "reports" / "report.html")
+            return trace_report(query, config, files)
         except TraceError as err2:
             raise TraceError(f"{err}; {err2}") from None
-    display_path = root / "reports" / "tables" / f"{key}.csv"
-    if not display_path.is_file():
-        raise TraceError(f"{display_path}: display table not found (run the workflow first)")
-    display = pd.read_csv(display_path, dtype=str, keep_default_na=False)
+    with _as_trace_errors():
+        shown = files.display(key)
+    display = shown.cells
     cols = list(display.columns)
     n_labels = _label_count(key)
     i, rest = _pick_row(display, cols[:n_labels], rest)
     column = _pick_column(cols[n_labels:], rest)
-    kind, group, where = _resolve(key, number, display, i, column, config, root / "data" / "derived")
+    kind, group, where = _resolve(key, number, display, i, column, config, files.derived)
     rule = _RULES[kind]
-    derived = root / "data" / "derived"
+    derived = files.path(Path("data") / "derived")
     return dict(
         table=number,
         table_key=key,
         row=" / ".join(display.loc[i, c] for c in cols[:n_labels]),
         column=column,
         shown=display.loc[i, column],
-        display_file=str(display_path),
+        display_file=shown.path,
         derived=where,
         rule=rule + (f" (group {group})" if rule == "ingest" else ""),
         log=str(derived / "logs" / f"{rule}.log"),

@@ -190,7 +190,7 @@ def read_inputs(args, config: dict, log):
         stats_links={Path(f).stem: _link(f, args.out) for f in _stats_files(args).values()},
         table_link_base=_table_link_base(args.tables, args.out),
         figure_link_base=_figure_link_base(args.figures, args.out),
-        **_traces(args, config, keys),
+        **_traces(args, config, keys, log),
         own_manifest=_own_manifest(args, log),
         instruments=instruments,
     )
@@ -215,27 +215,37 @@ def _stats_files(args) -> dict[str, str]:
     return {name: getattr(args, name) for name in REPORT_STATS if getattr(args, name, None)}
 
 
-def _traces(args, config: dict, keys: list[str]) -> dict:
+def _traces(args, config: dict, keys: list[str], log) -> dict:
     """What the report needs to trace its numbers: the files behind them by short name (stem), the
-    display tables' cells and the derived files behind Tables 1-4 and S1-S2 by their place under
-    data/derived (``stats/anova.csv``), which are the files given and no other."""
-    import pandas as pd
+    display tables' cells and the derived tables behind Tables 1-4 and S1-S2 by their place under
+    data/derived (``stats/anova.csv``), which are the files given and no other, read here as text
+    under their contracts (a malformed one is an error; so is a malformed qualitative file the
+    section's numbers trace to)."""
+    from cocapp.contracts import read_text
 
     recon = by_group(config, args.reconciliation, "reconciliation")
     stats = _stats_files(args)
     audit = [getattr(args, name) for name in AUDIT if getattr(args, name)]
     qualitative = [getattr(args, name) for name in QUALITATIVE if getattr(args, name)]
+    for name, file in QUALITATIVE.items():  # the contract of each is named as its file
+        if getattr(args, name):
+            read_text(Path(file).stem, getattr(args, name), log)
     traced = [getattr(args, name) for name in TRACED]
     files = [*stats.values(), *audit, *traced, *recon.values(), *qualitative]
     sources = {Path(f).stem: Path(f).as_posix() for f in files}
-    derived = {f"stats/{name}.csv": getattr(args, name) for name in ("anova", "correlations", *TRACED)}
-    derived |= {f"ingest/{g}_reconciliation.csv": f for g, f in recon.items()}
+    derived = {
+        f"stats/{name}.csv": read_text(name, getattr(args, name), log)
+        for name in ("anova", "correlations", *TRACED)
+    }
+    derived |= {
+        f"ingest/{g}_reconciliation.csv": read_text("reconciliation", f, log) for g, f in recon.items()
+    }
     displays = {
-        Path(f).stem: pd.read_csv(f, dtype=str, keep_default_na=False)
+        Path(f).stem: read_text(None, f, log).cells
         for f in args.tables
         if f.endswith(".csv") and Path(f).stem in keys
     }
-    return dict(trace_sources=sources, displays=displays, derived_files=derived)
+    return dict(trace_sources=sources, displays=displays, derived=derived)
 
 
 def _link(path: str, out: str) -> str:
