@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cocapp.contracts import CONTRACTS, ContractError, contracts_markdown, read
+from cocapp.contracts import CONTRACTS, JSON_CONTRACTS, ContractError, contracts_markdown, read
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +18,67 @@ def test_docs_outputs_table_is_generated_from_the_contracts():
     block = re.search(r"<!-- contracts:begin -->\n(.*)<!-- contracts:end -->", text, re.S)
     assert block, "docs/outputs.md lacks the generated contracts block"
     assert block.group(1) == contracts_markdown()
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The ``### `` sections of docs/outputs.md after the generated table: each file named (in
+    backticks) in a heading -> the section's text."""
+    body = text.split("<!-- contracts:end -->", 1)[1]
+    out = {}
+    for part in re.split(r"\n(?=### )", body):
+        if part.startswith("### "):
+            head, _, rest = part.partition("\n")
+            for name in re.findall(r"`([^`]+)`", head):
+                out[name] = rest
+    return out
+
+
+def _documented(sections: dict[str, str], file: str, seen: tuple = ()) -> set[str]:
+    """The names a file's section puts in backticks (with those of ``Columns as `other.csv` ``)."""
+    text = sections[file]
+    names = set(re.findall(r"`([^`\n]+)`", text))
+    for other in re.findall(r"[Cc]olumns as `([^`]+)`", text):
+        full = next((f for f in sections if f.endswith(other)), None)
+        if full and full not in seen:
+            names |= _documented(sections, full, (*seen, file))
+    return names
+
+
+def _bullet_names(text: str) -> list[str]:
+    """The names a section's bullets document: backticked names before a bullet's first ``:``, `` =``
+    or `` —`` (values in parentheses and file paths left out)."""
+    names = []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            head = re.split(r": | = | — ", re.sub(r"\([^()]*\)", "", line[2:]), maxsplit=1)[0]
+            names += [n for n in re.findall(r"`([^`\n]+)`", head) if "/" not in n]
+    return names
+
+
+@pytest.mark.parametrize("name", list(CONTRACTS))
+def test_docs_outputs_documents_every_column_of_each_contract(name):
+    """docs/outputs.md has a section per contracted file naming every column of its contract (the
+    column lists are tested against the contracts), and its bullets document no other column where
+    the layout is fixed."""
+    contract = CONTRACTS[name]
+    sections = _sections((ROOT / "docs" / "outputs.md").read_text("utf-8"))
+    assert contract.file in sections, f"docs/outputs.md: no section ### `{contract.file}`"
+    undocumented = [c for c in contract.names if c not in _documented(sections, contract.file)]
+    assert undocumented == [], f"{contract.file}: columns not documented in docs/outputs.md"
+    if contract.extra is None:
+        stray = [n for n in _bullet_names(sections[contract.file]) if n not in contract.names]
+        assert stray == [], f"{contract.file}: docs/outputs.md documents columns not in the contract"
+
+
+@pytest.mark.parametrize("name", list(JSON_CONTRACTS))
+def test_docs_outputs_names_the_keys_of_each_json_contract(name):
+    from cocapp.schemadoc import schema as load_schema
+
+    contract = JSON_CONTRACTS[name]
+    sections = _sections((ROOT / "docs" / "outputs.md").read_text("utf-8"))
+    assert contract.file in sections
+    keys = load_schema(contract.schema)["required"]
+    assert [k for k in keys if f"`{k}`" not in sections[contract.file]] == []
 
 
 _SAMPLE = {"str": "North", "int": "12", "float": "0.25", "bool": "True", "any": "1", "count": "<3"}
