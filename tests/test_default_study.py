@@ -4,6 +4,7 @@ Expected values come from the printed paper (data/published/cocapp2016_published
 cocapp. Runs the whole workflow once (about 1.5-3 minutes on 2 cores).
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,109 @@ def test_console_trace_of_the_qualitative_and_provenance_tables(run):
     manifest = json.loads((run / "data/derived/logs/ancova.manifest.json").read_text("utf-8"))
     assert got["shown"] == str(manifest["seconds"]) and got["derived"]["rows"] == "JSON /"
     assert got["rule"] == "ancova" and "adjusted_means_weights" in got["config_keys"]["statistics"]
+
+
+# -- a malformed upstream file is an error, never a quietly emptier result (issue 12 point 4) ------------
+def _contracted_inputs(run: Path) -> list[tuple[str, list[str], str]]:
+    """(stage, its arguments, one derived input file with a contract) for every job of the run, from the
+    jobs' manifests (the command each ran and the files it was given)."""
+    import json
+    import shlex
+
+    from cocapp.contracts import contract_for
+
+    out = []
+    for path in sorted((run / "data/derived/logs").glob("*.manifest.json")):
+        manifest = json.loads(path.read_text("utf-8"))
+        argv = shlex.split(manifest["command"])[2:]  # cocapp <stage> ...
+        for entry in manifest["inputs"]:
+            # a derived file (a raw file given may share a derived one's name: qualitative/codebook.csv)
+            derived = entry["path"].startswith("data/derived/")
+            if entry["source"] == "argument" and derived and contract_for(entry["path"]):
+                out.append((manifest["stage"], argv, entry["path"]))
+    return out
+
+
+def _malformed(path: Path, how: str) -> list[str] | None:
+    """Write a malformed version of the contracted file ``path`` in place (``how``: ``type``, a value of
+    the wrong type in every typed column of the first row; ``missing``, every declared column but the
+    first dropped) and
+    return what the error must name; None when the file has no typed column or no row."""
+    import json
+
+    from cocapp.contracts import CONTRACTS, JSON_CONTRACTS, contract_for
+
+    name = contract_for(path)
+    if name in JSON_CONTRACTS:
+        doc = json.loads(path.read_text("utf-8"))
+        if how == "type":
+            doc["significance_level"] = "high"
+            wanted = ["at /significance_level", "'high'"]
+        else:
+            del doc["groups"]
+            wanted = ["at /", "'groups' is a required property"]
+        path.write_text(json.dumps(doc), "utf-8")
+        return [str(path.name), *wanted]
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    contract = CONTRACTS[name]
+    if how == "type":
+        typed = [c for c, kind, _ in contract.parsed() if kind in ("int", "float", "bool", "count")]
+        if not typed or not len(df):
+            return None
+        df.loc[0, typed] = "oops"
+        wanted = ["column '", "row 2", "'oops'"]
+    else:
+        # every declared column but the first: a stage that reads only some columns misses one of them
+        df = df.drop(columns=contract.names[1:])
+        wanted = ["column(s) [", "] missing"]
+    df.to_csv(path, index=False)
+    return [str(path.name), *wanted]
+
+
+@pytest.mark.parametrize("how", ["type", "missing"])
+def test_a_malformed_upstream_file_stops_every_stage_that_reads_it(run, how, monkeypatch, capsys):
+    """Each job of the default run is run again with one of its contracted inputs malformed (a value of
+    the wrong type; a missing column): the stage fails, writes nothing but its own manifest (its
+    --manifest, saying it failed; Snakemake removes it with the failed job's outputs), and its error
+    names the file, the column, the row and the value. (The ancova stage reads of the respondents file
+    only the ids and the covariates, which have no declared type: a wrong value in another column is
+    none of its concern.)"""
+    import json
+
+    from cocapp.stages.runner import run_stage
+
+    monkeypatch.chdir(run)
+    checked, quiet = [], []
+    for stage, argv, file in _contracted_inputs(run):
+        path = run / file
+        before = path.read_bytes()
+        own = run / argv[argv.index("--manifest") + 1]
+        own_before = own.read_bytes()
+        times = {p: p.stat().st_mtime_ns for p in (path, own)}
+        outputs = {p: p.stat().st_mtime_ns for p in (run / "data/derived").rglob("*") if p.is_file()}
+        try:
+            wanted = _malformed(path, how)
+            if wanted is None or (how, stage, file.endswith("_respondents.csv")) == ("type", "ancova", True):
+                continue
+            capsys.readouterr()
+            code = run_stage(stage, argv)
+            log = capsys.readouterr().err
+            failed = json.loads(own.read_text("utf-8")) if own.stat().st_mtime_ns != times[own] else None
+        finally:
+            path.write_bytes(before)
+            own.write_bytes(own_before)
+            for p, t in times.items():  # as they were, times too (the workflow sees nothing new)
+                os.utime(p, ns=(t, t))
+        error = next((line for line in log.splitlines() if ": error: " in line), "")
+        if code != 1 or not all(w in error for w in wanted):
+            quiet.append((stage, file, code, error[:300] or log[-300:]))
+        changed = [p for p, t in outputs.items() if p not in (path, own) and p.stat().st_mtime_ns != t]
+        assert changed == [], (stage, file, "wrote", changed[:3])
+        assert failed is None or failed["status"] == "failed", (stage, file, failed["status"])
+        checked.append((stage, file))
+    assert quiet == []
+    stages = {s for s, _ in checked}
+    expected = {"score", "reliability", "missingness", "distributions", "compare-sites", "ancova"}
+    expected |= {"sensitivity", "impute", "tables", "figures", "audit", "report"}
+    expected |= {"qualitative-framework", "qualitative-workbook", "joint-display"}
+    assert expected <= stages, expected - stages
