@@ -509,7 +509,6 @@ def read(name: str, path: str | Path, log=None, *, columns=None, where=None):
     value) when the file is missing, empty, lacks a column or holds a value of the wrong type.
     """
     import pandas as pd
-    import pandera.errors
 
     contract = CONTRACTS[name]
     path = Path(path)
@@ -538,16 +537,25 @@ def read(name: str, path: str | Path, log=None, *, columns=None, where=None):
                 df = df[keep.to_numpy()].reset_index(drop=True)
     except pd.errors.EmptyDataError:
         raise ContractError(f"{path}: file is empty (expected columns {contract.names})") from None
-    missing = [c for c in wanted if c not in df.columns]
-    if missing:
-        raise ContractError(f"{path}: column(s) {missing} missing (contract {contract.file})")
-    try:
-        schema(name, None if columns is None else tuple(df.columns)).validate(df, lazy=True)
-    except pandera.errors.SchemaErrors as err:
-        raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
+    _check_read(name, df, path, wanted, None if columns is None else tuple(df.columns))
     if log is not None:
         log.read(path, len(df))
     return typed(name, df)
+
+
+def _check_read(name: str, df, path: Path, wanted: list[str], columns: tuple[str, ...] | None = None):
+    """The frame read from ``path`` holds the ``wanted`` columns of contract ``name`` and every value
+    passes the contract's schema (of ``columns`` alone when given); else a :class:`ContractError`
+    naming the file (and column, row and value)."""
+    import pandera.errors
+
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise ContractError(f"{path}: column(s) {missing} missing (contract {CONTRACTS[name].file})")
+    try:
+        schema(name, columns).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
 
 
 def typed(name: str, df):
@@ -760,7 +768,6 @@ def read_text(name: str | None, path: str | Path, log=None, *, lines: bool = Fal
     (``reports/tables/<key>.csv``: the cells a report shows, in columns of the study's sites; no
     contract). With ``lines``, :attr:`TextTable.lines` holds the line each record starts on."""
     import pandas as pd
-    import pandera.errors
 
     from cocapp.csvout import record_lines
 
@@ -773,13 +780,7 @@ def read_text(name: str | None, path: str | Path, log=None, *, lines: bool = Fal
     except pd.errors.EmptyDataError:
         raise ContractError(f"{path}: file is empty (expected the {expected})") from None
     if name is not None:
-        missing = [c for c in CONTRACTS[name].names if c not in cells.columns]
-        if missing:
-            raise ContractError(f"{path}: column(s) {missing} missing (contract {expected})")
-        try:
-            schema(name).validate(cells.mask(cells == ""), lazy=True)
-        except pandera.errors.SchemaErrors as err:
-            raise ContractError(f"{path}: {_first_rows(err.failure_cases)}") from None
+        _check_read(name, cells.mask(cells == ""), path, CONTRACTS[name].names)
     if log is not None:
         log.read(path, len(cells))
     starts = record_lines(path.read_text("utf-8")) if lines and len(cells) else [] if lines else None

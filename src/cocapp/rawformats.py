@@ -69,11 +69,8 @@ def raw_copies(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.parent.is_dir():
         return []
-    own = path.name.lower()
     return sorted(
-        str(path.parent / p.name)
-        for p in path.parent.iterdir()
-        if p.is_file() and p.stem == path.stem and p.name.lower() != own and format_of(p) is not None
+        str(path.parent / p.name) for p in path.parent.iterdir() if p.is_file() and is_copy_of(p, path)
     )
 
 
